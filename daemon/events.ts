@@ -1,0 +1,117 @@
+import type { Clock } from "./clock.js";
+import { rfc3339 } from "./clock.js";
+
+/** Every topic the daemon publishes. Subscribers select with glob patterns (`runtime.*`, `*`). */
+export type Topic =
+  | "runtime.state.changed"
+  | "runtime.exited"
+  | "runtime.restart"
+  | "runtime.budget.denied"
+  | "runtime.probe.failed"
+  | "runtime.health"
+  | "hardware.sample"
+  | "hardware.inventory"
+  | "models.changed"
+  | "matrix.changed"
+  | "policy.fallback"
+  | "policy.restored"
+  | "lease.acquired"
+  | "lease.renewed"
+  | "lease.released"
+  | "lease.expired"
+  | "schedule.fired"
+  | "config.reloaded"
+  | "daemon.stopping";
+
+export interface RmxEvent<P = unknown> {
+  topic: Topic;
+  /** Monotonic per daemon process, starting at 1. */
+  seq: number;
+  /** RFC 3339 UTC with milliseconds. */
+  time: string;
+  payload: P;
+}
+
+export type EventListener = (event: RmxEvent) => void;
+
+/**
+ * Compiles a topic glob: `*` matches any run of characters (dots included), so `runtime.*`
+ * matches `runtime.state.changed`; everything else is literal.
+ */
+export function compileTopicPattern(pattern: string): (topic: string) => boolean {
+  if (pattern === "*" || pattern === "**") return () => true;
+  if (!pattern.includes("*")) return (topic) => topic === pattern;
+  const source = pattern
+    .split("*")
+    .map((part) => part.replace(/[.+?^${}()|[\]\\]/g, "\\$&"))
+    .join(".*");
+  const re = new RegExp(`^${source}$`);
+  return (topic) => re.test(topic);
+}
+
+interface Subscription {
+  matches: (topic: string) => boolean;
+  listener: EventListener;
+}
+
+/**
+ * In-process publish/subscribe. Publishing is synchronous and cheap when nobody listens;
+ * a listener that throws is isolated from the others.
+ */
+export class EventBus {
+  private seq = 0;
+  private readonly subs = new Set<Subscription>();
+
+  constructor(
+    private readonly clock: Clock,
+    private readonly onListenerError: (error: unknown, event: RmxEvent) => void = () => {},
+  ) {}
+
+  publish<P>(topic: Topic, payload: P): RmxEvent<P> {
+    this.seq += 1;
+    const event: RmxEvent<P> = { topic, seq: this.seq, time: rfc3339(this.clock.now()), payload };
+    for (const sub of this.subs) {
+      if (!sub.matches(topic)) continue;
+      try {
+        sub.listener(event);
+      } catch (error) {
+        this.onListenerError(error, event);
+      }
+    }
+    return event;
+  }
+
+  /** Returns the function that removes the subscription. */
+  subscribe(patterns: readonly string[], listener: EventListener): () => void {
+    const matchers = patterns.map(compileTopicPattern);
+    const sub: Subscription = { matches: (t) => matchers.some((m) => m(t)), listener };
+    this.subs.add(sub);
+    return () => {
+      this.subs.delete(sub);
+    };
+  }
+
+  /** Resolves with the first event on `topic` for which `predicate` holds. */
+  waitFor<P>(topic: Topic, predicate: (payload: P) => boolean, timeoutMs: number): Promise<RmxEvent<P>> {
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        off();
+        reject(new Error(`timed out after ${timeoutMs} ms waiting for ${topic}`));
+      }, timeoutMs);
+      const off = this.subscribe([topic], (event) => {
+        if (!predicate(event.payload as P)) return;
+        clearTimeout(timer);
+        off();
+        resolve(event as RmxEvent<P>);
+      });
+    });
+  }
+
+  get lastSeq(): number {
+    return this.seq;
+  }
+
+  get subscriberCount(): number {
+    return this.subs.size;
+  }
+}
