@@ -1,0 +1,127 @@
+import http from "node:http";
+import https from "node:https";
+import { performance } from "node:perf_hooks";
+
+export interface HttpRequestOptions {
+  method?: "GET" | "POST";
+  headers?: Record<string, string>;
+  /** A string is sent as is; anything else as JSON. */
+  body?: unknown;
+  /** Hard limit on the whole exchange: connect, send, and read the full body. */
+  timeoutMs: number;
+  /** Bodies larger than this fail with kind `error` (default 4 MiB). */
+  maxBodyBytes?: number;
+}
+
+export type HttpFailureKind = "refused" | "timeout" | "error";
+
+export type HttpResult =
+  | { kind: "response"; status: number; body: string; ms: number }
+  | { kind: HttpFailureKind; message: string; ms: number; code?: string };
+
+const DEFAULT_MAX_BODY = 4 * 1024 * 1024;
+
+/**
+ * One HTTP exchange that never throws and never outlives `timeoutMs`. No keep-alive: probes must
+ * not reuse a socket to a backend that has since restarted on the same port.
+ */
+export function httpRequest(url: string, options: HttpRequestOptions): Promise<HttpResult> {
+  const method = options.method ?? (options.body === undefined ? "GET" : "POST");
+  const started = performance.now();
+  const elapsed = () => performance.now() - started;
+  return new Promise((resolve) => {
+    let settled = false;
+    let timer: NodeJS.Timeout | undefined;
+    const finish = (result: HttpResult) => {
+      if (settled) return;
+      settled = true;
+      if (timer !== undefined) clearTimeout(timer);
+      resolve(result);
+    };
+
+    let target: URL;
+    try {
+      target = new URL(url);
+    } catch {
+      finish({ kind: "error", message: `invalid URL ${JSON.stringify(url)}`, ms: elapsed() });
+      return;
+    }
+    const transport = target.protocol === "https:" ? https : target.protocol === "http:" ? http : undefined;
+    if (transport === undefined) {
+      finish({ kind: "error", message: `unsupported protocol ${target.protocol} in ${url}`, ms: elapsed() });
+      return;
+    }
+
+    const headers: Record<string, string> = { accept: "application/json", ...options.headers };
+    let payload: Buffer | undefined;
+    if (options.body !== undefined) {
+      const isText = typeof options.body === "string";
+      payload = Buffer.from(isText ? (options.body as string) : JSON.stringify(options.body), "utf8");
+      if (!isText && headers["content-type"] === undefined) headers["content-type"] = "application/json";
+      headers["content-length"] = String(payload.length);
+    }
+
+    const maxBody = options.maxBodyBytes ?? DEFAULT_MAX_BODY;
+    const request = transport.request(target, { method, headers, agent: false }, (response) => {
+      const chunks: Buffer[] = [];
+      let size = 0;
+      response.on("data", (chunk: Buffer) => {
+        size += chunk.length;
+        if (size > maxBody) {
+          finish({
+            kind: "error",
+            message: `body of ${method} ${url} exceeds ${maxBody} bytes`,
+            ms: elapsed(),
+          });
+          request.destroy();
+          return;
+        }
+        chunks.push(chunk);
+      });
+      response.on("end", () =>
+        finish({
+          kind: "response",
+          status: response.statusCode ?? 0,
+          body: Buffer.concat(chunks).toString("utf8"),
+          ms: elapsed(),
+        }),
+      );
+      response.on("error", (err) => finish(classifyError(err, method, url, elapsed())));
+      response.on("aborted", () =>
+        finish({ kind: "error", message: `${method} ${url}: connection closed mid-body`, ms: elapsed() }),
+      );
+    });
+    request.on("error", (err) => finish(classifyError(err, method, url, elapsed())));
+    timer = setTimeout(() => {
+      finish({
+        kind: "timeout",
+        message: `no answer from ${method} ${url} within ${options.timeoutMs} ms`,
+        ms: elapsed(),
+      });
+      request.destroy();
+    }, options.timeoutMs);
+    request.end(payload);
+  });
+}
+
+function errorCode(err: unknown): string | undefined {
+  if (typeof err !== "object" || err === null) return undefined;
+  const code = (err as { code?: unknown }).code;
+  if (typeof code === "string") return code;
+  // Happy-eyeballs connects report an AggregateError whose members carry the codes.
+  const inner = (err as { errors?: unknown }).errors;
+  if (Array.isArray(inner)) {
+    const codes = inner.map(errorCode);
+    if (codes.length > 0 && codes.every((c) => c === codes[0])) return codes[0];
+  }
+  return undefined;
+}
+
+function classifyError(err: unknown, method: string, url: string, ms: number): HttpResult {
+  const code = errorCode(err);
+  const text = err instanceof Error && err.message !== "" ? err.message : (code ?? String(err));
+  const message = `${method} ${url}: ${text}`;
+  if (code === "ECONNREFUSED") return { kind: "refused", message, ms, code };
+  if (code === "ETIMEDOUT") return { kind: "timeout", message, ms, code };
+  return code === undefined ? { kind: "error", message, ms } : { kind: "error", message, ms, code };
+}

@@ -1,0 +1,76 @@
+import type { AdapterKind, RuntimeSpec } from "../daemon/types.js";
+
+export interface HardwareTarget {
+  /** `cpu` or `gpu:N`. */
+  id: string;
+  kind: "cpu" | "gpu";
+  /** Device index for `gpu:N`; required when `kind` is `gpu`. */
+  index?: number;
+  vendor?: "nvidia" | "amd" | "apple" | "intel" | "unknown";
+}
+
+export interface LaunchPlan {
+  command: string;
+  args: string[];
+  /** Variables to set on top of the daemon's own environment (an empty string hides an inherited value). */
+  env: Record<string, string>;
+  cwd?: string;
+}
+
+export interface LaunchContext {
+  port: number;
+  host: string;
+  /** Resolved model file (a model id in the spec is resolved by the caller). */
+  modelPath?: string;
+  hardware: HardwareTarget;
+  /** Absolute path of `dist/adapters/llama-stub/main.js` (see `stubEntryPath()`). */
+  stubEntry: string;
+}
+
+export type ProbeOutcome =
+  | { kind: "ok"; ms: number; status: number }
+  /** 503 "Loading model". A refused connection is reported as `refused`: only the caller knows it is starting. */
+  | { kind: "loading"; ms: number; status?: number; message: string }
+  | { kind: "refused" | "timeout" | "http_error" | "error"; ms: number; status?: number; message: string };
+
+/** llama-server's `/metrics`, by name; a field is absent when the build does not report it or it is not finite. */
+export interface LlamaMetrics {
+  prompt_tokens_total?: number;
+  prompt_seconds_total?: number;
+  tokens_predicted_total?: number;
+  tokens_predicted_seconds_total?: number;
+  n_decode_total?: number;
+  n_busy_slots_per_decode?: number;
+  prompt_tokens_seconds?: number;
+  predicted_tokens_seconds?: number;
+  kv_cache_usage_ratio?: number;
+  kv_cache_tokens?: number;
+  requests_processing?: number;
+  requests_deferred?: number;
+  n_tokens_max?: number;
+  prompt_tokens_cached_total?: number;
+}
+
+/** One entry of llama-server's `/slots`. */
+export interface SlotInfo {
+  id: number;
+  n_ctx?: number;
+  is_processing: boolean;
+}
+
+export interface Adapter {
+  readonly kind: AdapterKind;
+  /** `false` for `remote`: nothing to launch, only an endpoint to watch. */
+  readonly spawns: boolean;
+  /** Throws RmxError (CONFIG_INVALID, HARDWARE_UNKNOWN) for a spec it cannot launch. */
+  plan(spec: RuntimeSpec, ctx: LaunchContext): LaunchPlan;
+  probeHealth(endpoint: string, spec: RuntimeSpec, timeoutMs: number): Promise<ProbeOutcome>;
+  probeInference(endpoint: string, spec: RuntimeSpec, timeoutMs: number): Promise<ProbeOutcome>;
+  /** `undefined` when the backend does not serve metrics (501/404); throws RmxError otherwise. */
+  scrapeMetrics(endpoint: string, timeoutMs: number): Promise<LlamaMetrics | undefined>;
+  /** `undefined` when the backend does not serve slots (501 is not an error); throws RmxError otherwise. */
+  scrapeSlots(endpoint: string, timeoutMs: number): Promise<SlotInfo[] | undefined>;
+  chatUrl(endpoint: string): string;
+  /** Never log the result: it may carry a secret. */
+  authHeaders(spec: RuntimeSpec): Record<string, string>;
+}

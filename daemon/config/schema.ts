@@ -1,0 +1,374 @@
+/**
+ * The rmx.yaml file format. Every object is strict: an unknown key is an error (with a "did you mean").
+ *
+ * ```yaml
+ * node_id: my-box            # optional; else RMX_NODE_ID / ARW_NODE_ID / hostname
+ * log_level: info            # trace | debug | info | warn | error | fatal
+ * timezone: Europe/Paris     # IANA zone for schedules; default: the system's
+ * telemetry: { health_interval: 5s, sample_interval: 5s }
+ * ipc: { max_connections: 2048, max_line_bytes: 1MB, subscriber_queue: 1000, socket_group: rmx }
+ * policy: { allow_fallback: true, allow_remote: false, allow_cpu: true, required_sandbox: bwrap, restore_after: 30s }
+ * defaults:                  # daemon-wide defaults for every runtime; per-runtime keys override (deep merge)
+ *   health: { path: /health, interval: 5s, timeout: 2s, failure_threshold: 3, start_timeout: 120s,
+ *             start_poll_initial: 10ms, start_poll_max: 50ms,
+ *             inference: { enabled: false, interval: 30s, timeout: 10s, prompt: "Hi" } }
+ *   restart_budget: { max_restarts: 3, window_seconds: 600, retry_at_reset: true }
+ *   backoff: { initial: 500ms, max: 30s, factor: 2, jitter: 0.2, reset_after: 60s }
+ *   stop: { signal: SIGTERM, grace: 10s }
+ *   logs: { max_bytes: 10MB, files: 5 }
+ * models:
+ *   - { id: llama-8b, path: /models/llama-8b-q4.gguf }
+ * model_dirs: [ ~/models ]
+ * runtimes:
+ *   - id: llama-8b-gpu
+ *     adapter: llama.cpp            # llama.cpp | llama-stub | command | remote
+ *     binary: /opt/llama/llama-server   # llama.cpp: default LLAMA_SERVER_BIN, else llama-server on PATH
+ *     model: llama-8b               # a models[].id or a path (required for llama.cpp)
+ *     args: ["-t", "8"]
+ *     env: { FOO: bar }
+ *     cwd: /tmp
+ *     host: 127.0.0.1               # default 127.0.0.1
+ *     port: 8081                    # omitted → allocated at each start
+ *     hardware: gpu:0               # cpu | gpu:N (default cpu)
+ *     sandbox: none                 # none | bwrap | systemd-run, or { kind: systemd-run, memory_max: 8GB, cpu_quota: 200 }
+ *                                   #   bwrap also takes { kind: bwrap, ro_binds: [/data] }
+ *     auto_start: true              # default false
+ *     context: 4096                 # -c
+ *     gpu_layers: 99                # -ngl on gpu:N (default all)
+ *     slots: 2                      # -np; also the cell's lease capacity
+ *     idle_ttl: 15m                 # stop when idle this long; started again on demand
+ *     health: { ... }  restart_budget: { ... }  backoff: { ... }  stop: { ... }  logs: { ... }
+ *   - { id: cloud, adapter: remote, url: "https://api.example/v1", api_key_env: OPENAI_API_KEY }
+ * schedule:
+ *   - { id: warm, cron: "0 8 * * 1-5", action: start, runtime: llama-8b-gpu }   # action: start | stop | restart
+ * ```
+ *
+ * Durations: a number (milliseconds) or a string with one unit: `250ms`, `5s`, `1.5m`, `2h`, `1d`.
+ * Sizes: a number (bytes) or a string `100B`, `512KB`, `10MB`, `8GB`, `1TB`; units are 1024-based
+ * (`1KB` = 1024 bytes; `KiB`, `MiB`, `GiB` are accepted too) and case-insensitive.
+ * `window_seconds` stays in seconds. Paths: `~` expands to the home directory; relative paths resolve against
+ * the directory of the config file. A bare `binary` name (no `/`) is looked up on PATH at start.
+ * Ids (runtimes, models, schedules) match `^[a-z0-9][a-z0-9._-]{0,62}$` (case-insensitive).
+ */
+import { z } from "zod";
+import { DURATION_PATTERN, parseDuration, parseSize, SIZE_PATTERN } from "./units.js";
+
+export const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
+export const HARDWARE_PATTERN = /^(cpu|gpu:\d{1,3})$/;
+export const ENV_NAME_PATTERN = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+export const ADAPTERS = ["llama.cpp", "llama-stub", "command", "remote"] as const;
+export const SANDBOXES = ["none", "bwrap", "systemd-run"] as const;
+export const LOG_LEVELS = ["trace", "debug", "info", "warn", "error", "fatal"] as const;
+export const STOP_SIGNALS = [
+  "SIGTERM",
+  "SIGINT",
+  "SIGQUIT",
+  "SIGHUP",
+  "SIGUSR1",
+  "SIGUSR2",
+  "SIGKILL",
+] as const;
+export const SCHEDULE_ACTIONS = ["start", "stop", "restart"] as const;
+
+// ─── Leaf builders: every leaf carries the message a user sees ("expected …"); the formatter adds "got …". ───
+
+function bool(description: string) {
+  return z.boolean({ error: "expected true or false" }).describe(description);
+}
+
+function text(description: string) {
+  return z
+    .string({ error: "expected a string" })
+    .min(1, { error: "expected a non-empty string" })
+    .describe(description);
+}
+
+function matching(pattern: RegExp, expected: string, description: string) {
+  return z
+    .string({ error: `expected ${expected}` })
+    .regex(pattern, { error: `expected ${expected}` })
+    .describe(description);
+}
+
+function id(description: string) {
+  return matching(
+    ID_PATTERN,
+    "an id (letters, digits, '.', '_', '-'; at most 63; starting alphanumeric)",
+    description,
+  );
+}
+
+function positiveInt(description: string) {
+  const error = "expected a positive integer";
+  return z.number({ error }).int({ error }).positive({ error }).describe(description);
+}
+
+function nonNegativeInt(description: string) {
+  const error = "expected an integer >= 0";
+  return z.number({ error }).int({ error }).nonnegative({ error }).describe(description);
+}
+
+function oneOf<const T extends readonly [string, ...string[]]>(values: T, description: string) {
+  return z.enum(values, { error: `expected one of ${values.join(", ")}` }).describe(description);
+}
+
+function duration(description: string, opts: { positive?: boolean } = {}) {
+  const error = opts.positive
+    ? "expected a positive duration (milliseconds, or a string like 250ms, 5s, 10m, 2h, 1d)"
+    : "expected a duration (milliseconds, or a string like 250ms, 5s, 10m, 2h, 1d)";
+  return z
+    .union(
+      [z.number({ error }).nonnegative({ error }), z.string({ error }).regex(DURATION_PATTERN, { error })],
+      { error },
+    )
+    .transform((value) => parseDuration(value) ?? Number.NaN)
+    .pipe(
+      z
+        .number({ error })
+        .int({ error })
+        .min(opts.positive ? 1 : 0, { error }),
+    )
+    .describe(description);
+}
+
+function size(description: string) {
+  const error = "expected a size (bytes, or a 1024-based string like 512KB, 10MB, 8GB)";
+  return z
+    .union([z.number({ error }).nonnegative({ error }), z.string({ error }).regex(SIZE_PATTERN, { error })], {
+      error,
+    })
+    .transform((value) => parseSize(value) ?? Number.NaN)
+    .pipe(z.number({ error }).int({ error }).min(0, { error }))
+    .describe(description);
+}
+
+function list<T extends z.ZodType>(item: T, description: string) {
+  return z.array(item, { error: "expected a list" }).describe(description);
+}
+
+function mapping<S extends z.core.$ZodLooseShape>(shape: S, description: string) {
+  return z.strictObject(shape, { error: "expected a mapping" }).describe(description);
+}
+
+// ─── Runtime blocks (all keys optional: they are merged over the defaults) ───
+
+export const inferenceProbeFileSchema = mapping(
+  {
+    enabled: bool("Also send a one-token completion to check that inference works.").optional(),
+    interval: duration("Time between inference probes.", { positive: true }).optional(),
+    timeout: duration("Timeout of one inference probe.", { positive: true }).optional(),
+    prompt: text("Prompt of the one-token completion.").optional(),
+  },
+  "Inference probe: a real one-token completion, since /health may answer 200 while inference fails.",
+);
+
+export const healthFileSchema = mapping(
+  {
+    path: matching(/^\//, "an HTTP path starting with '/'", "Path probed on the backend.").optional(),
+    interval: duration("Time between health probes once ready.", { positive: true }).optional(),
+    timeout: duration("Timeout of one health probe.", { positive: true }).optional(),
+    failure_threshold: positiveInt("Consecutive failed probes before the runtime is restarted.").optional(),
+    start_timeout: duration("Longest a start-up (model load) may take.", { positive: true }).optional(),
+    start_poll_initial: duration("First polling interval during start-up; grows by 1.5x.", {
+      positive: true,
+    }).optional(),
+    start_poll_max: duration("Largest polling interval during start-up.", { positive: true }).optional(),
+    inference: inferenceProbeFileSchema.optional(),
+  },
+  "Health checking.",
+);
+
+export const restartBudgetFileSchema = mapping(
+  {
+    max_restarts: nonNegativeInt("Automatic restarts allowed within the window.").optional(),
+    window_seconds: positiveInt("Length of the sliding window, in seconds.").optional(),
+    retry_at_reset: bool("When exhausted, retry once when the oldest restart leaves the window.").optional(),
+  },
+  "Restart budget: at most max_restarts automatic restarts per window_seconds.",
+);
+
+export const backoffFileSchema = mapping(
+  {
+    initial: duration("Delay before the first restart.").optional(),
+    max: duration("Largest delay between restarts.", { positive: true }).optional(),
+    factor: z
+      .number({ error: "expected a number >= 1" })
+      .min(1, { error: "expected a number >= 1" })
+      .describe("Growth factor of the delay after each restart.")
+      .optional(),
+    jitter: z
+      .number({ error: "expected a number between 0 and 1" })
+      .min(0, { error: "expected a number between 0 and 1" })
+      .max(1, { error: "expected a number between 0 and 1" })
+      .describe("Random spread: the delay is multiplied by a factor in [1 - jitter, 1 + jitter].")
+      .optional(),
+    reset_after: duration("Uptime after which the delay resets to initial.").optional(),
+  },
+  "Exponential backoff between restarts.",
+);
+
+export const stopFileSchema = mapping(
+  {
+    signal: oneOf(STOP_SIGNALS, "Signal sent to the process group to stop it.").optional(),
+    grace: duration("Time allowed to exit before SIGKILL.").optional(),
+  },
+  "How a runtime is stopped.",
+);
+
+export const logsFileSchema = mapping(
+  {
+    max_bytes: size("Size at which a log file is rotated.").optional(),
+    files: positiveInt("Rotated files kept.").optional(),
+  },
+  "Log capture and rotation.",
+);
+
+const sandboxKind = oneOf(SANDBOXES, "Sandbox kind.");
+
+export const sandboxFileSchema = z
+  .union(
+    [
+      sandboxKind,
+      mapping(
+        {
+          kind: sandboxKind,
+          memory_max: size("systemd-run only: MemoryMax.").optional(),
+          cpu_quota: z
+            .number({ error: "expected a positive number (percent of one core)" })
+            .positive({ error: "expected a positive number (percent of one core)" })
+            .describe("systemd-run only: CPUQuota in percent (100 = one core).")
+            .optional(),
+          ro_binds: list(text("A path."), "bwrap only: extra read-only bind mounts.").optional(),
+        },
+        "Sandbox with options.",
+      ),
+    ],
+    { error: `expected one of ${SANDBOXES.join(", ")}, or a mapping with kind` },
+  )
+  .describe("Sandbox the runtime runs in: none | bwrap | systemd-run, or a mapping with kind and options.");
+
+export const runtimeFileSchema = mapping(
+  {
+    id: id("Unique runtime id."),
+    adapter: oneOf(ADAPTERS, "Backend adapter."),
+    binary: text("Executable: a path, or a bare name looked up on PATH.").optional(),
+    model: text("Model: the id of an entry in models, or a path to a GGUF file.").optional(),
+    args: list(z.string({ error: "expected a string" }), "Extra command-line arguments.").optional(),
+    env: z
+      .record(
+        matching(ENV_NAME_PATTERN, "an environment variable name", "Variable name."),
+        z.union([z.string(), z.number(), z.boolean()], { error: "expected a string, number or boolean" }),
+        { error: "expected a mapping" },
+      )
+      .describe("Extra environment variables.")
+      .optional(),
+    cwd: text("Working directory.").optional(),
+    host: text("Address the backend listens on.").optional(),
+    port: z
+      .number({ error: "expected a port number (1-65535)" })
+      .int({ error: "expected a port number (1-65535)" })
+      .min(1, { error: "expected a port number (1-65535)" })
+      .max(65535, { error: "expected a port number (1-65535)" })
+      .describe("Fixed port; omitted: allocated at each start.")
+      .optional(),
+    hardware: matching(HARDWARE_PATTERN, "cpu or gpu:N", "Hardware: cpu or gpu:N.").optional(),
+    sandbox: sandboxFileSchema.optional(),
+    auto_start: bool("Start when the daemon starts.").optional(),
+    context: positiveInt("Context size (-c).").optional(),
+    gpu_layers: nonNegativeInt("Layers offloaded on gpu:N (-ngl).").optional(),
+    slots: positiveInt("Parallel slots (-np); also the lease capacity.").optional(),
+    idle_ttl: duration("Stop after this long without requests or leases.", { positive: true }).optional(),
+    url: text("remote: base URL of an OpenAI-compatible endpoint.").optional(),
+    api_key_env: matching(
+      ENV_NAME_PATTERN,
+      "an environment variable name",
+      "remote: environment variable holding the API key.",
+    ).optional(),
+    health: healthFileSchema.optional(),
+    restart_budget: restartBudgetFileSchema.optional(),
+    backoff: backoffFileSchema.optional(),
+    stop: stopFileSchema.optional(),
+    logs: logsFileSchema.optional(),
+  },
+  "A supervised runtime.",
+);
+
+export const configFileSchema = mapping(
+  {
+    node_id: text("Node id; default RMX_NODE_ID, ARW_NODE_ID, or the hostname.").optional(),
+    log_level: oneOf(LOG_LEVELS, "Daemon log level.").optional(),
+    timezone: text("IANA time zone for schedules, e.g. Europe/Paris.").optional(),
+    telemetry: mapping(
+      {
+        health_interval: duration("Interval of runtime.health publications.", { positive: true }).optional(),
+        sample_interval: duration("Interval of resource sampling.", { positive: true }).optional(),
+      },
+      "Telemetry intervals.",
+    ).optional(),
+    ipc: mapping(
+      {
+        max_connections: positiveInt("Concurrent socket connections accepted.").optional(),
+        max_line_bytes: size("Largest JSON-RPC line accepted.").optional(),
+        subscriber_queue: positiveInt(
+          "Events queued per subscriber before the oldest are dropped.",
+        ).optional(),
+        socket_group: text("System mode: group given access to the socket (mode 0660).").optional(),
+      },
+      "Control socket limits.",
+    ).optional(),
+    policy: mapping(
+      {
+        allow_fallback: bool("Allow leases to fall back to another cell.").optional(),
+        allow_remote: bool("Allow remote runtimes to serve leases.").optional(),
+        allow_cpu: bool("Allow CPU runtimes to serve leases.").optional(),
+        required_sandbox: oneOf(SANDBOXES, "Only cells with this sandbox are eligible.").optional(),
+        restore_after: duration(
+          "A pinned cell must be healthy this long before users move back to it.",
+        ).optional(),
+      },
+      "Placement policy.",
+    ).optional(),
+    defaults: mapping(
+      {
+        health: healthFileSchema.optional(),
+        restart_budget: restartBudgetFileSchema.optional(),
+        backoff: backoffFileSchema.optional(),
+        stop: stopFileSchema.optional(),
+        logs: logsFileSchema.optional(),
+      },
+      "Defaults for every runtime; per-runtime keys override them (deep merge).",
+    ).optional(),
+    models: list(
+      mapping({ id: id("Model id."), path: text("Path to the GGUF file.") }, "A named model."),
+      "Named models.",
+    ).optional(),
+    model_dirs: list(text("A directory."), "Directories scanned for models.").optional(),
+    runtimes: list(runtimeFileSchema, "Supervised runtimes.").optional(),
+    schedule: list(
+      mapping(
+        {
+          id: id("Unique schedule id."),
+          cron: text("Cron expression (5 or 6 fields)."),
+          action: oneOf(SCHEDULE_ACTIONS, "What to do."),
+          runtime: id("The runtime acted on."),
+          timezone: text("IANA time zone; default the top-level timezone.").optional(),
+        },
+        "A scheduled action.",
+      ),
+      "Scheduled actions.",
+    ).optional(),
+  },
+  "runtime-matrix daemon configuration (rmx.yaml).",
+);
+
+/** What a user writes. */
+export type ConfigFileInput = z.input<typeof configFileSchema>;
+/** The file after validation: durations in ms, sizes in bytes, nothing resolved or merged yet. */
+export type ConfigFile = z.output<typeof configFileSchema>;
+export type RuntimeFile = z.output<typeof runtimeFileSchema>;
+export type HealthFile = z.output<typeof healthFileSchema>;
+export type RestartBudgetFile = z.output<typeof restartBudgetFileSchema>;
+export type BackoffFile = z.output<typeof backoffFileSchema>;
+export type StopFile = z.output<typeof stopFileSchema>;
+export type LogsFile = z.output<typeof logsFileSchema>;

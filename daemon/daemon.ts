@@ -1,0 +1,323 @@
+/**
+ * rmxd: wires configuration, persistence, supervisors, telemetry and the socket together, and owns
+ * the daemon's lifecycle (start, reload, shutdown).
+ */
+import { randomInt } from "node:crypto";
+import fs from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import type { Logger } from "pino";
+import { getAdapter } from "../adapters/registry.js";
+import { stubEntryPath } from "../adapters/stub-path.js";
+import type { HardwareTarget, LaunchPlan } from "../adapters/types.js";
+import { RpcServer } from "../ipc/server.js";
+import { PRODUCT, PROTOCOL_VERSION } from "../ipc/protocol.js";
+import type { Clock } from "./clock.js";
+import { rfc3339, systemClock } from "./clock.js";
+import { diffRuntimes } from "./config/diff.js";
+import { type ConfigLocation, loadConfig } from "./config/load.js";
+import { RmxError } from "./errors.js";
+import { EventBus } from "./events.js";
+import { collectInventory } from "./hardware/inventory.js";
+import type { HardwareInventory } from "./hardware/types.js";
+import { hardwareTarget } from "./hardware/placement.js";
+import { acquireDaemonLock, type DaemonLock } from "./lock.js";
+import { attachMatrix, type MatrixService } from "./matrix/service.js";
+import { ModelCatalog } from "./models/catalog.js";
+import { createNotifier } from "./notify/sd-notify.js";
+import { emptyState, type PersistedState, parsePersistedState } from "./persisted.js";
+import { StateStore } from "./persist/state-store.js";
+import { attachPolicy, type PolicyService } from "./policy/service.js";
+import { reapOrphans } from "./process/identity.js";
+import { buildMethods } from "./rpc/methods.js";
+import { detectSandboxes } from "./sandbox/detect.js";
+import { wrapCommand } from "./sandbox/wrap.js";
+import { composeNodeEntry, nodeTarget } from "./status/compose.js";
+import { summarize } from "./status/summary.js";
+import { RuntimeSupervisor } from "./supervise/runtime.js";
+import { NodeHealthPublisher } from "./telemetry/node-health.js";
+import type { DaemonConfig, RuntimeSpec, RuntimeStatusResult, SandboxKind } from "./types.js";
+
+export interface DaemonOptions {
+  config: ConfigLocation;
+  socketPath: string;
+  stateDir: string;
+  system: boolean;
+  logger: Logger;
+  version: string;
+  clock?: Clock;
+}
+
+export type SandboxAvailability = { kind: SandboxKind; available: boolean; reason?: string; version?: string };
+
+export function formatLocalTime(iso: string): string {
+  const d = new Date(iso);
+  return Number.isNaN(d.getTime()) ? iso : d.toLocaleTimeString("en-GB", { hour12: false });
+}
+
+export class Daemon {
+  readonly clock: Clock;
+  readonly bus: EventBus;
+  readonly logger: Logger;
+  readonly runtimes = new Map<string, RuntimeSupervisor>();
+  readonly startedAt: number;
+  config!: DaemonConfig;
+  inventory!: HardwareInventory;
+  sandboxes: SandboxAvailability[] = [{ kind: "none", available: true }];
+  models!: ModelCatalog;
+  nodeId!: string;
+  /** Persisted state (budgets, desired states, children, leases, pins); written atomically. */
+  store!: StateStore<PersistedState>;
+  matrix: MatrixService | undefined;
+  policy: PolicyService | undefined;
+  private server: RpcServer | undefined;
+  private lock: DaemonLock | undefined;
+  private telemetry: NodeHealthPublisher | undefined;
+  private notifier = createNotifier();
+  private stopWatchdog: (() => void) | undefined;
+  private shuttingDown: Promise<void> | undefined;
+  readonly logsDir: string;
+
+  constructor(readonly opts: DaemonOptions) {
+    this.clock = opts.clock ?? systemClock;
+    this.logger = opts.logger;
+    this.bus = new EventBus(this.clock, (error, event) =>
+      this.logger.error({ err: error, topic: event.topic }, "event listener failed"),
+    );
+    this.startedAt = this.clock.now();
+    this.logsDir = path.join(opts.stateDir, "logs");
+  }
+
+  get socketPath(): string {
+    return this.opts.socketPath;
+  }
+
+  /** Start-up; throws RmxError (CONFIG_INVALID, ALREADY_RUNNING, SOCKET_UNSAFE, …) without side effects left behind. */
+  async start(): Promise<void> {
+    this.config = await loadConfig(this.opts.config);
+    this.nodeId = this.config.node_id ?? nodeTarget(process.env, os.hostname());
+    await fs.mkdir(this.opts.stateDir, { recursive: true, mode: 0o700 });
+    await fs.mkdir(this.logsDir, { recursive: true, mode: 0o700 });
+    this.lock = await acquireDaemonLock(this.opts.stateDir);
+
+    this.store = new StateStore(path.join(this.opts.stateDir, "state.json"), parsePersistedState, emptyState);
+    const loaded = await this.store.load();
+    if (loaded.warning) {
+      this.logger.warn({ quarantined_to: loaded.quarantinedTo }, loaded.warning);
+    }
+    await this.reapPreviousChildren();
+
+    const [inventory, sandboxes] = await Promise.all([collectInventory({ timeoutMs: 5000 }), detectSandboxes()]);
+    this.inventory = inventory;
+    this.sandboxes = sandboxes;
+    for (const note of inventory.notes) this.logger.info({ note }, "hardware inventory");
+
+    this.models = new ModelCatalog({
+      models: this.config.models,
+      dirs: this.config.model_dirs,
+      onChange: (change) => this.bus.publish("models.changed", change),
+    });
+    await this.models.start();
+
+    this.server = new RpcServer({
+      socketPath: this.opts.socketPath,
+      system: this.opts.system,
+      ...(this.config.ipc.socket_group !== undefined ? { socketGroup: this.config.ipc.socket_group } : {}),
+      maxConnections: this.config.ipc.max_connections,
+      maxLineBytes: this.config.ipc.max_line_bytes,
+      subscriberQueue: this.config.ipc.subscriber_queue,
+      methods: buildMethods(this),
+      bus: this.bus,
+      logger: this.logger.child({ component: "ipc" }),
+    });
+    await this.server.listen();
+
+    for (const spec of this.config.runtimes) this.addRuntime(spec);
+    this.matrix = await attachMatrix(this);
+    this.policy = await attachPolicy(this);
+
+    this.telemetry = new NodeHealthPublisher(this, this.config.telemetry.health_interval_ms);
+    this.telemetry.start();
+
+    await this.notifier.ready(`${this.runtimes.size} runtime(s) configured; socket ${this.opts.socketPath}`);
+    this.stopWatchdog = this.notifier.startWatchdog();
+    this.logger.info(
+      {
+        socket: this.opts.socketPath,
+        state_dir: this.opts.stateDir,
+        config: this.config.source,
+        runtimes: [...this.runtimes.keys()],
+        node_id: this.nodeId,
+      },
+      "rmxd ready",
+    );
+  }
+
+  /** Children of a previous daemon that died without stopping them (SIGKILL, OOM): stop them first. */
+  private async reapPreviousChildren(): Promise<void> {
+    const records = Object.values(this.store.get().runtimes).flatMap((r) => (r.child ? [r.child] : []));
+    if (records.length === 0) return;
+    const result = await reapOrphans(records, { grace_ms: 5000 });
+    for (const r of result.reaped) {
+      this.logger.warn({ runtime: r.runtime, pid: r.pid }, "stopped a backend left running by a previous daemon");
+    }
+    for (const s of result.skipped) {
+      this.logger.info({ runtime: s.record.runtime, pid: s.record.pid, why: s.why }, "previous child not stopped");
+    }
+    await this.store.update((draft) => {
+      for (const rec of Object.values(draft.runtimes)) delete rec.child;
+    });
+  }
+
+  private addRuntime(spec: RuntimeSpec): RuntimeSupervisor {
+    const persisted = this.store.get().runtimes[spec.id];
+    const supervisor = new RuntimeSupervisor(
+      spec,
+      {
+        clock: this.clock,
+        bus: this.bus,
+        logger: this.logger.child({ runtime: spec.id }),
+        logsDir: this.logsDir,
+        stateDir: this.opts.stateDir,
+        random: () => randomInt(0, 1_000_000) / 1_000_000,
+        adapter: getAdapter(spec.adapter),
+        stubEntry: stubEntryPath(),
+        persist: (id, record) => {
+          void this.store
+            .update((draft) => {
+              draft.runtimes[id] = record;
+            })
+            .catch((error) => this.logger.error({ err: error, runtime: id }, "could not persist runtime state"));
+        },
+        resolveHardware: (id) => this.resolveHardware(id),
+        resolveModelPath: (model) => this.resolveModelPath(model),
+        wrapSandbox: (plan, s, modelPath) => this.wrapSandbox(plan, s, modelPath),
+        formatTime: formatLocalTime,
+      },
+      persisted ? { budget: persisted.budget, desired: persisted.desired } : undefined,
+    );
+    this.runtimes.set(spec.id, supervisor);
+    const shouldRun = persisted ? persisted.desired === "running" : spec.auto_start;
+    if (shouldRun) supervisor.start();
+    return supervisor;
+  }
+
+  resolveHardware(id: string): HardwareTarget {
+    return hardwareTarget(id, this.inventory);
+  }
+
+  resolveModelPath(model: string | undefined): string | undefined {
+    if (model === undefined) return undefined;
+    const entry = this.models.get(model);
+    if (entry) return entry.path;
+    if (model.includes("/") || model.endsWith(".gguf")) return model;
+    throw new RmxError("MODEL_MISSING", `model "${model}" is neither a configured model id nor a file path`, { model });
+  }
+
+  wrapSandbox(plan: LaunchPlan, spec: RuntimeSpec, modelPath: string | undefined): LaunchPlan {
+    return wrapCommand(
+      plan,
+      spec.sandbox,
+      { runtimeId: spec.id, stateDir: this.opts.stateDir, ...(modelPath !== undefined ? { modelPath } : {}) },
+      this.sandboxes,
+    );
+  }
+
+  getRuntime(id: string): RuntimeSupervisor {
+    const rt = this.runtimes.get(id);
+    if (!rt) {
+      const known = [...this.runtimes.keys()];
+      throw new RmxError("RUNTIME_NOT_FOUND", `unknown runtime "${id}"; known: ${known.join(", ") || "(none)"}`, {
+        id,
+        known,
+      });
+    }
+    return rt;
+  }
+
+  status(): RuntimeStatusResult {
+    const now = this.clock.now();
+    const runtimes = [...this.runtimes.values()].map((r) => r.view());
+    return {
+      generated: rfc3339(now),
+      node: composeNodeEntry({ target: this.nodeId, now, runtimes, formatTime: formatLocalTime }),
+      summary: summarize(runtimes, now),
+      runtimes,
+    };
+  }
+
+  hello() {
+    return {
+      protocol: PROTOCOL_VERSION,
+      product: PRODUCT,
+      version: this.opts.version,
+      node_id: this.nodeId,
+      pid: process.pid,
+      started_at: rfc3339(this.startedAt),
+      socket: this.opts.socketPath,
+    };
+  }
+
+  /** SIGHUP / config.reload: apply only the difference; an invalid file changes nothing. */
+  async reload(): Promise<{ source: string; added: string[]; removed: string[]; changed: string[]; unchanged: string[] }> {
+    await this.notifier.reloading();
+    try {
+      const next = await loadConfig(this.opts.config);
+      const diff = diffRuntimes(this.config.runtimes, next.runtimes);
+      this.config = next;
+      for (const id of diff.removed) {
+        const rt = this.runtimes.get(id);
+        this.runtimes.delete(id);
+        await rt?.dispose();
+        await this.store.update((draft) => {
+          delete draft.runtimes[id];
+        });
+      }
+      for (const spec of diff.changed) {
+        const old = this.runtimes.get(spec.id);
+        const wasRunning = old?.desired === "running";
+        if (old) {
+          await old.shutdown();
+          this.runtimes.delete(spec.id);
+        }
+        const rt = this.addRuntime(spec);
+        if (wasRunning && rt.desired !== "running") rt.start();
+      }
+      for (const spec of diff.added) this.addRuntime(spec);
+      this.matrix?.onConfig(next);
+      this.policy?.onConfig(next);
+      const result = {
+        source: next.source,
+        added: diff.added.map((s) => s.id),
+        removed: diff.removed,
+        changed: diff.changed.map((s) => s.id),
+        unchanged: diff.unchanged,
+      };
+      this.bus.publish("config.reloaded", result);
+      this.logger.info(result, "configuration reloaded");
+      return result;
+    } finally {
+      await this.notifier.ready();
+    }
+  }
+
+  /** Stops every child (TERM, then KILL after each runtime's grace) and the socket; idempotent. */
+  shutdown(reason: string): Promise<void> {
+    this.shuttingDown ??= (async () => {
+      this.logger.info({ reason }, "rmxd stopping");
+      this.bus.publish("daemon.stopping", { reason });
+      await this.notifier.stopping();
+      this.stopWatchdog?.();
+      this.telemetry?.stop();
+      this.policy?.stop();
+      this.matrix?.stop();
+      this.models?.stop();
+      await Promise.allSettled([...this.runtimes.values()].map((r) => r.shutdown()));
+      await this.store?.flush();
+      await this.server?.close();
+      await this.lock?.release();
+      this.logger.info("rmxd stopped");
+    })();
+    return this.shuttingDown;
+  }
+}

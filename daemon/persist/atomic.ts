@@ -1,0 +1,122 @@
+import { randomBytes } from "node:crypto";
+import { link, open, readFile, rename, unlink } from "node:fs/promises";
+import path from "node:path";
+import type { Clock } from "../clock.js";
+import { systemClock } from "../clock.js";
+import { RmxError } from "../errors.js";
+
+/**
+ * Replaces `file` so that a reader (or a crash) sees either the old content or the new, never a mix:
+ * temp file in the same directory, write, fsync, rename over, fsync the directory.
+ */
+export async function writeFileAtomic(file: string, data: string | Buffer, mode = 0o600): Promise<void> {
+  const dir = path.dirname(file);
+  const temp = path.join(dir, `.${path.basename(file)}.${process.pid}.${randomBytes(6).toString("hex")}.tmp`);
+  try {
+    const handle = await open(temp, "wx", mode);
+    try {
+      await handle.writeFile(data);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await rename(temp, file);
+  } catch (error) {
+    await unlink(temp).catch(() => undefined);
+    const code = (error as NodeJS.ErrnoException).code;
+    throw new RmxError(
+      "INTERNAL",
+      `cannot write ${file}: ${(error as Error).message}`,
+      { path: file, errno: code },
+      {
+        cause: error,
+      },
+    );
+  }
+  await syncDirectory(dir);
+}
+
+/** Makes the rename durable. Some platforms (Windows) and file systems cannot fsync a directory: best effort. */
+async function syncDirectory(dir: string): Promise<void> {
+  try {
+    const handle = await open(dir, "r");
+    try {
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+  } catch {
+    // The data itself is already synced; only the rename's durability is at the mercy of the FS here.
+  }
+}
+
+export interface QuarantineResult<T> {
+  value?: T;
+  warning?: string;
+  quarantinedTo?: string;
+}
+
+/**
+ * Reads a JSON file through `parse` (which returns undefined for an invalid shape). A missing file is
+ * `{}`; a file that is empty, half-written, unparsable or invalid is moved aside to
+ * `<file>.corrupt-<timestamp>` and reported in `warning`, so the daemon starts fresh without losing it.
+ */
+export async function readJsonWithQuarantine<T>(
+  file: string,
+  parse: (value: unknown) => T | undefined,
+  opts: { clock?: Clock } = {},
+): Promise<QuarantineResult<T>> {
+  let text: string;
+  try {
+    text = await readFile(file, "utf8");
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === "ENOENT") return {};
+    throw new RmxError(
+      "STATE_CORRUPT",
+      `cannot read ${file}: ${(error as Error).message}`,
+      { path: file, errno: code },
+      {
+        cause: error,
+      },
+    );
+  }
+  let problem: string;
+  try {
+    const value = parse(JSON.parse(text));
+    if (value !== undefined) return { value };
+    problem = "content does not have the expected shape";
+  } catch (error) {
+    problem = text.trim() === "" ? "file is empty" : `not valid JSON: ${(error as Error).message}`;
+  }
+  const quarantinedTo = await quarantine(file, (opts.clock ?? systemClock).now());
+  return {
+    warning: `${file} was unreadable (${problem}); moved to ${quarantinedTo} and starting fresh`,
+    quarantinedTo,
+  };
+}
+
+async function quarantine(file: string, now: number): Promise<string> {
+  // 2025-11-24T00:12:00.123Z → 20251124T001200123Z: no ':' so the name is valid everywhere.
+  const stamp = new Date(now).toISOString().replace(/[-:.]/g, "");
+  for (let attempt = 0; ; attempt++) {
+    const target = `${file}.corrupt-${stamp}${attempt === 0 ? "" : `-${attempt}`}`;
+    try {
+      // Hard link + unlink rather than rename so an earlier quarantine with the same stamp is never overwritten.
+      await link(file, target);
+      await unlink(file);
+      return target;
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === "EEXIST" && attempt < 100) continue;
+      if (code === "EEXIST" || code === "EPERM" || code === "ENOTSUP" || code === "EXDEV") {
+        await rename(file, target);
+        return target;
+      }
+      throw new RmxError("STATE_CORRUPT", `cannot move corrupt ${file} aside: ${(error as Error).message}`, {
+        path: file,
+        errno: code,
+      });
+    }
+  }
+}

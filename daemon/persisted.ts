@@ -1,0 +1,53 @@
+/** The daemon's persisted state (one JSON file in the state dir, written atomically). */
+import type { Lease } from "./policy/lease.js";
+import type { PinRecord } from "./policy/pins.js";
+import type { ChildRecord } from "./process/identity.js";
+import { type BudgetLog, parseBudgetLog } from "./supervise/budget.js";
+import type { Desired } from "./supervise/state.js";
+
+export const STATE_VERSION = 1;
+
+export interface PersistedRuntimeRecord {
+  budget: BudgetLog;
+  desired: Desired;
+  child?: ChildRecord;
+}
+
+export interface PersistedState {
+  version: typeof STATE_VERSION;
+  runtimes: Record<string, PersistedRuntimeRecord>;
+  leases: Lease[];
+  pins: PinRecord[];
+}
+
+export function emptyState(): PersistedState {
+  return { version: STATE_VERSION, runtimes: {}, leases: [], pins: [] };
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
+
+function parseChild(v: unknown): ChildRecord | undefined {
+  if (!isObject(v)) return undefined;
+  const { runtime, pid, pgid, start_time, command } = v;
+  if (typeof runtime !== "string" || typeof start_time !== "string" || typeof command !== "string") return undefined;
+  if (!Number.isInteger(pid) || !Number.isInteger(pgid) || (pid as number) <= 1) return undefined;
+  return { runtime, pid: pid as number, pgid: pgid as number, start_time, command };
+}
+
+/** Validates what was read from disk; `undefined` means the file is corrupt (it is then moved aside). */
+export function parsePersistedState(value: unknown): PersistedState | undefined {
+  if (!isObject(value) || value.version !== STATE_VERSION || !isObject(value.runtimes)) return undefined;
+  const runtimes: Record<string, PersistedRuntimeRecord> = {};
+  for (const [id, raw] of Object.entries(value.runtimes)) {
+    if (!isObject(raw)) return undefined;
+    const budget = parseBudgetLog(raw.budget);
+    if (!budget || (raw.desired !== "running" && raw.desired !== "stopped")) return undefined;
+    const record: PersistedRuntimeRecord = { budget, desired: raw.desired };
+    const child = raw.child === undefined ? undefined : parseChild(raw.child);
+    if (child) record.child = child;
+    runtimes[id] = record;
+  }
+  const leases = Array.isArray(value.leases) ? (value.leases as Lease[]) : [];
+  const pins = Array.isArray(value.pins) ? (value.pins as PinRecord[]) : [];
+  return { version: STATE_VERSION, runtimes, leases, pins };
+}

@@ -1,0 +1,246 @@
+/**
+ * Pins: which matrix cells an agent or project prefers, in order. A pattern names a local cell as
+ * `<model>@<hardware>/<sandbox>` (each part a glob where `*` matches any run of characters; missing
+ * parts are `*`) or a remote cell as `remote:<model-or-glob>`. Local patterns never match remote cells
+ * and remote patterns never match local ones, so remote use is always an explicit choice.
+ */
+import type { Clock } from "../clock.js";
+import { rfc3339, systemClock } from "../clock.js";
+import { RmxError } from "../errors.js";
+import type { SandboxKind } from "../types.js";
+
+export type PinPattern =
+  | { kind: "local"; source: string; model: string; hardware: string; sandbox: string }
+  | { kind: "remote"; source: string; model: string };
+
+/** What a pattern is matched against; a `MatrixCell` fits. `remote` defaults to `hardware === "remote"`. */
+export interface PinTarget {
+  model: string;
+  hardware: string;
+  sandbox: string;
+  remote?: boolean;
+}
+
+/** Who a pin belongs to. Neither field (or `"*"`) is the daemon-wide default pin. */
+export interface PinScope {
+  agent?: string;
+  project?: string;
+}
+
+export interface PinRecord {
+  /** `"*"`, `"agent:<a>"`, `"project:<p>"` or `"agent:<a>/project:<p>"`; see `pinScopeKey`. */
+  scope: string;
+  agent?: string;
+  project?: string;
+  /** Normalised patterns (`llama-8b` is stored with both other parts as `*`), in preference order. */
+  patterns: string[];
+  set_at: string;
+}
+
+const SANDBOX_KINDS: readonly SandboxKind[] = ["none", "bwrap", "systemd-run"];
+const HARDWARE_LITERAL = /^(cpu|gpu:\d+)$/;
+const HARDWARE_GLOB = /^[a-z0-9:*]+$/;
+const SANDBOX_GLOB = /^[a-z*-]+$/;
+
+function invalid(source: string, why: string): RmxError {
+  return new RmxError("CONFIG_INVALID", `pin pattern "${source}": ${why}`, { pattern: source });
+}
+
+function checkModel(source: string, model: string, where: string): void {
+  if (model === "") throw invalid(source, `the ${where} is empty`);
+  if (/[\s\p{Cc}]/u.test(model))
+    throw invalid(source, `the ${where} contains whitespace or control characters`);
+}
+
+export function parsePinPattern(input: string): PinPattern {
+  const source = input.trim();
+  if (source === "") throw invalid(input, "empty pattern");
+  if (source.startsWith("remote:")) {
+    const model = source.slice("remote:".length);
+    checkModel(source, model, "model after remote:");
+    if (model.includes("@")) {
+      throw invalid(
+        source,
+        "remote patterns name only a model (`remote:<model>` or `remote:*`), not hardware",
+      );
+    }
+    return { kind: "remote", source, model };
+  }
+  const at = source.indexOf("@");
+  if (at !== source.lastIndexOf("@")) throw invalid(source, "more than one '@'");
+  const model = at < 0 ? source : source.slice(0, at);
+  checkModel(source, model, "model part");
+  let hardware = "*";
+  let sandbox = "*";
+  if (at >= 0) {
+    const rest = source.slice(at + 1);
+    const slash = rest.indexOf("/");
+    if (slash !== rest.lastIndexOf("/")) throw invalid(source, "more than one '/' after '@'");
+    hardware = slash < 0 ? rest : rest.slice(0, slash);
+    if (slash >= 0) sandbox = rest.slice(slash + 1);
+    if (hardware === "") throw invalid(source, "the hardware part is empty (use cpu, gpu:N, gpu:* or *)");
+    if (sandbox === "")
+      throw invalid(source, "the sandbox part is empty (use none, bwrap, systemd-run or *)");
+  }
+  const hwOk = hardware.includes("*") ? HARDWARE_GLOB.test(hardware) : HARDWARE_LITERAL.test(hardware);
+  if (!hwOk) throw invalid(source, `unknown hardware "${hardware}" (expected cpu, gpu:N, gpu:* or *)`);
+  const sbOk = sandbox.includes("*")
+    ? SANDBOX_GLOB.test(sandbox)
+    : (SANDBOX_KINDS as readonly string[]).includes(sandbox);
+  if (!sbOk)
+    throw invalid(source, `unknown sandbox "${sandbox}" (expected ${SANDBOX_KINDS.join(", ")} or *)`);
+  return { kind: "local", source: `${model}@${hardware}/${sandbox}`, model, hardware, sandbox };
+}
+
+const globCache = new Map<string, RegExp>();
+
+function globMatch(glob: string, value: string): boolean {
+  if (glob === "*") return true;
+  if (!glob.includes("*")) return glob === value;
+  let re = globCache.get(glob);
+  if (re === undefined) {
+    const body = glob
+      .split("*")
+      .map((part) => part.replace(/[.+?^${}()|[\]\\]/g, "\\$&"))
+      .join(".*");
+    re = new RegExp(`^${body}$`, "s");
+    if (globCache.size < 1024) globCache.set(glob, re);
+  }
+  return re.test(value);
+}
+
+export function matchPin(p: PinPattern, cell: PinTarget): boolean {
+  const remote = cell.remote ?? cell.hardware === "remote";
+  if (p.kind === "remote") return remote && globMatch(p.model, cell.model);
+  return (
+    !remote &&
+    globMatch(p.model, cell.model) &&
+    globMatch(p.hardware, cell.hardware) &&
+    globMatch(p.sandbox, cell.sandbox)
+  );
+}
+
+function normaliseName(value: string | undefined, what: string): string | undefined {
+  if (value === undefined) return undefined;
+  const name = value.trim();
+  if (name === "*") return undefined;
+  if (name === "" || /[\s\p{Cc}/:]/u.test(name)) {
+    throw new RmxError(
+      "CONFIG_INVALID",
+      `pin ${what} "${value}": must be a non-empty name without spaces, '/' or ':'`,
+    );
+  }
+  return name;
+}
+
+function normaliseScope(scope: PinScope): { agent?: string; project?: string } {
+  const agent = normaliseName(scope.agent, "agent");
+  const project = normaliseName(scope.project, "project");
+  return { ...(agent === undefined ? {} : { agent }), ...(project === undefined ? {} : { project }) };
+}
+
+/** Stable key of a scope: `*`, `agent:a`, `project:p`, `agent:a/project:p`. Also the fallback tracker's scope key. */
+export function pinScopeKey(scope: PinScope): string {
+  const { agent, project } = normaliseScope(scope);
+  const parts = [
+    agent === undefined ? "" : `agent:${agent}`,
+    project === undefined ? "" : `project:${project}`,
+  ];
+  const key = parts.filter((p) => p !== "").join("/");
+  return key === "" ? "*" : key;
+}
+
+/**
+ * The pins, persisted through `persist` after every change (changes are serialised; a failed persist
+ * leaves the store unchanged and rejects). Lookup order: agent+project pin, agent pin, project pin,
+ * default (`*`) pin.
+ */
+export class PinStore {
+  private readonly byScope = new Map<string, PinRecord>();
+  private tail: Promise<unknown> = Promise.resolve();
+
+  constructor(
+    initial: PinRecord[],
+    private readonly persist: (all: PinRecord[]) => Promise<void>,
+    private readonly clock: Clock = systemClock,
+  ) {
+    for (const record of initial) {
+      try {
+        const checked = this.build(record, record.patterns, record.set_at);
+        this.byScope.set(checked.scope, checked);
+      } catch (error) {
+        const message = error instanceof Error ? error.message : String(error);
+        throw new RmxError("STATE_CORRUPT", `stored pin for scope "${record.scope}": ${message}`, {
+          scope: record.scope,
+        });
+      }
+    }
+  }
+
+  async set(scope: PinScope, patterns: string[]): Promise<PinRecord> {
+    const record = this.build(scope, patterns, rfc3339(this.clock.now()));
+    return this.serialised(async () => {
+      const next = new Map(this.byScope);
+      next.set(record.scope, record);
+      await this.persist(sortRecords([...next.values()]));
+      this.byScope.set(record.scope, record);
+      return record;
+    });
+  }
+
+  async clear(scope: PinScope): Promise<boolean> {
+    const key = pinScopeKey(scope);
+    return this.serialised(async () => {
+      if (!this.byScope.has(key)) return false;
+      const next = new Map(this.byScope);
+      next.delete(key);
+      await this.persist(sortRecords([...next.values()]));
+      this.byScope.delete(key);
+      return true;
+    });
+  }
+
+  list(): PinRecord[] {
+    return sortRecords([...this.byScope.values()]);
+  }
+
+  lookup(scope: PinScope): PinRecord | undefined {
+    const { agent, project } = normaliseScope(scope);
+    const order: PinScope[] = [];
+    if (agent !== undefined && project !== undefined) order.push({ agent, project });
+    if (agent !== undefined) order.push({ agent });
+    if (project !== undefined) order.push({ project });
+    order.push({});
+    for (const s of order) {
+      const found = this.byScope.get(pinScopeKey(s));
+      if (found !== undefined) return found;
+    }
+    return undefined;
+  }
+
+  private build(scope: PinScope, patterns: string[], setAt: string): PinRecord {
+    const norm = normaliseScope(scope);
+    const key = pinScopeKey(norm);
+    if (!Array.isArray(patterns) || patterns.length === 0) {
+      throw new RmxError("CONFIG_INVALID", `pin for scope "${key}": at least one pattern is required`, {
+        scope: key,
+      });
+    }
+    const normalised: string[] = [];
+    for (const p of patterns) {
+      const source = parsePinPattern(p).source;
+      if (!normalised.includes(source)) normalised.push(source);
+    }
+    return { scope: key, ...norm, patterns: normalised, set_at: setAt };
+  }
+
+  private serialised<T>(op: () => Promise<T>): Promise<T> {
+    const run = this.tail.then(op, op);
+    this.tail = run.catch(() => undefined);
+    return run;
+  }
+}
+
+function sortRecords(records: PinRecord[]): PinRecord[] {
+  return records.sort((a, b) => (a.scope < b.scope ? -1 : a.scope > b.scope ? 1 : 0));
+}

@@ -1,0 +1,234 @@
+import { existsSync } from "node:fs";
+import { execa } from "execa";
+import type { Clock } from "../clock.js";
+import { systemClock } from "../clock.js";
+import { RmxError } from "../errors.js";
+import type { RotatingLog } from "./logs.js";
+import { isProcessAlive, processStartTime, signalReaches } from "./proc-stat.js";
+
+export interface SpawnOptions {
+  command: string;
+  args: string[];
+  /** Merged onto `process.env`. */
+  env: Record<string, string>;
+  cwd?: string;
+  log: RotatingLog;
+  /** Stamps `ExitInfo.at`; the system clock by default. */
+  clock?: Clock;
+}
+
+export interface ExitInfo {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  /** Epoch milliseconds. */
+  at: number;
+}
+
+export interface ChildHandle {
+  readonly pid: number;
+  /** Equal to `pid`: every child leads its own process group. */
+  readonly pgid: number;
+  /** From `processStartTime(pid)`; "" where the platform cannot tell. Identity for orphan reaping. */
+  readonly startTime: string;
+  /** Never rejects. */
+  readonly exited: Promise<ExitInfo>;
+  readonly running: boolean;
+}
+
+/**
+ * After the leader exits, wait this long at most for its stdout/stderr to drain into the log so the
+ * last lines are there when `exited` resolves; a grandchild holding the pipes open must not delay it.
+ */
+const OUTPUT_DRAIN_MS = 250;
+/** After SIGKILL, how long to wait for the leader before giving up on it (uninterruptible sleep). */
+const KILL_WAIT_MS = 5000;
+/** Liveness polling for a bare pid that is not our child. */
+const POLL_MS = 20;
+
+/**
+ * Starts a child in its own process group (so the whole tree can be signalled) with stdout and stderr
+ * going to its log. Rejects with BINARY_NOT_FOUND / BINARY_NOT_EXECUTABLE when the binary cannot be run.
+ */
+export async function spawnChild(opts: SpawnOptions): Promise<ChildHandle> {
+  const clock = opts.clock ?? systemClock;
+  const subprocess = execa(opts.command, opts.args, {
+    env: opts.env,
+    extendEnv: true,
+    ...(opts.cwd === undefined ? {} : { cwd: opts.cwd }),
+    detached: true,
+    stdin: "ignore",
+    stdout: "pipe",
+    stderr: "pipe",
+    reject: false,
+    cleanup: false,
+    buffer: false,
+    windowsHide: true,
+  });
+  // Exit is observed through the 'exit' event; the result promise only has to be settled quietly.
+  subprocess.catch(() => undefined);
+
+  let running = true;
+  let resolveExit!: (info: ExitInfo) => void;
+  const exited = new Promise<ExitInfo>((resolve) => {
+    resolveExit = resolve;
+  });
+  // When the disk falls behind, pause both pipes until the log has caught up: the child then blocks
+  // on a full pipe instead of the daemon buffering without bound or dropping output.
+  const streams = [subprocess.stdout, subprocess.stderr].filter((s) => s !== null);
+  let paused = false;
+  const toLog = (chunk: Buffer) => {
+    if (opts.log.write(chunk) || paused) return;
+    paused = true;
+    for (const stream of streams) stream.pause();
+    void opts.log.flush().then(() => {
+      paused = false;
+      for (const stream of streams) stream.resume();
+    });
+  };
+  for (const stream of streams) stream.on("data", toLog);
+  subprocess.once("exit", (code, signal) => {
+    running = false;
+    const info: ExitInfo = { code, signal, at: clock.now() };
+    const timer = setTimeout(() => resolveExit(info), OUTPUT_DRAIN_MS);
+    timer.unref();
+    subprocess.once("close", () => {
+      clearTimeout(timer);
+      resolveExit(info);
+    });
+  });
+  // Errors after spawn (e.g. a failed kill) carry nothing the exit event does not; keep them unhandled-free.
+  subprocess.on("error", () => undefined);
+
+  await new Promise<void>((resolve, reject) => {
+    const onSpawn = () => {
+      subprocess.off("error", onError);
+      resolve();
+    };
+    const onError = (error: NodeJS.ErrnoException) => {
+      subprocess.off("spawn", onSpawn);
+      running = false;
+      reject(spawnError(opts.command, opts.cwd, error));
+    };
+    subprocess.once("spawn", onSpawn);
+    subprocess.once("error", onError);
+  });
+
+  const pid = subprocess.pid!;
+  const startTime = (await processStartTime(pid)) ?? "";
+  return {
+    pid,
+    pgid: pid,
+    startTime,
+    exited,
+    get running() {
+      return running;
+    },
+  };
+}
+
+function spawnError(command: string, cwd: string | undefined, error: NodeJS.ErrnoException): RmxError {
+  const where = cwd === undefined ? "" : ` (cwd ${cwd})`;
+  const data = { command, errno: error.code };
+  // spawn() reports a missing working directory as ENOENT too; only this slow path looks at the disk.
+  if (error.code === "ENOENT" && cwd !== undefined && !existsSync(cwd)) {
+    return new RmxError(
+      "START_FAILED",
+      `cannot start ${command}: working directory not found: ${cwd}`,
+      data,
+      {
+        cause: error,
+      },
+    );
+  }
+  switch (error.code) {
+    case "ENOENT":
+      return new RmxError("BINARY_NOT_FOUND", `binary not found: ${command}${where}`, data, { cause: error });
+    case "EACCES":
+    case "EPERM":
+    case "ENOEXEC":
+    case "EISDIR":
+      return new RmxError(
+        "BINARY_NOT_EXECUTABLE",
+        `not executable: ${command}${where} (${error.code})`,
+        data,
+        {
+          cause: error,
+        },
+      );
+    default:
+      return new RmxError("START_FAILED", `cannot start ${command}${where}: ${error.message}`, data, {
+        cause: error,
+      });
+  }
+}
+
+export interface StopResult {
+  /** True when the leader outlived the grace period and the group was SIGKILLed. */
+  escalated: boolean;
+  /** The leader's exit, when stopping a ChildHandle that exited. */
+  exit?: ExitInfo;
+}
+
+/**
+ * Signals the whole process group, waits up to `grace_ms` for the leader to exit, then SIGKILLs the
+ * group. Once the leader is gone, any member still in the group (a grandchild that ignored the signal)
+ * is SIGKILLed too, so nothing survives. A group that is already gone is not an error.
+ */
+export async function stopProcessGroup(
+  child: ChildHandle | { pid: number; pgid?: number },
+  opts: { signal: NodeJS.Signals; grace_ms: number },
+): Promise<StopResult> {
+  const pgid = child.pgid ?? child.pid;
+  const handle = "exited" in child ? child : undefined;
+  const leaderGone = (ms: number): Promise<boolean> =>
+    handle !== undefined ? raceTimeout(handle.exited, ms) : pollUntilGone(child.pid, ms);
+
+  signalGroup(pgid, opts.signal);
+  let escalated = false;
+  if (!(await leaderGone(opts.grace_ms))) {
+    escalated = true;
+    signalGroup(pgid, "SIGKILL");
+    await leaderGone(KILL_WAIT_MS);
+  }
+  // Grandchildren that ignored the signal, or that the leader left behind.
+  signalGroup(pgid, "SIGKILL");
+  const exit = handle !== undefined && !handle.running ? await handle.exited : undefined;
+  return exit === undefined ? { escalated } : { escalated, exit };
+}
+
+/** Whole group on POSIX; Windows has no process groups for signals, so only the leader. ESRCH = gone. */
+function signalGroup(pgid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(process.platform === "win32" ? pgid : -pgid, signal);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== "ESRCH") throw error;
+  }
+}
+
+/** Resolves true if `promise` settles within `ms`. */
+function raceTimeout(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => resolve(false), Math.max(0, ms));
+    promise.then(
+      () => {
+        clearTimeout(timer);
+        resolve(true);
+      },
+      () => {
+        clearTimeout(timer);
+        resolve(true);
+      },
+    );
+  });
+}
+
+async function pollUntilGone(pid: number, ms: number): Promise<boolean> {
+  const deadline = Date.now() + Math.max(0, ms);
+  for (;;) {
+    if (!signalReaches(pid) || !(await isProcessAlive(pid))) return true;
+    if (Date.now() >= deadline) return false;
+    await new Promise((resolve) =>
+      setTimeout(resolve, Math.min(POLL_MS, Math.max(1, deadline - Date.now()))),
+    );
+  }
+}

@@ -1,0 +1,297 @@
+import type { FileHandle } from "node:fs/promises";
+import { mkdir, open, rename, unlink } from "node:fs/promises";
+import { dirname } from "node:path";
+import { StringDecoder } from "node:string_decoder";
+
+/** Lines kept in memory for `lastLines` (failure reasons, status views). */
+const RING_LINES = 200;
+/** Longest line kept in the ring or given to followers; the rest of it is cut, the file keeps it whole. */
+export const MAX_LINE_CHARS = 16 * 1024;
+/** Above this much output waiting for the disk, `write` asks the source to pause (returns false). */
+const HIGH_WATER_BYTES = 1024 * 1024;
+/** Beyond this, output from a source that does not pause is dropped (and counted): memory stays bounded. */
+const MAX_PENDING_BYTES = 8 * 1024 * 1024;
+const TAIL_BLOCK = 64 * 1024;
+const NEWLINE = 0x0a;
+
+/**
+ * A child's log: size-bounded files rotated `file → file.1 → … → file.(files-1)`, plus an in-memory
+ * ring of recent lines and live followers.
+ *
+ * `write` never touches the disk itself: it splits lines (synchronously, for the ring and followers)
+ * and queues the bytes; one async writer drains the queue. Each file is cut at a line boundary when
+ * one fits and never exceeds `max_bytes`, so the files on disk total at most `max_bytes * files`.
+ */
+export class RotatingLog {
+  readonly path: string;
+  private readonly maxBytes: number;
+  private readonly files: number;
+
+  private readonly ring: string[] = [];
+  private ringStart = 0;
+  private readonly decoder = new StringDecoder("utf8");
+  private partial = "";
+  private partialCut = false;
+  private readonly listeners = new Set<(line: string) => void>();
+
+  private pending: Buffer[] = [];
+  private pendingBytes = 0;
+  private dropped = 0;
+  private droppedTotal = 0;
+  private draining: Promise<void> | undefined;
+  private handle: FileHandle | undefined;
+  private size = 0;
+  private lock: Promise<unknown> = Promise.resolve();
+  private closed = false;
+  private failure: Error | undefined;
+
+  constructor(file: string, opts: { max_bytes: number; files: number }) {
+    if (!Number.isInteger(opts.max_bytes) || opts.max_bytes < 1) {
+      throw new RangeError(`log max_bytes must be a positive integer, got ${opts.max_bytes}`);
+    }
+    if (!Number.isInteger(opts.files) || opts.files < 1) {
+      throw new RangeError(`log files must be a positive integer, got ${opts.files}`);
+    }
+    this.path = file;
+    this.maxBytes = opts.max_bytes;
+    this.files = opts.files;
+  }
+
+  /** Last disk error, if writing failed (the ring and followers keep working). */
+  get error(): Error | undefined {
+    return this.failure;
+  }
+
+  /**
+   * Queues `chunk` for the disk and feeds the ring and followers. Returns false when the disk is behind:
+   * a source that can pause (a child's pipe) should, until `flush()` resolves; one that does not is
+   * not blocked, but past a hard cap its output is dropped and a marker line says how much.
+   */
+  write(chunk: Buffer | string): boolean {
+    if (this.closed) return true;
+    const bytes = typeof chunk === "string" ? Buffer.from(chunk, "utf8") : chunk;
+    if (bytes.length === 0) return true;
+    this.splitLines(bytes);
+    if (this.pendingBytes + bytes.length > MAX_PENDING_BYTES) {
+      this.dropped += bytes.length;
+      this.droppedTotal += bytes.length;
+    } else {
+      this.pending.push(bytes);
+      this.pendingBytes += bytes.length;
+    }
+    if (this.draining === undefined) this.draining = this.drain();
+    return this.pendingBytes < HIGH_WATER_BYTES;
+  }
+
+  /** Bytes dropped so far because the source outran the disk and did not pause. */
+  get droppedBytes(): number {
+    return this.droppedTotal;
+  }
+
+  /** Newest last; at most the last 200 complete lines (a trailing partial line is not included). */
+  lastLines(n = RING_LINES): string[] {
+    const ordered = this.ring.slice(this.ringStart).concat(this.ring.slice(0, this.ringStart));
+    return n >= ordered.length ? ordered : ordered.slice(ordered.length - Math.max(0, n));
+  }
+
+  /** Last `n` lines from disk, across rotated files, newest last. Includes a trailing partial line. */
+  async tail(n: number): Promise<string[]> {
+    if (n <= 0) return [];
+    await this.flush();
+    return this.exclusive(() => this.readTail(n));
+  }
+
+  /** Live follow: called with every complete line from now on. Returns the unsubscribe function. */
+  onLine(listener: (line: string) => void): () => void {
+    this.listeners.add(listener);
+    return () => {
+      this.listeners.delete(listener);
+    };
+  }
+
+  async flush(): Promise<void> {
+    while (this.draining !== undefined) await this.draining;
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    await this.flush();
+    await this.exclusive(async () => {
+      const handle = this.handle;
+      this.handle = undefined;
+      await handle?.close();
+    });
+  }
+
+  // ─── lines ─────────────────────────────────────────────────────────────────────────────────
+
+  private splitLines(bytes: Buffer): void {
+    const text = this.decoder.write(bytes);
+    let start = 0;
+    for (;;) {
+      const nl = text.indexOf("\n", start);
+      if (nl < 0) break;
+      this.appendPartial(text.slice(start, nl));
+      this.emit();
+      start = nl + 1;
+    }
+    if (start < text.length) this.appendPartial(text.slice(start));
+  }
+
+  private appendPartial(piece: string): void {
+    if (this.partialCut || piece.length === 0) return;
+    const room = MAX_LINE_CHARS - this.partial.length;
+    if (piece.length > room) {
+      this.partial += piece.slice(0, room);
+      this.partialCut = true;
+    } else {
+      this.partial += piece;
+    }
+  }
+
+  private emit(): void {
+    const line = this.partial.endsWith("\r") ? this.partial.slice(0, -1) : this.partial;
+    this.partial = "";
+    this.partialCut = false;
+    if (this.ring.length < RING_LINES) {
+      this.ring.push(line);
+    } else {
+      this.ring[this.ringStart] = line;
+      this.ringStart = (this.ringStart + 1) % RING_LINES;
+    }
+    for (const listener of this.listeners) {
+      try {
+        listener(line);
+      } catch {
+        // A follower's failure must not break logging for the child or other followers.
+      }
+    }
+  }
+
+  // ─── disk ──────────────────────────────────────────────────────────────────────────────────
+
+  /** Serialises file access: writes and rotations against tail reads. */
+  private exclusive<T>(task: () => Promise<T>): Promise<T> {
+    const run = this.lock.then(task, task);
+    this.lock = run.catch(() => undefined);
+    return run;
+  }
+
+  private async drain(): Promise<void> {
+    try {
+      while (this.pending.length > 0 || this.dropped > 0) {
+        const parts = this.pending;
+        this.pending = [];
+        this.pendingBytes = 0;
+        if (this.dropped > 0) {
+          parts.push(
+            Buffer.from(`[rmx] dropped ${this.dropped} bytes of output: the log writer fell behind\n`),
+          );
+          this.dropped = 0;
+        }
+        const batch = parts.length === 1 ? parts[0]! : Buffer.concat(parts);
+        await this.exclusive(() => this.writeOut(batch));
+      }
+    } catch (error) {
+      this.failure = error as Error;
+      // Drop what is queued; the next write tries the disk again.
+      this.pending = [];
+      this.pendingBytes = 0;
+      const handle = this.handle;
+      this.handle = undefined;
+      await handle?.close().catch(() => undefined);
+    } finally {
+      this.draining = undefined;
+    }
+  }
+
+  private async openFile(): Promise<FileHandle> {
+    if (this.handle !== undefined) return this.handle;
+    await mkdir(dirname(this.path), { recursive: true });
+    const handle = await open(this.path, "a", 0o600);
+    this.size = (await handle.stat()).size;
+    this.handle = handle;
+    return handle;
+  }
+
+  private async writeOut(batch: Buffer): Promise<void> {
+    let offset = 0;
+    while (offset < batch.length) {
+      const handle = await this.openFile();
+      const room = this.maxBytes - this.size;
+      const left = batch.length - offset;
+      let take: number;
+      if (left <= room) {
+        take = left;
+      } else {
+        // Cut at the last newline that fits; an empty file takes a hard cut rather than nothing.
+        const nl = room > 0 ? batch.lastIndexOf(NEWLINE, offset + room - 1) : -1;
+        take = nl >= offset ? nl + 1 - offset : this.size === 0 ? room : 0;
+      }
+      if (take > 0) {
+        await writeAll(handle, batch.subarray(offset, offset + take));
+        this.size += take;
+        offset += take;
+      }
+      if (offset < batch.length) await this.rotate();
+    }
+  }
+
+  private async rotate(): Promise<void> {
+    const handle = this.handle;
+    this.handle = undefined;
+    await handle?.close();
+    if (this.files === 1) {
+      await unlink(this.path).catch(ignoreMissing);
+      return;
+    }
+    for (let i = this.files - 1; i >= 1; i--) {
+      const from = i === 1 ? this.path : `${this.path}.${i - 1}`;
+      await rename(from, `${this.path}.${i}`).catch(ignoreMissing);
+    }
+  }
+
+  private async readTail(n: number): Promise<string[]> {
+    const chunks: Buffer[] = [];
+    let newlines = 0;
+    // Newest file first; the files read oldest → newest form one continuous stream.
+    for (let i = 0; i < this.files && newlines <= n; i++) {
+      const file = i === 0 ? this.path : `${this.path}.${i}`;
+      let handle: FileHandle;
+      try {
+        handle = await open(file, "r");
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code === "ENOENT") continue;
+        throw error;
+      }
+      try {
+        let end = (await handle.stat()).size;
+        while (end > 0 && newlines <= n) {
+          const start = Math.max(0, end - TAIL_BLOCK);
+          const block = Buffer.alloc(end - start);
+          await handle.read(block, 0, block.length, start);
+          chunks.unshift(block);
+          for (const byte of block) if (byte === NEWLINE) newlines++;
+          end = start;
+        }
+      } finally {
+        await handle.close();
+      }
+    }
+    const lines = Buffer.concat(chunks).toString("utf8").split("\n");
+    if (lines.at(-1) === "") lines.pop();
+    return lines.slice(-n).map((line) => (line.endsWith("\r") ? line.slice(0, -1) : line));
+  }
+}
+
+async function writeAll(handle: FileHandle, data: Buffer): Promise<void> {
+  let offset = 0;
+  while (offset < data.length) {
+    const { bytesWritten } = await handle.write(data, offset, data.length - offset);
+    offset += bytesWritten;
+  }
+}
+
+function ignoreMissing(error: NodeJS.ErrnoException): void {
+  if (error.code !== "ENOENT") throw error;
+}

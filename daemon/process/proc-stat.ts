@@ -1,0 +1,86 @@
+import { execFile } from "node:child_process";
+import { readFile } from "node:fs/promises";
+
+/**
+ * What the kernel says about a pid. Linux reads `/proc/<pid>/stat`; macOS asks `ps`; elsewhere the
+ * start time is unknown, so callers never treat a pid as a proven identity there.
+ */
+
+export interface ProcStat {
+  /** One letter: R, S, D, Z (zombie), T, … */
+  state: string;
+  pgrp: number;
+  /** Clock ticks since boot (field 22). */
+  startTime: string;
+}
+
+export function isValidPid(pid: number): boolean {
+  return Number.isInteger(pid) && pid > 1;
+}
+
+/** Linux only. The command name (field 2) is in parentheses and may itself contain ") ", so parse after the last ')'. */
+export async function readProcStat(pid: number): Promise<ProcStat | undefined> {
+  if (process.platform !== "linux" || !isValidPid(pid)) return undefined;
+  let text: string;
+  try {
+    text = await readFile(`/proc/${pid}/stat`, "utf8");
+  } catch {
+    return undefined;
+  }
+  return parseProcStat(text);
+}
+
+export function parseProcStat(text: string): ProcStat | undefined {
+  const close = text.lastIndexOf(")");
+  if (close < 0) return undefined;
+  // After ") " come field 3 (state), 4 (ppid), 5 (pgrp) … 22 (starttime).
+  const fields = text
+    .slice(close + 2)
+    .trim()
+    .split(" ");
+  const state = fields[0];
+  const pgrp = Number(fields[2]);
+  const startTime = fields[19];
+  if (state === undefined || state === "" || startTime === undefined || !/^\d+$/.test(startTime))
+    return undefined;
+  if (!Number.isInteger(pgrp)) return undefined;
+  return { state, pgrp, startTime };
+}
+
+function psStartTime(pid: number): Promise<string | undefined> {
+  return new Promise((resolve) => {
+    execFile("ps", ["-o", "lstart=", "-p", String(pid)], { timeout: 5000 }, (error, stdout) => {
+      const value = String(stdout).trim();
+      resolve(error || value === "" ? undefined : value);
+    });
+  });
+}
+
+/** Identity half of (pid, start time); undefined when the process is gone or the platform cannot tell. */
+export async function processStartTime(pid: number): Promise<string | undefined> {
+  if (!isValidPid(pid)) return undefined;
+  if (process.platform === "linux") return (await readProcStat(pid))?.startTime;
+  if (process.platform === "darwin") return psStartTime(pid);
+  return undefined;
+}
+
+/** Whether signal 0 reaches `target` (a pid, or a negative pgid); EPERM means it exists but is not ours. */
+export function signalReaches(target: number): boolean {
+  try {
+    process.kill(target, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+/**
+ * True while the process exists and has not exited. A zombie (exited, not yet reaped by its parent)
+ * counts as gone: it runs nothing and holds nothing but its pid.
+ */
+export async function isProcessAlive(pid: number): Promise<boolean> {
+  if (!isValidPid(pid) || !signalReaches(pid)) return false;
+  if (process.platform !== "linux") return true;
+  const stat = await readProcStat(pid);
+  return stat !== undefined && stat.state !== "Z" && stat.state !== "X";
+}

@@ -1,0 +1,148 @@
+import { rfc3339 } from "../clock.js";
+import type { RestartBudgetView } from "../types.js";
+
+/**
+ * Sliding-log restart budget: at most `max_restarts` attempts in any `window_seconds`. Unlike a fixed
+ * window (systemd), a slot frees exactly when an attempt leaves the window, so `reset_at` is a real
+ * promise the supervisor can schedule a retry on. Pure: every function takes `now` and returns a new log.
+ */
+export interface BudgetLog {
+  /** Epoch ms of each automatic restart attempt, ascending. */
+  attempts: number[];
+  /** Epoch ms of each `reset_budget`, ascending; kept for the audit trail. */
+  resets: number[];
+}
+
+export interface BudgetLimits {
+  max_restarts: number;
+  window_seconds: number;
+}
+
+/** Resets kept for the audit trail. */
+export const KEPT_RESETS = 20;
+/**
+ * Attempts kept even when older ones are still inside the window: bounds the log when a caller records
+ * past exhaustion, while leaving room for a config reload that raises `max_restarts`.
+ */
+export const MIN_KEPT_ATTEMPTS = 100;
+
+export const emptyBudgetLog = (): BudgetLog => ({ attempts: [], resets: [] });
+
+function maxOf(limits: BudgetLimits): number {
+  const max = Math.floor(limits.max_restarts);
+  return Number.isFinite(max) && max > 0 ? max : 0;
+}
+
+function windowMsOf(limits: BudgetLimits): number {
+  const ms = limits.window_seconds * 1000;
+  return Number.isFinite(ms) && ms > 0 ? ms : 0;
+}
+
+/** Attempts still inside the window at `now`; one at exactly `now - window` has left it. */
+function inWindow(attempts: readonly number[], limits: BudgetLimits, now: number): number[] {
+  const cutoff = now - windowMsOf(limits);
+  return attempts.filter((at) => at > cutoff);
+}
+
+function insertSorted(values: readonly number[], value: number): number[] {
+  const out = [...values];
+  let i = out.length;
+  // Clocks can step backwards; keep the log sorted so it stays valid for parseBudgetLog.
+  while (i > 0 && (out[i - 1] as number) > value) i--;
+  out.splice(i, 0, value);
+  return out;
+}
+
+export function pruneBudget(log: BudgetLog, limits: BudgetLimits, now: number): BudgetLog {
+  const keep = Math.max(maxOf(limits), MIN_KEPT_ATTEMPTS);
+  return {
+    attempts: inWindow(log.attempts, limits, now).slice(-keep),
+    resets: log.resets.slice(-KEPT_RESETS),
+  };
+}
+
+export function usedSlots(log: BudgetLog, limits: BudgetLimits, now: number): number {
+  return Math.min(inWindow(log.attempts, limits, now).length, maxOf(limits));
+}
+
+export function canRestart(log: BudgetLog, limits: BudgetLimits, now: number): boolean {
+  return inWindow(log.attempts, limits, now).length < maxOf(limits);
+}
+
+/** The caller checks `canRestart` first; recording past exhaustion keeps it exhausted. */
+export function recordAttempt(log: BudgetLog, limits: BudgetLimits, now: number): BudgetLog {
+  return pruneBudget({ attempts: insertSorted(log.attempts, now), resets: log.resets }, limits, now);
+}
+
+export function resetBudget(log: BudgetLog, now: number): BudgetLog {
+  return { attempts: [], resets: insertSorted(log.resets, now).slice(-KEPT_RESETS) };
+}
+
+/**
+ * When the next slot frees: the oldest in-window attempt + window, which is the seed's rule whenever the
+ * log holds at most `max` attempts. After a reload lowered `max` below the in-window count, it is the
+ * moment the count drops below `max` (attempt[count - max] + window), so `canRestart` is true from then on.
+ */
+export function budgetResetAt(log: BudgetLog, limits: BudgetLimits, now: number): number | undefined {
+  const live = inWindow(log.attempts, limits, now);
+  const max = maxOf(limits);
+  if (live.length === 0 || max === 0) return undefined;
+  const anchor = live.length >= max ? live[live.length - max] : live[0];
+  return (anchor as number) + windowMsOf(limits);
+}
+
+export function budgetView(log: BudgetLog, limits: BudgetLimits, now: number): RestartBudgetView {
+  const max = maxOf(limits);
+  const used = usedSlots(log, limits, now);
+  const view: RestartBudgetView = {
+    max_restarts: max,
+    window_seconds: limits.window_seconds,
+    used,
+    remaining: max - used,
+  };
+  const resetAt = used > 0 ? budgetResetAt(log, limits, now) : undefined;
+  if (resetAt !== undefined) view.reset_at = rfc3339(resetAt);
+  return view;
+}
+
+/** No automatic restart is possible now. A budget of 0 means restarts are disabled, not exhausted. */
+export function budgetExhausted(view: RestartBudgetView): boolean {
+  return view.max_restarts > 0 && view.remaining === 0;
+}
+
+/** One restart (or none) left out of several: worth a warning before it runs out. */
+export function budgetLow(view: RestartBudgetView): boolean {
+  return view.max_restarts > 1 && view.remaining <= 1;
+}
+
+/** "2 of 3 restarts left, window 600s, resets 12:09:41"; the noun agrees with the maximum. */
+export function budgetLine(view: RestartBudgetView, formatTime: (iso: string) => string): string {
+  const noun = view.max_restarts === 1 ? "restart" : "restarts";
+  const line = `${view.remaining} of ${view.max_restarts} ${noun} left, window ${view.window_seconds}s`;
+  return view.reset_at === undefined ? line : `${line}, resets ${formatTime(view.reset_at)}`;
+}
+
+function parseTimes(value: unknown): number[] | undefined {
+  if (!Array.isArray(value)) return undefined;
+  const out: number[] = [];
+  for (const item of value) {
+    if (typeof item !== "number" || !Number.isFinite(item) || item < 0) return undefined;
+    if (out.length > 0 && item < (out[out.length - 1] as number)) return undefined;
+    out.push(item);
+  }
+  return out;
+}
+
+/**
+ * Validates a persisted log: epoch-ms numbers, finite, ascending. `resets` may be absent (treated as
+ * none). Returns a fresh copy, or undefined when anything is malformed so the caller starts clean.
+ */
+export function parseBudgetLog(value: unknown): BudgetLog | undefined {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) return undefined;
+  const record = value as Record<string, unknown>;
+  const attempts = parseTimes(record.attempts);
+  if (attempts === undefined) return undefined;
+  const resets = record.resets === undefined ? [] : parseTimes(record.resets);
+  if (resets === undefined) return undefined;
+  return { attempts, resets: resets.slice(-KEPT_RESETS) };
+}

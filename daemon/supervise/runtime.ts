@@ -1,0 +1,538 @@
+/**
+ * One runtime's supervisor: feeds real-world observations (spawns, exits, probe outcomes, timers)
+ * into the pure state machine and carries out the effects it returns.
+ */
+import path from "node:path";
+import type { Logger } from "pino";
+import type { Adapter, HardwareTarget, LaunchPlan, ProbeOutcome } from "../../adapters/types.js";
+import type { Clock } from "../clock.js";
+import { rfc3339 } from "../clock.js";
+import { isRmxError, RmxError } from "../errors.js";
+import type { EventBus } from "../events.js";
+import { isErrorOutcome, LatencyWindow } from "../health/window.js";
+import { assertModelReadable, resolveBinary } from "../process/binary.js";
+import { type ChildHandle, spawnChild, stopProcessGroup } from "../process/child.js";
+import type { ChildRecord } from "../process/identity.js";
+import { RotatingLog } from "../process/logs.js";
+import { allocatePort, assertPortFree } from "../process/port.js";
+import { runtimeStatus } from "../status/compose.js";
+import type { RuntimeSpec, RuntimeState, RuntimeView } from "../types.js";
+import type { BudgetLog } from "./budget.js";
+import { budgetView } from "./budget.js";
+import { type Desired, type Effect, type Input, initialMachine, type Machine, type StepResult, step } from "./state.js";
+
+export interface RuntimeDeps {
+  clock: Clock;
+  bus: EventBus;
+  logger: Logger;
+  logsDir: string;
+  stateDir: string;
+  random: () => number;
+  adapter: Adapter;
+  stubEntry: string;
+  /** Persists this runtime's budget, desired state and live child (atomically, by the daemon's store). */
+  persist: (id: string, record: PersistedRuntime) => void;
+  /** Resolves `cpu`/`gpu:N` against the inventory; throws RmxError HARDWARE_UNKNOWN. */
+  resolveHardware: (id: string) => HardwareTarget;
+  /** Resolves a model id or path to a file path. */
+  resolveModelPath: (model: string | undefined) => string | undefined;
+  /** Wraps a launch plan in the runtime's sandbox; throws RmxError SANDBOX_UNAVAILABLE. */
+  wrapSandbox: (plan: LaunchPlan, spec: RuntimeSpec, modelPath: string | undefined) => LaunchPlan;
+  formatTime: (iso: string) => string;
+}
+
+export interface PersistedRuntime {
+  budget: BudgetLog;
+  desired: Desired;
+  child?: ChildRecord;
+}
+
+export interface RestoreOutcome {
+  accepted: boolean;
+  restarted: boolean;
+  budget_reset: boolean;
+}
+
+const START_POLL_GROWTH = 1.5;
+
+export class RuntimeSupervisor {
+  private machine: Machine;
+  private child: ChildHandle | undefined;
+  private port: number | undefined;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private probeTimer: NodeJS.Timeout | undefined;
+  private inferenceTimer: NodeJS.Timeout | undefined;
+  private failures = 0;
+  private inferenceFailures = 0;
+  private disposed = false;
+  private readonly health: LatencyWindow;
+  private readonly inference: LatencyWindow;
+  readonly log: RotatingLog;
+  private readonly logger: Logger;
+
+  constructor(
+    public spec: RuntimeSpec,
+    private readonly deps: RuntimeDeps,
+    persisted?: PersistedRuntime,
+  ) {
+    this.machine = initialMachine(persisted?.budget, persisted?.desired ?? "stopped");
+    this.logger = deps.logger;
+    this.health = new LatencyWindow(300_000, deps.clock);
+    this.inference = new LatencyWindow(300_000, deps.clock);
+    this.log = new RotatingLog(path.join(deps.logsDir, `${spec.id}.log`), spec.logs);
+  }
+
+  get id(): string {
+    return this.spec.id;
+  }
+
+  get state(): RuntimeState {
+    return this.machine.state;
+  }
+
+  get desired(): Desired {
+    return this.machine.desired;
+  }
+
+  get pid(): number | undefined {
+    return this.child?.running ? this.child.pid : undefined;
+  }
+
+  get endpoint(): string | undefined {
+    if (this.spec.adapter === "remote") return this.spec.url?.replace(/\/+$/, "");
+    return this.port !== undefined ? `http://${this.spec.host}:${this.port}` : undefined;
+  }
+
+  get budgetLog(): BudgetLog {
+    return this.machine.budget;
+  }
+
+  // ─── Commands ───────────────────────────────────────────────────────────────
+
+  start(): StepResult {
+    return this.dispatch({ type: "start" });
+  }
+
+  stop(): StepResult {
+    return this.dispatch({ type: "stop" });
+  }
+
+  /** Manual restore. Throws RmxError BUDGET_EXHAUSTED (with the budget) when a restart is denied. */
+  restore(opts: { restart: boolean; reset_budget: boolean }): RestoreOutcome {
+    const result = this.dispatch({ type: "restore", ...opts });
+    const denied = result.effects.find((e) => e.type === "denied");
+    if (denied) {
+      const view = this.budget();
+      throw new RmxError(
+        "BUDGET_EXHAUSTED",
+        `Restart budget exhausted (${view.used}/${view.max_restarts} used${view.reset_at ? `; resets at ${view.reset_at}` : ""})`,
+        { id: this.id, restart_budget: view },
+      );
+    }
+    return {
+      accepted: true,
+      restarted: result.effects.some((e) => e.type === "spawn" || (e.type === "kill" && e.intent === "restart")),
+      budget_reset: result.effects.some((e) => e.type === "budget_reset"),
+    };
+  }
+
+  /** Stop for idleness: its own state, no budget used. */
+  idle(): void {
+    this.dispatch({ type: "idle" });
+  }
+
+  /** Resolves once the runtime reaches one of `states` (or rejects on timeout). */
+  waitForState(states: readonly RuntimeState[], timeoutMs: number): Promise<RuntimeState> {
+    if (states.includes(this.machine.state)) return Promise.resolve(this.machine.state);
+    return this.deps.bus
+      .waitFor<{ id: string; to: RuntimeState }>(
+        "runtime.state.changed",
+        (p) => p.id === this.id && states.includes(p.to),
+        timeoutMs,
+      )
+      .then((e) => e.payload.to);
+  }
+
+  /** Daemon shutdown: stop the process but keep the desired state for the next start. */
+  async shutdown(): Promise<void> {
+    this.disposed = true;
+    this.clearTimers();
+    const child = this.child;
+    if (child?.running) {
+      await stopProcessGroup(child, { signal: this.spec.stop.signal, grace_ms: this.spec.stop.grace_ms });
+    }
+    this.persist();
+    await this.log.close();
+  }
+
+  /** Removal from the config: stop for good. */
+  async dispose(): Promise<void> {
+    this.dispatch({ type: "stop" });
+    const child = this.child;
+    if (child?.running) await child.exited;
+    this.disposed = true;
+    this.clearTimers();
+    await this.log.close();
+  }
+
+  // ─── Views ──────────────────────────────────────────────────────────────────
+
+  budget() {
+    return budgetView(this.machine.budget, this.spec.restart_budget, this.deps.clock.now());
+  }
+
+  view(): RuntimeView {
+    const now = this.deps.clock.now();
+    const m = this.machine;
+    const budget = this.budget();
+    const nextRetryAt = m.nextRetryAt !== undefined ? rfc3339(m.nextRetryAt) : undefined;
+    const failedish = m.state === "failed" || m.state === "exhausted" || m.state === "backoff";
+    const lastLogLines = failedish ? this.log.lastLines(10) : undefined;
+    const status = runtimeStatus({
+      id: this.id,
+      state: m.state,
+      ...(m.reason !== undefined ? { reason: m.reason } : {}),
+      budget,
+      ...(nextRetryAt ? { nextRetryAt } : {}),
+      ...(lastLogLines ? { lastLogLines } : {}),
+      formatTime: this.deps.formatTime,
+    });
+    const view: RuntimeView = {
+      id: this.id,
+      adapter: this.spec.adapter,
+      state: m.state,
+      status,
+      desired: m.desired,
+      hardware: this.spec.hardware,
+      sandbox: this.spec.sandbox.kind,
+      restarts_total: m.restartsTotal,
+      restart_budget: budget,
+      health: this.health.summary(),
+    };
+    if (m.reason !== undefined) view.reason = m.reason;
+    if (this.pid !== undefined) view.pid = this.pid;
+    if (this.port !== undefined) view.port = this.port;
+    if (this.endpoint !== undefined) view.endpoint = this.endpoint;
+    if (this.spec.model !== undefined) view.model = this.spec.model;
+    if (m.alive && m.startedAt !== undefined) {
+      view.started_at = rfc3339(m.startedAt);
+      view.uptime_seconds = Math.max(0, Math.round((now - m.startedAt) / 1000));
+    }
+    if (m.alive && m.readyAt !== undefined) view.ready_at = rfc3339(m.readyAt);
+    if (m.lastExit) view.last_exit = { code: m.lastExit.code, signal: m.lastExit.signal, at: rfc3339(m.lastExit.at) };
+    if (nextRetryAt) view.next_retry_at = nextRetryAt;
+    if (this.spec.health.inference.enabled) view.inference = this.inference.summary();
+    if (lastLogLines && lastLogLines.length > 0) view.last_log_lines = lastLogLines;
+    return view;
+  }
+
+  // ─── The loop: input → step → effects ───────────────────────────────────────
+
+  private dispatch(input: Input): StepResult {
+    const before = this.machine;
+    const result = step(before, input, {
+      now: this.deps.clock.now(),
+      budget: this.spec.restart_budget,
+      backoff: this.spec.backoff,
+      random: this.deps.random,
+    });
+    this.machine = result.machine;
+    for (const effect of result.effects) this.apply(effect);
+    if (result.changed) this.announce(result.changed);
+    if (
+      before.budget !== result.machine.budget ||
+      before.desired !== result.machine.desired ||
+      before.alive !== result.machine.alive
+    ) {
+      this.persist();
+    }
+    return result;
+  }
+
+  private apply(effect: Effect): void {
+    switch (effect.type) {
+      case "spawn":
+        void this.launch(this.machine.generation);
+        break;
+      case "kill":
+        this.stopProbes();
+        void this.kill();
+        break;
+      case "schedule_retry":
+        this.armRetry(effect.at);
+        break;
+      case "cancel_retry":
+        if (this.retryTimer) clearTimeout(this.retryTimer);
+        this.retryTimer = undefined;
+        break;
+      case "restart_recorded": {
+        const budget = this.budget();
+        this.deps.bus.publish("runtime.restart", { id: this.id, automatic: effect.automatic, restart_budget: budget });
+        this.logger.info({ automatic: effect.automatic, budget }, "restart recorded");
+        break;
+      }
+      case "budget_reset":
+        this.logger.warn({ budget: this.budget() }, "restart budget reset by request");
+        break;
+      case "denied": {
+        const budget = this.budget();
+        this.deps.bus.publish("runtime.budget.denied", { id: this.id, reason: effect.reason, restart_budget: budget });
+        this.logger.warn({ budget }, effect.reason);
+        break;
+      }
+    }
+  }
+
+  private announce(changed: NonNullable<StepResult["changed"]>): void {
+    const view = this.view();
+    const level = view.status.severity === "error" ? "error" : view.status.severity === "warn" ? "warn" : "info";
+    this.logger[level]({ from: changed.from, to: changed.to, reason: changed.reason }, `state ${changed.to}`);
+    this.deps.bus.publish("runtime.state.changed", {
+      id: this.id,
+      from: changed.from,
+      to: changed.to,
+      reason: changed.reason,
+      status: view.status,
+      restart_budget: view.restart_budget,
+      pid: view.pid,
+    });
+  }
+
+  private persist(): void {
+    const child = this.child;
+    const record: PersistedRuntime = { budget: this.machine.budget, desired: this.machine.desired };
+    if (child?.running) {
+      record.child = {
+        runtime: this.id,
+        pid: child.pid,
+        pgid: child.pgid,
+        start_time: child.startTime,
+        command: this.spec.binary ?? this.spec.adapter,
+      };
+    }
+    this.deps.persist(this.id, record);
+  }
+
+  private armRetry(at: number): void {
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    const delay = Math.max(0, Math.min(at - this.deps.clock.now(), 2 ** 31 - 1));
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      if (this.disposed) return;
+      if (this.deps.clock.now() < at) {
+        this.armRetry(at); // long horizons are re-armed in ≤ 24.8-day steps
+        return;
+      }
+      this.dispatch({ type: "retry_due" });
+    }, delay);
+    this.retryTimer.unref?.();
+  }
+
+  private clearTimers(): void {
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.retryTimer = undefined;
+    this.stopProbes();
+  }
+
+  private stopProbes(): void {
+    if (this.probeTimer) clearTimeout(this.probeTimer);
+    if (this.inferenceTimer) clearTimeout(this.inferenceTimer);
+    this.probeTimer = undefined;
+    this.inferenceTimer = undefined;
+  }
+
+  // ─── Launch ─────────────────────────────────────────────────────────────────
+
+  private async launch(generation: number): Promise<void> {
+    const spec = this.spec;
+    try {
+      if (!this.deps.adapter.spawns) {
+        this.port = undefined;
+        this.startProbing(generation);
+        return;
+      }
+      const hardware = this.deps.resolveHardware(spec.hardware);
+      const modelPath = this.deps.resolveModelPath(spec.model);
+      if (modelPath !== undefined) await assertModelReadable(modelPath);
+      if (spec.port !== undefined) {
+        await assertPortFree(spec.host, spec.port);
+        this.port = spec.port;
+      } else {
+        this.port = await allocatePort(spec.host);
+      }
+      let plan = this.deps.adapter.plan(spec, {
+        port: this.port,
+        host: spec.host,
+        ...(modelPath !== undefined ? { modelPath } : {}),
+        hardware,
+        stubEntry: this.deps.stubEntry,
+      });
+      plan = { ...plan, command: await resolveBinary(plan.command, { ...process.env, ...plan.env }) };
+      plan = this.deps.wrapSandbox(plan, spec, modelPath);
+      if (generation !== this.machine.generation || this.disposed) return;
+      this.log.write(`--- rmxd: starting ${plan.command} ${plan.args.join(" ")}\n`);
+      const child = await spawnChild({
+        command: plan.command,
+        args: plan.args,
+        env: plan.env,
+        ...(plan.cwd !== undefined ? { cwd: plan.cwd } : {}),
+        log: this.log,
+      });
+      if (generation !== this.machine.generation || this.disposed) {
+        await stopProcessGroup(child, { signal: "SIGKILL", grace_ms: 0 });
+        return;
+      }
+      this.child = child;
+      this.failures = 0;
+      this.inferenceFailures = 0;
+      this.persist();
+      this.dispatch({ type: "spawned" });
+      void child.exited.then((exit) => {
+        if (this.disposed) return; // daemon shutdown: not a crash, and the desired state stays as it was
+        if (this.child === child) this.persist();
+        if (generation !== this.machine.generation) return;
+        this.stopProbes();
+        this.log.write(`--- rmxd: process ${child.pid} ended (${exit.signal ? `signal ${exit.signal}` : `exit code ${exit.code}`})\n`);
+        this.dispatch({ type: "exited", code: exit.code, signal: exit.signal });
+      });
+      this.startProbing(generation);
+    } catch (error) {
+      if (generation !== this.machine.generation) return;
+      const reason = isRmxError(error) ? error.message : `start failed: ${(error as Error).message}`;
+      this.log.write(`--- rmxd: ${reason}\n`);
+      this.dispatch({ type: "spawn_failed", reason });
+    }
+  }
+
+  private async kill(): Promise<void> {
+    const child = this.child;
+    if (!child) {
+      // Remote runtimes have no process: the "exit" is immediate.
+      if (this.machine.alive) this.dispatch({ type: "exited", code: 0, signal: null });
+      return;
+    }
+    const result = await stopProcessGroup(child, { signal: this.spec.stop.signal, grace_ms: this.spec.stop.grace_ms });
+    if (result.escalated) {
+      this.logger.warn({ grace_ms: this.spec.stop.grace_ms }, "process ignored the stop signal; killed with SIGKILL");
+    }
+  }
+
+  // ─── Health ─────────────────────────────────────────────────────────────────
+
+  private startProbing(generation: number): void {
+    const spec = this.spec;
+    const deadline = this.deps.clock.now() + spec.health.start_timeout_ms;
+    let delay = spec.health.start_poll_initial_ms;
+    let lastOutcome: ProbeOutcome | undefined;
+    const poll = async () => {
+      this.probeTimer = undefined;
+      if (!this.current(generation) || this.machine.state !== "starting") return;
+      const endpoint = this.endpoint;
+      if (endpoint === undefined) return;
+      const outcome = await this.deps.adapter.probeHealth(endpoint, spec, spec.health.timeout_ms);
+      if (!this.current(generation) || this.machine.state !== "starting") return;
+      lastOutcome = outcome;
+      if (outcome.kind === "ok") {
+        this.health.record({ ok: true, ms: roundMs(outcome.ms), status: outcome.status });
+        this.dispatch({ type: "healthy" });
+        this.scheduleSteadyProbe(generation);
+        this.scheduleInferenceProbe(generation);
+        return;
+      }
+      if (this.deps.clock.now() >= deadline) {
+        const what = lastOutcome ? describeOutcome(lastOutcome) : "no answer";
+        this.dispatch({
+          type: "start_timeout",
+          reason: `not healthy within ${Math.round(spec.health.start_timeout_ms / 1000)} s of start (${what})`,
+        });
+        return;
+      }
+      this.probeTimer = setTimeout(() => void poll(), delay);
+      delay = Math.min(spec.health.start_poll_max_ms, Math.ceil(delay * START_POLL_GROWTH));
+    };
+    void poll();
+  }
+
+  private current(generation: number): boolean {
+    return !this.disposed && generation === this.machine.generation && this.machine.alive;
+  }
+
+  private scheduleSteadyProbe(generation: number): void {
+    const spec = this.spec;
+    this.probeTimer = setTimeout(async () => {
+      this.probeTimer = undefined;
+      if (!this.current(generation) || this.machine.killing !== undefined) return;
+      const endpoint = this.endpoint;
+      if (endpoint === undefined) return;
+      const outcome = await this.deps.adapter.probeHealth(endpoint, spec, spec.health.timeout_ms);
+      if (!this.current(generation) || this.machine.killing !== undefined) return;
+      this.observe(outcome, "health");
+      if (this.current(generation) && this.machine.killing === undefined) this.scheduleSteadyProbe(generation);
+    }, spec.health.interval_ms);
+  }
+
+  private scheduleInferenceProbe(generation: number): void {
+    const inf = this.spec.health.inference;
+    if (!inf.enabled) return;
+    this.inferenceTimer = setTimeout(async () => {
+      this.inferenceTimer = undefined;
+      if (!this.current(generation) || this.machine.killing !== undefined) return;
+      const endpoint = this.endpoint;
+      if (endpoint === undefined) return;
+      const outcome = await this.deps.adapter.probeInference(endpoint, this.spec, inf.timeout_ms);
+      if (!this.current(generation) || this.machine.killing !== undefined) return;
+      this.observe(outcome, "inference");
+      if (this.current(generation) && this.machine.killing === undefined) this.scheduleInferenceProbe(generation);
+    }, inf.interval_ms);
+  }
+
+  /** Steady-state probe result: N consecutive failures before acting, so one blip is not a restart. */
+  private observe(outcome: ProbeOutcome, probe: "health" | "inference"): void {
+    const window = probe === "health" ? this.health : this.inference;
+    const failed = outcome.kind !== "ok";
+    const error = failed && isErrorOutcome(outcome.kind, outcome.status);
+    window.record({
+      ok: !error,
+      ms: roundMs(outcome.ms),
+      ...(outcome.status !== undefined ? { status: outcome.status } : {}),
+      ...(failed ? { error: describeOutcome(outcome) } : {}),
+    });
+    if (!failed) {
+      if (probe === "health") this.failures = 0;
+      else this.inferenceFailures = 0;
+      if (this.machine.state === "degraded" && this.failures === 0 && this.inferenceFailures === 0) {
+        this.dispatch({ type: "healthy" });
+      }
+      return;
+    }
+    const count = probe === "health" ? ++this.failures : ++this.inferenceFailures;
+    const threshold = this.spec.health.failure_threshold;
+    const what = `${probe === "health" ? `${this.spec.health.path} probe` : "inference probe"} failed ${count}/${threshold}: ${describeOutcome(outcome)}`;
+    this.deps.bus.publish("runtime.probe.failed", { id: this.id, probe, count, threshold, outcome });
+    this.logger.warn({ probe, count, threshold, outcome: outcome.kind, status: outcome.status }, what);
+    if (count >= threshold) {
+      const hung = outcome.kind === "timeout" ? " (hung?)" : "";
+      this.dispatch({ type: "unhealthy", reason: `${what}${hung}` });
+    } else {
+      this.dispatch({ type: "degraded", reason: what });
+    }
+  }
+}
+
+/** Sub-10 µs precision is noise; keep summaries readable. */
+function roundMs(ms: number): number {
+  return Math.round(ms * 100) / 100;
+}
+
+export function describeOutcome(outcome: ProbeOutcome): string {
+  switch (outcome.kind) {
+    case "ok":
+      return `ok in ${Math.round(outcome.ms)} ms`;
+    case "loading":
+      return `loading (${outcome.message})`;
+    case "timeout":
+      return `no answer within ${Math.round(outcome.ms)} ms`;
+    default:
+      return outcome.status !== undefined ? `HTTP ${outcome.status}: ${outcome.message}` : outcome.message;
+  }
+}

@@ -1,0 +1,37 @@
+/** `rmx config schema` and `rmx config check [FILE]`. Both load the config modules (zod, yaml) only here. */
+import { isRmxError } from "../../../daemon/errors.js";
+import type { ParsedCommandArgs } from "../commands.js";
+import type { CliContext } from "../context.js";
+import { ExitCode } from "../exit-codes.js";
+
+export async function run(ctx: CliContext, args: ParsedCommandArgs): Promise<number> {
+  if (args.command[1] === "schema") {
+    const { configJsonSchema } = await import("../../../daemon/config/json-schema.js");
+    ctx.out(JSON.stringify(configJsonSchema(), null, 2));
+    return ExitCode.OK;
+  }
+  return check(ctx, args.positionals[0]);
+}
+
+async function check(ctx: CliContext, file: string | undefined): Promise<number> {
+  const { loadConfig, locateConfig } = await import("../../../daemon/config/load.js");
+  // The same lookup the daemon does: FILE as if given to `rmxd --config`, else RMX_CONFIG, the XDG file, the default.
+  const location = await locateConfig({ ...(file === undefined ? {} : { flag: file }), env: ctx.env });
+  try {
+    const config = await loadConfig(location);
+    const count = config.runtimes.length;
+    if (ctx.json) ctx.out(JSON.stringify({ ok: true, source: config.source, runtimes: count }, null, 2));
+    else ctx.out(`ok: ${count} runtime${count === 1 ? "" : "s"} (${config.source})`);
+    return ExitCode.OK;
+  } catch (error) {
+    if (!isRmxError(error, "CONFIG_INVALID")) throw error;
+    if (ctx.json) {
+      ctx.out(
+        JSON.stringify({ ok: false, source: location.path, issues: error.data?.issues ?? [] }, null, 2),
+      );
+    } else {
+      ctx.err(error.message);
+    }
+    return ExitCode.ERROR;
+  }
+}

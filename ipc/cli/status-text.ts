@@ -1,0 +1,33 @@
+/** The text of `rmx runtime status`: header, one line per runtime, the node's health line. */
+import { statusHeader } from "../../daemon/status/summary.js";
+import { budgetLine } from "../../daemon/supervise/budget.js";
+import type { RuntimeStatusResult, RuntimeView } from "../../daemon/types.js";
+import type { Palette } from "./format.js";
+import { alignColumns, formatDuration, paintTone, stateMark } from "./format.js";
+
+function runtimeCells(rt: RuntimeView, palette: Palette, formatTime: (iso: string) => string): string[] {
+  const mark = stateMark(rt.state);
+  return [
+    `  ${paintTone(palette, mark.tone, mark.symbol)} ${rt.id}`,
+    // The state word is always there: meaning never rests on colour or symbol alone.
+    paintTone(palette, mark.tone, rt.state),
+    rt.status.label,
+    rt.uptime_seconds === undefined ? "" : `up ${formatDuration(rt.uptime_seconds)}`,
+    budgetLine(rt.restart_budget, formatTime),
+  ];
+}
+
+export function renderStatus(
+  result: RuntimeStatusResult,
+  palette: Palette,
+  formatTime: (iso: string) => string,
+): string[] {
+  const header = statusHeader(result.summary, result.generated, formatTime);
+  const lines = [result.summary.attention_required ? palette.bold(header) : header];
+  if (result.runtimes.length === 0) lines.push("  (no runtimes configured)");
+  else lines.push(...alignColumns(result.runtimes.map((rt) => runtimeCells(rt, palette, formatTime))));
+  for (const reason of result.summary.attention ?? [])
+    lines.push(`  ${palette.yellow("attention:")} ${reason}`);
+  lines.push(`Node ${result.node.target}: ${result.node.status.label}`);
+  return lines;
+}

@@ -1,0 +1,293 @@
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { canRestart } from "../../daemon/supervise/budget.js";
+import { type Input, initialMachine, type Machine, type StepContext, step } from "../../daemon/supervise/state.js";
+import type { BackoffSpec, RestartBudgetSpec, RuntimeState } from "../../daemon/types.js";
+
+const budget: RestartBudgetSpec = { max_restarts: 3, window_seconds: 600, retry_at_reset: true };
+const backoff: BackoffSpec = { initial_ms: 500, max_ms: 30_000, factor: 2, jitter: 0.2, reset_after_ms: 60_000 };
+const T0 = 1_700_000_000_000;
+
+function ctx(now: number, over: Partial<StepContext> = {}): StepContext {
+  return { now, budget, backoff, random: () => 0.5, ...over };
+}
+
+function run(inputs: Input[], start: Machine = initialMachine(), at = T0) {
+  let m = start;
+  const log: ReturnType<typeof step>[] = [];
+  for (const input of inputs) {
+    const r = step(m, input, ctx(at));
+    log.push(r);
+    m = r.machine;
+  }
+  return { m, log };
+}
+
+const ALIVE_STATES: RuntimeState[] = ["starting", "ready", "degraded", "stopping"];
+const DEAD_STATES: RuntimeState[] = ["stopped", "backoff", "exhausted", "failed", "idle"];
+
+describe("supervision state machine: examples", () => {
+  it("start → spawned → healthy is ready, with one spawn effect and events for each change", () => {
+    const { m, log } = run([{ type: "start" }, { type: "spawned" }, { type: "healthy" }]);
+    expect(m.state).toBe("ready");
+    expect(m.alive).toBe(true);
+    expect(log.flatMap((r) => r.effects).filter((e) => e.type === "spawn")).toHaveLength(1);
+    expect(log.map((r) => r.changed?.to).filter(Boolean)).toEqual(["starting", "ready"]);
+  });
+
+  it("a first start does not consume the restart budget", () => {
+    const { m } = run([{ type: "start" }]);
+    expect(m.budget.attempts).toHaveLength(0);
+  });
+
+  it("a crash while ready backs off, consumes one restart, then respawns when the retry is due", () => {
+    let { m } = run([{ type: "start" }, { type: "healthy" }]);
+    const crash = step(m, { type: "exited", code: 1, signal: null }, ctx(T0 + 1000));
+    m = crash.machine;
+    expect(m.state).toBe("backoff");
+    expect(m.reason).toMatch(/exited \(exit code 1\)/);
+    expect(m.budget.attempts).toEqual([T0 + 1000]);
+    const sched = crash.effects.find((e) => e.type === "schedule_retry");
+    expect(sched).toMatchObject({ kind: "backoff" });
+    const early = step(m, { type: "retry_due" }, ctx(T0 + 1001));
+    expect(early.effects).toEqual([]);
+    const due = step(m, { type: "retry_due" }, ctx(m.nextRetryAt!));
+    expect(due.machine.state).toBe("starting");
+    expect(due.effects.some((e) => e.type === "spawn")).toBe(true);
+  });
+
+  it("a crash loop makes exactly max_restarts restarts, is exhausted, and retries once at reset_at", () => {
+    let m = run([{ type: "start" }]).m;
+    let now = T0;
+    let restarts = 0;
+    for (let i = 0; i < 10 && m.state !== "exhausted"; i++) {
+      now += 100;
+      const r = step(m, { type: "exited", code: 1, signal: null }, ctx(now));
+      restarts += r.effects.filter((e) => e.type === "restart_recorded").length;
+      m = r.machine;
+      if (m.state === "backoff") m = step(m, { type: "retry_due" }, ctx(m.nextRetryAt!)).machine;
+      now = Math.max(now, m.startedAt ?? now);
+    }
+    expect(restarts, `restarts counted: ${restarts}`).toBe(3);
+    expect(m.state).toBe("exhausted");
+    expect(m.retryKind).toBe("reset");
+    const resetAt = m.nextRetryAt!;
+    expect(resetAt).toBe(m.budget.attempts[0]! + 600_000);
+    const retry = step(m, { type: "retry_due" }, ctx(resetAt));
+    expect(retry.machine.state).toBe("starting");
+    expect(retry.effects.map((e) => e.type)).toContain("restart_recorded");
+  });
+
+  it("no retry is scheduled at reset when retry_at_reset is off", () => {
+    let m = run([{ type: "start" }]).m;
+    const c = ctx(T0, { budget: { ...budget, max_restarts: 0, retry_at_reset: false } });
+    const r = step(m, { type: "exited", code: 2, signal: null }, c);
+    m = r.machine;
+    expect(m.state).toBe("exhausted");
+    expect(m.nextRetryAt).toBeUndefined();
+    expect(r.effects.some((e) => e.type === "schedule_retry")).toBe(false);
+  });
+
+  it("stop while running kills with intent stop and ends stopped on exit, without using budget", () => {
+    let { m } = run([{ type: "start" }, { type: "healthy" }]);
+    const s = step(m, { type: "stop" }, ctx(T0));
+    expect(s.effects).toContainEqual({ type: "kill", intent: "stop" });
+    m = step(s.machine, { type: "exited", code: 0, signal: null }, ctx(T0 + 5)).machine;
+    expect(m.state).toBe("stopped");
+    expect(m.budget.attempts).toHaveLength(0);
+  });
+
+  it("unhealthy kills and the exit counts as a failure with the probe's reason", () => {
+    let { m } = run([{ type: "start" }, { type: "healthy" }]);
+    m = step(m, { type: "unhealthy", reason: "/health probe failed 3/3: timeout (hung?)" }, ctx(T0)).machine;
+    expect(m.killing).toBe("unhealthy");
+    m = step(m, { type: "exited", code: null, signal: "SIGKILL" }, ctx(T0 + 10)).machine;
+    expect(m.state).toBe("backoff");
+    expect(m.reason).toMatch(/hung/);
+  });
+
+  it("restore on a running runtime records an attempt, kills, and respawns on exit", () => {
+    let { m } = run([{ type: "start" }, { type: "healthy" }]);
+    const r = step(m, { type: "restore", restart: true, reset_budget: false }, ctx(T0));
+    expect(r.effects).toContainEqual({ type: "kill", intent: "restart" });
+    m = step(r.machine, { type: "exited", code: 0, signal: null }, ctx(T0 + 1)).machine;
+    expect(m.state).toBe("starting");
+    expect(m.budget.attempts).toHaveLength(1);
+  });
+
+  it("restore is denied when exhausted, and accepted with reset_budget", () => {
+    let m = run([{ type: "start" }]).m;
+    m = { ...m, budget: { attempts: [T0, T0 + 1, T0 + 2], resets: [] } };
+    m = step(m, { type: "exited", code: 1, signal: null }, ctx(T0 + 3)).machine;
+    expect(m.state).toBe("exhausted");
+    const denied = step(m, { type: "restore", restart: true, reset_budget: false }, ctx(T0 + 4));
+    expect(denied.effects).toContainEqual({ type: "denied", reason: "Restart budget exhausted" });
+    expect(denied.machine.state).toBe("exhausted");
+    const ok = step(m, { type: "restore", restart: true, reset_budget: true }, ctx(T0 + 4));
+    expect(ok.machine.state).toBe("starting");
+    expect(ok.machine.budget.attempts).toEqual([T0 + 4]);
+    expect(ok.machine.budget.resets).toEqual([T0 + 4]);
+  });
+
+  it("a spawn failure is failed with the reason and nothing is retried automatically", () => {
+    const { m, log } = run([{ type: "start" }, { type: "spawn_failed", reason: "binary not found: llama-server" }]);
+    expect(m.state).toBe("failed");
+    expect(m.reason).toBe("binary not found: llama-server");
+    expect(log[1]!.effects.some((e) => e.type === "schedule_retry")).toBe(false);
+  });
+
+  it("start_timeout kills and the exit during start-up is a failure", () => {
+    let m = run([{ type: "start" }]).m;
+    m = step(m, { type: "start_timeout", reason: "not healthy within 2 s of start" }, ctx(T0 + 2000)).machine;
+    m = step(m, { type: "exited", code: null, signal: "SIGTERM" }, ctx(T0 + 2100)).machine;
+    expect(m.state).toBe("backoff");
+    expect(m.reason).toMatch(/not healthy within 2 s/);
+  });
+
+  it("idle stops into its own state without budget, and start brings it back fresh", () => {
+    let { m } = run([{ type: "start" }, { type: "healthy" }, { type: "idle" }]);
+    m = step(m, { type: "exited", code: 0, signal: null }, ctx(T0)).machine;
+    expect(m.state).toBe("idle");
+    expect(m.budget.attempts).toHaveLength(0);
+    m = step(m, { type: "start" }, ctx(T0)).machine;
+    expect(m.state).toBe("starting");
+    expect(m.budget.attempts).toHaveLength(0);
+  });
+
+  it("degraded probes below the threshold recover to ready", () => {
+    let { m } = run([{ type: "start" }, { type: "healthy" }, { type: "degraded", reason: "probe failed 1/3" }]);
+    expect(m.state).toBe("degraded");
+    m = step(m, { type: "healthy" }, ctx(T0)).machine;
+    expect(m.state).toBe("ready");
+  });
+
+  it("backoff grows with consecutive short runs and resets after a stable uptime", () => {
+    let m = run([{ type: "start" }]).m;
+    const c = ctx(T0, { budget: { ...budget, max_restarts: 100 } });
+    const delays: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      const r = step(m, { type: "exited", code: 1, signal: null }, c);
+      delays.push(r.machine.nextRetryAt! - T0);
+      m = step(r.machine, { type: "retry_due" }, { ...c, now: r.machine.nextRetryAt! }).machine;
+    }
+    expect(delays[1]).toBeGreaterThan(delays[0]!);
+    expect(delays[2]).toBeGreaterThan(delays[1]!);
+    m = step(m, { type: "healthy" }, c).machine;
+    const late = step(m, { type: "exited", code: 1, signal: null }, { ...c, now: m.readyAt! + 120_000 });
+    expect(late.machine.failures).toBe(1);
+  });
+});
+
+// ─── Exhaustive: every input from every reachable state keeps the invariants ─────────────────
+
+const INPUTS: Input[] = [
+  { type: "start" },
+  { type: "stop" },
+  { type: "restore", restart: true, reset_budget: false },
+  { type: "restore", restart: true, reset_budget: true },
+  { type: "restore", restart: false, reset_budget: true },
+  { type: "spawned" },
+  { type: "spawn_failed", reason: "x" },
+  { type: "healthy" },
+  { type: "degraded", reason: "d" },
+  { type: "unhealthy", reason: "u" },
+  { type: "start_timeout", reason: "t" },
+  { type: "exited", code: 1, signal: null },
+  { type: "exited", code: null, signal: "SIGKILL" },
+  { type: "retry_due" },
+  { type: "idle" },
+];
+
+function checkInvariants(before: Machine, r: ReturnType<typeof step>, c: StepContext): void {
+  const m = r.machine;
+  if (m.alive) expect(ALIVE_STATES).toContain(m.state);
+  else expect(DEAD_STATES).toContain(m.state);
+  expect(m.budget.attempts.filter((a) => a > c.now - c.budget.window_seconds * 1000).length).toBeLessThanOrEqual(
+    c.budget.max_restarts,
+  );
+  const spawns = r.effects.filter((e) => e.type === "spawn").length;
+  const kills = r.effects.filter((e) => e.type === "kill").length;
+  expect(spawns).toBeLessThanOrEqual(1);
+  expect(kills).toBeLessThanOrEqual(1);
+  if (spawns === 1) {
+    expect(before.alive && before.killing === undefined).toBe(false);
+    expect(m.generation).toBe(before.generation + 1);
+  } else {
+    expect(m.generation).toBe(before.generation);
+  }
+  if (kills === 1) expect(before.alive).toBe(true);
+  const recorded = r.effects.filter((e) => e.type === "restart_recorded").length;
+  expect(m.restartsTotal - before.restartsTotal).toBe(recorded);
+  if (m.state === "exhausted" && before.state !== "exhausted") expect(canRestart(m.budget, c.budget, c.now)).toBe(false);
+  if (m.state === "backoff" || m.state === "exhausted") expect(m.desired).toBe("running");
+  if (r.changed) expect(r.changed.to).toBe(m.state);
+  else expect(m.state).toBe(before.state);
+}
+
+describe("supervision state machine: exhaustive over reachable states", () => {
+  it("every input from every state reachable in ≤ 4 steps keeps the invariants", () => {
+    const seen = new Map<string, Machine>();
+    let frontier: Machine[] = [initialMachine()];
+    let checked = 0;
+    for (let depth = 0; depth < 4; depth++) {
+      const next: Machine[] = [];
+      for (const m of frontier) {
+        for (const input of INPUTS) {
+          const c = ctx(T0 + depth * 1000);
+          const r = step(m, input, c);
+          checkInvariants(m, r, c);
+          checked++;
+          const key = JSON.stringify({ ...r.machine, budget: r.machine.budget.attempts.length });
+          if (!seen.has(key)) {
+            seen.set(key, r.machine);
+            next.push(r.machine);
+          }
+        }
+      }
+      frontier = next;
+    }
+    expect(checked, `transitions checked: ${checked}`).toBeGreaterThan(1000);
+    const states = new Set([...seen.values()].map((m) => m.state));
+    expect([...states].sort()).toEqual([...ALIVE_STATES, ...DEAD_STATES].sort());
+  });
+});
+
+describe("supervision state machine: properties", () => {
+  const inputArb = fc.constantFrom(...INPUTS);
+  it("random input sequences at random times keep the invariants", () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(inputArb, fc.integer({ min: 0, max: 400_000 })), { minLength: 1, maxLength: 60 }),
+        fc.integer({ min: 0, max: 5 }),
+        fc.integer({ min: 1, max: 900 }),
+        (seq, max, windowS) => {
+          const c0 = { budget: { max_restarts: max, window_seconds: windowS, retry_at_reset: true } };
+          let m = initialMachine();
+          let now = T0;
+          for (const [input, dt] of seq) {
+            now += dt;
+            const c = ctx(now, c0);
+            const r = step(m, input, c);
+            checkInvariants(m, r, c);
+            m = r.machine;
+          }
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
+  it("a desired-stopped runtime never spawns by itself", () => {
+    const autonomous = INPUTS.filter((i) => i.type !== "start" && i.type !== "restore");
+    fc.assert(
+      fc.property(fc.array(fc.constantFrom(...autonomous), { maxLength: 40 }), (seq) => {
+        let m = run([{ type: "start" }, { type: "healthy" }, { type: "stop" }]).m;
+        for (const input of seq) {
+          const r = step(m, input, ctx(T0 + 10_000_000));
+          expect(r.effects.some((e) => e.type === "spawn")).toBe(false);
+          m = r.machine;
+        }
+      }),
+    );
+  });
+});
