@@ -22,7 +22,11 @@ export function placementEnv(hardware: HardwareTarget): Record<string, string> {
   if (hardware.kind === "cpu") return { CUDA_VISIBLE_DEVICES: "" };
   const device = String(gpuIndex(hardware));
   const env: Record<string, string> = {};
-  if (hardware.vendor === "nvidia") env.CUDA_VISIBLE_DEVICES = device;
+  if (hardware.vendor === "nvidia") {
+    // nvidia-smi numbers by PCI bus id; CUDA's default order is "fastest first". Make them agree.
+    env.CUDA_DEVICE_ORDER = "PCI_BUS_ID";
+    env.CUDA_VISIBLE_DEVICES = device;
+  }
   if (hardware.vendor === "amd") {
     env.ROCR_VISIBLE_DEVICES = device;
     env.HIP_VISIBLE_DEVICES = "0";

@@ -61,7 +61,7 @@ describe("llama.cpp launch plan", () => {
       "-ngl",
       "20",
     ]);
-    expect(plan.env).toEqual({ CUDA_VISIBLE_DEVICES: "1", GGML_VK_VISIBLE_DEVICES: "1" });
+    expect(plan.env).toEqual({ CUDA_DEVICE_ORDER: "PCI_BUS_ID", CUDA_VISIBLE_DEVICES: "1", GGML_VK_VISIBLE_DEVICES: "1" });
     expect(plan.cwd).toBeUndefined();
   });
 
@@ -179,6 +179,7 @@ describe("command launch plan", () => {
     expect(plan.command).toBe("/usr/bin/whisper-server");
     expect(plan.args).toEqual(["--listen=127.0.0.1:7000", "--model", "/m/w.bin", "--keep-{literal}"]);
     expect(plan.env).toEqual({
+      CUDA_DEVICE_ORDER: "PCI_BUS_ID",
       CUDA_VISIBLE_DEVICES: "1",
       GGML_VK_VISIBLE_DEVICES: "1",
       PORT: "1",
