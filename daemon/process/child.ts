@@ -4,7 +4,7 @@ import type { Clock } from "../clock.js";
 import { systemClock } from "../clock.js";
 import { RmxError } from "../errors.js";
 import type { RotatingLog } from "./logs.js";
-import { isProcessAlive, processStartTime, signalReaches } from "./proc-stat.js";
+import { groupMembers, isProcessAlive, processStartTime, signalReaches } from "./proc-stat.js";
 
 export interface SpawnOptions {
   command: string;
@@ -176,14 +176,14 @@ export interface StopResult {
  */
 export async function stopProcessGroup(
   child: ChildHandle | { pid: number; pgid?: number },
-  opts: { signal: NodeJS.Signals; grace_ms: number },
+  opts: { signal: NodeJS.Signals; grace_ms: number; spare?: readonly string[] },
 ): Promise<StopResult> {
   const pgid = child.pgid ?? child.pid;
   const handle = "exited" in child ? child : undefined;
   const leaderGone = (ms: number): Promise<boolean> =>
     handle !== undefined ? raceTimeout(handle.exited, ms) : pollUntilGone(child.pid, ms);
 
-  signalGroup(pgid, opts.signal);
+  await signalMembers(pgid, opts.signal, opts.spare);
   let escalated = false;
   if (!(await leaderGone(opts.grace_ms))) {
     escalated = true;
@@ -194,6 +194,30 @@ export async function stopProcessGroup(
   signalGroup(pgid, "SIGKILL");
   const exit = handle !== undefined && !handle.running ? await handle.exited : undefined;
   return exit === undefined ? { escalated } : { escalated, exit };
+}
+
+/**
+ * The stop signal, to the whole group unless some members are wrappers to spare (`spare`, by command
+ * name): bwrap ends its sandbox at once on SIGTERM instead of passing it on, so the backend inside would
+ * never get its grace. Then the signal goes to every other member and the wrappers exit when it does.
+ */
+async function signalMembers(pgid: number, signal: NodeJS.Signals, spare: readonly string[] | undefined) {
+  if (spare === undefined || spare.length === 0 || signal === "SIGKILL") {
+    signalGroup(pgid, signal);
+    return;
+  }
+  const targets = (await groupMembers(pgid)).filter((m) => !spare.includes(m.comm));
+  if (targets.length === 0) {
+    signalGroup(pgid, signal);
+    return;
+  }
+  for (const { pid } of targets) {
+    try {
+      process.kill(pid, signal);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "ESRCH") throw error;
+    }
+  }
 }
 
 /** Whole group on POSIX; Windows has no process groups for signals, so only the leader. ESRCH = gone. */

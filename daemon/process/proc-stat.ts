@@ -1,5 +1,5 @@
 import { execFile } from "node:child_process";
-import { readFile } from "node:fs/promises";
+import { readdir, readFile } from "node:fs/promises";
 
 /**
  * What the kernel says about a pid. Linux reads `/proc/<pid>/stat`; macOS asks `ps`; elsewhere the
@@ -83,4 +83,27 @@ export async function isProcessAlive(pid: number): Promise<boolean> {
   if (process.platform !== "linux") return true;
   const stat = await readProcStat(pid);
   return stat !== undefined && stat.state !== "Z" && stat.state !== "X";
+}
+
+/** Linux only: the live members of a process group with their command names (`/proc/<pid>/comm`). */
+export async function groupMembers(pgid: number): Promise<{ pid: number; comm: string }[]> {
+  if (process.platform !== "linux") return [];
+  let entries: string[];
+  try {
+    entries = await readdir("/proc");
+  } catch {
+    return [];
+  }
+  const members: { pid: number; comm: string }[] = [];
+  await Promise.all(
+    entries.map(async (name) => {
+      if (!/^\d+$/.test(name)) return;
+      const pid = Number(name);
+      const stat = await readProcStat(pid);
+      if (!stat || stat.pgrp !== pgid || stat.state === "Z") return;
+      const comm = await readFile(`/proc/${pid}/comm`, "utf8").catch(() => "");
+      members.push({ pid, comm: comm.trim() });
+    }),
+  );
+  return members;
 }

@@ -39,6 +39,8 @@ export interface RuntimeDeps {
   /** Wraps a launch plan in the runtime's sandbox; throws RmxError SANDBOX_UNAVAILABLE. */
   wrapSandbox: (plan: LaunchPlan, spec: RuntimeSpec, modelPath: string | undefined) => LaunchPlan;
   formatTime: (iso: string) => string;
+  /** Position of the runtime in the config's `runtimes:` list, for messages that name the key to set. */
+  configIndex?: (id: string) => number | undefined;
 }
 
 export interface PersistedRuntime {
@@ -136,6 +138,16 @@ export class RuntimeSupervisor {
     };
   }
 
+  /**
+   * Replaces the spec (reload to another model, switch hardware or sandbox) and restarts on it if it is
+   * running; no restart budget is used for a requested change.
+   */
+  reconfigure(spec: RuntimeSpec): void {
+    if (spec.id !== this.spec.id) throw new Error(`reconfigure: id mismatch (${spec.id} != ${this.spec.id})`);
+    this.spec = spec;
+    this.dispatch({ type: "reconfigure" });
+  }
+
   /** Stop for idleness: its own state, no budget used. */
   idle(): void {
     this.dispatch({ type: "idle" });
@@ -159,7 +171,7 @@ export class RuntimeSupervisor {
     this.clearTimers();
     const child = this.child;
     if (child?.running) {
-      await stopProcessGroup(child, { signal: this.spec.stop.signal, grace_ms: this.spec.stop.grace_ms });
+      await stopProcessGroup(child, this.stopOptions());
     }
     this.persist();
     await this.log.close();
@@ -367,7 +379,11 @@ export class RuntimeSupervisor {
         hardware,
         stubEntry: this.deps.stubEntry,
       });
-      plan = { ...plan, command: await resolveBinary(plan.command, { ...process.env, ...plan.env }) };
+      const hint = this.binaryHint();
+      plan = {
+        ...plan,
+        command: await resolveBinary(plan.command, { ...process.env, ...plan.env }, hint ? { hint } : {}),
+      };
       plan = this.deps.wrapSandbox(plan, spec, modelPath);
       if (generation !== this.machine.generation || this.disposed) return;
       this.log.write(`--- rmxd: starting ${plan.command} ${plan.args.join(" ")}\n`);
@@ -404,6 +420,15 @@ export class RuntimeSupervisor {
     }
   }
 
+  /** What a user can set when the binary is not found: the config key, and for llama.cpp the variable. */
+  private binaryHint(): string | undefined {
+    const index = this.deps.configIndex?.(this.id);
+    const key = `runtimes[${index ?? "?"}].binary`;
+    if (this.spec.adapter === "llama.cpp") return `set LLAMA_SERVER_BIN or ${key}`;
+    if (this.spec.adapter === "command") return `set ${key}`;
+    return undefined;
+  }
+
   private async kill(): Promise<void> {
     const child = this.child;
     if (!child) {
@@ -411,10 +436,16 @@ export class RuntimeSupervisor {
       if (this.machine.alive) this.dispatch({ type: "exited", code: 0, signal: null });
       return;
     }
-    const result = await stopProcessGroup(child, { signal: this.spec.stop.signal, grace_ms: this.spec.stop.grace_ms });
+    const result = await stopProcessGroup(child, this.stopOptions());
     if (result.escalated) {
       this.logger.warn({ grace_ms: this.spec.stop.grace_ms }, "process ignored the stop signal; killed with SIGKILL");
     }
+  }
+
+  /** Sandbox wrappers are spared the stop signal so the backend inside gets its grace (see stopProcessGroup). */
+  private stopOptions() {
+    const { signal, grace_ms } = this.spec.stop;
+    return this.spec.sandbox.kind === "bwrap" ? { signal, grace_ms, spare: ["bwrap"] } : { signal, grace_ms };
   }
 
   // ─── Health ─────────────────────────────────────────────────────────────────
