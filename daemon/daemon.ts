@@ -10,8 +10,8 @@ import type { Logger } from "pino";
 import { getAdapter } from "../adapters/registry.js";
 import { stubEntryPath } from "../adapters/stub-path.js";
 import type { HardwareTarget, LaunchPlan } from "../adapters/types.js";
-import { RpcServer } from "../ipc/server.js";
 import { PRODUCT, PROTOCOL_VERSION } from "../ipc/protocol.js";
+import { RpcServer } from "../ipc/server.js";
 import type { Clock } from "./clock.js";
 import { rfc3339, systemClock } from "./clock.js";
 import { diffRuntimes } from "./config/diff.js";
@@ -19,14 +19,14 @@ import { type ConfigLocation, loadConfig } from "./config/load.js";
 import { RmxError } from "./errors.js";
 import { EventBus } from "./events.js";
 import { collectInventory } from "./hardware/inventory.js";
-import type { HardwareInventory } from "./hardware/types.js";
 import { hardwareTarget } from "./hardware/placement.js";
+import type { HardwareInventory } from "./hardware/types.js";
 import { acquireDaemonLock, type DaemonLock } from "./lock.js";
 import { attachMatrix, type MatrixService } from "./matrix/service.js";
 import { ModelCatalog } from "./models/catalog.js";
 import { createNotifier } from "./notify/sd-notify.js";
-import { emptyState, type PersistedState, parsePersistedState } from "./persisted.js";
 import { StateStore } from "./persist/state-store.js";
+import { emptyState, type PersistedState, parsePersistedState } from "./persisted.js";
 import { attachPolicy, type PolicyService } from "./policy/service.js";
 import { reapOrphans } from "./process/identity.js";
 import { buildMethods } from "./rpc/methods.js";
@@ -36,7 +36,7 @@ import { composeNodeEntry, nodeTarget } from "./status/compose.js";
 import { summarize } from "./status/summary.js";
 import { RuntimeSupervisor } from "./supervise/runtime.js";
 import { NodeHealthPublisher } from "./telemetry/node-health.js";
-import type { DaemonConfig, RuntimeSpec, RuntimeStatusResult, SandboxKind } from "./types.js";
+import type { DaemonConfig, NodeEntry, RuntimeSpec, RuntimeStatusResult, SandboxKind } from "./types.js";
 
 export interface DaemonOptions {
   config: ConfigLocation;
@@ -48,11 +48,29 @@ export interface DaemonOptions {
   clock?: Clock;
 }
 
-export type SandboxAvailability = { kind: SandboxKind; available: boolean; reason?: string; version?: string };
+export interface ReloadResult {
+  source: string;
+  added: string[];
+  removed: string[];
+  changed: string[];
+  unchanged: string[];
+}
+
+export type SandboxAvailability = {
+  kind: SandboxKind;
+  available: boolean;
+  reason?: string;
+  version?: string;
+};
 
 export function formatLocalTime(iso: string): string {
   const d = new Date(iso);
   return Number.isNaN(d.getTime()) ? iso : d.toLocaleTimeString("en-GB", { hour12: false });
+}
+
+function httpBlock(policy: PolicyService | undefined): { http?: NodeEntry["http"] } {
+  const http = policy?.http();
+  return http ? { http } : {};
 }
 
 export class Daemon {
@@ -73,9 +91,10 @@ export class Daemon {
   private server: RpcServer | undefined;
   private lock: DaemonLock | undefined;
   private telemetry: NodeHealthPublisher | undefined;
-  private notifier = createNotifier();
+  private readonly notifier;
   private stopWatchdog: (() => void) | undefined;
   private shuttingDown: Promise<void> | undefined;
+  private reloads: Promise<unknown> = Promise.resolve();
   readonly logsDir: string;
 
   constructor(readonly opts: DaemonOptions) {
@@ -86,6 +105,7 @@ export class Daemon {
     );
     this.startedAt = this.clock.now();
     this.logsDir = path.join(opts.stateDir, "logs");
+    this.notifier = createNotifier(process.env, { onProblem: (m: string) => this.logger.warn(m) });
   }
 
   get socketPath(): string {
@@ -107,7 +127,10 @@ export class Daemon {
     }
     await this.reapPreviousChildren();
 
-    const [inventory, sandboxes] = await Promise.all([collectInventory({ timeoutMs: 5000 }), detectSandboxes()]);
+    const [inventory, sandboxes] = await Promise.all([
+      collectInventory({ timeoutMs: 5000 }),
+      detectSandboxes(),
+    ]);
     this.inventory = inventory;
     this.sandboxes = sandboxes;
     for (const note of inventory.notes) this.logger.info({ note }, "hardware inventory");
@@ -159,10 +182,16 @@ export class Daemon {
     if (records.length === 0) return;
     const result = await reapOrphans(records, { grace_ms: 5000 });
     for (const r of result.reaped) {
-      this.logger.warn({ runtime: r.runtime, pid: r.pid }, "stopped a backend left running by a previous daemon");
+      this.logger.warn(
+        { runtime: r.runtime, pid: r.pid },
+        "stopped a backend left running by a previous daemon",
+      );
     }
     for (const s of result.skipped) {
-      this.logger.info({ runtime: s.record.runtime, pid: s.record.pid, why: s.why }, "previous child not stopped");
+      this.logger.info(
+        { runtime: s.record.runtime, pid: s.record.pid, why: s.why },
+        "previous child not stopped",
+      );
     }
     await this.store.update((draft) => {
       for (const rec of Object.values(draft.runtimes)) delete rec.child;
@@ -187,12 +216,18 @@ export class Daemon {
             .update((draft) => {
               draft.runtimes[id] = record;
             })
-            .catch((error) => this.logger.error({ err: error, runtime: id }, "could not persist runtime state"));
+            .catch((error) =>
+              this.logger.error({ err: error, runtime: id }, "could not persist runtime state"),
+            );
         },
         resolveHardware: (id) => this.resolveHardware(id),
         resolveModelPath: (model) => this.resolveModelPath(model),
         wrapSandbox: (plan, s, modelPath) => this.wrapSandbox(plan, s, modelPath),
         formatTime: formatLocalTime,
+        configIndex: (id) => {
+          const index = this.config.runtimes.findIndex((r) => r.id === id);
+          return index < 0 ? undefined : index;
+        },
       },
       persisted ? { budget: persisted.budget, desired: persisted.desired } : undefined,
     );
@@ -211,7 +246,9 @@ export class Daemon {
     const entry = this.models.get(model);
     if (entry) return entry.path;
     if (model.includes("/") || model.endsWith(".gguf")) return model;
-    throw new RmxError("MODEL_MISSING", `model "${model}" is neither a configured model id nor a file path`, { model });
+    throw new RmxError("MODEL_MISSING", `model "${model}" is neither a configured model id nor a file path`, {
+      model,
+    });
   }
 
   wrapSandbox(plan: LaunchPlan, spec: RuntimeSpec, modelPath: string | undefined): LaunchPlan {
@@ -227,10 +264,14 @@ export class Daemon {
     const rt = this.runtimes.get(id);
     if (!rt) {
       const known = [...this.runtimes.keys()];
-      throw new RmxError("RUNTIME_NOT_FOUND", `unknown runtime "${id}"; known: ${known.join(", ") || "(none)"}`, {
-        id,
-        known,
-      });
+      throw new RmxError(
+        "RUNTIME_NOT_FOUND",
+        `unknown runtime "${id}"; known: ${known.join(", ") || "(none)"}`,
+        {
+          id,
+          known,
+        },
+      );
     }
     return rt;
   }
@@ -240,7 +281,13 @@ export class Daemon {
     const runtimes = [...this.runtimes.values()].map((r) => r.view());
     return {
       generated: rfc3339(now),
-      node: composeNodeEntry({ target: this.nodeId, now, runtimes, formatTime: formatLocalTime }),
+      node: composeNodeEntry({
+        target: this.nodeId,
+        now,
+        runtimes,
+        ...httpBlock(this.policy),
+        formatTime: formatLocalTime,
+      }),
       summary: summarize(runtimes, now),
       runtimes,
     };
@@ -258,8 +305,20 @@ export class Daemon {
     };
   }
 
-  /** SIGHUP / config.reload: apply only the difference; an invalid file changes nothing. */
-  async reload(): Promise<{ source: string; added: string[]; removed: string[]; changed: string[]; unchanged: string[] }> {
+  /**
+   * SIGHUP / config.reload: apply only the difference; an invalid file changes nothing. Reloads run one
+   * at a time (two quick SIGHUPs must not restart a changed runtime twice at once); none once stopping.
+   */
+  reload(): Promise<ReloadResult> {
+    if (this.shuttingDown) {
+      return Promise.reject(new RmxError("RUNTIME_BUSY", "rmxd is stopping; configuration not reloaded"));
+    }
+    const run = this.reloads.catch(() => undefined).then(() => this.reloadOnce());
+    this.reloads = run;
+    return run;
+  }
+
+  private async reloadOnce(): Promise<ReloadResult> {
     await this.notifier.reloading();
     try {
       const next = await loadConfig(this.opts.config);
@@ -284,6 +343,7 @@ export class Daemon {
         if (wasRunning && rt.desired !== "running") rt.start();
       }
       for (const spec of diff.added) this.addRuntime(spec);
+      this.telemetry?.retime(next.telemetry.health_interval_ms);
       this.matrix?.onConfig(next);
       this.policy?.onConfig(next);
       const result = {
@@ -312,6 +372,8 @@ export class Daemon {
       this.policy?.stop();
       this.matrix?.stop();
       this.models?.stop();
+      // A reload in flight may still add runtimes: let it finish so every one of them is stopped.
+      await this.reloads.catch(() => undefined);
       await Promise.allSettled([...this.runtimes.values()].map((r) => r.shutdown()));
       await this.store?.flush();
       await this.server?.close();

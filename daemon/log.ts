@@ -2,7 +2,7 @@
  * The daemon's logger: JSON lines to stderr (journald and launchd keep them), pretty when stderr is
  * a terminal or `--pretty` is given. The pretty transport is loaded only then.
  */
-import { pino, type Logger, type LevelWithSilent } from "pino";
+import { type LevelWithSilent, type Logger, pino } from "pino";
 
 export interface LogOptions {
   level: LevelWithSilent;

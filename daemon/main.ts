@@ -60,11 +60,15 @@ async function main(): Promise<number> {
   }
   const env = process.env;
   const system = values.system === true;
-  const stateDir = (values["state-dir"] as string | undefined) ?? env.RMX_STATE_DIR ?? defaultStateDir({ system, env });
+  const stateDir =
+    (values["state-dir"] as string | undefined) ?? env.RMX_STATE_DIR ?? defaultStateDir({ system, env });
   const socketPath =
     (values.socket as string | undefined) ?? env.RMX_SOCKET ?? defaultSocketPath({ system, env, stateDir });
   const pretty = (values.pretty as boolean | undefined) ?? process.stderr.isTTY === true;
-  const bootLogger = createLogger({ level: resolveLogLevel(values["log-level"] as string | undefined, env), pretty });
+  const bootLogger = createLogger({
+    level: resolveLogLevel(values["log-level"] as string | undefined, env),
+    pretty,
+  });
 
   let daemon: Daemon | undefined;
   try {
@@ -107,7 +111,10 @@ function installSignalHandlers(daemon: Daemon): void {
   process.on("SIGINT", stop);
   process.on("SIGHUP", () => {
     daemon.reload().catch((error) => {
-      daemon.logger.error({ err: isRmxError(error) ? error.message : error }, "reload failed; keeping the running configuration");
+      daemon.logger.error(
+        { err: isRmxError(error) ? error.message : error },
+        "reload failed; keeping the running configuration",
+      );
     });
   });
   process.on("unhandledRejection", (reason) => {

@@ -24,12 +24,14 @@ export function emptyState(): PersistedState {
   return { version: STATE_VERSION, runtimes: {}, leases: [], pins: [] };
 }
 
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
+const isObject = (v: unknown): v is Record<string, unknown> =>
+  typeof v === "object" && v !== null && !Array.isArray(v);
 
 function parseChild(v: unknown): ChildRecord | undefined {
   if (!isObject(v)) return undefined;
   const { runtime, pid, pgid, start_time, command } = v;
-  if (typeof runtime !== "string" || typeof start_time !== "string" || typeof command !== "string") return undefined;
+  if (typeof runtime !== "string" || typeof start_time !== "string" || typeof command !== "string")
+    return undefined;
   if (!Number.isInteger(pid) || !Number.isInteger(pgid) || (pid as number) <= 1) return undefined;
   return { runtime, pid: pid as number, pgid: pgid as number, start_time, command };
 }

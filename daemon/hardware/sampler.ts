@@ -102,6 +102,7 @@ export class HardwareSampler {
     }
     this.sampleOnce().then(
       (sample) => {
+        if (this.timer === undefined) return; // stopped while the tick ran
         try {
           this.opts.onSample(sample);
         } catch {

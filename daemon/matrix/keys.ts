@@ -32,7 +32,12 @@ export function modelIdOf(spec: RuntimeSpec, lookup: (idOrPath: string) => Model
   return aliasOf(spec) ?? spec.id;
 }
 
-export function runtimeCellKey(spec: RuntimeSpec, lookup: (idOrPath: string) => ModelEntry | undefined): string {
+export function runtimeCellKey(
+  spec: RuntimeSpec,
+  lookup: (idOrPath: string) => ModelEntry | undefined,
+): string {
   const model = modelIdOf(spec, lookup);
-  return spec.adapter === "remote" ? cellKey(model, REMOTE_HARDWARE, "none") : cellKey(model, spec.hardware, spec.sandbox.kind);
+  return spec.adapter === "remote"
+    ? cellKey(model, REMOTE_HARDWARE, "none")
+    : cellKey(model, spec.hardware, spec.sandbox.kind);
 }

@@ -1,13 +1,501 @@
-/** Placeholder: the matrix service (replaced by the matrix feature). */
-import type { Daemon } from "../daemon.js";
-import type { DaemonConfig, MatrixCell } from "../types.js";
+/**
+ * The matrix service: samples the hardware on an interval, scrapes every live llama runtime's `/metrics` and
+ * `/slots` after each sample, turns counter deltas into throughput, composes the cells, and publishes
+ * `hardware.sample`, `runtime.health` (scope "cell") and `matrix.changed`.
+ */
+import { type IntervalHistogram, monitorEventLoopDelay, performance } from "node:perf_hooks";
+import { getAdapter } from "../../adapters/registry.js";
+import type { MatrixResult } from "../../ipc/protocol.js";
+import type { Clock } from "../clock.js";
+import { rfc3339 } from "../clock.js";
+import type { EventBus } from "../events.js";
+import { collectInventory } from "../hardware/inventory.js";
+import { HardwareSampler } from "../hardware/sampler.js";
+import type { HardwareInventory, HardwareSample, LoopDelay, ProcessSample } from "../hardware/types.js";
+import type { ModelEntry } from "../models/catalog.js";
+import { readGguf } from "../models/gguf.js";
+import type { SandboxDetection } from "../sandbox/detect.js";
+import type {
+  DaemonConfig,
+  MatrixCell,
+  RuntimeSpec,
+  RuntimeState,
+  RuntimeView,
+  StatusCode,
+} from "../types.js";
+import {
+  composeMatrix,
+  diffStatusCodes,
+  type LeaseCounter,
+  type MatrixRuntime,
+  type ModelFacts,
+  type RuntimeObservation,
+  statusCodes,
+} from "./compose.js";
+import { modelIdOf } from "./keys.js";
+import { inspectModel, listModels, type ModelInspectResult, type ModelListResult } from "./models-view.js";
+import { ThroughputTracker } from "./throughput.js";
+
+/** What the matrix needs of a runtime supervisor. */
+export interface MatrixRuntimeSource {
+  readonly spec: RuntimeSpec;
+  readonly state: RuntimeState;
+  readonly pid: number | undefined;
+  readonly endpoint: string | undefined;
+  view(): RuntimeView;
+}
+
+/** What the matrix needs of the daemon (the Daemon satisfies it; tests and benches can too). */
+export interface MatrixHost {
+  readonly clock: Clock;
+  readonly bus: EventBus;
+  readonly config: DaemonConfig;
+  inventory: HardwareInventory;
+  readonly sandboxes: readonly SandboxDetection[];
+  readonly models: {
+    list(): ModelEntry[];
+    get(idOrPath: string): ModelEntry | undefined;
+    readonly notes?: readonly string[];
+  };
+  readonly runtimes: ReadonlyMap<string, MatrixRuntimeSource>;
+}
+
+/** Cost of the matrix's own work per tick, for `hardware.get` and the bench. */
+export interface TickStats {
+  ticks: number;
+  /** Sample + scrape + compose, wall time of the last tick. */
+  last_tick_ms?: number;
+  /** Scrapes of all runtimes, concurrent, wall time. */
+  last_scrape_ms?: number;
+  /** Composition and publishing: synchronous, on the event loop. */
+  last_compose_ms?: number;
+  max_compose_ms?: number;
+  mean_compose_ms?: number;
+  /** Runtimes scraped in the last tick. */
+  scraped: number;
+  /** Ticks whose scrape was skipped because the previous one was still running. */
+  skipped: number;
+  /** Event-loop delay over the last tick interval (all of the daemon's work, the tick's included). */
+  loop_delay_last_interval?: LoopDelay;
+  /** Worst p99 and max of those intervals since start. */
+  loop_delay_worst_interval?: LoopDelay;
+}
+
+/** 20 ms: fine enough to see a blocked loop, coarse enough to cost nothing while idle. */
+const LOOP_DELAY_RESOLUTION_MS = 20;
+const NS_PER_MS = 1e6;
+
+export interface HardwareResult {
+  generated: string;
+  inventory: HardwareInventory;
+  sample?: HardwareSample;
+  /** Event-loop delay since the sampler started. */
+  loop_delay: LoopDelay;
+  sample_interval_ms: number;
+  /** Process usage of each running runtime, by runtime id. */
+  runtimes: Record<string, ProcessSample & { hardware: string }>;
+  tick: TickStats;
+}
 
 export interface MatrixService {
   cells(): MatrixCell[];
+  /** `matrix.get`: axes and cells, composed now from the latest observations. */
+  result(): MatrixResult;
   onConfig(config: DaemonConfig): void;
   stop(): void;
+  /** Policy's lease counts per cell; without it a cell holds no leases and its capacity is its slots. */
+  setLeaseCounter(fn: LeaseCounter): void;
+  /** `hardware.get`; `refresh` collects the inventory again and takes a sample now. */
+  hardware(opts?: { refresh?: boolean }): Promise<HardwareResult>;
+  models(): ModelListResult;
+  inspect(target: { path?: string; model?: string; context?: number }): Promise<ModelInspectResult>;
+  /** One tick now (sample, scrape, compose, publish); resolves when it is done. */
+  tick(): Promise<void>;
+  readonly stats: TickStats;
+  readonly lastSample: HardwareSample | undefined;
 }
 
-export async function attachMatrix(_daemon: Daemon): Promise<MatrixService> {
-  return { cells: () => [], onConfig: () => {}, stop: () => {} };
+const LLAMA_FAMILY: ReadonlySet<string> = new Set(["llama.cpp", "llama-stub"]);
+const SCRAPED_STATES: ReadonlySet<RuntimeState> = new Set(["ready", "degraded"]);
+
+/** Scrapes must finish well inside a tick, and a hung backend must not hold the matrix. */
+function scrapeTimeout(intervalMs: number): number {
+  return Math.max(200, Math.min(2000, Math.floor(intervalMs / 2)));
+}
+
+function round2(ms: number): number {
+  return Math.round(ms * 100) / 100;
+}
+
+function modelPathOf(spec: RuntimeSpec): string | undefined {
+  const model = spec.model;
+  return model !== undefined && (model.includes("/") || model.endsWith(".gguf")) ? model : undefined;
+}
+
+class Matrix implements MatrixService {
+  private sampler: HardwareSampler;
+  private intervalMs: number;
+  private sample: HardwareSample | undefined;
+  private readonly observations = new Map<string, RuntimeObservation>();
+  private readonly tracker = new ThroughputTracker();
+  /** Runtime pids whose backend answers 404/501 on `/slots`: not asked again. */
+  private readonly noSlots = new Set<string>();
+  /** GGUF facts of model files runtimes name directly (not in the catalog), by path. */
+  private readonly runtimeModels = new Map<string, ModelFacts>();
+  private readonly reading = new Set<string>();
+  private leases: LeaseCounter | undefined;
+  private codes = new Map<string, StatusCode>();
+  private scraping: Promise<void> | undefined;
+  private recheck: NodeJS.Immediate | undefined;
+  private readonly unsubscribe: (() => void)[] = [];
+  private stopped = false;
+  private composeTotalMs = 0;
+  private readonly loopDelay: IntervalHistogram = monitorEventLoopDelay({
+    resolution: LOOP_DELAY_RESOLUTION_MS,
+  });
+  readonly stats: TickStats = { ticks: 0, scraped: 0, skipped: 0 };
+
+  constructor(private readonly host: MatrixHost) {
+    this.intervalMs = host.config.telemetry.sample_interval_ms;
+    this.sampler = this.createSampler();
+  }
+
+  get lastSample(): HardwareSample | undefined {
+    return this.sample;
+  }
+
+  start(): void {
+    this.refreshRuntimeModels();
+    this.codes = statusCodes(this.cells());
+    this.unsubscribe.push(
+      this.host.bus.subscribe(["runtime.state.changed", "models.changed"], () => this.scheduleRecheck()),
+    );
+    this.sampler.start();
+    this.loopDelay.enable();
+  }
+
+  private createSampler(): HardwareSampler {
+    return new HardwareSampler({
+      intervalMs: this.intervalMs,
+      inventory: this.host.inventory,
+      clock: this.host.clock,
+      pids: () => this.livePids(),
+      onSample: (sample) => void this.afterSample(sample, performance.now() - sample.tick_ms),
+    });
+  }
+
+  private livePids(): number[] {
+    const pids: number[] = [];
+    for (const rt of this.host.runtimes.values()) if (rt.pid !== undefined) pids.push(rt.pid);
+    return pids;
+  }
+
+  // ─── Composition ─────────────────────────────────────────────────────────
+
+  private lookup = (idOrPath: string): ModelEntry | undefined => this.host.models.get(idOrPath);
+
+  private matrixRuntimes(): MatrixRuntime[] {
+    const out: MatrixRuntime[] = [];
+    for (const rt of this.host.runtimes.values()) {
+      const entry: MatrixRuntime = { view: rt.view(), spec: rt.spec, model: modelIdOf(rt.spec, this.lookup) };
+      const observation = this.observations.get(rt.spec.id);
+      if (observation !== undefined) entry.observation = observation;
+      out.push(entry);
+    }
+    return out;
+  }
+
+  private modelFacts(): ModelFacts[] {
+    const entries: ModelFacts[] = this.host.models.list();
+    const ids = new Set(entries.map((e) => e.id));
+    for (const rt of this.host.runtimes.values()) {
+      const file = modelPathOf(rt.spec);
+      if (file === undefined || this.host.models.get(rt.spec.model as string) !== undefined) continue;
+      const facts = this.runtimeModels.get(file);
+      const id = modelIdOf(rt.spec, this.lookup);
+      if (facts !== undefined && !ids.has(id)) {
+        entries.push({ ...facts, id });
+        ids.add(id);
+      }
+    }
+    return entries;
+  }
+
+  /** Reads the GGUF header of model files runtimes name by path, once per file, off the tick. */
+  private refreshRuntimeModels(): void {
+    for (const rt of this.host.runtimes.values()) {
+      const file = modelPathOf(rt.spec);
+      if (file === undefined || this.runtimeModels.has(file) || this.reading.has(file)) continue;
+      if (this.host.models.get(file) !== undefined) continue;
+      this.reading.add(file);
+      readGguf(file).then(
+        (gguf) => this.runtimeModels.set(file, { id: file, path: file, gguf }),
+        (error: Error) => this.runtimeModels.set(file, { id: file, path: file, error: error.message }),
+      );
+      // `reading` keeps the file from being read twice; a reload with a new path reads that one.
+    }
+  }
+
+  result(opts: { servingOnly?: boolean } = {}): MatrixResult {
+    return composeMatrix(
+      {
+        ...(opts.servingOnly === true ? { servingOnly: true } : {}),
+        models: this.modelFacts(),
+        inventory: this.host.inventory,
+        ...(this.sample !== undefined ? { sample: this.sample } : {}),
+        sandboxes: this.host.sandboxes,
+        runtimes: this.matrixRuntimes(),
+        ...(this.leases !== undefined ? { leases: this.leases } : {}),
+      },
+      this.host.clock,
+    );
+  }
+
+  cells(): MatrixCell[] {
+    return this.result().cells;
+  }
+
+  /** Runtime state changes come in bursts: compare status codes once per turn of the event loop. */
+  private scheduleRecheck(): void {
+    if (this.recheck !== undefined || this.stopped) return;
+    this.recheck = setImmediate(() => {
+      this.recheck = undefined;
+      if (!this.stopped) this.publishChanges(this.cells());
+    });
+  }
+
+  /** `partial`: only these cells were composed; the others keep their codes. */
+  private publishChanges(cells: readonly MatrixCell[], partial = false): void {
+    const next = partial ? new Map(this.codes) : statusCodes(cells);
+    if (partial) for (const cell of cells) next.set(cell.key, cell.status.code);
+    const change = diffStatusCodes(this.codes, next);
+    this.codes = next;
+    if (change !== undefined) this.host.bus.publish("matrix.changed", change);
+  }
+
+  // ─── The tick ────────────────────────────────────────────────────────────
+
+  private async afterSample(sample: HardwareSample, startedAt: number): Promise<void> {
+    if (this.stopped) return;
+    this.sample = sample;
+    this.host.bus.publish("hardware.sample", sample);
+    if (this.scraping !== undefined) {
+      this.stats.skipped++;
+      return;
+    }
+    const run = this.scrapeAndPublish(startedAt);
+    this.scraping = run;
+    try {
+      await run;
+    } finally {
+      this.scraping = undefined;
+    }
+  }
+
+  private async scrapeAndPublish(startedAt: number): Promise<void> {
+    const scrapeStart = performance.now();
+    const scraped = await this.scrapeAll();
+    if (this.stopped) return;
+    const composeStart = performance.now();
+    this.refreshRuntimeModels();
+    // Idle cells change only with models, config or inventory, and those recheck the whole matrix.
+    const { cells } = this.result({ servingOnly: true });
+    for (const cell of cells) {
+      this.host.bus.publish("runtime.health", {
+        scope: "cell",
+        key: cell.key,
+        status: cell.status,
+        throughput: cell.throughput,
+        load: cell.load,
+      });
+    }
+    this.publishChanges(cells, true);
+    const end = performance.now();
+    const compose = end - composeStart;
+    const s = this.stats;
+    s.ticks++;
+    s.scraped = scraped;
+    s.last_scrape_ms = round2(composeStart - scrapeStart);
+    s.last_compose_ms = round2(compose);
+    s.max_compose_ms = round2(Math.max(s.max_compose_ms ?? 0, compose));
+    this.composeTotalMs += compose;
+    s.mean_compose_ms = round2(this.composeTotalMs / s.ticks);
+    s.last_tick_ms = round2(end - startedAt);
+    this.rotateLoopDelay();
+  }
+
+  /**
+   * The histogram records each timer interval, resolution included: the excess over the resolution is the
+   * delay. Read per tick interval and reset, so start-up storms do not hide what a steady tick costs.
+   */
+  private rotateLoopDelay(): void {
+    const h = this.loopDelay;
+    if (h.count === 0) return;
+    const excess = (ns: number): number => round2(Math.max(0, ns / NS_PER_MS - LOOP_DELAY_RESOLUTION_MS));
+    const interval = {
+      p50_ms: excess(h.percentile(50)),
+      p99_ms: excess(h.percentile(99)),
+      max_ms: excess(h.max),
+    };
+    h.reset();
+    const s = this.stats;
+    s.loop_delay_last_interval = interval;
+    const worst = s.loop_delay_worst_interval;
+    s.loop_delay_worst_interval = {
+      p50_ms: Math.max(worst?.p50_ms ?? 0, interval.p50_ms),
+      p99_ms: Math.max(worst?.p99_ms ?? 0, interval.p99_ms),
+      max_ms: Math.max(worst?.max_ms ?? 0, interval.max_ms),
+    };
+  }
+
+  /** Scrapes every live llama runtime concurrently; forgets the counters of runtimes that are not live. */
+  private async scrapeAll(): Promise<number> {
+    const live = new Set<string>();
+    const jobs: Promise<void>[] = [];
+    const timeoutMs = scrapeTimeout(this.intervalMs);
+    for (const rt of this.host.runtimes.values()) {
+      const id = rt.spec.id;
+      const endpoint = rt.endpoint;
+      if (!LLAMA_FAMILY.has(rt.spec.adapter) || !SCRAPED_STATES.has(rt.state) || endpoint === undefined)
+        continue;
+      live.add(id);
+      jobs.push(this.scrapeOne(rt, endpoint, timeoutMs));
+    }
+    for (const id of this.observations.keys()) if (!live.has(id)) this.observations.delete(id);
+    this.tracker.retain(live);
+    await Promise.all(jobs);
+    return jobs.length;
+  }
+
+  private async scrapeOne(rt: MatrixRuntimeSource, endpoint: string, timeoutMs: number): Promise<void> {
+    const id = rt.spec.id;
+    const pid = rt.pid;
+    const adapter = getAdapter(rt.spec.adapter);
+    const slotsKey = `${id}:${pid ?? ""}`;
+    const askSlots = !this.noSlots.has(slotsKey);
+    const [metrics, slots] = await Promise.allSettled([
+      adapter.scrapeMetrics(endpoint, timeoutMs),
+      askSlots ? adapter.scrapeSlots(endpoint, timeoutMs) : Promise.resolve(undefined),
+    ]);
+    const at = this.host.clock.now();
+    const observation: RuntimeObservation = { at };
+    if (slots.status === "fulfilled") {
+      if (slots.value !== undefined) observation.slots = slots.value;
+      else if (askSlots) this.noSlots.add(slotsKey);
+    }
+    if (metrics.status === "rejected") {
+      // The baseline stays: the next good scrape of the same process still gives a valid delta.
+      observation.error = metrics.reason instanceof Error ? metrics.reason.message : String(metrics.reason);
+    } else if (metrics.value !== undefined) {
+      const m = metrics.value;
+      observation.metrics = m;
+      const reading = {
+        at,
+        ...(pid !== undefined ? { pid } : {}),
+        ...(m.tokens_predicted_total !== undefined
+          ? { tokens_predicted_total: m.tokens_predicted_total }
+          : {}),
+        ...(m.prompt_tokens_total !== undefined ? { prompt_tokens_total: m.prompt_tokens_total } : {}),
+      };
+      const throughput = this.tracker.observe(id, reading);
+      if (throughput !== undefined) observation.throughput = throughput;
+    }
+    if (!this.stopped) this.observations.set(id, observation);
+  }
+
+  async tick(): Promise<void> {
+    const started = performance.now();
+    const sample = await this.sampler.sampleOnce();
+    await this.scraping;
+    await this.afterSample(sample, started);
+  }
+
+  // ─── Socket views ────────────────────────────────────────────────────────
+
+  setLeaseCounter(fn: LeaseCounter): void {
+    this.leases = fn;
+  }
+
+  async hardware(opts: { refresh?: boolean } = {}): Promise<HardwareResult> {
+    if (opts.refresh === true) {
+      const previous = this.host.inventory;
+      const next = await collectInventory({ previous, timeoutMs: 5000, clock: this.host.clock });
+      this.host.inventory = next;
+      if (JSON.stringify(next.gpus) !== JSON.stringify(previous.gpus)) {
+        this.sampler.stop();
+        this.sampler = this.createSampler();
+        if (!this.stopped) this.sampler.start();
+      }
+      this.host.bus.publish("hardware.inventory", next);
+      this.sample = await this.sampler.sampleOnce();
+      this.scheduleRecheck();
+    }
+    const runtimes: HardwareResult["runtimes"] = {};
+    for (const rt of this.host.runtimes.values()) {
+      const usage = rt.pid !== undefined ? this.sample?.processes[rt.pid] : undefined;
+      if (usage !== undefined) runtimes[rt.spec.id] = { ...usage, hardware: rt.spec.hardware };
+    }
+    const result: HardwareResult = {
+      generated: rfc3339(this.host.clock.now()),
+      inventory: this.host.inventory,
+      loop_delay: this.sampler.loopDelay,
+      sample_interval_ms: this.intervalMs,
+      runtimes,
+      tick: { ...this.stats },
+    };
+    if (this.sample !== undefined) result.sample = this.sample;
+    return result;
+  }
+
+  models(): ModelListResult {
+    return listModels(
+      this.host.models.list(),
+      this.matrixRuntimes(),
+      { inventory: this.host.inventory, ...(this.sample !== undefined ? { sample: this.sample } : {}) },
+      rfc3339(this.host.clock.now()),
+      this.host.models.notes ?? [],
+    );
+  }
+
+  inspect(target: { path?: string; model?: string; context?: number }): Promise<ModelInspectResult> {
+    return inspectModel(target, this.lookup, {
+      inventory: this.host.inventory,
+      ...(this.sample !== undefined ? { sample: this.sample } : {}),
+    });
+  }
+
+  // ─── Lifecycle ───────────────────────────────────────────────────────────
+
+  onConfig(config: DaemonConfig): void {
+    if (config.telemetry.sample_interval_ms !== this.intervalMs && !this.stopped) {
+      this.intervalMs = config.telemetry.sample_interval_ms;
+      this.sampler.stop();
+      this.sampler = this.createSampler();
+      this.sampler.start();
+    }
+    for (const key of this.noSlots)
+      if (!this.host.runtimes.has(key.slice(0, key.lastIndexOf(":")))) this.noSlots.delete(key);
+    this.refreshRuntimeModels();
+    this.scheduleRecheck();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.sampler.stop();
+    this.loopDelay.disable();
+    if (this.recheck !== undefined) clearImmediate(this.recheck);
+    this.recheck = undefined;
+    for (const off of this.unsubscribe.splice(0)) off();
+  }
+}
+
+/** Creates and starts the matrix service on a host (the daemon). */
+export function createMatrix(host: MatrixHost): MatrixService {
+  const matrix = new Matrix(host);
+  matrix.start();
+  return matrix;
+}
+
+export async function attachMatrix(daemon: MatrixHost): Promise<MatrixService> {
+  return createMatrix(daemon);
 }

@@ -140,7 +140,8 @@ class Cursor {
     const value = await this.u64(what);
     if (value * BigInt(Math.max(1, unitBytes)) > BigInt(this.remaining)) {
       throw new GgufFormatError(
-        `declares ${what} = ${value} at byte ${at}, more than the ${this.remaining} bytes left in the file (${this.size} bytes)`,
+        `is truncated or corrupt: ${what} = ${value} at byte ${at} needs more than the ${this.remaining} bytes ` +
+          `left of ${this.size}`,
       );
     }
     return Number(value);

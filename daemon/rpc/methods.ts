@@ -1,12 +1,12 @@
 /** The daemon's socket methods: params validated by schema, each handler a thin call into the daemon. */
-import type { MethodTable } from "../../ipc/server.js";
+
 import { paramSchemas } from "../../ipc/schemas.js";
+import type { MethodTable } from "../../ipc/server.js";
 import type { Daemon } from "../daemon.js";
+import type { RuntimeSupervisor } from "../supervise/runtime.js";
+import type { RuntimeState } from "../types.js";
 import { matrixMethods } from "./matrix-methods.js";
 import { policyMethods } from "./policy-methods.js";
-import { RmxError } from "../errors.js";
-import type { RuntimeState } from "../types.js";
-import type { RuntimeSupervisor } from "../supervise/runtime.js";
 
 const SETTLED: readonly RuntimeState[] = ["ready", "failed", "exhausted", "stopped", "idle"];
 
@@ -31,7 +31,13 @@ export function buildMethods(daemon: Daemon): MethodTable {
     "runtime.status": { params: s["runtime.status"], handler: () => daemon.status() },
     "runtime.restore": {
       params: s["runtime.restore"],
-      handler: async (p: { id: string; restart: boolean; reset_budget: boolean; wait: boolean; timeout_ms?: number }) => {
+      handler: async (p: {
+        id: string;
+        restart: boolean;
+        reset_budget: boolean;
+        wait: boolean;
+        timeout_ms?: number;
+      }) => {
         const rt = daemon.getRuntime(p.id);
         const outcome = rt.restore({ restart: p.restart, reset_budget: p.reset_budget });
         const result: Record<string, unknown> = {
@@ -54,13 +60,7 @@ export function buildMethods(daemon: Daemon): MethodTable {
       handler: async (p: { id: string; wait?: boolean; timeout_ms?: number }) => {
         const rt = daemon.getRuntime(p.id);
         const r = rt.start();
-        if (r.effects.some((e) => e.type === "denied")) {
-          const budget = rt.budget();
-          throw new RmxError("BUDGET_EXHAUSTED", `Restart budget exhausted (${budget.used}/${budget.max_restarts} used)`, {
-            id: rt.id,
-            restart_budget: budget,
-          });
-        }
+        if (r.effects.some((e) => e.type === "denied")) throw rt.budgetExhausted();
         const result: Record<string, unknown> = { id: rt.id, state: rt.state };
         if (p.wait) Object.assign(result, await settle(rt, p.timeout_ms ?? 120_000), { state: rt.state });
         return result;
@@ -87,15 +87,25 @@ export function buildMethods(daemon: Daemon): MethodTable {
       params: s["runtime.logs"],
       handler: async (p: { id: string; lines: number; follow: boolean }, ctx) => {
         const rt = daemon.getRuntime(p.id);
-        const lines = await rt.log.tail(p.lines);
-        const result: Record<string, unknown> = { id: rt.id, file: rt.log.path, lines };
-        if (p.follow) {
-          const subscription = `logs-${rt.id}-${ctx.connectionId}-${Date.now().toString(36)}`;
-          const off = rt.log.onLine((line) => ctx.notify("logs.line", { subscription, id: rt.id, line }));
-          ctx.onClose(off);
-          result.subscription = subscription;
+        if (!p.follow) return { id: rt.id, file: rt.log.path, lines: await rt.log.tail(p.lines) };
+        // Follow from before the tail is read, so no line falls between the two; the overlap is removed.
+        const subscription = `logs-${rt.id}-${ctx.connectionId}-${Date.now().toString(36)}`;
+        let arrived: string[] | undefined = [];
+        const off = rt.log.onLine((line) => {
+          if (arrived) arrived.push(line);
+          else ctx.notify("logs.line", { subscription, id: rt.id, line });
+        });
+        ctx.onClose(off);
+        let tail: string[];
+        try {
+          tail = await rt.log.tail(p.lines);
+        } catch (error) {
+          off();
+          throw error;
         }
-        return result;
+        const lines = joinTailAndFollowed(tail, arrived);
+        arrived = undefined;
+        return { id: rt.id, file: rt.log.path, lines, subscription };
       },
     },
     "config.reload": { params: s["config.reload"], handler: () => daemon.reload() },
@@ -123,4 +133,23 @@ async function settleAfterRestart(rt: RuntimeSupervisor, timeoutMs: number) {
     }
   }
   return settle(rt, Math.max(1, deadline - Date.now()));
+}
+
+/**
+ * The tail read from disk, then the lines followed while it was read, without the lines both hold:
+ * the longest run ending the tail that starts the followed lines (the tail's last line may be the
+ * partial beginning of a followed one).
+ */
+export function joinTailAndFollowed(tail: readonly string[], followed: readonly string[]): string[] {
+  for (let k = Math.min(tail.length, followed.length); k > 0; k--) {
+    const start = tail.length - k;
+    let match = true;
+    for (let i = 0; i < k && match; i++) {
+      const t = tail[start + i] as string;
+      const f = followed[i] as string;
+      match = i === k - 1 ? f.startsWith(t) : t === f;
+    }
+    if (match) return [...tail.slice(0, start), ...followed];
+  }
+  return [...tail, ...followed];
 }

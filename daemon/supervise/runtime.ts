@@ -11,7 +11,7 @@ import { isRmxError, RmxError } from "../errors.js";
 import type { EventBus } from "../events.js";
 import { isErrorOutcome, LatencyWindow } from "../health/window.js";
 import { assertModelReadable, resolveBinary } from "../process/binary.js";
-import { type ChildHandle, spawnChild, stopProcessGroup } from "../process/child.js";
+import { type ChildHandle, type ExitInfo, spawnChild, stopProcessGroup } from "../process/child.js";
 import type { ChildRecord } from "../process/identity.js";
 import { RotatingLog } from "../process/logs.js";
 import { allocatePort, assertPortFree } from "../process/port.js";
@@ -19,7 +19,15 @@ import { runtimeStatus } from "../status/compose.js";
 import type { RuntimeSpec, RuntimeState, RuntimeView } from "../types.js";
 import type { BudgetLog } from "./budget.js";
 import { budgetView } from "./budget.js";
-import { type Desired, type Effect, type Input, initialMachine, type Machine, type StepResult, step } from "./state.js";
+import {
+  type Desired,
+  type Effect,
+  type Input,
+  initialMachine,
+  type Machine,
+  type StepResult,
+  step,
+} from "./state.js";
 
 export interface RuntimeDeps {
   clock: Clock;
@@ -60,6 +68,10 @@ const START_POLL_GROWTH = 1.5;
 export class RuntimeSupervisor {
   private machine: Machine;
   private child: ChildHandle | undefined;
+  /** The machine generation `child` was spawned for: a kill only ever reaches the current one. */
+  private childGeneration = -1;
+  /** The launch in progress (between a spawn effect and a running child or a failure). */
+  private launching: { generation: number; done: Promise<void> } | undefined;
   private port: number | undefined;
   private retryTimer: NodeJS.Timeout | undefined;
   private probeTimer: NodeJS.Timeout | undefined;
@@ -122,20 +134,25 @@ export class RuntimeSupervisor {
   /** Manual restore. Throws RmxError BUDGET_EXHAUSTED (with the budget) when a restart is denied. */
   restore(opts: { restart: boolean; reset_budget: boolean }): RestoreOutcome {
     const result = this.dispatch({ type: "restore", ...opts });
-    const denied = result.effects.find((e) => e.type === "denied");
-    if (denied) {
-      const view = this.budget();
-      throw new RmxError(
-        "BUDGET_EXHAUSTED",
-        `Restart budget exhausted (${view.used}/${view.max_restarts} used${view.reset_at ? `; resets at ${view.reset_at}` : ""})`,
-        { id: this.id, restart_budget: view },
-      );
-    }
+    if (result.effects.some((e) => e.type === "denied")) throw this.budgetExhausted();
     return {
       accepted: true,
-      restarted: result.effects.some((e) => e.type === "spawn" || (e.type === "kill" && e.intent === "restart")),
+      restarted: result.effects.some(
+        (e) => e.type === "spawn" || (e.type === "kill" && e.intent === "restart"),
+      ),
       budget_reset: result.effects.some((e) => e.type === "budget_reset"),
     };
+  }
+
+  /** The error for a restart the budget denies; its data carries the budget (the CLI's denial line). */
+  budgetExhausted(): RmxError {
+    const view = this.budget();
+    const resets = view.reset_at ? `; resets at ${view.reset_at}` : "";
+    return new RmxError(
+      "BUDGET_EXHAUSTED",
+      `Restart budget exhausted (${view.used}/${view.max_restarts} used${resets})`,
+      { id: this.id, restart_budget: view },
+    );
   }
 
   /**
@@ -169,8 +186,11 @@ export class RuntimeSupervisor {
   async shutdown(): Promise<void> {
     this.disposed = true;
     this.clearTimers();
+    // A launch in flight sees `disposed` and kills what it spawned; wait for that, or it would outlive us.
+    await this.launching?.done;
     const child = this.child;
     if (child?.running) {
+      resumeGroup(child.pgid);
       await stopProcessGroup(child, this.stopOptions());
     }
     this.persist();
@@ -180,6 +200,7 @@ export class RuntimeSupervisor {
   /** Removal from the config: stop for good. */
   async dispose(): Promise<void> {
     this.dispatch({ type: "stop" });
+    await this.launching?.done;
     const child = this.child;
     if (child?.running) await child.exited;
     this.disposed = true;
@@ -206,7 +227,8 @@ export class RuntimeSupervisor {
       ...(m.reason !== undefined ? { reason: m.reason } : {}),
       budget,
       ...(nextRetryAt ? { nextRetryAt } : {}),
-      ...(lastLogLines ? { lastLogLines } : {}),
+      // Our own marker line for a failure repeats the reason the detail already leads with.
+      ...(lastLogLines ? { lastLogLines: lastLogLines.filter((l) => l !== `--- rmxd: ${m.reason}`) } : {}),
       formatTime: this.deps.formatTime,
     });
     const view: RuntimeView = {
@@ -231,7 +253,8 @@ export class RuntimeSupervisor {
       view.uptime_seconds = Math.max(0, Math.round((now - m.startedAt) / 1000));
     }
     if (m.alive && m.readyAt !== undefined) view.ready_at = rfc3339(m.readyAt);
-    if (m.lastExit) view.last_exit = { code: m.lastExit.code, signal: m.lastExit.signal, at: rfc3339(m.lastExit.at) };
+    if (m.lastExit)
+      view.last_exit = { code: m.lastExit.code, signal: m.lastExit.signal, at: rfc3339(m.lastExit.at) };
     if (nextRetryAt) view.next_retry_at = nextRetryAt;
     if (this.spec.health.inference.enabled) view.inference = this.inference.summary();
     if (lastLogLines && lastLogLines.length > 0) view.last_log_lines = lastLogLines;
@@ -264,11 +287,11 @@ export class RuntimeSupervisor {
   private apply(effect: Effect): void {
     switch (effect.type) {
       case "spawn":
-        void this.launch(this.machine.generation);
+        this.launch(this.machine.generation);
         break;
       case "kill":
         this.stopProbes();
-        void this.kill();
+        this.kill().catch((error) => this.logger.error({ err: error }, "could not stop the process"));
         break;
       case "schedule_retry":
         this.armRetry(effect.at);
@@ -279,7 +302,11 @@ export class RuntimeSupervisor {
         break;
       case "restart_recorded": {
         const budget = this.budget();
-        this.deps.bus.publish("runtime.restart", { id: this.id, automatic: effect.automatic, restart_budget: budget });
+        this.deps.bus.publish("runtime.restart", {
+          id: this.id,
+          automatic: effect.automatic,
+          restart_budget: budget,
+        });
         this.logger.info({ automatic: effect.automatic, budget }, "restart recorded");
         break;
       }
@@ -288,7 +315,11 @@ export class RuntimeSupervisor {
         break;
       case "denied": {
         const budget = this.budget();
-        this.deps.bus.publish("runtime.budget.denied", { id: this.id, reason: effect.reason, restart_budget: budget });
+        this.deps.bus.publish("runtime.budget.denied", {
+          id: this.id,
+          reason: effect.reason,
+          restart_budget: budget,
+        });
         this.logger.warn({ budget }, effect.reason);
         break;
       }
@@ -297,7 +328,8 @@ export class RuntimeSupervisor {
 
   private announce(changed: NonNullable<StepResult["changed"]>): void {
     const view = this.view();
-    const level = view.status.severity === "error" ? "error" : view.status.severity === "warn" ? "warn" : "info";
+    const level =
+      view.status.severity === "error" ? "error" : view.status.severity === "warn" ? "warn" : "info";
     this.logger[level]({ from: changed.from, to: changed.to, reason: changed.reason }, `state ${changed.to}`);
     this.deps.bus.publish("runtime.state.changed", {
       id: this.id,
@@ -355,9 +387,30 @@ export class RuntimeSupervisor {
 
   // ─── Launch ─────────────────────────────────────────────────────────────────
 
-  private async launch(generation: number): Promise<void> {
+  /** Starts the spawn for `generation` in the background; its outcome comes back as machine inputs. */
+  private launch(generation: number): void {
+    // Deferred: a synchronous failure must not dispatch from inside the dispatch that asked for the spawn.
+    const done = Promise.resolve()
+      .then(() => this.launchSteps(generation))
+      .catch((error) => this.logger.error({ err: error }, "launch failed unexpectedly"))
+      .finally(() => {
+        if (this.launching?.generation === generation) this.launching = undefined;
+      });
+    this.launching = { generation, done };
+  }
+
+  private async launchSteps(generation: number): Promise<void> {
     const spec = this.spec;
+    /** Superseded by a newer spawn, or the supervisor is gone: this launch must leave nothing behind. */
+    const abandoned = () => generation !== this.machine.generation || this.disposed;
+    /** A stop or restart arrived before there was a process to signal: finish it as an immediate exit. */
+    const killRequested = () => this.machine.killing !== undefined;
+    const exitWithoutProcess = (): void => {
+      this.dispatch({ type: "exited", code: null, signal: null });
+    };
     try {
+      if (abandoned()) return;
+      if (killRequested()) return exitWithoutProcess();
       if (!this.deps.adapter.spawns) {
         this.port = undefined;
         this.startProbing(generation);
@@ -385,7 +438,8 @@ export class RuntimeSupervisor {
         command: await resolveBinary(plan.command, { ...process.env, ...plan.env }, hint ? { hint } : {}),
       };
       plan = this.deps.wrapSandbox(plan, spec, modelPath);
-      if (generation !== this.machine.generation || this.disposed) return;
+      if (abandoned()) return;
+      if (killRequested()) return exitWithoutProcess();
       this.log.write(`--- rmxd: starting ${plan.command} ${plan.args.join(" ")}\n`);
       const child = await spawnChild({
         command: plan.command,
@@ -394,30 +448,52 @@ export class RuntimeSupervisor {
         ...(plan.cwd !== undefined ? { cwd: plan.cwd } : {}),
         log: this.log,
       });
-      if (generation !== this.machine.generation || this.disposed) {
+      if (abandoned()) {
         await stopProcessGroup(child, { signal: "SIGKILL", grace_ms: 0 });
         return;
       }
       this.child = child;
+      this.childGeneration = generation;
       this.failures = 0;
       this.inferenceFailures = 0;
       this.persist();
       this.dispatch({ type: "spawned" });
-      void child.exited.then((exit) => {
-        if (this.disposed) return; // daemon shutdown: not a crash, and the desired state stays as it was
-        if (this.child === child) this.persist();
-        if (generation !== this.machine.generation) return;
-        this.stopProbes();
-        this.log.write(`--- rmxd: process ${child.pid} ended (${exit.signal ? `signal ${exit.signal}` : `exit code ${exit.code}`})\n`);
-        this.dispatch({ type: "exited", code: exit.code, signal: exit.signal });
-      });
+      child.exited
+        .then((exit) => this.onExit(child, generation, exit))
+        .catch((error) => this.logger.error({ err: error }, "exit handling failed"));
+      if (killRequested()) {
+        await this.kill();
+        return;
+      }
       this.startProbing(generation);
     } catch (error) {
-      if (generation !== this.machine.generation) return;
+      // Once the process runs, its exit is what reports; this error is only logged (by `launch`).
+      if (abandoned()) return;
+      if (this.childGeneration === generation) throw error;
       const reason = isRmxError(error) ? error.message : `start failed: ${(error as Error).message}`;
       this.log.write(`--- rmxd: ${reason}\n`);
-      this.dispatch({ type: "spawn_failed", reason });
+      // A stop that arrived meanwhile wins over the failure: the user asked for "stopped".
+      if (killRequested()) exitWithoutProcess();
+      else this.dispatch({ type: "spawn_failed", reason });
     }
+  }
+
+  private onExit(child: ChildHandle, generation: number, exit: ExitInfo): void {
+    if (this.disposed) return; // daemon shutdown: not a crash, and the desired state stays as it was
+    if (this.child === child) this.persist();
+    if (generation !== this.machine.generation) return;
+    this.stopProbes();
+    const how = exit.signal ? `signal ${exit.signal}` : `exit code ${exit.code}`;
+    this.log.write(`--- rmxd: process ${child.pid} ended (${how})\n`);
+    this.deps.bus.publish("runtime.exited", {
+      id: this.id,
+      pid: child.pid,
+      code: exit.code,
+      signal: exit.signal,
+      at: rfc3339(exit.at),
+      expected: this.machine.killing !== undefined,
+    });
+    this.dispatch({ type: "exited", code: exit.code, signal: exit.signal });
   }
 
   /** What a user can set when the binary is not found: the config key, and for llama.cpp the variable. */
@@ -431,14 +507,30 @@ export class RuntimeSupervisor {
 
   private async kill(): Promise<void> {
     const child = this.child;
-    if (!child) {
-      // Remote runtimes have no process: the "exit" is immediate.
-      if (this.machine.alive) this.dispatch({ type: "exited", code: 0, signal: null });
+    const generation = this.machine.generation;
+    if (child === undefined || this.childGeneration !== generation) {
+      // No process of this generation yet: a launch in flight finishes the kill itself; otherwise (remote
+      // runtimes) the "exit" is immediate, dispatched after the dispatch that asked for the kill.
+      if (this.launching?.generation === generation) return;
+      queueMicrotask(() => {
+        if (
+          this.machine.generation === generation &&
+          this.machine.alive &&
+          this.machine.killing !== undefined
+        ) {
+          this.dispatch({ type: "exited", code: 0, signal: null });
+        }
+      });
       return;
     }
+    // A stopped (SIGSTOP) process cannot act on the stop signal; let it, so it gets its grace.
+    resumeGroup(child.pgid);
     const result = await stopProcessGroup(child, this.stopOptions());
     if (result.escalated) {
-      this.logger.warn({ grace_ms: this.spec.stop.grace_ms }, "process ignored the stop signal; killed with SIGKILL");
+      this.logger.warn(
+        { grace_ms: this.spec.stop.grace_ms },
+        "process ignored the stop signal; killed with SIGKILL",
+      );
     }
   }
 
@@ -450,71 +542,86 @@ export class RuntimeSupervisor {
 
   // ─── Health ─────────────────────────────────────────────────────────────────
 
+  /** Runs a background task whose failure must be logged, never left as an unhandled rejection. */
+  private background(task: () => Promise<void>, what: string): void {
+    task().catch((error) => this.logger.error({ err: error }, `${what} failed unexpectedly`));
+  }
+
+  /**
+   * Start-up phase: poll fast (growing from `start_poll_initial` to `start_poll_max`) until the backend
+   * answers 200 or `start_timeout` passes; refused connections and 503 "Loading model" mean loading.
+   */
   private startProbing(generation: number): void {
     const spec = this.spec;
     const deadline = this.deps.clock.now() + spec.health.start_timeout_ms;
     let delay = spec.health.start_poll_initial_ms;
     let lastOutcome: ProbeOutcome | undefined;
+    const starting = () => this.current(generation) && this.machine.state === "starting";
     const poll = async () => {
       this.probeTimer = undefined;
-      if (!this.current(generation) || this.machine.state !== "starting") return;
+      if (!starting()) return;
       const endpoint = this.endpoint;
       if (endpoint === undefined) return;
       const outcome = await this.deps.adapter.probeHealth(endpoint, spec, spec.health.timeout_ms);
-      if (!this.current(generation) || this.machine.state !== "starting") return;
+      if (!starting()) return;
       lastOutcome = outcome;
       if (outcome.kind === "ok") {
         this.health.record({ ok: true, ms: roundMs(outcome.ms), status: outcome.status });
         this.dispatch({ type: "healthy" });
-        this.scheduleSteadyProbe(generation);
-        this.scheduleInferenceProbe(generation);
+        this.scheduleProbe(generation, "health", spec.health.interval_ms);
+        if (spec.health.inference.enabled) {
+          this.scheduleProbe(generation, "inference", spec.health.inference.interval_ms);
+        }
         return;
       }
       if (this.deps.clock.now() >= deadline) {
         const what = lastOutcome ? describeOutcome(lastOutcome) : "no answer";
         this.dispatch({
           type: "start_timeout",
-          reason: `not healthy within ${Math.round(spec.health.start_timeout_ms / 1000)} s of start (${what})`,
+          reason: `not healthy within ${formatDuration(spec.health.start_timeout_ms)} of start (last probe: ${what})`,
         });
         return;
       }
-      this.probeTimer = setTimeout(() => void poll(), delay);
+      this.probeTimer = setTimeout(() => this.background(poll, "start-up probe"), delay);
       delay = Math.min(spec.health.start_poll_max_ms, Math.ceil(delay * START_POLL_GROWTH));
     };
-    void poll();
+    this.background(poll, "start-up probe");
   }
 
   private current(generation: number): boolean {
     return !this.disposed && generation === this.machine.generation && this.machine.alive;
   }
 
-  private scheduleSteadyProbe(generation: number): void {
-    const spec = this.spec;
-    this.probeTimer = setTimeout(async () => {
-      this.probeTimer = undefined;
-      if (!this.current(generation) || this.machine.killing !== undefined) return;
-      const endpoint = this.endpoint;
-      if (endpoint === undefined) return;
-      const outcome = await this.deps.adapter.probeHealth(endpoint, spec, spec.health.timeout_ms);
-      if (!this.current(generation) || this.machine.killing !== undefined) return;
-      this.observe(outcome, "health");
-      if (this.current(generation) && this.machine.killing === undefined) this.scheduleSteadyProbe(generation);
-    }, spec.health.interval_ms);
+  /**
+   * Steady phase. Probes keep a fixed cadence (the next is due `interval` after the previous one began,
+   * never overlapping it), so a hung backend is acted on within threshold × interval + timeout.
+   */
+  private scheduleProbe(generation: number, probe: "health" | "inference", delay: number): void {
+    const timer = setTimeout(
+      () => this.background(() => this.steadyProbe(generation, probe), `${probe} probe`),
+      delay,
+    );
+    if (probe === "health") this.probeTimer = timer;
+    else this.inferenceTimer = timer;
   }
 
-  private scheduleInferenceProbe(generation: number): void {
-    const inf = this.spec.health.inference;
-    if (!inf.enabled) return;
-    this.inferenceTimer = setTimeout(async () => {
-      this.inferenceTimer = undefined;
-      if (!this.current(generation) || this.machine.killing !== undefined) return;
-      const endpoint = this.endpoint;
-      if (endpoint === undefined) return;
-      const outcome = await this.deps.adapter.probeInference(endpoint, this.spec, inf.timeout_ms);
-      if (!this.current(generation) || this.machine.killing !== undefined) return;
-      this.observe(outcome, "inference");
-      if (this.current(generation) && this.machine.killing === undefined) this.scheduleInferenceProbe(generation);
-    }, inf.interval_ms);
+  private async steadyProbe(generation: number, probe: "health" | "inference"): Promise<void> {
+    if (probe === "health") this.probeTimer = undefined;
+    else this.inferenceTimer = undefined;
+    const live = () => this.current(generation) && this.machine.killing === undefined;
+    const endpoint = this.endpoint;
+    if (!live() || endpoint === undefined) return;
+    const spec = this.spec;
+    const began = this.deps.clock.now();
+    const outcome =
+      probe === "health"
+        ? await this.deps.adapter.probeHealth(endpoint, spec, spec.health.timeout_ms)
+        : await this.deps.adapter.probeInference(endpoint, spec, spec.health.inference.timeout_ms);
+    if (!live()) return; // stopped, restarted or disposed while the probe was in flight
+    this.observe(outcome, probe);
+    if (!live()) return;
+    const interval = probe === "health" ? spec.health.interval_ms : spec.health.inference.interval_ms;
+    this.scheduleProbe(generation, probe, Math.max(0, interval - (this.deps.clock.now() - began)));
   }
 
   /** Steady-state probe result: N consecutive failures before acting, so one blip is not a restart. */
@@ -547,6 +654,23 @@ export class RuntimeSupervisor {
     } else {
       this.dispatch({ type: "degraded", reason: what });
     }
+  }
+}
+
+/** "500 ms", "1.5 s", "120 s". */
+function formatDuration(ms: number): string {
+  if (ms < 1000) return `${Math.round(ms)} ms`;
+  const seconds = ms / 1000;
+  return `${Number.isInteger(seconds) ? seconds : seconds.toFixed(1)} s`;
+}
+
+/** SIGCONT to a process group (a no-op for one that runs); none on Windows, gone is fine. */
+function resumeGroup(pgid: number): void {
+  if (process.platform === "win32") return;
+  try {
+    process.kill(-pgid, "SIGCONT");
+  } catch {
+    // ESRCH: already gone
   }
 }
 

@@ -5,7 +5,14 @@
  */
 import type { BackoffSpec, RestartBudgetSpec, RuntimeState } from "../types.js";
 import { backoffDelay, shouldResetBackoff } from "./backoff.js";
-import { type BudgetLog, budgetResetAt, canRestart, emptyBudgetLog, recordAttempt, resetBudget } from "./budget.js";
+import {
+  type BudgetLog,
+  budgetResetAt,
+  canRestart,
+  emptyBudgetLog,
+  recordAttempt,
+  resetBudget,
+} from "./budget.js";
 
 export type Desired = "running" | "stopped";
 
@@ -45,7 +52,9 @@ export type Input =
   | { type: "start_timeout"; reason: string }
   | { type: "exited"; code: number | null; signal: string | null }
   | { type: "retry_due" }
-  | { type: "idle" };
+  | { type: "idle" }
+  /** The spec changed by request (reload/switch): restart on it without using the restart budget. */
+  | { type: "reconfigure" };
 
 export type Effect =
   | { type: "spawn" }
@@ -268,6 +277,18 @@ export function step(m: Machine, input: Input, ctx: StepContext): StepResult {
         effects.push({ type: "restart_recorded", automatic: true });
       }
       spawn();
+      break;
+    }
+    case "reconfigure": {
+      if (m.desired !== "running") break;
+      next.failures = 0;
+      if (m.alive) {
+        if (m.killing === "restart") break;
+        clearRetry();
+        kill("restart", "stopping", "reconfigured");
+      } else if (m.state !== "idle") {
+        spawn();
+      }
       break;
     }
     case "idle": {

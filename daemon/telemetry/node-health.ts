@@ -6,15 +6,17 @@ import type { Daemon } from "../daemon.js";
 
 export class NodeHealthPublisher {
   private timer: NodeJS.Timeout | undefined;
+  /** The last publication failure, so a persistent one is logged once, not every interval. */
+  private lastFailure: string | undefined;
 
   constructor(
     private readonly daemon: Daemon,
-    private readonly intervalMs: number,
+    private intervalMs: number,
   ) {}
 
   start(): void {
     this.stop();
-    this.timer = setInterval(() => this.publish(), this.intervalMs);
+    this.timer = setInterval(() => this.tick(), this.intervalMs);
     this.timer.unref();
   }
 
@@ -23,11 +25,35 @@ export class NodeHealthPublisher {
     this.timer = undefined;
   }
 
+  /** A reload changed `telemetry.health_interval`: publish on the new cadence from now on. */
+  retime(intervalMs: number): void {
+    if (intervalMs === this.intervalMs) return;
+    this.intervalMs = intervalMs;
+    if (this.timer) this.start();
+  }
+
+  /** A failure to compose the status must never take the daemon (and its backends) down. */
+  private tick(): void {
+    try {
+      this.publish();
+      this.lastFailure = undefined;
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error);
+      if (message !== this.lastFailure)
+        this.daemon.logger.error({ err: error }, "runtime.health not published");
+      this.lastFailure = message;
+    }
+  }
+
   publish(): void {
     // Nothing listens most of the time: skip composing entries nobody will read.
     if (this.daemon.bus.subscriberCount === 0) return;
     const snapshot = this.daemon.status();
-    this.daemon.bus.publish("runtime.health", { scope: "node", entry: snapshot.node, summary: snapshot.summary });
+    this.daemon.bus.publish("runtime.health", {
+      scope: "node",
+      entry: snapshot.node,
+      summary: snapshot.summary,
+    });
     for (const rt of snapshot.runtimes) {
       this.daemon.bus.publish("runtime.health", {
         scope: "runtime",

@@ -74,7 +74,10 @@ export function usageLine(spec: CommandSpec): string {
     const shown = option.multiple ? `${flag} …` : flag;
     parts.push(option.required ? shown : `[${shown}]`);
   }
-  for (const arg of spec.args ?? []) parts.push(arg.required ? arg.name : `[${arg.name}]`);
+  for (const arg of spec.args ?? []) {
+    const shown = arg.variadic ? `${arg.name} …` : arg.name;
+    parts.push(arg.required ? shown : `[${shown}]`);
+  }
   return `usage: ${parts.join(" ")}`;
 }
 
@@ -125,7 +128,8 @@ export function parseCommandArgs(spec: CommandSpec, argv: readonly string[]): Pa
     }
   }
   const declared = spec.args ?? [];
-  if (positionals.length > declared.length) {
+  const variadic = declared[declared.length - 1]?.variadic === true;
+  if (!variadic && positionals.length > declared.length) {
     throw new UsageError(`unexpected argument "${positionals[declared.length]}" for ${name}`, usage);
   }
   declared.forEach((arg, i) => {

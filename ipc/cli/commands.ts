@@ -20,6 +20,8 @@ export interface ArgumentSpec {
   name: string;
   required: boolean;
   description: string;
+  /** The last argument only: takes every remaining word. */
+  variadic?: boolean;
 }
 
 export interface ParsedCommandArgs {
@@ -105,6 +107,35 @@ export const COMMANDS: readonly CommandSpec[] = [
     load: () => import("./commands/runtime-logs.js"),
   },
   {
+    path: ["runtime", "reload"],
+    summary: "Reload a runtime, optionally on another model (checked first: exists, GGUF, fits)",
+    options: {
+      id,
+      model: {
+        type: "string",
+        value: "MODEL",
+        description: "model id or GGUF path (default: its current model)",
+      },
+      wait,
+      timeout,
+    },
+    notes: ["The change is kept in memory until the next config reload; no restart budget is used."],
+    load: () => import("./commands/runtime-reload.js"),
+  },
+  {
+    path: ["runtime", "switch"],
+    summary: "Move a runtime to another sandbox or hardware (checked first)",
+    options: {
+      id,
+      sandbox: { type: "string", value: "KIND", description: "none, bwrap or systemd-run" },
+      hardware: { type: "string", value: "HW", description: "cpu or gpu:N" },
+      wait,
+      timeout,
+    },
+    notes: ["The change is kept in memory until the next config reload; no restart budget is used."],
+    load: () => import("./commands/runtime-switch.js"),
+  },
+  {
     path: ["events"],
     summary: "Print daemon events as they happen, until Ctrl-C",
     options: {
@@ -118,6 +149,111 @@ export const COMMANDS: readonly CommandSpec[] = [
     load: () => import("./commands/events.js"),
   },
   {
+    path: ["pin", "set"],
+    summary: "Pin an agent or project to cells, in order of preference",
+    options: {
+      agent: { type: "string", value: "NAME", description: "the agent the pin is for" },
+      project: { type: "string", value: "NAME", description: "the project the pin is for" },
+    },
+    args: [
+      {
+        name: "PATTERN",
+        required: true,
+        variadic: true,
+        description: "cell pattern: MODEL[@HARDWARE[/SANDBOX]] with * globs, or remote:MODEL",
+      },
+    ],
+    notes: ["Without --agent and --project the pin is the default for everyone."],
+    load: () => import("./commands/pin.js"),
+  },
+  {
+    path: ["pin", "list"],
+    summary: "List the pins",
+    options: {},
+    load: () => import("./commands/pin.js"),
+  },
+  {
+    path: ["pin", "clear"],
+    summary: "Remove the pin of an agent or project (or the default pin)",
+    options: {
+      agent: { type: "string", value: "NAME", description: "the agent whose pin is removed" },
+      project: { type: "string", value: "NAME", description: "the project whose pin is removed" },
+    },
+    load: () => import("./commands/pin.js"),
+  },
+  {
+    path: ["resolve"],
+    summary: "Show which cell would serve a request, and why every other cell was passed over",
+    options: {
+      agent: { type: "string", value: "NAME", description: "who asks (selects the pin)" },
+      project: { type: "string", value: "NAME", description: "the project asking (selects the pin)" },
+      model: { type: "string", value: "MODEL", description: "only cells serving this model" },
+      mode: { type: "string", value: "MODE", description: "quick, balanced (default), deep or verified" },
+      "slo-ms": { type: "string", value: "N", description: "skip cells whose recent p95 exceeds N ms" },
+      need: { type: "string", multiple: true, value: "CAP", description: "a capability the cell must offer" },
+    },
+    load: () => import("./commands/resolve.js"),
+  },
+  {
+    path: ["chat"],
+    summary: "Ask a model through the matrix; prints the answer and the cell that served it",
+    options: {
+      model: { type: "string", value: "MODEL", description: "only cells serving this model" },
+      agent: { type: "string", value: "NAME", description: "who asks (selects the pin)" },
+      project: { type: "string", value: "NAME", description: "the project asking (selects the pin)" },
+      mode: { type: "string", value: "MODE", description: "quick, balanced (default), deep or verified" },
+      "max-tokens": { type: "string", value: "N", description: "longest answer, in tokens" },
+      stream: { type: "boolean", description: "print the answer as it is generated" },
+      timeout: { type: "string", value: "DURATION", description: "give up after this long (default 120s)" },
+    },
+    args: [
+      { name: "MESSAGE", required: true, variadic: true, description: "the message (words are joined)" },
+    ],
+    load: () => import("./commands/chat.js"),
+  },
+  {
+    path: ["lease", "acquire"],
+    summary: "Acquire a lease on a cell or runtime for a capability",
+    options: {
+      target: { type: "string", required: true, value: "CELL|RT", description: "cell key or runtime id" },
+      capability: { type: "string", required: true, value: "CAP", description: "gpu, slot, sandbox:KIND, …" },
+      ttl: {
+        type: "string",
+        required: true,
+        value: "DURATION",
+        description: "how long it holds (e.g. 30s, 5m)",
+      },
+      holder: { type: "string", required: true, value: "NAME", description: "who holds it" },
+      wait: {
+        type: "string",
+        value: "DURATION",
+        description: "queue this long for a free slot (default: fail at once)",
+      },
+    },
+    load: () => import("./commands/lease.js"),
+  },
+  {
+    path: ["lease", "renew"],
+    summary: "Renew a lease (default: for its original TTL)",
+    options: {
+      id: { type: "string", required: true, value: "LEASE", description: "lease id" },
+      ttl: { type: "string", value: "DURATION", description: "new TTL from now" },
+    },
+    load: () => import("./commands/lease.js"),
+  },
+  {
+    path: ["lease", "release"],
+    summary: "Release a lease",
+    options: { id: { type: "string", required: true, value: "LEASE", description: "lease id" } },
+    load: () => import("./commands/lease.js"),
+  },
+  {
+    path: ["lease", "list"],
+    summary: "List the live leases",
+    options: { target: { type: "string", value: "CELL|RT", description: "only leases on this target" } },
+    load: () => import("./commands/lease.js"),
+  },
+  {
     path: ["config", "schema"],
     summary: "Print the JSON Schema of the configuration file",
     options: {},
@@ -129,6 +265,41 @@ export const COMMANDS: readonly CommandSpec[] = [
     options: {},
     args: [{ name: "FILE", required: false, description: "configuration file to check" }],
     load: () => import("./commands/config.js"),
+  },
+  {
+    path: ["matrix"],
+    summary: "Show the runtime matrix: models × hardware × sandboxes, state and tokens/s per cell",
+    options: {
+      list: { type: "boolean", description: "one sentence per cell instead of the grid (screen readers)" },
+    },
+    load: () => import("./commands/matrix.js"),
+  },
+  {
+    path: ["hardware"],
+    summary: "Show the hardware inventory, the latest sample and each runtime's usage",
+    options: {
+      refresh: { type: "boolean", description: "collect the inventory again and sample now" },
+    },
+    load: () => import("./commands/hardware.js"),
+  },
+  {
+    path: ["models"],
+    summary: "List known models: GGUF facts, estimated memory need, fit per hardware id",
+    options: {},
+    load: () => import("./commands/models.js"),
+  },
+  {
+    path: ["models", "inspect"],
+    summary: "Read a GGUF file here (no daemon needed): facts, estimated need, fit on this machine",
+    options: {
+      context: {
+        type: "string",
+        value: "N",
+        description: "context size for the estimate (default: the model's, at most 4096)",
+      },
+    },
+    args: [{ name: "FILE", required: true, description: "the GGUF file" }],
+    load: () => import("./commands/models.js"),
   },
   {
     path: ["version"],

@@ -61,7 +61,11 @@ describe("llama.cpp launch plan", () => {
       "-ngl",
       "20",
     ]);
-    expect(plan.env).toEqual({ CUDA_DEVICE_ORDER: "PCI_BUS_ID", CUDA_VISIBLE_DEVICES: "1", GGML_VK_VISIBLE_DEVICES: "1" });
+    expect(plan.env).toEqual({
+      CUDA_DEVICE_ORDER: "PCI_BUS_ID",
+      CUDA_VISIBLE_DEVICES: "1",
+      GGML_VK_VISIBLE_DEVICES: "1",
+    });
     expect(plan.cwd).toBeUndefined();
   });
 

@@ -34,6 +34,8 @@ describe("the command table", () => {
       "start",
       "stop",
       "logs",
+      "reload",
+      "switch",
     ]);
     const paths = COMMANDS.map((c) => c.path.join(" "));
     expect(new Set(paths).size).toBe(paths.length);

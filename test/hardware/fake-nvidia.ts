@@ -28,7 +28,7 @@ export async function writeFakeNvidiaSmi(dir: string, behaviour: FakeBehaviour):
     ].join("\n"),
     slow: "exec sleep 30",
     broken: [
-      "echo \"NVIDIA-SMI has failed because it couldn't communicate with the NVIDIA driver.\" >&2",
+      'echo "NVIDIA-SMI has failed because it couldn\'t communicate with the NVIDIA driver." >&2',
       "exit 9",
     ].join("\n"),
     garbage: "echo 'Segmentation fault? no: <html>not csv</html>'",

@@ -35,16 +35,22 @@ describe("nvidia-smi CSV parsing", () => {
         driver: "550.54.14",
       },
     ]);
-    expect(parseNvidiaInventoryCsv("1, Weird, Name, Inc, [N/A], 00000000:03:00.0, [Not Supported]\r\n")).toEqual([
-      { index: 1, name: "Weird, Name, Inc", bus_id: "00000000:03:00.0" },
-    ]);
+    expect(
+      parseNvidiaInventoryCsv("1, Weird, Name, Inc, [N/A], 00000000:03:00.0, [Not Supported]\r\n"),
+    ).toEqual([{ index: 1, name: "Weird, Name, Inc", bus_id: "00000000:03:00.0" }]);
     expect(parseNvidiaInventoryCsv("")).toEqual([]);
     expect(parseNvidiaInventoryCsv("No devices were found\n")).toEqual([]);
   });
 
   it("parses the sample query and leaves unsupported values out", () => {
     expect(parseNvidiaSampleCsv(SAMPLE_CSV)).toEqual([
-      { index: 0, util_percent: 37, vram_used_bytes: 1024 * MiB, vram_total_bytes: 24576 * MiB, temperature_c: 61 },
+      {
+        index: 0,
+        util_percent: 37,
+        vram_used_bytes: 1024 * MiB,
+        vram_total_bytes: 24576 * MiB,
+        temperature_c: 61,
+      },
       { index: 1, vram_used_bytes: 0, vram_total_bytes: 12282 * MiB },
     ]);
   });
@@ -110,7 +116,9 @@ describe("inventory and samples through a fake nvidia-smi", () => {
       },
     ]);
     const calls = await readFile(path.join(dir, "calls.log"), "utf8");
-    expect(calls).toContain("--query-gpu=index,name,memory.total,pci.bus_id,driver_version --format=csv,noheader,nounits");
+    expect(calls).toContain(
+      "--query-gpu=index,name,memory.total,pci.bus_id,driver_version --format=csv,noheader,nounits",
+    );
     expect(inv.cpu.id).toBe("cpu");
     expect(inv.cpu.cores).toBeGreaterThan(0);
     expect(inv.memory.total_bytes).toBe(os.totalmem());
@@ -119,7 +127,10 @@ describe("inventory and samples through a fake nvidia-smi", () => {
   });
 
   it("a missing nvidia-smi is a note, not an error", async () => {
-    const inv = await collectInventory({ nvidiaSmi: path.join(dir, "absent-nvidia-smi"), sysfsRoot: emptySysfs });
+    const inv = await collectInventory({
+      nvidiaSmi: path.join(dir, "absent-nvidia-smi"),
+      sysfsRoot: emptySysfs,
+    });
     expect(inv.gpus).toEqual([]);
     expect(inv.notes).toContain(`${path.join(dir, "absent-nvidia-smi")} not found: no NVIDIA GPU assumed`);
   });
@@ -139,7 +150,10 @@ describe("inventory and samples through a fake nvidia-smi", () => {
       const bin = await writeFakeNvidiaSmi(slowDir, "slow");
       // The fake records its pid before exec'ing sleep, so we can check nothing is left running.
       const script = await readFile(bin, "utf8");
-      await writeFile(bin, script.replace("exec sleep", `echo $$ > '${path.join(slowDir, "pid")}'\nexec sleep`));
+      await writeFile(
+        bin,
+        script.replace("exec sleep", `echo $$ > '${path.join(slowDir, "pid")}'\nexec sleep`),
+      );
       const inv = await collectInventory({ nvidiaSmi: bin, sysfsRoot: emptySysfs, timeoutMs: 300, previous });
       expect(inv.gpus.map((g) => [g.id, g.status, g.reason])).toEqual([
         ["gpu:0", "unknown", `${bin} timed out after 300 ms`],
@@ -185,7 +199,13 @@ describe("inventory and samples through a fake nvidia-smi", () => {
     const inventory = await goodInventory();
     const bin = path.join(dir, "nvidia-smi");
     expect(await queryNvidiaSample(bin, 5000)).toHaveLength(2);
-    const sampler = new HardwareSampler({ intervalMs: 1000, inventory, pids: () => [], onSample: () => {}, nvidiaSmi: bin });
+    const sampler = new HardwareSampler({
+      intervalMs: 1000,
+      inventory,
+      pids: () => [],
+      onSample: () => {},
+      nvidiaSmi: bin,
+    });
     const sample = await sampler.sampleOnce();
     expect(sample.gpus).toEqual([
       {

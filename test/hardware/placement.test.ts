@@ -47,6 +47,8 @@ describe("hardwareTarget", () => {
   it("a malformed id is HARDWARE_UNKNOWN too", () => {
     const err = errorOf(() => hardwareTarget("tpu", inv));
     expect(err.code).toBe("HARDWARE_UNKNOWN");
-    expect(err.message).toBe('hardware "tpu" is not a hardware id (expected cpu or gpu:N); this machine has: cpu, gpu:0, gpu:1');
+    expect(err.message).toBe(
+      'hardware "tpu" is not a hardware id (expected cpu or gpu:N); this machine has: cpu, gpu:0, gpu:1',
+    );
   });
 });

@@ -157,7 +157,12 @@ describe("HardwareSampler", () => {
   });
 
   it("the loop delay reads zero before start", () => {
-    const sampler = new HardwareSampler({ intervalMs: 1000, inventory: inventory(), pids: () => [], onSample: () => {} });
+    const sampler = new HardwareSampler({
+      intervalMs: 1000,
+      inventory: inventory(),
+      pids: () => [],
+      onSample: () => {},
+    });
     expect(sampler.loopDelay).toEqual({ p50_ms: 0, p99_ms: 0, max_ms: 0 });
   });
 });

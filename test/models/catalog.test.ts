@@ -129,6 +129,18 @@ describe("ModelCatalog", () => {
     expect(cat.notes.some((n) => n.includes(later))).toBe(true);
   });
 
+  it("a watched dir that is removed drops its models, and is watched again when it comes back", async () => {
+    await writeTinyGguf(path.join(models, "epsilon.gguf"), {});
+    const cat = makeCatalog({ missingDirPollMs: 50 });
+    await cat.start();
+    await rm(models, { recursive: true });
+    await waitFor(seen("removed", "epsilon"), 1000, "epsilon removed with its dir");
+    await mkdir(models);
+    await writeTinyGguf(path.join(models, "zeta.gguf"), {});
+    await waitFor(seen("added", "zeta"), 2000, "zeta added in the recreated dir");
+    expect(cat.list().map((e) => e.id)).toEqual(["zeta"]);
+  });
+
   it("notices a configured model file that appears later", async () => {
     const configured = path.join(root, "pinned.gguf");
     const cat = makeCatalog({ models: [{ id: "pinned", path: configured }], dirs: [] });

@@ -1,6 +1,12 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { DEFAULT_CONTEXT, estimateMemory, fitOn, formatBytes, OVERHEAD_FRACTION } from "../../daemon/models/estimate.js";
+import {
+  DEFAULT_CONTEXT,
+  estimateMemory,
+  fitOn,
+  formatBytes,
+  OVERHEAD_FRACTION,
+} from "../../daemon/models/estimate.js";
 import type { GgufInfo } from "../../daemon/models/gguf.js";
 
 const GiB = 1024 ** 3;
@@ -67,9 +73,15 @@ describe("estimateMemory", () => {
       fc.property(
         fc.integer({ min: 1, max: 2 ** 40 }),
         fc.integer({ min: 1, max: 128 }),
-        fc.integer({ min: 1, max: 64 }).chain((heads) =>
-          fc.tuple(fc.constant(heads), fc.integer({ min: 1, max: heads }), fc.integer({ min: 1, max: 256 })),
-        ),
+        fc
+          .integer({ min: 1, max: 64 })
+          .chain((heads) =>
+            fc.tuple(
+              fc.constant(heads),
+              fc.integer({ min: 1, max: heads }),
+              fc.integer({ min: 1, max: 256 }),
+            ),
+          ),
         fc.integer({ min: 1, max: 1 << 20 }),
         (size, layers, [heads, kvHeads, headDim], context) => {
           const est = estimateMemory(
@@ -101,7 +113,8 @@ describe("fitOn", () => {
       fits: true,
       need_bytes: est.total_bytes,
       available_bytes: 8 * GiB,
-      reason: "needs 5.6 GiB (weights 4.6 GiB + KV 512.0 MiB at ctx 4096 + overhead 520.4 MiB), gpu:0 has 8.0 GiB",
+      reason:
+        "needs 5.6 GiB (weights 4.6 GiB + KV 512.0 MiB at ctx 4096 + overhead 520.4 MiB), gpu:0 has 8.0 GiB",
     });
   });
 
@@ -118,7 +131,9 @@ describe("fitOn", () => {
   });
 
   it("checks the CPU against available memory", () => {
-    expect(fitOn(est, { kind: "cpu", available_bytes: 16 * GiB }).reason).toContain("cpu has 16.0 GiB available");
+    expect(fitOn(est, { kind: "cpu", available_bytes: 16 * GiB }).reason).toContain(
+      "cpu has 16.0 GiB available",
+    );
     expect(fitOn(est, { kind: "cpu", available_bytes: 2 * GiB }).fits).toBe(false);
     expect(fitOn(est, { kind: "cpu", available_bytes: est.total_bytes }).fits).toBe(true);
   });

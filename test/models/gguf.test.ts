@@ -20,7 +20,10 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-async function expectModelError(p: Promise<unknown>, code: "MODEL_INVALID" | "MODEL_MISSING"): Promise<string> {
+async function expectModelError(
+  p: Promise<unknown>,
+  code: "MODEL_INVALID" | "MODEL_MISSING",
+): Promise<string> {
   try {
     await p;
   } catch (err) {
@@ -160,7 +163,11 @@ describe("readGguf on files from writeTinyGguf", () => {
     const file = path.join(dir, "vocab.gguf");
     await writeTinyGguf(file, {
       context_length: 512,
-      extraMetadata: { "tokenizer.ggml.tokens": tokens, "tokenizer.ggml.scores": scores, after: "still read" },
+      extraMetadata: {
+        "tokenizer.ggml.tokens": tokens,
+        "tokenizer.ggml.scores": scores,
+        after: "still read",
+      },
     });
     const header = await readGgufHeader(file);
     expect(header.metadata.get("tokenizer.ggml.tokens")).toEqual({
@@ -185,7 +192,9 @@ describe("readGguf on files from writeTinyGguf", () => {
       fc.double({ noNaN: true }),
       fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }),
     );
-    const key = fc.string({ minLength: 1, maxLength: 30 }).filter((k) => !k.startsWith("general.") && !k.startsWith("llama."));
+    const key = fc
+      .string({ minLength: 1, maxLength: 30 })
+      .filter((k) => !k.startsWith("general.") && !k.startsWith("llama."));
     let n = 0;
     await fc.assert(
       fc.asyncProperty(
@@ -197,11 +206,14 @@ describe("readGguf on files from writeTinyGguf", () => {
           const opts = { extraMetadata: extra, ...(name !== undefined ? { name } : {}) };
           await writeTinyGguf(file, context !== undefined ? { ...opts, context_length: context } : opts);
           const header = await readGgufHeader(file);
-          for (const [k, v] of Object.entries(extra)) expect(header.metadata.get(k)).toEqual(plain(typedValue(v)));
+          for (const [k, v] of Object.entries(extra))
+            expect(header.metadata.get(k)).toEqual(plain(typedValue(v)));
           const info = await readGguf(file);
           expect(info.name).toBe(name);
           expect(info.context_length).toBe(context);
-          expect(info.metadata_keys).toBe(Object.keys(extra).length + 1 + (name !== undefined ? 1 : 0) + (context !== undefined ? 1 : 0));
+          expect(info.metadata_keys).toBe(
+            Object.keys(extra).length + 1 + (name !== undefined ? 1 : 0) + (context !== undefined ? 1 : 0),
+          );
           await rm(file);
         },
       ),
@@ -247,7 +259,9 @@ describe("readGguf on broken files", () => {
   });
 
   it("a missing file is MODEL_MISSING; a directory is MODEL_INVALID", async () => {
-    expect(await expectModelError(readGguf(path.join(dir, "nope.gguf")), "MODEL_MISSING")).toContain("does not exist");
+    expect(await expectModelError(readGguf(path.join(dir, "nope.gguf")), "MODEL_MISSING")).toContain(
+      "does not exist",
+    );
     await expectModelError(readGguf(dir), "MODEL_INVALID");
   });
 
@@ -320,7 +334,10 @@ describe("the shared tiny-llama fixture", () => {
     expect(info.quantization).toBeDefined();
   });
 
-  it.runIf(!present)("is skipped: ../shared/fixtures/tiny-llama-random.gguf is not next to the repository", () => {
-    expect(present).toBe(false);
-  });
+  it.runIf(!present)(
+    "is skipped: ../shared/fixtures/tiny-llama-random.gguf is not next to the repository",
+    () => {
+      expect(present).toBe(false);
+    },
+  );
 });

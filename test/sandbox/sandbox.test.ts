@@ -284,27 +284,30 @@ describe("bwrap for real", async () => {
     },
   );
 
-  it.skipIf(!usable)("a stop gives the backend inside its grace: SIGTERM reaches it, not only bwrap", async () => {
-    const logFile = path.join(dir, "graceful.log");
-    const log = new RotatingLog(logFile, { max_bytes: 1 << 20, files: 1 });
-    const script = [
-      'process.on("SIGTERM", () => { console.log("got SIGTERM"); setTimeout(() => { console.log("graceful exit"); process.exit(0); }, 200); });',
-      'console.log("listening"); setInterval(() => {}, 1000);',
-    ].join("");
-    const plan = sandboxed(process.execPath, ["-e", script]);
-    const child = await spawnChild({ command: plan.command, args: plan.args, env: plan.env, log });
-    const started = Date.now();
-    while (!log.lastLines().includes("listening")) {
-      if (Date.now() - started > 10_000) throw new Error(`never started: ${log.lastLines().join(" | ")}`);
-      await new Promise((r) => setTimeout(r, 10));
-    }
-    const result = await stopProcessGroup(child, { signal: "SIGTERM", grace_ms: 5000, spare: ["bwrap"] });
-    await log.close();
-    const lines = log.lastLines();
-    expect(result.escalated, `lines: ${lines.join(" | ")}`).toBe(false);
-    expect(lines).toContain("got SIGTERM");
-    expect(lines).toContain("graceful exit");
-  });
+  it.skipIf(!usable)(
+    "a stop gives the backend inside its grace: SIGTERM reaches it, not only bwrap",
+    async () => {
+      const logFile = path.join(dir, "graceful.log");
+      const log = new RotatingLog(logFile, { max_bytes: 1 << 20, files: 1 });
+      const script = [
+        'process.on("SIGTERM", () => { console.log("got SIGTERM"); setTimeout(() => { console.log("graceful exit"); process.exit(0); }, 200); });',
+        'console.log("listening"); setInterval(() => {}, 1000);',
+      ].join("");
+      const plan = sandboxed(process.execPath, ["-e", script]);
+      const child = await spawnChild({ command: plan.command, args: plan.args, env: plan.env, log });
+      const started = Date.now();
+      while (!log.lastLines().includes("listening")) {
+        if (Date.now() - started > 10_000) throw new Error(`never started: ${log.lastLines().join(" | ")}`);
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      const result = await stopProcessGroup(child, { signal: "SIGTERM", grace_ms: 5000, spare: ["bwrap"] });
+      await log.close();
+      const lines = log.lastLines();
+      expect(result.escalated, `lines: ${lines.join(" | ")}`).toBe(false);
+      expect(lines).toContain("got SIGTERM");
+      expect(lines).toContain("graceful exit");
+    },
+  );
 
   it.runIf(!usable)(`is skipped: ${detection?.reason ?? "bwrap not detected"}`, () => {
     expect(detection?.available).not.toBe(true);

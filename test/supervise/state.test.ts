@@ -1,11 +1,23 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { canRestart } from "../../daemon/supervise/budget.js";
-import { type Input, initialMachine, type Machine, type StepContext, step } from "../../daemon/supervise/state.js";
+import {
+  type Input,
+  initialMachine,
+  type Machine,
+  type StepContext,
+  step,
+} from "../../daemon/supervise/state.js";
 import type { BackoffSpec, RestartBudgetSpec, RuntimeState } from "../../daemon/types.js";
 
 const budget: RestartBudgetSpec = { max_restarts: 3, window_seconds: 600, retry_at_reset: true };
-const backoff: BackoffSpec = { initial_ms: 500, max_ms: 30_000, factor: 2, jitter: 0.2, reset_after_ms: 60_000 };
+const backoff: BackoffSpec = {
+  initial_ms: 500,
+  max_ms: 30_000,
+  factor: 2,
+  jitter: 0.2,
+  reset_after_ms: 60_000,
+};
 const T0 = 1_700_000_000_000;
 
 function ctx(now: number, over: Partial<StepContext> = {}): StepContext {
@@ -130,7 +142,10 @@ describe("supervision state machine: examples", () => {
   });
 
   it("a spawn failure is failed with the reason and nothing is retried automatically", () => {
-    const { m, log } = run([{ type: "start" }, { type: "spawn_failed", reason: "binary not found: llama-server" }]);
+    const { m, log } = run([
+      { type: "start" },
+      { type: "spawn_failed", reason: "binary not found: llama-server" },
+    ]);
     expect(m.state).toBe("failed");
     expect(m.reason).toBe("binary not found: llama-server");
     expect(log[1]!.effects.some((e) => e.type === "schedule_retry")).toBe(false);
@@ -154,8 +169,23 @@ describe("supervision state machine: examples", () => {
     expect(m.budget.attempts).toHaveLength(0);
   });
 
+  it("reconfigure restarts a running runtime on the new spec without using the budget", () => {
+    let { m } = run([{ type: "start" }, { type: "healthy" }]);
+    const r = step(m, { type: "reconfigure" }, ctx(T0));
+    expect(r.effects).toContainEqual({ type: "kill", intent: "restart" });
+    m = step(r.machine, { type: "exited", code: 0, signal: null }, ctx(T0 + 1)).machine;
+    expect(m.state).toBe("starting");
+    expect(m.budget.attempts).toHaveLength(0);
+    const stopped = run([{ type: "start" }, { type: "stop" }]).m;
+    expect(step(stopped, { type: "reconfigure" }, ctx(T0)).effects).toEqual([]);
+  });
+
   it("degraded probes below the threshold recover to ready", () => {
-    let { m } = run([{ type: "start" }, { type: "healthy" }, { type: "degraded", reason: "probe failed 1/3" }]);
+    let { m } = run([
+      { type: "start" },
+      { type: "healthy" },
+      { type: "degraded", reason: "probe failed 1/3" },
+    ]);
     expect(m.state).toBe("degraded");
     m = step(m, { type: "healthy" }, ctx(T0)).machine;
     expect(m.state).toBe("ready");
@@ -196,15 +226,16 @@ const INPUTS: Input[] = [
   { type: "exited", code: null, signal: "SIGKILL" },
   { type: "retry_due" },
   { type: "idle" },
+  { type: "reconfigure" },
 ];
 
 function checkInvariants(before: Machine, r: ReturnType<typeof step>, c: StepContext): void {
   const m = r.machine;
   if (m.alive) expect(ALIVE_STATES).toContain(m.state);
   else expect(DEAD_STATES).toContain(m.state);
-  expect(m.budget.attempts.filter((a) => a > c.now - c.budget.window_seconds * 1000).length).toBeLessThanOrEqual(
-    c.budget.max_restarts,
-  );
+  expect(
+    m.budget.attempts.filter((a) => a > c.now - c.budget.window_seconds * 1000).length,
+  ).toBeLessThanOrEqual(c.budget.max_restarts);
   const spawns = r.effects.filter((e) => e.type === "spawn").length;
   const kills = r.effects.filter((e) => e.type === "kill").length;
   expect(spawns).toBeLessThanOrEqual(1);
@@ -218,7 +249,8 @@ function checkInvariants(before: Machine, r: ReturnType<typeof step>, c: StepCon
   if (kills === 1) expect(before.alive).toBe(true);
   const recorded = r.effects.filter((e) => e.type === "restart_recorded").length;
   expect(m.restartsTotal - before.restartsTotal).toBe(recorded);
-  if (m.state === "exhausted" && before.state !== "exhausted") expect(canRestart(m.budget, c.budget, c.now)).toBe(false);
+  if (m.state === "exhausted" && before.state !== "exhausted")
+    expect(canRestart(m.budget, c.budget, c.now)).toBe(false);
   if (m.state === "backoff" || m.state === "exhausted") expect(m.desired).toBe("running");
   if (r.changed) expect(r.changed.to).toBe(m.state);
   else expect(m.state).toBe(before.state);

@@ -3,12 +3,13 @@
  * gives tests a client, the CLI, and event waits. Every daemon started here is stopped by `stopAll()`.
  */
 import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
 import fs from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
+import type { RuntimeState, RuntimeStatusResult } from "../../daemon/types.js";
 import { RmxClient } from "../../ipc/client.js";
 import type { EventNotificationParams } from "../../ipc/protocol.js";
-import type { RuntimeState, RuntimeStatusResult } from "../../daemon/types.js";
 
 export const REPO = path.resolve(import.meta.dirname, "../..");
 export const RMXD = path.join(REPO, "dist/daemon/main.js");
@@ -40,8 +41,17 @@ export interface DaemonHandle {
   /** Runs the real CLI against this daemon. */
   cli(args: string[], opts?: { env?: Record<string, string>; timeoutMs?: number }): Promise<CliResult>;
   /** Resolves with the first matching event published after this call. */
-  nextEvent(topic: string, predicate?: (payload: any) => boolean, timeoutMs?: number): Promise<EventNotificationParams>;
-  waitForState(id: string, states: RuntimeState[], timeoutMs?: number): Promise<RuntimeStatusResult["runtimes"][number]>;
+  nextEvent(
+    topic: string,
+    // biome-ignore lint/suspicious/noExplicitAny: payloads differ by topic; callers check their fields
+    predicate?: (payload: any) => boolean,
+    timeoutMs?: number,
+  ): Promise<EventNotificationParams>;
+  waitForState(
+    id: string,
+    states: RuntimeState[],
+    timeoutMs?: number,
+  ): Promise<RuntimeStatusResult["runtimes"][number]>;
   stop(signal?: NodeJS.Signals): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
@@ -60,7 +70,11 @@ export async function tempDir(prefix = "rmx-test-"): Promise<string> {
 }
 
 /** Polls `check` until it returns a truthy value or the deadline passes (for conditions with no event). */
-export async function until<T>(check: () => Promise<T> | T, timeoutMs: number, what: string): Promise<NonNullable<T>> {
+export async function until<T>(
+  check: () => Promise<T> | T,
+  timeoutMs: number,
+  what: string,
+): Promise<NonNullable<T>> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   for (let delay = 5; ; delay = Math.min(delay * 2, 100)) {
@@ -70,7 +84,10 @@ export async function until<T>(check: () => Promise<T> | T, timeoutMs: number, w
     } catch (error) {
       last = error;
     }
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? ` (last error: ${String(last)})` : ""}`);
+    if (Date.now() > deadline)
+      throw new Error(
+        `timed out after ${timeoutMs} ms waiting for ${what}${last ? ` (last error: ${String(last)})` : ""}`,
+      );
     await new Promise((r) => setTimeout(r, delay));
   }
 }
@@ -92,7 +109,7 @@ export async function startDaemon(opts: StartOptions = {}): Promise<DaemonHandle
     XDG_CONFIG_HOME: path.join(dir, "xdg-config"),
     ...opts.env,
   };
-  delete env.RMX_CONFIG;
+  if (opts.env?.RMX_CONFIG === undefined) delete env.RMX_CONFIG; // only a test that sets it gets it
   const args = [RMXD, ...(configPath ? ["--config", configPath] : []), ...(opts.args ?? [])];
   const proc = spawn(process.execPath, args, { env, stdio: ["ignore", "pipe", "pipe"] });
   let err = "";
@@ -139,7 +156,10 @@ export async function startDaemon(opts: StartOptions = {}): Promise<DaemonHandle
       const c = await handle.client();
       try {
         return await new Promise<EventNotificationParams>((resolve, reject) => {
-          const timer = setTimeout(() => reject(new Error(`no ${topic} event within ${timeoutMs} ms`)), timeoutMs);
+          const timer = setTimeout(
+            () => reject(new Error(`no ${topic} event within ${timeoutMs} ms`)),
+            timeoutMs,
+          );
           void c
             .subscribe([topic], (e) => {
               if (e.topic === topic && predicate(e.payload)) {
@@ -160,7 +180,11 @@ export async function startDaemon(opts: StartOptions = {}): Promise<DaemonHandle
           const timer = setTimeout(async () => {
             const s = await c.call("runtime.status").catch(() => undefined);
             const rt = s?.runtimes.find((r) => r.id === id);
-            reject(new Error(`runtime ${id} not in ${states.join("|")} within ${timeoutMs} ms (state ${rt?.state}, reason ${rt?.reason})`));
+            reject(
+              new Error(
+                `runtime ${id} not in ${states.join("|")} within ${timeoutMs} ms (state ${rt?.state}, reason ${rt?.reason})`,
+              ),
+            );
           }, timeoutMs);
           const check = async () => {
             const s = await c.call("runtime.status");
@@ -190,9 +214,10 @@ export async function startDaemon(opts: StartOptions = {}): Promise<DaemonHandle
   };
   live.add(handle);
   const timeoutMs = opts.timeoutMs ?? 20_000;
-  await until(
+  const answered = await until(
     async () => {
-      if (exitedEarly) throw new Error(`rmxd exited with code ${exitedEarly.code} during start-up:\n${err}`);
+      // An early exit ends the wait at once (a thrown error would only be retried until the deadline).
+      if (exitedEarly) return { exitedEarly };
       const c = await RmxClient.connect({ socketPath: socket, timeoutMs: 500 });
       try {
         return await c.call("daemon.hello");
@@ -205,16 +230,27 @@ export async function startDaemon(opts: StartOptions = {}): Promise<DaemonHandle
   ).catch((e) => {
     throw new Error(`${(e as Error).message}\n--- rmxd stderr ---\n${err}`);
   });
+  if ("exitedEarly" in answered) {
+    live.delete(handle);
+    throw new Error(`rmxd exited with code ${answered.exitedEarly.code} during start-up:\n${err}`);
+  }
   for (const id of opts.ready ?? []) await handle.waitForState(id, ["ready"], timeoutMs);
   return handle;
 }
 
-export function runCli(args: string[], opts: { env?: Record<string, string>; timeoutMs?: number } = {}): Promise<CliResult> {
+export function runCli(
+  args: string[],
+  opts: { env?: Record<string, string>; timeoutMs?: number } = {},
+): Promise<CliResult> {
   return new Promise((resolve) => {
     execFile(
       process.execPath,
       [RMX, ...args],
-      { env: { ...process.env, NO_COLOR: "1", ...opts.env }, timeout: opts.timeoutMs ?? 30_000, maxBuffer: 16 * 1024 * 1024 },
+      {
+        env: { ...process.env, NO_COLOR: "1", ...opts.env },
+        timeout: opts.timeoutMs ?? 30_000,
+        maxBuffer: 16 * 1024 * 1024,
+      },
       (error, stdout, stderr) => {
         const code = error ? (typeof error.code === "number" ? error.code : 1) : 0;
         resolve({ code, stdout, stderr });
@@ -243,7 +279,7 @@ export function pidAlive(pid: number): boolean {
     return false;
   }
   try {
-    const stat = require("node:fs").readFileSync(`/proc/${pid}/stat`, "utf8") as string;
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
     return stat.slice(stat.lastIndexOf(")") + 2)[0] !== "Z";
   } catch {
     return true;

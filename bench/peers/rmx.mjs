@@ -1,0 +1,153 @@
+/**
+ * Ours: `rmxd` from dist/ with a generated config, the `command` adapter running the bench child, and
+ * the compiled client (`dist/ipc/client.js`) for round trips and readiness.
+ */
+import fs from "node:fs";
+import path from "node:path";
+import { performance } from "node:perf_hooks";
+import { fileURLToPath } from "node:url";
+import { benchEnv, onCleanup, pidGone, spawnTracked, waitFor } from "../lib/procs.mjs";
+
+const REPO = fileURLToPath(new URL("../..", import.meta.url));
+const RMXD = path.join(REPO, "dist/daemon/main.js");
+const RMX = path.join(REPO, "dist/ipc/cli/main.js");
+const CLIENT = path.join(REPO, "dist/ipc/client.js");
+
+let clientModule;
+async function RmxClient() {
+  clientModule ??= await import(CLIENT);
+  return clientModule.RmxClient;
+}
+
+export const name = "rmxd";
+
+export function available() {
+  return fs.existsSync(RMXD) && fs.existsSync(CLIENT)
+    ? { ok: true }
+    : { ok: false, note: "dist/ not built: run `npm run build` (npm run bench does)" };
+}
+
+/**
+ * Restarts with no delay and a budget that never runs out, as issue 7 asks: backoff initial 0, jitter 0,
+ * max_restarts huge, window 1 s. Health as shipped: /health every 5 s once ready.
+ */
+function runtimeEntry(program) {
+  return {
+    id: program.id,
+    adapter: "command",
+    binary: process.execPath,
+    args: [program.script],
+    env: program.env,
+    auto_start: true,
+    health: { path: "/health", interval: "5s", timeout: "2s" },
+    restart_budget: { max_restarts: 1_000_000_000, window_seconds: 1, retry_at_reset: true },
+    backoff: { initial: 0, max: 1, factor: 1, jitter: 0 },
+    stop: { signal: "SIGTERM", grace: "5s" },
+  };
+}
+
+/** Starts rmxd supervising `programs` ({id, script, env}); resolves once its socket answers. */
+export async function deploy({ dir, programs }) {
+  fs.mkdirSync(dir, { recursive: true });
+  const socket = path.join(dir, "rmxd.sock");
+  const configPath = path.join(dir, "rmx.yaml");
+  // JSON is YAML: no serializer needed.
+  fs.writeFileSync(configPath, JSON.stringify({ runtimes: programs.map(runtimeEntry) }, null, 2));
+  const env = benchEnv({
+    RMX_SOCKET: socket,
+    RMX_STATE_DIR: path.join(dir, "state"),
+    XDG_CONFIG_HOME: path.join(dir, "xdg-config"),
+  });
+  delete env.RMX_CONFIG;
+  delete env.RMX_LOG_LEVEL;
+  const daemon = spawnTracked(process.execPath, [RMXD, "--config", configPath], {
+    env,
+    logFile: path.join(dir, "rmxd.log"),
+    // Its own process group: a Ctrl-C on the bench must not reach it before the bench's own teardown does.
+    detached: true,
+  });
+  const teardown = onCleanup(`rmxd ${daemon.pid}`, async () => {
+    if (daemon.alive()) daemon.child.kill("SIGTERM");
+    if (!(await pidGone(daemon.pid, 20_000))) daemon.child.kill("SIGKILL");
+    await daemon.exited;
+  });
+  const Client = await RmxClient();
+  await waitFor(
+    async () => {
+      if (!daemon.alive()) throw new Error(`rmxd exited during start-up; see ${path.join(dir, "rmxd.log")}`);
+      const c = await Client.connect({ socketPath: socket, timeoutMs: 1000 });
+      try {
+        return await c.call("daemon.hello");
+      } finally {
+        await c.close();
+      }
+    },
+    30_000,
+    "rmxd to answer",
+  );
+  return {
+    daemonPid: daemon.pid,
+    socket,
+    statusCommand: {
+      command: process.execPath,
+      args: [RMX, "runtime", "status", "--json"],
+      env: cliEnv(socket),
+    },
+    /** Runtimes `ready` in the status command's output. */
+    listed: (r) =>
+      r.code === 0 ? JSON.parse(r.stdout).runtimes.filter((x) => x.state === "ready").length : -1,
+    /** Resolves with performance.now() when every runtime is `ready`, as seen over the socket. */
+    allReady: (timeoutMs = 60_000 + programs.length * 1_000) =>
+      allReady(Client, socket, programs.length, timeoutMs),
+    async connect() {
+      const c = await Client.connect({ socketPath: socket });
+      return {
+        list: () => c.call("runtime.status"),
+        hello: () => c.call("daemon.hello"),
+        raw: c,
+        close: () => c.close(),
+      };
+    },
+    teardown,
+  };
+}
+
+function cliEnv(socket) {
+  return benchEnv({ RMX_SOCKET: socket, NO_COLOR: "1" });
+}
+
+/**
+ * Subscribe, then take a snapshot: the socket is ordered, so applying the snapshot and later events in
+ * arrival order gives the daemon's current view without polling.
+ */
+async function allReady(Client, socket, total, timeoutMs) {
+  const c = await Client.connect({ socketPath: socket });
+  let timer;
+  try {
+    return await new Promise((resolve, reject) => {
+      const states = new Map();
+      timer = setTimeout(() => {
+        const ready = [...states.values()].filter((s) => s === "ready").length;
+        reject(new Error(`only ${ready}/${total} runtimes ready after ${timeoutMs} ms`));
+      }, timeoutMs);
+      const check = () => {
+        let ready = 0;
+        for (const s of states.values()) if (s === "ready") ready++;
+        if (ready === total) resolve(performance.now());
+      };
+      c.subscribe(["runtime.state.changed"], (e) => {
+        states.set(e.payload.id, e.payload.to);
+        check();
+      })
+        .then(() => c.call("runtime.status"))
+        .then((status) => {
+          for (const r of status.runtimes) states.set(r.id, r.state);
+          check();
+        })
+        .catch(reject);
+    });
+  } finally {
+    clearTimeout(timer);
+    await c.close();
+  }
+}

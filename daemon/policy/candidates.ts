@@ -1,0 +1,222 @@
+/**
+ * How the daemon's runtimes become resolution candidates: one per runtime, keyed by its matrix cell, with
+ * health from its state, lease room from the lease book, capabilities from its hardware and sandbox, and
+ * fit / size from the matrix or the model catalog. Pure: the caller passes a snapshot.
+ */
+import { cellKey, modelIdOf, REMOTE_HARDWARE } from "../matrix/keys.js";
+import type { ModelEntry } from "../models/catalog.js";
+import type {
+  FitVerdict,
+  MatrixCell,
+  RuntimeSpec,
+  RuntimeState,
+  RuntimeView,
+  SandboxKind,
+} from "../types.js";
+import type { Candidate } from "./resolve.js";
+
+export interface SandboxAvailability {
+  kind: SandboxKind;
+  available: boolean;
+  reason?: string;
+}
+
+/** Where a runtime sits in the matrix. */
+export interface RuntimePlace {
+  runtime: string;
+  key: string;
+  model: string;
+  hardware: string;
+  sandbox: SandboxKind;
+  remote: boolean;
+  /** Lease capacity: `slots`, default 1. */
+  slots: number;
+}
+
+export function placeOf(
+  spec: RuntimeSpec,
+  lookup: (idOrPath: string) => ModelEntry | undefined,
+): RuntimePlace {
+  const remote = spec.adapter === "remote";
+  const model = modelIdOf(spec, lookup);
+  const hardware = remote ? REMOTE_HARDWARE : spec.hardware;
+  const sandbox: SandboxKind = remote ? "none" : spec.sandbox.kind;
+  return {
+    runtime: spec.id,
+    key: cellKey(model, hardware, sandbox),
+    model,
+    hardware,
+    sandbox,
+    remote,
+    slots: spec.slots ?? 1,
+  };
+}
+
+function sandboxWorks(kind: SandboxKind, sandboxes: readonly SandboxAvailability[]): SandboxAvailability {
+  if (kind === "none") return { kind, available: true };
+  return (
+    sandboxes.find((s) => s.kind === kind) ?? { kind, available: false, reason: `${kind} was not detected` }
+  );
+}
+
+/**
+ * What a runtime's cell offers to leases and requests: `slot` always, `gpu` on `gpu:N`, `sandbox:<kind>` when
+ * its sandbox works here (`sandbox:none` for unsandboxed ones), `remote` for remote endpoints.
+ */
+export function capabilitiesOf(place: RuntimePlace, sandboxes: readonly SandboxAvailability[]): string[] {
+  const caps = ["slot"];
+  if (place.remote) caps.push("remote");
+  if (place.hardware.startsWith("gpu:")) caps.push("gpu");
+  if (!place.remote && sandboxWorks(place.sandbox, sandboxes).available)
+    caps.push(`sandbox:${place.sandbox}`);
+  return caps;
+}
+
+/**
+ * Lease room. A lease targets a runtime id or a cell key; both draw on the same slots, so a cell's free room
+ * is its runtimes' slots minus every lease on the cell or on one of its runtimes, and a runtime's room is
+ * also bounded by its own slots.
+ */
+export class LeaseBook {
+  private readonly byRuntime = new Map<string, RuntimePlace>();
+  private readonly byCell = new Map<string, RuntimePlace[]>();
+
+  constructor(
+    places: readonly RuntimePlace[],
+    private readonly held: (target: string) => number,
+  ) {
+    for (const p of places) {
+      this.byRuntime.set(p.runtime, p);
+      const list = this.byCell.get(p.key) ?? [];
+      list.push(p);
+      this.byCell.set(p.key, list);
+    }
+  }
+
+  /** Runtimes a target names: the runtime itself, or every runtime of the cell. */
+  runtimesOf(target: string): RuntimePlace[] {
+    const rt = this.byRuntime.get(target);
+    if (rt !== undefined) return [rt];
+    return this.byCell.get(target) ?? [];
+  }
+
+  /** Free slots of a cell, counting leases on the cell and on each of its runtimes. */
+  cellFree(key: string): number {
+    const places = this.byCell.get(key) ?? [];
+    let total = 0;
+    let used = this.held(key);
+    for (const p of places) {
+      total += p.slots;
+      used += this.held(p.runtime);
+    }
+    return Math.max(0, total - used);
+  }
+
+  /** Free slots for a request served by this runtime. */
+  runtimeFree(runtimeId: string): number {
+    const p = this.byRuntime.get(runtimeId);
+    if (p === undefined) return 0;
+    return Math.max(0, Math.min(p.slots - this.held(runtimeId), this.cellFree(p.key)));
+  }
+
+  /** The LeaseManager's capacity: what the target already holds plus its free room; undefined = unknown. */
+  capacityOf(target: string): number | undefined {
+    if (this.byRuntime.has(target)) return this.held(target) + this.runtimeFree(target);
+    if (this.byCell.has(target)) return this.held(target) + this.cellFree(target);
+    return undefined;
+  }
+
+  /** Total slots of a cell (its lease capacity in the matrix's load). */
+  cellSlots(key: string): number {
+    return (this.byCell.get(key) ?? []).reduce((n, p) => n + p.slots, 0);
+  }
+
+  /** Leases that keep a runtime busy: on it or on its cell. */
+  busyLeases(runtimeId: string): number {
+    const p = this.byRuntime.get(runtimeId);
+    if (p === undefined) return 0;
+    return this.held(runtimeId) + this.held(p.key);
+  }
+
+  /** Leases counted against a cell: on the cell and on its runtimes. */
+  cellHeld(key: string): number {
+    return (this.byCell.get(key) ?? []).reduce((n, p) => n + this.held(p.runtime), this.held(key));
+  }
+}
+
+export interface RuntimeSnapshot {
+  spec: RuntimeSpec;
+  state: RuntimeState;
+  view: Pick<RuntimeView, "status" | "health" | "inference">;
+}
+
+export interface CandidateContext {
+  lookupModel: (idOrPath: string) => ModelEntry | undefined;
+  sandboxes: readonly SandboxAvailability[];
+  /** The matrix's cells, when it provides them: fit and size are taken from there. */
+  matrixCells: readonly MatrixCell[];
+  leases: LeaseBook;
+  /** p95 of requests routed to a cell in the window, if any. */
+  routedP95: (cellKey: string) => number | undefined;
+  /** Parameter count of a runtime's model (GGUF), when known. */
+  parameterCount: (spec: RuntimeSpec) => number | undefined;
+  updated: string;
+}
+
+/**
+ * A runtime stopped for idleness starts on demand, so it counts as healthy: choosing it wakes it. Degraded
+ * counts as unhealthy (its users move on).
+ */
+export function isServing(state: RuntimeState): boolean {
+  return state === "ready" || state === "idle";
+}
+
+const NO_SANDBOX: SandboxAvailability = { kind: "none", available: true };
+const UNKNOWN_FIT: FitVerdict = { fits: "unknown", reason: "no fit verdict for this cell" };
+
+function numberField(cell: MatrixCell | undefined, field: string): number | undefined {
+  const value = (cell as unknown as Record<string, unknown> | undefined)?.[field];
+  return typeof value === "number" && Number.isFinite(value) ? value : undefined;
+}
+
+export function buildCandidates(runtimes: readonly RuntimeSnapshot[], ctx: CandidateContext): Candidate[] {
+  const matrix = new Map(ctx.matrixCells.map((c) => [c.key, c]));
+  const places = runtimes.map((r) => placeOf(r.spec, ctx.lookupModel));
+  const runtimesByCell = new Map<string, string[]>();
+  for (const p of places) runtimesByCell.set(p.key, [...(runtimesByCell.get(p.key) ?? []), p.runtime]);
+  return runtimes.map((r, i) => {
+    const place = places[i] as RuntimePlace;
+    const fromMatrix = matrix.get(place.key);
+    const sandbox = place.remote ? NO_SANDBOX : sandboxWorks(place.sandbox, ctx.sandboxes);
+    const cell: MatrixCell = {
+      key: place.key,
+      model: place.model,
+      hardware: place.hardware,
+      sandbox: place.sandbox,
+      available: sandbox.available,
+      runtimes: runtimesByCell.get(place.key) ?? [place.runtime],
+      status: r.view.status,
+      throughput: {},
+      load: { leases_held: ctx.leases.cellHeld(place.key), lease_capacity: ctx.leases.cellSlots(place.key) },
+      fit: fromMatrix?.fit ?? UNKNOWN_FIT,
+      updated: ctx.updated,
+    };
+    if (!sandbox.available) {
+      cell.unavailable_reason = `sandbox ${place.sandbox} unavailable${sandbox.reason ? `: ${sandbox.reason}` : ""}`;
+    }
+    const candidate: Candidate = {
+      cell,
+      runtimeId: place.runtime,
+      remote: place.remote,
+      healthy: isServing(r.state),
+      state: r.state,
+      lease_free: ctx.leases.runtimeFree(place.runtime),
+      capabilities: capabilitiesOf(place, ctx.sandboxes),
+    };
+    const p95 = ctx.routedP95(place.key) ?? r.view.inference?.p95_ms ?? r.view.health.p95_ms;
+    if (p95 !== undefined) candidate.p95_ms = p95;
+    const params = numberField(fromMatrix, "parameter_count") ?? ctx.parameterCount(r.spec);
+    if (params !== undefined) candidate.parameter_count = params;
+    return candidate;
+  });
+}

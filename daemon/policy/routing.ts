@@ -1,0 +1,257 @@
+/**
+ * Routing: turns a request into the cell and runtime that serve it. Builds the candidates from the live
+ * runtimes, resolves with the scope's pin and the policy switches, and — for a scope's default routing
+ * (balanced, no model or SLO or needs) — keeps users on their fallback cell until their pinned cell has been
+ * healthy for `restore_after`. The pinned scopes are also re-evaluated on every runtime state change and
+ * when a restore falls due, so `policy.fallback` / `policy.restored` fire without any request.
+ */
+
+import type { Clock } from "../clock.js";
+import { rfc3339 } from "../clock.js";
+import { RmxError } from "../errors.js";
+import type { EventBus } from "../events.js";
+import type { ModelEntry } from "../models/catalog.js";
+import type { RuntimeSupervisor } from "../supervise/runtime.js";
+import type { MatrixCell, PolicySpec, RuntimeSpec } from "../types.js";
+import {
+  buildCandidates,
+  capabilitiesOf,
+  LeaseBook,
+  placeOf,
+  type RuntimePlace,
+  type SandboxAvailability,
+} from "./candidates.js";
+import { FallbackTracker } from "./fallback.js";
+import type { PinStore } from "./pins.js";
+import type { Candidate, CellRef, Resolution, ResolveRequest } from "./resolve.js";
+import { resolveCell } from "./resolve.js";
+import type { ResolveResult } from "./wire.js";
+
+export interface RoutingHost {
+  clock: Clock;
+  bus: EventBus;
+  runtimes: () => Iterable<RuntimeSupervisor>;
+  lookupModel: (idOrPath: string) => ModelEntry | undefined;
+  sandboxes: () => readonly SandboxAvailability[];
+  matrixCells: () => readonly MatrixCell[];
+  leasesHeld: (target: string) => number;
+  routedP95: (cellKey: string) => number | undefined;
+  parameterCount: (spec: RuntimeSpec) => number | undefined;
+  pins: PinStore;
+  policy: () => PolicySpec;
+}
+
+export interface Routed {
+  resolution: Resolution;
+  /** Who serves: the tracker's cell for tracked scopes, else the resolution's choice. */
+  serve?: CellRef;
+  /** The pin scope the request fell under. */
+  scope?: string;
+  candidates: Candidate[];
+}
+
+/** Requests whose routing the fallback tracker follows: a scope's default (balanced, unconstrained) routing. */
+function isDefaultRouting(req: ResolveRequest): boolean {
+  return (
+    (req.mode ?? "balanced") === "balanced" &&
+    req.model === undefined &&
+    req.slo_ms === undefined &&
+    (req.needs === undefined || req.needs.length === 0)
+  );
+}
+
+const MAX_LISTED = 6;
+
+export function noEligibleCell(req: ResolveRequest, routed: Routed): RmxError {
+  const asked = [
+    req.agent !== undefined ? `agent ${req.agent}` : undefined,
+    req.project !== undefined ? `project ${req.project}` : undefined,
+    req.model !== undefined ? `model ${req.model}` : undefined,
+    `mode ${routed.resolution.mode}`,
+  ].filter((x) => x !== undefined);
+  const passed = routed.resolution.passed_over;
+  const lines = passed
+    .slice(0, MAX_LISTED)
+    .map((p) => `${p.cell}${p.runtime ? ` (runtime ${p.runtime})` : ""}: ${p.why} (${p.detail})`);
+  if (passed.length > MAX_LISTED) lines.push(`and ${passed.length - MAX_LISTED} more`);
+  const why = passed.length === 0 ? "no runtime is configured" : lines.join("; ");
+  return new RmxError("NO_ELIGIBLE_CELL", `no eligible cell for ${asked.join(", ")}: ${why}`, {
+    passed_over: passed,
+    mode: routed.resolution.mode,
+    ...(routed.resolution.pin ? { pin: routed.resolution.pin } : {}),
+    ...(routed.resolution.note ? { note: routed.resolution.note } : {}),
+  });
+}
+
+export class Router {
+  readonly fallback: FallbackTracker;
+  private evaluationQueued = false;
+  private restoreTimer: NodeJS.Timeout | undefined;
+  private stopped = false;
+
+  constructor(private readonly host: RoutingHost) {
+    const policy = host.policy;
+    this.fallback = new FallbackTracker({
+      clock: host.clock,
+      // A getter: `policy.set` changes the restore period of scopes already on fallback.
+      get restoreAfterMs() {
+        return policy().restore_after_ms;
+      },
+      emit: (topic, payload) => host.bus.publish(topic, payload),
+    });
+  }
+
+  places(): RuntimePlace[] {
+    return [...this.host.runtimes()].map((rt) => placeOf(rt.spec, this.host.lookupModel));
+  }
+
+  leaseBook(): LeaseBook {
+    return new LeaseBook(this.places(), this.host.leasesHeld);
+  }
+
+  /** Capabilities a lease target offers: those of the runtime, or of any runtime in the cell. */
+  capabilitiesOfTarget(target: string): string[] {
+    const sandboxes = this.host.sandboxes();
+    const caps = new Set<string>();
+    for (const place of this.leaseBook().runtimesOf(target)) {
+      for (const c of capabilitiesOf(place, sandboxes)) caps.add(c);
+    }
+    return [...caps];
+  }
+
+  candidates(): Candidate[] {
+    const runtimes = [...this.host.runtimes()];
+    return buildCandidates(
+      runtimes.map((rt) => ({ spec: rt.spec, state: rt.state, view: rt.view() })),
+      {
+        lookupModel: this.host.lookupModel,
+        sandboxes: this.host.sandboxes(),
+        matrixCells: this.host.matrixCells(),
+        leases: this.leaseBook(),
+        routedP95: this.host.routedP95,
+        parameterCount: this.host.parameterCount,
+        updated: rfc3339(this.host.clock.now()),
+      },
+    );
+  }
+
+  route(req: ResolveRequest): Routed {
+    const candidates = this.candidates();
+    const pin = this.host.pins.lookup({
+      ...(req.agent !== undefined ? { agent: req.agent } : {}),
+      ...(req.project !== undefined ? { project: req.project } : {}),
+    });
+    const resolution = resolveCell(req, candidates, pin, this.host.policy());
+    const routed: Routed = { resolution, candidates };
+    if (pin !== undefined) routed.scope = pin.scope;
+    if (resolution.chosen !== undefined) routed.serve = resolution.chosen;
+    const preferred = resolution.preferred;
+    if (pin === undefined || preferred === undefined || !isDefaultRouting(req)) return routed;
+
+    const prefCandidate = candidates.find(
+      (c) => c.cell.key === preferred.cell && c.runtimeId === preferred.runtime,
+    );
+    const tracked = this.fallback.list().some((s) => s.scope === pin.scope && s.preferred === preferred.cell);
+    // A pinned runtime still coming up at daemon start is not a failure: start following it once it has settled.
+    if (!tracked && prefCandidate?.state === "starting") return routed;
+    const { cell } = this.fallback.observe(
+      pin.scope,
+      preferred.cell,
+      prefCandidate?.healthy ?? false,
+      resolution,
+    );
+    this.armRestore();
+    if (cell === undefined) {
+      delete routed.serve;
+      return routed;
+    }
+    const ref =
+      resolution.chosen?.cell === cell ? resolution.chosen : resolution.ranked.find((r) => r.cell === cell);
+    if (ref !== undefined) routed.serve = ref;
+    return routed;
+  }
+
+  /** The answer of `runtime.resolve`. Throws NO_ELIGIBLE_CELL with every passed-over cell in `data`. */
+  resolve(req: ResolveRequest): ResolveResult {
+    const routed = this.route(req);
+    if (routed.serve === undefined) throw noEligibleCell(req, routed);
+    const r = routed.resolution;
+    const result: ResolveResult = {
+      mode: r.mode,
+      chosen: routed.serve,
+      passed_over: r.passed_over,
+      fallback: r.preferred !== undefined ? routed.serve.cell !== r.preferred.cell : r.fallback,
+      ranked: r.ranked,
+    };
+    if (r.also !== undefined) result.also = r.also;
+    if (r.pin !== undefined && routed.scope !== undefined)
+      result.pin = { scope: routed.scope, patterns: r.pin };
+    if (r.preferred !== undefined) result.preferred = r.preferred;
+    const note = this.stickyNote(routed) ?? r.note;
+    if (note !== undefined) result.note = note;
+    return result;
+  }
+
+  /** Why users are not on their pinned cell although it passes the checks now. */
+  stickyNote(routed: Routed): string | undefined {
+    const preferred = routed.resolution.preferred;
+    if (preferred === undefined || routed.serve === undefined || routed.serve.cell === preferred.cell) {
+      return undefined;
+    }
+    const view = this.fallback.list().find((s) => s.scope === routed.scope);
+    if (view === undefined || !view.on_fallback || view.preferred_healthy_since === undefined)
+      return undefined;
+    return `staying on ${routed.serve.cell} until ${preferred.cell} has been healthy for ${this.host.policy().restore_after_ms} ms (healthy since ${view.preferred_healthy_since})`;
+  }
+
+  /** Re-evaluates every pinned scope soon (coalesced): runtime state changes call this. */
+  scheduleEvaluation(): void {
+    if (this.evaluationQueued || this.stopped) return;
+    this.evaluationQueued = true;
+    setImmediate(() => {
+      this.evaluationQueued = false;
+      if (!this.stopped) this.evaluateAll();
+    });
+  }
+
+  evaluateAll(): void {
+    for (const pin of this.host.pins.list()) {
+      this.route({
+        ...(pin.agent !== undefined ? { agent: pin.agent } : {}),
+        ...(pin.project !== undefined ? { project: pin.project } : {}),
+      });
+    }
+    this.armRestore();
+  }
+
+  forget(scope: string): void {
+    this.fallback.forget(scope);
+  }
+
+  stop(): void {
+    this.stopped = true;
+    if (this.restoreTimer !== undefined) clearTimeout(this.restoreTimer);
+    this.restoreTimer = undefined;
+  }
+
+  /** One timer for the earliest due restore: a scope on fallback whose preferred cell is healthy. */
+  private armRestore(): void {
+    if (this.restoreTimer !== undefined) clearTimeout(this.restoreTimer);
+    this.restoreTimer = undefined;
+    if (this.stopped) return;
+    const after = this.host.policy().restore_after_ms;
+    let due = Number.POSITIVE_INFINITY;
+    for (const s of this.fallback.list()) {
+      if (s.on_fallback && s.preferred_healthy_since !== undefined) {
+        due = Math.min(due, Date.parse(s.preferred_healthy_since) + after);
+      }
+    }
+    if (!Number.isFinite(due)) return;
+    const delay = Math.min(Math.max(0, due - this.host.clock.now()) + 1, 2_147_483_647);
+    this.restoreTimer = setTimeout(() => {
+      this.restoreTimer = undefined;
+      this.evaluateAll();
+    }, delay);
+    this.restoreTimer.unref();
+  }
+}

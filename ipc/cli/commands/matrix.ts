@@ -1,0 +1,254 @@
+/**
+ * `rmx matrix [--list]`: the grid (models as rows, hardware/sandbox as columns, a short state word and the
+ * generated tokens/s per cell, then a legend), or the same facts as one sentence per cell for screen readers.
+ */
+import type { MatrixCell, StatusCode } from "../../../daemon/types.js";
+import type { MatrixResult } from "../../protocol.js";
+import { booleanValue } from "../args.js";
+import type { ParsedCommandArgs } from "../commands.js";
+import type { CliContext } from "../context.js";
+import { ExitCode } from "../exit-codes.js";
+import { formatLocalTime, type Palette, paintTone, type StateTone, visibleWidth } from "../format.js";
+
+export const GRID_WIDTH = 80;
+const MODEL_COLUMN_MAX = 24;
+const GAP = "  ";
+
+const WORDS: Record<StatusCode, { word: string; tone: StateTone }> = {
+  ready: { word: "ready", tone: "good" },
+  degraded: { word: "degr", tone: "warn" },
+  starting: { word: "start", tone: "warn" },
+  error: { word: "error", tone: "bad" },
+  offline: { word: "off", tone: "quiet" },
+};
+
+/** Cells without a runtime: what a user could still do there. */
+const NO_RUNTIME = { word: "--", tone: "quiet" } as const;
+const NO_FIT = { word: "nofit", tone: "warn" } as const;
+const UNAVAILABLE = { word: "n/a", tone: "quiet" } as const;
+
+/** Sandbox names as column headers; the legend spells out the short ones. */
+const SANDBOX_HEADER: Record<string, string> = { none: "none", bwrap: "bwrap", "systemd-run": "systemd" };
+
+export const LEGEND = [
+  "Legend: ready, degr(aded), start(ing), error, off: best state of the cell's",
+  "  runtimes, then its generated tokens/s. --: no runtime; nofit: no runtime and",
+  "  the model does not fit; n/a: sandbox or hardware unavailable here.",
+  "  systemd = systemd-run. `rmx matrix --list` says the same in sentences.",
+];
+
+/** 0.4 → "0.4", 42.3 → "42", 1234 → "1.2k": at most four characters. */
+export function formatRate(rate: number): string {
+  if (rate < 10) return rate.toFixed(1).replace(/\.0$/, "");
+  if (rate < 1000) return String(Math.round(rate));
+  if (rate < 9950) return `${(rate / 1000).toFixed(1)}k`;
+  return `${Math.round(rate / 1000)}k`;
+}
+
+export function cellWord(cell: MatrixCell): { text: string; word: string; tone: StateTone } {
+  if (cell.runtimes.length === 0) {
+    const mark = !cell.available ? UNAVAILABLE : cell.fit.fits === false ? NO_FIT : NO_RUNTIME;
+    return { text: mark.word, word: mark.word, tone: mark.tone };
+  }
+  const { word, tone } = WORDS[cell.status.code];
+  const rate = cell.throughput.generated_tokens_per_second;
+  return { text: rate === undefined ? word : `${word} ${formatRate(rate)}`, word, tone };
+}
+
+function cut(text: string, max: number): string {
+  const chars = [...text];
+  return chars.length <= max ? text : `${chars.slice(0, max - 1).join("")}…`;
+}
+
+function pad(text: string, width: number): string {
+  return text + " ".repeat(Math.max(0, width - visibleWidth(text)));
+}
+
+interface Column {
+  hardware: string;
+  sandbox: string;
+  width: number;
+}
+
+/**
+ * The grid, split into blocks of columns so that no line is wider than `width` (each block repeats the model
+ * column). Colours only tint the state word; the words carry the meaning.
+ */
+export function renderMatrixGrid(
+  result: MatrixResult,
+  opts: { palette: Palette; width?: number; formatTime?: (iso: string) => string },
+): string[] {
+  const width = Math.max(40, opts.width ?? GRID_WIDTH);
+  const formatTime = opts.formatTime ?? formatLocalTime;
+  const byKey = new Map(result.cells.map((c) => [c.key, c]));
+  const serving = result.cells.filter((c) => c.runtimes.length > 0);
+  const ready = serving.filter((c) => c.status.code === "ready").length;
+  const { models, hardware, sandboxes } = result.axes;
+  const lines = [
+    `Runtime matrix (updated ${formatTime(result.generated)}): ${models.length} model(s), ` +
+      `${hardware.length} hardware, ${sandboxes.length} sandbox kind(s)`,
+    `${serving.length} cell(s) with a runtime, ${ready} ready; ${result.cells.length} cells in all`,
+  ];
+  if (models.length === 0) return [...lines, "", "No models: add models or model_dirs to the configuration."];
+
+  const columns: Column[] = [];
+  const cellAt = (model: string, column: Column): MatrixCell | undefined =>
+    byKey.get(
+      column.hardware === "remote" ? `remote:${model}` : `${model}@${column.hardware}/${column.sandbox}`,
+    );
+  for (const hw of hardware) {
+    const kinds = hw === "remote" ? ["none"] : sandboxes;
+    for (const sandbox of kinds) {
+      const column: Column = { hardware: hw, sandbox, width: 0 };
+      const header = hw === "remote" ? "-" : (SANDBOX_HEADER[sandbox] ?? sandbox);
+      column.width = Math.max(visibleWidth(hw), visibleWidth(header));
+      for (const model of models) {
+        const cell = cellAt(model, column);
+        if (cell !== undefined) column.width = Math.max(column.width, visibleWidth(cellWord(cell).text));
+      }
+      column.width = Math.min(column.width, width - MODEL_COLUMN_MAX - GAP.length);
+      columns.push(column);
+    }
+  }
+  const modelWidth = Math.min(
+    MODEL_COLUMN_MAX,
+    Math.max(visibleWidth("model"), ...models.map((m) => visibleWidth(m))),
+  );
+
+  // Blocks of columns that fit the width next to the model column; a hardware's sandboxes stay together
+  // when they fit in one block.
+  const blocks: Column[][] = [];
+  let block: Column[] = [];
+  let used = modelWidth;
+  const need = (cols: readonly Column[]) => cols.reduce((n, c) => n + GAP.length + c.width, 0);
+  const flush = (): void => {
+    if (block.length > 0) blocks.push(block);
+    block = [];
+    used = modelWidth;
+  };
+  for (const hw of hardware) {
+    const group = columns.filter((c) => c.hardware === hw);
+    if (used + need(group) > width && modelWidth + need(group) <= width) flush();
+    for (const column of group) {
+      if (block.length > 0 && used + need([column]) > width) flush();
+      block.push(column);
+      used += need([column]);
+    }
+  }
+  if (block.length > 0) blocks.push(block);
+
+  for (const cols of blocks) {
+    lines.push("");
+    lines.push([pad("", modelWidth), ...cols.map((c) => pad(c.hardware, c.width))].join(GAP).trimEnd());
+    lines.push(
+      [
+        pad("model", modelWidth),
+        ...cols.map((c) =>
+          pad(c.hardware === "remote" ? "-" : (SANDBOX_HEADER[c.sandbox] ?? c.sandbox), c.width),
+        ),
+      ]
+        .join(GAP)
+        .trimEnd(),
+    );
+    for (const model of models) {
+      const parts = [pad(cut(model, modelWidth), modelWidth)];
+      for (const column of cols) {
+        const cell = cellAt(model, column);
+        if (cell === undefined) {
+          parts.push(pad("", column.width));
+          continue;
+        }
+        const { text, word, tone } = cellWord(cell);
+        const shown = cut(text, column.width);
+        const painted = shown.startsWith(word)
+          ? paintTone(opts.palette, tone, word) + shown.slice(word.length)
+          : shown;
+        parts.push(pad(painted, column.width));
+      }
+      lines.push(parts.join(GAP).trimEnd());
+    }
+  }
+  lines.push("", ...LEGEND);
+  return lines;
+}
+
+function plural(n: number, one: string, many = `${one}s`): string {
+  return `${n} ${n === 1 ? one : many}`;
+}
+
+function bytesText(bytes: number): string {
+  const units: [number, string][] = [
+    [1024 ** 3, "GiB"],
+    [1024 ** 2, "MiB"],
+    [1024, "KiB"],
+  ];
+  for (const [size, unit] of units) if (bytes >= size) return `${(bytes / size).toFixed(1)} ${unit}`;
+  return `${bytes} bytes`;
+}
+
+/** One sentence per cell, no symbols or abbreviations: for screen readers and grep. */
+export function cellSentence(cell: MatrixCell): string {
+  const place =
+    cell.hardware === "remote"
+      ? `${cell.model} on a remote endpoint`
+      : `${cell.model} on ${cell.hardware} in sandbox ${cell.sandbox}`;
+  const parts: string[] = [];
+  if (!cell.available) parts.push(`unavailable (${cell.unavailable_reason ?? "no reason given"})`);
+  parts.push(cell.status.label);
+  const t = cell.throughput;
+  if (t.generated_tokens_per_second !== undefined || t.prompt_tokens_per_second !== undefined) {
+    const rates: string[] = [];
+    if (t.generated_tokens_per_second !== undefined) rates.push(`${t.generated_tokens_per_second} generated`);
+    if (t.prompt_tokens_per_second !== undefined) rates.push(`${t.prompt_tokens_per_second} prompt`);
+    parts.push(`${rates.join(" and ")} tokens per second`);
+  }
+  const l = cell.load;
+  const load: string[] = [];
+  if (l.slots_total !== undefined) load.push(`${l.slots_busy ?? 0} of ${plural(l.slots_total, "slot")} busy`);
+  if (l.requests_processing !== undefined)
+    load.push(`${plural(l.requests_processing, "request")} processing`);
+  if (l.requests_deferred !== undefined && l.requests_deferred > 0)
+    load.push(`${l.requests_deferred} deferred`);
+  if (l.cpu_percent !== undefined) load.push(`CPU ${l.cpu_percent} percent`);
+  if (l.rss_bytes !== undefined) load.push(`memory ${bytesText(l.rss_bytes)}`);
+  if (l.gpu_util_percent !== undefined) load.push(`GPU ${l.gpu_util_percent} percent busy`);
+  if (l.vram_share !== undefined) load.push(`VRAM ${Math.round(l.vram_share * 100)} percent used`);
+  if (cell.runtimes.length > 0) load.push(`${l.leases_held} of ${plural(l.lease_capacity, "lease")} held`);
+  if (load.length > 0) parts.push(load.join(", "));
+  const fit = cell.fit.fits === true ? "fits" : cell.fit.fits === false ? "does not fit" : "fit unknown";
+  parts.push(`${fit}: ${cell.fit.reason}`);
+  if (cell.runtimes.length > 0) parts.push(`runtimes: ${cell.runtimes.join(", ")}`);
+  return `${place}: ${parts.join("; ")}.`;
+}
+
+export function renderMatrixList(result: MatrixResult, formatTime = formatLocalTime): string[] {
+  const serving = result.cells.filter((c) => c.runtimes.length > 0).length;
+  return [
+    `Runtime matrix updated ${formatTime(result.generated)}: ${plural(result.cells.length, "cell")}, ` +
+      `${serving} with a runtime.`,
+    ...result.cells.map(cellSentence),
+  ];
+}
+
+function terminalWidth(ctx: CliContext): number {
+  const columns = ctx.isTTY ? process.stdout.columns : undefined;
+  return columns !== undefined && columns > GRID_WIDTH ? columns : GRID_WIDTH;
+}
+
+export async function run(ctx: CliContext, args: ParsedCommandArgs): Promise<number> {
+  const client = await ctx.connect();
+  try {
+    const result = await client.call("matrix.get");
+    if (ctx.json) {
+      ctx.write(`${JSON.stringify(result, null, 2)}\n`);
+      return ExitCode.OK;
+    }
+    const lines = booleanValue(args, "list")
+      ? renderMatrixList(result)
+      : renderMatrixGrid(result, { palette: ctx.palette, width: terminalWidth(ctx) });
+    ctx.write(`${lines.join("\n")}\n`);
+    return ExitCode.OK;
+  } finally {
+    await client.close();
+  }
+}

@@ -1,0 +1,75 @@
+/** `rmx runtime reload --id RT [--model M] [--wait] [--timeout 60s]`. */
+import type { QuickActionResult, ReloadParams } from "../../../daemon/policy/wire.js";
+import { booleanValue, stringValue, usageLine } from "../args.js";
+import type { ParsedCommandArgs } from "../commands.js";
+import { findCommand } from "../commands.js";
+import type { CliContext } from "../context.js";
+import { ExitCode } from "../exit-codes.js";
+import { CALL_SLACK_MS, describeOutcome, waitTimeoutMs } from "../wait-outcome.js";
+
+export function quickActionLine(result: QuickActionResult): string {
+  const changes: string[] = [];
+  if (result.action === "reload") {
+    changes.push(
+      result.model === undefined
+        ? "same spec"
+        : result.previous_model !== undefined && result.previous_model !== result.model
+          ? `model ${result.previous_model} → ${result.model}`
+          : `model ${result.model}`,
+    );
+  }
+  if (result.hardware !== result.previous_hardware)
+    changes.push(`hardware ${result.previous_hardware} → ${result.hardware}`);
+  if (result.sandbox !== result.previous_sandbox)
+    changes.push(`sandbox ${result.previous_sandbox} → ${result.sandbox}`);
+  const verb = result.action === "reload" ? "Reload" : "Switch";
+  const what = result.restarted ? "restarting" : `applies at next start (state ${result.state})`;
+  return `${verb} accepted for ${result.id}: ${changes.join(", ") || "no change"}; ${what}; no restart budget used`;
+}
+
+/** Shared by reload and switch: call, print, and with --wait report how it settled. */
+export async function runQuickAction(
+  ctx: CliContext,
+  args: ParsedCommandArgs,
+  method: "runtime.reload" | "runtime.switch",
+  extra: Record<string, string>,
+): Promise<number> {
+  const spec = findCommand(args.command);
+  const id = stringValue(args, "id") as string;
+  const wait = booleanValue(args, "wait");
+  const timeoutMs = waitTimeoutMs(args, spec ? usageLine(spec) : "");
+  const params = { id, ...extra, ...(wait ? { wait: true, timeout_ms: timeoutMs } : {}) };
+  const client = await ctx.connect();
+  try {
+    const result = (await client.call(
+      method,
+      params,
+      wait ? { timeoutMs: timeoutMs + CALL_SLACK_MS } : {},
+    )) as QuickActionResult;
+    if (ctx.json) ctx.out(JSON.stringify(result, null, 2));
+    else {
+      ctx.out(quickActionLine(result));
+      if (result.fit !== undefined) ctx.out(`Fit: ${result.fit.reason}`);
+    }
+    if (!wait || !result.restarted) return ExitCode.OK;
+    const settled = describeOutcome(
+      id,
+      {
+        state: result.state,
+        ...(result.outcome ? { outcome: result.outcome } : {}),
+        ...(result.detail ? { detail: result.detail } : {}),
+      },
+      timeoutMs,
+    );
+    if (!ctx.json) (settled.toStderr ? ctx.err : ctx.out)(settled.line);
+    return settled.exitCode;
+  } finally {
+    await client.close();
+  }
+}
+
+export async function run(ctx: CliContext, args: ParsedCommandArgs): Promise<number> {
+  const model = stringValue(args, "model");
+  const params: Omit<ReloadParams, "id"> = model !== undefined ? { model } : {};
+  return runQuickAction(ctx, args, "runtime.reload", params as Record<string, string>);
+}

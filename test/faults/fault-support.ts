@@ -1,0 +1,207 @@
+/**
+ * Helpers for the fault suite: config text for stub runtimes, an event recorder subscribed before the
+ * fault is injected (so nothing is missed), and the figures the tests report (RSS, bytes on disk, pids).
+ */
+import { readFileSync } from "node:fs";
+import fs from "node:fs/promises";
+import path from "node:path";
+import YAML from "yaml";
+import type { RuntimeState, RuntimeView } from "../../daemon/types.js";
+import type { RmxClient } from "../../ipc/client.js";
+import type { EventNotificationParams } from "../../ipc/protocol.js";
+import { type DaemonHandle, type StartOptions, startDaemon, tempDir } from "../support/daemon-harness.js";
+
+/** A stub runtime block; `args` are the stub's fault flags, `extra` any other runtime keys. */
+export function stubRuntime(id: string, args: string[] = [], extra: Record<string, unknown> = {}) {
+  return { id, adapter: "llama-stub", hardware: "cpu", sandbox: "none", auto_start: false, args, ...extra };
+}
+
+export function configText(config: { runtimes: unknown[]; [key: string]: unknown }): string {
+  return YAML.stringify(config);
+}
+
+export interface Recorder {
+  readonly events: EventNotificationParams[];
+  /** First event after the cursor on `topic` matching `pred`; the cursor moves past it. */
+  // biome-ignore lint/suspicious/noExplicitAny: payloads are shaped per topic by the caller
+  next(topic: string, pred?: (payload: any) => boolean, timeoutMs?: number): Promise<EventNotificationParams>;
+  /** Every recorded event on `topic` for runtime `id`. */
+  all(topic: string, id: string): EventNotificationParams[];
+  close(): Promise<void>;
+}
+
+/** Subscribes (the subscription is in place when this resolves) and records every event. */
+export async function record(h: DaemonHandle, topics: string[]): Promise<Recorder> {
+  const client: RmxClient = await h.client();
+  const events: EventNotificationParams[] = [];
+  const waiters = new Set<() => void>();
+  let cursor = 0;
+  await client.subscribe(topics, (e) => {
+    events.push(e);
+    for (const w of [...waiters]) w();
+  });
+  return {
+    events,
+    next(topic, pred = () => true, timeoutMs = 20_000) {
+      return new Promise((resolve, reject) => {
+        const scan = (): boolean => {
+          for (let i = cursor; i < events.length; i++) {
+            const e = events[i] as EventNotificationParams;
+            if (e.topic === topic && pred(e.payload)) {
+              cursor = i + 1;
+              resolve(e);
+              return true;
+            }
+          }
+          return false;
+        };
+        if (scan()) return;
+        const check = () => {
+          if (!scan()) return;
+          clearTimeout(timer);
+          waiters.delete(check);
+        };
+        const timer = setTimeout(() => {
+          waiters.delete(check);
+          const seen = events
+            .slice(cursor)
+            .map((e) => `${e.topic} ${JSON.stringify(e.payload).slice(0, 200)}`)
+            .join("\n  ");
+          reject(
+            new Error(`no matching ${topic} event within ${timeoutMs} ms; seen since cursor:\n  ${seen}`),
+          );
+        }, timeoutMs);
+        waiters.add(check);
+      });
+    },
+    all(topic, id) {
+      return events.filter((e) => e.topic === topic && (e.payload as { id?: string } | null)?.id === id);
+    },
+    close: () => client.close(),
+  };
+}
+
+/** Payload of `runtime.state.changed`. */
+export interface StateChange {
+  id: string;
+  from: RuntimeState;
+  to: RuntimeState;
+  reason?: string;
+  pid?: number;
+  restart_budget: { used: number; remaining: number; max_restarts: number; reset_at?: string };
+}
+
+export function toState(r: Recorder, id: string, states: RuntimeState[], timeoutMs = 20_000) {
+  return r.next("runtime.state.changed", (p: StateChange) => p.id === id && states.includes(p.to), timeoutMs);
+}
+
+export async function runtimeView(h: DaemonHandle, id: string): Promise<RuntimeView> {
+  const s = await h.status();
+  const rt = s.runtimes.find((r) => r.id === id);
+  if (!rt) throw new Error(`runtime ${id} not in status (have ${s.runtimes.map((r) => r.id).join(", ")})`);
+  return rt;
+}
+
+/** The runtime's captured output, through the socket like `rmx runtime logs`. */
+export async function logLines(h: DaemonHandle, id: string, lines = 200): Promise<string[]> {
+  const c = await h.client();
+  try {
+    return (await c.call("runtime.logs", { id, lines })).lines;
+  } finally {
+    await c.close();
+  }
+}
+
+/** The pid the stub prints for `--stub-grandchild` ("grandchild pid N"), newest last. */
+export function grandchildPids(lines: string[]): number[] {
+  return lines.flatMap((l) => {
+    const m = /grandchild pid (\d+)/.exec(l);
+    return m ? [Number(m[1])] : [];
+  });
+}
+
+/** Resident set size from /proc/<pid>/status, in bytes (Linux). */
+export function rssBytes(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, "utf8");
+  const m = /^VmRSS:\s+(\d+)\s+kB$/m.exec(status);
+  if (!m) throw new Error(`no VmRSS in /proc/${pid}/status`);
+  return Number(m[1]) * 1024;
+}
+
+export const MiB = 1024 * 1024;
+export const mib = (bytes: number): string => `${(bytes / MiB).toFixed(1)} MiB`;
+
+/** Total size of the regular files directly in `dir` (files that vanish mid-scan, by rotation, count 0). */
+export async function dirBytes(dir: string): Promise<{ total: number; files: Record<string, number> }> {
+  const files: Record<string, number> = {};
+  let total = 0;
+  for (const name of await fs.readdir(dir)) {
+    try {
+      const st = await fs.stat(path.join(dir, name));
+      if (!st.isFile()) continue;
+      files[name] = st.size;
+      total += st.size;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
+    }
+  }
+  return { total, files };
+}
+
+/** True while `pid` exists and is not a zombie (a zombie has already died; only its parent has not reaped it). */
+export function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return false;
+  }
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return stat.slice(stat.lastIndexOf(")") + 2)[0] !== "Z";
+  } catch {
+    return false;
+  }
+}
+
+/** Kills leftovers a failing test may leave (best effort; ESRCH is fine). */
+export function killQuietly(pids: Iterable<number>): void {
+  for (const pid of pids) {
+    try {
+      process.kill(pid, "SIGKILL");
+    } catch {}
+  }
+}
+
+/** Prints the figure a test saw (the same one its assertion messages carry), so a green run shows it too. */
+export function report(test: string, figures: Record<string, unknown>): void {
+  const parts = Object.entries(figures).map(
+    ([k, v]) => `${k}=${typeof v === "string" ? v : JSON.stringify(v)}`,
+  );
+  process.stdout.write(`[faults] ${test}: ${parts.join(" ")}\n`);
+}
+
+const createdDirs = new Set<string>();
+
+/** `startDaemon` in a temp dir of its own, removed by `removeDaemonDirs()` (the harness keeps its dirs). */
+export async function startFaultDaemon(opts: StartOptions = {}): Promise<DaemonHandle> {
+  let dir = opts.dir;
+  if (dir === undefined) {
+    dir = await tempDir("rmx-faults-");
+    createdDirs.add(dir);
+  }
+  return startDaemon({ ...opts, dir });
+}
+
+/** Temp dirs for tests that reuse one dir across daemons; removed with the others. */
+export async function faultDir(): Promise<string> {
+  const dir = await tempDir("rmx-faults-");
+  createdDirs.add(dir);
+  return dir;
+}
+
+/** afterEach, after `stopAll()`: removes the dirs created above. */
+export async function removeDaemonDirs(): Promise<void> {
+  const dirs = [...createdDirs];
+  createdDirs.clear();
+  await Promise.all(dirs.map((d) => fs.rm(d, { recursive: true, force: true })));
+}
