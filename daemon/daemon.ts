@@ -11,7 +11,7 @@ import { getAdapter } from "../adapters/registry.js";
 import { stubEntryPath } from "../adapters/stub-path.js";
 import type { HardwareTarget, LaunchPlan } from "../adapters/types.js";
 import { PRODUCT, PROTOCOL_VERSION } from "../ipc/protocol.js";
-import { RpcServer } from "../ipc/server.js";
+import { PreEncoded, RpcServer } from "../ipc/server.js";
 import type { Clock } from "./clock.js";
 import { rfc3339, systemClock } from "./clock.js";
 import { diffRuntimes } from "./config/diff.js";
@@ -67,6 +67,8 @@ export function formatLocalTime(iso: string): string {
   const d = new Date(iso);
   return Number.isNaN(d.getTime()) ? iso : d.toLocaleTimeString("en-GB", { hour12: false });
 }
+
+const STATUS_CACHE_MS = 200;
 
 function httpBlock(policy: PolicyService | undefined): { http?: NodeEntry["http"] } {
   const http = policy?.http();
@@ -274,6 +276,22 @@ export class Daemon {
       );
     }
     return rt;
+  }
+
+  private statusCache: { seq: number; at: number; encoded: PreEncoded } | undefined;
+
+  /**
+   * `runtime.status` for the socket: one serialised snapshot shared by every caller until anything is
+   * published on the bus (every state change, restart, denial and sample is) or it is 200 ms old (probe
+   * latency figures change without an event). Dashboards polling status then cost a lookup, not a rebuild.
+   */
+  statusEncoded(): PreEncoded {
+    const now = this.clock.now();
+    const cached = this.statusCache;
+    if (cached && cached.seq === this.bus.lastSeq && now - cached.at < STATUS_CACHE_MS) return cached.encoded;
+    const encoded = new PreEncoded(JSON.stringify(this.status()));
+    this.statusCache = { seq: this.bus.lastSeq, at: now, encoded };
+    return encoded;
   }
 
   status(): RuntimeStatusResult {

@@ -80,9 +80,23 @@ function isValidId(id: unknown): id is RequestId {
   return id === null || typeof id === "string" || (typeof id === "number" && Number.isFinite(id));
 }
 
+/**
+ * A result already serialised to JSON by its handler (e.g. a snapshot shared by many callers): spliced
+ * into the response as is, so a hot read is not serialised again per call.
+ */
+export class PreEncoded {
+  constructor(readonly json: string) {}
+  toJSON(): unknown {
+    return JSON.parse(this.json);
+  }
+}
+
 /** Encodes a response; a result JSON cannot represent (BigInt, cycles) becomes an internal error. */
 function encodeResponse(response: JsonRpcResponse): string {
   try {
+    if ("result" in response && response.result instanceof PreEncoded) {
+      return `{"jsonrpc":"2.0","id":${JSON.stringify(response.id)},"result":${response.result.json}}`;
+    }
     return JSON.stringify(response);
   } catch (error) {
     return JSON.stringify(
@@ -94,6 +108,32 @@ function encodeResponse(response: JsonRpcResponse): string {
       ),
     );
   }
+}
+
+/**
+ * An event's `topic, seq, time, payload` serialised once and shared by every subscriber's line (fan-out to
+ * 100 subscribers must not stringify the payload 100 times). Keyed by the event object the bus hands to
+ * every listener; `null` marks a payload that cannot be serialised.
+ */
+const eventBodies = new WeakMap<RmxEvent, string | null>();
+
+function encodedEventBody(event: RmxEvent): string | null {
+  let body = eventBodies.get(event);
+  if (body === undefined) {
+    try {
+      const params: Omit<EventNotificationParams, "subscription"> = {
+        topic: event.topic,
+        seq: event.seq,
+        time: event.time,
+        payload: event.payload,
+      };
+      body = JSON.stringify(params).slice(1, -1);
+    } catch {
+      body = null;
+    }
+    eventBodies.set(event, body);
+  }
+  return body;
 }
 
 interface Outbound {
@@ -228,20 +268,10 @@ class Connection {
 
   sendEvent(subscription: string, event: RmxEvent): void {
     if (this.closing) return;
-    const params: EventNotificationParams = {
-      subscription,
-      topic: event.topic,
-      seq: event.seq,
-      time: event.time,
-      payload: event.payload,
-    };
-    let line: string;
-    try {
-      line = encodeMessage({ jsonrpc: "2.0", method: Notifications.EVENT, params });
-    } catch {
-      // An unserialisable payload is the publisher's bug; skip it rather than break the subscriber.
-      return;
-    }
+    const body = encodedEventBody(event);
+    // An unserialisable payload is the publisher's bug; skip it rather than break the subscriber.
+    if (body === null) return;
+    const line = `{"jsonrpc":"2.0","method":"${Notifications.EVENT}","params":{"subscription":${JSON.stringify(subscription)},${body}}}\n`;
     this.enqueue(line, subscription);
   }
 

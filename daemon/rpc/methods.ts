@@ -28,7 +28,7 @@ async function settle(
 export function buildMethods(daemon: Daemon): MethodTable {
   const s = paramSchemas;
   const table: MethodTable = {
-    "runtime.status": { params: s["runtime.status"], handler: () => daemon.status() },
+    "runtime.status": { params: s["runtime.status"], handler: () => daemon.statusEncoded() },
     "runtime.restore": {
       params: s["runtime.restore"],
       handler: async (p: {
