@@ -137,11 +137,7 @@ export class Daemon {
     this.sandboxes = sandboxes;
     for (const note of inventory.notes) this.logger.info({ note }, "hardware inventory");
 
-    this.models = new ModelCatalog({
-      models: this.config.models,
-      dirs: this.config.model_dirs,
-      onChange: (change) => this.bus.publish("models.changed", change),
-    });
+    this.models = this.createCatalog(this.config);
     await this.models.start();
 
     this.server = new RpcServer({
@@ -200,6 +196,14 @@ export class Daemon {
     });
   }
 
+  private createCatalog(config: DaemonConfig): ModelCatalog {
+    return new ModelCatalog({
+      models: config.models,
+      dirs: config.model_dirs,
+      onChange: (change) => this.bus.publish("models.changed", change),
+    });
+  }
+
   private addRuntime(spec: RuntimeSpec): RuntimeSupervisor {
     const persisted = this.store.get().runtimes[spec.id];
     const supervisor = new RuntimeSupervisor(
@@ -226,6 +230,7 @@ export class Daemon {
         resolveModelPath: (model) => this.resolveModelPath(model),
         wrapSandbox: (plan, s, modelPath) => this.wrapSandbox(plan, s, modelPath),
         formatTime: formatLocalTime,
+        onObserved: () => this.noteChange(),
         configIndex: (id) => {
           const index = this.config.runtimes.findIndex((r) => r.id === id);
           return index < 0 ? undefined : index;
@@ -278,19 +283,27 @@ export class Daemon {
     return rt;
   }
 
-  private statusCache: { seq: number; at: number; encoded: PreEncoded } | undefined;
+  private statusCache: { version: string; at: number; encoded: PreEncoded } | undefined;
+  private changes = 0;
+
+  /** Something `runtime.status` shows changed without an event (a probe result, a routed request). */
+  noteChange(): void {
+    this.changes += 1;
+  }
 
   /**
    * `runtime.status` for the socket: one serialised snapshot shared by every caller until anything is
-   * published on the bus (every state change, restart, denial and sample is) or it is 200 ms old (probe
-   * latency figures change without an event). Dashboards polling status then cost a lookup, not a rebuild.
+   * published on the bus (every state change, restart, denial and sample is), anything else it shows is
+   * observed (`noteChange`: probe results, routed requests), or it is 200 ms old (uptimes). Dashboards
+   * polling status then cost a lookup, not a rebuild.
    */
   statusEncoded(): PreEncoded {
     const now = this.clock.now();
     const cached = this.statusCache;
-    if (cached && cached.seq === this.bus.lastSeq && now - cached.at < STATUS_CACHE_MS) return cached.encoded;
+    const version = `${this.bus.lastSeq}:${this.changes}`;
+    if (cached && cached.version === version && now - cached.at < STATUS_CACHE_MS) return cached.encoded;
     const encoded = new PreEncoded(JSON.stringify(this.status()));
-    this.statusCache = { seq: this.bus.lastSeq, at: now, encoded };
+    this.statusCache = { version, at: now, encoded };
     return encoded;
   }
 
@@ -341,7 +354,23 @@ export class Daemon {
     try {
       const next = await loadConfig(this.opts.config);
       const diff = diffRuntimes(this.config.runtimes, next.runtimes);
+      const modelsChanged =
+        JSON.stringify([this.config.models, this.config.model_dirs]) !==
+        JSON.stringify([next.models, next.model_dirs]);
       this.config = next;
+      if (modelsChanged) {
+        // Rebuild the catalog before runtimes restart, so they resolve their models against the new one.
+        const before = new Set(this.models.list().map((m) => m.id));
+        const catalog = this.createCatalog(next);
+        await catalog.start();
+        this.models.stop();
+        this.models = catalog;
+        const after = new Set(catalog.list().map((m) => m.id));
+        const added = [...after].filter((id) => !before.has(id));
+        const removed = [...before].filter((id) => !after.has(id));
+        if (added.length + removed.length > 0)
+          this.bus.publish("models.changed", { added, removed, changed: [] });
+      }
       for (const id of diff.removed) {
         const rt = this.runtimes.get(id);
         this.runtimes.delete(id);

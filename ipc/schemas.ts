@@ -33,7 +33,7 @@ export const paramSchemas: Record<keyof Methods, z.ZodType> = {
   "runtime.stop": startStop,
   "runtime.logs": z.strictObject({
     id: runtimeId,
-    lines: z.number().int().min(1).max(10_000).default(100),
+    lines: z.number().int().min(0).max(10_000).default(100),
     follow: z.boolean().default(false),
   }),
   "events.subscribe": z.strictObject({

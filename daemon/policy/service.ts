@@ -551,6 +551,7 @@ export class Policy implements PolicyService {
   private record(cellKey: string, ms: number, ok: boolean): void {
     this.stats.record(cellKey, CHAT_ROUTE, ms, ok);
     this.routes.record(`${CHAT_ROUTE} on ${cellKey}`, ms, ok);
+    this.daemon.noteChange();
   }
 
   private newScheduler(timezone: string | undefined): Scheduler {

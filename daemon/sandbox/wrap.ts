@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { readdirSync } from "node:fs";
+import { existsSync, readdirSync } from "node:fs";
 import path from "node:path";
 import { RmxError } from "../errors.js";
 import type { SandboxKind, SandboxSpec } from "../types.js";
@@ -76,6 +76,7 @@ function bwrapArgs(plan: CommandPlan, spec: SandboxSpec, ctx: WrapContext): stri
     "/tmp",
   ];
   args.push(...gpuDeviceBinds(ctx.devDir ?? "/dev"));
+  for (const dir of hiddenProgramDirs(plan)) args.push("--ro-bind", dir, dir);
   if (ctx.modelPath !== undefined) {
     const model = path.resolve(ctx.modelPath);
     args.push("--ro-bind", model, model);
@@ -90,6 +91,23 @@ function bwrapArgs(plan: CommandPlan, spec: SandboxSpec, ctx: WrapContext): stri
   }
   args.push("--", plan.command, ...plan.args);
   return args;
+}
+
+/**
+ * The private /tmp would hide a program (or a script it is given) that lives under the host's /tmp — an
+ * install or checkout there, like the bundled stub run from a clone in /tmp. Bind the top directory under
+ * /tmp holding each such path back in, read-only, so the sandbox still runs what it was asked to run.
+ */
+function hiddenProgramDirs(plan: CommandPlan): string[] {
+  const dirs = new Set<string>();
+  for (const candidate of [plan.command, ...plan.args]) {
+    if (!path.isAbsolute(candidate)) continue;
+    const resolved = path.resolve(candidate);
+    const parts = resolved.split(path.sep);
+    if (parts[1] !== "tmp" || parts.length < 4 || !existsSync(resolved)) continue;
+    dirs.add(path.join("/tmp", parts[2]!));
+  }
+  return [...dirs];
 }
 
 /** systemd unit names allow [A-Za-z0-9:_.\-]; everything else becomes "_". */

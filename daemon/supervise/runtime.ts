@@ -47,6 +47,8 @@ export interface RuntimeDeps {
   /** Wraps a launch plan in the runtime's sandbox; throws RmxError SANDBOX_UNAVAILABLE. */
   wrapSandbox: (plan: LaunchPlan, spec: RuntimeSpec, modelPath: string | undefined) => LaunchPlan;
   formatTime: (iso: string) => string;
+  /** A probe result was recorded (the status snapshot is stale). */
+  onObserved?: () => void;
   /** Position of the runtime in the config's `runtimes:` list, for messages that name the key to set. */
   configIndex?: (id: string) => number | undefined;
 }
@@ -567,6 +569,7 @@ export class RuntimeSupervisor {
       lastOutcome = outcome;
       if (outcome.kind === "ok") {
         this.health.record({ ok: true, ms: roundMs(outcome.ms), status: outcome.status });
+        this.deps.onObserved?.();
         this.dispatch({ type: "healthy" });
         this.scheduleProbe(generation, "health", spec.health.interval_ms);
         if (spec.health.inference.enabled) {
@@ -629,6 +632,7 @@ export class RuntimeSupervisor {
     const window = probe === "health" ? this.health : this.inference;
     const failed = outcome.kind !== "ok";
     const error = failed && isErrorOutcome(outcome.kind, outcome.status);
+    this.deps.onObserved?.();
     window.record({
       ok: !error,
       ms: roundMs(outcome.ms),

@@ -58,8 +58,8 @@ describe("paramSchemas", () => {
     expect(fail("daemon.hello", { a: 1, b: 2 }).message).toBe('params: unknown keys "a", "b"');
   });
 
-  it("bounds logs lines to 1..10000 and timeouts to positive integers", () => {
-    expect(fail("runtime.logs", { id: "a", lines: 0 }).message).toBe("params.lines: must be >= 1");
+  it("bounds logs lines to 0..10000 (0: follow only) and timeouts to positive integers", () => {
+    expect(fail("runtime.logs", { id: "a", lines: -1 }).message).toBe("params.lines: must be >= 0");
     expect(fail("runtime.logs", { id: "a", lines: 10_001 }).message).toBe("params.lines: must be <= 10000");
     expect(fail("runtime.logs", { id: "a", lines: 1.5 }).paths).toEqual(["params.lines"]);
     expect(paramSchemas["runtime.logs"].parse({ id: "a", lines: 10_000 })).toMatchObject({ lines: 10_000 });

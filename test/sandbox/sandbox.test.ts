@@ -263,6 +263,17 @@ describe("bwrap for real", async () => {
     expect(result.stdout).toBe("pong from the host");
   });
 
+  it.skipIf(!usable)(
+    "still runs a program that lives under the host's /tmp (bound back read-only)",
+    async () => {
+      const script = path.join(dir, "hello.mjs");
+      await writeFile(script, 'process.stdout.write("hello from /tmp");\n');
+      const result = await run(sandboxed(process.execPath, [script]));
+      expect(result.stderr).toBe("");
+      expect(result.stdout).toBe("hello from /tmp");
+    },
+  );
+
   it.skipIf(!usable)("runs in its own PID namespace", async () => {
     const result = await run(sandboxed("sh", ["-c", "echo $$"]));
     expect(Number(result.stdout.trim())).toBeLessThan(10);
