@@ -10,7 +10,7 @@ import type { Logger } from "pino";
 import { getAdapter } from "../adapters/registry.js";
 import { stubEntryPath } from "../adapters/stub-path.js";
 import type { HardwareTarget, LaunchPlan } from "../adapters/types.js";
-import { PRODUCT, PROTOCOL_VERSION } from "../ipc/protocol.js";
+import { PRODUCT, PROTOCOL_VERSION, type ReloadResult } from "../ipc/protocol.js";
 import { PreEncoded, RpcServer } from "../ipc/server.js";
 import type { Clock } from "./clock.js";
 import { rfc3339, systemClock } from "./clock.js";
@@ -48,13 +48,7 @@ export interface DaemonOptions {
   clock?: Clock;
 }
 
-export interface ReloadResult {
-  source: string;
-  added: string[];
-  removed: string[];
-  changed: string[];
-  unchanged: string[];
-}
+export type { ReloadResult };
 
 export type SandboxAvailability = {
   kind: SandboxKind;

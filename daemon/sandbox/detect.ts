@@ -3,6 +3,7 @@ import { access, stat } from "node:fs/promises";
 import path from "node:path";
 import { runTool, ToolError } from "../hardware/run-tool.js";
 import type { SandboxKind } from "../types.js";
+import { BWRAP_ISOLATION_ARGS } from "./wrap.js";
 
 export interface SandboxDetection {
   kind: SandboxKind;
@@ -23,21 +24,7 @@ export interface DetectOptions {
 }
 
 /** The sandboxed shape wrapCommand produces, run with `true`: if this works, wrapped runtimes can start. */
-export const BWRAP_TRIAL_ARGS = [
-  "--die-with-parent",
-  "--new-session",
-  "--unshare-pid",
-  "--ro-bind",
-  "/",
-  "/",
-  "--dev",
-  "/dev",
-  "--proc",
-  "/proc",
-  "--tmpfs",
-  "/tmp",
-  "true",
-] as const;
+export const BWRAP_TRIAL_ARGS: readonly string[] = [...BWRAP_ISOLATION_ARGS, "true"];
 
 const USERNS_HINT =
   "unprivileged user namespaces may be disabled (sysctl kernel.unprivileged_userns_clone, " +

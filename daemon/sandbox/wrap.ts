@@ -44,28 +44,36 @@ function gpuDeviceBinds(devDir: string): string[] {
 }
 
 /**
+ * What every bwrap sandbox shares: read-only system, fresh /dev and /proc, private /tmp, own PID/IPC/UTS
+ * namespaces, dies with the daemon. Detection's trial run uses exactly this, so "available" means these work.
+ */
+export const BWRAP_ISOLATION_ARGS: readonly string[] = [
+  "--die-with-parent",
+  // No --new-session: the backend stays in the supervisor's process group, so the stop signal reaches it
+  // (bwrap itself does not pass signals on) and the SIGKILL sweep reaches everything. stdin is /dev/null
+  // and there is no controlling terminal, so the TIOCSTI concern --new-session guards against does not apply.
+  "--unshare-pid",
+  "--unshare-ipc",
+  "--unshare-uts",
+  "--ro-bind",
+  "/",
+  "/",
+  "--dev",
+  "/dev",
+  "--proc",
+  "/proc",
+  "--tmpfs",
+  "/tmp",
+];
+
+/**
  * bwrap: read-only view of the whole system, fresh /dev (plus GPU nodes), /proc and a private /tmp; the model
  * file bound read-only (it may live under the hidden /tmp); PID namespace; dies with the daemon.
  * The network namespace is shared so the daemon still reaches the backend on loopback.
  */
 function bwrapArgs(plan: CommandPlan, spec: SandboxSpec, ctx: WrapContext): string[] {
-  const args = [
-    "--die-with-parent",
-    // No --new-session: the backend stays in the supervisor's process group, so the stop signal reaches it
-    // (bwrap itself does not pass signals on) and the SIGKILL sweep reaches everything. stdin is /dev/null
-    // and there is no controlling terminal, so the TIOCSTI concern --new-session guards against does not apply.
-    "--unshare-pid",
-    "--unshare-ipc",
-    "--unshare-uts",
-    "--ro-bind",
-    "/",
-    "/",
-    "--dev",
-    "/dev",
-    "--proc",
-    "/proc",
-    "--tmpfs",
-    "/tmp",
+  const args: string[] = [
+    ...BWRAP_ISOLATION_ARGS,
     "--dir",
     SANDBOX_HOME,
     "--setenv",

@@ -2,6 +2,7 @@
  * Helpers for the fault suite: config text for stub runtimes, an event recorder subscribed before the
  * fault is injected (so nothing is missed), and the figures the tests report (RSS, bytes on disk, pids).
  */
+
 import { readFileSync } from "node:fs";
 import fs from "node:fs/promises";
 import path from "node:path";
@@ -10,6 +11,7 @@ import type { RuntimeState, RuntimeView } from "../../daemon/types.js";
 import type { RmxClient } from "../../ipc/client.js";
 import type { EventNotificationParams } from "../../ipc/protocol.js";
 import { type DaemonHandle, type StartOptions, startDaemon, tempDir } from "../support/daemon-harness.js";
+import type { Recorder } from "../support/recorder.js";
 
 /** A stub runtime block; `args` are the stub's fault flags, `extra` any other runtime keys. */
 export function stubRuntime(id: string, args: string[] = [], extra: Record<string, unknown> = {}) {
@@ -20,66 +22,7 @@ export function configText(config: { runtimes: unknown[]; [key: string]: unknown
   return YAML.stringify(config);
 }
 
-export interface Recorder {
-  readonly events: EventNotificationParams[];
-  /** First event after the cursor on `topic` matching `pred`; the cursor moves past it. */
-  // biome-ignore lint/suspicious/noExplicitAny: payloads are shaped per topic by the caller
-  next(topic: string, pred?: (payload: any) => boolean, timeoutMs?: number): Promise<EventNotificationParams>;
-  /** Every recorded event on `topic` for runtime `id`. */
-  all(topic: string, id: string): EventNotificationParams[];
-  close(): Promise<void>;
-}
-
-/** Subscribes (the subscription is in place when this resolves) and records every event. */
-export async function record(h: DaemonHandle, topics: string[]): Promise<Recorder> {
-  const client: RmxClient = await h.client();
-  const events: EventNotificationParams[] = [];
-  const waiters = new Set<() => void>();
-  let cursor = 0;
-  await client.subscribe(topics, (e) => {
-    events.push(e);
-    for (const w of [...waiters]) w();
-  });
-  return {
-    events,
-    next(topic, pred = () => true, timeoutMs = 20_000) {
-      return new Promise((resolve, reject) => {
-        const scan = (): boolean => {
-          for (let i = cursor; i < events.length; i++) {
-            const e = events[i] as EventNotificationParams;
-            if (e.topic === topic && pred(e.payload)) {
-              cursor = i + 1;
-              resolve(e);
-              return true;
-            }
-          }
-          return false;
-        };
-        if (scan()) return;
-        const check = () => {
-          if (!scan()) return;
-          clearTimeout(timer);
-          waiters.delete(check);
-        };
-        const timer = setTimeout(() => {
-          waiters.delete(check);
-          const seen = events
-            .slice(cursor)
-            .map((e) => `${e.topic} ${JSON.stringify(e.payload).slice(0, 200)}`)
-            .join("\n  ");
-          reject(
-            new Error(`no matching ${topic} event within ${timeoutMs} ms; seen since cursor:\n  ${seen}`),
-          );
-        }, timeoutMs);
-        waiters.add(check);
-      });
-    },
-    all(topic, id) {
-      return events.filter((e) => e.topic === topic && (e.payload as { id?: string } | null)?.id === id);
-    },
-    close: () => client.close(),
-  };
-}
+export { type Recorder, record } from "../support/recorder.js";
 
 /** Payload of `runtime.state.changed`. */
 export interface StateChange {
@@ -148,20 +91,7 @@ export async function dirBytes(dir: string): Promise<{ total: number; files: Rec
   return { total, files };
 }
 
-/** True while `pid` exists and is not a zombie (a zombie has already died; only its parent has not reaped it). */
-export function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return false;
-  }
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    return stat.slice(stat.lastIndexOf(")") + 2)[0] !== "Z";
-  } catch {
-    return false;
-  }
-}
+export { pidAlive as alive } from "../support/daemon-harness.js";
 
 /** Kills leftovers a failing test may leave (best effort; ESRCH is fine). */
 export function killQuietly(pids: Iterable<number>): void {

@@ -271,7 +271,7 @@ export async function stopAll(): Promise<void> {
   );
 }
 
-/** True while a pid exists (and is not a zombie). */
+/** True while a pid exists and is not a zombie (a zombie has died; only its parent has not reaped it). */
 export function pidAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
@@ -282,6 +282,6 @@ export function pidAlive(pid: number): boolean {
     const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
     return stat.slice(stat.lastIndexOf(")") + 2)[0] !== "Z";
   } catch {
-    return true;
+    return process.platform !== "linux";
   }
 }
