@@ -111,6 +111,12 @@ export class EventBus {
     return this.seq;
   }
 
+  /** Whether any subscription would receive `topic` (publishers skip building payloads nobody reads). */
+  hasSubscribers(topic: Topic): boolean {
+    for (const sub of this.subs) if (sub.matches(topic)) return true;
+    return false;
+  }
+
   get subscriberCount(): number {
     return this.subs.size;
   }

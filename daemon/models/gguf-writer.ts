@@ -1,5 +1,6 @@
 import { open } from "node:fs/promises";
 import { GGUF_SCALAR_SIZE, GgufValueType, tensorBytes } from "./ggml-types.js";
+import type { GgufInfo } from "./gguf.js";
 
 type NumberTypeName = "uint8" | "int8" | "uint16" | "int16" | "uint32" | "int32" | "float32" | "float64";
 export type GgufScalarTypeName = NumberTypeName | "uint64" | "int64" | "bool" | "string";
@@ -21,18 +22,22 @@ export interface TinyGgufTensor {
   type: number;
 }
 
-export interface TinyGgufOptions {
-  /** Default "llama". */
-  architecture?: string;
-  name?: string;
-  context_length?: number;
-  embedding_length?: number;
-  block_count?: number;
-  head_count?: number;
-  head_count_kv?: number;
-  file_type?: number;
-  /** Default: one F32 `token_embd.weight` of [embedding_length ?? 8, 16]. */
-  tensors?: TinyGgufTensor[];
+/** The model facts the reader reports (architecture defaults to "llama"), plus what shapes the file. */
+export interface TinyGgufOptions
+  extends Partial<
+    Pick<
+      GgufInfo,
+      | "architecture"
+      | "name"
+      | "context_length"
+      | "embedding_length"
+      | "block_count"
+      | "head_count"
+      | "head_count_kv"
+      | "file_type"
+    >
+  > {
+  /** Default: one F32 `token_embd.weight` of [embedding_length ?? 8, 16]. */ tensors?: TinyGgufTensor[];
   /** Numbers: safe integers as uint32/int32/uint64/int64 by range, others as float64. */
   extraMetadata?: Record<string, GgufWritableValue>;
   /** Written as general.alignment when not 32. */

@@ -47,7 +47,7 @@ export class NodeHealthPublisher {
 
   publish(): void {
     // Nothing listens most of the time: skip composing entries nobody will read.
-    if (this.daemon.bus.subscriberCount === 0) return;
+    if (!this.daemon.bus.hasSubscribers("runtime.health")) return;
     const snapshot = this.daemon.status();
     this.daemon.bus.publish("runtime.health", {
       scope: "node",

@@ -3,21 +3,9 @@ import { describe, expect, it } from "vitest";
 import { BUILTIN_RUNTIME_DEFAULTS } from "../../daemon/config/defaults.js";
 import { diffRuntimes, sameRuntimeSpec } from "../../daemon/config/diff.js";
 import type { RuntimeSpec } from "../../daemon/types.js";
+import { defaultRuntimeSpec } from "../support/runtime-spec.js";
 
-function spec(id: string, over: Partial<RuntimeSpec> = {}): RuntimeSpec {
-  return {
-    id,
-    adapter: "llama-stub",
-    args: [],
-    env: {},
-    host: "127.0.0.1",
-    hardware: "cpu",
-    sandbox: { kind: "none" },
-    auto_start: false,
-    ...structuredClone(BUILTIN_RUNTIME_DEFAULTS),
-    ...over,
-  };
-}
+const spec = (id: string, over: Partial<RuntimeSpec> = {}): RuntimeSpec => defaultRuntimeSpec(id, over);
 
 /** The same object with keys in reverse order at every level. */
 function reversedKeys<T>(value: T): T {

@@ -10,11 +10,11 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { getAdapter } from "../../adapters/registry.js";
 import { stubEntryPath } from "../../adapters/stub-path.js";
 import { systemClock } from "../../daemon/clock.js";
-import { BUILTIN_RUNTIME_DEFAULTS, deepMerge } from "../../daemon/config/defaults.js";
 import { EventBus, type RmxEvent } from "../../daemon/events.js";
 import { type PersistedRuntime, RuntimeSupervisor } from "../../daemon/supervise/runtime.js";
 import type { RuntimeSpec, RuntimeState } from "../../daemon/types.js";
 import { alive } from "../daemon/support.js";
+import { defaultRuntimeSpec } from "../support/runtime-spec.js";
 
 let dir: string;
 const supervisors = new Set<RuntimeSupervisor>();
@@ -36,23 +36,11 @@ afterAll(async () => {
 });
 
 function spec(id: string, over: Partial<RuntimeSpec> = {}): RuntimeSpec {
-  const blocks = deepMerge(BUILTIN_RUNTIME_DEFAULTS, {
+  return defaultRuntimeSpec(id, over, {
     health: { interval_ms: 100, timeout_ms: 200, start_poll_initial_ms: 5, start_poll_max_ms: 20 },
     backoff: { initial_ms: 20, max_ms: 100, jitter: 0 },
     stop: { grace_ms: 2000 },
   });
-  return {
-    id,
-    adapter: "llama-stub",
-    args: [],
-    env: {},
-    host: "127.0.0.1",
-    hardware: "cpu",
-    sandbox: { kind: "none" },
-    auto_start: false,
-    ...blocks,
-    ...over,
-  };
 }
 
 function supervisor(s: RuntimeSpec) {
