@@ -1,4 +1,4 @@
-import { RmxError } from "../daemon/errors.js";
+import { RmxError } from "../base/errors.js";
 import type { RuntimeSpec } from "../daemon/types.js";
 import { parseLlamaMetrics } from "./metrics.js";
 import { placementEnv } from "./placement.js";

@@ -1,4 +1,4 @@
-import { RmxError } from "../daemon/errors.js";
+import { RmxError } from "../base/errors.js";
 import type { AdapterKind, RuntimeSpec } from "../daemon/types.js";
 import { httpRequest } from "./http.js";
 import { parseLlamaMetrics } from "./metrics.js";

@@ -1,4 +1,4 @@
-import { RmxError } from "../daemon/errors.js";
+import { RmxError } from "../base/errors.js";
 import type { HardwareTarget } from "./types.js";
 
 /** The device index of a `gpu:N` target; HARDWARE_UNKNOWN when it has none. */

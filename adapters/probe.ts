@@ -1,4 +1,4 @@
-import { RmxError } from "../daemon/errors.js";
+import { RmxError } from "../base/errors.js";
 import { type HttpResult, httpRequest } from "./http.js";
 import type { ProbeOutcome } from "./types.js";
 

@@ -1,4 +1,4 @@
-import { RmxError } from "../daemon/errors.js";
+import { RmxError } from "../base/errors.js";
 import type { AdapterKind } from "../daemon/types.js";
 import { commandAdapter } from "./command.js";
 import { llamaCppAdapter } from "./llama-cpp.js";

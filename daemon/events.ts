@@ -1,5 +1,5 @@
-import type { Clock } from "./clock.js";
-import { rfc3339 } from "./clock.js";
+import type { Clock } from "../base/clock.js";
+import { rfc3339 } from "../base/clock.js";
 
 /** Every topic the daemon publishes. Subscribers select with glob patterns (`runtime.*`, `*`). */
 export type Topic =

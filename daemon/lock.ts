@@ -7,7 +7,7 @@
 import { randomBytes } from "node:crypto";
 import fs from "node:fs/promises";
 import path from "node:path";
-import { RmxError } from "./errors.js";
+import { RmxError } from "../base/errors.js";
 import { isProcessAlive, isSameProcess, processStartTime } from "./process/identity.js";
 
 export interface DaemonLock {

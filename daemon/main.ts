@@ -4,10 +4,10 @@
  *   rmxd [--config FILE] [--socket PATH] [--state-dir DIR] [--system] [--pretty] [--log-level LEVEL]
  */
 import { parseArgs } from "node:util";
+import { isRmxError } from "../base/errors.js";
 import { defaultSocketPath, defaultStateDir } from "../ipc/socket-path.js";
 import { locateConfig } from "./config/load.js";
 import { Daemon } from "./daemon.js";
-import { isRmxError } from "./errors.js";
 import { createLogger, resolveLogLevel } from "./log.js";
 import { productVersion } from "./version.js";
 

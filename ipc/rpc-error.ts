@@ -2,7 +2,7 @@
  * Errors on the wire, both ways: `toRpcError` turns whatever a handler threw into the JSON-RPC error
  * object the server answers with; `RpcCallError` is what the client rejects with.
  */
-import { ErrorCodes, isRmxError } from "../daemon/errors.js";
+import { ErrorCodes, isRmxError } from "../base/errors.js";
 import type { JsonRpcErrorObject } from "./protocol.js";
 import { RpcErrors } from "./protocol.js";
 

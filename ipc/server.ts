@@ -6,7 +6,7 @@ import { chmod, chown, link, readFile, rename, stat, unlink } from "node:fs/prom
 import net from "node:net";
 import path from "node:path";
 import type { ZodType } from "zod";
-import { ErrorCodes, RmxError } from "../daemon/errors.js";
+import { ErrorCodes, RmxError } from "../base/errors.js";
 import type { EventBus, RmxEvent } from "../daemon/events.js";
 import { encodeMessage, LineDecoder } from "./framing.js";
 import type {

@@ -7,7 +7,7 @@ import { lstat, mkdir } from "node:fs/promises";
 import { connect } from "node:net";
 import os from "node:os";
 import path from "node:path";
-import { RmxError } from "../daemon/errors.js";
+import { RmxError } from "../base/errors.js";
 
 export interface SocketLocationOptions {
   system?: boolean;

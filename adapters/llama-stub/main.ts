@@ -6,7 +6,7 @@
  */
 import fs from "node:fs";
 import type { AddressInfo } from "node:net";
-import { isRmxError } from "../../daemon/errors.js";
+import { isRmxError } from "../../base/errors.js";
 import { InferenceEngine } from "./engine.js";
 import {
   installSignalHandlers,

@@ -1,5 +1,5 @@
 import { constants as osConstants } from "node:os";
-import { RmxError } from "../../daemon/errors.js";
+import { RmxError } from "../../base/errors.js";
 
 export interface StubOptions {
   model?: string;

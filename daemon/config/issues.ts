@@ -1,6 +1,6 @@
 import type { Document, LineCounter } from "yaml";
 import { z } from "zod";
-import { RmxError } from "../errors.js";
+import { RmxError } from "../../base/errors.js";
 import { type ConfigPath, formatPath, positionOf } from "./positions.js";
 
 /** One problem in a config file, as carried in `RmxError.data.issues` of CONFIG_INVALID. */

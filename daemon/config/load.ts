@@ -2,7 +2,7 @@ import { readFile, stat } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { LineCounter, parseDocument } from "yaml";
-import { RmxError } from "../errors.js";
+import { RmxError } from "../../base/errors.js";
 import type { DaemonConfig } from "../types.js";
 import { EMBEDDED_SOURCE, embeddedConfigText } from "./embedded.js";
 import { type ConfigIssue, configInvalid, issuesFromZod, placeIssues } from "./issues.js";

@@ -1,8 +1,8 @@
 import { readdir, readFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import type { Clock } from "../clock.js";
-import { rfc3339, systemClock } from "../clock.js";
+import type { Clock } from "../../base/clock.js";
+import { rfc3339, systemClock } from "../../base/clock.js";
 import { queryNvidiaInventory } from "./nvidia.js";
 import { ToolError } from "./run-tool.js";
 import { drmCardModel, scanDrmCards } from "./sysfs-gpu.js";

@@ -1,4 +1,4 @@
-import { RmxError } from "../errors.js";
+import { RmxError } from "../../base/errors.js";
 import type { GpuVendor, HardwareInventory } from "./types.js";
 
 export interface HardwareTarget {

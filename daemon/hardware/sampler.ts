@@ -1,8 +1,8 @@
 import os from "node:os";
 import type { IntervalHistogram } from "node:perf_hooks";
 import { monitorEventLoopDelay, performance } from "node:perf_hooks";
-import type { Clock } from "../clock.js";
-import { rfc3339, systemClock } from "../clock.js";
+import type { Clock } from "../../base/clock.js";
+import { rfc3339, systemClock } from "../../base/clock.js";
 import { queryNvidiaSample } from "./nvidia.js";
 import { sampleProcesses } from "./process-usage.js";
 import type { DrmCard } from "./sysfs-gpu.js";

@@ -1,4 +1,4 @@
-import type { Clock } from "../clock.js";
+import type { Clock } from "../../base/clock.js";
 import type { NodeEntry } from "../types.js";
 import { DEFAULT_EWMA_ALPHA, EwmaFold } from "./window.js";
 

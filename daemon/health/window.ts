@@ -1,5 +1,5 @@
-import type { Clock } from "../clock.js";
-import { rfc3339 } from "../clock.js";
+import type { Clock } from "../../base/clock.js";
+import { rfc3339 } from "../../base/clock.js";
 import type { LatencySummary } from "../types.js";
 
 export type ProbeKind = "ok" | "loading" | "refused" | "timeout" | "http_error" | "error";

@@ -3,9 +3,9 @@
  * runtimes, composed status, health, throughput, load and fit. No I/O; time comes from the injected clock.
  */
 import type { LlamaMetrics, SlotInfo } from "../../adapters/types.js";
+import type { Clock } from "../../base/clock.js";
+import { rfc3339 } from "../../base/clock.js";
 import type { MatrixResult } from "../../ipc/protocol.js";
-import type { Clock } from "../clock.js";
-import { rfc3339 } from "../clock.js";
 import type { HardwareInventory, HardwareSample } from "../hardware/types.js";
 import { estimateMemory, type FitTarget, fitOn, type MemoryEstimate } from "../models/estimate.js";
 import type { GgufInfo } from "../models/gguf.js";

@@ -3,7 +3,7 @@
  * fit verdict on every hardware id of this machine.
  */
 import path from "node:path";
-import { RmxError } from "../errors.js";
+import { RmxError } from "../../base/errors.js";
 import type { HardwareInventory, HardwareSample } from "../hardware/types.js";
 import type { ModelEntry } from "../models/catalog.js";
 import { estimateMemory, type MemoryEstimate } from "../models/estimate.js";

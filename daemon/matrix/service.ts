@@ -5,9 +5,9 @@
  */
 import { type IntervalHistogram, monitorEventLoopDelay, performance } from "node:perf_hooks";
 import { getAdapter } from "../../adapters/registry.js";
+import type { Clock } from "../../base/clock.js";
+import { rfc3339 } from "../../base/clock.js";
 import type { MatrixResult } from "../../ipc/protocol.js";
-import type { Clock } from "../clock.js";
-import { rfc3339 } from "../clock.js";
 import type { EventBus } from "../events.js";
 import { collectInventory } from "../hardware/inventory.js";
 import { HardwareSampler } from "../hardware/sampler.js";

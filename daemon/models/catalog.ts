@@ -1,7 +1,7 @@
 import type { Stats } from "node:fs";
 import { readdir, stat } from "node:fs/promises";
 import path from "node:path";
-import { isRmxError } from "../errors.js";
+import { isRmxError } from "../../base/errors.js";
 import type { ModelSpec } from "../types.js";
 import type { GgufInfo } from "./gguf.js";
 import { readGguf } from "./gguf.js";

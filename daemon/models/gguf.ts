@@ -1,6 +1,6 @@
 import type { FileHandle } from "node:fs/promises";
 import { open } from "node:fs/promises";
-import { RmxError } from "../errors.js";
+import { RmxError } from "../../base/errors.js";
 import { GGML_TYPES, GGUF_SCALAR_SIZE, GgufValueType, LLAMA_FILE_TYPES, tensorBytes } from "./ggml-types.js";
 
 export interface GgufInfo {

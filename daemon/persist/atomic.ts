@@ -1,9 +1,9 @@
 import { randomBytes } from "node:crypto";
 import { link, open, readFile, rename, unlink } from "node:fs/promises";
 import path from "node:path";
-import type { Clock } from "../clock.js";
-import { systemClock } from "../clock.js";
-import { RmxError } from "../errors.js";
+import type { Clock } from "../../base/clock.js";
+import { systemClock } from "../../base/clock.js";
+import { RmxError } from "../../base/errors.js";
 
 /**
  * Replaces `file` so that a reader (or a crash) sees either the old content or the new, never a mix:

@@ -5,7 +5,7 @@
  */
 import { randomUUID } from "node:crypto";
 import { getAdapter } from "../../adapters/registry.js";
-import { RmxError } from "../errors.js";
+import { RmxError } from "../../base/errors.js";
 import type { RuntimeSupervisor } from "../supervise/runtime.js";
 import { type BackendFailure, type BackendReply, backendChat, isRetryable } from "./backend-chat.js";
 import type { RuntimePlace } from "./candidates.js";

@@ -13,8 +13,8 @@
  *    unproven cell beats no cell. The restore still waits for the full period.
  * Call `observe` on every resolution for the scope and on every health tick.
  */
-import type { Clock } from "../clock.js";
-import { rfc3339 } from "../clock.js";
+import type { Clock } from "../../base/clock.js";
+import { rfc3339 } from "../../base/clock.js";
 import type { Resolution } from "./resolve.js";
 
 export type FallbackTopic = "policy.fallback" | "policy.restored";

@@ -4,7 +4,7 @@
  * period starts when the last lease goes. After firing, it fires again only after new activity.
  * `onIdle` must not throw.
  */
-import type { Clock } from "../clock.js";
+import type { Clock } from "../../base/clock.js";
 import type { Timers } from "./timers.js";
 import { delayUntil, realTimers } from "./timers.js";
 

@@ -7,9 +7,9 @@
  * serialised and always carry the latest state). Callbacks (`emit`, `persist`) must not throw synchronously.
  */
 import { randomUUID } from "node:crypto";
-import type { Clock } from "../clock.js";
-import { rfc3339 } from "../clock.js";
-import { RmxError } from "../errors.js";
+import type { Clock } from "../../base/clock.js";
+import { rfc3339 } from "../../base/clock.js";
+import { RmxError } from "../../base/errors.js";
 import type { Timers } from "./timers.js";
 import { delayUntil, realTimers } from "./timers.js";
 

@@ -4,9 +4,9 @@
  * parts are `*`) or a remote cell as `remote:<model-or-glob>`. Local patterns never match remote cells
  * and remote patterns never match local ones, so remote use is always an explicit choice.
  */
-import type { Clock } from "../clock.js";
-import { rfc3339, systemClock } from "../clock.js";
-import { RmxError } from "../errors.js";
+import type { Clock } from "../../base/clock.js";
+import { rfc3339, systemClock } from "../../base/clock.js";
+import { RmxError } from "../../base/errors.js";
 import type { SandboxKind } from "../types.js";
 
 export type PinPattern =

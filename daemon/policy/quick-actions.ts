@@ -5,7 +5,7 @@
  */
 import { stat } from "node:fs/promises";
 import type { HardwareTarget } from "../../adapters/types.js";
-import { isRmxError, RmxError } from "../errors.js";
+import { isRmxError, RmxError } from "../../base/errors.js";
 import type { HardwareInventory } from "../hardware/types.js";
 import { estimateMemory, type FitTarget, fitOn, type MemoryEstimate } from "../models/estimate.js";
 import { readGguf } from "../models/gguf.js";

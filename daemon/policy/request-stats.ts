@@ -3,7 +3,7 @@
  * Memory is bounded: at most `maxSamples` per (cell, route) series (oldest dropped) and at most
  * `maxSeries` series (the one idle longest is evicted). Percentiles are nearest-rank.
  */
-import type { Clock } from "../clock.js";
+import type { Clock } from "../../base/clock.js";
 
 interface Sample {
   at: number;

@@ -6,9 +6,9 @@
  * when a restore falls due, so `policy.fallback` / `policy.restored` fire without any request.
  */
 
-import type { Clock } from "../clock.js";
-import { rfc3339 } from "../clock.js";
-import { RmxError } from "../errors.js";
+import type { Clock } from "../../base/clock.js";
+import { rfc3339 } from "../../base/clock.js";
+import { RmxError } from "../../base/errors.js";
 import type { EventBus } from "../events.js";
 import type { ModelEntry } from "../models/catalog.js";
 import type { RuntimeSupervisor } from "../supervise/runtime.js";

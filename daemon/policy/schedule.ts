@@ -3,8 +3,8 @@
  * jobs only when all are valid; a bad entry throws CONFIG_INVALID naming the entry and leaves the old jobs.
  */
 import { Cron } from "croner";
-import { rfc3339 } from "../clock.js";
-import { RmxError } from "../errors.js";
+import { rfc3339 } from "../../base/clock.js";
+import { RmxError } from "../../base/errors.js";
 import type { ScheduleSpec } from "../types.js";
 
 export interface ScheduleView {

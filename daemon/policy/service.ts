@@ -8,9 +8,9 @@
  */
 import os from "node:os";
 import type { Logger } from "pino";
-import { rfc3339 } from "../clock.js";
+import { rfc3339 } from "../../base/clock.js";
+import { isRmxError, RmxError } from "../../base/errors.js";
 import type { Daemon } from "../daemon.js";
-import { isRmxError, RmxError } from "../errors.js";
 import { RouteStats } from "../health/routes.js";
 import { readGguf } from "../models/gguf.js";
 import type { RuntimeSupervisor } from "../supervise/runtime.js";

@@ -2,7 +2,7 @@ import type { Stats } from "node:fs";
 import { constants } from "node:fs";
 import { access, open, stat } from "node:fs/promises";
 import path from "node:path";
-import { RmxError } from "../errors.js";
+import { RmxError } from "../../base/errors.js";
 
 /**
  * Resolves `command` to an absolute, executable path: a path (anything with a separator) relative to

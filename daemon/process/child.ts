@@ -1,8 +1,8 @@
 import { existsSync } from "node:fs";
 import { execa } from "execa";
-import type { Clock } from "../clock.js";
-import { systemClock } from "../clock.js";
-import { RmxError } from "../errors.js";
+import type { Clock } from "../../base/clock.js";
+import { systemClock } from "../../base/clock.js";
+import { RmxError } from "../../base/errors.js";
 import type { RotatingLog } from "./logs.js";
 import { groupMembers, isProcessAlive, processStartTime, signalReaches } from "./proc-stat.js";
 

@@ -1,5 +1,5 @@
 import { createServer } from "node:net";
-import { RmxError } from "../errors.js";
+import { RmxError } from "../../base/errors.js";
 
 /** Asks the kernel for a free TCP port on `host` (listen on 0, read it, close). */
 export function allocatePort(host = "127.0.0.1"): Promise<number> {

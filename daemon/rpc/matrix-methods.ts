@@ -1,10 +1,10 @@
 /** Socket methods of the matrix feature: matrix.get, hardware.get, models.list, models.inspect. */
 import path from "node:path";
 import { z } from "zod";
+import { RmxError } from "../../base/errors.js";
 import { paramSchemas } from "../../ipc/schemas.js";
 import type { MethodTable } from "../../ipc/server.js";
 import type { Daemon } from "../daemon.js";
-import { RmxError } from "../errors.js";
 import type { MatrixService } from "../matrix/service.js";
 
 const MAX_PATH_CHARS = 4096;

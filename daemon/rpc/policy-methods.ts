@@ -4,9 +4,9 @@
  * is a thin call into the policy service, looked up at call time (the socket opens before it is attached).
  */
 import { z } from "zod";
+import { RmxError } from "../../base/errors.js";
 import type { MethodTable } from "../../ipc/server.js";
 import type { Daemon } from "../daemon.js";
-import { RmxError } from "../errors.js";
 import { Policy } from "../policy/service.js";
 
 const MAX_NAME = 256;

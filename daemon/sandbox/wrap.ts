@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { existsSync, readdirSync } from "node:fs";
 import path from "node:path";
-import { RmxError } from "../errors.js";
+import { RmxError } from "../../base/errors.js";
 import type { SandboxKind, SandboxSpec } from "../types.js";
 import type { SandboxDetection } from "./detect.js";
 

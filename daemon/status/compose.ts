@@ -1,4 +1,4 @@
-import { rfc3339 } from "../clock.js";
+import { rfc3339 } from "../../base/clock.js";
 import { budgetExhausted, budgetLow } from "../supervise/budget.js";
 import type {
   HardwareId,

@@ -1,4 +1,4 @@
-import { rfc3339 } from "../clock.js";
+import { rfc3339 } from "../../base/clock.js";
 import type { RestartBudgetView } from "../types.js";
 
 /**

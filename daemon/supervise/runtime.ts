@@ -5,9 +5,9 @@
 import path from "node:path";
 import type { Logger } from "pino";
 import type { Adapter, HardwareTarget, LaunchPlan, ProbeOutcome } from "../../adapters/types.js";
-import type { Clock } from "../clock.js";
-import { rfc3339 } from "../clock.js";
-import { isRmxError, RmxError } from "../errors.js";
+import type { Clock } from "../../base/clock.js";
+import { rfc3339 } from "../../base/clock.js";
+import { isRmxError, RmxError } from "../../base/errors.js";
 import type { EventBus } from "../events.js";
 import { isErrorOutcome, LatencyWindow } from "../health/window.js";
 import { assertModelReadable, resolveBinary } from "../process/binary.js";

@@ -1,5 +1,5 @@
 /** Turns any failure into the lines `rmx` prints on stderr and the exit code it ends with. */
-import { exitCodeFor } from "../../daemon/errors.js";
+import { exitCodeFor } from "../../base/errors.js";
 import { UsageError } from "./args.js";
 import { ExitCode } from "./exit-codes.js";
 

@@ -8,7 +8,7 @@ import { placementEnv } from "../../adapters/placement.js";
 import { getAdapter } from "../../adapters/registry.js";
 import { openAiBase, remoteAdapter } from "../../adapters/remote.js";
 import { stubEntryPath } from "../../adapters/stub-path.js";
-import { type ErrorCode, isRmxError } from "../../daemon/errors.js";
+import { type ErrorCode, isRmxError } from "../../base/errors.js";
 import type { AdapterKind } from "../../daemon/types.js";
 import { CPU, gpu, launchContext, runtimeSpec } from "./spec-fixture.js";
 

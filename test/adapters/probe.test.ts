@@ -7,7 +7,7 @@ import { llamaCppAdapter } from "../../adapters/llama-cpp.js";
 import { llamaStubAdapter } from "../../adapters/llama-stub.js";
 import { remoteAdapter } from "../../adapters/remote.js";
 import type { ProbeOutcome } from "../../adapters/types.js";
-import { isRmxError } from "../../daemon/errors.js";
+import { isRmxError } from "../../base/errors.js";
 import { launchContext, runtimeSpec } from "./spec-fixture.js";
 import { freePort, killAllStubs, post, spawnServer, spawnStub, stubEntry, waitFor } from "./stub-harness.js";
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { parseStubOptions } from "../../adapters/llama-stub/options.js";
-import { isRmxError } from "../../daemon/errors.js";
+import { isRmxError } from "../../base/errors.js";
 
 const parse = (argv: string[], env: NodeJS.ProcessEnv = {}) => parseStubOptions(argv, env);
 

@@ -2,8 +2,8 @@ import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { isRmxError, type RmxError } from "../../base/errors.js";
 import { loadConfig, locateConfig, resolveNodeId } from "../../daemon/config/load.js";
-import { isRmxError, type RmxError } from "../../daemon/errors.js";
 
 let dir: string;
 let home: string;

@@ -3,12 +3,12 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { isRmxError } from "../../base/errors.js";
 import { BUILTIN_RUNTIME_DEFAULTS } from "../../daemon/config/defaults.js";
 import { EMBEDDED_SOURCE, embeddedConfigText } from "../../daemon/config/embedded.js";
 import type { ConfigIssue } from "../../daemon/config/issues.js";
 import { parseConfigText } from "../../daemon/config/load.js";
 import { formatDuration, formatSize } from "../../daemon/config/units.js";
-import { isRmxError } from "../../daemon/errors.js";
 import type { RuntimeSpec } from "../../daemon/types.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));

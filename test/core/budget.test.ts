@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { rfc3339 } from "../../daemon/clock.js";
+import { rfc3339 } from "../../base/clock.js";
 import {
   type BudgetLimits,
   type BudgetLog,

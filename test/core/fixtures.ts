@@ -1,4 +1,4 @@
-import { rfc3339 } from "../../daemon/clock.js";
+import { rfc3339 } from "../../base/clock.js";
 import { runtimeStatus } from "../../daemon/status/compose.js";
 import type { RestartBudgetView, RuntimeState, RuntimeView } from "../../daemon/types.js";
 

@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { ManualClock } from "../../daemon/clock.js";
+import { ManualClock } from "../../base/clock.js";
 import { RouteStats } from "../../daemon/health/routes.js";
 import { EwmaFold } from "../../daemon/health/window.js";
 import { T0 } from "./fixtures.js";

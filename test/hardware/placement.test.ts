@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { isRmxError } from "../../daemon/errors.js";
+import { isRmxError } from "../../base/errors.js";
 import { hardwareIds, hardwareTarget } from "../../daemon/hardware/placement.js";
 import type { HardwareInventory } from "../../daemon/hardware/types.js";
 

@@ -5,7 +5,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { ManualClock } from "../../daemon/clock.js";
+import { ManualClock } from "../../base/clock.js";
 import { isAlive, sampleProcesses } from "../../daemon/hardware/process-usage.js";
 import { HardwareSampler } from "../../daemon/hardware/sampler.js";
 import type { HardwareInventory, HardwareSample } from "../../daemon/hardware/types.js";

@@ -2,7 +2,7 @@ import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { ManualClock } from "../../daemon/clock.js";
+import { ManualClock } from "../../base/clock.js";
 import { collectInventory } from "../../daemon/hardware/inventory.js";
 import { HardwareSampler } from "../../daemon/hardware/sampler.js";
 import { scanDrmCards } from "../../daemon/hardware/sysfs-gpu.js";

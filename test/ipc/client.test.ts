@@ -2,7 +2,7 @@ import { spawn } from "node:child_process";
 import net from "node:net";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { RmxError } from "../../daemon/errors.js";
+import { RmxError } from "../../base/errors.js";
 import { RmxClient } from "../../ipc/client.js";
 import { RpcCallError, toRpcError } from "../../ipc/rpc-error.js";
 import { makeTempDir, startServer, type TestServer, waitFor } from "./helpers.js";

@@ -4,8 +4,8 @@ import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { z } from "zod";
-import { ManualClock } from "../../daemon/clock.js";
-import { RmxError } from "../../daemon/errors.js";
+import { ManualClock } from "../../base/clock.js";
+import { RmxError } from "../../base/errors.js";
 import { EventBus } from "../../daemon/events.js";
 import { type MethodTable, RpcServer, type RpcServerOptions } from "../../ipc/server.js";
 

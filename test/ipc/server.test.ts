@@ -3,8 +3,8 @@ import { chmod, mkdir, readdir, stat, unlink, writeFile } from "node:fs/promises
 import path from "node:path";
 import fc from "fast-check";
 import { afterEach, describe, expect, it } from "vitest";
-import { ManualClock } from "../../daemon/clock.js";
-import { isRmxError } from "../../daemon/errors.js";
+import { ManualClock } from "../../base/clock.js";
+import { isRmxError } from "../../base/errors.js";
 import { EventBus } from "../../daemon/events.js";
 import { RmxClient } from "../../ipc/client.js";
 import type { EventNotificationParams, LaggedNotificationParams } from "../../ipc/protocol.js";

@@ -4,7 +4,7 @@ import { chmod, chown, mkdir, stat, writeFile } from "node:fs/promises";
 import net from "node:net";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { isRmxError } from "../../daemon/errors.js";
+import { isRmxError } from "../../base/errors.js";
 import { defaultSocketPath, defaultStateDir, prepareSocketDir, probeSocket } from "../../ipc/socket-path.js";
 import { makeTempDir, startServer, type TestServer } from "./helpers.js";
 

@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { ManualClock } from "../../daemon/clock.js";
+import { ManualClock } from "../../base/clock.js";
 import { composeMatrix } from "../../daemon/matrix/compose.js";
 import type { RuntimeState } from "../../daemon/types.js";
 import {

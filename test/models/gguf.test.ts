@@ -5,7 +5,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { isRmxError } from "../../daemon/errors.js";
+import { isRmxError } from "../../base/errors.js";
 import { GgufValueType, tensorBytes } from "../../daemon/models/ggml-types.js";
 import type { GgufMetadataValue } from "../../daemon/models/gguf.js";
 import { readGguf, readGgufHeader } from "../../daemon/models/gguf.js";

@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { ManualClock } from "../../daemon/clock.js";
+import { ManualClock } from "../../base/clock.js";
 import type { FallbackPayload, RestoredPayload } from "../../daemon/policy/fallback.js";
 import { FallbackTracker } from "../../daemon/policy/fallback.js";
 import type { PinRecord } from "../../daemon/policy/pins.js";

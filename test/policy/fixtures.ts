@@ -1,4 +1,4 @@
-import type { ManualClock } from "../../daemon/clock.js";
+import type { ManualClock } from "../../base/clock.js";
 import type { Candidate } from "../../daemon/policy/resolve.js";
 import type { Timers } from "../../daemon/policy/timers.js";
 import type { MatrixCell, SandboxKind } from "../../daemon/types.js";

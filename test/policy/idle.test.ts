@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { ManualClock, systemClock } from "../../daemon/clock.js";
+import { ManualClock, systemClock } from "../../base/clock.js";
 import { IdleTracker } from "../../daemon/policy/idle.js";
 import { MAX_TIMER_MS } from "../../daemon/policy/timers.js";
 import { FakeTimers } from "./fixtures.js";

@@ -1,7 +1,7 @@
 import fc from "fast-check";
 import { afterEach, describe, expect, it } from "vitest";
-import { ManualClock, rfc3339, systemClock } from "../../daemon/clock.js";
-import { isRmxError, RmxError } from "../../daemon/errors.js";
+import { ManualClock, rfc3339, systemClock } from "../../base/clock.js";
+import { isRmxError, RmxError } from "../../base/errors.js";
 import type { Lease, LeaseTopic } from "../../daemon/policy/lease.js";
 import { LeaseManager } from "../../daemon/policy/lease.js";
 import { MAX_TIMER_MS } from "../../daemon/policy/timers.js";

@@ -1,7 +1,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { ManualClock } from "../../daemon/clock.js";
-import { isRmxError } from "../../daemon/errors.js";
+import { ManualClock } from "../../base/clock.js";
+import { isRmxError } from "../../base/errors.js";
 import type { PinRecord } from "../../daemon/policy/pins.js";
 import { matchPin, PinStore, parsePinPattern, pinScopeKey } from "../../daemon/policy/pins.js";
 

@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { ManualClock } from "../../daemon/clock.js";
+import { ManualClock } from "../../base/clock.js";
 import { nearestRank, RequestStats } from "../../daemon/policy/request-stats.js";
 
 const CELL = "llama-8b@gpu:0";

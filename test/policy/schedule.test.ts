@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { isRmxError } from "../../daemon/errors.js";
+import { isRmxError } from "../../base/errors.js";
 import { Scheduler } from "../../daemon/policy/schedule.js";
 import type { ScheduleSpec } from "../../daemon/types.js";
 

@@ -1,8 +1,8 @@
 import { chmod, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { ManualClock } from "../../daemon/clock.js";
-import { isRmxError } from "../../daemon/errors.js";
+import { ManualClock } from "../../base/clock.js";
+import { isRmxError } from "../../base/errors.js";
 import type { ChildHandle } from "../../daemon/process/child.js";
 import { spawnChild, stopProcessGroup } from "../../daemon/process/child.js";
 import { isProcessAlive, isSameProcess } from "../../daemon/process/identity.js";

@@ -1,8 +1,8 @@
 import { mkdir, readdir, readFile, stat, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { ManualClock } from "../../daemon/clock.js";
-import { isRmxError } from "../../daemon/errors.js";
+import { ManualClock } from "../../base/clock.js";
+import { isRmxError } from "../../base/errors.js";
 import { readJsonWithQuarantine, writeFileAtomic } from "../../daemon/persist/atomic.js";
 import { StateStore } from "../../daemon/persist/state-store.js";
 import { tempDir } from "./fixtures.js";

@@ -3,7 +3,7 @@ import type { Server } from "node:net";
 import { createServer } from "node:net";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { isRmxError } from "../../daemon/errors.js";
+import { isRmxError } from "../../base/errors.js";
 import { assertModelReadable, resolveBinary } from "../../daemon/process/binary.js";
 import { allocatePort, assertPortFree } from "../../daemon/process/port.js";
 import { tempDir } from "./fixtures.js";

@@ -6,7 +6,7 @@ import type { AddressInfo } from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { isRmxError } from "../../daemon/errors.js";
+import { isRmxError } from "../../base/errors.js";
 import { spawnChild, stopProcessGroup } from "../../daemon/process/child.js";
 import { RotatingLog } from "../../daemon/process/logs.js";
 import type { SandboxDetection } from "../../daemon/sandbox/detect.js";

@@ -5,7 +5,7 @@
  */
 import { statSync } from "node:fs";
 import path from "node:path";
-import { isRmxError } from "../../daemon/errors.js";
+import { isRmxError } from "../../base/errors.js";
 import { resolveBinary } from "../../daemon/process/binary.js";
 import { ShellWordsError, splitShellWords } from "./shell-words.js";
 

@@ -9,7 +9,7 @@ import pino from "pino";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { getAdapter } from "../../adapters/registry.js";
 import { stubEntryPath } from "../../adapters/stub-path.js";
-import { systemClock } from "../../daemon/clock.js";
+import { systemClock } from "../../base/clock.js";
 import { EventBus, type RmxEvent } from "../../daemon/events.js";
 import { type PersistedRuntime, RuntimeSupervisor } from "../../daemon/supervise/runtime.js";
 import type { RuntimeSpec, RuntimeState } from "../../daemon/types.js";

@@ -1,5 +1,5 @@
 /** `rmx runtime restore --id RT [--no-restart] [--reset-budget] [--wait] [--timeout 60s]`. */
-import { ErrorCodes } from "../../../daemon/errors.js";
+import { ErrorCodes } from "../../../base/errors.js";
 import { budgetLine } from "../../../daemon/supervise/budget.js";
 import type { RestartBudgetView } from "../../../daemon/types.js";
 import type { RestoreParams, RestoreResult } from "../../protocol.js";
