@@ -1,4 +1,7 @@
 /** Turns any failure into the lines `rmx` prints on stderr and the exit code it ends with. */
+import fs from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
 import { exitCodeFor } from "../../base/errors.js";
 import { UsageError } from "./args.js";
 import { ExitCode } from "./exit-codes.js";
@@ -6,6 +9,8 @@ import { ExitCode } from "./exit-codes.js";
 export interface Failure {
   exitCode: number;
   lines: string[];
+  /** The same failure for `--json`: one object on stderr, `{"error":{code, message, data?}}`. */
+  json: { error: { code: string; message: string; data?: Record<string, unknown> } };
 }
 
 /** The stable code of a daemon answer (RpcCallError), a local RmxError, or undefined. */
@@ -25,29 +30,70 @@ export function errorData(error: unknown): Record<string, unknown> | undefined {
   return data !== null && typeof data === "object" ? (data as Record<string, unknown>) : undefined;
 }
 
-export function notRunningLines(socketPath: string): string[] {
+/**
+ * How to start the daemon, in words that work where the user is: `rmxd` when it is on PATH (a global
+ * install or `npm link`), else the daemon entry that sits beside this CLI in the same package, by its path.
+ */
+export function startCommand(env: NodeJS.ProcessEnv, daemonEntry: string): string {
+  const dirs = (env.PATH ?? "").split(path.delimiter).filter((d) => d !== "");
+  const names = process.platform === "win32" ? ["rmxd.cmd", "rmxd.exe", "rmxd"] : ["rmxd"];
+  for (const dir of dirs) {
+    for (const name of names) {
+      try {
+        fs.accessSync(path.join(dir, name), fs.constants.X_OK);
+        return "rmxd";
+      } catch {
+        // not here
+      }
+    }
+  }
+  // Run from sources (tests), there is no built entry beside this file: the bin name is all we can say.
+  if (!fs.existsSync(daemonEntry)) return "rmxd";
+  return `node ${daemonEntry.includes(" ") ? JSON.stringify(daemonEntry) : daemonEntry}`;
+}
+
+/** dist/daemon/main.js of the package this CLI belongs to. */
+export const DAEMON_ENTRY = fileURLToPath(new URL("../../daemon/main.js", import.meta.url));
+
+export function notRunningLines(socketPath: string, env: NodeJS.ProcessEnv = process.env): string[] {
   return [
     `rmx: rmxd is not running (nothing answers on ${socketPath}).`,
-    "Start it with `rmxd`, or `systemctl --user start rmxd` when it is installed as a service.",
+    `Start it with \`${startCommand(env, DAEMON_ENTRY)}\`, or \`systemctl --user start rmxd\` when it is installed as a service.`,
   ];
 }
 
 const SOCKET_ABSENT = new Set(["ENOENT", "ECONNREFUSED"]);
 
-export function describeFailure(error: unknown, socketPath: string): Failure {
+function failure(exitCode: number, lines: string[], code: string, message: string, data?: unknown): Failure {
+  const error: Failure["json"]["error"] = { code, message };
+  if (data !== null && typeof data === "object") error.data = data as Record<string, unknown>;
+  return { exitCode, lines, json: { error } };
+}
+
+export function describeFailure(
+  error: unknown,
+  socketPath: string,
+  env: NodeJS.ProcessEnv = process.env,
+): Failure {
   if (error instanceof UsageError) {
-    return { exitCode: ExitCode.USAGE, lines: [`rmx: ${error.message}`, error.usage] };
+    return failure(ExitCode.USAGE, [`rmx: ${error.message}`, error.usage], "USAGE", error.message, {
+      usage: error.usage,
+    });
   }
   const code = stableCodeOf(error);
   // A raw connect failure, in case it reaches here without the client's translation.
   const { code: errno, syscall } = (error ?? {}) as { code?: unknown; syscall?: unknown };
   const connectFailed = syscall === "connect" && typeof errno === "string" && SOCKET_ABSENT.has(errno);
   if (code === "DAEMON_NOT_RUNNING" || connectFailed) {
-    return { exitCode: ExitCode.NOT_RUNNING, lines: notRunningLines(socketPath) };
+    const lines = notRunningLines(socketPath, env);
+    return failure(ExitCode.NOT_RUNNING, lines, "DAEMON_NOT_RUNNING", lines.join(" ").replace(/^rmx: /, ""), {
+      socket: socketPath,
+      start: startCommand(env, DAEMON_ENTRY),
+    });
   }
   const message = error instanceof Error ? error.message : String(error);
   if (code !== undefined) {
-    return { exitCode: exitCodeFor(code), lines: [`rmx: ${message} [${code}]`] };
+    return failure(exitCodeFor(code), [`rmx: ${message} [${code}]`], code, message, errorData(error));
   }
-  return { exitCode: ExitCode.ERROR, lines: [`rmx: ${message}`] };
+  return failure(ExitCode.ERROR, [`rmx: ${message}`], "ERROR", message);
 }

@@ -27,8 +27,12 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     streams.stdout.write(`${text}\n`);
   };
   let socketPath = "";
+  // Known before the globals are parsed (a usage error may come from them): `--json` anywhere asks for it.
+  const beforeDashes = argv.indexOf("--") < 0 ? argv : argv.slice(0, argv.indexOf("--"));
+  let json = beforeDashes.includes("--json");
   try {
     const { globals, rest } = splitGlobals(argv);
+    json = globals.json;
     socketPath = resolveSocket(globals.socket, env);
     const words = leadingWords(rest);
     const first = words[0];
@@ -79,8 +83,8 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     const command = await spec.load();
     return await command.run(ctx, args);
   } catch (error) {
-    const failure = describeFailure(error, socketPath);
-    streams.stderr.write(`${failure.lines.join("\n")}\n`);
+    const failure = describeFailure(error, socketPath, env);
+    streams.stderr.write(json ? `${JSON.stringify(failure.json)}\n` : `${failure.lines.join("\n")}\n`);
     return failure.exitCode;
   }
 }

@@ -123,6 +123,7 @@ describe("failures", () => {
     expect(describeFailure(new UsageError("bad", "usage: x"), socket)).toEqual({
       exitCode: ExitCode.USAGE,
       lines: ["rmx: bad", "usage: x"],
+      json: { error: { code: "USAGE", message: "bad", data: { usage: "usage: x" } } },
     });
     const exhausted = RpcCallError.local("BUDGET_EXHAUSTED", "no restarts left");
     expect(describeFailure(exhausted, socket).exitCode).toBe(ExitCode.DENIED);
@@ -139,8 +140,15 @@ describe("failures", () => {
     expect(describeFailure(RpcCallError.local("RUNTIME_NOT_FOUND", "no such runtime"), socket)).toEqual({
       exitCode: ExitCode.ERROR,
       lines: ["rmx: no such runtime [RUNTIME_NOT_FOUND]"],
+      json: {
+        error: { code: "RUNTIME_NOT_FOUND", message: "no such runtime", data: { code: "RUNTIME_NOT_FOUND" } },
+      },
     });
-    expect(describeFailure("weird", socket)).toEqual({ exitCode: ExitCode.ERROR, lines: ["rmx: weird"] });
+    expect(describeFailure("weird", socket)).toEqual({
+      exitCode: ExitCode.ERROR,
+      lines: ["rmx: weird"],
+      json: { error: { code: "ERROR", message: "weird" } },
+    });
   });
 });
 

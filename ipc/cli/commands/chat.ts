@@ -6,6 +6,7 @@ import { findCommand } from "../commands.js";
 import type { CliContext } from "../context.js";
 import { ExitCode } from "../exit-codes.js";
 import { parseDuration } from "../format.js";
+import { escapeControl } from "../sanitize.js";
 import { modeValue, positiveInt } from "./resolve.js";
 
 const DEFAULT_TIMEOUT_MS = 120_000;
@@ -62,7 +63,8 @@ export async function run(ctx: CliContext, args: ParsedCommandArgs): Promise<num
   const off = client.onNotification("chat.delta", (delta: ChatDeltaParams) => {
     if (delta.request !== request) return;
     streamed = true;
-    ctx.write(delta.content);
+    // A model's bytes go to a terminal: control characters are shown, not obeyed (JSON keeps them exact).
+    ctx.write(escapeControl(delta.content));
   });
   try {
     const result = (await client.call("chat.respond", params, {
@@ -73,14 +75,16 @@ export async function run(ctx: CliContext, args: ParsedCommandArgs): Promise<num
       return ExitCode.OK;
     }
     if (streamed) ctx.out("");
-    else ctx.out(result.content);
+    else ctx.out(escapeControl(result.content));
     for (const line of footerLines(result)) ctx.out(line);
     if (result.verified !== undefined) {
       ctx.out("");
       if ("error" in result.verified) {
-        ctx.out(`— verified: ${result.verified.cell} gave no answer: ${result.verified.error}`);
+        ctx.out(
+          `— verified: ${result.verified.cell} gave no answer: ${escapeControl(result.verified.error)}`,
+        );
       } else {
-        ctx.out(result.verified.content);
+        ctx.out(escapeControl(result.verified.content));
         ctx.out(`— verified by ${servedBy(result.verified)}`);
       }
     }

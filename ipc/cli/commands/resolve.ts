@@ -81,7 +81,10 @@ export async function run(ctx: CliContext, args: ParsedCommandArgs): Promise<num
   } catch (error) {
     if (stableCodeOf(error) !== "NO_ELIGIBLE_CELL") throw error;
     const passed = (errorData(error)?.passed_over ?? []) as PassedOver[];
-    if (ctx.json) ctx.out(JSON.stringify({ chosen: null, passed_over: passed }, null, 2));
+    if (ctx.json) {
+      ctx.out(JSON.stringify({ chosen: null, passed_over: passed }, null, 2));
+      throw error;
+    }
     ctx.err("No eligible cell.");
     for (const line of passedOverLines(passed)) ctx.err(line);
     return ExitCode.DENIED;

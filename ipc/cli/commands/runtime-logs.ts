@@ -6,6 +6,7 @@ import type { ParsedCommandArgs } from "../commands.js";
 import { findCommand } from "../commands.js";
 import type { CliContext } from "../context.js";
 import { ExitCode } from "../exit-codes.js";
+import { escapeLine } from "../sanitize.js";
 import { untilInterruptedOrClosed } from "../session.js";
 
 const DEFAULT_LINES = 50;
@@ -27,7 +28,8 @@ export async function run(ctx: CliContext, args: ParsedCommandArgs): Promise<num
   const id = stringValue(args, "id") as string;
   const lines = lineCount(args);
   const follow = booleanValue(args, "follow");
-  const print = (line: string): void => ctx.out(ctx.json ? JSON.stringify({ id, line }) : line);
+  // A backend's log may hold any bytes: text output shows control characters instead of sending them.
+  const print = (line: string): void => ctx.out(ctx.json ? JSON.stringify({ id, line }) : escapeLine(line));
   const client = await ctx.connect();
   try {
     // Listen before asking: followed lines may arrive right behind the answer, before we learn its id.

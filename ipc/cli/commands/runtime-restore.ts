@@ -63,7 +63,9 @@ export async function run(ctx: CliContext, args: ParsedCommandArgs): Promise<num
   } catch (error) {
     const code = stableCodeOf(error);
     // Refusals (exit 3 codes) get the restore wording; anything else is an ordinary failure.
+    // Under --json the error itself goes to stderr as one JSON object (run.ts), with the same exit code.
     if (
+      !ctx.json &&
       code !== undefined &&
       code in ErrorCodes &&
       ErrorCodes[code as keyof typeof ErrorCodes].exit === ExitCode.DENIED
