@@ -1,3 +1,4 @@
+import { formatBytes } from "../../base/format.js";
 import type { FitVerdict } from "../types.js";
 import type { GgufInfo } from "./gguf.js";
 
@@ -6,8 +7,21 @@ import type { GgufInfo } from "./gguf.js";
  * compute buffer is a few hundred MiB for 7B models at ctx 4096 (~5-8% of weights + KV); 10% leaves headroom.
  */
 export const OVERHEAD_FRACTION = 0.1;
-/** Context assumed when neither the runtime nor the model says (llama-server's default `-c`). */
+/**
+ * The context a runtime gets when its config sets none: the model's training context capped at this
+ * (llama-server's own default `-c`). rmxd always passes it as `-c`, so the estimate is what runs.
+ */
 export const DEFAULT_CONTEXT = 4096;
+
+/** The context (`-c`) a runtime of this model is launched with, and its KV cache is estimated at. */
+export function launchContext(
+  info: Pick<GgufInfo, "context_length"> | undefined,
+  configured?: number,
+): number {
+  if (configured !== undefined) return configured;
+  const trained = info?.context_length;
+  return trained !== undefined && trained > 0 ? Math.min(trained, DEFAULT_CONTEXT) : DEFAULT_CONTEXT;
+}
 /** f16 K and V caches: 2 bytes per element. */
 const KV_BYTES_PER_ELEMENT = 2;
 
@@ -21,27 +35,16 @@ export interface MemoryEstimate {
   /** False when the metadata lacks what the KV formula needs (the KV term is then 0). */
   kv_known: boolean;
   explanation: string;
+  /** Why llama.cpp would refuse the file: such a model fits nowhere. */
+  load_problems?: string[];
 }
 
 export type FitTarget =
   | { kind: "cpu"; available_bytes: number; id?: string }
   | { kind: "gpu"; vram_bytes?: number; id?: string };
 
-const UNITS: [number, string][] = [
-  [1024 ** 3, "GiB"],
-  [1024 ** 2, "MiB"],
-  [1024, "KiB"],
-];
-
-/** 5476083302 → "5.1 GiB"; small sizes in MiB / KiB / B so tiny test models still read sensibly. */
-export function formatBytes(bytes: number): string {
-  for (const [size, unit] of UNITS)
-    if (Math.abs(bytes) >= size) return `${(bytes / size).toFixed(1)} ${unit}`;
-  return `${Math.round(bytes)} B`;
-}
-
 /**
- * Memory a runtime of this model needs: weights (the file size: tensor data dominates it) + f16 KV cache
+ * Memory a runtime of this model needs: weights (the tensor data; the file size when a tensor type is unknown) + f16 KV cache
  * (2 × layers × context × head_dim × kv_heads × 2 bytes) + OVERHEAD_FRACTION of both. llama-server splits `-c`
  * across its slots, so slots do not multiply the KV cache.
  */
@@ -49,10 +52,8 @@ export function estimateMemory(
   info: GgufInfo,
   opts: { context?: number; slots?: number } = {},
 ): MemoryEstimate {
-  const context =
-    opts.context ??
-    (info.context_length !== undefined ? Math.min(info.context_length, DEFAULT_CONTEXT) : DEFAULT_CONTEXT);
-  const weights = info.file_size;
+  const context = launchContext(info, opts.context);
+  const weights = info.tensor_data_bytes ?? info.file_size;
   const layers = info.block_count;
   const embedding = info.embedding_length;
   const heads = info.head_count;
@@ -70,7 +71,12 @@ export function estimateMemory(
   const overhead = Math.round((weights + kv) * OVERHEAD_FRACTION);
   const total = weights + kv + overhead;
   const slots = opts.slots !== undefined && opts.slots > 1 ? `; ctx shared by ${opts.slots} slots` : "";
+  const problems =
+    info.load_problems !== undefined && info.load_problems.length > 0
+      ? { load_problems: info.load_problems }
+      : {};
   return {
+    ...problems,
     weights_bytes: weights,
     kv_cache_bytes: kv,
     overhead_bytes: overhead,
@@ -90,6 +96,13 @@ export function fitOn(estimate: MemoryEstimate, target: FitTarget): FitVerdict {
     `KV ${estimate.kv_known ? formatBytes(estimate.kv_cache_bytes) : "unknown"} at ctx ${estimate.context} + ` +
     `overhead ${formatBytes(estimate.overhead_bytes)})`;
   const id = target.id ?? target.kind;
+  if (estimate.load_problems !== undefined && estimate.load_problems.length > 0) {
+    return {
+      fits: false,
+      need_bytes: estimate.total_bytes,
+      reason: `not loadable: ${estimate.load_problems.join("; ")}`,
+    };
+  }
   const available = target.kind === "cpu" ? target.available_bytes : target.vram_bytes;
   if (available === undefined) {
     return {

@@ -42,6 +42,11 @@ export interface TinyGgufOptions
   extraMetadata?: Record<string, GgufWritableValue>;
   /** Written as general.alignment when not 32. */
   alignment?: number;
+  /**
+   * Also write what llama.cpp's loader requires beside the fields above (the rms epsilon of the llama family,
+   * a tokenizer model and a 3-token list), as real model files have; default true. false: only what is asked.
+   */
+  loaderKeys?: boolean;
 }
 
 const TYPE_IDS: Record<GgufScalarTypeName | "array", number> = {
@@ -174,6 +179,9 @@ function alignUp(n: number, alignment: number): number {
  * Writes a small valid GGUF v3 file: metadata, tensor infos, then zeroed, aligned tensor data (the data is
  * made by extending the file, so it costs no memory). No padding follows the last tensor.
  */
+/** Architectures whose loader case requires `{arch}.attention.layer_norm_rms_epsilon`. */
+const LLAMA_FAMILY_EPS = new Set(["llama", "deci", "minicpm", "granite", "granitemoe"]);
+
 export async function writeTinyGguf(path: string, opts: TinyGgufOptions = {}): Promise<void> {
   const arch = opts.architecture ?? "llama";
   const alignment = opts.alignment ?? 32;
@@ -191,8 +199,19 @@ export async function writeTinyGguf(path: string, opts: TinyGgufOptions = {}): P
   ];
   for (const [key, value] of archFields)
     if (value !== undefined) metadata.push([key, { type: "uint32", value }]);
-  for (const [key, value] of Object.entries(opts.extraMetadata ?? {}))
-    metadata.push([key, typedValue(value)]);
+  const extra: Record<string, GgufWritableValue> = {};
+  if (opts.loaderKeys !== false) {
+    if (LLAMA_FAMILY_EPS.has(arch))
+      extra[`${arch}.attention.layer_norm_rms_epsilon`] = { type: "float32", value: 1e-5 };
+    extra["tokenizer.ggml.model"] = "llama";
+    extra["tokenizer.ggml.tokens"] = {
+      type: "array",
+      item_type: "string",
+      items: ["<unk>", "<s>", "</s>"].map((value): GgufTypedValue => ({ type: "string", value })),
+    };
+  }
+  Object.assign(extra, opts.extraMetadata);
+  for (const [key, value] of Object.entries(extra)) metadata.push([key, typedValue(value)]);
 
   const tensors = opts.tensors ?? [
     { name: "token_embd.weight", dims: [opts.embedding_length ?? 8, 16], type: 0 },

@@ -1,5 +1,6 @@
 import type { FileHandle } from "node:fs/promises";
 import { open } from "node:fs/promises";
+import { llamaCppLoadProblems } from "../../adapters/llama-cpp-gguf.js";
 import { RmxError } from "../../base/errors.js";
 import { GGML_TYPES, GGUF_SCALAR_SIZE, GgufValueType, LLAMA_FILE_TYPES, tensorBytes } from "./ggml-types.js";
 
@@ -20,7 +21,16 @@ export interface GgufInfo {
   tensor_count: number;
   /** Sum over tensors of the product of their dimensions. */
   parameter_count: number;
+  /**
+   * Bytes of tensor data: what the weights take in memory (the file also holds metadata and the vocabulary).
+   * Absent when a tensor has a type this reader cannot size.
+   */
+  tensor_data_bytes?: number;
+  /** Tokens in the vocabulary (`tokenizer.ggml.tokens`, else `{arch}.vocab_size`). */
+  vocab_size?: number;
   metadata_keys: number;
+  /** Why llama.cpp's loader would refuse this file ("missing llama.attention.layer_norm_rms_epsilon"); absent or empty: loadable. */
+  load_problems?: string[];
 }
 
 /** A value too big to keep (tokenizer vocabularies, huge strings): its type and length, not its content. */
@@ -441,6 +451,14 @@ function asString(value: GgufMetadataValue | undefined): string | undefined {
   return typeof value === "string" ? value : undefined;
 }
 
+function vocabularySize(meta: Map<string, GgufMetadataValue>): number | undefined {
+  const tokens = meta.get("tokenizer.ggml.tokens");
+  if (Array.isArray(tokens)) return tokens.length;
+  if (tokens !== undefined && typeof tokens === "object" && "skipped" in tokens) return tokens.length;
+  const arch = asString(meta.get("general.architecture"));
+  return arch === undefined ? undefined : asNumber(meta.get(`${arch}.vocab_size`));
+}
+
 /** The type holding most tensor bytes (element count for types of unknown size), as a ggml type name. */
 function dominantTensorType(tensors: readonly GgufTensorInfo[]): string | undefined {
   const weight = new Map<number, number>();
@@ -464,7 +482,13 @@ export function summariseGguf(header: GgufHeader): GgufInfo {
     tensor_count: header.tensors.length,
     parameter_count: header.tensors.reduce((sum, t) => sum + t.dims.reduce((a, b) => a * b, 1), 0),
     metadata_keys: meta.size,
+    load_problems: llamaCppLoadProblems(asString(meta.get("general.architecture")), (key) => meta.has(key)),
   };
+  if (header.tensors.every((t) => t.bytes !== undefined)) {
+    info.tensor_data_bytes = header.tensors.reduce((sum, t) => sum + (t.bytes ?? 0), 0);
+  }
+  const vocab = vocabularySize(meta);
+  if (vocab !== undefined) info.vocab_size = vocab;
   const arch = asString(meta.get("general.architecture"));
   if (arch !== undefined) info.architecture = arch;
   const name = asString(meta.get("general.name"));

@@ -38,7 +38,7 @@ describe("rmx models inspect FILE (no daemon)", () => {
     const lines = r.stdout.trimEnd().split("\n");
     expect(lines[0]).toBe(`${model}  (Small Test)`);
     expect(lines[1]).toBe(
-      "  llama, 4.1K parameters, F16, trained context 2048, 4 layers, embedding 256, 8 heads (2 KV), 1 tensors, GGUF v3",
+      "  llama, 4.1K parameters, F16, trained context 2048, 4 layers, embedding 256, 8 heads (2 KV), vocabulary 3, 1 tensors, tensor data 16.0 KiB of a 16.6 KiB file, GGUF v3",
     );
     expect(lines[2]).toMatch(
       /^ {2}needs weights .* \+ KV 2\.0 MiB \(2 × 4 layers × ctx 2048 × 2 KV heads × 32 dims × 2 bytes f16\)/,

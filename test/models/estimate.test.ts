@@ -1,12 +1,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import {
-  DEFAULT_CONTEXT,
-  estimateMemory,
-  fitOn,
-  formatBytes,
-  OVERHEAD_FRACTION,
-} from "../../daemon/models/estimate.js";
+import { formatBytes } from "../../base/format.js";
+import { DEFAULT_CONTEXT, estimateMemory, fitOn, OVERHEAD_FRACTION } from "../../daemon/models/estimate.js";
 import type { GgufInfo } from "../../daemon/models/gguf.js";
 
 const GiB = 1024 ** 3;

@@ -2,6 +2,8 @@
  * `rmx models`: every model the daemon knows, with GGUF facts, estimated need and fit per hardware id.
  * `rmx models inspect FILE [--context N]`: reads the file here, without the daemon.
  */
+
+import { formatBytes } from "../../../base/format.js";
 import type {
   ModelInspectResult,
   ModelListEntry,
@@ -39,10 +41,20 @@ function factsLine(info: GgufInfo): string {
     info.head_count !== undefined
       ? `${info.head_count} heads${info.head_count_kv !== undefined ? ` (${info.head_count_kv} KV)` : ""}`
       : undefined,
+    info.vocab_size !== undefined ? `vocabulary ${info.vocab_size}` : undefined,
     `${info.tensor_count} tensors`,
+    info.tensor_data_bytes !== undefined
+      ? `tensor data ${formatBytes(info.tensor_data_bytes)} of a ${formatBytes(info.file_size)} file`
+      : `file ${formatBytes(info.file_size)}`,
     `GGUF v${info.version}`,
   ];
   return parts.filter((p) => p !== undefined).join(", ");
+}
+
+/** "not loadable: missing llama.attention.layer_norm_rms_epsilon", or nothing when llama.cpp would load it. */
+function loadableLine(info: GgufInfo): string | undefined {
+  const problems = info.load_problems ?? [];
+  return problems.length === 0 ? undefined : `not loadable by llama.cpp: ${problems.join("; ")}`;
 }
 
 function fitLine(fit: Record<string, FitVerdict>): string {
@@ -76,6 +88,8 @@ export function renderModelList(result: ModelListResult): string[] {
     const used = m.runtimes.length > 0 ? `; runtimes ${m.runtimes.join(", ")}` : "";
     lines.push(`${m.id}  (${m.source}) ${m.path}${used}`);
     if (m.gguf !== undefined) lines.push(`  ${factsLine(m.gguf)}`);
+    const refused = m.gguf === undefined ? undefined : loadableLine(m.gguf);
+    if (refused !== undefined) lines.push(`  ${refused}`);
     if (m.error !== undefined) lines.push(`  error: ${m.error}`);
     if (m.estimate !== undefined) lines.push(`  ${estimateLine(m.estimate)}`);
     lines.push(`  ${fitLine(m.fit)}`);
@@ -89,6 +103,7 @@ export function renderInspect(result: ModelInspectResult): string[] {
   const lines = [
     `${info.path}${info.name !== undefined ? `  (${info.name})` : ""}`,
     `  ${factsLine(info)}`,
+    ...[loadableLine(info)].filter((l): l is string => l !== undefined).map((l) => `  ${l}`),
     `  ${estimateLine(result.estimate)}`,
   ];
   for (const [id, verdict] of Object.entries(result.fit)) {

@@ -1,0 +1,14 @@
+/** Human-readable figures shared by the daemon's messages and the CLI's text. */
+
+const UNITS: [number, string][] = [
+  [1024 ** 3, "GiB"],
+  [1024 ** 2, "MiB"],
+  [1024, "KiB"],
+];
+
+/** 5476083302 → "5.1 GiB"; small sizes in MiB / KiB / B so tiny test models still read sensibly. */
+export function formatBytes(bytes: number): string {
+  for (const [size, unit] of UNITS)
+    if (Math.abs(bytes) >= size) return `${(bytes / size).toFixed(1)} ${unit}`;
+  return `${Math.round(bytes)} B`;
+}
