@@ -2,12 +2,16 @@
 import type { Lease } from "./policy/lease.js";
 import type { PinRecord } from "./policy/pins.js";
 import type { ChildRecord } from "./process/identity.js";
-import { type BudgetLog, parseBudgetLog } from "./supervise/budget.js";
+import { type BudgetLog, emptyBudgetLog } from "./supervise/budget.js";
 import type { Desired } from "./supervise/state.js";
 
 export const STATE_VERSION = 1;
 
 export interface PersistedRuntimeRecord {
+  /**
+   * As read: checked entry by entry when the runtime's supervisor loads it (sanitizeBudgetLog), which
+   * drops malformed and future attempts with a warning instead of discarding the whole state file.
+   */
   budget: BudgetLog;
   desired: Desired;
   child?: ChildRecord;
@@ -42,8 +46,8 @@ export function parsePersistedState(value: unknown): PersistedState | undefined 
   const runtimes: Record<string, PersistedRuntimeRecord> = {};
   for (const [id, raw] of Object.entries(value.runtimes)) {
     if (!isObject(raw)) return undefined;
-    const budget = parseBudgetLog(raw.budget);
-    if (!budget || (raw.desired !== "running" && raw.desired !== "stopped")) return undefined;
+    if (raw.desired !== "running" && raw.desired !== "stopped") return undefined;
+    const budget = raw.budget === undefined ? emptyBudgetLog() : (raw.budget as BudgetLog);
     const record: PersistedRuntimeRecord = { budget, desired: raw.desired };
     const child = raw.child === undefined ? undefined : parseChild(raw.child);
     if (child) record.child = child;

@@ -11,6 +11,11 @@ export interface BudgetLog {
   attempts: number[];
   /** Epoch ms of each `reset_budget`, ascending; kept for the audit trail. */
   resets: number[];
+  /**
+   * Set while the runtime is `exhausted` (the budget denied its last restart): persisted with the log so a
+   * daemon restart brings it back `exhausted` instead of spawning it. Cleared by a spawn, a stop or a reset.
+   */
+  exhausted_at?: number;
 }
 
 export interface BudgetLimits {
@@ -55,10 +60,12 @@ function insertSorted(values: readonly number[], value: number): number[] {
 
 export function pruneBudget(log: BudgetLog, limits: BudgetLimits, now: number): BudgetLog {
   const keep = Math.max(maxOf(limits), MIN_KEPT_ATTEMPTS);
-  return {
+  const pruned: BudgetLog = {
     attempts: inWindow(log.attempts, limits, now).slice(-keep),
     resets: log.resets.slice(-KEPT_RESETS),
   };
+  if (log.exhausted_at !== undefined) pruned.exhausted_at = log.exhausted_at;
+  return pruned;
 }
 
 export function usedSlots(log: BudgetLog, limits: BudgetLimits, now: number): number {
@@ -69,12 +76,27 @@ export function canRestart(log: BudgetLog, limits: BudgetLimits, now: number): b
   return inWindow(log.attempts, limits, now).length < maxOf(limits);
 }
 
-/** The caller checks `canRestart` first; recording past exhaustion keeps it exhausted. */
+/**
+ * Stamps a spawn that counts against the budget (at the spawn, not at the crash that led to it), which
+ * also ends any exhaustion. The caller checks `canRestart` first; recording past it keeps it exhausted.
+ */
 export function recordAttempt(log: BudgetLog, limits: BudgetLimits, now: number): BudgetLog {
   return pruneBudget({ attempts: insertSorted(log.attempts, now), resets: log.resets }, limits, now);
 }
 
+/** The budget denied a restart at `now`: remembered (and persisted) until a spawn, stop or reset. */
+export function markExhausted(log: BudgetLog, now: number): BudgetLog {
+  return log.exhausted_at !== undefined ? log : { ...log, exhausted_at: now };
+}
+
+export function clearExhausted(log: BudgetLog): BudgetLog {
+  if (log.exhausted_at === undefined) return log;
+  const { exhausted_at: _, ...rest } = log;
+  return rest;
+}
+
 export function resetBudget(log: BudgetLog, now: number): BudgetLog {
+  // Clears the attempts and any exhaustion; the reset itself stays on the audit trail.
   return { attempts: [], resets: insertSorted(log.resets, now).slice(-KEPT_RESETS) };
 }
 
@@ -133,6 +155,59 @@ function parseTimes(value: unknown): number[] | undefined {
   return out;
 }
 
+/** How far ahead of the clock a persisted time may be and still be trusted (clocks of one host drift a little). */
+export const BUDGET_CLOCK_SKEW_MS = 30_000;
+
+const isTime = (v: unknown): v is number => typeof v === "number" && Number.isFinite(v) && v >= 0;
+
+/** An instant for a message; times past the Date range (8.64e15 ms) are shown as numbers. */
+const timeText = (ms: number): string => (ms <= 8.64e15 ? rfc3339(ms) : `${ms} ms`);
+
+/**
+ * Loads a persisted log entry by entry, for the supervisor: malformed entries are dropped, and so are
+ * times beyond `now + skew` (a stamp a year ahead would otherwise keep the runtime exhausted for a year).
+ * Never fails; `dropped` says what was dropped and why, for a warning.
+ */
+export function sanitizeBudgetLog(
+  value: unknown,
+  now: number,
+  skewMs = BUDGET_CLOCK_SKEW_MS,
+): { log: BudgetLog; dropped: string[] } {
+  const dropped: string[] = [];
+  if (value === undefined) return { log: emptyBudgetLog(), dropped };
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    dropped.push(`budget is not an object (${JSON.stringify(value)}); starting from an empty log`);
+    return { log: emptyBudgetLog(), dropped };
+  }
+  const record = value as Record<string, unknown>;
+  const horizon = now + skewMs;
+  const times = (key: "attempts" | "resets"): number[] => {
+    const raw = record[key];
+    if (raw === undefined) return [];
+    if (!Array.isArray(raw)) {
+      dropped.push(`budget.${key} is not an array (${JSON.stringify(raw)})`);
+      return [];
+    }
+    const out: number[] = [];
+    for (const item of raw) {
+      if (!isTime(item)) dropped.push(`budget.${key} entry ${JSON.stringify(item)} is not an epoch-ms time`);
+      else if (item > horizon)
+        dropped.push(`budget.${key} entry ${timeText(item)} is in the future (now ${rfc3339(now)})`);
+      else out.push(item);
+    }
+    return out.sort((a, b) => a - b);
+  };
+  const log: BudgetLog = { attempts: times("attempts"), resets: times("resets").slice(-KEPT_RESETS) };
+  const exhausted = record.exhausted_at;
+  if (exhausted !== undefined) {
+    if (!isTime(exhausted)) dropped.push(`budget.exhausted_at ${JSON.stringify(exhausted)} is not a time`);
+    else if (exhausted > horizon)
+      dropped.push(`budget.exhausted_at ${timeText(exhausted)} is in the future (now ${rfc3339(now)})`);
+    else log.exhausted_at = exhausted;
+  }
+  return { log, dropped };
+}
+
 /**
  * Validates a persisted log: epoch-ms numbers, finite, ascending. `resets` may be absent (treated as
  * none). Returns a fresh copy, or undefined when anything is malformed so the caller starts clean.
@@ -144,5 +219,10 @@ export function parseBudgetLog(value: unknown): BudgetLog | undefined {
   if (attempts === undefined) return undefined;
   const resets = record.resets === undefined ? [] : parseTimes(record.resets);
   if (resets === undefined) return undefined;
-  return { attempts, resets: resets.slice(-KEPT_RESETS) };
+  const log: BudgetLog = { attempts, resets: resets.slice(-KEPT_RESETS) };
+  if (record.exhausted_at !== undefined) {
+    if (!isTime(record.exhausted_at)) return undefined;
+    log.exhausted_at = record.exhausted_at;
+  }
+  return log;
 }

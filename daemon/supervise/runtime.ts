@@ -1,6 +1,7 @@
 /**
- * One runtime's supervisor: feeds real-world observations (spawns, exits, probe outcomes, timers)
- * into the pure state machine and carries out the effects it returns.
+ * One runtime's supervisor, the driver: feeds real-world observations (spawns, exits, probe outcomes,
+ * timers) into the pure state machine (state.ts) and carries out the effects it returns. The launch
+ * pipeline is launch.ts, probe scheduling probes.ts, the view view.ts.
  */
 import path from "node:path";
 import type { Logger } from "pino";
@@ -9,25 +10,27 @@ import type { Clock } from "../../base/clock.js";
 import { rfc3339 } from "../../base/clock.js";
 import { isRmxError, RmxError } from "../../base/errors.js";
 import type { EventBus } from "../events.js";
-import { isErrorOutcome, LatencyWindow } from "../health/window.js";
-import { assertModelReadable, resolveBinary } from "../process/binary.js";
-import { type ChildHandle, type ExitInfo, spawnChild, stopProcessGroup } from "../process/child.js";
+import { type ChildHandle, type ExitInfo, stopProcessGroup } from "../process/child.js";
 import type { ChildRecord } from "../process/identity.js";
 import { RotatingLog } from "../process/logs.js";
-import { allocatePort, assertPortFree } from "../process/port.js";
-import { runtimeStatus } from "../status/compose.js";
 import type { RuntimeSpec, RuntimeState, RuntimeView } from "../types.js";
-import type { BudgetLog } from "./budget.js";
-import { budgetView } from "./budget.js";
+import { type BudgetLog, budgetView, sanitizeBudgetLog } from "./budget.js";
+import { prepareLaunch, resumeGroup, spawnPlan, stopOptions } from "./launch.js";
+import { describeOutcome, Prober } from "./probes.js";
 import {
   type Desired,
   type Effect,
   type Input,
   initialMachine,
   type Machine,
+  type ProbeFailure,
+  type ProbeKind,
   type StepResult,
   step,
 } from "./state.js";
+import { composeView, showsLogLines, VIEW_LOG_LINES } from "./view.js";
+
+export { describeOutcome } from "./probes.js";
 
 export interface RuntimeDeps {
   clock: Clock;
@@ -65,8 +68,6 @@ export interface RestoreOutcome {
   budget_reset: boolean;
 }
 
-const START_POLL_GROWTH = 1.5;
-
 export class RuntimeSupervisor {
   private machine: Machine;
   private child: ChildHandle | undefined;
@@ -76,13 +77,12 @@ export class RuntimeSupervisor {
   private launching: { generation: number; done: Promise<void> } | undefined;
   private port: number | undefined;
   private retryTimer: NodeJS.Timeout | undefined;
-  private probeTimer: NodeJS.Timeout | undefined;
-  private inferenceTimer: NodeJS.Timeout | undefined;
-  private failures = 0;
-  private inferenceFailures = 0;
   private disposed = false;
-  private readonly health: LatencyWindow;
-  private readonly inference: LatencyWindow;
+  /** Built from a persisted record whose desired state was running: the first start is a resume. */
+  private resumePending: boolean;
+  private readonly probes: Prober;
+  /** The steady probe outcome being dispatched, for the probe_failed event. */
+  private lastFailure: ProbeOutcome | undefined;
   readonly log: RotatingLog;
   private readonly logger: Logger;
 
@@ -91,10 +91,29 @@ export class RuntimeSupervisor {
     private readonly deps: RuntimeDeps,
     persisted?: PersistedRuntime,
   ) {
-    this.machine = initialMachine(persisted?.budget, persisted?.desired ?? "stopped");
     this.logger = deps.logger;
-    this.health = new LatencyWindow(300_000, deps.clock);
-    this.inference = new LatencyWindow(300_000, deps.clock);
+    const loaded = sanitizeBudgetLog(persisted?.budget, deps.clock.now());
+    for (const why of loaded.dropped) {
+      this.logger.warn({ runtime: spec.id }, `persisted restart budget of "${spec.id}": dropped ${why}`);
+    }
+    this.machine = initialMachine(loaded.log, persisted?.desired ?? "stopped");
+    this.resumePending = persisted?.desired === "running";
+    this.probes = new Prober({
+      clock: deps.clock,
+      adapter: deps.adapter,
+      spec: () => this.spec,
+      endpoint: () => this.endpoint,
+      starting: (g) => this.current(g) && this.machine.state === "starting",
+      steady: (g) => this.current(g) && this.machine.killing === undefined,
+      onReady: () => this.dispatch({ type: "healthy" }),
+      onStartTimeout: (reason) => this.dispatch({ type: "start_timeout", reason }),
+      onSteady: (probe, outcome) => {
+        this.lastFailure = outcome;
+        this.dispatch(probeInput(probe, outcome, this.spec));
+      },
+      ...(deps.onObserved ? { onObserved: deps.onObserved } : {}),
+      onError: (error, what) => this.logger.error({ err: error }, `${what} failed unexpectedly`),
+    });
     this.log = new RotatingLog(path.join(deps.logsDir, `${spec.id}.log`), spec.logs);
   }
 
@@ -125,8 +144,14 @@ export class RuntimeSupervisor {
 
   // ─── Commands ───────────────────────────────────────────────────────────────
 
+  /**
+   * The first start of a runtime persisted as running is a resume: the daemon restarted under it, so
+   * budget-wise it is a restart (counted, and refused while the budget is exhausted).
+   */
   start(): StepResult {
-    return this.dispatch({ type: "start" });
+    const resume = this.resumePending;
+    this.resumePending = false;
+    return this.dispatch({ type: resume ? "resume" : "start" });
   }
 
   stop(): StepResult {
@@ -193,7 +218,7 @@ export class RuntimeSupervisor {
     const child = this.child;
     if (child?.running) {
       resumeGroup(child.pgid);
-      await stopProcessGroup(child, this.stopOptions());
+      await stopProcessGroup(child, stopOptions(this.spec));
     }
     this.persist();
     await this.log.close();
@@ -217,60 +242,32 @@ export class RuntimeSupervisor {
   }
 
   view(): RuntimeView {
-    const now = this.deps.clock.now();
-    const m = this.machine;
-    const budget = this.budget();
-    const nextRetryAt = m.nextRetryAt !== undefined ? rfc3339(m.nextRetryAt) : undefined;
-    const failedish = m.state === "failed" || m.state === "exhausted" || m.state === "backoff";
-    const lastLogLines = failedish ? this.log.lastLines(10) : undefined;
-    const status = runtimeStatus({
-      id: this.id,
-      state: m.state,
-      ...(m.reason !== undefined ? { reason: m.reason } : {}),
-      budget,
-      ...(nextRetryAt ? { nextRetryAt } : {}),
-      // Our own marker line for a failure repeats the reason the detail already leads with.
-      ...(lastLogLines ? { lastLogLines: lastLogLines.filter((l) => l !== `--- rmxd: ${m.reason}`) } : {}),
+    const pid = this.pid;
+    const endpoint = this.endpoint;
+    return composeView({
+      spec: this.spec,
+      machine: this.machine,
+      budget: this.budget(),
+      now: this.deps.clock.now(),
+      ...(pid !== undefined ? { pid } : {}),
+      ...(this.port !== undefined ? { port: this.port } : {}),
+      ...(endpoint !== undefined ? { endpoint } : {}),
+      ...this.probes.summaries(),
+      ...(showsLogLines(this.machine) ? { lastLogLines: this.log.lastLines(VIEW_LOG_LINES) } : {}),
       formatTime: this.deps.formatTime,
     });
-    const view: RuntimeView = {
-      id: this.id,
-      adapter: this.spec.adapter,
-      state: m.state,
-      status,
-      desired: m.desired,
-      hardware: this.spec.hardware,
-      sandbox: this.spec.sandbox.kind,
-      restarts_total: m.restartsTotal,
-      restart_budget: budget,
-      health: this.health.summary(),
-    };
-    if (m.reason !== undefined) view.reason = m.reason;
-    if (this.pid !== undefined) view.pid = this.pid;
-    if (this.port !== undefined) view.port = this.port;
-    if (this.endpoint !== undefined) view.endpoint = this.endpoint;
-    if (this.spec.model !== undefined) view.model = this.spec.model;
-    if (m.alive && m.startedAt !== undefined) {
-      view.started_at = rfc3339(m.startedAt);
-      view.uptime_seconds = Math.max(0, Math.round((now - m.startedAt) / 1000));
-    }
-    if (m.alive && m.readyAt !== undefined) view.ready_at = rfc3339(m.readyAt);
-    if (m.lastExit)
-      view.last_exit = { code: m.lastExit.code, signal: m.lastExit.signal, at: rfc3339(m.lastExit.at) };
-    if (nextRetryAt) view.next_retry_at = nextRetryAt;
-    if (this.spec.health.inference.enabled) view.inference = this.inference.summary();
-    if (lastLogLines && lastLogLines.length > 0) view.last_log_lines = lastLogLines;
-    return view;
   }
 
   // ─── The loop: input → step → effects ───────────────────────────────────────
 
   private dispatch(input: Input): StepResult {
+    this.resumePending = false;
     const before = this.machine;
     const result = step(before, input, {
       now: this.deps.clock.now(),
       budget: this.spec.restart_budget,
       backoff: this.spec.backoff,
+      failureThreshold: this.spec.health.failure_threshold,
       random: this.deps.random,
     });
     this.machine = result.machine;
@@ -292,7 +289,7 @@ export class RuntimeSupervisor {
         this.launch(this.machine.generation);
         break;
       case "kill":
-        this.stopProbes();
+        this.probes.stop();
         this.kill().catch((error) => this.logger.error({ err: error }, "could not stop the process"));
         break;
       case "schedule_retry":
@@ -323,6 +320,21 @@ export class RuntimeSupervisor {
           restart_budget: budget,
         });
         this.logger.warn({ budget }, effect.reason);
+        break;
+      }
+      case "probe_failed": {
+        const { probe, count, threshold, reason } = effect;
+        this.deps.bus.publish("runtime.probe.failed", {
+          id: this.id,
+          probe,
+          count,
+          threshold,
+          outcome: this.lastFailure,
+        });
+        this.logger.warn(
+          { probe, count, threshold, outcome: this.lastFailure?.kind, status: this.lastFailure?.status },
+          reason,
+        );
         break;
       }
     }
@@ -377,14 +389,7 @@ export class RuntimeSupervisor {
   private clearTimers(): void {
     if (this.retryTimer) clearTimeout(this.retryTimer);
     this.retryTimer = undefined;
-    this.stopProbes();
-  }
-
-  private stopProbes(): void {
-    if (this.probeTimer) clearTimeout(this.probeTimer);
-    if (this.inferenceTimer) clearTimeout(this.inferenceTimer);
-    this.probeTimer = undefined;
-    this.inferenceTimer = undefined;
+    this.probes.stop();
   }
 
   // ─── Launch ─────────────────────────────────────────────────────────────────
@@ -415,49 +420,20 @@ export class RuntimeSupervisor {
       if (killRequested()) return exitWithoutProcess();
       if (!this.deps.adapter.spawns) {
         this.port = undefined;
-        this.startProbing(generation);
+        this.probes.startUp(generation);
         return;
       }
-      const hardware = this.deps.resolveHardware(spec.hardware);
-      const modelPath = this.deps.resolveModelPath(spec.model);
-      if (modelPath !== undefined) await assertModelReadable(modelPath);
-      if (spec.port !== undefined) {
-        await assertPortFree(spec.host, spec.port);
-        this.port = spec.port;
-      } else {
-        this.port = await allocatePort(spec.host);
-      }
-      let plan = this.deps.adapter.plan(spec, {
-        port: this.port,
-        host: spec.host,
-        ...(modelPath !== undefined ? { modelPath } : {}),
-        hardware,
-        stubEntry: this.deps.stubEntry,
-      });
-      const hint = this.binaryHint();
-      plan = {
-        ...plan,
-        command: await resolveBinary(plan.command, { ...process.env, ...plan.env }, hint ? { hint } : {}),
-      };
-      plan = this.deps.wrapSandbox(plan, spec, modelPath);
+      const { plan, port } = await prepareLaunch(spec, this.deps);
+      this.port = port;
       if (abandoned()) return;
       if (killRequested()) return exitWithoutProcess();
-      this.log.write(`--- rmxd: starting ${plan.command} ${plan.args.join(" ")}\n`);
-      const child = await spawnChild({
-        command: plan.command,
-        args: plan.args,
-        env: plan.env,
-        ...(plan.cwd !== undefined ? { cwd: plan.cwd } : {}),
-        log: this.log,
-      });
+      const child = await spawnPlan(plan, this.log);
       if (abandoned()) {
         await stopProcessGroup(child, { signal: "SIGKILL", grace_ms: 0 });
         return;
       }
       this.child = child;
       this.childGeneration = generation;
-      this.failures = 0;
-      this.inferenceFailures = 0;
       this.persist();
       this.dispatch({ type: "spawned" });
       child.exited
@@ -467,7 +443,7 @@ export class RuntimeSupervisor {
         await this.kill();
         return;
       }
-      this.startProbing(generation);
+      this.probes.startUp(generation);
     } catch (error) {
       // Once the process runs, its exit is what reports; this error is only logged (by `launch`).
       if (abandoned()) return;
@@ -484,7 +460,7 @@ export class RuntimeSupervisor {
     if (this.disposed) return; // daemon shutdown: not a crash, and the desired state stays as it was
     if (this.child === child) this.persist();
     if (generation !== this.machine.generation) return;
-    this.stopProbes();
+    this.probes.stop();
     const how = exit.signal ? `signal ${exit.signal}` : `exit code ${exit.code}`;
     this.log.write(`--- rmxd: process ${child.pid} ended (${how})\n`);
     this.deps.bus.publish("runtime.exited", {
@@ -496,15 +472,6 @@ export class RuntimeSupervisor {
       expected: this.machine.killing !== undefined,
     });
     this.dispatch({ type: "exited", code: exit.code, signal: exit.signal });
-  }
-
-  /** What a user can set when the binary is not found: the config key, and for llama.cpp the variable. */
-  private binaryHint(): string | undefined {
-    const index = this.deps.configIndex?.(this.id);
-    const key = `runtimes[${index ?? "?"}].binary`;
-    if (this.spec.adapter === "llama.cpp") return `set LLAMA_SERVER_BIN or ${key}`;
-    if (this.spec.adapter === "command") return `set ${key}`;
-    return undefined;
   }
 
   private async kill(): Promise<void> {
@@ -527,7 +494,7 @@ export class RuntimeSupervisor {
     }
     // A stopped (SIGSTOP) process cannot act on the stop signal; let it, so it gets its grace.
     resumeGroup(child.pgid);
-    const result = await stopProcessGroup(child, this.stopOptions());
+    const result = await stopProcessGroup(child, stopOptions(this.spec));
     if (result.escalated) {
       this.logger.warn(
         { grace_ms: this.spec.stop.grace_ms },
@@ -536,162 +503,20 @@ export class RuntimeSupervisor {
     }
   }
 
-  /** Sandbox wrappers are spared the stop signal so the backend inside gets its grace (see stopProcessGroup). */
-  private stopOptions() {
-    const { signal, grace_ms } = this.spec.stop;
-    return this.spec.sandbox.kind === "bwrap" ? { signal, grace_ms, spare: ["bwrap"] } : { signal, grace_ms };
-  }
-
-  // ─── Health ─────────────────────────────────────────────────────────────────
-
-  /** Runs a background task whose failure must be logged, never left as an unhandled rejection. */
-  private background(task: () => Promise<void>, what: string): void {
-    task().catch((error) => this.logger.error({ err: error }, `${what} failed unexpectedly`));
-  }
-
-  /**
-   * Start-up phase: poll fast (growing from `start_poll_initial` to `start_poll_max`) until the backend
-   * answers 200 or `start_timeout` passes; refused connections and 503 "Loading model" mean loading.
-   */
-  private startProbing(generation: number): void {
-    const spec = this.spec;
-    const deadline = this.deps.clock.now() + spec.health.start_timeout_ms;
-    let delay = spec.health.start_poll_initial_ms;
-    let lastOutcome: ProbeOutcome | undefined;
-    const starting = () => this.current(generation) && this.machine.state === "starting";
-    const poll = async () => {
-      this.probeTimer = undefined;
-      if (!starting()) return;
-      const endpoint = this.endpoint;
-      if (endpoint === undefined) return;
-      const outcome = await this.deps.adapter.probeHealth(endpoint, spec, spec.health.timeout_ms);
-      if (!starting()) return;
-      lastOutcome = outcome;
-      if (outcome.kind === "ok") {
-        this.health.record({ ok: true, ms: roundMs(outcome.ms), status: outcome.status });
-        this.deps.onObserved?.();
-        this.dispatch({ type: "healthy" });
-        this.scheduleProbe(generation, "health", spec.health.interval_ms);
-        if (spec.health.inference.enabled) {
-          this.scheduleProbe(generation, "inference", spec.health.inference.interval_ms);
-        }
-        return;
-      }
-      if (this.deps.clock.now() >= deadline) {
-        const what = lastOutcome ? describeOutcome(lastOutcome) : "no answer";
-        this.dispatch({
-          type: "start_timeout",
-          reason: `not healthy within ${formatDuration(spec.health.start_timeout_ms)} of start (last probe: ${what})`,
-        });
-        return;
-      }
-      this.probeTimer = setTimeout(() => this.background(poll, "start-up probe"), delay);
-      delay = Math.min(spec.health.start_poll_max_ms, Math.ceil(delay * START_POLL_GROWTH));
-    };
-    this.background(poll, "start-up probe");
-  }
-
   private current(generation: number): boolean {
     return !this.disposed && generation === this.machine.generation && this.machine.alive;
   }
-
-  /**
-   * Steady phase. Probes keep a fixed cadence (the next is due `interval` after the previous one began,
-   * never overlapping it), so a hung backend is acted on within threshold × interval + timeout.
-   */
-  private scheduleProbe(generation: number, probe: "health" | "inference", delay: number): void {
-    const timer = setTimeout(
-      () => this.background(() => this.steadyProbe(generation, probe), `${probe} probe`),
-      delay,
-    );
-    if (probe === "health") this.probeTimer = timer;
-    else this.inferenceTimer = timer;
-  }
-
-  private async steadyProbe(generation: number, probe: "health" | "inference"): Promise<void> {
-    if (probe === "health") this.probeTimer = undefined;
-    else this.inferenceTimer = undefined;
-    const live = () => this.current(generation) && this.machine.killing === undefined;
-    const endpoint = this.endpoint;
-    if (!live() || endpoint === undefined) return;
-    const spec = this.spec;
-    const began = this.deps.clock.now();
-    const outcome =
-      probe === "health"
-        ? await this.deps.adapter.probeHealth(endpoint, spec, spec.health.timeout_ms)
-        : await this.deps.adapter.probeInference(endpoint, spec, spec.health.inference.timeout_ms);
-    if (!live()) return; // stopped, restarted or disposed while the probe was in flight
-    this.observe(outcome, probe);
-    if (!live()) return;
-    const interval = probe === "health" ? spec.health.interval_ms : spec.health.inference.interval_ms;
-    this.scheduleProbe(generation, probe, Math.max(0, interval - (this.deps.clock.now() - began)));
-  }
-
-  /** Steady-state probe result: N consecutive failures before acting, so one blip is not a restart. */
-  private observe(outcome: ProbeOutcome, probe: "health" | "inference"): void {
-    const window = probe === "health" ? this.health : this.inference;
-    const failed = outcome.kind !== "ok";
-    const error = failed && isErrorOutcome(outcome.kind, outcome.status);
-    this.deps.onObserved?.();
-    window.record({
-      ok: !error,
-      ms: roundMs(outcome.ms),
-      ...(outcome.status !== undefined ? { status: outcome.status } : {}),
-      ...(failed ? { error: describeOutcome(outcome) } : {}),
-    });
-    if (!failed) {
-      if (probe === "health") this.failures = 0;
-      else this.inferenceFailures = 0;
-      if (this.machine.state === "degraded" && this.failures === 0 && this.inferenceFailures === 0) {
-        this.dispatch({ type: "healthy" });
-      }
-      return;
-    }
-    const count = probe === "health" ? ++this.failures : ++this.inferenceFailures;
-    const threshold = this.spec.health.failure_threshold;
-    const what = `${probe === "health" ? `${this.spec.health.path} probe` : "inference probe"} failed ${count}/${threshold}: ${describeOutcome(outcome)}`;
-    this.deps.bus.publish("runtime.probe.failed", { id: this.id, probe, count, threshold, outcome });
-    this.logger.warn({ probe, count, threshold, outcome: outcome.kind, status: outcome.status }, what);
-    if (count >= threshold) {
-      const hung = outcome.kind === "timeout" ? " (hung?)" : "";
-      this.dispatch({ type: "unhealthy", reason: `${what}${hung}` });
-    } else {
-      this.dispatch({ type: "degraded", reason: what });
-    }
-  }
 }
 
-/** "500 ms", "1.5 s", "120 s". */
-function formatDuration(ms: number): string {
-  if (ms < 1000) return `${Math.round(ms)} ms`;
-  const seconds = ms / 1000;
-  return `${Number.isInteger(seconds) ? seconds : seconds.toFixed(1)} s`;
-}
-
-/** SIGCONT to a process group (a no-op for one that runs); none on Windows, gone is fine. */
-function resumeGroup(pgid: number): void {
-  if (process.platform === "win32") return;
-  try {
-    process.kill(-pgid, "SIGCONT");
-  } catch {
-    // ESRCH: already gone
-  }
-}
-
-/** Sub-10 µs precision is noise; keep summaries readable. */
-function roundMs(ms: number): number {
-  return Math.round(ms * 100) / 100;
-}
-
-export function describeOutcome(outcome: ProbeOutcome): string {
-  switch (outcome.kind) {
-    case "ok":
-      return `ok in ${Math.round(outcome.ms)} ms`;
-    case "loading":
-      return `loading (${outcome.message})`;
-    case "timeout":
-      return `no answer within ${Math.round(outcome.ms)} ms`;
-    default:
-      return outcome.status !== undefined ? `HTTP ${outcome.status}: ${outcome.message}` : outcome.message;
-  }
+/** A steady probe's outcome as the machine's input: ok, or the failure's class and how to name it. */
+function probeInput(probe: ProbeKind, outcome: ProbeOutcome, spec: RuntimeSpec): Input {
+  if (outcome.kind === "ok") return { type: "probe", probe, ok: true };
+  return {
+    type: "probe",
+    probe,
+    ok: false,
+    failure: outcome.kind as ProbeFailure,
+    label: probe === "health" ? `${spec.health.path} probe` : "inference probe",
+    detail: describeOutcome(outcome),
+  };
 }

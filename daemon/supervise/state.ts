@@ -9,7 +9,9 @@ import {
   type BudgetLog,
   budgetResetAt,
   canRestart,
+  clearExhausted,
   emptyBudgetLog,
+  markExhausted,
   recordAttempt,
   resetBudget,
 } from "./budget.js";
@@ -18,6 +20,11 @@ export type Desired = "running" | "stopped";
 
 /** Why the current process is being killed; decides what its exit means. */
 export type KillIntent = "stop" | "restart" | "unhealthy" | "idle";
+
+export type ProbeKind = "health" | "inference";
+
+/** How a steady-state probe failed; `timeout` on a live process suggests a hang. */
+export type ProbeFailure = "loading" | "refused" | "timeout" | "http_error" | "error";
 
 export interface Machine {
   state: RuntimeState;
@@ -38,6 +45,10 @@ export interface Machine {
   lastExit?: { code: number | null; signal: string | null; at: number };
   /** Increments on every spawn; the supervisor drops stale events from older processes. */
   generation: number;
+  /** Consecutive failed steady probes of the current process, per probe; reset by an ok and by a spawn. */
+  probeFailures: Record<ProbeKind, number>;
+  /** The kill in flight is a manual restore: its respawn is stamped against the budget when it happens. */
+  restoreAttempt?: boolean;
 }
 
 export type Input =
@@ -46,9 +57,13 @@ export type Input =
   | { type: "restore"; restart: boolean; reset_budget: boolean }
   | { type: "spawned" }
   | { type: "spawn_failed"; reason: string }
+  /** After a daemon restart, a runtime whose persisted desired state is running: a restart, budget-wise. */
+  | { type: "resume" }
+  /** The start-up probe answered: the process is ready. */
   | { type: "healthy" }
-  | { type: "degraded"; reason: string }
-  | { type: "unhealthy"; reason: string }
+  /** A steady-state probe result; the machine counts consecutive failures against `failure_threshold`. */
+  | { type: "probe"; probe: ProbeKind; ok: true }
+  | { type: "probe"; probe: ProbeKind; ok: false; failure: ProbeFailure; label: string; detail: string }
   | { type: "start_timeout"; reason: string }
   | { type: "exited"; code: number | null; signal: string | null }
   | { type: "retry_due" }
@@ -63,12 +78,16 @@ export type Effect =
   | { type: "cancel_retry" }
   | { type: "restart_recorded"; automatic: boolean }
   | { type: "budget_reset" }
-  | { type: "denied"; reason: string };
+  | { type: "denied"; reason: string }
+  /** A steady probe failed (count of threshold): for the event and the log line. */
+  | { type: "probe_failed"; probe: ProbeKind; count: number; threshold: number; reason: string };
 
 export interface StepContext {
   now: number;
   budget: RestartBudgetSpec;
   backoff: BackoffSpec;
+  /** Consecutive failed steady probes that make a process unhealthy (the spec's `health.failure_threshold`). */
+  failureThreshold: number;
   random: () => number;
 }
 
@@ -80,7 +99,16 @@ export interface StepResult {
 }
 
 export function initialMachine(budget: BudgetLog = emptyBudgetLog(), desired: Desired = "stopped"): Machine {
-  return { state: "stopped", desired, budget, failures: 0, alive: false, restartsTotal: 0, generation: 0 };
+  return {
+    state: "stopped",
+    desired,
+    budget,
+    failures: 0,
+    alive: false,
+    restartsTotal: 0,
+    generation: 0,
+    probeFailures: { health: 0, inference: 0 },
+  };
 }
 
 /** States in which a process may be alive. */
@@ -105,6 +133,9 @@ export function step(m: Machine, input: Input, ctx: StepContext): StepResult {
   };
   const spawn = () => {
     clearRetry();
+    next.budget = clearExhausted(next.budget);
+    next.probeFailures = { health: 0, inference: 0 };
+    delete next.restoreAttempt;
     next.generation += 1;
     next.alive = true;
     delete next.killing;
@@ -118,21 +149,20 @@ export function step(m: Machine, input: Input, ctx: StepContext): StepResult {
     set(state, reason);
     effects.push({ type: "kill", intent });
   };
-  /** A run ended or failed to become healthy while the runtime should be running. */
-  const afterFailure = (why: string) => {
-    const uptime = m.readyAt !== undefined ? ctx.now - m.readyAt : 0;
-    next.failures = m.readyAt !== undefined && shouldResetBackoff(ctx.backoff, uptime) ? 1 : m.failures + 1;
-    if (canRestart(next.budget, ctx.budget, ctx.now)) {
-      next.budget = recordAttempt(next.budget, ctx.budget, ctx.now);
-      next.restartsTotal += 1;
-      effects.push({ type: "restart_recorded", automatic: true });
-      const delay = backoffDelay(ctx.backoff, next.failures, ctx.random);
-      next.nextRetryAt = ctx.now + delay;
-      next.retryKind = "backoff";
-      set("backoff", `${why}; restarting in ${formatMs(delay)}`);
-      effects.push({ type: "schedule_retry", at: next.nextRetryAt, kind: "backoff" });
-      return;
-    }
+  /**
+   * A spawn that counts against the budget, now: stamped at the spawn itself, so the log holds exactly
+   * the counted spawns and no window can hold more of them than `max_restarts`.
+   */
+  const countedSpawn = (automatic: boolean) => {
+    next.budget = recordAttempt(next.budget, ctx.budget, ctx.now);
+    next.restartsTotal += 1;
+    effects.push({ type: "restart_recorded", automatic });
+    spawn();
+  };
+  /** The budget has no slot: `exhausted`, with a retry at `reset_at` when the spec asks for one. */
+  const exhaust = (why: string) => {
+    clearRetry();
+    next.budget = markExhausted(next.budget, ctx.now);
     const resetAt = budgetResetAt(next.budget, ctx.budget, ctx.now);
     set("exhausted", `${why}; restart budget exhausted`);
     effects.push({ type: "denied", reason: "Restart budget exhausted" });
@@ -141,6 +171,18 @@ export function step(m: Machine, input: Input, ctx: StepContext): StepResult {
       next.retryKind = "reset";
       effects.push({ type: "schedule_retry", at: resetAt, kind: "reset" });
     }
+  };
+  /** A run ended or failed to become healthy while the runtime should be running. */
+  const afterFailure = (why: string) => {
+    const uptime = m.readyAt !== undefined ? ctx.now - m.readyAt : 0;
+    next.failures = m.readyAt !== undefined && shouldResetBackoff(ctx.backoff, uptime) ? 1 : m.failures + 1;
+    const delay = backoffDelay(ctx.backoff, next.failures, ctx.random);
+    // Judged at the moment the respawn would happen, where it will be stamped.
+    if (!canRestart(next.budget, ctx.budget, ctx.now + delay)) return exhaust(why);
+    next.nextRetryAt = ctx.now + delay;
+    next.retryKind = "backoff";
+    set("backoff", `${why}; restarting in ${formatMs(delay)}`);
+    effects.push({ type: "schedule_retry", at: next.nextRetryAt, kind: "backoff" });
   };
 
   switch (input.type) {
@@ -157,8 +199,30 @@ export function step(m: Machine, input: Input, ctx: StepContext): StepResult {
       spawn();
       break;
     }
+    case "resume": {
+      if (m.desired !== "running") break; // nothing to resume
+      if (m.alive || m.generation > 0) return step(m, { type: "start" }, ctx); // not a fresh daemon
+      if (
+        m.budget.exhausted_at !== undefined &&
+        (!ctx.budget.retry_at_reset || !canRestart(m.budget, ctx.budget, ctx.now))
+      ) {
+        // Exhausted before the daemon restarted: it stays so (no spawn before reset_at, none at all
+        // without retry_at_reset) until the budget frees or a restore.
+        exhaust("exhausted before the daemon restarted");
+        break;
+      }
+      if (!canRestart(next.budget, ctx.budget, ctx.now)) {
+        exhaust("resumed after a daemon restart");
+        break;
+      }
+      next.failures = 0;
+      countedSpawn(true);
+      break;
+    }
     case "stop": {
       next.desired = "stopped";
+      next.budget = clearExhausted(next.budget);
+      delete next.restoreAttempt;
       clearRetry();
       if (m.alive) {
         if (m.killing === "stop") break;
@@ -185,15 +249,13 @@ export function step(m: Machine, input: Input, ctx: StepContext): StepResult {
         break;
       }
       next.desired = "running";
-      next.budget = recordAttempt(next.budget, ctx.budget, ctx.now);
-      next.restartsTotal += 1;
       next.failures = 0;
-      effects.push({ type: "restart_recorded", automatic: false });
       if (m.alive) {
         clearRetry();
         kill("restart", "stopping", "restore requested");
+        next.restoreAttempt = true; // stamped at the respawn, once the process has exited
       } else {
-        spawn();
+        countedSpawn(false);
       }
       break;
     }
@@ -208,21 +270,36 @@ export function step(m: Machine, input: Input, ctx: StepContext): StepResult {
     }
     case "healthy": {
       if (!m.alive || m.killing !== undefined) break;
-      if (m.state === "starting" || m.state === "degraded") {
-        if (m.state === "starting") next.readyAt = ctx.now;
+      if (m.state === "starting") {
+        next.readyAt = ctx.now;
         set("ready");
       }
       break;
     }
-    case "degraded": {
-      if (!m.alive || m.killing !== undefined) break;
-      if (m.state === "ready" || m.state === "degraded") set("degraded", input.reason);
+    case "probe": {
+      // Steady probes only: a process being killed, or still starting (start_timeout decides), is not judged.
+      if (!m.alive || m.killing !== undefined || (m.state !== "ready" && m.state !== "degraded")) break;
+      if (input.ok) {
+        next.probeFailures = { ...m.probeFailures, [input.probe]: 0 };
+        if (m.state === "degraded" && next.probeFailures.health === 0 && next.probeFailures.inference === 0)
+          set("ready");
+        break;
+      }
+      const count = m.probeFailures[input.probe] + 1;
+      const threshold = thresholdOf(ctx.failureThreshold);
+      next.probeFailures = { ...m.probeFailures, [input.probe]: count };
+      const reason = `${input.label} failed ${count}/${threshold}: ${input.detail}`;
+      effects.push({ type: "probe_failed", probe: input.probe, count, threshold, reason });
+      if (count >= threshold) {
+        kill("unhealthy", "degraded", input.failure === "timeout" ? `${reason} (hung?)` : reason);
+      } else {
+        set("degraded", reason);
+      }
       break;
     }
-    case "unhealthy":
     case "start_timeout": {
       if (!m.alive || m.killing !== undefined) break;
-      kill("unhealthy", input.type === "start_timeout" ? "starting" : "degraded", input.reason);
+      kill("unhealthy", "starting", input.reason);
       break;
     }
     case "exited": {
@@ -232,6 +309,7 @@ export function step(m: Machine, input: Input, ctx: StepContext): StepResult {
       next.lastExit = { code: input.code, signal: input.signal, at };
       const intent = m.killing;
       delete next.killing;
+      delete next.restoreAttempt;
       if (m.desired === "stopped") {
         set("stopped", "stopped by request");
         break;
@@ -247,7 +325,10 @@ export function step(m: Machine, input: Input, ctx: StepContext): StepResult {
         break;
       }
       if (intent === "restart") {
-        spawn();
+        if (!m.restoreAttempt)
+          spawn(); // a reconfigure: requested, not a restart
+        else if (canRestart(next.budget, ctx.budget, ctx.now)) countedSpawn(false);
+        else exhaust("restore requested"); // only if the clock stepped or a reload lowered the budget
         break;
       }
       const why =
@@ -262,21 +343,21 @@ export function step(m: Machine, input: Input, ctx: StepContext): StepResult {
     case "retry_due": {
       if (m.desired !== "running" || m.alive || m.nextRetryAt === undefined) break;
       if (ctx.now < m.nextRetryAt) break;
-      if (m.retryKind === "reset") {
-        if (!canRestart(next.budget, ctx.budget, ctx.now)) {
-          // Clock skew or a changed window: re-arm at the new horizon.
-          const resetAt = budgetResetAt(next.budget, ctx.budget, ctx.now);
-          if (resetAt !== undefined) {
-            next.nextRetryAt = resetAt;
-            effects.push({ type: "schedule_retry", at: resetAt, kind: "reset" });
-          }
+      if (!canRestart(next.budget, ctx.budget, ctx.now)) {
+        if (m.retryKind === "backoff") {
+          // The slot judged free at the crash is not (the clock stepped, or a reload lowered the budget).
+          exhaust(m.reason?.replace(/; restarting in .*$/, "") ?? "restart due");
           break;
         }
-        next.budget = recordAttempt(next.budget, ctx.budget, ctx.now);
-        next.restartsTotal += 1;
-        effects.push({ type: "restart_recorded", automatic: true });
+        // Clock skew or a changed window: re-arm at the new horizon.
+        const resetAt = budgetResetAt(next.budget, ctx.budget, ctx.now);
+        if (resetAt !== undefined) {
+          next.nextRetryAt = resetAt;
+          effects.push({ type: "schedule_retry", at: resetAt, kind: "reset" });
+        }
+        break;
       }
-      spawn();
+      countedSpawn(true);
       break;
     }
     case "reconfigure": {
@@ -303,6 +384,10 @@ export function step(m: Machine, input: Input, ctx: StepContext): StepResult {
       ? { from: m.state, to: next.state, ...(next.reason !== undefined ? { reason: next.reason } : {}) }
       : undefined;
   return changed ? { machine: next, effects, changed } : { machine: next, effects };
+}
+
+function thresholdOf(value: number): number {
+  return Number.isFinite(value) ? Math.max(1, Math.floor(value)) : 1;
 }
 
 export function describeExit(code: number | null, signal: string | null): string {

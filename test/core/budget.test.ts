@@ -2,6 +2,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { rfc3339 } from "../../base/clock.js";
 import {
+  BUDGET_CLOCK_SKEW_MS,
   type BudgetLimits,
   type BudgetLog,
   budgetExhausted,
@@ -17,6 +18,7 @@ import {
   pruneBudget,
   recordAttempt,
   resetBudget,
+  sanitizeBudgetLog,
 } from "../../daemon/supervise/budget.js";
 import { budget, deepFreeze, hhmmss, T0 } from "./fixtures.js";
 
@@ -306,6 +308,56 @@ describe("restart budget properties", () => {
         checkView(log, shorter, now);
         expect(budgetView(log, shorter, now).used).toBeLessThanOrEqual(budgetView(log, limits, now).used);
       }),
+    );
+  });
+});
+
+describe("sanitizeBudgetLog: a persisted log is trusted entry by entry", () => {
+  it("drops attempts beyond now + skew and malformed entries, each with a reason, and keeps the rest", () => {
+    const yearAhead = T0 + 365 * 24 * 3600_000;
+    const { log, dropped } = sanitizeBudgetLog(
+      {
+        attempts: [T0 - 2000, "x", yearAhead, T0 - 5000, -1, T0 + BUDGET_CLOCK_SKEW_MS],
+        resets: [T0 - 1],
+        exhausted_at: yearAhead,
+      },
+      T0,
+    );
+    expect(log).toEqual({ attempts: [T0 - 5000, T0 - 2000, T0 + BUDGET_CLOCK_SKEW_MS], resets: [T0 - 1] });
+    expect(dropped, dropped.join("; ")).toHaveLength(4);
+    expect(dropped.join("; ")).toContain(`${rfc3339(yearAhead)} is in the future`);
+    expect(dropped.join("; ")).toContain('"x" is not an epoch-ms time');
+  });
+
+  it("a year-ahead stamp no longer keeps the runtime exhausted", () => {
+    const limits = { max_restarts: 1, window_seconds: 60 };
+    const { log } = sanitizeBudgetLog({ attempts: [T0 + 365 * 24 * 3600_000], resets: [] }, T0);
+    expect(canRestart(log, limits, T0)).toBe(true);
+  });
+
+  it("anything not a log starts empty, with a warning; a valid log passes unchanged", () => {
+    expect(sanitizeBudgetLog("junk", T0)).toMatchObject({
+      log: emptyBudgetLog(),
+      dropped: [expect.any(String)],
+    });
+    expect(sanitizeBudgetLog(undefined, T0)).toEqual({ log: emptyBudgetLog(), dropped: [] });
+    const valid = { attempts: [T0 - 3, T0 - 1], resets: [T0 - 9], exhausted_at: T0 - 1 };
+    expect(sanitizeBudgetLog(valid, T0)).toEqual({ log: valid, dropped: [] });
+  });
+
+  it("fast-check: whatever is stored, the result parses and holds no time beyond now + skew", () => {
+    fc.assert(
+      fc.property(
+        fc.anything(),
+        fc.array(fc.oneof(fc.double(), fc.integer(), fc.string())),
+        (junk, times) => {
+          for (const value of [junk, { attempts: times, resets: times }]) {
+            const { log } = sanitizeBudgetLog(value, T0);
+            expect(parseBudgetLog(log)).toEqual(log);
+            expect(log.attempts.every((a) => a <= T0 + BUDGET_CLOCK_SKEW_MS)).toBe(true);
+          }
+        },
+      ),
     );
   });
 });

@@ -5,6 +5,8 @@ import {
   type Input,
   initialMachine,
   type Machine,
+  type ProbeFailure,
+  type ProbeKind,
   type StepContext,
   step,
 } from "../../daemon/supervise/state.js";
@@ -21,7 +23,19 @@ const backoff: BackoffSpec = {
 const T0 = 1_700_000_000_000;
 
 function ctx(now: number, over: Partial<StepContext> = {}): StepContext {
-  return { now, budget, backoff, random: () => 0.5, ...over };
+  return { now, budget, backoff, failureThreshold: 3, random: () => 0.5, ...over };
+}
+
+function probeFail(failure: ProbeFailure, probe: ProbeKind = "health"): Input {
+  const detail = failure === "timeout" ? "no answer within 200 ms" : "HTTP 500: boom";
+  return {
+    type: "probe",
+    probe,
+    ok: false,
+    failure,
+    label: probe === "health" ? "/health probe" : "inference probe",
+    detail,
+  };
 }
 
 function run(inputs: Input[], start: Machine = initialMachine(), at = T0) {
@@ -58,7 +72,8 @@ describe("supervision state machine: examples", () => {
     m = crash.machine;
     expect(m.state).toBe("backoff");
     expect(m.reason).toMatch(/exited \(exit code 1\)/);
-    expect(m.budget.attempts).toEqual([T0 + 1000]);
+    // The restart is stamped when it spawns, not at the crash (a long backoff must not hide it from a window).
+    expect(m.budget.attempts).toEqual([]);
     const sched = crash.effects.find((e) => e.type === "schedule_retry");
     expect(sched).toMatchObject({ kind: "backoff" });
     const early = step(m, { type: "retry_due" }, ctx(T0 + 1001));
@@ -66,6 +81,8 @@ describe("supervision state machine: examples", () => {
     const due = step(m, { type: "retry_due" }, ctx(m.nextRetryAt!));
     expect(due.machine.state).toBe("starting");
     expect(due.effects.some((e) => e.type === "spawn")).toBe(true);
+    expect(due.effects.some((e) => e.type === "restart_recorded")).toBe(true);
+    expect(due.machine.budget.attempts).toEqual([m.nextRetryAt]);
   });
 
   it("a crash loop makes exactly max_restarts restarts, is exhausted, and retries once at reset_at", () => {
@@ -77,7 +94,12 @@ describe("supervision state machine: examples", () => {
       const r = step(m, { type: "exited", code: 1, signal: null }, ctx(now));
       restarts += r.effects.filter((e) => e.type === "restart_recorded").length;
       m = r.machine;
-      if (m.state === "backoff") m = step(m, { type: "retry_due" }, ctx(m.nextRetryAt!)).machine;
+      if (m.state === "backoff") {
+        // The restart is recorded when the retry spawns.
+        const due = step(m, { type: "retry_due" }, ctx(m.nextRetryAt!));
+        restarts += due.effects.filter((e) => e.type === "restart_recorded").length;
+        m = due.machine;
+      }
       now = Math.max(now, m.startedAt ?? now);
     }
     expect(restarts, `restarts counted: ${restarts}`).toBe(3);
@@ -111,8 +133,9 @@ describe("supervision state machine: examples", () => {
 
   it("unhealthy kills and the exit counts as a failure with the probe's reason", () => {
     let { m } = run([{ type: "start" }, { type: "healthy" }]);
-    m = step(m, { type: "unhealthy", reason: "/health probe failed 3/3: timeout (hung?)" }, ctx(T0)).machine;
+    for (let i = 0; i < 3; i++) m = step(m, probeFail("timeout"), ctx(T0)).machine;
     expect(m.killing).toBe("unhealthy");
+    expect(m.reason).toBe("/health probe failed 3/3: no answer within 200 ms (hung?)");
     m = step(m, { type: "exited", code: null, signal: "SIGKILL" }, ctx(T0 + 10)).machine;
     expect(m.state).toBe("backoff");
     expect(m.reason).toMatch(/hung/);
@@ -132,11 +155,13 @@ describe("supervision state machine: examples", () => {
     m = { ...m, budget: { attempts: [T0, T0 + 1, T0 + 2], resets: [] } };
     m = step(m, { type: "exited", code: 1, signal: null }, ctx(T0 + 3)).machine;
     expect(m.state).toBe("exhausted");
+    expect(m.budget.exhausted_at, "exhaustion is part of the persisted budget").toBe(T0 + 3);
     const denied = step(m, { type: "restore", restart: true, reset_budget: false }, ctx(T0 + 4));
     expect(denied.effects).toContainEqual({ type: "denied", reason: "Restart budget exhausted" });
     expect(denied.machine.state).toBe("exhausted");
     const ok = step(m, { type: "restore", restart: true, reset_budget: true }, ctx(T0 + 4));
     expect(ok.machine.state).toBe("starting");
+    expect(ok.machine.budget.exhausted_at).toBeUndefined();
     expect(ok.machine.budget.attempts).toEqual([T0 + 4]);
     expect(ok.machine.budget.resets).toEqual([T0 + 4]);
   });
@@ -181,13 +206,10 @@ describe("supervision state machine: examples", () => {
   });
 
   it("degraded probes below the threshold recover to ready", () => {
-    let { m } = run([
-      { type: "start" },
-      { type: "healthy" },
-      { type: "degraded", reason: "probe failed 1/3" },
-    ]);
+    let { m } = run([{ type: "start" }, { type: "healthy" }, probeFail("http_error")]);
     expect(m.state).toBe("degraded");
-    m = step(m, { type: "healthy" }, ctx(T0)).machine;
+    expect(m.reason).toBe("/health probe failed 1/3: HTTP 500: boom");
+    m = step(m, { type: "probe", probe: "health", ok: true }, ctx(T0)).machine;
     expect(m.state).toBe("ready");
   });
 
@@ -218,9 +240,12 @@ const INPUTS: Input[] = [
   { type: "restore", restart: false, reset_budget: true },
   { type: "spawned" },
   { type: "spawn_failed", reason: "x" },
+  { type: "resume" },
   { type: "healthy" },
-  { type: "degraded", reason: "d" },
-  { type: "unhealthy", reason: "u" },
+  { type: "probe", probe: "health", ok: true },
+  { type: "probe", probe: "inference", ok: true },
+  probeFail("http_error"),
+  probeFail("timeout", "inference"),
   { type: "start_timeout", reason: "t" },
   { type: "exited", code: 1, signal: null },
   { type: "exited", code: null, signal: "SIGKILL" },
@@ -259,7 +284,9 @@ function checkInvariants(before: Machine, r: ReturnType<typeof step>, c: StepCon
 describe("supervision state machine: exhaustive over reachable states", () => {
   it("every input from every state reachable in ≤ 4 steps keeps the invariants", () => {
     const seen = new Map<string, Machine>();
-    let frontier: Machine[] = [initialMachine()];
+    // Also a machine built after a daemon restart with the budget full and the runtime persisted running.
+    const full = { attempts: [T0 - 3, T0 - 2, T0 - 1], resets: [] };
+    let frontier: Machine[] = [initialMachine(), initialMachine(full, "running")];
     let checked = 0;
     for (let depth = 0; depth < 4; depth++) {
       const next: Machine[] = [];
@@ -321,5 +348,154 @@ describe("supervision state machine: properties", () => {
         }
       }),
     );
+  });
+});
+
+describe("supervision state machine: probe failures decide health", () => {
+  it("a restart for unhealthy happens iff failure_threshold consecutive failures arrive with no ok between", () => {
+    const probeArb = fc.oneof(
+      fc.record({ probe: fc.constantFrom<ProbeKind>("health", "inference"), ok: fc.constant(true as const) }),
+      fc.record({
+        probe: fc.constantFrom<ProbeKind>("health", "inference"),
+        ok: fc.constant(false as const),
+        failure: fc.constantFrom<ProbeFailure>("loading", "refused", "timeout", "http_error", "error"),
+      }),
+    );
+    fc.assert(
+      fc.property(fc.array(probeArb, { maxLength: 40 }), fc.integer({ min: 1, max: 5 }), (seq, threshold) => {
+        let m = run([{ type: "start" }, { type: "healthy" }]).m;
+        const model: Record<ProbeKind, number> = { health: 0, inference: 0 };
+        for (const p of seq) {
+          const input: Input = p.ok
+            ? { type: "probe", probe: p.probe, ok: true }
+            : probeFail(p.failure, p.probe);
+          const r = step(m, input, ctx(T0, { failureThreshold: threshold }));
+          model[p.probe] = p.ok ? 0 : model[p.probe] + 1;
+          const killed = r.effects.some((e) => e.type === "kill" && e.intent === "unhealthy");
+          expect(killed, `${JSON.stringify(model)} of ${threshold}`).toBe(model[p.probe] >= threshold);
+          m = r.machine;
+          if (killed) {
+            // The kill's exit is a failure the budget answers for: a restart (backoff) here.
+            const exit = step(m, { type: "exited", code: null, signal: "SIGTERM" }, ctx(T0 + 1));
+            expect(exit.machine.state).toBe("backoff");
+            return;
+          }
+          expect(m.state).toBe(model.health + model.inference > 0 ? "degraded" : "ready");
+        }
+      }),
+      { numRuns: 500 },
+    );
+  });
+});
+
+// ─── The budget guarantee across crashes, restores and daemon restarts ────────────────────────
+
+type Event =
+  | { kind: "crash"; dt: number }
+  | { kind: "healthy"; dt: number }
+  | { kind: "restore"; dt: number; reset: boolean }
+  | { kind: "daemon_restart"; dt: number };
+
+/**
+ * Spawns, under an injected clock, of one runtime started once by the user and then left to crashes,
+ * manual restores (with or without reset_budget) and daemon restarts (the machine rebuilt from the
+ * persisted budget and desired state, as rmxd does, then resumed). Retries fire when due, in order.
+ */
+function simulate(events: Event[], limits: RestartBudgetSpec) {
+  const c = (now: number): StepContext => ctx(now, { budget: limits });
+  const spawns: { at: number; segment: number }[] = [];
+  let segment = 0;
+  let now = T0;
+  let m = initialMachine();
+  const apply = (input: Input) => {
+    const r = step(m, input, c(now));
+    if (r.effects.some((e) => e.type === "budget_reset")) segment++;
+    if (r.effects.some((e) => e.type === "spawn")) spawns.push({ at: now, segment });
+    m = r.machine;
+    if (r.effects.some((e) => e.type === "spawn")) m = step(m, { type: "spawned" }, c(now)).machine;
+  };
+  apply({ type: "start" });
+  for (const e of events) {
+    const target = now + e.dt;
+    while (m.nextRetryAt !== undefined && m.nextRetryAt <= target) {
+      now = Math.max(now, m.nextRetryAt);
+      apply({ type: "retry_due" });
+    }
+    now = target;
+    if (e.kind === "crash") apply({ type: "exited", code: 1, signal: null });
+    else if (e.kind === "healthy") apply({ type: "healthy" });
+    else if (e.kind === "restore") apply({ type: "restore", restart: true, reset_budget: e.reset });
+    else {
+      // The old daemon and its child are gone; only the persisted record survives (JSON round trip).
+      const persisted = JSON.parse(JSON.stringify({ budget: m.budget, desired: m.desired }));
+      m = initialMachine(persisted.budget, persisted.desired);
+      if (m.desired === "running") apply({ type: "resume" });
+    }
+  }
+  return spawns;
+}
+
+describe("restart budget: no window holds more than the budget, across daemon restarts", () => {
+  it("spawns in any window_seconds ≤ max_restarts + the initial start (per stretch between budget resets)", () => {
+    const dt = fc.integer({ min: 0, max: 4000 });
+    const eventArb: fc.Arbitrary<Event> = fc.oneof(
+      { weight: 5, arbitrary: fc.record({ kind: fc.constant("crash" as const), dt }) },
+      { weight: 2, arbitrary: fc.record({ kind: fc.constant("healthy" as const), dt }) },
+      { weight: 1, arbitrary: fc.record({ kind: fc.constant("restore" as const), dt, reset: fc.boolean() }) },
+      { weight: 3, arbitrary: fc.record({ kind: fc.constant("daemon_restart" as const), dt }) },
+    );
+    fc.assert(
+      fc.property(
+        fc.array(eventArb, { maxLength: 80 }),
+        fc.integer({ min: 0, max: 4 }),
+        fc.integer({ min: 1, max: 30 }),
+        fc.boolean(),
+        (events, max, windowS, retryAtReset) => {
+          const limits = { max_restarts: max, window_seconds: windowS, retry_at_reset: retryAtReset };
+          const spawns = simulate(events, limits);
+          const windowMs = windowS * 1000;
+          for (const first of spawns) {
+            const inWindow = spawns.filter(
+              (s) => s.segment === first.segment && s.at >= first.at && s.at < first.at + windowMs,
+            ).length;
+            // The initial start is the only spawn not stamped in the log; it is in segment 0.
+            const allowed = max + (first.segment === 0 ? 1 : 0);
+            expect(
+              inWindow,
+              `${inWindow} spawns in ${windowS} s from ${first.at - T0} ms`,
+            ).toBeLessThanOrEqual(allowed);
+          }
+        },
+      ),
+      { numRuns: 1000 },
+    );
+  });
+
+  it("a daemon restart brings an exhausted runtime back exhausted, retrying only at reset_at", () => {
+    const limits = { max_restarts: 1, window_seconds: 10, retry_at_reset: true };
+    const c = (now: number) => ctx(now, { budget: limits });
+    let m = step(initialMachine(), { type: "start" }, c(T0)).machine;
+    m = step(m, { type: "exited", code: 1, signal: null }, c(T0 + 100)).machine;
+    m = step(m, { type: "retry_due" }, c(m.nextRetryAt!)).machine;
+    const stamped = m.budget.attempts[0]!;
+    m = step(m, { type: "exited", code: 1, signal: null }, c(stamped + 100)).machine;
+    expect(m.state).toBe("exhausted");
+    const persisted = JSON.parse(JSON.stringify(m.budget));
+    const resumed = step(initialMachine(persisted, "running"), { type: "resume" }, c(stamped + 2000));
+    expect(resumed.machine.state).toBe("exhausted");
+    expect(resumed.effects.some((e) => e.type === "spawn")).toBe(false);
+    expect(resumed.machine.nextRetryAt).toBe(stamped + 10_000);
+    const off = step(
+      initialMachine(persisted, "running"),
+      { type: "resume" },
+      {
+        ...c(stamped + 20_000),
+        budget: { ...limits, retry_at_reset: false },
+      },
+    );
+    expect(off.machine.state, "without retry_at_reset it waits for a restore").toBe("exhausted");
+    const later = step(initialMachine(persisted, "running"), { type: "resume" }, c(stamped + 20_000));
+    expect(later.machine.state, "after reset_at a resume is a counted restart").toBe("starting");
+    expect(later.machine.budget.attempts).toEqual([stamped + 20_000]);
   });
 });

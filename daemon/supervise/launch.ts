@@ -1,0 +1,90 @@
+/**
+ * The launch pipeline for one spawn: resolve hardware, model, port and binary into a plan, wrap it in the
+ * sandbox, then spawn it with its output going to the runtime's log. Throws RmxError (HARDWARE_UNKNOWN,
+ * MODEL_MISSING, PORT_IN_USE, BINARY_NOT_FOUND, SANDBOX_UNAVAILABLE, …); the supervisor turns that into
+ * a `spawn_failed` input.
+ */
+import type { Adapter, HardwareTarget, LaunchPlan } from "../../adapters/types.js";
+import { assertModelReadable, resolveBinary } from "../process/binary.js";
+import { type ChildHandle, spawnChild } from "../process/child.js";
+import type { RotatingLog } from "../process/logs.js";
+import { allocatePort, assertPortFree } from "../process/port.js";
+import type { RuntimeSpec } from "../types.js";
+
+export interface LaunchDeps {
+  adapter: Adapter;
+  stubEntry: string;
+  resolveHardware: (id: string) => HardwareTarget;
+  resolveModelPath: (model: string | undefined) => string | undefined;
+  wrapSandbox: (plan: LaunchPlan, spec: RuntimeSpec, modelPath: string | undefined) => LaunchPlan;
+  /** Position of the runtime in the config's `runtimes:` list, for messages that name the key to set. */
+  configIndex?: (id: string) => number | undefined;
+}
+
+export interface PreparedLaunch {
+  plan: LaunchPlan;
+  port: number;
+}
+
+/** Everything up to the spawn: a plan with a resolved binary and a port that was free a moment ago. */
+export async function prepareLaunch(spec: RuntimeSpec, deps: LaunchDeps): Promise<PreparedLaunch> {
+  const hardware = deps.resolveHardware(spec.hardware);
+  const modelPath = deps.resolveModelPath(spec.model);
+  if (modelPath !== undefined) await assertModelReadable(modelPath);
+  let port: number;
+  if (spec.port !== undefined) {
+    await assertPortFree(spec.host, spec.port);
+    port = spec.port;
+  } else {
+    port = await allocatePort(spec.host);
+  }
+  let plan = deps.adapter.plan(spec, {
+    port,
+    host: spec.host,
+    ...(modelPath !== undefined ? { modelPath } : {}),
+    hardware,
+    stubEntry: deps.stubEntry,
+  });
+  const hint = binaryHint(spec, deps.configIndex?.(spec.id));
+  plan = {
+    ...plan,
+    command: await resolveBinary(plan.command, { ...process.env, ...plan.env }, hint ? { hint } : {}),
+  };
+  return { plan: deps.wrapSandbox(plan, spec, modelPath), port };
+}
+
+/** Spawns the plan in its own process group, its output into `log` (after a line saying what starts). */
+export function spawnPlan(plan: LaunchPlan, log: RotatingLog): Promise<ChildHandle> {
+  log.write(`--- rmxd: starting ${plan.command} ${plan.args.join(" ")}\n`);
+  return spawnChild({
+    command: plan.command,
+    args: plan.args,
+    env: plan.env,
+    ...(plan.cwd !== undefined ? { cwd: plan.cwd } : {}),
+    log,
+  });
+}
+
+/** What a user can set when the binary is not found: the config key, and for llama.cpp the variable. */
+function binaryHint(spec: RuntimeSpec, index: number | undefined): string | undefined {
+  const key = `runtimes[${index ?? "?"}].binary`;
+  if (spec.adapter === "llama.cpp") return `set LLAMA_SERVER_BIN or ${key}`;
+  if (spec.adapter === "command") return `set ${key}`;
+  return undefined;
+}
+
+/** Sandbox wrappers are spared the stop signal so the backend inside gets its grace (see stopProcessGroup). */
+export function stopOptions(spec: RuntimeSpec) {
+  const { signal, grace_ms } = spec.stop;
+  return spec.sandbox.kind === "bwrap" ? { signal, grace_ms, spare: ["bwrap"] } : { signal, grace_ms };
+}
+
+/** SIGCONT to a process group (a no-op for one that runs); none on Windows, gone is fine. */
+export function resumeGroup(pgid: number): void {
+  if (process.platform === "win32") return;
+  try {
+    process.kill(-pgid, "SIGCONT");
+  } catch {
+    // ESRCH: already gone
+  }
+}

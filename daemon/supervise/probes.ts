@@ -1,0 +1,161 @@
+/**
+ * Probe scheduling for one runtime: the start-up poll (fast, growing from `start_poll_initial` to
+ * `start_poll_max`, until 200 or `start_timeout`) and the steady health/inference cadence. It only
+ * measures and reports: what an outcome means (degraded, unhealthy) is the state machine's decision.
+ */
+import type { Adapter, ProbeOutcome } from "../../adapters/types.js";
+import type { Clock } from "../../base/clock.js";
+import { isErrorOutcome, LatencyWindow } from "../health/window.js";
+import type { LatencySummary, RuntimeSpec } from "../types.js";
+import type { ProbeKind } from "./state.js";
+
+const START_POLL_GROWTH = 1.5;
+/** How far back the latency summaries look. */
+const LATENCY_WINDOW_MS = 300_000;
+
+export interface ProbeHost {
+  clock: Clock;
+  adapter: Adapter;
+  spec: () => RuntimeSpec;
+  endpoint: () => string | undefined;
+  /** The process of `generation` is still the one to probe, in the phase the probe is for. */
+  starting: (generation: number) => boolean;
+  steady: (generation: number) => boolean;
+  onReady: () => void;
+  onStartTimeout: (reason: string) => void;
+  onSteady: (probe: ProbeKind, outcome: ProbeOutcome) => void;
+  /** A probe result was recorded (the status snapshot is stale). */
+  onObserved?: () => void;
+  /** Logs a background failure that must never become an unhandled rejection. */
+  onError: (error: unknown, what: string) => void;
+}
+
+export class Prober {
+  private startTimer: NodeJS.Timeout | undefined;
+  private timers: Partial<Record<ProbeKind, NodeJS.Timeout>> = {};
+  readonly health: LatencyWindow;
+  readonly inference: LatencyWindow;
+
+  constructor(private readonly host: ProbeHost) {
+    this.health = new LatencyWindow(LATENCY_WINDOW_MS, host.clock);
+    this.inference = new LatencyWindow(LATENCY_WINDOW_MS, host.clock);
+  }
+
+  summaries(): { health: LatencySummary; inference: LatencySummary } {
+    return { health: this.health.summary(), inference: this.inference.summary() };
+  }
+
+  stop(): void {
+    if (this.startTimer) clearTimeout(this.startTimer);
+    for (const timer of Object.values(this.timers)) clearTimeout(timer);
+    this.startTimer = undefined;
+    this.timers = {};
+  }
+
+  private background(task: () => Promise<void>, what: string): void {
+    task().catch((error) => this.host.onError(error, what));
+  }
+
+  /** Refused connections and 503 "Loading model" mean loading; the poll stops at 200 or the deadline. */
+  startUp(generation: number): void {
+    const { host } = this;
+    const spec = host.spec();
+    const deadline = host.clock.now() + spec.health.start_timeout_ms;
+    let delay = spec.health.start_poll_initial_ms;
+    let lastOutcome: ProbeOutcome | undefined;
+    const poll = async () => {
+      this.startTimer = undefined;
+      const endpoint = host.endpoint();
+      if (!host.starting(generation) || endpoint === undefined) return;
+      const outcome = await host.adapter.probeHealth(endpoint, spec, spec.health.timeout_ms);
+      if (!host.starting(generation)) return;
+      lastOutcome = outcome;
+      if (outcome.kind === "ok") {
+        this.health.record({ ok: true, ms: roundMs(outcome.ms), status: outcome.status });
+        host.onObserved?.();
+        host.onReady();
+        this.schedule(generation, "health", spec.health.interval_ms);
+        if (spec.health.inference.enabled)
+          this.schedule(generation, "inference", spec.health.inference.interval_ms);
+        return;
+      }
+      if (host.clock.now() >= deadline) {
+        const what = lastOutcome ? describeOutcome(lastOutcome) : "no answer";
+        host.onStartTimeout(
+          `not healthy within ${formatDuration(spec.health.start_timeout_ms)} of start (last probe: ${what})`,
+        );
+        return;
+      }
+      this.startTimer = setTimeout(() => this.background(poll, "start-up probe"), delay);
+      delay = Math.min(spec.health.start_poll_max_ms, Math.ceil(delay * START_POLL_GROWTH));
+    };
+    this.background(poll, "start-up probe");
+  }
+
+  /**
+   * Steady phase. Probes keep a fixed cadence (the next is due `interval` after the previous one began,
+   * never overlapping it), so a hung backend is acted on within threshold × interval + timeout.
+   */
+  private schedule(generation: number, probe: ProbeKind, delay: number): void {
+    this.timers[probe] = setTimeout(
+      () => this.background(() => this.steadyProbe(generation, probe), `${probe} probe`),
+      delay,
+    );
+  }
+
+  private async steadyProbe(generation: number, probe: ProbeKind): Promise<void> {
+    const { host } = this;
+    delete this.timers[probe];
+    const endpoint = host.endpoint();
+    if (!host.steady(generation) || endpoint === undefined) return;
+    const spec = host.spec();
+    const began = host.clock.now();
+    const outcome =
+      probe === "health"
+        ? await host.adapter.probeHealth(endpoint, spec, spec.health.timeout_ms)
+        : await host.adapter.probeInference(endpoint, spec, spec.health.inference.timeout_ms);
+    if (!host.steady(generation)) return; // stopped, restarted or disposed while the probe was in flight
+    this.record(probe, outcome);
+    host.onSteady(probe, outcome);
+    if (!host.steady(generation)) return;
+    const interval = probe === "health" ? spec.health.interval_ms : spec.health.inference.interval_ms;
+    this.schedule(generation, probe, Math.max(0, interval - (host.clock.now() - began)));
+  }
+
+  private record(probe: ProbeKind, outcome: ProbeOutcome): void {
+    const failed = outcome.kind !== "ok";
+    const error = failed && isErrorOutcome(outcome.kind, outcome.status);
+    this.host.onObserved?.();
+    (probe === "health" ? this.health : this.inference).record({
+      ok: !error,
+      ms: roundMs(outcome.ms),
+      ...(outcome.status !== undefined ? { status: outcome.status } : {}),
+      ...(failed ? { error: describeOutcome(outcome) } : {}),
+    });
+  }
+}
+
+/** "500 ms", "1.5 s", "120 s". */
+function formatDuration(ms: number): string {
+  if (ms < 1000) return `${Math.round(ms)} ms`;
+  const seconds = ms / 1000;
+  return `${Number.isInteger(seconds) ? seconds : seconds.toFixed(1)} s`;
+}
+
+/** Sub-10 µs precision is noise; keep summaries readable. */
+function roundMs(ms: number): number {
+  return Math.round(ms * 100) / 100;
+}
+
+export function describeOutcome(outcome: ProbeOutcome): string {
+  switch (outcome.kind) {
+    case "ok":
+      return `ok in ${Math.round(outcome.ms)} ms`;
+    case "loading":
+      return `loading (${outcome.message})`;
+    case "timeout":
+      return `no answer within ${Math.round(outcome.ms)} ms`;
+    default:
+      return outcome.status !== undefined ? `HTTP ${outcome.status}: ${outcome.message}` : outcome.message;
+  }
+}
