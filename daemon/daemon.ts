@@ -28,8 +28,8 @@ import { createNotifier } from "./notify/sd-notify.js";
 import { StateStore } from "./persist/state-store.js";
 import { emptyState, type PersistedState, parsePersistedState } from "./persisted.js";
 import { attachPolicy, type PolicyService } from "./policy/service.js";
-import { reapOrphans } from "./process/identity.js";
 import { ProblemBoard } from "./problems.js";
+import { reapOrphans } from "./process/identity.js";
 import { buildMethods } from "./rpc/methods.js";
 import { detectSandboxes } from "./sandbox/detect.js";
 import { wrapCommand } from "./sandbox/wrap.js";
@@ -123,9 +123,14 @@ export class Daemon {
     await ensureTrustedDir("logs dir", this.logsDir, trust);
     this.lock = await acquireDaemonLock(this.opts.stateDir);
 
-    this.store = new StateStore(path.join(this.opts.stateDir, "state.json"), parsePersistedState, emptyState, {
-      onWrite: (error) => this.problems.report("state", error),
-    });
+    this.store = new StateStore(
+      path.join(this.opts.stateDir, "state.json"),
+      parsePersistedState,
+      emptyState,
+      {
+        onWrite: (error) => this.problems.report("state", error),
+      },
+    );
     const loaded = await this.store.load();
     if (loaded.warning) {
       this.logger.warn({ quarantined_to: loaded.quarantinedTo }, loaded.warning);

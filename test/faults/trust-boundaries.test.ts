@@ -139,30 +139,33 @@ describe("trust: config file", () => {
 });
 
 describe("trust: logs", () => {
-  rootOnly("a symlink planted at logs/<id>.log is not followed: the root-only target is untouched", async () => {
-    const dir = await faultDir();
-    const logs = path.join(dir, "state", "logs");
-    await fs.mkdir(logs, { recursive: true, mode: 0o700 });
-    const target = path.join(dir, "root-only.txt");
-    await fs.writeFile(target, "secret\n", { mode: 0o600 });
-    await fs.symlink(target, path.join(logs, "r1.log"));
-    const h = await startFaultDaemon({
-      dir,
-      config: configText({ runtimes: [stubRuntime("r1")] }),
-    });
-    const problem = h.nextEvent("daemon.problems", (p: { problems: Array<{ code: string }> }) =>
-      p.problems.some((x) => x.code === "LOG_WRITE_FAILED"),
-    );
-    const c = await h.client();
-    await c.call("runtime.start", { id: "r1", wait: true });
-    await problem;
-    const status = await h.status();
-    const text = readFileSync(target, "utf8");
-    report("planted log symlink", { target_bytes: Buffer.byteLength(text), problems: status.problems });
-    expect(text).toBe("secret\n");
-    expect((await fs.lstat(path.join(logs, "r1.log"))).isSymbolicLink()).toBe(true);
-    const logProblem = status.problems?.find((p) => p.code === "LOG_WRITE_FAILED");
-    expect(logProblem?.path).toBe(path.join(logs, "r1.log"));
-    expect(logProblem?.message).toContain("symbolic link");
-  });
+  rootOnly(
+    "a symlink planted at logs/<id>.log is not followed: the root-only target is untouched",
+    async () => {
+      const dir = await faultDir();
+      const logs = path.join(dir, "state", "logs");
+      await fs.mkdir(logs, { recursive: true, mode: 0o700 });
+      const target = path.join(dir, "root-only.txt");
+      await fs.writeFile(target, "secret\n", { mode: 0o600 });
+      await fs.symlink(target, path.join(logs, "r1.log"));
+      const h = await startFaultDaemon({
+        dir,
+        config: configText({ runtimes: [stubRuntime("r1")] }),
+      });
+      const problem = h.nextEvent("daemon.problems", (p: { problems: Array<{ code: string }> }) =>
+        p.problems.some((x) => x.code === "LOG_WRITE_FAILED"),
+      );
+      const c = await h.client();
+      await c.call("runtime.start", { id: "r1", wait: true });
+      await problem;
+      const status = await h.status();
+      const text = readFileSync(target, "utf8");
+      report("planted log symlink", { target_bytes: Buffer.byteLength(text), problems: status.problems });
+      expect(text).toBe("secret\n");
+      expect((await fs.lstat(path.join(logs, "r1.log"))).isSymbolicLink()).toBe(true);
+      const logProblem = status.problems?.find((p) => p.code === "LOG_WRITE_FAILED");
+      expect(logProblem?.path).toBe(path.join(logs, "r1.log"));
+      expect(logProblem?.message).toContain("symbolic link");
+    },
+  );
 });

@@ -58,9 +58,9 @@ describe("writeFileAtomic", () => {
     expect(await readdir(dir)).toEqual(["is-a-dir"]);
 
     const missingDir = path.join(dir, "nope", "state.json");
-    expect(isRmxError(await writeFileAtomic(missingDir, "x").catch((e: unknown) => e), "STATE_WRITE_FAILED")).toBe(
-      true,
-    );
+    expect(
+      isRmxError(await writeFileAtomic(missingDir, "x").catch((e: unknown) => e), "STATE_WRITE_FAILED"),
+    ).toBe(true);
   });
 });
 
