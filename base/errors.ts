@@ -35,6 +35,10 @@ export const ErrorCodes = {
   PEER_REFUSED: { rpc: -32052, exit: 1 },
   PROTOCOL_MISMATCH: { rpc: -32053, exit: 1 },
   DAEMON_NOT_RUNNING: { rpc: -32054, exit: 4 },
+  // Trust boundaries and persistence
+  PATH_UNTRUSTED: { rpc: -32060, exit: 1 },
+  STATE_WRITE_FAILED: { rpc: -32061, exit: 1 },
+  LOG_WRITE_FAILED: { rpc: -32062, exit: 1 },
   INTERNAL: { rpc: -32603, exit: 1 },
 } as const;
 

@@ -3,7 +3,6 @@
  * the daemon's lifecycle (start, reload, shutdown).
  */
 import { randomInt } from "node:crypto";
-import fs from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import type { Logger } from "pino";
@@ -13,6 +12,7 @@ import type { HardwareTarget, LaunchPlan } from "../adapters/types.js";
 import type { Clock } from "../base/clock.js";
 import { rfc3339, systemClock } from "../base/clock.js";
 import { RmxError } from "../base/errors.js";
+import { ensureTrustedDir, groupId, type TrustPolicy } from "../base/fs-trust.js";
 import { PRODUCT, PROTOCOL_VERSION, type ReloadResult } from "../ipc/protocol.js";
 import { PreEncoded, RpcServer } from "../ipc/server.js";
 import { diffRuntimes } from "./config/diff.js";
@@ -28,6 +28,7 @@ import { createNotifier } from "./notify/sd-notify.js";
 import { StateStore } from "./persist/state-store.js";
 import { emptyState, type PersistedState, parsePersistedState } from "./persisted.js";
 import { attachPolicy, type PolicyService } from "./policy/service.js";
+import { ProblemBoard } from "./problems.js";
 import { reapOrphans } from "./process/identity.js";
 import { buildMethods } from "./rpc/methods.js";
 import { detectSandboxes } from "./sandbox/detect.js";
@@ -92,6 +93,8 @@ export class Daemon {
   private shuttingDown: Promise<void> | undefined;
   private reloads: Promise<unknown> = Promise.resolve();
   readonly logsDir: string;
+  /** Daemon-level problems (state or log writes failing) shown in `runtime.status`. */
+  readonly problems: ProblemBoard;
 
   constructor(readonly opts: DaemonOptions) {
     this.clock = opts.clock ?? systemClock;
@@ -101,6 +104,9 @@ export class Daemon {
     );
     this.startedAt = this.clock.now();
     this.logsDir = path.join(opts.stateDir, "logs");
+    this.problems = new ProblemBoard(this.clock, () =>
+      this.bus.publish("daemon.problems", { problems: this.problems.list() }),
+    );
     this.notifier = createNotifier(process.env, { onProblem: (m: string) => this.logger.warn(m) });
   }
 
@@ -112,11 +118,19 @@ export class Daemon {
   async start(): Promise<void> {
     this.config = await loadConfig(this.opts.config);
     this.nodeId = this.config.node_id ?? nodeTarget(process.env, os.hostname());
-    await fs.mkdir(this.opts.stateDir, { recursive: true, mode: 0o700 });
-    await fs.mkdir(this.logsDir, { recursive: true, mode: 0o700 });
+    const trust = this.trustPolicy();
+    await ensureTrustedDir("state dir", this.opts.stateDir, trust);
+    await ensureTrustedDir("logs dir", this.logsDir, trust);
     this.lock = await acquireDaemonLock(this.opts.stateDir);
 
-    this.store = new StateStore(path.join(this.opts.stateDir, "state.json"), parsePersistedState, emptyState);
+    this.store = new StateStore(
+      path.join(this.opts.stateDir, "state.json"),
+      parsePersistedState,
+      emptyState,
+      {
+        onWrite: (error) => this.problems.report("state", error),
+      },
+    );
     const loaded = await this.store.load();
     if (loaded.warning) {
       this.logger.warn({ quarantined_to: loaded.quarantinedTo }, loaded.warning);
@@ -166,6 +180,14 @@ export class Daemon {
       },
       "rmxd ready",
     );
+  }
+
+  /** Who may own and write the state and logs dirs: this user or root; in system mode also `ipc.socket_group`. */
+  private trustPolicy(): TrustPolicy {
+    const uid = typeof process.getuid === "function" ? process.getuid() : 0;
+    const group = this.opts.system ? this.config.ipc.socket_group : undefined;
+    const gid = group === undefined ? undefined : groupId(group);
+    return gid === undefined ? { uid } : { uid, writableGroup: gid };
   }
 
   /** Children of a previous daemon that died without stopping them (SIGKILL, OOM): stop them first. */
@@ -233,6 +255,7 @@ export class Daemon {
       persisted ? { budget: persisted.budget, desired: persisted.desired } : undefined,
     );
     this.runtimes.set(spec.id, supervisor);
+    supervisor.log.onDiskState((error) => this.problems.report(`log:${spec.id}`, error));
     const shouldRun = persisted ? persisted.desired === "running" : spec.auto_start;
     if (shouldRun) supervisor.start();
     return supervisor;
@@ -315,6 +338,7 @@ export class Daemon {
       }),
       summary: summarize(runtimes, now),
       runtimes,
+      problems: this.problems.list(),
     };
   }
 
@@ -369,6 +393,7 @@ export class Daemon {
         const rt = this.runtimes.get(id);
         this.runtimes.delete(id);
         await rt?.dispose();
+        this.problems.report(`log:${id}`, undefined);
         await this.store.update((draft) => {
           delete draft.runtimes[id];
         });

@@ -21,7 +21,8 @@ export type Topic =
   | "lease.expired"
   | "schedule.fired"
   | "config.reloaded"
-  | "daemon.stopping";
+  | "daemon.stopping"
+  | "daemon.problems";
 
 export interface RmxEvent<P = unknown> {
   topic: Topic;

@@ -4,6 +4,8 @@
  * unless a field name says `_seconds`.
  */
 
+import type { DaemonProblem } from "./problems.js";
+
 // ─── Configuration (resolved: defaults applied, durations normalised to milliseconds) ───────────
 
 export type AdapterKind = "llama.cpp" | "llama-stub" | "command" | "remote";
@@ -268,6 +270,8 @@ export interface RuntimeStatusResult {
   node: NodeEntry;
   summary: StatusSummary;
   runtimes: RuntimeView[];
+  /** Daemon-level problems (state or log writes failing); the daemon always sends it, [] when none. */
+  problems?: DaemonProblem[];
 }
 
 // ─── Matrix ───────────────────────────────────────────────────────────────────────────────────

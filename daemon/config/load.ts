@@ -3,6 +3,7 @@ import os from "node:os";
 import path from "node:path";
 import { LineCounter, parseDocument } from "yaml";
 import { RmxError } from "../../base/errors.js";
+import { assertTrusted } from "../../base/fs-trust.js";
 import type { DaemonConfig } from "../types.js";
 import { EMBEDDED_SOURCE, embeddedConfigText } from "./embedded.js";
 import { type ConfigIssue, configInvalid, issuesFromZod, placeIssues } from "./issues.js";
@@ -90,7 +91,18 @@ export async function loadConfig(loc: ConfigLocation, opts: { home?: string } = 
       { cause: err },
     );
   }
+  await assertTrustedConfig(loc.path);
   return parseConfigText(text, loc.path, path.dirname(loc.path), opts);
+}
+
+/**
+ * The config names the programs rmxd runs: a file (or parent dir) another user can write or own is
+ * refused (PATH_UNTRUSTED), as sshd's StrictModes refuses such an authorized_keys. Checked after the
+ * read so a missing or unreadable file keeps its CONFIG_NOT_FOUND answer.
+ */
+export async function assertTrustedConfig(file: string): Promise<void> {
+  if (typeof process.getuid !== "function") return; // Windows: no uid/mode model to check against
+  await assertTrusted("config file", file, "file", { uid: process.getuid() });
 }
 
 /**

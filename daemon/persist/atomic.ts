@@ -1,19 +1,26 @@
 import { randomBytes } from "node:crypto";
-import { link, open, readFile, rename, unlink } from "node:fs/promises";
+import { constants } from "node:fs";
+import { link, open, rename, unlink } from "node:fs/promises";
 import path from "node:path";
 import type { Clock } from "../../base/clock.js";
 import { systemClock } from "../../base/clock.js";
 import { RmxError } from "../../base/errors.js";
+import { errnoText } from "../../base/fs-errors.js";
+
+/** A new temp file only: never an existing file, never through a planted symlink. */
+const CREATE_NEW = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
+const READ_NOFOLLOW = constants.O_RDONLY | constants.O_NOFOLLOW;
 
 /**
  * Replaces `file` so that a reader (or a crash) sees either the old content or the new, never a mix:
- * temp file in the same directory, write, fsync, rename over, fsync the directory.
+ * temp file in the same directory (created new, 0600, links not followed), write, fsync, rename over,
+ * fsync the directory. Fails with STATE_WRITE_FAILED naming the cause (ENOSPC, EROFS, EACCES) and path.
  */
 export async function writeFileAtomic(file: string, data: string | Buffer, mode = 0o600): Promise<void> {
   const dir = path.dirname(file);
   const temp = path.join(dir, `.${path.basename(file)}.${process.pid}.${randomBytes(6).toString("hex")}.tmp`);
   try {
-    const handle = await open(temp, "wx", mode);
+    const handle = await open(temp, CREATE_NEW, mode);
     try {
       await handle.writeFile(data);
       await handle.sync();
@@ -25,9 +32,9 @@ export async function writeFileAtomic(file: string, data: string | Buffer, mode 
     await unlink(temp).catch(() => undefined);
     const code = (error as NodeJS.ErrnoException).code;
     throw new RmxError(
-      "INTERNAL",
-      `cannot write ${file}: ${(error as Error).message}`,
-      { path: file, errno: code },
+      "STATE_WRITE_FAILED",
+      `cannot write ${file}: ${errnoText(error)}`,
+      { path: file, ...(code === undefined ? {} : { errno: code }) },
       {
         cause: error,
       },
@@ -68,13 +75,19 @@ export async function readJsonWithQuarantine<T>(
 ): Promise<QuarantineResult<T>> {
   let text: string;
   try {
-    text = await readFile(file, "utf8");
+    // A symlink planted at the state file is refused (ELOOP), not read through.
+    const handle = await open(file, READ_NOFOLLOW);
+    try {
+      text = await handle.readFile("utf8");
+    } finally {
+      await handle.close();
+    }
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     if (code === "ENOENT") return {};
     throw new RmxError(
       "STATE_CORRUPT",
-      `cannot read ${file}: ${(error as Error).message}`,
+      `cannot read ${file}: ${errnoText(error)}`,
       { path: file, errno: code },
       {
         cause: error,

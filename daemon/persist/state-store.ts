@@ -1,5 +1,9 @@
 import type { Clock } from "../../base/clock.js";
+import { RmxError } from "../../base/errors.js";
 import { readJsonWithQuarantine, writeFileAtomic } from "./atomic.js";
+
+/** Told after every write: the error when it failed, undefined when the file is current again. */
+export type WriteOutcome = (error: RmxError | undefined) => void;
 
 /**
  * The daemon's durable state (budget logs, desired states, child records, leases, pins) in one JSON
@@ -13,12 +17,14 @@ export class StateStore<T> {
   /** The write in progress (settled quietly, for chaining). */
   private inflight: Promise<void> = Promise.resolve();
   private writes = 0;
+  /** The last write's failure; cleared by the next write that succeeds (it carries every update). */
+  private lastError: RmxError | undefined;
 
   constructor(
     readonly path: string,
     private readonly parse: (value: unknown) => T | undefined,
     private readonly initial: () => T,
-    private readonly opts: { clock?: Clock; mode?: number } = {},
+    private readonly opts: { clock?: Clock; mode?: number; onWrite?: WriteOutcome } = {},
   ) {
     this.value = initial();
   }
@@ -70,6 +76,34 @@ export class StateStore<T> {
     await this.inflight;
   }
 
+  /** The last write's failure, while the file on disk is behind the state in memory. */
+  get writeError(): RmxError | undefined {
+    return this.lastError;
+  }
+
+  /**
+   * Resolves when every update made so far is on disk; rejects with the write failure when the newest
+   * write failed (the state is then in memory only), so a command can say its effect was not persisted.
+   */
+  async committed(): Promise<void> {
+    await this.flush();
+    if (this.lastError !== undefined) throw this.lastError;
+  }
+
+  private settle(error: unknown): void {
+    const failure =
+      error === undefined
+        ? undefined
+        : error instanceof RmxError
+          ? error
+          : new RmxError("STATE_WRITE_FAILED", `cannot write ${this.path}: ${String(error)}`, {
+              path: this.path,
+            });
+    const changed = failure !== this.lastError;
+    this.lastError = failure;
+    if (changed) this.opts.onWrite?.(failure);
+  }
+
   private scheduleWrite(): Promise<void> {
     if (this.queued !== undefined) return this.queued;
     const queued = this.inflight.then(() => {
@@ -77,7 +111,10 @@ export class StateStore<T> {
       // Serialised when the write starts, so it carries every update made until now.
       const write = writeFileAtomic(this.path, `${JSON.stringify(this.value, null, 2)}\n`, this.opts.mode);
       this.writes++;
-      this.inflight = write.catch(() => undefined);
+      this.inflight = write.then(
+        () => this.settle(undefined),
+        (error: unknown) => this.settle(error),
+      );
       return write;
     });
     this.queued = queued;

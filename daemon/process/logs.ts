@@ -1,7 +1,14 @@
+import { constants } from "node:fs";
 import type { FileHandle } from "node:fs/promises";
 import { mkdir, open, rename, unlink } from "node:fs/promises";
 import { dirname } from "node:path";
 import { StringDecoder } from "node:string_decoder";
+import { RmxError } from "../../base/errors.js";
+import { errnoText } from "../../base/fs-errors.js";
+
+/** Append, create 0600, and never through a symlink planted at the log's name (ELOOP instead). */
+const APPEND_NOFOLLOW =
+  constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW | constants.O_NONBLOCK;
 
 /** Lines kept in memory for `lastLines` (failure reasons, status views). */
 const RING_LINES = 200;
@@ -44,6 +51,7 @@ export class RotatingLog {
   private lock: Promise<unknown> = Promise.resolve();
   private closed = false;
   private failure: Error | undefined;
+  private readonly diskListeners = new Set<(error: Error | undefined) => void>();
 
   constructor(file: string, opts: { max_bytes: number; files: number }) {
     if (!Number.isInteger(opts.max_bytes) || opts.max_bytes < 1) {
@@ -57,9 +65,29 @@ export class RotatingLog {
     this.files = opts.files;
   }
 
-  /** Last disk error, if writing failed (the ring and followers keep working). */
+  /** The disk error while writing fails (the ring and followers keep working); cleared by a good write. */
   get error(): Error | undefined {
     return this.failure;
+  }
+
+  /** Called when writing starts failing (with the error) and when it works again (undefined). */
+  onDiskState(listener: (error: Error | undefined) => void): () => void {
+    this.diskListeners.add(listener);
+    return () => {
+      this.diskListeners.delete(listener);
+    };
+  }
+
+  private setFailure(error: Error | undefined): void {
+    if (error === undefined && this.failure === undefined) return;
+    this.failure = error;
+    for (const listener of this.diskListeners) {
+      try {
+        listener(error);
+      } catch {
+        // An observer's failure must not break logging.
+      }
+    }
   }
 
   /**
@@ -191,9 +219,15 @@ export class RotatingLog {
         }
         const batch = parts.length === 1 ? parts[0]! : Buffer.concat(parts);
         await this.exclusive(() => this.writeOut(batch));
+        this.setFailure(undefined);
       }
     } catch (error) {
-      this.failure = error as Error;
+      this.setFailure(
+        new RmxError("LOG_WRITE_FAILED", `cannot write log ${this.path}: ${errnoText(error)}`, {
+          path: this.path,
+          errno: (error as NodeJS.ErrnoException).code,
+        }),
+      );
       // Drop what is queued; the next write tries the disk again.
       this.pending = [];
       this.pendingBytes = 0;
@@ -207,9 +241,16 @@ export class RotatingLog {
 
   private async openFile(): Promise<FileHandle> {
     if (this.handle !== undefined) return this.handle;
-    await mkdir(dirname(this.path), { recursive: true });
-    const handle = await open(this.path, "a", 0o600);
-    this.size = (await handle.stat()).size;
+    await mkdir(dirname(this.path), { recursive: true, mode: 0o700 });
+    const handle = await open(this.path, APPEND_NOFOLLOW, 0o600);
+    const st = await handle.stat();
+    // A FIFO or device planted at the name, or a hard link to someone else's file, is not our log.
+    if (!st.isFile() || st.nlink > 1) {
+      await handle.close();
+      const what = st.isFile() ? `a file with ${st.nlink} hard links` : "not a regular file";
+      throw Object.assign(new Error(`${this.path} is ${what}; refusing to append to it`), { code: "EPERM" });
+    }
+    this.size = st.size;
     this.handle = handle;
     return handle;
   }

@@ -1,5 +1,6 @@
 /** The daemon's socket methods: params validated by schema, each handler a thin call into the daemon. */
 
+import { RmxError } from "../../base/errors.js";
 import { paramSchemas } from "../../ipc/schemas.js";
 import type { MethodTable } from "../../ipc/server.js";
 import type { Daemon } from "../daemon.js";
@@ -7,6 +8,24 @@ import type { RuntimeSupervisor } from "../supervise/runtime.js";
 import type { RuntimeState } from "../types.js";
 import { matrixMethods } from "./matrix-methods.js";
 import { policyMethods } from "./policy-methods.js";
+
+/**
+ * Waits until the command's effect is in the state file; when the write failed, answers
+ * STATE_WRITE_FAILED saying the effect is live in memory but would not survive a daemon restart.
+ */
+async function persisted(daemon: Pick<Daemon, "store">, what: string): Promise<void> {
+  try {
+    await daemon.store.committed();
+  } catch (error) {
+    const cause = error as RmxError;
+    throw new RmxError(
+      "STATE_WRITE_FAILED",
+      `${what} is applied in memory but not persisted: ${cause.message}`,
+      { ...(cause.data ?? {}) },
+      { cause },
+    );
+  }
+}
 
 const SETTLED: readonly RuntimeState[] = ["ready", "failed", "exhausted", "stopped", "idle"];
 
@@ -40,6 +59,7 @@ export function buildMethods(daemon: Daemon): MethodTable {
       }) => {
         const rt = daemon.getRuntime(p.id);
         const outcome = rt.restore({ restart: p.restart, reset_budget: p.reset_budget });
+        await persisted(daemon, `runtime.restore ${rt.id}`);
         const result: Record<string, unknown> = {
           id: rt.id,
           accepted: true,
@@ -61,6 +81,7 @@ export function buildMethods(daemon: Daemon): MethodTable {
         const rt = daemon.getRuntime(p.id);
         const r = rt.start();
         if (r.effects.some((e) => e.type === "denied")) throw rt.budgetExhausted();
+        await persisted(daemon, `runtime.start ${rt.id}`);
         const result: Record<string, unknown> = { id: rt.id, state: rt.state };
         if (p.wait) Object.assign(result, await settle(rt, p.timeout_ms ?? 120_000), { state: rt.state });
         return result;
@@ -71,6 +92,7 @@ export function buildMethods(daemon: Daemon): MethodTable {
       handler: async (p: { id: string; wait?: boolean; timeout_ms?: number }) => {
         const rt = daemon.getRuntime(p.id);
         rt.stop();
+        await persisted(daemon, `runtime.stop ${rt.id}`);
         const result: Record<string, unknown> = { id: rt.id, state: rt.state };
         if (p.wait) {
           try {

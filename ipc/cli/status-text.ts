@@ -22,8 +22,16 @@ export function renderStatus(
   palette: Palette,
   formatTime: (iso: string) => string,
 ): string[] {
-  const header = statusHeader(result.summary, result.generated, formatTime);
-  const lines = [result.summary.attention_required ? palette.bold(header) : header];
+  const problems = result.problems ?? [];
+  const base = statusHeader(result.summary, result.generated, formatTime);
+  // A daemon problem (state or logs not written) is in the header: it affects every runtime below.
+  const header =
+    problems.length === 0
+      ? base
+      : `${base} — ${problems.length} daemon ${problems.length === 1 ? "problem" : "problems"}`;
+  const lines = [result.summary.attention_required || problems.length > 0 ? palette.bold(header) : header];
+  for (const p of problems)
+    lines.push(`  ${palette.red("problem:")} ${p.code} since ${formatTime(p.since)}: ${p.message}`);
   if (result.runtimes.length === 0) lines.push("  (no runtimes configured)");
   else lines.push(...alignColumns(result.runtimes.map((rt) => runtimeCells(rt, palette, formatTime))));
   for (const reason of result.summary.attention ?? [])

@@ -269,7 +269,8 @@ describe("rmx runtime status", () => {
     await waitFor("the first frame", () => running.out().includes("starting"));
     await waitFor("the subscription", () => fake.subscriberCount === 1);
     expect(fake.calls.find((c) => c.method === "events.subscribe")?.params).toEqual({
-      topics: ["runtime.*"],
+      // Daemon problems (state or logs not written) are in the header, so they redraw it too.
+      topics: ["runtime.*", "daemon.problems"],
     });
     status = statusResult("ready");
     fake.emit("runtime.state.changed", { id: "alpha", from: "starting", to: "ready" });

@@ -53,14 +53,14 @@ describe("writeFileAtomic", () => {
     const target = path.join(dir, "is-a-dir");
     await mkdir(path.join(target, "child"), { recursive: true });
     const error = await writeFileAtomic(target, "x").catch((e: unknown) => e);
-    expect(isRmxError(error, "INTERNAL")).toBe(true);
+    expect(isRmxError(error, "STATE_WRITE_FAILED")).toBe(true);
     expect((error as Error).message).toContain(`cannot write ${target}`);
     expect(await readdir(dir)).toEqual(["is-a-dir"]);
 
     const missingDir = path.join(dir, "nope", "state.json");
-    expect(isRmxError(await writeFileAtomic(missingDir, "x").catch((e: unknown) => e), "INTERNAL")).toBe(
-      true,
-    );
+    expect(
+      isRmxError(await writeFileAtomic(missingDir, "x").catch((e: unknown) => e), "STATE_WRITE_FAILED"),
+    ).toBe(true);
   });
 });
 
@@ -187,7 +187,7 @@ describe("StateStore", () => {
         d.n = 1;
       })
       .catch((e: unknown) => e);
-    expect(isRmxError(error, "INTERNAL")).toBe(true);
+    expect(isRmxError(error, "STATE_WRITE_FAILED")).toBe(true);
     await mkdir(path.dirname(file));
     await store.update((d) => {
       d.n = 2;

@@ -64,7 +64,7 @@ async function watch(ctx: CliContext, client: RmxClient): Promise<number> {
     }, REDRAW_DEBOUNCE_MS);
   };
   // Subscribe first so a change between the first draw and the subscription is not missed.
-  await client.subscribe(["runtime.*"], schedule, schedule);
+  await client.subscribe(["runtime.*", "daemon.problems"], schedule, schedule);
   await draw();
   if (failure !== undefined) throw failure;
   const end = await untilInterruptedOrClosed(ctx, client);
