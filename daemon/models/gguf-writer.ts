@@ -190,17 +190,22 @@ export async function writeTinyGguf(path: string, opts: TinyGgufOptions = {}): P
   if (opts.name !== undefined) metadata.push(["general.name", { type: "string", value: opts.name }]);
   if (opts.file_type !== undefined)
     metadata.push(["general.file_type", { type: "uint32", value: opts.file_type }]);
+  // Loader keys default to llama-server's default ctx 4096, the first tensor's width as embedding, 1 layer.
+  const loader = opts.loaderKeys !== false;
   const archFields: [string, number | undefined][] = [
-    [`${arch}.context_length`, opts.context_length],
-    [`${arch}.embedding_length`, opts.embedding_length],
-    [`${arch}.block_count`, opts.block_count],
+    [`${arch}.context_length`, opts.context_length ?? (loader ? 4096 : undefined)],
+    [
+      `${arch}.embedding_length`,
+      opts.embedding_length ?? (loader ? (opts.tensors?.[0]?.dims[0] ?? 8) : undefined),
+    ],
+    [`${arch}.block_count`, opts.block_count ?? (loader ? 1 : undefined)],
     [`${arch}.attention.head_count`, opts.head_count],
     [`${arch}.attention.head_count_kv`, opts.head_count_kv],
   ];
   for (const [key, value] of archFields)
     if (value !== undefined) metadata.push([key, { type: "uint32", value }]);
   const extra: Record<string, GgufWritableValue> = {};
-  if (opts.loaderKeys !== false) {
+  if (loader) {
     if (LLAMA_FAMILY_EPS.has(arch))
       extra[`${arch}.attention.layer_norm_rms_epsilon`] = { type: "float32", value: 1e-5 };
     extra["tokenizer.ggml.model"] = "llama";
