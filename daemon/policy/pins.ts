@@ -244,3 +244,27 @@ export class PinStore {
 function sortRecords(records: PinRecord[]): PinRecord[] {
   return records.sort((a, b) => (a.scope < b.scope ? -1 : a.scope > b.scope ? 1 : 0));
 }
+
+/** Stored pins that still parse; each unreadable one (a hand-edited state file) is reported and dropped. */
+export function readablePins(
+  records: readonly PinRecord[],
+  onUnreadable: (error: unknown, record: PinRecord) => void,
+): PinRecord[] {
+  return records.filter((record) => {
+    try {
+      new PinStore([record], async () => {});
+      return true;
+    } catch (error) {
+      onUnreadable(error, record);
+      return false;
+    }
+  });
+}
+
+/** The scope a socket request names, without absent keys. */
+export function scopeOf(p: { agent?: string; project?: string }): PinScope {
+  return {
+    ...(p.agent !== undefined ? { agent: p.agent } : {}),
+    ...(p.project !== undefined ? { project: p.project } : {}),
+  };
+}

@@ -6,8 +6,9 @@
 import { z } from "zod";
 import { RmxError } from "../../base/errors.js";
 import type { MethodTable } from "../../ipc/server.js";
-import type { Daemon } from "../daemon.js";
-import { Policy } from "../policy/service.js";
+import type { Lease } from "../policy/lease.js";
+import type { PinRecord } from "../policy/pins.js";
+import type * as Wire from "../policy/wire.js";
 
 const MAX_NAME = 256;
 const MAX_TIMEOUT_MS = 24 * 60 * 60 * 1000;
@@ -83,10 +84,31 @@ function defined<T extends object>(value: T): { [K in keyof T]: Exclude<T[K], un
   };
 }
 
-export function policyMethods(daemon: Daemon): MethodTable {
-  const policy = (): Policy => {
-    const p = daemon.policy;
-    if (!(p instanceof Policy)) {
+/** What the policy methods call: the policy service (daemon/policy/service.ts satisfies it). */
+export interface PolicyApi {
+  view(): Wire.PolicyView;
+  setSwitches(patch: Wire.PolicySetParams): Wire.PolicyView;
+  setPin(p: Wire.PinSetParams): Promise<PinRecord>;
+  clearPin(p: Wire.PinScopeParams): Promise<{ scope: string; removed: boolean }>;
+  readonly pins: { list(): PinRecord[] };
+  resolve(p: Wire.ResolveParams): Wire.ResolveResult;
+  acquireLease(p: Wire.LeaseAcquireParams): Promise<Wire.LeaseResult>;
+  releaseLease(id: string): Promise<{ id: string; released: true }>;
+  readonly leases: { renew(id: string, ttl_ms?: number): Promise<Lease>; list(target?: string): Lease[] };
+  reload(p: Wire.ReloadParams): Promise<Wire.QuickActionResult>;
+  switchRuntime(p: Wire.SwitchParams): Promise<Wire.QuickActionResult>;
+  chat(p: Wire.ChatParams, notify?: (method: string, payload: unknown) => void): Promise<Wire.ChatResult>;
+}
+
+export interface PolicyMethodsHost {
+  /** Looked up at call time: the socket opens before the policy service is attached. */
+  policy(): PolicyApi | undefined;
+}
+
+export function policyMethods(host: PolicyMethodsHost): MethodTable {
+  const policy = (): PolicyApi => {
+    const p = host.policy();
+    if (p === undefined) {
       throw new RmxError("RUNTIME_BUSY", "the policy service is not running yet (the daemon is starting)");
     }
     return p;
