@@ -268,3 +268,33 @@ export function scopeOf(p: { agent?: string; project?: string }): PinScope {
     ...(p.project !== undefined ? { project: p.project } : {}),
   };
 }
+
+/** What changing a pin tells routing: the scope's sticky choice goes, and every scope is looked at again. */
+export interface PinRouting {
+  forget(scope: string): void;
+  evaluateAll(): void;
+}
+
+/** `pin.set`: persisted first, then routing re-evaluates. */
+export async function setPin(
+  pins: PinStore,
+  routing: PinRouting,
+  p: PinScope & { patterns: string[] },
+): Promise<PinRecord> {
+  const record = await pins.set(scopeOf(p), p.patterns);
+  routing.forget(record.scope);
+  routing.evaluateAll();
+  return record;
+}
+
+/** `pin.clear`: `removed` is false when the scope had no pin. */
+export async function clearPin(
+  pins: PinStore,
+  routing: PinRouting,
+  p: PinScope,
+): Promise<{ scope: string; removed: boolean }> {
+  const scope = pinScopeKey(scopeOf(p));
+  const removed = await pins.clear(scopeOf(p));
+  routing.forget(scope);
+  return { scope, removed };
+}

@@ -4,6 +4,7 @@
  * hardware known, sandbox usable), so a bad request leaves the old process serving and says why.
  */
 import { stat } from "node:fs/promises";
+import os from "node:os";
 import type { Logger } from "pino";
 import type { HardwareTarget } from "../../adapters/types.js";
 import { isRmxError, RmxError } from "../../base/errors.js";
@@ -174,18 +175,21 @@ const DEFAULT_QUICK_WAIT_MS = 120_000;
 const OVERRIDE_NOTE =
   "the new spec is kept in memory until the next config reload; edit the config file to make it permanent";
 
-/** What `runtime.reload` / `runtime.switch` need beyond the checks' host. */
+/** What `runtime.reload` / `runtime.switch` need of the daemon. */
 export interface QuickActionsHost {
   readonly bus: SettleBus;
-  readonly logger: Pick<Logger, "info">;
   readonly runtimes: ReadonlyMap<string, RuntimeSupervisor>;
   /** Throws RmxError RUNTIME_NOT_FOUND. */
   getRuntime(id: string): RuntimeSupervisor;
-  /** The checks' view of the daemon, taken now. */
-  checks(): QuickActionHost;
-  /** A runtime took a new spec (its idle TTL may have changed; a model check read its parameter count). */
-  onApplied(rt: RuntimeSupervisor, next: RuntimeSpec, check: ModelCheck | undefined): void;
+  resolveModelPath(model: string | undefined): string | undefined;
+  /** Throws RmxError HARDWARE_UNKNOWN. */
+  resolveHardware(id: string): HardwareTarget;
+  inventory(): HardwareInventory | undefined;
+  sandboxes(): readonly SandboxAvailability[];
 }
+
+/** A runtime took a new spec (its idle TTL may have changed; a model check read its parameter count). */
+export type OnApplied = (rt: RuntimeSupervisor, next: RuntimeSpec, check: ModelCheck | undefined) => void;
 
 /**
  * Reload and switch: the new spec is kept in memory only (not written to the config file) and lasts until
@@ -194,7 +198,23 @@ export interface QuickActionsHost {
 export class QuickActions {
   private readonly overridden = new Set<string>();
 
-  constructor(private readonly host: QuickActionsHost) {}
+  constructor(
+    private readonly host: QuickActionsHost,
+    private readonly logger: Pick<Logger, "info">,
+    private readonly onApplied: OnApplied,
+  ) {}
+
+  /** The checks' view of the daemon, taken now. */
+  private checks(): QuickActionHost {
+    const { host } = this;
+    return {
+      resolveModelPath: (m) => host.resolveModelPath(m),
+      resolveHardware: (id) => host.resolveHardware(id),
+      inventory: host.inventory(),
+      sandboxes: host.sandboxes(),
+      freeMemory: () => os.freemem(),
+    };
+  }
 
   async reload(p: ReloadParams): Promise<QuickActionResult> {
     const rt = this.host.getRuntime(p.id);
@@ -203,7 +223,7 @@ export class QuickActions {
     const model = p.model ?? spec.model;
     let check: ModelCheck | undefined;
     if (spec.adapter !== "remote" && model !== undefined) {
-      check = await checkModel(this.host.checks(), spec, model, spec.hardware, keeps);
+      check = await checkModel(this.checks(), spec, model, spec.hardware, keeps);
     }
     const next: RuntimeSpec = model === undefined ? { ...spec } : { ...spec, model };
     return this.applySpec(rt, spec, next, "reload", p, check);
@@ -231,7 +251,7 @@ export class QuickActions {
         },
       );
     }
-    const host = this.host.checks();
+    const host = this.checks();
     const hardware = p.hardware === undefined ? spec.hardware : checkHardware(host, p.hardware, keeps);
     const sandbox = p.sandbox === undefined ? spec.sandbox.kind : checkSandbox(host, p.sandbox, keeps);
     let check: ModelCheck | undefined;
@@ -286,11 +306,11 @@ export class QuickActions {
         : undefined;
     rt.reconfigure(next);
     this.overridden.add(rt.id);
-    this.host.logger.info(
+    this.logger.info(
       { runtime: rt.id, action, model: next.model, hardware: next.hardware, sandbox: next.sandbox.kind },
       `runtime ${action}: ${OVERRIDE_NOTE}`,
     );
-    this.host.onApplied(rt, next, check);
+    this.onApplied(rt, next, check);
     const result: QuickActionResult = {
       id: rt.id,
       action,

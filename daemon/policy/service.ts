@@ -7,9 +7,7 @@
  * `policy.set` (the switches go back to `policy:` in the file) and `runtime.reload` / `runtime.switch` (the
  * runtime goes back to its spec in the file). Pins and leases are persisted in the state file.
  */
-import os from "node:os";
 import type { Logger } from "pino";
-import { RouteStats } from "../health/routes.js";
 import type { LeaseCount } from "../matrix/compose.js";
 import { ParameterCache } from "../models/parameter-cache.js";
 import type { DaemonConfig, NodeEntry, RuntimeState } from "../types.js";
@@ -19,9 +17,9 @@ import type { PolicyHost } from "./host.js";
 import { RuntimeActivity } from "./idle.js";
 import { LeaseManager } from "./lease.js";
 import { isStoredLease, LeaseDesk } from "./lease-desk.js";
-import { type PinRecord, PinStore, pinScopeKey, readablePins, scopeOf } from "./pins.js";
+import { clearPin, type PinRecord, PinStore, readablePins, setPin } from "./pins.js";
 import { QuickActions } from "./quick-actions.js";
-import { RequestStats } from "./request-stats.js";
+import { RoutedRequests } from "./request-stats.js";
 import { Router } from "./routing.js";
 import { ScheduleRunner } from "./schedule.js";
 import { PolicySwitches } from "./switches.js";
@@ -39,11 +37,12 @@ export class Policy {
   private readonly switches: PolicySwitches;
   private readonly activity: RuntimeActivity;
   private readonly schedules: ScheduleRunner;
-  private readonly quick: QuickActions;
-  private readonly desk: LeaseDesk;
+  /** `runtime.reload` / `runtime.switch`. */
+  readonly quick: QuickActions;
+  /** `lease.acquire` / `lease.release`. */
+  readonly desk: LeaseDesk;
   private readonly parameters: ParameterCache;
-  private readonly stats: RequestStats;
-  private readonly routes: RouteStats;
+  private readonly requests: RoutedRequests;
   private readonly logger: Logger;
   private offBus: (() => void) | undefined;
   private stopped = false;
@@ -54,8 +53,7 @@ export class Policy {
     this.logger = logger;
     const config = host.config();
     this.switches = new PolicySwitches(config.policy);
-    this.stats = new RequestStats(clock);
-    this.routes = new RouteStats(clock);
+    this.requests = new RoutedRequests(clock);
     this.parameters = new ParameterCache(() => host.models());
     const pins = readablePins(host.stored().pins, (error, record) =>
       logger.warn({ err: error, scope: record.scope }, "ignoring an unreadable stored pin"),
@@ -69,7 +67,7 @@ export class Policy {
       sandboxes: () => host.sandboxes(),
       matrixCells: () => host.matrixCells(),
       leasesHeld: (target) => this.leases.held(target),
-      routedP95: (key) => this.stats.forCell(key).p95_ms,
+      routedP95: (key) => this.requests.p95(key),
       parameterCount: (spec) => this.parameters.count(spec),
       pins: this.pins,
       policy: () => this.switches.current,
@@ -101,23 +99,10 @@ export class Policy {
       now: () => clock.now(),
       stopped: () => this.stopped,
     });
-    this.quick = new QuickActions({
-      bus,
-      logger,
-      runtimes,
-      getRuntime: (id) => host.getRuntime(id),
-      checks: () => ({
-        resolveModelPath: (m) => host.resolveModelPath(m),
-        resolveHardware: (id) => host.resolveHardware(id),
-        inventory: host.inventory(),
-        sandboxes: host.sandboxes(),
-        freeMemory: () => os.freemem(),
-      }),
-      onApplied: (rt, next, check) => {
-        this.activity.configure(rt.id, next.idle_ttl_ms);
-        if (check !== undefined && next.model !== undefined)
-          this.parameters.learn(check.path, check.parameter_count);
-      },
+    this.quick = new QuickActions(host, logger, (rt, next, check) => {
+      this.activity.configure(rt.id, next.idle_ttl_ms);
+      if (check !== undefined && next.model !== undefined)
+        this.parameters.learn(check.path, check.parameter_count);
     });
   }
 
@@ -148,7 +133,7 @@ export class Policy {
 
   /** Routed-request statistics for the node entry's `http` block. */
   http(): NodeEntry["http"] {
-    return this.routes.snapshot(HTTP_WINDOW_MS);
+    return this.requests.http(HTTP_WINDOW_MS);
   }
 
   onConfig(config: DaemonConfig): void {
@@ -185,18 +170,12 @@ export class Policy {
     return this.view();
   }
 
-  async setPin(p: Wire.PinSetParams): Promise<PinRecord> {
-    const record = await this.pins.set(scopeOf(p), p.patterns);
-    this.router.forget(record.scope);
-    this.router.evaluateAll();
-    return record;
+  setPin(p: Wire.PinSetParams): Promise<PinRecord> {
+    return setPin(this.pins, this.router, p);
   }
 
-  async clearPin(p: Wire.PinScopeParams): Promise<{ scope: string; removed: boolean }> {
-    const scope = pinScopeKey(scopeOf(p));
-    const removed = await this.pins.clear(scopeOf(p));
-    this.router.forget(scope);
-    return { scope, removed };
+  clearPin(p: Wire.PinScopeParams): Promise<{ scope: string; removed: boolean }> {
+    return clearPin(this.pins, this.router, p);
   }
 
   resolve(p: Wire.ResolveParams): Wire.ResolveResult {
@@ -214,8 +193,7 @@ export class Policy {
         ensureReady: (rt, deadline) => this.activity.ensureReady(rt, deadline),
         begin: (id) => this.activity.begin(id),
         record: (key, ms, ok) => {
-          this.stats.record(key, CHAT_ROUTE, ms, ok);
-          this.routes.record(`${CHAT_ROUTE} on ${key}`, ms, ok);
+          this.requests.record(key, CHAT_ROUTE, ms, ok);
           host.onRouted();
         },
         now: () => host.clock.now(),
@@ -223,22 +201,6 @@ export class Policy {
       p,
       notify,
     );
-  }
-
-  acquireLease(p: Wire.LeaseAcquireParams): Promise<Wire.LeaseResult> {
-    return this.desk.acquire(p);
-  }
-
-  releaseLease(id: string): Promise<{ id: string; released: true }> {
-    return this.desk.release(id);
-  }
-
-  reload(p: Wire.ReloadParams): Promise<Wire.QuickActionResult> {
-    return this.quick.reload(p);
-  }
-
-  switchRuntime(p: Wire.SwitchParams): Promise<Wire.QuickActionResult> {
-    return this.quick.switchRuntime(p);
   }
 }
 

@@ -92,11 +92,15 @@ export interface PolicyApi {
   clearPin(p: Wire.PinScopeParams): Promise<{ scope: string; removed: boolean }>;
   readonly pins: { list(): PinRecord[] };
   resolve(p: Wire.ResolveParams): Wire.ResolveResult;
-  acquireLease(p: Wire.LeaseAcquireParams): Promise<Wire.LeaseResult>;
-  releaseLease(id: string): Promise<{ id: string; released: true }>;
+  readonly desk: {
+    acquire(p: Wire.LeaseAcquireParams): Promise<Wire.LeaseResult>;
+    release(id: string): Promise<{ id: string; released: true }>;
+  };
   readonly leases: { renew(id: string, ttl_ms?: number): Promise<Lease>; list(target?: string): Lease[] };
-  reload(p: Wire.ReloadParams): Promise<Wire.QuickActionResult>;
-  switchRuntime(p: Wire.SwitchParams): Promise<Wire.QuickActionResult>;
+  readonly quick: {
+    reload(p: Wire.ReloadParams): Promise<Wire.QuickActionResult>;
+    switchRuntime(p: Wire.SwitchParams): Promise<Wire.QuickActionResult>;
+  };
   chat(p: Wire.ChatParams, notify?: (method: string, payload: unknown) => void): Promise<Wire.ChatResult>;
 }
 
@@ -132,7 +136,7 @@ export function policyMethods(host: PolicyMethodsHost): MethodTable {
     },
     "lease.acquire": {
       params: s["lease.acquire"],
-      handler: (p: Params<"lease.acquire">) => policy().acquireLease(defined(p)),
+      handler: (p: Params<"lease.acquire">) => policy().desk.acquire(defined(p)),
     },
     "lease.renew": {
       params: s["lease.renew"],
@@ -140,7 +144,7 @@ export function policyMethods(host: PolicyMethodsHost): MethodTable {
     },
     "lease.release": {
       params: s["lease.release"],
-      handler: (p: Params<"lease.release">) => policy().releaseLease(p.id),
+      handler: (p: Params<"lease.release">) => policy().desk.release(p.id),
     },
     "lease.list": {
       params: s["lease.list"],
@@ -148,11 +152,11 @@ export function policyMethods(host: PolicyMethodsHost): MethodTable {
     },
     "runtime.reload": {
       params: s["runtime.reload"],
-      handler: (p: Params<"runtime.reload">) => policy().reload(defined(p)),
+      handler: (p: Params<"runtime.reload">) => policy().quick.reload(defined(p)),
     },
     "runtime.switch": {
       params: s["runtime.switch"],
-      handler: (p: Params<"runtime.switch">) => policy().switchRuntime(defined(p)),
+      handler: (p: Params<"runtime.switch">) => policy().quick.switchRuntime(defined(p)),
     },
     "chat.respond": {
       params: s["chat.respond"],
