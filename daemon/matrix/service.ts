@@ -498,7 +498,3 @@ export function createMatrix(host: MatrixHost): MatrixService {
   matrix.start();
   return matrix;
 }
-
-export async function attachMatrix(daemon: MatrixHost): Promise<MatrixService> {
-  return createMatrix(daemon);
-}
