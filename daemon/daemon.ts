@@ -22,12 +22,12 @@ import { collectInventory } from "./hardware/inventory.js";
 import { hardwareTarget } from "./hardware/placement.js";
 import type { HardwareInventory } from "./hardware/types.js";
 import { acquireDaemonLock, type DaemonLock } from "./lock.js";
-import { attachMatrix, type MatrixService } from "./matrix/service.js";
+import { createMatrix, type MatrixService } from "./matrix/service.js";
 import { ModelCatalog } from "./models/catalog.js";
 import { createNotifier } from "./notify/sd-notify.js";
 import { StateStore } from "./persist/state-store.js";
 import { emptyState, type PersistedState, parsePersistedState } from "./persisted.js";
-import { attachPolicy, type PolicyService } from "./policy/service.js";
+import { attachPolicy, type Policy } from "./policy/service.js";
 import { ProblemBoard } from "./problems.js";
 import { reapOrphans } from "./process/identity.js";
 import { buildMethods } from "./rpc/methods.js";
@@ -65,7 +65,7 @@ export function formatLocalTime(iso: string): string {
 
 const STATUS_CACHE_MS = 200;
 
-function httpBlock(policy: PolicyService | undefined): { http?: NodeEntry["http"] } {
+function httpBlock(policy: Policy | undefined): { http?: NodeEntry["http"] } {
   const http = policy?.http();
   return http ? { http } : {};
 }
@@ -84,7 +84,7 @@ export class Daemon {
   /** Persisted state (budgets, desired states, children, leases, pins); written atomically. */
   store!: StateStore<PersistedState>;
   matrix: MatrixService | undefined;
-  policy: PolicyService | undefined;
+  policy: Policy | undefined;
   private server: RpcServer | undefined;
   private lock: DaemonLock | undefined;
   private telemetry: NodeHealthPublisher | undefined;
@@ -155,17 +155,28 @@ export class Daemon {
       maxConnections: this.config.ipc.max_connections,
       maxLineBytes: this.config.ipc.max_line_bytes,
       subscriberQueue: this.config.ipc.subscriber_queue,
-      methods: buildMethods(this),
+      methods: buildMethods({
+        bus: this.bus,
+        getRuntime: (id) => this.getRuntime(id),
+        statusEncoded: () => this.statusEncoded(),
+        committed: () => this.store.committed(),
+        reload: () => this.reload(),
+        hello: () => this.hello(),
+        matrix: () => this.matrix,
+        policy: () => this.policy,
+      }),
       bus: this.bus,
       logger: this.logger.child({ component: "ipc" }),
     });
     await this.server.listen();
 
     for (const spec of this.config.runtimes) this.addRuntime(spec);
-    this.matrix = await attachMatrix(this);
-    this.policy = await attachPolicy(this);
+    this.wireServices();
 
-    this.telemetry = new NodeHealthPublisher(this, this.config.telemetry.health_interval_ms);
+    this.telemetry = new NodeHealthPublisher(
+      { bus: this.bus, logger: this.logger, status: () => this.status() },
+      this.config.telemetry.health_interval_ms,
+    );
     this.telemetry.start();
 
     await this.notifier.ready(`${this.runtimes.size} runtime(s) configured; socket ${this.opts.socketPath}`);
@@ -188,6 +199,54 @@ export class Daemon {
     const group = this.opts.system ? this.config.ipc.socket_group : undefined;
     const gid = group === undefined ? undefined : groupId(group);
     return gid === undefined ? { uid } : { uid, writableGroup: gid };
+  }
+
+  /**
+   * The matrix and policy services, each on a host naming only what it uses. The matrix owns the
+   * inventory once started (a refresh publishes `hardware.inventory`); policy's leases show in the matrix
+   * through `cellLeases`, read when the matrix composes.
+   */
+  private wireServices(): void {
+    const daemon = this;
+    this.bus.subscribe(["hardware.inventory"], (event) => {
+      this.inventory = event.payload as HardwareInventory;
+    });
+    this.matrix = createMatrix({
+      clock: this.clock,
+      bus: this.bus,
+      config: this.config,
+      inventory: this.inventory,
+      sandboxes: this.sandboxes,
+      get models() {
+        return daemon.models;
+      },
+      runtimes: this.runtimes,
+      cellLeases: (key) => this.policy?.cellLeases(key),
+    });
+    this.policy = attachPolicy({
+      clock: this.clock,
+      bus: this.bus,
+      logger: this.logger,
+      runtimes: this.runtimes,
+      config: () => this.config,
+      models: () => this.models,
+      sandboxes: () => this.sandboxes,
+      inventory: () => this.inventory,
+      matrixCells: () => this.matrix?.cells() ?? [],
+      getRuntime: (id) => this.getRuntime(id),
+      resolveModelPath: (model) => this.resolveModelPath(model),
+      resolveHardware: (id) => this.resolveHardware(id),
+      stored: () => this.store.get(),
+      savePins: (all) =>
+        this.store.update((draft) => {
+          draft.pins = all;
+        }),
+      saveLeases: (leases) =>
+        this.store.update((draft) => {
+          draft.leases = leases;
+        }),
+      onRouted: () => this.noteChange(),
+    });
   }
 
   /** Children of a previous daemon that died without stopping them (SIGKILL, OOM): stop them first. */

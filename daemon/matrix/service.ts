@@ -26,7 +26,7 @@ import type {
 import {
   composeMatrix,
   diffStatusCodes,
-  type LeaseCounter,
+  type LeaseCount,
   type MatrixRuntime,
   type ModelFacts,
   type RuntimeObservation,
@@ -45,12 +45,16 @@ export interface MatrixRuntimeSource {
   view(): RuntimeView;
 }
 
-/** What the matrix needs of the daemon (the Daemon satisfies it; tests and benches can too). */
+/** What the matrix needs of the daemon (daemon/daemon.ts wires it; tests and benches can too). */
 export interface MatrixHost {
   readonly clock: Clock;
   readonly bus: EventBus;
   readonly config: DaemonConfig;
-  inventory: HardwareInventory;
+  /**
+   * The inventory at start. The matrix owns it from then on: `hardware.get` with `refresh` collects it
+   * again and publishes `hardware.inventory`, which is how the rest of the daemon learns of it.
+   */
+  readonly inventory: HardwareInventory;
   readonly sandboxes: readonly SandboxDetection[];
   readonly models: {
     list(): ModelEntry[];
@@ -58,6 +62,8 @@ export interface MatrixHost {
     readonly notes?: readonly string[];
   };
   readonly runtimes: ReadonlyMap<string, MatrixRuntimeSource>;
+  /** Leases held on a cell and its capacity (the policy feature's); `undefined` → no leases, capacity = slots. */
+  cellLeases?(cellKey: string): LeaseCount | undefined;
 }
 
 /** Cost of the matrix's own work per tick, for `hardware.get` and the bench. */
@@ -103,8 +109,6 @@ export interface MatrixService {
   result(): MatrixResult;
   onConfig(config: DaemonConfig): void;
   stop(): void;
-  /** Policy's lease counts per cell; without it a cell holds no leases and its capacity is its slots. */
-  setLeaseCounter(fn: LeaseCounter): void;
   /** `hardware.get`; `refresh` collects the inventory again and takes a sample now. */
   hardware(opts?: { refresh?: boolean }): Promise<HardwareResult>;
   models(): ModelListResult;
@@ -143,7 +147,7 @@ class Matrix implements MatrixService {
   /** GGUF facts of model files runtimes name directly (not in the catalog), by path. */
   private readonly runtimeModels = new Map<string, ModelFacts>();
   private readonly reading = new Set<string>();
-  private leases: LeaseCounter | undefined;
+  private inventory: HardwareInventory;
   private codes = new Map<string, StatusCode>();
   private scraping: Promise<void> | undefined;
   private recheck: NodeJS.Immediate | undefined;
@@ -156,6 +160,7 @@ class Matrix implements MatrixService {
   readonly stats: TickStats = { ticks: 0, scraped: 0, skipped: 0 };
 
   constructor(private readonly host: MatrixHost) {
+    this.inventory = host.inventory;
     this.intervalMs = host.config.telemetry.sample_interval_ms;
     this.sampler = this.createSampler();
   }
@@ -177,7 +182,7 @@ class Matrix implements MatrixService {
   private createSampler(): HardwareSampler {
     return new HardwareSampler({
       intervalMs: this.intervalMs,
-      inventory: this.host.inventory,
+      inventory: this.inventory,
       clock: this.host.clock,
       pids: () => this.livePids(),
       onSample: (sample) => void this.afterSample(sample, performance.now() - sample.tick_ms),
@@ -241,11 +246,13 @@ class Matrix implements MatrixService {
       {
         ...(opts.servingOnly === true ? { servingOnly: true } : {}),
         models: this.modelFacts(),
-        inventory: this.host.inventory,
+        inventory: this.inventory,
         ...(this.sample !== undefined ? { sample: this.sample } : {}),
         sandboxes: this.host.sandboxes,
         runtimes: this.matrixRuntimes(),
-        ...(this.leases !== undefined ? { leases: this.leases } : {}),
+        ...(this.host.cellLeases !== undefined
+          ? { leases: (key: string) => this.host.cellLeases?.(key) }
+          : {}),
       },
       this.host.clock,
     );
@@ -412,15 +419,11 @@ class Matrix implements MatrixService {
 
   // ─── Socket views ────────────────────────────────────────────────────────
 
-  setLeaseCounter(fn: LeaseCounter): void {
-    this.leases = fn;
-  }
-
   async hardware(opts: { refresh?: boolean } = {}): Promise<HardwareResult> {
     if (opts.refresh === true) {
-      const previous = this.host.inventory;
+      const previous = this.inventory;
       const next = await collectInventory({ previous, timeoutMs: 5000, clock: this.host.clock });
-      this.host.inventory = next;
+      this.inventory = next;
       if (JSON.stringify(next.gpus) !== JSON.stringify(previous.gpus)) {
         this.sampler.stop();
         this.sampler = this.createSampler();
@@ -437,7 +440,7 @@ class Matrix implements MatrixService {
     }
     const result: HardwareResult = {
       generated: rfc3339(this.host.clock.now()),
-      inventory: this.host.inventory,
+      inventory: this.inventory,
       loop_delay: this.sampler.loopDelay,
       sample_interval_ms: this.intervalMs,
       runtimes,
@@ -451,7 +454,7 @@ class Matrix implements MatrixService {
     return listModels(
       this.host.models.list(),
       this.matrixRuntimes(),
-      { inventory: this.host.inventory, ...(this.sample !== undefined ? { sample: this.sample } : {}) },
+      { inventory: this.inventory, ...(this.sample !== undefined ? { sample: this.sample } : {}) },
       rfc3339(this.host.clock.now()),
       this.host.models.notes ?? [],
     );
@@ -459,7 +462,7 @@ class Matrix implements MatrixService {
 
   inspect(target: { path?: string; model?: string; context?: number }): Promise<ModelInspectResult> {
     return inspectModel(target, this.lookup, {
-      inventory: this.host.inventory,
+      inventory: this.inventory,
       ...(this.sample !== undefined ? { sample: this.sample } : {}),
     });
   }
@@ -494,8 +497,4 @@ export function createMatrix(host: MatrixHost): MatrixService {
   const matrix = new Matrix(host);
   matrix.start();
   return matrix;
-}
-
-export async function attachMatrix(daemon: MatrixHost): Promise<MatrixService> {
-  return createMatrix(daemon);
 }

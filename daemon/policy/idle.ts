@@ -4,7 +4,12 @@
  * period starts when the last lease goes. After firing, it fires again only after new activity.
  * `onIdle` must not throw.
  */
+import type { Logger } from "pino";
 import type { Clock } from "../../base/clock.js";
+import { RmxError } from "../../base/errors.js";
+import type { RuntimeSupervisor } from "../supervise/runtime.js";
+import { awaitSettled, type SettleBus } from "../supervise/settle.js";
+import type { RuntimeState } from "../types.js";
 import type { Timers } from "./timers.js";
 import { delayUntil, realTimers } from "./timers.js";
 
@@ -108,4 +113,120 @@ export class IdleTracker {
       delayUntil(dueAt, this.opts.clock.now()),
     );
   }
+}
+
+/** What runtime activity needs: the runtimes, and how many leases keep each one busy. */
+export interface ActivityHost {
+  readonly clock: Clock;
+  readonly bus: SettleBus;
+  readonly logger: Pick<Logger, "info">;
+  readonly runtimes: ReadonlyMap<string, RuntimeSupervisor>;
+  busyLeases(runtimeId: string): number;
+}
+
+const WAKE_STATES: readonly RuntimeState[] = ["ready", "failed", "exhausted", "stopped", "idle"];
+
+/**
+ * Idle stop and on-demand start: requests in flight and held leases keep a runtime busy; one idle for its
+ * TTL is stopped (to `idle`), and one asked for while idle is started again.
+ */
+export class RuntimeActivity {
+  private readonly tracker: IdleTracker;
+  private readonly inflight = new Map<string, number>();
+  private stopped = false;
+
+  constructor(private readonly host: ActivityHost) {
+    this.tracker = new IdleTracker({ clock: host.clock, onIdle: (id) => this.onIdle(id) });
+  }
+
+  /** Every runtime's idle TTL from its spec; in-flight counts of runtimes no longer configured go. */
+  configureAll(configured?: ReadonlySet<string>): void {
+    for (const rt of this.host.runtimes.values()) this.tracker.configure(rt.id, rt.spec.idle_ttl_ms);
+    if (configured !== undefined)
+      for (const id of this.inflight.keys()) if (!configured.has(id)) this.inflight.delete(id);
+  }
+
+  configure(runtimeId: string, idleTtlMs: number | undefined): void {
+    this.tracker.configure(runtimeId, idleTtlMs);
+  }
+
+  /** The runtime became ready or served a request: its idle period starts again. */
+  touch(runtimeId: string): void {
+    this.tracker.touch(runtimeId);
+  }
+
+  /** Leases and requests in flight both keep a runtime from idling. */
+  sync(): void {
+    for (const rt of this.host.runtimes.values()) {
+      this.tracker.setLeases(rt.id, this.host.busyLeases(rt.id) + (this.inflight.get(rt.id) ?? 0));
+    }
+  }
+
+  /** A request to the runtime begins; the returned function ends it (once). */
+  begin(id: string): () => void {
+    this.inflight.set(id, (this.inflight.get(id) ?? 0) + 1);
+    this.tracker.touch(id);
+    this.sync();
+    let ended = false;
+    return () => {
+      if (ended) return;
+      ended = true;
+      const n = (this.inflight.get(id) ?? 1) - 1;
+      if (n <= 0) this.inflight.delete(id);
+      else this.inflight.set(id, n);
+      this.tracker.touch(id);
+      this.sync();
+    };
+  }
+
+  /**
+   * An idle runtime is started (no restart budget: idle is not a failure) and awaited until ready; one caught
+   * going idle in the meantime is started again.
+   */
+  async ensureReady(rt: RuntimeSupervisor, deadline: number): Promise<void> {
+    for (;;) {
+      if (rt.state === "ready") return;
+      if (rt.state === "idle") {
+        this.host.logger.info({ runtime: rt.id }, "starting an idle runtime on demand");
+        this.tracker.touch(rt.id);
+        rt.start();
+      }
+      const remaining = deadline - this.host.clock.now();
+      if (remaining <= 0) throw timeoutError(rt, 0);
+      const settled = await awaitSettled(rt, this.host.bus, { states: WAKE_STATES, timeoutMs: remaining });
+      if (settled.timedOut) throw timeoutError(rt, remaining);
+      const state = settled.state;
+      if (state === "ready" || state === "idle") continue;
+      const reason = rt.view().reason;
+      throw new RmxError(
+        "BACKEND_FAILED",
+        `runtime ${rt.id} did not become ready: ${state}${reason ? ` (${reason})` : ""}`,
+        { id: rt.id, state },
+      );
+    }
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.tracker.stop();
+  }
+
+  private onIdle(id: string): void {
+    const rt = this.host.runtimes.get(id);
+    if (this.stopped || rt === undefined || rt.state !== "ready" || this.busy(id) > 0) return;
+    this.host.logger.info({ runtime: id, idle_ttl_ms: rt.spec.idle_ttl_ms }, "stopping an idle runtime");
+    rt.idle();
+  }
+
+  private busy(id: string): number {
+    return this.host.busyLeases(id) + (this.inflight.get(id) ?? 0);
+  }
+}
+
+function timeoutError(rt: RuntimeSupervisor, waitedMs: number): RmxError {
+  return new RmxError(
+    "TIMEOUT",
+    `runtime ${rt.id} did not become ready within ${Math.round(waitedMs)} ms (state ${rt.state})`,
+    { id: rt.id, state: rt.state },
+  );
 }

@@ -244,3 +244,57 @@ export class PinStore {
 function sortRecords(records: PinRecord[]): PinRecord[] {
   return records.sort((a, b) => (a.scope < b.scope ? -1 : a.scope > b.scope ? 1 : 0));
 }
+
+/** Stored pins that still parse; each unreadable one (a hand-edited state file) is reported and dropped. */
+export function readablePins(
+  records: readonly PinRecord[],
+  onUnreadable: (error: unknown, record: PinRecord) => void,
+): PinRecord[] {
+  return records.filter((record) => {
+    try {
+      new PinStore([record], async () => {});
+      return true;
+    } catch (error) {
+      onUnreadable(error, record);
+      return false;
+    }
+  });
+}
+
+/** The scope a socket request names, without absent keys. */
+export function scopeOf(p: { agent?: string; project?: string }): PinScope {
+  return {
+    ...(p.agent !== undefined ? { agent: p.agent } : {}),
+    ...(p.project !== undefined ? { project: p.project } : {}),
+  };
+}
+
+/** What changing a pin tells routing: the scope's sticky choice goes, and every scope is looked at again. */
+export interface PinRouting {
+  forget(scope: string): void;
+  evaluateAll(): void;
+}
+
+/** `pin.set`: persisted first, then routing re-evaluates. */
+export async function setPin(
+  pins: PinStore,
+  routing: PinRouting,
+  p: PinScope & { patterns: string[] },
+): Promise<PinRecord> {
+  const record = await pins.set(scopeOf(p), p.patterns);
+  routing.forget(record.scope);
+  routing.evaluateAll();
+  return record;
+}
+
+/** `pin.clear`: `removed` is false when the scope had no pin. */
+export async function clearPin(
+  pins: PinStore,
+  routing: PinRouting,
+  p: PinScope,
+): Promise<{ scope: string; removed: boolean }> {
+  const scope = pinScopeKey(scopeOf(p));
+  const removed = await pins.clear(scopeOf(p));
+  routing.forget(scope);
+  return { scope, removed };
+}

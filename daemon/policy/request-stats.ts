@@ -4,6 +4,7 @@
  * `maxSeries` series (the one idle longest is evicted). Percentiles are nearest-rank.
  */
 import type { Clock } from "../../base/clock.js";
+import { type HttpBlock, RouteStats } from "../health/routes.js";
 
 interface Sample {
   at: number;
@@ -117,5 +118,29 @@ export class RequestStats {
       }
     }
     if (oldestKey !== undefined) this.series.delete(oldestKey);
+  }
+}
+
+/** Routed requests, counted per cell (routing's latency checks) and per route (the node entry's `http` block). */
+export class RoutedRequests {
+  private readonly cells: RequestStats;
+  private readonly routes: RouteStats;
+
+  constructor(clock: Clock) {
+    this.cells = new RequestStats(clock);
+    this.routes = new RouteStats(clock);
+  }
+
+  record(cellKey: string, route: string, ms: number, ok: boolean): void {
+    this.cells.record(cellKey, route, ms, ok);
+    this.routes.record(`${route} on ${cellKey}`, ms, ok);
+  }
+
+  p95(cellKey: string): number | undefined {
+    return this.cells.forCell(cellKey).p95_ms;
+  }
+
+  http(windowMs: number): HttpBlock {
+    return this.routes.snapshot(windowMs);
   }
 }

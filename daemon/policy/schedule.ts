@@ -3,8 +3,11 @@
  * jobs only when all are valid; a bad entry throws CONFIG_INVALID naming the entry and leaves the old jobs.
  */
 import { Cron } from "croner";
+import type { Logger } from "pino";
 import { rfc3339 } from "../../base/clock.js";
 import { RmxError } from "../../base/errors.js";
+import type { EventBus } from "../events.js";
+import type { RuntimeSupervisor } from "../supervise/runtime.js";
 import type { ScheduleSpec } from "../types.js";
 
 export interface ScheduleView {
@@ -115,5 +118,85 @@ export class Scheduler {
   stop(): void {
     for (const { job } of this.jobs.values()) job.stop();
     this.jobs.clear();
+  }
+}
+
+/** What running schedules needs: the runtimes they act on, and where to say that they fired. */
+export interface ScheduleHost {
+  readonly runtimes: ReadonlyMap<string, RuntimeSupervisor>;
+  readonly bus: Pick<EventBus, "publish">;
+  readonly logger: Pick<Logger, "info" | "warn" | "error">;
+}
+
+/** The configured schedules acting on runtimes; a new timezone rebuilds the scheduler. */
+export class ScheduleRunner {
+  private scheduler: Scheduler;
+
+  constructor(
+    private readonly host: ScheduleHost,
+    private timezone: string | undefined,
+  ) {
+    this.scheduler = this.newScheduler(timezone);
+  }
+
+  /** Applies the entries (a bad one keeps the previous set, logged). */
+  apply(entries: ScheduleSpec[], timezone: string | undefined): void {
+    if (timezone !== this.timezone) {
+      this.scheduler.stop();
+      this.timezone = timezone;
+      this.scheduler = this.newScheduler(timezone);
+    }
+    try {
+      this.scheduler.set(entries);
+    } catch (error) {
+      this.host.logger.error({ err: error }, "schedules not applied; the previous ones stay");
+    }
+  }
+
+  list(): ScheduleView[] {
+    return this.scheduler.list();
+  }
+
+  stop(): void {
+    this.scheduler.stop();
+  }
+
+  private newScheduler(timezone: string | undefined): Scheduler {
+    return new Scheduler({
+      ...(timezone !== undefined ? { timezone } : {}),
+      onFire: (entry, at) => this.onFire(entry, at),
+      onError: (error, entry) =>
+        this.host.logger.error({ err: error, schedule: entry.id }, "schedule action failed"),
+    });
+  }
+
+  private onFire(entry: ScheduleSpec, at: Date): void {
+    const payload: Record<string, unknown> = {
+      id: entry.id,
+      action: entry.action,
+      runtime: entry.runtime,
+      at: rfc3339(at.getTime()),
+    };
+    const rt = this.host.runtimes.get(entry.runtime);
+    if (rt === undefined) {
+      payload.error = `runtime ${entry.runtime} is not configured`;
+    } else {
+      try {
+        if (entry.action === "start") {
+          const r = rt.start();
+          if (r.effects.some((e) => e.type === "denied")) payload.error = "Restart budget exhausted";
+        } else if (entry.action === "stop") {
+          rt.stop();
+        } else {
+          rt.restore({ restart: true, reset_budget: false });
+        }
+      } catch (error) {
+        payload.error = error instanceof Error ? error.message : String(error);
+      }
+      payload.state = rt.state;
+    }
+    this.host.bus.publish("schedule.fired", payload);
+    const log = payload.error === undefined ? "info" : "warn";
+    this.host.logger[log](payload, `schedule ${entry.id}: ${entry.action} ${entry.runtime}`);
   }
 }

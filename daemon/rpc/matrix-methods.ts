@@ -4,8 +4,12 @@ import { z } from "zod";
 import { RmxError } from "../../base/errors.js";
 import { paramSchemas } from "../../ipc/schemas.js";
 import type { MethodTable } from "../../ipc/server.js";
-import type { Daemon } from "../daemon.js";
 import type { MatrixService } from "../matrix/service.js";
+
+export interface MatrixMethodsHost {
+  /** Looked up at call time: the socket opens before the matrix service is attached. */
+  matrix(): Pick<MatrixService, "result" | "hardware" | "models" | "inspect"> | undefined;
+}
 
 const MAX_PATH_CHARS = 4096;
 const MAX_CONTEXT = 16 * 1024 * 1024;
@@ -31,13 +35,13 @@ export const matrixParamSchemas = {
     }),
 } as const;
 
-function service(daemon: Daemon): MatrixService {
-  const matrix = daemon.matrix;
+function service(host: MatrixMethodsHost) {
+  const matrix = host.matrix();
   if (matrix === undefined) throw new RmxError("INTERNAL", "the matrix service is not running yet");
   return matrix;
 }
 
-export function matrixMethods(daemon: Daemon): MethodTable {
+export function matrixMethods(daemon: MatrixMethodsHost): MethodTable {
   const s = matrixParamSchemas;
   return {
     "matrix.get": { params: s["matrix.get"], handler: () => service(daemon).result() },

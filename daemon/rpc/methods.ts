@@ -1,21 +1,36 @@
-/** The daemon's socket methods: params validated by schema, each handler a thin call into the daemon. */
+/** The daemon's socket methods: params validated by schema, each handler a thin call into its host. */
 
 import { RmxError } from "../../base/errors.js";
+import type { ReloadResult } from "../../ipc/protocol.js";
 import { paramSchemas } from "../../ipc/schemas.js";
-import type { MethodTable } from "../../ipc/server.js";
-import type { Daemon } from "../daemon.js";
+import type { MethodTable, PreEncoded } from "../../ipc/server.js";
 import type { RuntimeSupervisor } from "../supervise/runtime.js";
+import { awaitSettled, type SettleBus } from "../supervise/settle.js";
 import type { RuntimeState } from "../types.js";
-import { matrixMethods } from "./matrix-methods.js";
-import { policyMethods } from "./policy-methods.js";
+import { type MatrixMethodsHost, matrixMethods } from "./matrix-methods.js";
+import { type PolicyMethodsHost, policyMethods } from "./policy-methods.js";
+
+/** What the runtime and daemon methods call. */
+export interface RuntimeMethodsHost {
+  readonly bus: SettleBus;
+  /** Throws RmxError RUNTIME_NOT_FOUND. */
+  getRuntime(id: string): RuntimeSupervisor;
+  statusEncoded(): PreEncoded;
+  reload(): Promise<ReloadResult>;
+  hello(): Record<string, unknown>;
+  /** Resolves once every state change made so far is in the state file; rejects with the write's error. */
+  committed(): Promise<void>;
+}
+
+export interface MethodsHost extends RuntimeMethodsHost, MatrixMethodsHost, PolicyMethodsHost {}
 
 /**
  * Waits until the command's effect is in the state file; when the write failed, answers
  * STATE_WRITE_FAILED saying the effect is live in memory but would not survive a daemon restart.
  */
-async function persisted(daemon: Pick<Daemon, "store">, what: string): Promise<void> {
+async function persisted(host: Pick<RuntimeMethodsHost, "committed">, what: string): Promise<void> {
   try {
-    await daemon.store.committed();
+    await host.committed();
   } catch (error) {
     const cause = error as RmxError;
     throw new RmxError(
@@ -31,20 +46,20 @@ const SETTLED: readonly RuntimeState[] = ["ready", "failed", "exhausted", "stopp
 
 async function settle(
   rt: RuntimeSupervisor,
+  bus: SettleBus,
   timeoutMs: number,
 ): Promise<{ outcome: "ready" | "failed" | "exhausted" | "stopped" | "timeout"; detail?: string }> {
-  try {
-    // A restore passes through stopping/starting; wait for the next settled state after the current one.
-    const state = await rt.waitForState(SETTLED, timeoutMs);
-    const view = rt.view();
-    const outcome = state === "idle" ? "stopped" : (state as "ready" | "failed" | "exhausted" | "stopped");
-    return view.reason !== undefined ? { outcome, detail: view.reason } : { outcome };
-  } catch {
-    return { outcome: "timeout", detail: `not settled within ${timeoutMs} ms (state ${rt.state})` };
-  }
+  // A restore passes through stopping/starting; wait for the next settled state after the current one.
+  const settled = await awaitSettled(rt, bus, { states: SETTLED, timeoutMs });
+  if (settled.timedOut)
+    return { outcome: "timeout", detail: `not settled within ${timeoutMs} ms (state ${settled.state})` };
+  const state = settled.state;
+  const view = rt.view();
+  const outcome = state === "idle" ? "stopped" : (state as "ready" | "failed" | "exhausted" | "stopped");
+  return view.reason !== undefined ? { outcome, detail: view.reason } : { outcome };
 }
 
-export function buildMethods(daemon: Daemon): MethodTable {
+export function buildMethods(daemon: MethodsHost): MethodTable {
   const s = paramSchemas;
   const table: MethodTable = {
     "runtime.status": { params: s["runtime.status"], handler: () => daemon.statusEncoded() },
@@ -69,7 +84,7 @@ export function buildMethods(daemon: Daemon): MethodTable {
           restart_budget: rt.budget(),
         };
         if (p.wait && outcome.restarted) {
-          const settled = await settleAfterRestart(rt, p.timeout_ms ?? 120_000);
+          const settled = await settleAfterRestart(rt, daemon.bus, p.timeout_ms ?? 120_000);
           Object.assign(result, settled, { state: rt.state, restart_budget: rt.budget() });
         }
         return result;
@@ -83,7 +98,8 @@ export function buildMethods(daemon: Daemon): MethodTable {
         if (r.effects.some((e) => e.type === "denied")) throw rt.budgetExhausted();
         await persisted(daemon, `runtime.start ${rt.id}`);
         const result: Record<string, unknown> = { id: rt.id, state: rt.state };
-        if (p.wait) Object.assign(result, await settle(rt, p.timeout_ms ?? 120_000), { state: rt.state });
+        if (p.wait)
+          Object.assign(result, await settle(rt, daemon.bus, p.timeout_ms ?? 120_000), { state: rt.state });
         return result;
       },
     },
@@ -95,12 +111,11 @@ export function buildMethods(daemon: Daemon): MethodTable {
         await persisted(daemon, `runtime.stop ${rt.id}`);
         const result: Record<string, unknown> = { id: rt.id, state: rt.state };
         if (p.wait) {
-          try {
-            await rt.waitForState(["stopped"], p.timeout_ms ?? 60_000);
-            Object.assign(result, { state: rt.state, outcome: "stopped" });
-          } catch {
-            Object.assign(result, { state: rt.state, outcome: "timeout" });
-          }
+          const stopped = await awaitSettled(rt, daemon.bus, {
+            states: ["stopped"],
+            timeoutMs: p.timeout_ms ?? 60_000,
+          });
+          Object.assign(result, { state: rt.state, outcome: stopped.timedOut ? "timeout" : "stopped" });
         }
         return result;
       },
@@ -145,16 +160,13 @@ export function buildMethods(daemon: Daemon): MethodTable {
 }
 
 /** After a restore the runtime first leaves its current state; wait for the settled state that follows. */
-async function settleAfterRestart(rt: RuntimeSupervisor, timeoutMs: number) {
+async function settleAfterRestart(rt: RuntimeSupervisor, bus: SettleBus, timeoutMs: number) {
   const deadline = Date.now() + timeoutMs;
   if (rt.state === "stopping") {
-    try {
-      await rt.waitForState(["starting", "failed", "stopped"], timeoutMs);
-    } catch {
-      return { outcome: "timeout" as const, detail: `still stopping after ${timeoutMs} ms` };
-    }
+    const left = await awaitSettled(rt, bus, { states: ["starting", "failed", "stopped"], timeoutMs });
+    if (left.timedOut) return { outcome: "timeout" as const, detail: `still stopping after ${timeoutMs} ms` };
   }
-  return settle(rt, Math.max(1, deadline - Date.now()));
+  return settle(rt, bus, Math.max(1, deadline - Date.now()));
 }
 
 /**

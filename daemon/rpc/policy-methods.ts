@@ -6,8 +6,9 @@
 import { z } from "zod";
 import { RmxError } from "../../base/errors.js";
 import type { MethodTable } from "../../ipc/server.js";
-import type { Daemon } from "../daemon.js";
-import { Policy } from "../policy/service.js";
+import type { Lease } from "../policy/lease.js";
+import type { PinRecord } from "../policy/pins.js";
+import type * as Wire from "../policy/wire.js";
 
 const MAX_NAME = 256;
 const MAX_TIMEOUT_MS = 24 * 60 * 60 * 1000;
@@ -83,10 +84,35 @@ function defined<T extends object>(value: T): { [K in keyof T]: Exclude<T[K], un
   };
 }
 
-export function policyMethods(daemon: Daemon): MethodTable {
-  const policy = (): Policy => {
-    const p = daemon.policy;
-    if (!(p instanceof Policy)) {
+/** What the policy methods call: the policy service (daemon/policy/service.ts satisfies it). */
+export interface PolicyApi {
+  view(): Wire.PolicyView;
+  setSwitches(patch: Wire.PolicySetParams): Wire.PolicyView;
+  setPin(p: Wire.PinSetParams): Promise<PinRecord>;
+  clearPin(p: Wire.PinScopeParams): Promise<{ scope: string; removed: boolean }>;
+  readonly pins: { list(): PinRecord[] };
+  resolve(p: Wire.ResolveParams): Wire.ResolveResult;
+  readonly desk: {
+    acquire(p: Wire.LeaseAcquireParams): Promise<Wire.LeaseResult>;
+    release(id: string): Promise<{ id: string; released: true }>;
+  };
+  readonly leases: { renew(id: string, ttl_ms?: number): Promise<Lease>; list(target?: string): Lease[] };
+  readonly quick: {
+    reload(p: Wire.ReloadParams): Promise<Wire.QuickActionResult>;
+    switchRuntime(p: Wire.SwitchParams): Promise<Wire.QuickActionResult>;
+  };
+  chat(p: Wire.ChatParams, notify?: (method: string, payload: unknown) => void): Promise<Wire.ChatResult>;
+}
+
+export interface PolicyMethodsHost {
+  /** Looked up at call time: the socket opens before the policy service is attached. */
+  policy(): PolicyApi | undefined;
+}
+
+export function policyMethods(host: PolicyMethodsHost): MethodTable {
+  const policy = (): PolicyApi => {
+    const p = host.policy();
+    if (p === undefined) {
       throw new RmxError("RUNTIME_BUSY", "the policy service is not running yet (the daemon is starting)");
     }
     return p;
@@ -110,7 +136,7 @@ export function policyMethods(daemon: Daemon): MethodTable {
     },
     "lease.acquire": {
       params: s["lease.acquire"],
-      handler: (p: Params<"lease.acquire">) => policy().acquireLease(defined(p)),
+      handler: (p: Params<"lease.acquire">) => policy().desk.acquire(defined(p)),
     },
     "lease.renew": {
       params: s["lease.renew"],
@@ -118,7 +144,7 @@ export function policyMethods(daemon: Daemon): MethodTable {
     },
     "lease.release": {
       params: s["lease.release"],
-      handler: (p: Params<"lease.release">) => policy().releaseLease(p.id),
+      handler: (p: Params<"lease.release">) => policy().desk.release(p.id),
     },
     "lease.list": {
       params: s["lease.list"],
@@ -126,11 +152,11 @@ export function policyMethods(daemon: Daemon): MethodTable {
     },
     "runtime.reload": {
       params: s["runtime.reload"],
-      handler: (p: Params<"runtime.reload">) => policy().reload(defined(p)),
+      handler: (p: Params<"runtime.reload">) => policy().quick.reload(defined(p)),
     },
     "runtime.switch": {
       params: s["runtime.switch"],
-      handler: (p: Params<"runtime.switch">) => policy().switchRuntime(defined(p)),
+      handler: (p: Params<"runtime.switch">) => policy().quick.switchRuntime(defined(p)),
     },
     "chat.respond": {
       params: s["chat.respond"],

@@ -3,7 +3,7 @@ import { access, stat } from "node:fs/promises";
 import path from "node:path";
 import { runTool, ToolError } from "../hardware/run-tool.js";
 import type { SandboxKind } from "../types.js";
-import { BWRAP_ISOLATION_ARGS } from "./wrap.js";
+import { BWRAP_ISOLATION_ARGS } from "./bwrap-args.js";
 
 export interface SandboxDetection {
   kind: SandboxKind;

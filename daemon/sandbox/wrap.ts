@@ -3,7 +3,10 @@ import { existsSync, readdirSync } from "node:fs";
 import path from "node:path";
 import { RmxError } from "../../base/errors.js";
 import type { SandboxKind, SandboxSpec } from "../types.js";
+import { BWRAP_ISOLATION_ARGS } from "./bwrap-args.js";
 import type { SandboxDetection } from "./detect.js";
+
+export { BWRAP_ISOLATION_ARGS };
 
 export interface CommandPlan {
   command: string;
@@ -42,29 +45,6 @@ function gpuDeviceBinds(devDir: string): string[] {
   ];
   return nodes.flatMap((node) => ["--dev-bind-try", node, path.join("/dev", path.relative(devDir, node))]);
 }
-
-/**
- * What every bwrap sandbox shares: read-only system, fresh /dev and /proc, private /tmp, own PID/IPC/UTS
- * namespaces, dies with the daemon. Detection's trial run uses exactly this, so "available" means these work.
- */
-export const BWRAP_ISOLATION_ARGS: readonly string[] = [
-  "--die-with-parent",
-  // No --new-session: the backend stays in the supervisor's process group, so the stop signal reaches it
-  // (bwrap itself does not pass signals on) and the SIGKILL sweep reaches everything. stdin is /dev/null
-  // and there is no controlling terminal, so the TIOCSTI concern --new-session guards against does not apply.
-  "--unshare-pid",
-  "--unshare-ipc",
-  "--unshare-uts",
-  "--ro-bind",
-  "/",
-  "/",
-  "--dev",
-  "/dev",
-  "--proc",
-  "/proc",
-  "--tmpfs",
-  "/tmp",
-];
 
 /**
  * bwrap: read-only view of the whole system, fresh /dev (plus GPU nodes), /proc and a private /tmp; the model

@@ -2,7 +2,16 @@
  * Publishes `runtime.health` every interval: one event for the node (the reference entry shape) and
  * one per runtime. Severity is composed afresh from current findings each time: nothing latches.
  */
-import type { Daemon } from "../daemon.js";
+import type { Logger } from "pino";
+import type { EventBus } from "../events.js";
+import type { RuntimeStatusResult } from "../types.js";
+
+/** What the publisher needs: where to publish, where to complain, and the status to publish. */
+export interface NodeHealthHost {
+  readonly bus: Pick<EventBus, "publish" | "hasSubscribers">;
+  readonly logger: Pick<Logger, "error">;
+  status(): RuntimeStatusResult;
+}
 
 export class NodeHealthPublisher {
   private timer: NodeJS.Timeout | undefined;
@@ -10,7 +19,7 @@ export class NodeHealthPublisher {
   private lastFailure: string | undefined;
 
   constructor(
-    private readonly daemon: Daemon,
+    private readonly daemon: NodeHealthHost,
     private intervalMs: number,
   ) {}
 

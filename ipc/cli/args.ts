@@ -4,7 +4,7 @@
  * usage error names the flag or word at fault.
  */
 import { parseArgs } from "node:util";
-import type { CommandSpec, ParsedCommandArgs } from "./commands.js";
+import type { CommandSpec, ParsedCommandArgs } from "./command-spec.js";
 
 /** A usage mistake: exit code 2, the message plus the command's usage line. */
 export class UsageError extends Error {
@@ -137,7 +137,7 @@ export function parseCommandArgs(spec: CommandSpec, argv: readonly string[]): Pa
       throw new UsageError(`missing argument ${arg.name} for ${name}`, usage);
     }
   });
-  return { command: spec.path, values, positionals };
+  return { command: spec.path, values, positionals, spec };
 }
 
 export function stringValue(args: ParsedCommandArgs, flag: string): string | undefined {

@@ -4,44 +4,9 @@
  * what it does not need. To add a command (matrix, hardware, models, pin, lease, chat, reload, switch),
  * write `commands/<name>.ts` exporting `run` and add one entry here.
  */
-import type { CliContext } from "./context.js";
+import type { CommandSpec, OptionSpec } from "./command-spec.js";
 
-export interface OptionSpec {
-  type: "string" | "boolean";
-  short?: string;
-  multiple?: boolean;
-  required?: boolean;
-  /** Placeholder shown in help for string flags. */
-  value?: string;
-  description: string;
-}
-
-export interface ArgumentSpec {
-  name: string;
-  required: boolean;
-  description: string;
-  /** The last argument only: takes every remaining word. */
-  variadic?: boolean;
-}
-
-export interface ParsedCommandArgs {
-  /** The command's words, e.g. ["runtime", "start"]: one module may serve several commands. */
-  command: readonly string[];
-  values: Record<string, string | boolean | string[] | undefined>;
-  positionals: string[];
-}
-
-export type CommandRun = (ctx: CliContext, args: ParsedCommandArgs) => Promise<number>;
-
-export interface CommandSpec {
-  path: readonly string[];
-  summary: string;
-  options: Readonly<Record<string, OptionSpec>>;
-  args?: readonly ArgumentSpec[];
-  /** Lines appended to the command's help. */
-  notes?: readonly string[];
-  load: () => Promise<{ run: CommandRun }>;
-}
+export type { ArgumentSpec, CommandRun, CommandSpec, OptionSpec, ParsedCommandArgs } from "./command-spec.js";
 
 const id: OptionSpec = { type: "string", required: true, value: "RT", description: "runtime id" };
 const wait: OptionSpec = {

@@ -1,6 +1,6 @@
 /** How `--wait` and `--timeout` read, and what a settled runtime prints and exits with. */
 import { UsageError } from "./args.js";
-import type { ParsedCommandArgs } from "./commands.js";
+import type { ParsedCommandArgs } from "./command-spec.js";
 import { ExitCode } from "./exit-codes.js";
 import { formatDuration, parseDuration } from "./format.js";
 

@@ -1,8 +1,7 @@
 /** `rmx chat [--model M] [--agent A] [--mode …] [--stream] MESSAGE…`: an answer through the matrix. */
 import type { ChatAnswer, ChatDeltaParams, ChatParams, ChatResult } from "../../../daemon/policy/wire.js";
 import { booleanValue, stringValue, UsageError, usageLine } from "../args.js";
-import type { ParsedCommandArgs } from "../commands.js";
-import { findCommand } from "../commands.js";
+import type { ParsedCommandArgs } from "../command-spec.js";
 import type { CliContext } from "../context.js";
 import { ExitCode } from "../exit-codes.js";
 import { parseDuration } from "../format.js";
@@ -31,7 +30,7 @@ function timeoutMs(args: ParsedCommandArgs): number {
   if (raw === undefined) return DEFAULT_TIMEOUT_MS;
   const ms = parseDuration(raw);
   if (ms === undefined || ms <= 0) {
-    const spec = findCommand(args.command);
+    const spec = args.spec;
     throw new UsageError(
       `flag --timeout: expected a duration like 60s or 2m, got "${raw}"`,
       spec ? usageLine(spec) : "",

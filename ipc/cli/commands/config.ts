@@ -1,6 +1,6 @@
 /** `rmx config schema` and `rmx config check [FILE]`. Both load the config modules (zod, yaml) only here. */
 import { isRmxError } from "../../../base/errors.js";
-import type { ParsedCommandArgs } from "../commands.js";
+import type { ParsedCommandArgs } from "../command-spec.js";
 import type { CliContext } from "../context.js";
 import { ExitCode } from "../exit-codes.js";
 

@@ -1,7 +1,7 @@
 /** `rmx events [--topic PATTERN …]`: one line per event until Ctrl-C. */
 import type { EventNotificationParams } from "../../protocol.js";
 import { listValue } from "../args.js";
-import type { ParsedCommandArgs } from "../commands.js";
+import type { ParsedCommandArgs } from "../command-spec.js";
 import type { CliContext } from "../context.js";
 import { formatLocalTime, summarizePayload } from "../format.js";
 import { untilInterruptedOrClosed } from "../session.js";

@@ -3,7 +3,7 @@
 import { formatBytes } from "../../../base/format.js";
 import type { HardwareResult } from "../../../daemon/matrix/service.js";
 import { booleanValue } from "../args.js";
-import type { ParsedCommandArgs } from "../commands.js";
+import type { ParsedCommandArgs } from "../command-spec.js";
 import type { CliContext } from "../context.js";
 import { ExitCode } from "../exit-codes.js";
 import { alignColumns, formatLocalTime } from "../format.js";

@@ -1,8 +1,7 @@
 /** `rmx lease acquire|renew|release|list`. */
 import type { Lease, LeaseAcquireParams, LeaseResult } from "../../../daemon/policy/wire.js";
 import { stringValue, UsageError, usageLine } from "../args.js";
-import type { ParsedCommandArgs } from "../commands.js";
-import { findCommand } from "../commands.js";
+import type { ParsedCommandArgs } from "../command-spec.js";
 import type { CliContext } from "../context.js";
 import { ExitCode } from "../exit-codes.js";
 import { alignColumns, formatLocalTime, parseDuration } from "../format.js";
@@ -16,7 +15,7 @@ function durationFlag(args: ParsedCommandArgs, flag: string): number | undefined
   if (raw === undefined) return undefined;
   const ms = parseDuration(raw);
   if (ms === undefined || ms <= 0) {
-    const spec = findCommand(args.command);
+    const spec = args.spec;
     throw new UsageError(
       `flag --${flag}: expected a duration like 30s, 5m or 500ms, got "${raw}"`,
       spec ? usageLine(spec) : "",

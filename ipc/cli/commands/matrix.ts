@@ -5,7 +5,7 @@
 import type { MatrixCell, StatusCode } from "../../../daemon/types.js";
 import type { MatrixResult } from "../../protocol.js";
 import { booleanValue } from "../args.js";
-import type { ParsedCommandArgs } from "../commands.js";
+import type { ParsedCommandArgs } from "../command-spec.js";
 import type { CliContext } from "../context.js";
 import { ExitCode } from "../exit-codes.js";
 import { formatLocalTime, type Palette, paintTone, type StateTone, visibleWidth } from "../format.js";

@@ -13,8 +13,7 @@ import type { MemoryEstimate } from "../../../daemon/models/estimate.js";
 import type { GgufInfo } from "../../../daemon/models/gguf.js";
 import type { FitVerdict } from "../../../daemon/types.js";
 import { stringValue, UsageError, usageLine } from "../args.js";
-import type { ParsedCommandArgs } from "../commands.js";
-import { findCommand } from "../commands.js";
+import type { CommandSpec, ParsedCommandArgs } from "../command-spec.js";
 import type { CliContext } from "../context.js";
 import { ExitCode } from "../exit-codes.js";
 
@@ -113,9 +112,8 @@ export function renderInspect(result: ModelInspectResult): string[] {
   return lines;
 }
 
-function parseContext(raw: string | undefined): number | undefined {
+function parseContext(raw: string | undefined, spec: CommandSpec | undefined): number | undefined {
   if (raw === undefined) return undefined;
-  const spec = findCommand(["models", "inspect"]);
   if (!/^\d+$/.test(raw) || Number(raw) < 1) {
     throw new UsageError(
       `flag --context needs a positive whole number of tokens (got "${raw}")`,
@@ -142,7 +140,7 @@ async function inspectLocally(file: string, context: number | undefined): Promis
 export async function run(ctx: CliContext, args: ParsedCommandArgs): Promise<number> {
   if (args.command[1] === "inspect") {
     const file = args.positionals[0] as string;
-    const result = await inspectLocally(file, parseContext(stringValue(args, "context")));
+    const result = await inspectLocally(file, parseContext(stringValue(args, "context"), args.spec));
     ctx.write(ctx.json ? `${JSON.stringify(result, null, 2)}\n` : `${renderInspect(result).join("\n")}\n`);
     return ExitCode.OK;
   }

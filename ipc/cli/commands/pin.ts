@@ -1,7 +1,7 @@
 /** `rmx pin set|list|clear`: which cells an agent or project prefers, in order. */
 import type { PinRecord } from "../../../daemon/policy/wire.js";
 import { stringValue } from "../args.js";
-import type { ParsedCommandArgs } from "../commands.js";
+import type { ParsedCommandArgs } from "../command-spec.js";
 import type { CliContext } from "../context.js";
 import { ExitCode } from "../exit-codes.js";
 import { alignColumns, formatLocalTime } from "../format.js";

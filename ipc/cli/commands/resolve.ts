@@ -1,8 +1,7 @@
 /** `rmx resolve`: the cell that would serve a request, and why every other cell was passed over. */
 import type { PassedOver, ResolveParams, ResolveResult } from "../../../daemon/policy/wire.js";
 import { listValue, stringValue, UsageError, usageLine } from "../args.js";
-import type { ParsedCommandArgs } from "../commands.js";
-import { findCommand } from "../commands.js";
+import type { ParsedCommandArgs } from "../command-spec.js";
 import type { CliContext } from "../context.js";
 import { ExitCode } from "../exit-codes.js";
 import { errorData, stableCodeOf } from "../failure.js";
@@ -13,7 +12,7 @@ export function modeValue(args: ParsedCommandArgs): ResolveParams["mode"] {
   const mode = stringValue(args, "mode");
   if (mode === undefined) return undefined;
   if (!(MODES as readonly string[]).includes(mode)) {
-    const spec = findCommand(args.command);
+    const spec = args.spec;
     throw new UsageError(
       `flag --mode: expected one of ${MODES.join(", ")}, got "${mode}"`,
       spec ? usageLine(spec) : "",
@@ -27,7 +26,7 @@ export function positiveInt(args: ParsedCommandArgs, flag: string): number | und
   if (raw === undefined) return undefined;
   const n = Number(raw);
   if (!/^\d+$/.test(raw) || !Number.isSafeInteger(n) || n < 1) {
-    const spec = findCommand(args.command);
+    const spec = args.spec;
     throw new UsageError(
       `flag --${flag}: expected a positive integer, got "${raw}"`,
       spec ? usageLine(spec) : "",

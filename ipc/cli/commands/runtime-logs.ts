@@ -2,8 +2,7 @@
 import type { LogLineNotificationParams } from "../../protocol.js";
 import { Notifications } from "../../protocol.js";
 import { booleanValue, stringValue, UsageError, usageLine } from "../args.js";
-import type { ParsedCommandArgs } from "../commands.js";
-import { findCommand } from "../commands.js";
+import type { ParsedCommandArgs } from "../command-spec.js";
 import type { CliContext } from "../context.js";
 import { ExitCode } from "../exit-codes.js";
 import { escapeLine } from "../sanitize.js";
@@ -15,7 +14,7 @@ function lineCount(args: ParsedCommandArgs): number {
   const raw = stringValue(args, "lines");
   if (raw === undefined) return DEFAULT_LINES;
   if (!/^\d+$/.test(raw)) {
-    const spec = findCommand(args.command);
+    const spec = args.spec;
     throw new UsageError(
       `flag -n/--lines: expected a whole number, got "${raw}"`,
       spec ? usageLine(spec) : "",

@@ -1,8 +1,7 @@
 /** `rmx runtime reload --id RT [--model M] [--wait] [--timeout 60s]`. */
 import type { QuickActionResult, ReloadParams } from "../../../daemon/policy/wire.js";
 import { booleanValue, stringValue, usageLine } from "../args.js";
-import type { ParsedCommandArgs } from "../commands.js";
-import { findCommand } from "../commands.js";
+import type { ParsedCommandArgs } from "../command-spec.js";
 import type { CliContext } from "../context.js";
 import { ExitCode } from "../exit-codes.js";
 import { CALL_SLACK_MS, describeOutcome, waitTimeoutMs } from "../wait-outcome.js";
@@ -34,7 +33,7 @@ export async function runQuickAction(
   method: "runtime.reload" | "runtime.switch",
   extra: Record<string, string>,
 ): Promise<number> {
-  const spec = findCommand(args.command);
+  const spec = args.spec;
   const id = stringValue(args, "id") as string;
   const wait = booleanValue(args, "wait");
   const timeoutMs = waitTimeoutMs(args, spec ? usageLine(spec) : "");

@@ -4,8 +4,7 @@ import { budgetLine } from "../../../daemon/supervise/budget.js";
 import type { RestartBudgetView } from "../../../daemon/types.js";
 import type { RestoreParams, RestoreResult } from "../../protocol.js";
 import { booleanValue, stringValue, usageLine } from "../args.js";
-import type { ParsedCommandArgs } from "../commands.js";
-import { findCommand } from "../commands.js";
+import type { ParsedCommandArgs } from "../command-spec.js";
 import type { CliContext } from "../context.js";
 import { ExitCode } from "../exit-codes.js";
 import { errorData, stableCodeOf } from "../failure.js";
@@ -42,7 +41,7 @@ export function acceptedLine(result: RestoreResult): string {
 }
 
 export async function run(ctx: CliContext, args: ParsedCommandArgs): Promise<number> {
-  const spec = findCommand(args.command);
+  const spec = args.spec;
   const id = stringValue(args, "id") as string;
   const wait = booleanValue(args, "wait");
   const timeoutMs = waitTimeoutMs(args, spec ? usageLine(spec) : "");

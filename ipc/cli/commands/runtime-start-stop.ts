@@ -1,15 +1,14 @@
 /** `rmx runtime start|stop --id RT [--wait] [--timeout 60s]`. */
 import type { StartStopParams } from "../../protocol.js";
 import { booleanValue, stringValue, usageLine } from "../args.js";
-import type { ParsedCommandArgs } from "../commands.js";
-import { findCommand } from "../commands.js";
+import type { ParsedCommandArgs } from "../command-spec.js";
 import type { CliContext } from "../context.js";
 import { ExitCode } from "../exit-codes.js";
 import { CALL_SLACK_MS, describeOutcome, waitTimeoutMs } from "../wait-outcome.js";
 
 export async function run(ctx: CliContext, args: ParsedCommandArgs): Promise<number> {
   const action = args.command[1] === "stop" ? "stop" : "start";
-  const spec = findCommand(args.command);
+  const spec = args.spec;
   const id = stringValue(args, "id") as string;
   const wait = booleanValue(args, "wait");
   const timeoutMs = waitTimeoutMs(args, spec ? usageLine(spec) : "");

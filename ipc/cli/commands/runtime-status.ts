@@ -1,7 +1,7 @@
 /** `rmx runtime status [--watch]`. */
 import type { RmxClient } from "../../client.js";
 import { booleanValue } from "../args.js";
-import type { ParsedCommandArgs } from "../commands.js";
+import type { ParsedCommandArgs } from "../command-spec.js";
 import type { CliContext } from "../context.js";
 import { ExitCode } from "../exit-codes.js";
 import { formatLocalTime } from "../format.js";

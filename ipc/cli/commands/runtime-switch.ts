@@ -1,7 +1,6 @@
 /** `rmx runtime switch --id RT [--sandbox KIND] [--hardware HW] [--wait] [--timeout 60s]`. */
 import { stringValue, UsageError, usageLine } from "../args.js";
-import type { ParsedCommandArgs } from "../commands.js";
-import { findCommand } from "../commands.js";
+import type { ParsedCommandArgs } from "../command-spec.js";
 import type { CliContext } from "../context.js";
 import { runQuickAction } from "./runtime-reload.js";
 
@@ -9,7 +8,7 @@ export async function run(ctx: CliContext, args: ParsedCommandArgs): Promise<num
   const sandbox = stringValue(args, "sandbox");
   const hardware = stringValue(args, "hardware");
   if (sandbox === undefined && hardware === undefined) {
-    const spec = findCommand(args.command);
+    const spec = args.spec;
     throw new UsageError(
       "rmx runtime switch needs --sandbox, --hardware or both",
       spec ? usageLine(spec) : "",

@@ -4,13 +4,12 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import type { ServiceKind } from "../../../packaging/service.js";
 import { booleanValue, stringValue, UsageError, usageLine } from "../args.js";
-import type { ParsedCommandArgs } from "../commands.js";
-import { findCommand } from "../commands.js";
+import type { ParsedCommandArgs } from "../command-spec.js";
 import type { CliContext } from "../context.js";
 import { ExitCode } from "../exit-codes.js";
 
 function usage(args: ParsedCommandArgs): string {
-  const spec = findCommand(args.command);
+  const spec = args.spec;
   return spec === undefined ? "" : usageLine(spec);
 }
 

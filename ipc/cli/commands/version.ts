@@ -1,6 +1,6 @@
 /** `rmx version`: the CLI's version, and the daemon's when one answers. */
 import type { HelloResult } from "../../protocol.js";
-import type { ParsedCommandArgs } from "../commands.js";
+import type { ParsedCommandArgs } from "../command-spec.js";
 import type { CliContext } from "../context.js";
 import { ExitCode } from "../exit-codes.js";
 import { stableCodeOf } from "../failure.js";
