@@ -11,7 +11,14 @@ import { isRmxError, RmxError } from "../../base/errors.js";
 import type { EventBus } from "../events.js";
 import { isErrorOutcome, LatencyWindow } from "../health/window.js";
 import { assertModelReadable, resolveBinary } from "../process/binary.js";
-import { type ChildHandle, type ExitInfo, spawnChild, stopProcessGroup } from "../process/child.js";
+import {
+  type ChildHandle,
+  type ExitInfo,
+  endRemnants,
+  type ProcessIdentity,
+  spawnChild,
+  stopProcessGroup,
+} from "../process/child.js";
 import type { ChildRecord } from "../process/identity.js";
 import { RotatingLog } from "../process/logs.js";
 import { allocatePort, assertPortFree } from "../process/port.js";
@@ -38,8 +45,8 @@ export interface RuntimeDeps {
   random: () => number;
   adapter: Adapter;
   stubEntry: string;
-  /** Persists this runtime's budget, desired state and live child (atomically, by the daemon's store). */
-  persist: (id: string, record: PersistedRuntime) => void;
+  /** Persists this runtime's budget, desired state and live child (atomically, by the daemon's store); resolves once on disk. */
+  persist: (id: string, record: PersistedRuntime) => void | Promise<void>;
   /** Resolves `cpu`/`gpu:N` against the inventory; throws RmxError HARDWARE_UNKNOWN. */
   resolveHardware: (id: string) => HardwareTarget;
   /** Resolves a model id or path to a file path. */
@@ -194,6 +201,8 @@ export class RuntimeSupervisor {
     if (child?.running) {
       resumeGroup(child.pgid);
       await stopProcessGroup(child, this.stopOptions());
+    } else if (child !== undefined) {
+      await endRemnants(child); // its leader exited on its own; what it left must not outlive rmxd
     }
     this.persist();
     await this.log.close();
@@ -344,19 +353,17 @@ export class RuntimeSupervisor {
     });
   }
 
-  private persist(): void {
+  /** `spawning`: the child being spawned, recorded before the spawn counts as done (see spawnChild). */
+  private persist(spawning?: ProcessIdentity): Promise<void> {
     const child = this.child;
     const record: PersistedRuntime = { budget: this.machine.budget, desired: this.machine.desired };
-    if (child?.running) {
-      record.child = {
-        runtime: this.id,
-        pid: child.pid,
-        pgid: child.pgid,
-        start_time: child.startTime,
-        command: this.spec.binary ?? this.spec.adapter,
-      };
+    const identity = spawning ?? (child?.running ? child.identity : undefined);
+    if (identity !== undefined) {
+      record.child = { runtime: this.id, command: this.spec.binary ?? this.spec.adapter, ...identity };
     }
-    this.deps.persist(this.id, record);
+    const written = Promise.resolve(this.deps.persist(this.id, record));
+    written.catch(() => undefined); // the daemon's store logs it; only the spawn path waits for it
+    return written;
   }
 
   private armRetry(at: number): void {
@@ -449,6 +456,8 @@ export class RuntimeSupervisor {
         env: plan.env,
         ...(plan.cwd !== undefined ? { cwd: plan.cwd } : {}),
         log: this.log,
+        unit: { stateDir: this.deps.stateDir, runtime: this.id, generation },
+        recordSpawn: (identity) => this.persist(identity),
       });
       if (abandoned()) {
         await stopProcessGroup(child, { signal: "SIGKILL", grace_ms: 0 });
@@ -461,7 +470,11 @@ export class RuntimeSupervisor {
       this.persist();
       this.dispatch({ type: "spawned" });
       child.exited
-        .then((exit) => this.onExit(child, generation, exit))
+        // A leader that exits on its own leaves its group, escapees and orphans: end them before any restart.
+        .then(async (exit) => {
+          await endRemnants(child);
+          this.onExit(child, generation, exit);
+        })
         .catch((error) => this.logger.error({ err: error }, "exit handling failed"));
       if (killRequested()) {
         await this.kill();
