@@ -1,6 +1,6 @@
 import { existsSync } from "node:fs";
-import path from "node:path";
 import { rmdir } from "node:fs/promises";
+import path from "node:path";
 import { execa } from "execa";
 import type { Clock } from "../../base/clock.js";
 import { systemClock } from "../../base/clock.js";

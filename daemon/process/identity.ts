@@ -1,5 +1,5 @@
-import { type ProcessIdentity, stopProcessGroup } from "./child.js";
 import { containment, killLeftoverCgroups } from "./cgroup.js";
+import { type ProcessIdentity, stopProcessGroup } from "./child.js";
 import { isValidPid, processExe, processStartTime, readProcStat, signalReaches } from "./proc-stat.js";
 import { readTag, sweepTagged } from "./sweep.js";
 import { instanceKey, instancePrefix } from "./tag.js";
@@ -56,7 +56,8 @@ export async function reapOrphans(records: ChildRecord[], opts: ReapOptions): Pr
     else result.skipped.push({ record, why });
   });
   const contained = await containment();
-  result.containment = contained.dir !== undefined ? { cgroup: contained.dir } : { whyNot: contained.whyNot ?? "" };
+  result.containment =
+    contained.dir !== undefined ? { cgroup: contained.dir } : { whyNot: contained.whyNot ?? "" };
   const swept = new Set<number>();
   if (contained.dir !== undefined) {
     for (const pid of await killLeftoverCgroups(contained.dir, instanceKey(opts.stateDir))) swept.add(pid);
