@@ -45,8 +45,11 @@ export interface RuntimeDeps {
   random: () => number;
   adapter: Adapter;
   stubEntry: string;
-  /** Persists this runtime's budget, desired state and live child (atomically, by the daemon's store); resolves once on disk. */
-  persist: (id: string, record: PersistedRuntime) => void | Promise<void>;
+  /**
+   * Persists this runtime's budget, desired state and live child (atomically, by the daemon's store). A
+   * promise it returns resolves once the write is on disk (a spawn waits for that); anything else counts as done.
+   */
+  persist: (id: string, record: PersistedRuntime) => unknown;
   /** Resolves `cpu`/`gpu:N` against the inventory; throws RmxError HARDWARE_UNKNOWN. */
   resolveHardware: (id: string) => HardwareTarget;
   /** Resolves a model id or path to a file path. */
@@ -361,7 +364,7 @@ export class RuntimeSupervisor {
     if (identity !== undefined) {
       record.child = { runtime: this.id, command: this.spec.binary ?? this.spec.adapter, ...identity };
     }
-    const written = Promise.resolve(this.deps.persist(this.id, record));
+    const written = Promise.resolve(this.deps.persist(this.id, record)).then(() => undefined);
     written.catch(() => undefined); // the daemon's store logs it; only the spawn path waits for it
     return written;
   }
