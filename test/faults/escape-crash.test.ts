@@ -54,12 +54,8 @@ describe.runIf(process.platform === "linux")("rmxd SIGKILLed right after a spawn
         leaked.push((await markedAlive(previous)).length);
       }
       if (round === ROUNDS) break;
-      // The moment after the spawn: the leader exists (it wrote its pid first thing), nothing more.
-      await until(
-        async () => (await reportedPids(pidsFile)).pids.length > 0,
-        20_000,
-        "the backend's first line",
-      );
+      // The moment after the spawn: the leader has exec'd (its environment is readable), nothing more.
+      await until(async () => (await markedAlive(mark)).length > 0, 20_000, "the backend process");
       await h.stop("SIGKILL");
       previous = mark;
     }
