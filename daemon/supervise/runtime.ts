@@ -84,6 +84,8 @@ export class RuntimeSupervisor {
   private childGeneration = -1;
   /** The launch in progress (between a spawn effect and a running child or a failure). */
   private launching: { generation: number; done: Promise<void> } | undefined;
+  /** The current child's exit handling (remnants ended, exit dispatched); never rejects. */
+  private exitHandled: Promise<void> | undefined;
   private port: number | undefined;
   private retryTimer: NodeJS.Timeout | undefined;
   private probeTimer: NodeJS.Timeout | undefined;
@@ -217,6 +219,7 @@ export class RuntimeSupervisor {
     await this.launching?.done;
     const child = this.child;
     if (child?.running) await child.exited;
+    await this.exitHandled; // the remnants are ended and the exit dispatched (state "stopped") first
     this.disposed = true;
     this.clearTimers();
     await this.log.close();
@@ -472,7 +475,7 @@ export class RuntimeSupervisor {
       this.inferenceFailures = 0;
       this.persist();
       this.dispatch({ type: "spawned" });
-      child.exited
+      this.exitHandled = child.exited
         // A leader that exits on its own leaves its group, escapees and orphans: end them before any restart.
         .then(async (exit) => {
           await endRemnants(child);
