@@ -252,8 +252,12 @@ export class Daemon {
   /** Children of a previous daemon that died without stopping them (SIGKILL, OOM): stop them first. */
   private async reapPreviousChildren(): Promise<void> {
     const records = Object.values(this.store.get().runtimes).flatMap((r) => (r.child ? [r.child] : []));
-    if (records.length === 0) return;
-    const result = await reapOrphans(records, { grace_ms: 5000 });
+    // Always: a child whose record never reached the disk is found by its tag (and cgroup) alone.
+    const result = await reapOrphans(records, { grace_ms: 5000, stateDir: this.opts.stateDir });
+    this.logger.info(result.containment, "process containment");
+    if (result.swept.length > 0) {
+      this.logger.warn({ pids: result.swept }, "stopped processes a previous daemon left running");
+    }
     for (const r of result.reaped) {
       this.logger.warn(
         { runtime: r.runtime, pid: r.pid },
@@ -293,13 +297,13 @@ export class Daemon {
         adapter: getAdapter(spec.adapter),
         stubEntry: stubEntryPath(),
         persist: (id, record) => {
-          void this.store
-            .update((draft) => {
-              draft.runtimes[id] = record;
-            })
-            .catch((error) =>
-              this.logger.error({ err: error, runtime: id }, "could not persist runtime state"),
-            );
+          const written = this.store.update((draft) => {
+            draft.runtimes[id] = record;
+          });
+          written.catch((error) =>
+            this.logger.error({ err: error, runtime: id }, "could not persist runtime state"),
+          );
+          return written;
         },
         resolveHardware: (id) => this.resolveHardware(id),
         resolveModelPath: (model) => this.resolveModelPath(model),

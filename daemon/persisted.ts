@@ -33,11 +33,19 @@ const isObject = (v: unknown): v is Record<string, unknown> =>
 
 function parseChild(v: unknown): ChildRecord | undefined {
   if (!isObject(v)) return undefined;
-  const { runtime, pid, pgid, start_time, command } = v;
+  const { runtime, pid, pgid, start_time, command, exe, tag } = v;
   if (typeof runtime !== "string" || typeof start_time !== "string" || typeof command !== "string")
     return undefined;
   if (!Number.isInteger(pid) || !Number.isInteger(pgid) || (pid as number) <= 1) return undefined;
-  return { runtime, pid: pid as number, pgid: pgid as number, start_time, command };
+  return {
+    runtime,
+    pid: pid as number,
+    pgid: pgid as number,
+    start_time,
+    command,
+    ...(typeof exe === "string" ? { exe } : {}),
+    ...(typeof tag === "string" ? { tag } : {}),
+  };
 }
 
 /** Validates what was read from disk; `undefined` means the file is corrupt (it is then moved aside). */

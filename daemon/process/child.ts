@@ -1,10 +1,15 @@
 import { existsSync } from "node:fs";
+import { rmdir } from "node:fs/promises";
+import path from "node:path";
 import { execa } from "execa";
 import type { Clock } from "../../base/clock.js";
 import { systemClock } from "../../base/clock.js";
 import { RmxError } from "../../base/errors.js";
+import { containment, killCgroup, placeInCgroup, runtimeCgroup } from "./cgroup.js";
 import type { RotatingLog } from "./logs.js";
-import { groupMembers, isProcessAlive, processStartTime, signalReaches } from "./proc-stat.js";
+import { groupMembers, isProcessAlive, processExe, processStartTime, signalReaches } from "./proc-stat.js";
+import { sweepTagged } from "./sweep.js";
+import { instanceKey, spawnTag, TAG_ENV, type UnitName } from "./tag.js";
 
 export interface SpawnOptions {
   command: string;
@@ -15,6 +20,28 @@ export interface SpawnOptions {
   log: RotatingLog;
   /** Stamps `ExitInfo.at`; the system clock by default. */
   clock?: Clock;
+  /**
+   * Makes the child a unit with its descendants: an `RMX_TAG` in the environment (for the /proc sweep)
+   * and, where rmxd has a delegated cgroup, a cgroup of its own. Without it the child is a process group.
+   */
+  unit?: UnitName;
+  /**
+   * Makes the spawn durable (the child record written and fsynced) before it counts as done:
+   * spawnChild resolves only after this does. If it rejects, the child is killed and spawnChild rejects.
+   */
+  recordSpawn?: (identity: ProcessIdentity) => Promise<void>;
+}
+
+/** What proves a live process is the one we spawned (see identity.ts), as persisted in the child record. */
+export interface ProcessIdentity {
+  pid: number;
+  pgid: number;
+  /** From `processStartTime(pid)`; "" where the platform cannot tell. */
+  start_time: string;
+  /** From `processExe(pid)` right after the exec; "" where the platform cannot tell. */
+  exe: string;
+  /** The `RMX_TAG` value the child (and what it starts) carries, when spawned as a unit. */
+  tag?: string;
 }
 
 export interface ExitInfo {
@@ -33,6 +60,9 @@ export interface ChildHandle {
   /** Never rejects. */
   readonly exited: Promise<ExitInfo>;
   readonly running: boolean;
+  readonly identity: ProcessIdentity;
+  /** The spawn's cgroup, when rmxd has a delegated one. */
+  readonly cgroup?: string;
 }
 
 /**
@@ -51,8 +81,10 @@ const POLL_MS = 20;
  */
 export async function spawnChild(opts: SpawnOptions): Promise<ChildHandle> {
   const clock = opts.clock ?? systemClock;
+  const tag = opts.unit === undefined ? undefined : spawnTag(opts.unit);
+  const cgroupBase = opts.unit === undefined ? undefined : (await containment()).dir;
   const subprocess = execa(opts.command, opts.args, {
-    env: opts.env,
+    env: tag === undefined ? opts.env : { ...opts.env, [TAG_ENV]: tag },
     extendEnv: true,
     ...(opts.cwd === undefined ? {} : { cwd: opts.cwd }),
     detached: true,
@@ -114,16 +146,50 @@ export async function spawnChild(opts: SpawnOptions): Promise<ChildHandle> {
   });
 
   const pid = subprocess.pid!;
-  const startTime = (await processStartTime(pid)) ?? "";
-  return {
+  // As early as possible: what the leader forks before this stays in rmxd's cgroup (the tag sweep's job).
+  const cgroup =
+    cgroupBase !== undefined && opts.unit !== undefined && tag !== undefined
+      ? await placeInCgroup(
+          path.join(
+            runtimeCgroup(cgroupBase, instanceKey(opts.unit.stateDir), opts.unit.runtime),
+            tag.split("/").at(-1)!,
+          ),
+          pid,
+        )
+      : undefined;
+  const [startTime, exe] = await Promise.all([processStartTime(pid), processExe(pid)]);
+  const identity: ProcessIdentity = {
     pid,
     pgid: pid,
-    startTime,
+    start_time: startTime ?? "",
+    exe: exe ?? "",
+    ...(tag === undefined ? {} : { tag }),
+  };
+  const handle: ChildHandle = {
+    pid,
+    pgid: pid,
+    startTime: identity.start_time,
     exited,
     get running() {
       return running;
     },
+    identity,
+    ...(cgroup === undefined ? {} : { cgroup }),
   };
+  if (opts.recordSpawn !== undefined) {
+    try {
+      await opts.recordSpawn(identity);
+    } catch (error) {
+      await stopProcessGroup(handle, { signal: "SIGKILL", grace_ms: 0 });
+      throw new RmxError(
+        "START_FAILED",
+        `cannot start ${opts.command}: the child record (pid ${pid}) could not be saved, so the process was stopped: ${(error as Error).message}`,
+        { command: opts.command, pid },
+        { cause: error },
+      );
+    }
+  }
+  return handle;
 }
 
 function spawnError(command: string, cwd: string | undefined, error: NodeJS.ErrnoException): RmxError {
@@ -165,6 +231,8 @@ function spawnError(command: string, cwd: string | undefined, error: NodeJS.Errn
 export interface StopResult {
   /** True when the leader outlived the grace period and the group was SIGKILLed. */
   escalated: boolean;
+  /** Pids outside the group that the unit's cgroup or tag sweep had to kill (escapees, orphans); absent when none. */
+  remnants?: number[];
   /** The leader's exit, when stopping a ChildHandle that exited. */
   exit?: ExitInfo;
 }
@@ -175,7 +243,7 @@ export interface StopResult {
  * is SIGKILLed too, so nothing survives. A group that is already gone is not an error.
  */
 export async function stopProcessGroup(
-  child: ChildHandle | { pid: number; pgid?: number },
+  child: ChildHandle | UnitTarget,
   opts: { signal: NodeJS.Signals; grace_ms: number; spare?: readonly string[] },
 ): Promise<StopResult> {
   const pgid = child.pgid ?? child.pid;
@@ -190,10 +258,45 @@ export async function stopProcessGroup(
     signalGroup(pgid, "SIGKILL");
     await leaderGone(KILL_WAIT_MS);
   }
-  // Grandchildren that ignored the signal, or that the leader left behind.
-  signalGroup(pgid, "SIGKILL");
+  // Grandchildren that ignored the signal, or that the leader left behind, wherever they went.
+  const remnants = await endRemnants(child);
   const exit = handle !== undefined && !handle.running ? await handle.exited : undefined;
-  return exit === undefined ? { escalated } : { escalated, exit };
+  return {
+    escalated,
+    ...(remnants.length > 0 ? { remnants } : {}),
+    ...(exit === undefined ? {} : { exit }),
+  };
+}
+
+/** A process group to stop, and what else belongs to its unit (see `SpawnOptions.unit`). */
+export interface UnitTarget {
+  pid: number;
+  pgid?: number;
+  /** Everything carrying exactly this `RMX_TAG` is part of the unit. */
+  tag?: string;
+  cgroup?: string;
+}
+
+/**
+ * Ends what is left of a unit whose leader is gone (or going): SIGKILL to its process group, then its
+ * cgroup (`cgroup.kill`), then the /proc sweep for its tag (setsid escapees, orphans of the leader).
+ * The supervisor calls this when a leader exits on its own, before any restart. Resolves with the pids
+ * the cgroup and the sweep killed.
+ */
+export async function endRemnants(
+  child: ChildHandle | UnitTarget | { pid: number; pgid?: number; identity?: ProcessIdentity },
+): Promise<number[]> {
+  signalGroup(child.pgid ?? child.pid, "SIGKILL");
+  const killed = new Set<number>();
+  const cgroup = "cgroup" in child ? child.cgroup : undefined;
+  if (cgroup !== undefined) {
+    for (const pid of await killCgroup(cgroup)) killed.add(pid);
+    await rmdir(path.dirname(cgroup)).catch(() => undefined); // the runtime's cgroup, once its last spawn is gone
+  }
+  const tag = "identity" in child ? child.identity?.tag : "tag" in child ? child.tag : undefined;
+  if (tag !== undefined) for (const pid of await sweepTagged({ exact: tag })) killed.add(pid);
+  killed.delete(child.pid);
+  return [...killed].sort((a, b) => a - b);
 }
 
 /**

@@ -1,5 +1,5 @@
 import { execFile } from "node:child_process";
-import { readdir, readFile } from "node:fs/promises";
+import { readdir, readFile, readlink } from "node:fs/promises";
 
 /**
  * What the kernel says about a pid. Linux reads `/proc/<pid>/stat`; macOS asks `ps`; elsewhere the
@@ -61,6 +61,26 @@ export async function processStartTime(pid: number): Promise<string | undefined>
   if (!isValidPid(pid)) return undefined;
   if (process.platform === "linux") return (await readProcStat(pid))?.startTime;
   if (process.platform === "darwin") return psStartTime(pid);
+  return undefined;
+}
+
+function psCommand(pid: number): Promise<string | undefined> {
+  return new Promise((resolve) => {
+    execFile("ps", ["-o", "comm=", "-p", String(pid)], { timeout: 5000 }, (error, stdout) => {
+      const value = String(stdout).trim();
+      resolve(error || value === "" ? undefined : value);
+    });
+  });
+}
+
+/**
+ * The executable a process runs: `/proc/<pid>/exe` on Linux (what the kernel mapped, not what argv
+ * claims), `ps -o comm=` on macOS; undefined when gone, not ours to read, or unknown on the platform.
+ */
+export async function processExe(pid: number): Promise<string | undefined> {
+  if (!isValidPid(pid)) return undefined;
+  if (process.platform === "linux") return readlink(`/proc/${pid}/exe`).catch(() => undefined);
+  if (process.platform === "darwin") return psCommand(pid);
   return undefined;
 }
 

@@ -6,7 +6,7 @@
  */
 import type { Adapter, HardwareTarget, LaunchPlan } from "../../adapters/types.js";
 import { assertModelReadable, resolveBinary } from "../process/binary.js";
-import { type ChildHandle, spawnChild } from "../process/child.js";
+import { type ChildHandle, type SpawnOptions, spawnChild } from "../process/child.js";
 import type { RotatingLog } from "../process/logs.js";
 import { allocatePort, assertPortFree } from "../process/port.js";
 import type { RuntimeSpec } from "../types.js";
@@ -54,7 +54,12 @@ export async function prepareLaunch(spec: RuntimeSpec, deps: LaunchDeps): Promis
 }
 
 /** Spawns the plan in its own process group, its output into `log` (after a line saying what starts). */
-export function spawnPlan(plan: LaunchPlan, log: RotatingLog): Promise<ChildHandle> {
+export function spawnPlan(
+  plan: LaunchPlan,
+  log: RotatingLog,
+  unit: SpawnOptions["unit"],
+  recordSpawn: SpawnOptions["recordSpawn"],
+): Promise<ChildHandle> {
   log.write(`--- rmxd: starting ${plan.command} ${plan.args.join(" ")}\n`);
   return spawnChild({
     command: plan.command,
@@ -62,6 +67,8 @@ export function spawnPlan(plan: LaunchPlan, log: RotatingLog): Promise<ChildHand
     env: plan.env,
     ...(plan.cwd !== undefined ? { cwd: plan.cwd } : {}),
     log,
+    unit,
+    recordSpawn,
   });
 }
 

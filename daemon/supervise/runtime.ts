@@ -10,7 +10,13 @@ import type { Clock } from "../../base/clock.js";
 import { rfc3339 } from "../../base/clock.js";
 import { isRmxError, RmxError } from "../../base/errors.js";
 import type { EventBus } from "../events.js";
-import { type ChildHandle, type ExitInfo, stopProcessGroup } from "../process/child.js";
+import {
+  type ChildHandle,
+  type ExitInfo,
+  endRemnants,
+  type ProcessIdentity,
+  stopProcessGroup,
+} from "../process/child.js";
 import type { ChildRecord } from "../process/identity.js";
 import { RotatingLog } from "../process/logs.js";
 import type { RuntimeSpec, RuntimeState, RuntimeView } from "../types.js";
@@ -41,8 +47,11 @@ export interface RuntimeDeps {
   random: () => number;
   adapter: Adapter;
   stubEntry: string;
-  /** Persists this runtime's budget, desired state and live child (atomically, by the daemon's store). */
-  persist: (id: string, record: PersistedRuntime) => void;
+  /**
+   * Persists this runtime's budget, desired state and live child (atomically, by the daemon's store). A
+   * promise it returns resolves once the write is on disk (a spawn waits for that); anything else counts as done.
+   */
+  persist: (id: string, record: PersistedRuntime) => unknown;
   /** Resolves `cpu`/`gpu:N` against the inventory; throws RmxError HARDWARE_UNKNOWN. */
   resolveHardware: (id: string) => HardwareTarget;
   /** Resolves a model id or path to a file path. */
@@ -75,6 +84,8 @@ export class RuntimeSupervisor {
   private childGeneration = -1;
   /** The launch in progress (between a spawn effect and a running child or a failure). */
   private launching: { generation: number; done: Promise<void> } | undefined;
+  /** The current child's exit handling (remnants ended, exit dispatched); never rejects. */
+  private exitHandled: Promise<void> | undefined;
   private port: number | undefined;
   private retryTimer: NodeJS.Timeout | undefined;
   private disposed = false;
@@ -219,6 +230,8 @@ export class RuntimeSupervisor {
     if (child?.running) {
       resumeGroup(child.pgid);
       await stopProcessGroup(child, stopOptions(this.spec));
+    } else if (child !== undefined) {
+      await endRemnants(child); // its leader exited on its own; what it left must not outlive rmxd
     }
     this.persist();
     await this.log.close();
@@ -230,6 +243,7 @@ export class RuntimeSupervisor {
     await this.launching?.done;
     const child = this.child;
     if (child?.running) await child.exited;
+    await this.exitHandled; // the remnants are ended and the exit dispatched (state "stopped") first
     this.disposed = true;
     this.clearTimers();
     await this.log.close();
@@ -356,19 +370,17 @@ export class RuntimeSupervisor {
     });
   }
 
-  private persist(): void {
+  /** `spawning`: the child being spawned, recorded before the spawn counts as done (see spawnChild). */
+  private persist(spawning?: ProcessIdentity): Promise<void> {
     const child = this.child;
     const record: PersistedRuntime = { budget: this.machine.budget, desired: this.machine.desired };
-    if (child?.running) {
-      record.child = {
-        runtime: this.id,
-        pid: child.pid,
-        pgid: child.pgid,
-        start_time: child.startTime,
-        command: this.spec.binary ?? this.spec.adapter,
-      };
+    const identity = spawning ?? (child?.running ? child.identity : undefined);
+    if (identity !== undefined) {
+      record.child = { runtime: this.id, command: this.spec.binary ?? this.spec.adapter, ...identity };
     }
-    this.deps.persist(this.id, record);
+    const written = Promise.resolve(this.deps.persist(this.id, record)).then(() => undefined);
+    written.catch(() => undefined); // the daemon's store logs it; only the spawn path waits for it
+    return written;
   }
 
   private armRetry(at: number): void {
@@ -427,7 +439,12 @@ export class RuntimeSupervisor {
       this.port = port;
       if (abandoned()) return;
       if (killRequested()) return exitWithoutProcess();
-      const child = await spawnPlan(plan, this.log);
+      const child = await spawnPlan(
+        plan,
+        this.log,
+        { stateDir: this.deps.stateDir, runtime: this.id, generation },
+        (identity) => this.persist(identity),
+      );
       if (abandoned()) {
         await stopProcessGroup(child, { signal: "SIGKILL", grace_ms: 0 });
         return;
@@ -436,8 +453,12 @@ export class RuntimeSupervisor {
       this.childGeneration = generation;
       this.persist();
       this.dispatch({ type: "spawned" });
-      child.exited
-        .then((exit) => this.onExit(child, generation, exit))
+      this.exitHandled = child.exited
+        // A leader that exits on its own leaves its group, escapees and orphans: end them before any restart.
+        .then(async (exit) => {
+          await endRemnants(child);
+          this.onExit(child, generation, exit);
+        })
         .catch((error) => this.logger.error({ err: error }, "exit handling failed"));
       if (killRequested()) {
         await this.kill();

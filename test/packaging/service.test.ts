@@ -58,6 +58,11 @@ describe("systemd units", () => {
       expect(value(content, "NotifyAccess")).toEqual(["all"]);
       expect(value(content, "WatchdogSec")).toEqual(["30"]);
       expect(value(content, "KillMode")).toEqual(["mixed"]);
+      // rmxd's own cgroup, writable by it, so each runtime is a sub-cgroup ended by cgroup.kill.
+      expect(value(content, "Delegate")).toEqual(["yes"]);
+      expect(value(content, "ProtectControlGroups"), "it would make the delegated cgroup read-only").toEqual(
+        [],
+      );
       expect(Number(value(content, "TimeoutStopSec")[0])).toBeGreaterThanOrEqual(30);
       expect(value(content, "Restart")).toEqual(["on-failure"]);
       expect(value(content, "RestartSec")).toEqual(["2"]);

@@ -10,10 +10,13 @@ import {
   processStartTime,
   reapOrphans,
 } from "../../daemon/process/identity.js";
-import { parseProcStat } from "../../daemon/process/proc-stat.js";
+import { parseProcStat, processExe } from "../../daemon/process/proc-stat.js";
+import { instancePrefix } from "../../daemon/process/tag.js";
 import { waitFor } from "./fixtures.js";
 
 const run = promisify(execFile);
+/** Never created: only the instance key (tags) is derived from it. */
+const stateDir = `/tmp/rmx-identity-test-${process.pid}`;
 const leftBehind: number[] = [];
 const holders: ChildProcess[] = [];
 
@@ -39,10 +42,11 @@ const groupLeaderScript = `
  * What a crashed daemon leaves behind: a launcher starts a detached group (leader + one member that
  * ignores SIGTERM) and exits, so the group is nobody's child of ours. Resolves with both pids.
  */
-async function leaveOrphanGroup(): Promise<{ leader: number; member: number }> {
+async function leaveOrphanGroup(tag?: string): Promise<{ leader: number; member: number }> {
+  const env = tag === undefined ? "process.env" : `{ ...process.env, RMX_TAG: ${JSON.stringify(tag)} }`;
   const launcher = `
     const { spawn } = require("node:child_process");
-    const leader = spawn(process.execPath, ["-e", ${JSON.stringify(groupLeaderScript)}], { detached: true, stdio: ["ignore", "pipe", "ignore"] });
+    const leader = spawn(process.execPath, ["-e", ${JSON.stringify(groupLeaderScript)}], { detached: true, env: ${env}, stdio: ["ignore", "pipe", "ignore"] });
     leader.stdout.once("data", (d) => { console.log(leader.pid + " " + String(d).trim().split(" ")[1]); process.exit(0); });`;
   const { stdout } = await run(process.execPath, ["-e", launcher]);
   const [leader, member] = stdout.trim().split(" ").map(Number) as [number, number];
@@ -94,14 +98,18 @@ describe("process identity", () => {
 
 describe.runIf(process.platform === "linux" || process.platform === "darwin")("reapOrphans", () => {
   it("stops a left-behind group whose identity matches, and never touches a pid whose start time differs", async () => {
-    const matching = await leaveOrphanGroup();
+    const tag = `${instancePrefix(stateDir)}ours/1.abcd`;
+    const matching = await leaveOrphanGroup(tag);
     const impostor = await leaveOrphanGroup();
+    const exe = (await processExe(matching.leader))!;
     const record = (runtime: string, pid: number, start_time: string): ChildRecord => ({
       runtime,
       pid,
       pgid: pid,
       start_time,
       command: "node",
+      exe,
+      tag,
     });
     const realStart = (await processStartTime(matching.leader))!;
     const impostorStart = (await processStartTime(impostor.leader))!;
@@ -112,7 +120,7 @@ describe.runIf(process.platform === "linux" || process.platform === "darwin")("r
       record("gone", 99_999_999, "12345"),
     ];
 
-    const result = await reapOrphans(records, { grace_ms: 300 });
+    const result = await reapOrphans(records, { grace_ms: 300, stateDir });
 
     expect(result.reaped.map((r) => r.runtime)).toEqual(["ours"]);
     expect(result.skipped.map((s) => s.record.runtime)).toEqual(["reused", "gone"]);
@@ -150,7 +158,7 @@ describe.runIf(process.platform === "linux" || process.platform === "darwin")("r
     );
     const result = await reapOrphans(
       [{ runtime: "r", pid: group.leader, pgid: group.leader, start_time: start, command: "node" }],
-      { grace_ms: 100 },
+      { grace_ms: 100, stateDir },
     );
     expect(result.reaped).toEqual([]);
     expect(result.skipped[0]!.why).toBe(

@@ -1,0 +1,34 @@
+import { createHash, randomBytes } from "node:crypto";
+import path from "node:path";
+
+/**
+ * Every backend carries `RMX_TAG=<instance>/<runtime>/<spawn>` in its environment, and so does
+ * everything it starts that keeps its environment (grandchildren, `setsid` escapees). The instance
+ * is one rmxd: its state dir and uid, so two daemons never sweep each other's processes.
+ */
+export const TAG_ENV = "RMX_TAG";
+
+/** Stable for a state dir and user across daemon restarts: what the start-up sweep looks for. */
+export function instanceKey(stateDir: string, uid: number = process.getuid?.() ?? 0): string {
+  return createHash("sha256")
+    .update(`${path.resolve(stateDir)}\0${uid}`)
+    .digest("hex")
+    .slice(0, 16);
+}
+
+export interface UnitName {
+  /** The daemon's state dir (the instance key is derived from it). */
+  stateDir: string;
+  runtime: string;
+  generation: number;
+}
+
+/** One spawn's tag; the random part keeps a restarted daemon's generation 1 apart from the last one's. */
+export function spawnTag(unit: UnitName): string {
+  return `${instanceKey(unit.stateDir)}/${unit.runtime}/${unit.generation}.${randomBytes(4).toString("hex")}`;
+}
+
+/** Every tag of this daemon instance starts with this. */
+export function instancePrefix(stateDir: string): string {
+  return `${instanceKey(stateDir)}/`;
+}

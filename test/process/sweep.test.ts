@@ -1,0 +1,54 @@
+import { spawn } from "node:child_process";
+import { afterEach, describe, expect, it } from "vitest";
+import { findTagged, readTag, sweepTagged } from "../../daemon/process/sweep.js";
+import { instanceKey, instancePrefix, spawnTag } from "../../daemon/process/tag.js";
+import { waitFor } from "./fixtures.js";
+
+const strays: number[] = [];
+afterEach(() => {
+  for (const pid of strays.splice(0)) {
+    try {
+      process.kill(pid, "SIGKILL");
+    } catch {}
+  }
+});
+
+/** A process in a session of its own (what `setsid` does), with `RMX_TAG=tag` unless undefined. */
+function escapee(tag: string | undefined): number {
+  const env = tag === undefined ? { PATH: process.env.PATH } : { PATH: process.env.PATH, RMX_TAG: tag };
+  const child = spawn("sleep", ["1000"], { detached: true, env, stdio: "ignore" });
+  child.unref();
+  strays.push(child.pid as number);
+  return child.pid as number;
+}
+
+describe("tags", () => {
+  it("an instance key depends on the state dir and the uid, and every spawn tag carries it", () => {
+    expect(instanceKey("/a/state", 1000)).toBe(instanceKey("/a/state/", 1000));
+    expect(instanceKey("/a/state", 1000)).not.toBe(instanceKey("/a/state", 1001));
+    expect(instanceKey("/a/state", 1000)).not.toBe(instanceKey("/b/state", 1000));
+    const tag = spawnTag({ stateDir: "/a/state", runtime: "alpha", generation: 3 });
+    expect(tag.startsWith(`${instancePrefix("/a/state")}alpha/3.`)).toBe(true);
+    expect(spawnTag({ stateDir: "/a/state", runtime: "alpha", generation: 3 })).not.toBe(tag);
+  });
+});
+
+describe.runIf(process.platform === "linux")("the /proc sweep", () => {
+  it("finds and kills tagged processes in other sessions, and only those", async () => {
+    const prefix = instancePrefix(`/tmp/rmx-sweep-${process.pid}`);
+    const ours = [escapee(`${prefix}a/1.x`), escapee(`${prefix}a/1.x`)];
+    const sibling = escapee(`${prefix}a/2.y`);
+    const untagged = escapee(undefined);
+    const foreign = escapee(`${instancePrefix("/elsewhere")}a/1.x`);
+    await waitFor(async () => (await readTag(foreign)) !== undefined, 5000, "the escapees to exec");
+
+    expect(await findTagged({ exact: `${prefix}a/1.x` })).toEqual([...ours].sort((a, b) => a - b));
+    const killed = await sweepTagged({ exact: `${prefix}a/1.x` });
+
+    expect(killed.sort((a, b) => a - b)).toEqual([...ours].sort((a, b) => a - b));
+    expect(await findTagged({ prefix })).toEqual([sibling]);
+    expect(await readTag(untagged)).toBeUndefined();
+    expect(await sweepTagged({ prefix })).toEqual([sibling]);
+    expect(await findTagged({ prefix: instancePrefix("/elsewhere") })).toEqual([foreign]);
+  });
+});
