@@ -7,6 +7,7 @@
 import type { Clock } from "../../base/clock.js";
 import { rfc3339, systemClock } from "../../base/clock.js";
 import { RmxError } from "../../base/errors.js";
+import { compileGlob, type GlobMatcher, globLimitProblem } from "../../base/glob.js";
 import type { SandboxKind } from "../types.js";
 
 export type PinPattern =
@@ -55,6 +56,8 @@ function checkModel(source: string, model: string, where: string): void {
 export function parsePinPattern(input: string): PinPattern {
   const source = input.trim();
   if (source === "") throw invalid(input, "empty pattern");
+  const overLimit = globLimitProblem(source);
+  if (overLimit !== undefined) throw invalid(source.slice(0, 40), overLimit);
   if (source.startsWith("remote:")) {
     const model = source.slice("remote:".length);
     checkModel(source, model, "model after remote:");
@@ -92,21 +95,18 @@ export function parsePinPattern(input: string): PinPattern {
   return { kind: "local", source: `${model}@${hardware}/${sandbox}`, model, hardware, sandbox };
 }
 
-const globCache = new Map<string, RegExp>();
+const globCache = new Map<string, GlobMatcher>();
 
+/** Linear-time (base/glob.ts): a pattern never becomes a regex. Patterns were checked at parse time. */
 function globMatch(glob: string, value: string): boolean {
   if (glob === "*") return true;
   if (!glob.includes("*")) return glob === value;
-  let re = globCache.get(glob);
-  if (re === undefined) {
-    const body = glob
-      .split("*")
-      .map((part) => part.replace(/[.+?^${}()|[\]\\]/g, "\\$&"))
-      .join(".*");
-    re = new RegExp(`^${body}$`, "s");
-    if (globCache.size < 1024) globCache.set(glob, re);
+  let matcher = globCache.get(glob);
+  if (matcher === undefined) {
+    matcher = compileGlob(glob, "pin pattern");
+    if (globCache.size < 1024) globCache.set(glob, matcher);
   }
-  return re.test(value);
+  return matcher.test(value);
 }
 
 export function matchPin(p: PinPattern, cell: PinTarget): boolean {
