@@ -26,7 +26,7 @@ import { attachMatrix, type MatrixService } from "./matrix/service.js";
 import { ModelCatalog } from "./models/catalog.js";
 import { createNotifier } from "./notify/sd-notify.js";
 import { StateStore } from "./persist/state-store.js";
-import { emptyState, type PersistedState, parsePersistedState } from "./persisted.js";
+import { emptyState, type PersistedState, parsePersistedState, persistedRuntime } from "./persisted.js";
 import { attachPolicy, type PolicyService } from "./policy/service.js";
 import { reapOrphans } from "./process/identity.js";
 import { buildMethods } from "./rpc/methods.js";
@@ -199,7 +199,7 @@ export class Daemon {
   }
 
   private addRuntime(spec: RuntimeSpec): RuntimeSupervisor {
-    const persisted = this.store.get().runtimes[spec.id];
+    const persisted = persistedRuntime(this.store.get(), spec.id);
     const supervisor = new RuntimeSupervisor(
       spec,
       {
