@@ -57,7 +57,7 @@
  *   `backoff.reset_after`, `stop.grace`, `policy.restore_after`: 0ms to 24h.
  * - sizes: `ipc.max_line_bytes` 1KB to 256MB; `logs.max_bytes` 64KB to 1TB; `sandbox.memory_max` 1MB to 1024TB.
  * - counts: `ipc.max_connections` 1 to 65536; `ipc.subscriber_queue` 1 to 1000000; `health.failure_threshold`
- *   1 to 1000; `restart_budget.max_restarts` 0 to 10000; `restart_budget.window_seconds` 1 to 86400;
+ *   1 to 1000000; `restart_budget.max_restarts` 0 to 10000; `restart_budget.window_seconds` 1 to 86400;
  *   `logs.files` 1 to 100; `context` 1 to 16777216; `gpu_layers` 0 to 100000; `slots` 1 to 1024.
  * - others: `port` 1 to 65535; `backoff.factor` 1 to 100; `backoff.jitter` 0 to 1; `sandbox.cpu_quota` above 0,
  *   at most 100000.

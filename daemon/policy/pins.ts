@@ -47,8 +47,15 @@ function invalid(source: string, why: string): RmxError {
   return new RmxError("CONFIG_INVALID", `pin pattern "${source}": ${why}`, { pattern: source });
 }
 
+/** Each part is matched on its own (base/glob.ts), so each part is held to the glob limits. */
+function checkLimits(source: string, part: string, where: string): void {
+  const problem = globLimitProblem(part);
+  if (problem !== undefined) throw invalid(source.slice(0, 60), `the ${where} ${problem}`);
+}
+
 function checkModel(source: string, model: string, where: string): void {
   if (model === "") throw invalid(source, `the ${where} is empty`);
+  checkLimits(source, model, where);
   if (/[\s\p{Cc}]/u.test(model))
     throw invalid(source, `the ${where} contains whitespace or control characters`);
 }
@@ -56,8 +63,6 @@ function checkModel(source: string, model: string, where: string): void {
 export function parsePinPattern(input: string): PinPattern {
   const source = input.trim();
   if (source === "") throw invalid(input, "empty pattern");
-  const overLimit = globLimitProblem(source);
-  if (overLimit !== undefined) throw invalid(source.slice(0, 40), overLimit);
   if (source.startsWith("remote:")) {
     const model = source.slice("remote:".length);
     checkModel(source, model, "model after remote:");
@@ -85,6 +90,8 @@ export function parsePinPattern(input: string): PinPattern {
     if (sandbox === "")
       throw invalid(source, "the sandbox part is empty (use none, bwrap, systemd-run or *)");
   }
+  checkLimits(source, hardware, "hardware part");
+  checkLimits(source, sandbox, "sandbox part");
   const hwOk = hardware.includes("*") ? HARDWARE_GLOB.test(hardware) : HARDWARE_LITERAL.test(hardware);
   if (!hwOk) throw invalid(source, `unknown hardware "${hardware}" (expected cpu, gpu:N, gpu:* or *)`);
   const sbOk = sandbox.includes("*")
