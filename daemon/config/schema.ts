@@ -211,7 +211,7 @@ export const healthFileSchema = mapping(
     timeout: duration("Timeout of one health probe.", { positive: true }).optional(),
     failure_threshold: positiveInt("Consecutive failed probes before the runtime is restarted.", {
       min: 1,
-      max: 1000,
+      max: 1_000_000,
     }).optional(),
     start_timeout: duration("Longest a start-up (model load) may take.", { positive: true }).optional(),
     start_poll_initial: duration("First polling interval during start-up; grows by 1.5x.", {
