@@ -5,7 +5,7 @@
  * fstat the descriptor, and refuse anything that is not a regular file before a single byte is read.
  */
 import { constants, type Stats } from "node:fs";
-import { type FileHandle, open } from "node:fs/promises";
+import { type FileHandle, open, stat } from "node:fs/promises";
 import { RmxError } from "../../base/errors.js";
 
 const FLAGS = constants.O_RDONLY | constants.O_NONBLOCK | (constants.O_NOCTTY ?? 0);
@@ -40,7 +40,18 @@ export interface OpenedModel {
  * stat done before). Rejects with the errno as is (callers word ENOENT/EACCES their way) or MODEL_INVALID.
  */
 export async function openModelFile(path: string): Promise<OpenedModel> {
-  const handle = await open(path, FLAGS);
+  let handle: FileHandle;
+  try {
+    handle = await open(path, FLAGS);
+  } catch (error) {
+    // A Unix socket cannot be opened at all (ENXIO): say what it is rather than echo the errno.
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === "ENXIO" || code === "EOPNOTSUPP") {
+      const info = await stat(path).catch(() => undefined);
+      if (info !== undefined && !info.isFile()) throw notRegularFile(path, info);
+    }
+    throw error;
+  }
   try {
     const info = await handle.stat();
     if (!info.isFile()) throw notRegularFile(path, info);
