@@ -34,9 +34,11 @@ type GpuDraft = Omit<GpuInfo, "id">;
  */
 export function collectInventory(opts: InventoryOptions = {}): Promise<HardwareInventory> {
   // Concurrent refreshes share one collection (nvidia-smi, system_profiler, sysfs walk).
-  const key = [opts.platform ?? process.platform, opts.sysfsRoot ?? "/sys", opts.nvidiaSmi ?? "nvidia-smi"].join(
-    "\0",
-  );
+  const key = [
+    opts.platform ?? process.platform,
+    opts.sysfsRoot ?? "/sys",
+    opts.nvidiaSmi ?? "nvidia-smi",
+  ].join("\0");
   return inventories.run(key, () => collectInventoryNow(opts));
 }
 

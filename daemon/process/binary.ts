@@ -62,7 +62,9 @@ export async function assertModelReadable(file: string): Promise<{ size: number 
     throw new RmxError("MODEL_MISSING", `${why}: ${file}`, { path: file, errno: code }, { cause: error });
   }
   if (info.isDirectory()) {
-    throw new RmxError("MODEL_MISSING", `model path is a directory, not a model file: ${file}`, { path: file });
+    throw new RmxError("MODEL_MISSING", `model path is a directory, not a model file: ${file}`, {
+      path: file,
+    });
   }
   if (!info.isFile()) throw notRegularFile(file, info);
   try {

@@ -88,7 +88,7 @@ describe("config ranges", () => {
     expect(numberBranch(ipc.max_connections)).toMatchObject({ minimum: 1, maximum: 65_536 });
     // Every number anywhere in the schema has both bounds.
     const unbounded: string[] = [];
-    const walk = (node: any, at: string): void => {
+    const walk = (node: Node, at: string): void => {
       if (node === null || typeof node !== "object") return;
       if (
         (node.type === "number" || node.type === "integer") &&

@@ -1,5 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { RmxError } from "../../base/errors.js";
 import {
   assertGlobWithinLimits,
   compileGlob,
@@ -8,7 +9,6 @@ import {
   MAX_GLOB_CHARS,
   MAX_GLOB_WILDCARDS,
 } from "../../base/glob.js";
-import { RmxError } from "../../base/errors.js";
 
 /** Obviously-correct reference: dynamic programming over (pattern index, value index). */
 function reference(pattern: string, value: string): boolean {
@@ -32,13 +32,13 @@ function reference(pattern: string, value: string): boolean {
 
 const alphabet = fc.constantFrom("a", "b", ".", "*");
 const small = (max: number) => fc.array(alphabet, { maxLength: max }).map((cs) => cs.join(""));
-const valueOf = (max: number) =>
+const valuesOf = (max: number) =>
   fc.array(fc.constantFrom("a", "b", ".", "\n"), { maxLength: max }).map((cs) => cs.join(""));
 
 describe("glob matcher", () => {
   it("agrees with a reference matcher on small random inputs", () => {
     fc.assert(
-      fc.property(small(10), valueOf(14), (pattern, value) => {
+      fc.property(small(10), valuesOf(14), (pattern, value) => {
         fc.pre(pattern.split("*").length - 1 <= MAX_GLOB_WILDCARDS);
         expect(globMatch(pattern, value)).toBe(reference(pattern, value));
       }),
