@@ -9,6 +9,7 @@ export const ErrorCodes = {
   STATE_CORRUPT: { rpc: -32012, exit: 1 },
   ALREADY_RUNNING: { rpc: -32013, exit: 1 },
   SOCKET_UNSAFE: { rpc: -32014, exit: 1 },
+  PATTERN_INVALID: { rpc: -32015, exit: 1 },
   // Runtimes
   RUNTIME_NOT_FOUND: { rpc: -32020, exit: 1 },
   BUDGET_EXHAUSTED: { rpc: -32021, exit: 3 },

@@ -26,7 +26,7 @@ import { createMatrix, type MatrixService } from "./matrix/service.js";
 import { ModelCatalog } from "./models/catalog.js";
 import { createNotifier } from "./notify/sd-notify.js";
 import { StateStore } from "./persist/state-store.js";
-import { emptyState, type PersistedState, parsePersistedState } from "./persisted.js";
+import { emptyState, type PersistedState, parsePersistedState, persistedRuntime } from "./persisted.js";
 import { attachPolicy, type Policy } from "./policy/service.js";
 import { ProblemBoard } from "./problems.js";
 import { reapOrphans } from "./process/identity.js";
@@ -284,7 +284,7 @@ export class Daemon {
   }
 
   private addRuntime(spec: RuntimeSpec): RuntimeSupervisor {
-    const persisted = this.store.get().runtimes[spec.id];
+    const persisted = persistedRuntime(this.store.get(), spec.id);
     const supervisor = new RuntimeSupervisor(
       spec,
       {

@@ -1,5 +1,6 @@
 import type { Clock } from "../base/clock.js";
 import { rfc3339 } from "../base/clock.js";
+import { compileGlob } from "../base/glob.js";
 
 /** Every topic the daemon publishes. Subscribers select with glob patterns (`runtime.*`, `*`). */
 export type Topic =
@@ -37,17 +38,13 @@ export type EventListener = (event: RmxEvent) => void;
 
 /**
  * Compiles a topic glob: `*` matches any run of characters (dots included), so `runtime.*`
- * matches `runtime.state.changed`; everything else is literal.
+ * matches `runtime.state.changed`; everything else is literal. Linear-time (base/glob.ts); a pattern over
+ * the length or wildcard limit is refused with PATTERN_INVALID.
  */
 export function compileTopicPattern(pattern: string): (topic: string) => boolean {
-  if (pattern === "*" || pattern === "**") return () => true;
-  if (!pattern.includes("*")) return (topic) => topic === pattern;
-  const source = pattern
-    .split("*")
-    .map((part) => part.replace(/[.+?^${}()|[\]\\]/g, "\\$&"))
-    .join(".*");
-  const re = new RegExp(`^${source}$`);
-  return (topic) => re.test(topic);
+  const matcher = compileGlob(pattern, "topic pattern");
+  if (/^\*+$/.test(pattern)) return () => true;
+  return (topic) => matcher.test(topic);
 }
 
 interface Subscription {

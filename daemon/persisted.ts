@@ -24,8 +24,18 @@ export interface PersistedState {
   pins: PinRecord[];
 }
 
+/**
+ * `runtimes` is keyed by runtime id, and ids such as `constructor` or `toString` are valid: the object has
+ * no prototype when built here, and lookups go through `persistedRuntime` (structuredClone in the store
+ * gives drafts a prototype again, so reads must not rely on its absence).
+ */
 export function emptyState(): PersistedState {
-  return { version: STATE_VERSION, runtimes: {}, leases: [], pins: [] };
+  return { version: STATE_VERSION, runtimes: Object.create(null), leases: [], pins: [] };
+}
+
+/** The record persisted for runtime `id`, never an Object.prototype member. */
+export function persistedRuntime(state: PersistedState, id: string): PersistedRuntimeRecord | undefined {
+  return Object.hasOwn(state.runtimes, id) ? state.runtimes[id] : undefined;
 }
 
 const isObject = (v: unknown): v is Record<string, unknown> =>
@@ -51,7 +61,7 @@ function parseChild(v: unknown): ChildRecord | undefined {
 /** Validates what was read from disk; `undefined` means the file is corrupt (it is then moved aside). */
 export function parsePersistedState(value: unknown): PersistedState | undefined {
   if (!isObject(value) || value.version !== STATE_VERSION || !isObject(value.runtimes)) return undefined;
-  const runtimes: Record<string, PersistedRuntimeRecord> = {};
+  const runtimes: Record<string, PersistedRuntimeRecord> = Object.create(null);
   for (const [id, raw] of Object.entries(value.runtimes)) {
     if (!isObject(raw)) return undefined;
     if (raw.desired !== "running" && raw.desired !== "stopped") return undefined;

@@ -49,9 +49,28 @@
  * `window_seconds` stays in seconds. Paths: `~` expands to the home directory; relative paths resolve against
  * the directory of the config file. A bare `binary` name (no `/`) is looked up on PATH at start.
  * Ids (runtimes, models, schedules) match `^[a-z0-9][a-z0-9._-]{0,62}$` (case-insensitive).
+ *
+ * Ranges (inclusive; out of range is a `file:line:col: key` error, and `rmx config schema` carries them as
+ * minimum/maximum). Every duration feeds a timer and is at most 24h (Node runs a longer delay after 1 ms):
+ * - durations: `telemetry.*_interval`, `health.interval|timeout|start_timeout|start_poll_initial|start_poll_max`,
+ *   `health.inference.interval|timeout`, `backoff.max`, `idle_ttl`: 1ms to 24h; `backoff.initial`,
+ *   `backoff.reset_after`, `stop.grace`, `policy.restore_after`: 0ms to 24h.
+ * - sizes: `ipc.max_line_bytes` 1KB to 256MB; `logs.max_bytes` 64KB to 1TB; `sandbox.memory_max` 1MB to 1024TB.
+ * - counts: `ipc.max_connections` 1 to 65536; `ipc.subscriber_queue` 1 to 1000000; `health.failure_threshold`
+ *   1 to 1000000; `restart_budget.max_restarts` 0 to 10000; `restart_budget.window_seconds` 1 to 86400;
+ *   `logs.files` 1 to 100; `context` 1 to 16777216; `gpu_layers` 0 to 100000; `slots` 1 to 1024.
+ * - others: `port` 1 to 65535; `backoff.factor` 1 to 100; `backoff.jitter` 0 to 1; `sandbox.cpu_quota` above 0,
+ *   at most 100000.
  */
 import { z } from "zod";
-import { DURATION_PATTERN, parseDuration, parseSize, SIZE_PATTERN } from "./units.js";
+import {
+  DURATION_PATTERN,
+  formatDuration,
+  formatSize,
+  parseDuration,
+  parseSize,
+  SIZE_PATTERN,
+} from "./units.js";
 
 export const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
 export const HARDWARE_PATTERN = /^(cpu|gpu:\d{1,3})$/;
@@ -99,48 +118,70 @@ function id(description: string) {
   );
 }
 
-function positiveInt(description: string) {
-  const error = "expected a positive integer";
-  return z.number({ error }).int({ error }).positive({ error }).describe(description);
+/** Inclusive bounds of a number, documented in the JSON Schema (minimum/maximum) and enforced here. */
+interface Range {
+  min: number;
+  max: number;
 }
 
-function nonNegativeInt(description: string) {
-  const error = "expected an integer >= 0";
-  return z.number({ error }).int({ error }).nonnegative({ error }).describe(description);
+function integer(description: string, range: Range, base: { error: string; min: number }) {
+  const { error } = base;
+  const outside = `expected an integer from ${range.min} to ${range.max}`;
+  const checked = z.number({ error }).int({ error }).min(base.min, { error });
+  return (range.min > base.min ? checked.min(range.min, { error: outside }) : checked)
+    .max(range.max, { error: outside })
+    .describe(`${description} (${range.min} to ${range.max})`);
+}
+
+function positiveInt(description: string, range: Range) {
+  return integer(description, range, { error: "expected a positive integer", min: 1 });
+}
+
+function nonNegativeInt(description: string, range: Range) {
+  return integer(description, range, { error: "expected an integer >= 0", min: 0 });
 }
 
 function oneOf<const T extends readonly [string, ...string[]]>(values: T, description: string) {
   return z.enum(values, { error: `expected one of ${values.join(", ")}` }).describe(description);
 }
 
-function duration(description: string, opts: { positive?: boolean } = {}) {
+/** Durations feed timers, and Node turns a delay over 2^31-1 ms into 1 ms: nothing may exceed a day. */
+export const MAX_DURATION_MS = 86_400_000;
+const KiB = 1024;
+const MiB = 1024 ** 2;
+const TiB = 1024 ** 4;
+
+function duration(description: string, opts: { positive?: boolean; min?: number; max?: number } = {}) {
   const error = opts.positive
     ? "expected a positive duration (milliseconds, or a string like 250ms, 5s, 10m, 2h, 1d)"
     : "expected a duration (milliseconds, or a string like 250ms, 5s, 10m, 2h, 1d)";
+  const base = opts.positive ? 1 : 0;
+  const min = opts.min ?? base;
+  const max = opts.max ?? MAX_DURATION_MS;
+  const outside = `expected a duration from ${formatDuration(min)} to ${formatDuration(max)}`;
+  const bounded = (n: z.ZodNumber) => {
+    const low = n.min(base, { error });
+    return (min > base ? low.min(min, { error: outside }) : low).max(max, { error: outside });
+  };
   return z
-    .union(
-      [z.number({ error }).nonnegative({ error }), z.string({ error }).regex(DURATION_PATTERN, { error })],
-      { error },
-    )
+    .union([bounded(z.number({ error })), z.string({ error }).regex(DURATION_PATTERN, { error })], { error })
     .transform((value) => parseDuration(value) ?? Number.NaN)
-    .pipe(
-      z
-        .number({ error })
-        .int({ error })
-        .min(opts.positive ? 1 : 0, { error }),
-    )
-    .describe(description);
+    .pipe(bounded(z.number({ error }).int({ error })))
+    .describe(`${description} (${formatDuration(min)} to ${formatDuration(max)})`);
 }
 
-function size(description: string) {
+function size(description: string, range: Range) {
   const error = "expected a size (bytes, or a 1024-based string like 512KB, 10MB, 8GB)";
+  const outside = `expected a size from ${formatSize(range.min)} to ${formatSize(range.max)}`;
+  const bounded = (n: z.ZodNumber) => {
+    const low = n.min(0, { error });
+    return (range.min > 0 ? low.min(range.min, { error: outside }) : low).max(range.max, { error: outside });
+  };
   return z
-    .union([z.number({ error }).nonnegative({ error }), z.string({ error }).regex(SIZE_PATTERN, { error })], {
-      error,
-    })
+    .union([bounded(z.number({ error })), z.string({ error }).regex(SIZE_PATTERN, { error })], { error })
     .transform((value) => parseSize(value) ?? Number.NaN)
-    .pipe(z.number({ error }).int({ error }).min(0, { error }))
-    .describe(description);
+    .pipe(bounded(z.number({ error }).int({ error })))
+    .describe(`${description} (${formatSize(range.min)} to ${formatSize(range.max)})`);
 }
 
 function list<T extends z.ZodType>(item: T, description: string) {
@@ -168,7 +209,10 @@ export const healthFileSchema = mapping(
     path: matching(/^\//, "an HTTP path starting with '/'", "Path probed on the backend.").optional(),
     interval: duration("Time between health probes once ready.", { positive: true }).optional(),
     timeout: duration("Timeout of one health probe.", { positive: true }).optional(),
-    failure_threshold: positiveInt("Consecutive failed probes before the runtime is restarted.").optional(),
+    failure_threshold: positiveInt("Consecutive failed probes before the runtime is restarted.", {
+      min: 1,
+      max: 1_000_000,
+    }).optional(),
     start_timeout: duration("Longest a start-up (model load) may take.", { positive: true }).optional(),
     start_poll_initial: duration("First polling interval during start-up; grows by 1.5x.", {
       positive: true,
@@ -181,8 +225,14 @@ export const healthFileSchema = mapping(
 
 export const restartBudgetFileSchema = mapping(
   {
-    max_restarts: nonNegativeInt("Automatic restarts allowed within the window.").optional(),
-    window_seconds: positiveInt("Length of the sliding window, in seconds.").optional(),
+    max_restarts: nonNegativeInt("Automatic restarts allowed within the window.", {
+      min: 0,
+      max: 10_000,
+    }).optional(),
+    window_seconds: positiveInt("Length of the sliding window, in seconds.", {
+      min: 1,
+      max: 86_400,
+    }).optional(),
     retry_at_reset: bool("When exhausted, retry once when the oldest restart leaves the window.").optional(),
   },
   "Restart budget: at most max_restarts automatic restarts per window_seconds.",
@@ -195,13 +245,14 @@ export const backoffFileSchema = mapping(
     factor: z
       .number({ error: "expected a number >= 1" })
       .min(1, { error: "expected a number >= 1" })
-      .describe("Growth factor of the delay after each restart.")
+      .max(100, { error: "expected a number from 1 to 100" })
+      .describe("Growth factor of the delay after each restart (1 to 100).")
       .optional(),
     jitter: z
       .number({ error: "expected a number between 0 and 1" })
       .min(0, { error: "expected a number between 0 and 1" })
       .max(1, { error: "expected a number between 0 and 1" })
-      .describe("Random spread: the delay is multiplied by a factor in [1 - jitter, 1 + jitter].")
+      .describe("Random spread: the delay is multiplied by a factor in [1 - jitter, 1 + jitter] (0 to 1).")
       .optional(),
     reset_after: duration("Uptime after which the delay resets to initial.").optional(),
   },
@@ -218,8 +269,8 @@ export const stopFileSchema = mapping(
 
 export const logsFileSchema = mapping(
   {
-    max_bytes: size("Size at which a log file is rotated.").optional(),
-    files: positiveInt("Rotated files kept.").optional(),
+    max_bytes: size("Size at which a log file is rotated.", { min: 64 * KiB, max: TiB }).optional(),
+    files: positiveInt("Rotated files kept.", { min: 1, max: 100 }).optional(),
   },
   "Log capture and rotation.",
 );
@@ -233,11 +284,12 @@ export const sandboxFileSchema = z
       mapping(
         {
           kind: sandboxKind,
-          memory_max: size("systemd-run only: MemoryMax.").optional(),
+          memory_max: size("systemd-run only: MemoryMax.", { min: MiB, max: 1024 * TiB }).optional(),
           cpu_quota: z
             .number({ error: "expected a positive number (percent of one core)" })
             .positive({ error: "expected a positive number (percent of one core)" })
-            .describe("systemd-run only: CPUQuota in percent (100 = one core).")
+            .max(100_000, { error: "expected a percentage above 0 and at most 100000 (1000 cores)" })
+            .describe("systemd-run only: CPUQuota in percent (100 = one core; above 0, at most 100000).")
             .optional(),
           ro_binds: list(text("A path."), "bwrap only: extra read-only bind mounts.").optional(),
         },
@@ -270,14 +322,14 @@ export const runtimeFileSchema = mapping(
       .int({ error: "expected a port number (1-65535)" })
       .min(1, { error: "expected a port number (1-65535)" })
       .max(65535, { error: "expected a port number (1-65535)" })
-      .describe("Fixed port; omitted: allocated at each start.")
+      .describe("Fixed port (1 to 65535); omitted: allocated at each start.")
       .optional(),
     hardware: matching(HARDWARE_PATTERN, "cpu or gpu:N", "Hardware: cpu or gpu:N.").optional(),
     sandbox: sandboxFileSchema.optional(),
     auto_start: bool("Start when the daemon starts.").optional(),
-    context: positiveInt("Context size (-c).").optional(),
-    gpu_layers: nonNegativeInt("Layers offloaded on gpu:N (-ngl).").optional(),
-    slots: positiveInt("Parallel slots (-np); also the lease capacity.").optional(),
+    context: positiveInt("Context size (-c).", { min: 1, max: 16_777_216 }).optional(),
+    gpu_layers: nonNegativeInt("Layers offloaded on gpu:N (-ngl).", { min: 0, max: 100_000 }).optional(),
+    slots: positiveInt("Parallel slots (-np); also the lease capacity.", { min: 1, max: 1024 }).optional(),
     idle_ttl: duration("Stop after this long without requests or leases.", { positive: true }).optional(),
     url: text("remote: base URL of an OpenAI-compatible endpoint.").optional(),
     api_key_env: matching(
@@ -308,11 +360,15 @@ export const configFileSchema = mapping(
     ).optional(),
     ipc: mapping(
       {
-        max_connections: positiveInt("Concurrent socket connections accepted.").optional(),
-        max_line_bytes: size("Largest JSON-RPC line accepted.").optional(),
-        subscriber_queue: positiveInt(
-          "Events queued per subscriber before the oldest are dropped.",
-        ).optional(),
+        max_connections: positiveInt("Concurrent socket connections accepted.", {
+          min: 1,
+          max: 65_536,
+        }).optional(),
+        max_line_bytes: size("Largest JSON-RPC line accepted.", { min: KiB, max: 256 * MiB }).optional(),
+        subscriber_queue: positiveInt("Events queued per subscriber before the oldest are dropped.", {
+          min: 1,
+          max: 1_000_000,
+        }).optional(),
         socket_group: text("System mode: group given access to the socket (mode 0660).").optional(),
       },
       "Control socket limits.",

@@ -3,6 +3,7 @@ import os from "node:os";
 import path from "node:path";
 import type { Clock } from "../../base/clock.js";
 import { rfc3339, systemClock } from "../../base/clock.js";
+import { Coalescer } from "./coalesce.js";
 import { queryNvidiaInventory } from "./nvidia.js";
 import { ToolError } from "./run-tool.js";
 import { drmCardModel, scanDrmCards } from "./sysfs-gpu.js";
@@ -31,7 +32,19 @@ type GpuDraft = Omit<GpuInfo, "id">;
  * What this machine has, collected once at start-up or on demand. Never throws for a missing or broken GPU
  * tool: the problem becomes a note, and GPUs that were known become `status: "unknown"` with the reason.
  */
-export async function collectInventory(opts: InventoryOptions = {}): Promise<HardwareInventory> {
+export function collectInventory(opts: InventoryOptions = {}): Promise<HardwareInventory> {
+  // Concurrent refreshes share one collection (nvidia-smi, system_profiler, sysfs walk).
+  const key = [
+    opts.platform ?? process.platform,
+    opts.sysfsRoot ?? "/sys",
+    opts.nvidiaSmi ?? "nvidia-smi",
+  ].join("\0");
+  return inventories.run(key, () => collectInventoryNow(opts));
+}
+
+const inventories = new Coalescer<HardwareInventory>();
+
+async function collectInventoryNow(opts: InventoryOptions): Promise<HardwareInventory> {
   const clock = opts.clock ?? systemClock;
   const platform = opts.platform ?? process.platform;
   const sysfsRoot = opts.sysfsRoot ?? "/sys";

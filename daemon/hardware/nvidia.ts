@@ -1,3 +1,4 @@
+import { Coalescer } from "./coalesce.js";
 import { runTool, ToolError } from "./run-tool.js";
 
 export interface NvidiaGpuRow {
@@ -123,7 +124,14 @@ export async function queryNvidiaSample(bin = "nvidia-smi", timeoutMs = 2000): P
   return parseNvidiaSampleCsv(await runNvidiaSmi(bin, NVIDIA_SAMPLE_ARGS, timeoutMs));
 }
 
-async function runNvidiaSmi(bin: string, args: readonly string[], timeoutMs: number): Promise<string> {
+const nvidiaCalls = new Coalescer<string>();
+
+/** Concurrent identical queries share one nvidia-smi process (see coalesce.ts). */
+function runNvidiaSmi(bin: string, args: readonly string[], timeoutMs: number): Promise<string> {
+  return nvidiaCalls.run(`${bin}\0${args.join("\0")}`, () => runNvidiaSmiNow(bin, args, timeoutMs));
+}
+
+async function runNvidiaSmiNow(bin: string, args: readonly string[], timeoutMs: number): Promise<string> {
   try {
     return (await runTool(bin, args, { timeoutMs })).stdout;
   } catch (err) {

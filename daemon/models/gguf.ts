@@ -1,8 +1,8 @@
 import type { FileHandle } from "node:fs/promises";
-import { open } from "node:fs/promises";
 import { llamaCppLoadProblems } from "../../adapters/llama-cpp-gguf.js";
 import { RmxError } from "../../base/errors.js";
 import { GGML_TYPES, GGUF_SCALAR_SIZE, GgufValueType, LLAMA_FILE_TYPES, tensorBytes } from "./ggml-types.js";
+import { openModelFile } from "./open-model.js";
 
 export interface GgufInfo {
   path: string;
@@ -399,16 +399,17 @@ export async function readGgufHeader(path: string, opts: ReadGgufOptions = {}): 
     maxStringBytes: opts.maxStringBytes ?? 1 << 20,
   };
   let fh: FileHandle;
+  let size: number;
   try {
-    fh = await open(path, "r");
+    const opened = await openModelFile(path);
+    fh = opened.handle;
+    size = opened.info.size;
   } catch (err) {
+    if (err instanceof RmxError) throw err;
     throw openError(path, err);
   }
   try {
-    const stat = await fh.stat();
-    if (!stat.isFile())
-      throw new RmxError("MODEL_INVALID", `model file ${path} is not a regular file`, { path });
-    return await readHeaderFrom(new Cursor(fh, stat.size), path, full);
+    return await readHeaderFrom(new Cursor(fh, size), path, full);
   } catch (err) {
     if (err instanceof GgufFormatError) {
       throw new RmxError("MODEL_INVALID", `model file ${path} ${err.message}`, { path });

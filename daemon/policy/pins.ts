@@ -7,6 +7,7 @@
 import type { Clock } from "../../base/clock.js";
 import { rfc3339, systemClock } from "../../base/clock.js";
 import { RmxError } from "../../base/errors.js";
+import { compileGlob, type GlobMatcher, globLimitProblem } from "../../base/glob.js";
 import type { SandboxKind } from "../types.js";
 
 export type PinPattern =
@@ -46,8 +47,15 @@ function invalid(source: string, why: string): RmxError {
   return new RmxError("CONFIG_INVALID", `pin pattern "${source}": ${why}`, { pattern: source });
 }
 
+/** Each part is matched on its own (base/glob.ts), so each part is held to the glob limits. */
+function checkLimits(source: string, part: string, where: string): void {
+  const problem = globLimitProblem(part);
+  if (problem !== undefined) throw invalid(source.slice(0, 60), `the ${where} ${problem}`);
+}
+
 function checkModel(source: string, model: string, where: string): void {
   if (model === "") throw invalid(source, `the ${where} is empty`);
+  checkLimits(source, model, where);
   if (/[\s\p{Cc}]/u.test(model))
     throw invalid(source, `the ${where} contains whitespace or control characters`);
 }
@@ -82,6 +90,8 @@ export function parsePinPattern(input: string): PinPattern {
     if (sandbox === "")
       throw invalid(source, "the sandbox part is empty (use none, bwrap, systemd-run or *)");
   }
+  checkLimits(source, hardware, "hardware part");
+  checkLimits(source, sandbox, "sandbox part");
   const hwOk = hardware.includes("*") ? HARDWARE_GLOB.test(hardware) : HARDWARE_LITERAL.test(hardware);
   if (!hwOk) throw invalid(source, `unknown hardware "${hardware}" (expected cpu, gpu:N, gpu:* or *)`);
   const sbOk = sandbox.includes("*")
@@ -92,21 +102,18 @@ export function parsePinPattern(input: string): PinPattern {
   return { kind: "local", source: `${model}@${hardware}/${sandbox}`, model, hardware, sandbox };
 }
 
-const globCache = new Map<string, RegExp>();
+const globCache = new Map<string, GlobMatcher>();
 
+/** Linear-time (base/glob.ts): a pattern never becomes a regex. Patterns were checked at parse time. */
 function globMatch(glob: string, value: string): boolean {
   if (glob === "*") return true;
   if (!glob.includes("*")) return glob === value;
-  let re = globCache.get(glob);
-  if (re === undefined) {
-    const body = glob
-      .split("*")
-      .map((part) => part.replace(/[.+?^${}()|[\]\\]/g, "\\$&"))
-      .join(".*");
-    re = new RegExp(`^${body}$`, "s");
-    if (globCache.size < 1024) globCache.set(glob, re);
+  let matcher = globCache.get(glob);
+  if (matcher === undefined) {
+    matcher = compileGlob(glob, "pin pattern");
+    if (globCache.size < 1024) globCache.set(glob, matcher);
   }
-  return re.test(value);
+  return matcher.test(value);
 }
 
 export function matchPin(p: PinPattern, cell: PinTarget): boolean {

@@ -1,8 +1,9 @@
 import type { Stats } from "node:fs";
 import { constants } from "node:fs";
-import { access, open, stat } from "node:fs/promises";
+import { access, stat } from "node:fs/promises";
 import path from "node:path";
 import { RmxError } from "../../base/errors.js";
+import { notRegularFile, openModelFile } from "../models/open-model.js";
 
 /**
  * Resolves `command` to an absolute, executable path: a path (anything with a separator) relative to
@@ -60,15 +61,19 @@ export async function assertModelReadable(file: string): Promise<{ size: number 
         : `model file not accessible (${code})`;
     throw new RmxError("MODEL_MISSING", `${why}: ${file}`, { path: file, errno: code }, { cause: error });
   }
-  if (!info.isFile()) {
-    const kind = info.isDirectory() ? "a directory" : "not a regular file";
-    throw new RmxError("MODEL_MISSING", `model path is ${kind}, not a model file: ${file}`, { path: file });
+  if (info.isDirectory()) {
+    throw new RmxError("MODEL_MISSING", `model path is a directory, not a model file: ${file}`, {
+      path: file,
+    });
   }
+  if (!info.isFile()) throw notRegularFile(file, info);
   try {
-    // Opening is the real test: permission bits, ACLs and mandatory access control all apply.
-    const handle = await open(file, "r");
+    // Opening is the real test: permission bits, ACLs and mandatory access control all apply. Non-blocking
+    // and fstat-checked, so a FIFO swapped in after the stat cannot hold a threadpool thread.
+    const { handle } = await openModelFile(file);
     await handle.close();
   } catch (error) {
+    if (error instanceof RmxError) throw error;
     const code = (error as NodeJS.ErrnoException).code;
     throw new RmxError(
       "MODEL_MISSING",

@@ -292,11 +292,18 @@ export class RotatingLog {
     }
   }
 
+  /**
+   * Reads backwards from the end, newest file first, and stops at `n` lines or TAIL_MAX_BYTES read,
+   * whichever comes first: a newline-free 100 MB log used to be read (and answered) almost whole.
+   */
   private async readTail(n: number): Promise<string[]> {
     const chunks: Buffer[] = [];
     let newlines = 0;
-    // Newest file first; the files read oldest → newest form one continuous stream.
-    for (let i = 0; i < this.files && newlines <= n; i++) {
+    let read = 0;
+    /** Bytes left unread before the first chunk, in the file it came from (older files not counted). */
+    let unreadBefore = 0;
+    const want = () => newlines <= n && read < TAIL_MAX_BYTES;
+    for (let i = 0; i < this.files && want(); i++) {
       const file = i === 0 ? this.path : `${this.path}.${i}`;
       let handle: FileHandle;
       try {
@@ -307,22 +314,61 @@ export class RotatingLog {
       }
       try {
         let end = (await handle.stat()).size;
-        while (end > 0 && newlines <= n) {
-          const start = Math.max(0, end - TAIL_BLOCK);
+        while (end > 0 && want()) {
+          const start = Math.max(0, end - TAIL_BLOCK, end - (TAIL_MAX_BYTES - read));
           const block = Buffer.alloc(end - start);
           await handle.read(block, 0, block.length, start);
           chunks.unshift(block);
+          read += block.length;
           for (const byte of block) if (byte === NEWLINE) newlines++;
           end = start;
         }
+        unreadBefore = end;
       } finally {
         await handle.close();
       }
     }
-    const lines = Buffer.concat(chunks).toString("utf8").split("\n");
-    if (lines.at(-1) === "") lines.pop();
-    return lines.slice(-n).map((line) => (line.endsWith("\r") ? line.slice(0, -1) : line));
+    return tailLines(Buffer.concat(chunks), n, !want() && newlines <= n, unreadBefore);
   }
+}
+
+/** Most bytes one `tail` reads from disk, whatever `n`. */
+export const TAIL_MAX_BYTES = 4 * 1024 * 1024;
+/** Longest line `tail` returns whole; longer ones are cut with a marker giving the bytes cut. */
+export const TAIL_MAX_LINE_BYTES = 64 * 1024;
+
+/**
+ * The last `n` lines of `data`. `headCut`: the read stopped at the byte cap inside the first line, whose
+ * start (at least `unreadBefore` more bytes) was never read.
+ */
+export function tailLines(data: Buffer, n: number, headCut: boolean, unreadBefore: number): string[] {
+  const lines: Buffer[] = [];
+  let from = 0;
+  for (let nl = data.indexOf(NEWLINE); nl >= 0; nl = data.indexOf(NEWLINE, from)) {
+    lines.push(data.subarray(from, nl));
+    from = nl + 1;
+  }
+  if (from < data.length) lines.push(data.subarray(from));
+  const kept = lines.slice(-n);
+  const firstIsPartial = headCut && kept.length === lines.length;
+  return kept.map((raw, index) => {
+    const line = raw.at(-1) === 0x0d ? raw.subarray(0, -1) : raw;
+    if (index === 0 && firstIsPartial) {
+      const end = line.subarray(charStart(line, Math.max(0, line.length - TAIL_MAX_LINE_BYTES)));
+      const cut = unreadBefore + line.length - end.length;
+      return `[rmx] line cut: at least ${cut} earlier bytes not read …${end.toString("utf8")}`;
+    }
+    if (line.length <= TAIL_MAX_LINE_BYTES) return line.toString("utf8");
+    const keep = charStart(line, TAIL_MAX_LINE_BYTES);
+    return `${line.subarray(0, keep).toString("utf8")}… [rmx] line cut: ${line.length - keep} bytes not shown`;
+  });
+}
+
+/** The nearest UTF-8 character boundary at or before `at`. */
+function charStart(bytes: Buffer, at: number): number {
+  let i = at;
+  while (i > 0 && i < bytes.length && ((bytes[i] as number) & 0xc0) === 0x80) i--;
+  return i;
 }
 
 async function writeAll(handle: FileHandle, data: Buffer): Promise<void> {
