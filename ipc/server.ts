@@ -108,14 +108,14 @@ export class RpcServer implements ConnectionHost {
   }
 
   /** What the connections hold right now: unsent output and unfinished input lines, in bytes. */
-  get held(): { outboundBytes: number; inboundBytes: number } {
+  get held(): { outboundBytes: number; outboundPeakBytes: number; inboundBytes: number } {
     let outboundBytes = 0;
     let inboundBytes = 0;
     for (const conn of this.conns.values()) {
       outboundBytes += conn.pendingBytes();
       inboundBytes += conn.bufferedInput;
     }
-    return { outboundBytes, inboundBytes };
+    return { outboundBytes, outboundPeakBytes: this.budget.peak, inboundBytes };
   }
 
   async listen(): Promise<void> {

@@ -48,7 +48,8 @@ function encodedEventBody(event: WireEvent): string | null {
 }
 
 interface Outbound {
-  line: string | null;
+  /** Bytes, not the string: off the JS heap, so a backlog is not copied around by every young-generation GC. */
+  line: Buffer | null;
   bytes: number;
   /** Set for event notifications, the only messages that may be dropped. */
   subscription?: string;
@@ -217,6 +218,8 @@ export class Connection implements BudgetHolder {
   }
 
   sendNotification(method: string, params: unknown): void {
+    // After a cut-off a handler may still be notifying: do not pay for encoding what is never sent.
+    if (this.closing) return;
     let line: string;
     try {
       line = encodeMessage({ jsonrpc: "2.0", method, params });
@@ -244,7 +247,8 @@ export class Connection implements BudgetHolder {
       this.account();
       return;
     }
-    const entry: Outbound = { line, bytes: Buffer.byteLength(line) };
+    const bytes = Buffer.from(line, "utf8");
+    const entry: Outbound = { line: bytes, bytes: bytes.length };
     if (subscription !== undefined) {
       entry.subscription = subscription;
       this.queuedEvents += 1;
@@ -323,7 +327,7 @@ export class Connection implements BudgetHolder {
     endAndDestroy(this.socket, `${encodeResponse(last)}\n`);
   }
 
-  private write(line: string): void {
+  private write(line: string | Buffer): void {
     if (!this.socket.write(line)) {
       this.blocked = true;
       // Stop reading requests while the peer is not reading answers: the backlog stays bounded.
@@ -370,6 +374,7 @@ export class Connection implements BudgetHolder {
 
   private beginClosing(): void {
     this.closing = true;
+    this.decoder.reset();
     this.host.budget.release(this);
     if (this.idleTimer !== undefined) clearTimeout(this.idleTimer);
     if (this.partialTimer !== undefined) clearTimeout(this.partialTimer);

@@ -15,11 +15,17 @@ export interface BudgetHolder {
 export class OutputBudget {
   private readonly held = new Map<BudgetHolder, number>();
   private totalBytes = 0;
+  private peakBytes = 0;
 
   constructor(readonly limit: number) {}
 
   get total(): number {
     return this.totalBytes;
+  }
+
+  /** The most the holders together were charged with since the start. */
+  get peak(): number {
+    return this.peakBytes;
   }
 
   /** Records what `holder` holds now; cuts off the largest holders while the total is over the limit. */
@@ -30,6 +36,7 @@ export class OutputBudget {
     else this.held.set(holder, bytes);
     this.totalBytes += bytes - before;
     if (this.totalBytes > this.limit) this.refresh();
+    this.peakBytes = Math.max(this.peakBytes, Math.min(this.totalBytes, this.limit));
     while (this.totalBytes > this.limit) {
       const largest = this.largest();
       if (largest === undefined) return;
