@@ -158,7 +158,10 @@ export class Connection implements BudgetHolder {
     this.partialTimer = setTimeout(() => {
       this.partialTimer = undefined;
       const held = this.decoder.buffered;
-      this.host.log.warn({ connection: this.id, held_bytes: held, limit_ms: limit }, "incomplete line timed out");
+      this.host.log.warn(
+        { connection: this.id, held_bytes: held, limit_ms: limit },
+        "incomplete line timed out",
+      );
       this.closeWith(
         limitError(
           "LINE_TIMEOUT",
@@ -224,7 +227,10 @@ export class Connection implements BudgetHolder {
     try {
       line = encodeMessage({ jsonrpc: "2.0", method, params });
     } catch (error) {
-      this.host.log.warn({ connection: this.id, method, err: String(error) }, "notification not serializable");
+      this.host.log.warn(
+        { connection: this.id, method, err: String(error) },
+        "notification not serializable",
+      );
       return;
     }
     this.enqueue(line);

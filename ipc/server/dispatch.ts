@@ -71,11 +71,10 @@ export class Dispatcher {
     if (batch.length > maxBatch) {
       // Encoded once and spliced per call: refusing 20,000 calls must cost little more than reading them.
       const refusal = JSON.stringify(
-        wireError(
-          RpcErrors.INVALID_REQUEST,
-          `batch over the limit of ${maxBatch} calls; not run`,
-          { code: "BATCH_TOO_LARGE", limit: maxBatch },
-        ),
+        wireError(RpcErrors.INVALID_REQUEST, `batch over the limit of ${maxBatch} calls; not run`, {
+          code: "BATCH_TOO_LARGE",
+          limit: maxBatch,
+        }),
       );
       for (let i = maxBatch; i < batch.length; i += 1) {
         // Yield now and then: other connections' requests are served while a huge batch is refused.

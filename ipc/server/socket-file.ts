@@ -196,9 +196,13 @@ export class SocketFile {
       );
     }
     if (!st.isSocket()) {
-      throw new RmxError("SOCKET_UNSAFE", `${socketPath} exists and is not a socket; refusing to replace it`, {
-        socket: socketPath,
-      });
+      throw new RmxError(
+        "SOCKET_UNSAFE",
+        `${socketPath} exists and is not a socket; refusing to replace it`,
+        {
+          socket: socketPath,
+        },
+      );
     }
   }
 

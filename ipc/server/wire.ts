@@ -8,12 +8,21 @@ export function errorResponse(id: RequestId, error: JsonRpcErrorObject): JsonRpc
   return { jsonrpc: "2.0", id, error };
 }
 
-export function wireError(code: number, message: string, data?: JsonRpcErrorObject["data"]): JsonRpcErrorObject {
+export function wireError(
+  code: number,
+  message: string,
+  data?: JsonRpcErrorObject["data"],
+): JsonRpcErrorObject {
   return data === undefined ? { code, message } : { code, message, data };
 }
 
 /** An invalid-request answer about a wire limit: `data.code` names the limit, `data.limit` its value. */
-export function limitError(code: string, message: string, limit: number, id: RequestId = null): JsonRpcResponse {
+export function limitError(
+  code: string,
+  message: string,
+  limit: number,
+  id: RequestId = null,
+): JsonRpcResponse {
   return errorResponse(id, wireError(RpcErrors.INVALID_REQUEST, message, { code, limit }));
 }
 

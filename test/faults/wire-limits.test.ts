@@ -137,8 +137,8 @@ describe("bounded output", () => {
       const followers = await Promise.all(Array.from({ length: 10 }, () => rawSocket(srv.socket)));
       for (const s of followers) {
         s.pause();
-        // 64 MiB of log lines each: a follower far behind that never reads.
-        s.write('{"jsonrpc":"2.0","id":1,"method":"test.notify","params":{"count":1025,"size":65536}}\n');
+        // 69 MiB of log lines each: a follower far behind that never reads.
+        s.write('{"jsonrpc":"2.0","id":1,"method":"test.notify","params":{"count":1100,"size":65536}}\n');
       }
       const latency = await maxRoundTripMs(srv.socket);
       await until(
@@ -182,13 +182,36 @@ describe("bounded output", () => {
       "a connection to be cut off at the total cap",
     );
     const held = cut.held?.outboundBytes ?? Number.NaN;
-    report("total output cap", { cut_off: cut.warnings, held_after: mib(held), hello_max_ms: latency.toFixed(1) });
+    report("total output cap", {
+      cut_off: cut.warnings,
+      held_after: mib(held),
+      hello_max_ms: latency.toFixed(1),
+    });
     expect(latency).toBeLessThan(ROUND_TRIP_BOUND_MS);
     expect(held, `unsent output after the cut: ${mib(held)}`).toBeLessThanOrEqual(16 * MiB);
     expect(cut.held?.outboundPeakBytes).toBeLessThanOrEqual(16 * MiB);
     // A peer cut off that reads again gets what its socket already held, then one line saying why.
-    const victim = peers.find((s) => s.readableLength >= 0 && !s.destroyed)!;
-    void victim;
+    const tails = peers.map(() => "");
+    const ended = peers.map(
+      (s, i) =>
+        new Promise<void>((resolve) => {
+          s.setEncoding("utf8");
+          s.on("data", (d: string) => {
+            tails[i] = (tails[i]! + d).slice(-4096);
+          });
+          s.once("end", () => resolve());
+        }),
+    );
+    for (const s of peers) s.resume();
+    const first = await Promise.race(ended.map((p, i) => p.then(() => i)));
+    const last = JSON.parse(tails[first]!.trimEnd().split("\n").pop()!);
+    expect(last).toMatchObject({
+      id: null,
+      error: { code: -32600, data: { code: "OUTPUT_BACKLOG", limit: 16 * MiB } },
+    });
+    expect(last.error.message).toMatch(
+      /^connection cut off: \d+ bytes of answers unread, the most of any connection/,
+    );
   }, 60_000);
 });
 
@@ -244,7 +267,7 @@ describe("bounded work per message", () => {
     const calls: string[] = [];
     let bytes = 2;
     for (let i = 0; bytes < 1024 * 1024 - 64; i += 1) {
-      const call = `{"jsonrpc":"2.0","id":${i},"method":"daemon.hello"}`;
+      const call = `{"jsonrpc":"2.0","id":${i},"method":"test.big"}`;
       calls.push(call);
       bytes += call.length + 1;
     }
@@ -268,7 +291,11 @@ describe("bounded work per message", () => {
       result?: unknown;
       error?: { code: number; data?: { code?: string; limit?: number }; message: string };
     }>;
-    report("large batch", { calls: calls.length, answer: mib(answerBytes), hello_max_ms: latency.toFixed(1) });
+    report("large batch", {
+      calls: calls.length,
+      answer: mib(answerBytes),
+      hello_max_ms: latency.toFixed(1),
+    });
     expect(latency).toBeLessThan(ROUND_TRIP_BOUND_MS);
     expect(answers).toHaveLength(calls.length);
     expect(answers.filter((a) => a.result !== undefined)).toHaveLength(100);
@@ -288,13 +315,20 @@ describe("bounded work per message", () => {
     const latency = await maxRoundTripMs(srv.socket);
     const answer = await c.nth(1, 10_000);
     const error = answer.error as { code: number; message: string; data?: unknown };
-    report("deep nesting", { depth, code: error?.code, message: error?.message, hello_max_ms: latency.toFixed(1) });
+    report("deep nesting", {
+      depth,
+      code: error?.code,
+      message: error?.message,
+      hello_max_ms: latency.toFixed(1),
+    });
     expect(latency).toBeLessThan(ROUND_TRIP_BOUND_MS);
     expect(error).toMatchObject({ code: -32600, data: { code: "JSON_TOO_DEEP", limit: 64 } });
     expect(error.message).toContain("deeper than the limit of 64 levels");
     // 64 levels in all (the request object and params count) is still served.
     const ok = `${"[".repeat(61)}${"]".repeat(61)}`;
-    const served = await c.request(`{"jsonrpc":"2.0","id":8,"method":"test.deep","params":{"content":${ok}}}`);
+    const served = await c.request(
+      `{"jsonrpc":"2.0","id":8,"method":"test.deep","params":{"content":${ok}}}`,
+    );
     expect(served.result).toEqual({ bytes: 122 });
     c.close();
   }, 30_000);

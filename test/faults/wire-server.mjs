@@ -26,14 +26,19 @@ const server = new RpcServer({
   methods: {
     "daemon.hello": {
       params: z.strictObject({}),
-      handler: () => ({ protocol: 1, product: "runtime-matrix", pid: process.pid, methods: server.methodNames }),
+      handler: () => ({
+        protocol: 1,
+        product: "runtime-matrix",
+        pid: process.pid,
+        methods: server.methodNames,
+      }),
     },
     "test.notify": {
       params: z.strictObject({ count: z.number().int(), size: z.number().int() }),
       // Like a log follower: lines arrive one at a time, not all in one turn of the event loop.
       handler: async (p, ctx) => {
         const blob = "x".repeat(p.size);
-        for (let i = 0; i < p.count && !ctx.signal.aborted; i += 1) {
+        for (let i = 0; i < p.count && !ctx.signal?.aborted; i += 1) {
           ctx.notify("logs.line", { i, blob });
           await new Promise((resolve) => setImmediate(resolve));
         }
