@@ -36,6 +36,11 @@ export const ErrorCodes = {
   PEER_REFUSED: { rpc: -32052, exit: 1 },
   PROTOCOL_MISMATCH: { rpc: -32053, exit: 1 },
   DAEMON_NOT_RUNNING: { rpc: -32054, exit: 4 },
+  LINE_TIMEOUT: { rpc: -32055, exit: 1 },
+  IDLE_TIMEOUT: { rpc: -32056, exit: 1 },
+  BATCH_TOO_LARGE: { rpc: -32057, exit: 1 },
+  JSON_TOO_DEEP: { rpc: -32058, exit: 1 },
+  OUTPUT_BACKLOG: { rpc: -32059, exit: 1 },
   // Trust boundaries and persistence
   PATH_UNTRUSTED: { rpc: -32060, exit: 1 },
   STATE_WRITE_FAILED: { rpc: -32061, exit: 1 },

@@ -61,6 +61,12 @@ export class LineDecoder {
     return { lines, overflow: false };
   }
 
+  /** Forgets the line not yet terminated (a connection being closed keeps nothing it will not use). */
+  reset(): void {
+    this.parts = [];
+    this.pendingBytes = 0;
+  }
+
   /** Bytes held for the line not yet terminated. */
   get buffered(): number {
     return this.pendingBytes;

@@ -3,7 +3,7 @@
  * and the client import this without loading the daemon.
  */
 import { createHash } from "node:crypto";
-import { lstat, mkdir } from "node:fs/promises";
+import { lstat, mkdir, realpath, stat } from "node:fs/promises";
 import { connect } from "node:net";
 import os from "node:os";
 import path from "node:path";
@@ -101,7 +101,8 @@ export function maxSocketPathBytes(platform: NodeJS.Platform = process.platform)
 }
 
 function octal(mode: number): string {
-  return `0${(mode & 0o777).toString(8).padStart(3, "0")}`;
+  const bits = mode & 0o7777;
+  return bits > 0o777 ? bits.toString(8).padStart(4, "0") : `0${bits.toString(8).padStart(3, "0")}`;
 }
 
 /**
@@ -133,20 +134,69 @@ export async function prepareSocketDir(socketPath: string, opts: { system?: bool
     throw new RmxError("SOCKET_UNSAFE", `socket directory ${dir} exists and is not a directory`, { dir });
   }
   const uid = currentUid();
+  const shared = (st.mode & 0o1000) !== 0;
+  if (shared) {
+    // A shared directory such as /tmp: tightening its mode would break every other user of it.
+    throw new RmxError(
+      "SOCKET_UNSAFE",
+      `socket directory ${dir} is shared (owner uid ${st.uid}, mode ${octal(st.mode)}): anyone may create ` +
+        `files there; refusing to put the socket in it (use a private subdirectory, e.g. ` +
+        `RMX_SOCKET=${path.join(dir, `rmx-${uid === -1 ? "user" : uid}`, SOCKET_NAME)}, which rmxd creates 0700, ` +
+        "or unset RMX_SOCKET to use $XDG_RUNTIME_DIR/runtime-matrix)",
+      { dir, owner_uid: st.uid, mode: octal(st.mode) },
+    );
+  }
   if (uid !== -1 && st.uid !== uid) {
     throw new RmxError(
       "SOCKET_UNSAFE",
-      `socket directory ${dir} is owned by uid ${st.uid}, not by this user (uid ${uid}); refusing to use it`,
-      { dir, owner_uid: st.uid, uid },
+      `socket directory ${dir} is owned by uid ${st.uid}, not by this user (uid ${uid}); refusing to use it ` +
+        `(fix with: chown ${uid} ${dir}, or choose another RMX_SOCKET)`,
+      { dir, owner_uid: st.uid, uid, mode: octal(st.mode) },
     );
   }
   if ((st.mode & 0o022) !== 0) {
     throw new RmxError(
       "SOCKET_UNSAFE",
-      `socket directory ${dir} has mode ${octal(st.mode)} (writable by group or others); ` +
+      `socket directory ${dir} has mode ${octal(st.mode)} (writable by group or others), owner uid ${st.uid}; ` +
         `refusing to use it (fix with: chmod ${octal(mode)} ${dir})`,
-      { dir, mode: octal(st.mode) },
+      { dir, owner_uid: st.uid, mode: octal(st.mode) },
     );
+  }
+  if (uid !== -1) await checkAncestors(dir, uid);
+}
+
+/**
+ * Like sshd's StrictModes: every directory above the socket directory must be owned by us or root and
+ * not writable by group or others unless sticky, or whoever can write there can rename our private
+ * directory away and put their own in its place.
+ */
+async function checkAncestors(dir: string, uid: number): Promise<void> {
+  let current = await realpath(path.dirname(dir));
+  for (;;) {
+    const st = await stat(current);
+    const sticky = (st.mode & 0o1000) !== 0;
+    const owner = `owner uid ${st.uid}, mode ${octal(st.mode)}${sticky ? " (sticky)" : ""}`;
+    if (st.uid !== uid && st.uid !== 0) {
+      throw new RmxError(
+        "SOCKET_UNSAFE",
+        `${current}, above socket directory ${dir}, is owned by uid ${st.uid}, neither this user (uid ${uid}) ` +
+          `nor root (${owner}): its owner could replace the socket directory; refusing to use it ` +
+          `(fix with: chown ${uid} ${current}, or choose a socket path under directories only you and root control)`,
+        { dir, ancestor: current, owner_uid: st.uid, uid, mode: octal(st.mode) },
+      );
+    }
+    if ((st.mode & 0o022) !== 0 && !sticky) {
+      throw new RmxError(
+        "SOCKET_UNSAFE",
+        `${current}, above socket directory ${dir}, is writable by group or others and not sticky (${owner}): ` +
+          `anyone who can write there could replace the socket directory; refusing to use it ` +
+          `(fix with: chmod go-w ${current}, or chmod +t ${current} if it must stay shared)`,
+        { dir, ancestor: current, owner_uid: st.uid, mode: octal(st.mode) },
+      );
+    }
+    const parent = path.dirname(current);
+    if (parent === current) return;
+    current = parent;
   }
 }
 

@@ -81,7 +81,7 @@ export interface TestServer {
 export async function startServer(overrides: Partial<RpcServerOptions> = {}): Promise<TestServer> {
   const { dir, cleanup } = await makeTempDir();
   const socketPath = overrides.socketPath ?? path.join(dir, "run", "rmxd.sock");
-  const bus = overrides.bus ?? new EventBus(new ManualClock());
+  const bus = (overrides.bus as EventBus | undefined) ?? new EventBus(new ManualClock());
   const warnings: Array<{ obj: object; msg: string }> = [];
   const server = new RpcServer({
     socketPath,
