@@ -21,6 +21,10 @@ import { EventBus } from "./events.js";
 import { collectInventory } from "./hardware/inventory.js";
 import { hardwareTarget } from "./hardware/placement.js";
 import type { HardwareInventory } from "./hardware/types.js";
+import { Gateway } from "./http/gateway.js";
+import { parseListen } from "./http/listen.js";
+import { httpMethods } from "./http/methods.js";
+import { loadOrCreateToken } from "./http/token.js";
 import { acquireDaemonLock, type DaemonLock } from "./lock.js";
 import { createMatrix, type MatrixService } from "./matrix/service.js";
 import { ModelCatalog } from "./models/catalog.js";
@@ -28,10 +32,6 @@ import { createNotifier } from "./notify/sd-notify.js";
 import { StateStore } from "./persist/state-store.js";
 import { emptyState, type PersistedState, parsePersistedState, persistedRuntime } from "./persisted.js";
 import { attachPolicy, type Policy } from "./policy/service.js";
-import { Gateway } from "./http/gateway.js";
-import { parseListen } from "./http/listen.js";
-import { httpMethods } from "./http/methods.js";
-import { loadOrCreateToken } from "./http/token.js";
 import { ProblemBoard } from "./problems.js";
 import { reapOrphans } from "./process/identity.js";
 import { buildMethods } from "./rpc/methods.js";
@@ -76,10 +76,14 @@ function withHttpListen(config: DaemonConfig, flag: string | undefined): DaemonC
   if (flag === undefined) return config;
   const listen = parseListen(flag);
   if (listen === undefined)
-    throw new RmxError("CONFIG_INVALID", `--http ${flag}: expected HOST:PORT (e.g. 127.0.0.1:8765), [IPv6]:PORT or off`, {
-      flag: "--http",
-      value: flag,
-    });
+    throw new RmxError(
+      "CONFIG_INVALID",
+      `--http ${flag}: expected HOST:PORT (e.g. 127.0.0.1:8765), [IPv6]:PORT or off`,
+      {
+        flag: "--http",
+        value: flag,
+      },
+    );
   const http = { ...config.http };
   if (listen === null) delete http.listen;
   else http.listen = listen;
@@ -187,14 +191,14 @@ export class Daemon {
           problem: () => this.gateway?.notListening,
         }),
         ...buildMethods({
-        bus: this.bus,
-        getRuntime: (id) => this.getRuntime(id),
-        statusEncoded: () => this.statusEncoded(),
-        committed: () => this.store.committed(),
-        reload: () => this.reload(),
-        hello: () => this.hello(),
-        matrix: () => this.matrix,
-        policy: () => this.policy,
+          bus: this.bus,
+          getRuntime: (id) => this.getRuntime(id),
+          statusEncoded: () => this.statusEncoded(),
+          committed: () => this.store.committed(),
+          reload: () => this.reload(),
+          hello: () => this.hello(),
+          matrix: () => this.matrix,
+          policy: () => this.policy,
         }),
       },
       bus: this.bus,

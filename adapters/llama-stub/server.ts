@@ -313,7 +313,10 @@ export function createStubServer(
       const result = await run(res, prompt, promptTokens, tokens, {
         onStart: () => startSse(res),
         onPiece: (piece) =>
-          sseWrite(res, { ...envelope, choices: [{ text: piece, index: 0, logprobs: null, finish_reason: null }] }),
+          sseWrite(res, {
+            ...envelope,
+            choices: [{ text: piece, index: 0, logprobs: null, finish_reason: null }],
+          }),
       });
       if (result === undefined) return;
       sseWrite(res, {

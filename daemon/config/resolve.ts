@@ -1,5 +1,7 @@
 import path from "node:path";
 import { Cron } from "croner";
+import { httpExposure } from "../http/exposure.js";
+import { parseListen } from "../http/listen.js";
 import type {
   BackoffSpec,
   DaemonConfig,
@@ -20,8 +22,6 @@ import {
   deepMerge,
   type RuntimeDefaults,
 } from "./defaults.js";
-import { httpExposure } from "../http/exposure.js";
-import { parseListen } from "../http/listen.js";
 import { describeValue, type PathIssue, suggest } from "./issues.js";
 import type { ConfigPath } from "./positions.js";
 import type {
@@ -269,7 +269,10 @@ function resolveHttp(
   if (file?.listen !== undefined) {
     const listen = parseListen(file.listen);
     if (listen === undefined) {
-      problem(["listen"], `expected HOST:PORT (port 0 to 65535), [IPv6]:PORT or off, got ${describeValue(file.listen)}`);
+      problem(
+        ["listen"],
+        `expected HOST:PORT (port 0 to 65535), [IPv6]:PORT or off, got ${describeValue(file.listen)}`,
+      );
     } else if (listen === null) {
       delete spec.listen;
     } else {

@@ -397,9 +397,18 @@ export const configFileSchema = mapping(
           "HOST:PORT, [IPv6]:PORT or off",
           "Where the OpenAI-compatible gateway listens (default 127.0.0.1:8765), or off.",
         ).optional(),
-        auth: oneOf(HTTP_AUTH, "token: a bearer token from the state dir; none: no auth (loopback only).").optional(),
-        allowed_hosts: list(text("A host name, or host:port."), "Host headers accepted besides loopback names.").optional(),
-        cors_origins: list(text("An origin, e.g. http://localhost:3000."), "Origins given CORS headers.").optional(),
+        auth: oneOf(
+          HTTP_AUTH,
+          "token: a bearer token from the state dir; none: no auth (loopback only).",
+        ).optional(),
+        allowed_hosts: list(
+          text("A host name, or host:port."),
+          "Host headers accepted besides loopback names.",
+        ).optional(),
+        cors_origins: list(
+          text("An origin, e.g. http://localhost:3000."),
+          "Origins given CORS headers.",
+        ).optional(),
         max_body: size("Largest request body.", { min: KiB, max: 256 * MiB }).optional(),
         headers_timeout: duration("Longest time to receive a request's headers.", {
           min: 100,

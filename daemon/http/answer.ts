@@ -39,7 +39,11 @@ export function sendJson(
   res.end(text);
 }
 
-export function sendError(res: http.ServerResponse, e: GatewayError, headers: Record<string, string> = {}): void {
+export function sendError(
+  res: http.ServerResponse,
+  e: GatewayError,
+  headers: Record<string, string> = {},
+): void {
   const extra: Record<string, string> = { ...headers };
   if (e.retryAfter !== undefined) extra["retry-after"] = String(e.retryAfter);
   sendJson(

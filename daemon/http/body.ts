@@ -51,11 +51,18 @@ export function readBody(req: http.IncomingMessage, maxBytes: number, idleMs: nu
       chunks.push(chunk);
       arm();
     };
-    const onEnd = () => finish({ ok: true, body: chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks) });
+    const onEnd = () =>
+      finish({ ok: true, body: chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks) });
     const onError = () =>
       finish({
         ok: false,
-        error: { status: 400, type: "invalid_request_error", code: "aborted", message: "request aborted", klass: "aborted" },
+        error: {
+          status: 400,
+          type: "invalid_request_error",
+          code: "aborted",
+          message: "request aborted",
+          klass: "aborted",
+        },
       });
     req.on("data", onData);
     req.on("end", onEnd);

@@ -93,7 +93,13 @@ export function forward(
           if (text.length < MAX_ERROR_BODY) text += chunk;
         });
         response.on("end", () => {
-          if (status >= 500) settle({ kind: "retry", status, message: `HTTP ${status}: ${text.slice(0, 300)}`, timedOut: false });
+          if (status >= 500)
+            settle({
+              kind: "retry",
+              status,
+              message: `HTTP ${status}: ${text.slice(0, 300)}`,
+              timedOut: false,
+            });
           else settle({ kind: "refused", status, body: text });
         });
         response.on("error", () =>
@@ -124,7 +130,11 @@ export function forward(
       });
       response.on("aborted", () => {
         client.destroy();
-        settle({ kind: "broken", message: "the backend closed the answer mid-stream", ...(ttfbMs === undefined ? {} : { ttfbMs }) });
+        settle({
+          kind: "broken",
+          message: "the backend closed the answer mid-stream",
+          ...(ttfbMs === undefined ? {} : { ttfbMs }),
+        });
       });
       response.on("error", (error) => {
         client.destroy();

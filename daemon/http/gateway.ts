@@ -54,7 +54,10 @@ export class Gateway {
       {
         headersTimeout: this.spec.headers_timeout_ms,
         requestTimeout: Math.max(60_000, this.spec.headers_timeout_ms + this.spec.body_timeout_ms),
-        connectionsCheckingInterval: Math.min(1000, Math.max(50, Math.floor(this.spec.headers_timeout_ms / 4))),
+        connectionsCheckingInterval: Math.min(
+          1000,
+          Math.max(50, Math.floor(this.spec.headers_timeout_ms / 4)),
+        ),
         keepAliveTimeout: 5_000,
         noDelay: true,
       },
@@ -122,7 +125,10 @@ export class Gateway {
     const open = req.method === "GET" && path === "/health";
     const verdict = guard(req, this.spec, this.token, open);
     if (verdict.error !== undefined) {
-      sendError(res, verdict.error, { ...verdict.cors, ...(verdict.error.status === 401 ? { "www-authenticate": "Bearer" } : {}) });
+      sendError(res, verdict.error, {
+        ...verdict.cors,
+        ...(verdict.error.status === 401 ? { "www-authenticate": "Bearer" } : {}),
+      });
       this.stats.record({ model: "", cell: "", route: path.slice(0, 64), ms: 0, error: verdict.error.klass });
       this.host.onCounted();
       return;
@@ -142,13 +148,30 @@ export class Gateway {
     }
     if ((INFERENCE_ROUTES as readonly string[]).includes(path)) {
       if (req.method !== "POST") {
-        sendError(res, { status: 405, type: "invalid_request_error", code: "method_not_allowed", message: `${path} takes POST`, klass: "client" }, { ...verdict.cors, allow: "POST" });
+        sendError(
+          res,
+          {
+            status: 405,
+            type: "invalid_request_error",
+            code: "method_not_allowed",
+            message: `${path} takes POST`,
+            klass: "client",
+          },
+          { ...verdict.cors, allow: "POST" },
+        );
         return;
       }
       void this.inference(path as InferenceRoute, req, res, verdict.cors);
       return;
     }
-    sendError(res, notFound(`no route ${req.method} ${path.slice(0, 200)}: the gateway serves /v1/chat/completions, /v1/completions, /v1/embeddings, /v1/models and /health`, "unknown_route"), verdict.cors);
+    sendError(
+      res,
+      notFound(
+        `no route ${req.method} ${path.slice(0, 200)}: the gateway serves /v1/chat/completions, /v1/completions, /v1/embeddings, /v1/models and /health`,
+        "unknown_route",
+      ),
+      verdict.cors,
+    );
   }
 
   private async inference(
@@ -163,14 +186,30 @@ export class Gateway {
       const body = await readBody(req, this.spec.max_body_bytes, this.spec.body_timeout_ms);
       if (!body.ok) {
         sendError(res, body.error, { ...cors, connection: "close" });
-        this.stats.record({ model: "", cell: "", route, ms: performance.now() - started, error: body.error.klass });
+        this.stats.record({
+          model: "",
+          cell: "",
+          route,
+          ms: performance.now() - started,
+          error: body.error.klass,
+        });
         return;
       }
       await serveInference(this.ctx, route, req, res, body.body, cors);
     } catch (error) {
       this.host.logger.error({ err: error, route }, "HTTP gateway request failed");
       if (!res.headersSent)
-        sendError(res, { status: 500, type: "server_error", code: "internal", message: (error as Error).message, klass: "upstream" }, cors);
+        sendError(
+          res,
+          {
+            status: 500,
+            type: "server_error",
+            code: "internal",
+            message: (error as Error).message,
+            klass: "upstream",
+          },
+          cors,
+        );
       else res.destroy();
     } finally {
       this.inFlight--;

@@ -68,7 +68,8 @@ export function guard(
   }
   if (open || spec.auth === "none" || token === undefined) return { cors, preflight: false };
   if (!bearerMatches(req.headers.authorization, token)) {
-    const why = req.headers.authorization === undefined ? "no Authorization header" : "the bearer token does not match";
+    const why =
+      req.headers.authorization === undefined ? "no Authorization header" : "the bearer token does not match";
     return {
       cors,
       preflight: false,

@@ -57,7 +57,9 @@ function validate(route: InferenceRoute, raw: Buffer): { body: Body } | { error:
   try {
     body = JSON.parse(raw.toString("utf8"));
   } catch (error) {
-    return { error: badRequest(`request body is not valid JSON: ${(error as Error).message}`, "invalid_json") };
+    return {
+      error: badRequest(`request body is not valid JSON: ${(error as Error).message}`, "invalid_json"),
+    };
   }
   if (typeof body !== "object" || body === null || Array.isArray(body))
     return { error: badRequest("request body must be a JSON object", "invalid_body") };
@@ -90,7 +92,10 @@ function resolveRequest(req: http.IncomingMessage, model: string | undefined): R
   if (model !== undefined) r.model = model;
   if (mode !== undefined) {
     if (!(MODES as readonly string[]).includes(mode))
-      return badRequest(`X-Rmx-Mode must be one of ${MODES.join(", ")}, got "${mode.slice(0, 40)}"`, "invalid_mode");
+      return badRequest(
+        `X-Rmx-Mode must be one of ${MODES.join(", ")}, got "${mode.slice(0, 40)}"`,
+        "invalid_mode",
+      );
     r.mode = mode as ResolveMode;
   }
   return r;
@@ -120,7 +125,11 @@ function cellsToTry(ctx: InferenceContext, req: ResolveRequest): { refs: CellRef
 }
 
 /** Starts a stopped or idle runtime and waits for it, holding a place in the model's bounded queue. */
-async function wake(ctx: InferenceContext, rt: RuntimeSupervisor, model: string): Promise<GatewayError | "failed" | undefined> {
+async function wake(
+  ctx: InferenceContext,
+  rt: RuntimeSupervisor,
+  model: string,
+): Promise<GatewayError | "failed" | undefined> {
   if (rt.state === "ready") return undefined;
   const waiting = ctx.waiting.get(model) ?? 0;
   if (waiting >= ctx.spec.queue)
@@ -132,7 +141,10 @@ async function wake(ctx: InferenceContext, rt: RuntimeSupervisor, model: string)
   ctx.waiting.set(model, waiting + 1);
   try {
     if (rt.state === "stopped") {
-      ctx.host.logger.info({ runtime: rt.id, model }, "starting a stopped runtime on demand for an HTTP request");
+      ctx.host.logger.info(
+        { runtime: rt.id, model },
+        "starting a stopped runtime on demand for an HTTP request",
+      );
       rt.start();
     }
     await ctx.host.routing.ensureReady(rt, ctx.host.routing.now() + ctx.spec.start_timeout_ms);
@@ -210,7 +222,10 @@ export async function serveInference(
   if ("status" in rr) return fail(rr, model);
   const { refs, why } = cellsToTry(ctx, rr);
   if (refs.length === 0)
-    return fail(unavailable(`no healthy cell for model ${model ?? "(any)"}: ${why}`, "no_healthy_cell", RETRY_AFTER_S), model);
+    return fail(
+      unavailable(`no healthy cell for model ${model ?? "(any)"}: ${why}`, "no_healthy_cell", RETRY_AFTER_S),
+      model,
+    );
 
   const failures: string[] = [];
   for (const ref of refs) {
@@ -230,7 +245,13 @@ export async function serveInference(
       }
       if (woke !== undefined) return fail(woke, place.model, ref.cell);
       if (res.destroyed) {
-        ctx.record({ model: place.model, cell: ref.cell, route, ms: performance.now() - started, error: "aborted" });
+        ctx.record({
+          model: place.model,
+          cell: ref.cell,
+          route,
+          ms: performance.now() - started,
+          error: "aborted",
+        });
         return;
       }
       const url = upstreamUrl(rt, route);

@@ -11,7 +11,17 @@ export interface ModelListEntry {
   cells: { cell: string; runtime?: string; state?: string; healthy: boolean }[];
 }
 
-const RANK = ["ready", "idle", "starting", "stopped", "degraded", "backoff", "stopping", "failed", "exhausted"];
+const RANK = [
+  "ready",
+  "idle",
+  "starting",
+  "stopped",
+  "degraded",
+  "backoff",
+  "stopping",
+  "failed",
+  "exhausted",
+];
 
 function better(a: string | undefined, b: string | undefined): string | undefined {
   if (a === undefined) return b;
@@ -21,12 +31,22 @@ function better(a: string | undefined, b: string | undefined): string | undefine
   return (rb >= 0 && (ra < 0 || rb < ra) ? b : a) as string;
 }
 
-export function listModels(candidates: readonly Candidate[], createdSeconds: number): { object: "list"; data: ModelListEntry[] } {
+export function listModels(
+  candidates: readonly Candidate[],
+  createdSeconds: number,
+): { object: "list"; data: ModelListEntry[] } {
   const byModel = new Map<string, ModelListEntry>();
   for (const c of candidates) {
     let entry = byModel.get(c.cell.model);
     if (entry === undefined) {
-      entry = { id: c.cell.model, object: "model", created: createdSeconds, owned_by: "runtime-matrix", state: "none", cells: [] };
+      entry = {
+        id: c.cell.model,
+        object: "model",
+        created: createdSeconds,
+        owned_by: "runtime-matrix",
+        state: "none",
+        cells: [],
+      };
       byModel.set(c.cell.model, entry);
     }
     const cell: ModelListEntry["cells"][number] = { cell: c.cell.key, healthy: c.healthy };

@@ -41,7 +41,9 @@ async function readToken(file: string): Promise<string | undefined> {
 }
 
 /** The token in the state dir, created (and persisted) when missing or unreadable as a token. */
-export async function loadOrCreateToken(stateDir: string): Promise<{ token: string; created: boolean; file: string }> {
+export async function loadOrCreateToken(
+  stateDir: string,
+): Promise<{ token: string; created: boolean; file: string }> {
   const file = path.join(stateDir, TOKEN_FILE);
   const existing = await readToken(file);
   if (existing !== undefined) return { token: existing, created: false, file };

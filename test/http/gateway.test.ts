@@ -7,8 +7,8 @@
 import fs from "node:fs/promises";
 import OpenAI from "openai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { stopAll, tempDir } from "../support/daemon-harness.js";
 import { call } from "../policy-e2e/support.js";
+import { stopAll, tempDir } from "../support/daemon-harness.js";
 import { type Gateway, raw, startGateway } from "./support.js";
 
 const CONFIG = `
@@ -34,7 +34,11 @@ describe("OpenAI routes through the real client", () => {
   it("answers a chat completion and names the serving cell", async () => {
     const { data, response } = await g
       .openai()
-      .chat.completions.create({ model: "alpha", messages: [{ role: "user", content: "hello there" }], max_tokens: 5 })
+      .chat.completions.create({
+        model: "alpha",
+        messages: [{ role: "user", content: "hello there" }],
+        max_tokens: 5,
+      })
       .withResponse();
     expect(data.object).toBe("chat.completion");
     expect(data.choices[0]?.message.content?.length).toBeGreaterThan(0);
@@ -63,7 +67,9 @@ describe("OpenAI routes through the real client", () => {
   });
 
   it("answers a completion", async () => {
-    const c = await g.openai().completions.create({ model: "alpha", prompt: "once upon a time", max_tokens: 4 });
+    const c = await g
+      .openai()
+      .completions.create({ model: "alpha", prompt: "once upon a time", max_tokens: 4 });
     expect(c.object).toBe("text_completion");
     expect(c.choices[0]?.text.length).toBeGreaterThan(0);
     expect(c.usage?.completion_tokens).toBe(4);
@@ -73,7 +79,10 @@ describe("OpenAI routes through the real client", () => {
     const e = await g
       .openai()
       .embeddings.create({ model: "alpha", input: "hi" })
-      .then(() => undefined, (error: unknown) => error);
+      .then(
+        () => undefined,
+        (error: unknown) => error,
+      );
     expect(e).toBeInstanceOf(OpenAI.APIError);
     const err = e as InstanceType<typeof OpenAI.APIError>;
     expect(err.status).toBe(501);
@@ -182,7 +191,11 @@ describe("auth and the Host guard", () => {
 describe("on demand", () => {
   it("starts a stopped runtime for a request and answers once it is ready", async () => {
     expect((await g.d.status()).runtimes.find((r) => r.id === "lazy")?.state).toBe("stopped");
-    const c = await g.openai().chat.completions.create({ model: "lazy", messages: [{ role: "user", content: "wake" }], max_tokens: 2 });
+    const c = await g.openai().chat.completions.create({
+      model: "lazy",
+      messages: [{ role: "user", content: "wake" }],
+      max_tokens: 2,
+    });
     expect(c.choices[0]?.message.content?.length).toBeGreaterThan(0);
     expect((await g.d.status()).runtimes.find((r) => r.id === "lazy")?.state).toBe("ready");
   });
@@ -190,10 +203,25 @@ describe("on demand", () => {
 
 describe("telemetry", () => {
   it("shows per model, cell and route totals, errors and latency in runtime.status", async () => {
-    const status = await call<{ node: { http: { hits: number; gateway?: { listen?: string; requests: { model: string; cell: string; route: string; total: number; errors: number; p50_ms?: number; ttft_p50_ms?: number }[] } } } }>(
-      g.d,
-      "runtime.status",
-    );
+    const status = await call<{
+      node: {
+        http: {
+          hits: number;
+          gateway?: {
+            listen?: string;
+            requests: {
+              model: string;
+              cell: string;
+              route: string;
+              total: number;
+              errors: number;
+              p50_ms?: number;
+              ttft_p50_ms?: number;
+            }[];
+          };
+        };
+      };
+    }>(g.d, "runtime.status");
     const gw = status.node.http.gateway;
     expect(gw?.listen).toBe(g.listen);
     const chat = gw?.requests.find((r) => r.model === "alpha" && r.route === "/v1/chat/completions");

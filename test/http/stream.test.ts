@@ -7,8 +7,8 @@ import { readFileSync } from "node:fs";
 import fs from "node:fs/promises";
 import net from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startDaemon, stopAll, tempDir, until } from "../support/daemon-harness.js";
 import { call } from "../policy-e2e/support.js";
+import { startDaemon, stopAll, tempDir, until } from "../support/daemon-harness.js";
 import { type Gateway, startGateway, stubGet } from "./support.js";
 
 const CONFIG = `
@@ -59,7 +59,12 @@ describe("streaming", () => {
     const endpoint = await endpointOf("slow");
     const abort = new AbortController();
     const stream = await g.openai().chat.completions.create(
-      { model: "slow", messages: [{ role: "user", content: "a long story" }], max_tokens: 2000, stream: true },
+      {
+        model: "slow",
+        messages: [{ role: "user", content: "a long story" }],
+        max_tokens: 2000,
+        stream: true,
+      },
       { signal: abort.signal },
     );
     let pieces = 0;
@@ -159,7 +164,9 @@ describe("start-up", () => {
   });
 
   it("refuses auth none beyond loopback", async () => {
-    const d = await startDaemon({ config: "http: { listen: 0.0.0.0:0, auth: none }\n" }).catch((e: unknown) => e);
+    const d = await startDaemon({ config: "http: { listen: 0.0.0.0:0, auth: none }\n" }).catch(
+      (e: unknown) => e,
+    );
     expect(String(d)).toMatch(/http\.auth: none is allowed only on a loopback address/);
   });
 });

@@ -1,8 +1,8 @@
 /** Helpers for the gateway tests: a daemon with the gateway on a free port, its token and base URL. */
 import http from "node:http";
 import OpenAI from "openai";
-import { type DaemonHandle, type StartOptions, startDaemon } from "../support/daemon-harness.js";
 import { call } from "../policy-e2e/support.js";
+import { type DaemonHandle, type StartOptions, startDaemon } from "../support/daemon-harness.js";
 
 export interface Gateway {
   d: DaemonHandle;
@@ -14,7 +14,10 @@ export interface Gateway {
 }
 
 export async function startGateway(opts: StartOptions & { http?: string } = {}): Promise<Gateway> {
-  const d = await startDaemon({ ...opts, args: [...(opts.args ?? []), "--http", opts.http ?? "127.0.0.1:0"] });
+  const d = await startDaemon({
+    ...opts,
+    args: [...(opts.args ?? []), "--http", opts.http ?? "127.0.0.1:0"],
+  });
   const info = await call<{ token?: string; listen?: string; base_url?: string }>(d, "http.token");
   if (info.listen === undefined || info.base_url === undefined)
     throw new Error(`gateway not listening: ${JSON.stringify(info)}\n${d.stderr()}`);

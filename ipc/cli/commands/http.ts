@@ -30,7 +30,8 @@ export async function run(ctx: CliContext, args: ParsedCommandArgs): Promise<num
     return ExitCode.OK;
   }
   if (result.problem !== undefined) ctx.err(`rmx: warning: ${result.problem}`);
-  else if (result.listen === undefined) ctx.err("rmx: warning: the HTTP gateway is off (http.listen: off or rmxd --http off)");
+  else if (result.listen === undefined)
+    ctx.err("rmx: warning: the HTTP gateway is off (http.listen: off or rmxd --http off)");
   if (result.token === undefined) {
     ctx.err("rmx: the HTTP gateway runs without a token (http.auth: none): any API key works");
     if (booleanValue(args, "url") && result.base_url !== undefined) ctx.out(result.base_url);
