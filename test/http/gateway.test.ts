@@ -130,8 +130,13 @@ describe("OpenAI routes through the real client", () => {
     const r = await raw(g.listen, {
       method: "POST",
       path: "/v1/chat/completions",
-      headers: { host: g.listen, authorization: `Bearer ${g.token}` },
-      body: "x".repeat(5 * 1024 * 1024),
+      // Declared beyond the cap: refused before a byte of the body is read (the client is not left writing).
+      headers: {
+        host: g.listen,
+        authorization: `Bearer ${g.token}`,
+        "content-length": String(5 * 1024 * 1024),
+      },
+      body: "x",
     });
     expect(r.status).toBe(413);
     expect(JSON.parse(r.body).error.code).toBe("body_too_large");
