@@ -21,6 +21,10 @@ import { EventBus } from "./events.js";
 import { collectInventory } from "./hardware/inventory.js";
 import { hardwareTarget } from "./hardware/placement.js";
 import type { HardwareInventory } from "./hardware/types.js";
+import { Gateway } from "./http/gateway.js";
+import { parseListen } from "./http/listen.js";
+import { httpMethods } from "./http/methods.js";
+import { loadOrCreateToken } from "./http/token.js";
 import { acquireDaemonLock, type DaemonLock } from "./lock.js";
 import { createMatrix, type MatrixService } from "./matrix/service.js";
 import { ModelCatalog } from "./models/catalog.js";
@@ -47,6 +51,8 @@ export interface DaemonOptions {
   logger: Logger;
   version: string;
   clock?: Clock;
+  /** `rmxd --http HOST:PORT|off` (or RMX_HTTP): replaces `http.listen` of the config. */
+  httpListen?: string;
 }
 
 export type { ReloadResult };
@@ -65,9 +71,29 @@ export function formatLocalTime(iso: string): string {
 
 const STATUS_CACHE_MS = 200;
 
-function httpBlock(policy: Policy | undefined): { http?: NodeEntry["http"] } {
+/** `--http` beats the file's `http.listen`; a malformed value is a start-up error naming the flag. */
+function withHttpListen(config: DaemonConfig, flag: string | undefined): DaemonConfig {
+  if (flag === undefined) return config;
+  const listen = parseListen(flag);
+  if (listen === undefined)
+    throw new RmxError(
+      "CONFIG_INVALID",
+      `--http ${flag}: expected HOST:PORT (e.g. 127.0.0.1:8765), [IPv6]:PORT or off`,
+      {
+        flag: "--http",
+        value: flag,
+      },
+    );
+  const http = { ...config.http };
+  if (listen === null) delete http.listen;
+  else http.listen = listen;
+  return { ...config, http };
+}
+
+function httpBlock(policy: Policy | undefined, gateway: Gateway | undefined): { http?: NodeEntry["http"] } {
   const http = policy?.http();
-  return http ? { http } : {};
+  if (!http) return {};
+  return gateway ? { http: { ...http, gateway: gateway.view() } } : { http };
 }
 
 export class Daemon {
@@ -85,6 +111,8 @@ export class Daemon {
   store!: StateStore<PersistedState>;
   matrix: MatrixService | undefined;
   policy: Policy | undefined;
+  gateway: Gateway | undefined;
+  private httpToken: string | undefined;
   private server: RpcServer | undefined;
   private lock: DaemonLock | undefined;
   private telemetry: NodeHealthPublisher | undefined;
@@ -116,7 +144,7 @@ export class Daemon {
 
   /** Start-up; throws RmxError (CONFIG_INVALID, ALREADY_RUNNING, SOCKET_UNSAFE, …) without side effects left behind. */
   async start(): Promise<void> {
-    this.config = await loadConfig(this.opts.config);
+    this.config = withHttpListen(await loadConfig(this.opts.config), this.opts.httpListen);
     this.nodeId = this.config.node_id ?? nodeTarget(process.env, os.hostname());
     const trust = this.trustPolicy();
     await ensureTrustedDir("state dir", this.opts.stateDir, trust);
@@ -155,16 +183,24 @@ export class Daemon {
       maxConnections: this.config.ipc.max_connections,
       maxLineBytes: this.config.ipc.max_line_bytes,
       subscriberQueue: this.config.ipc.subscriber_queue,
-      methods: buildMethods({
-        bus: this.bus,
-        getRuntime: (id) => this.getRuntime(id),
-        statusEncoded: () => this.statusEncoded(),
-        committed: () => this.store.committed(),
-        reload: () => this.reload(),
-        hello: () => this.hello(),
-        matrix: () => this.matrix,
-        policy: () => this.policy,
-      }),
+      methods: {
+        ...httpMethods({
+          token: () => this.httpToken,
+          auth: () => this.config.http.auth,
+          listening: () => this.gateway?.listening,
+          problem: () => this.gateway?.notListening,
+        }),
+        ...buildMethods({
+          bus: this.bus,
+          getRuntime: (id) => this.getRuntime(id),
+          statusEncoded: () => this.statusEncoded(),
+          committed: () => this.store.committed(),
+          reload: () => this.reload(),
+          hello: () => this.hello(),
+          matrix: () => this.matrix,
+          policy: () => this.policy,
+        }),
+      },
       bus: this.bus,
       logger: this.logger.child({ component: "ipc" }),
     });
@@ -172,6 +208,7 @@ export class Daemon {
 
     for (const spec of this.config.runtimes) this.addRuntime(spec);
     this.wireServices();
+    await this.startGateway();
 
     this.telemetry = new NodeHealthPublisher(
       { bus: this.bus, logger: this.logger, status: () => this.status() },
@@ -247,6 +284,25 @@ export class Daemon {
         }),
       onRouted: () => this.noteChange(),
     });
+  }
+
+  /** The HTTP gateway on policy's routing; the token is made (or read) first so `rmx http token` has it. */
+  private async startGateway(): Promise<void> {
+    const spec = this.config.http;
+    if (spec.listen === undefined || this.policy === undefined) return;
+    if (spec.auth === "token") {
+      const { token, created, file } = await loadOrCreateToken(this.opts.stateDir);
+      this.httpToken = token;
+      if (created) this.logger.info({ file }, "HTTP gateway token created (rmx http token prints it)");
+    }
+    const models = () => this.models;
+    this.gateway = new Gateway(spec, this.httpToken, {
+      logger: this.logger.child({ component: "http" }),
+      routing: this.policy.serving(),
+      lookupModel: (m) => models().get(m),
+      onCounted: () => this.noteChange(),
+    });
+    await this.gateway.start();
   }
 
   /** Children of a previous daemon that died without stopping them (SIGKILL, OOM): stop them first. */
@@ -396,7 +452,7 @@ export class Daemon {
         target: this.nodeId,
         now,
         runtimes,
-        ...httpBlock(this.policy),
+        ...httpBlock(this.policy, this.gateway),
         formatTime: formatLocalTime,
       }),
       summary: summarize(runtimes, now),
@@ -433,7 +489,7 @@ export class Daemon {
   private async reloadOnce(): Promise<ReloadResult> {
     await this.notifier.reloading();
     try {
-      const next = await loadConfig(this.opts.config);
+      const next = withHttpListen(await loadConfig(this.opts.config), this.opts.httpListen);
       const diff = diffRuntimes(this.config.runtimes, next.runtimes);
       const modelsChanged =
         JSON.stringify([this.config.models, this.config.model_dirs]) !==
@@ -497,6 +553,7 @@ export class Daemon {
       this.bus.publish("daemon.stopping", { reason });
       await this.notifier.stopping();
       this.stopWatchdog?.();
+      await this.gateway?.close();
       this.telemetry?.stop();
       this.policy?.stop();
       this.matrix?.stop();

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
  * rmxd — the runtime-matrix daemon.
- *   rmxd [--config FILE] [--socket PATH] [--state-dir DIR] [--system] [--pretty] [--log-level LEVEL]
+ *   rmxd [--config FILE] [--socket PATH] [--state-dir DIR] [--http HOST:PORT|off] [--system] [--pretty] [--log-level LEVEL]
  */
 import { parseArgs } from "node:util";
 import { isRmxError } from "../base/errors.js";
@@ -20,6 +20,8 @@ Options:
                       else the embedded default: one bundled llama stub runtime)
   --socket PATH       socket path or \\\\.\\pipe\\name (else RMX_SOCKET, else the per-user default)
   --state-dir DIR     budgets, desired states, leases and logs (else RMX_STATE_DIR, else the per-user default)
+  --http HOST:PORT    the OpenAI-compatible gateway's address, or off (else RMX_HTTP, else the config's
+                      http.listen, default 127.0.0.1:8765; port 0 picks a free port)
   --system            system mode: /run/runtime-matrix/rmxd.sock and /var/lib/runtime-matrix
   --pretty            human-readable logs (default when stderr is a terminal)
   --log-level LEVEL   trace|debug|info|warn|error|fatal (else RMX_LOG_LEVEL, else the config's log_level)
@@ -36,6 +38,7 @@ async function main(): Promise<number> {
         config: { type: "string" },
         socket: { type: "string" },
         "state-dir": { type: "string" },
+        http: { type: "string" },
         system: { type: "boolean", default: false },
         pretty: { type: "boolean" },
         "log-level": { type: "string" },
@@ -73,7 +76,16 @@ async function main(): Promise<number> {
   let daemon: Daemon | undefined;
   try {
     const config = await locateConfig({ ...(values.config ? { flag: values.config as string } : {}), env });
-    daemon = new Daemon({ config, socketPath, stateDir, system, logger: bootLogger, version });
+    const httpListen = (values.http as string | undefined) ?? env.RMX_HTTP;
+    daemon = new Daemon({
+      config,
+      socketPath,
+      stateDir,
+      system,
+      logger: bootLogger,
+      version,
+      ...(httpListen !== undefined && httpListen !== "" ? { httpListen } : {}),
+    });
     installSignalHandlers(daemon);
     await daemon.start();
     if (!values["log-level"] && !env.RMX_LOG_LEVEL) bootLogger.level = daemon.config.log_level;

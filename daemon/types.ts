@@ -4,6 +4,7 @@
  * unless a field name says `_seconds`.
  */
 
+import type { GatewayView } from "./http/view.js";
 import type { DaemonProblem } from "./problems.js";
 
 // ─── Configuration (resolved: defaults applied, durations normalised to milliseconds) ───────────
@@ -139,6 +140,30 @@ export interface IpcSpec {
   socket_group?: string;
 }
 
+/** The OpenAI-compatible HTTP gateway (daemon/http/). */
+export type { GatewayView };
+
+export interface HttpSpec {
+  /** Where it listens; undefined: off. */
+  listen?: { host: string; port: number };
+  /** `token`: every route but GET /health needs `Authorization: Bearer <token>`; `none`: loopback only. */
+  auth: "token" | "none";
+  /** Host header values accepted besides the loopback names (DNS-rebinding guard). */
+  allowed_hosts: string[];
+  /** Origins answered with CORS headers (and preflight); empty: no CORS. */
+  cors_origins: string[];
+  max_body_bytes: number;
+  headers_timeout_ms: number;
+  /** Longest gap between two chunks of a request body. */
+  body_timeout_ms: number;
+  /** Longest wait for a stopped or idle runtime to become ready. */
+  start_timeout_ms: number;
+  /** Requests per model waiting for its runtime to start; more answer 503. */
+  queue: number;
+  /** Longest silence from a backend (no byte) before the request fails. */
+  upstream_timeout_ms: number;
+}
+
 export interface DaemonConfig {
   /** Where the config came from: a file path, or "<embedded default>". */
   source: string;
@@ -148,6 +173,7 @@ export interface DaemonConfig {
   telemetry: { health_interval_ms: number; sample_interval_ms: number };
   ipc: IpcSpec;
   policy: PolicySpec;
+  http: HttpSpec;
   models: ModelSpec[];
   model_dirs: string[];
   runtimes: RuntimeSpec[];
@@ -241,6 +267,8 @@ export interface NodeEntry {
     avg_ewma_ms?: number;
     error_rate?: number;
     slow_routes?: string[];
+    /** The OpenAI-compatible HTTP gateway: where it listens and its per model × cell × route figures. */
+    gateway?: GatewayView;
   };
   runtime: {
     total: number;

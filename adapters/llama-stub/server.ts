@@ -290,6 +290,53 @@ export function createStubServer(
     sendJson(res, 200, final(result, result.content));
   }
 
+  /** OpenAI's /v1/completions shape (llama-server serves it next to its native /completion). */
+  async function openAiCompletions(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const body = await readJsonObject(req);
+    const raw = body.prompt;
+    const prompt = typeof raw === "string" ? raw : Array.isArray(raw) ? raw.join(" ") : undefined;
+    if (prompt === undefined) throw new BadRequest("'prompt' is required");
+    const promptTokens = Math.max(1, countWords(prompt));
+    const tokens = requestedTokens(body, ["max_tokens", "n_predict"]);
+    const envelope = {
+      id: randomId("cmpl-"),
+      object: "text_completion",
+      created: Math.floor(Date.now() / 1000),
+      model: typeof body.model === "string" ? body.model : model,
+    };
+    const usage = (r: GenerationResult) => ({
+      completion_tokens: r.predictedTokens,
+      prompt_tokens: r.promptTokens,
+      total_tokens: r.predictedTokens + r.promptTokens,
+    });
+    if (body.stream === true) {
+      const result = await run(res, prompt, promptTokens, tokens, {
+        onStart: () => startSse(res),
+        onPiece: (piece) =>
+          sseWrite(res, {
+            ...envelope,
+            choices: [{ text: piece, index: 0, logprobs: null, finish_reason: null }],
+          }),
+      });
+      if (result === undefined) return;
+      sseWrite(res, {
+        ...envelope,
+        choices: [{ text: "", index: 0, logprobs: null, finish_reason: result.finishReason }],
+        usage: usage(result),
+      });
+      sseWrite(res, "[DONE]");
+      res.end();
+      return;
+    }
+    const result = await run(res, prompt, promptTokens, tokens, {});
+    if (result === undefined) return;
+    sendJson(res, 200, {
+      ...envelope,
+      choices: [{ text: result.content, index: 0, logprobs: null, finish_reason: result.finishReason }],
+      usage: usage(result),
+    });
+  }
+
   const routes: Record<
     string,
     (req: http.IncomingMessage, res: http.ServerResponse) => void | Promise<void>
@@ -360,6 +407,7 @@ export function createStubServer(
     },
     "POST /completion": completion,
     "POST /v1/chat/completions": chatCompletions,
+    "POST /v1/completions": openAiCompletions,
   };
   // Aliases llama-server also serves.
   routes["GET /v1/health"] = routes["GET /health"]!;

@@ -33,13 +33,28 @@ export const BUILTIN_RUNTIME_SCALARS = {
   auto_start: false,
 } as const satisfies Partial<RuntimeSpec>;
 
-export type DaemonDefaults = Pick<DaemonConfig, "log_level" | "telemetry" | "ipc" | "policy">;
+/** The gateway's documented default port (`http.listen: 127.0.0.1:8765`). */
+export const DEFAULT_HTTP_PORT = 8765;
+
+export type DaemonDefaults = Pick<DaemonConfig, "log_level" | "telemetry" | "ipc" | "policy" | "http">;
 
 export const BUILTIN_DAEMON_DEFAULTS: DaemonDefaults = {
   log_level: "info",
   telemetry: { health_interval_ms: 5_000, sample_interval_ms: 5_000 },
   ipc: { max_connections: 2048, max_line_bytes: 1024 * 1024, subscriber_queue: 1000 },
   policy: { allow_fallback: true, allow_remote: false, allow_cpu: true, restore_after_ms: 30_000 },
+  http: {
+    listen: { host: "127.0.0.1", port: DEFAULT_HTTP_PORT },
+    auth: "token",
+    allowed_hosts: [],
+    cors_origins: [],
+    max_body_bytes: 4 * 1024 * 1024,
+    headers_timeout_ms: 10_000,
+    body_timeout_ms: 10_000,
+    start_timeout_ms: 120_000,
+    queue: 64,
+    upstream_timeout_ms: 300_000,
+  },
 };
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {

@@ -1,5 +1,7 @@
 import path from "node:path";
 import { Cron } from "croner";
+import { httpExposure } from "../http/exposure.js";
+import { parseListen } from "../http/listen.js";
 import type {
   BackoffSpec,
   DaemonConfig,
@@ -234,12 +236,52 @@ export function resolveConfig(
           restore_after_ms: file.policy.restore_after,
         }),
     ),
+    http: resolveHttp(file.http, (at, message) => problem(["http", ...at], message)),
     models,
     model_dirs: (file.model_dirs ?? []).map((d) => expandPath(d, ctx)),
     runtimes,
     schedule,
   });
   return { config, issues };
+}
+
+/** `http:` over the defaults; a listen address beyond loopback with `auth: none` is an error. */
+function resolveHttp(
+  file: ConfigFile["http"],
+  problem: (at: ConfigPath, message: string) => void,
+): DaemonConfig["http"] {
+  const base = BUILTIN_DAEMON_DEFAULTS.http;
+  const spec: DaemonConfig["http"] = deepMerge<DaemonConfig["http"]>(
+    base,
+    file &&
+      compact({
+        auth: file.auth,
+        allowed_hosts: file.allowed_hosts,
+        cors_origins: file.cors_origins,
+        max_body_bytes: file.max_body,
+        headers_timeout_ms: file.headers_timeout,
+        body_timeout_ms: file.body_timeout,
+        start_timeout_ms: file.start_timeout,
+        queue: file.queue,
+        upstream_timeout_ms: file.upstream_timeout,
+      }),
+  );
+  if (file?.listen !== undefined) {
+    const listen = parseListen(file.listen);
+    if (listen === undefined) {
+      problem(
+        ["listen"],
+        `expected HOST:PORT (port 0 to 65535), [IPv6]:PORT or off, got ${describeValue(file.listen)}`,
+      );
+    } else if (listen === null) {
+      delete spec.listen;
+    } else {
+      spec.listen = listen;
+    }
+  }
+  const issue = httpExposure(spec);
+  if (issue !== undefined) problem(["auth"], issue);
+  return spec;
 }
 
 /** Pairs of keys in a merged block where the first must not exceed the second. */

@@ -8,6 +8,8 @@
  * telemetry: { health_interval: 5s, sample_interval: 5s }
  * ipc: { max_connections: 2048, max_line_bytes: 1MB, subscriber_queue: 1000, socket_group: rmx }
  * policy: { allow_fallback: true, allow_remote: false, allow_cpu: true, required_sandbox: bwrap, restore_after: 30s }
+ * http: { listen: 127.0.0.1:8765, auth: token, allowed_hosts: [], cors_origins: [], max_body: 4MB,
+ *         headers_timeout: 10s, body_timeout: 10s, start_timeout: 120s, queue: 64, upstream_timeout: 5m }
  * defaults:                  # daemon-wide defaults for every runtime; per-runtime keys override (deep merge)
  *   health: { path: /health, interval: 5s, timeout: 2s, failure_threshold: 3, start_timeout: 120s,
  *             start_poll_initial: 10ms, start_poll_max: 50ms,
@@ -54,15 +56,17 @@
  * minimum/maximum). Every duration feeds a timer and is at most 24h (Node runs a longer delay after 1 ms):
  * - durations: `telemetry.*_interval`, `health.interval|timeout|start_timeout|start_poll_initial|start_poll_max`,
  *   `health.inference.interval|timeout`, `backoff.max`, `idle_ttl`: 1ms to 24h; `backoff.initial`,
- *   `backoff.reset_after`, `stop.grace`, `policy.restore_after`: 0ms to 24h.
- * - sizes: `ipc.max_line_bytes` 1KB to 256MB; `logs.max_bytes` 64KB to 1TB; `sandbox.memory_max` 1MB to 1024TB.
- * - counts: `ipc.max_connections` 1 to 65536; `ipc.subscriber_queue` 1 to 1000000; `health.failure_threshold`
+ *   `backoff.reset_after`, `stop.grace`, `policy.restore_after`: 0ms to 24h; `http.start_timeout`,
+ *   `http.upstream_timeout`: 1ms to 24h; `http.headers_timeout`, `http.body_timeout`: 100ms to 10m.
+ * - sizes: `ipc.max_line_bytes` 1KB to 256MB; `http.max_body` 1KB to 256MB; `logs.max_bytes` 64KB to 1TB; `sandbox.memory_max` 1MB to 1024TB.
+ * - counts: `http.queue` 1 to 100000; `ipc.max_connections` 1 to 65536; `ipc.subscriber_queue` 1 to 1000000; `health.failure_threshold`
  *   1 to 1000000; `restart_budget.max_restarts` 0 to 10000; `restart_budget.window_seconds` 1 to 86400;
  *   `logs.files` 1 to 100; `context` 1 to 16777216; `gpu_layers` 0 to 100000; `slots` 1 to 1024.
- * - others: `port` 1 to 65535; `backoff.factor` 1 to 100; `backoff.jitter` 0 to 1; `sandbox.cpu_quota` above 0,
+ * - others: `port` 1 to 65535; `http.listen`'s port 0 (any free port) to 65535; `backoff.factor` 1 to 100; `backoff.jitter` 0 to 1; `sandbox.cpu_quota` above 0,
  *   at most 100000.
  */
 import { z } from "zod";
+import { LISTEN_PATTERN } from "../http/listen.js";
 import {
   DURATION_PATTERN,
   formatDuration,
@@ -89,6 +93,7 @@ export const STOP_SIGNALS = [
   "SIGKILL",
 ] as const;
 export const SCHEDULE_ACTIONS = ["start", "stop", "restart"] as const;
+export const HTTP_AUTH = ["token", "none"] as const;
 
 // ─── Leaf builders: every leaf carries the message a user sees ("expected …"); the formatter adds "got …". ───
 
@@ -384,6 +389,47 @@ export const configFileSchema = mapping(
         ).optional(),
       },
       "Placement policy.",
+    ).optional(),
+    http: mapping(
+      {
+        listen: matching(
+          LISTEN_PATTERN,
+          "HOST:PORT, [IPv6]:PORT or off",
+          "Where the OpenAI-compatible gateway listens (default 127.0.0.1:8765), or off.",
+        ).optional(),
+        auth: oneOf(
+          HTTP_AUTH,
+          "token: a bearer token from the state dir; none: no auth (loopback only).",
+        ).optional(),
+        allowed_hosts: list(
+          text("A host name, or host:port."),
+          "Host headers accepted besides loopback names.",
+        ).optional(),
+        cors_origins: list(
+          text("An origin, e.g. http://localhost:3000."),
+          "Origins given CORS headers.",
+        ).optional(),
+        max_body: size("Largest request body.", { min: KiB, max: 256 * MiB }).optional(),
+        headers_timeout: duration("Longest time to receive a request's headers.", {
+          min: 100,
+          max: 600_000,
+        }).optional(),
+        body_timeout: duration("Longest gap between two chunks of a request body.", {
+          min: 100,
+          max: 600_000,
+        }).optional(),
+        start_timeout: duration("Longest wait for a stopped or idle runtime to start on demand.", {
+          positive: true,
+        }).optional(),
+        queue: positiveInt("Requests per model waiting for its runtime to start.", {
+          min: 1,
+          max: 100_000,
+        }).optional(),
+        upstream_timeout: duration("Longest silence from a backend before the request fails.", {
+          positive: true,
+        }).optional(),
+      },
+      "The OpenAI-compatible HTTP gateway.",
     ).optional(),
     defaults: mapping(
       {

@@ -25,7 +25,8 @@ export interface ChatHost {
   ensureReady(rt: RuntimeSupervisor, deadline: number): Promise<void>;
   /** Marks the runtime busy (it must not idle mid-request); returns the function that ends it. */
   begin(runtimeId: string): () => void;
-  record(cellKey: string, ms: number, ok: boolean): void;
+  /** `route` defaults to the chat route; the HTTP gateway passes the one it served. */
+  record(cellKey: string, ms: number, ok: boolean, route?: string): void;
   now(): number;
 }
 

@@ -12,7 +12,7 @@ import type { LeaseCount } from "../matrix/compose.js";
 import { ParameterCache } from "../models/parameter-cache.js";
 import type { DaemonConfig, NodeEntry, RuntimeState } from "../types.js";
 import { placeOf } from "./candidates.js";
-import { CHAT_ROUTE, respondChat } from "./chat.js";
+import { CHAT_ROUTE, type ChatHost, respondChat } from "./chat.js";
 import type { PolicyHost } from "./host.js";
 import { RuntimeActivity } from "./idle.js";
 import { LeaseManager } from "./lease.js";
@@ -20,6 +20,7 @@ import { isStoredLease, LeaseDesk } from "./lease-desk.js";
 import { clearPin, type PinRecord, PinStore, readablePins, setPin } from "./pins.js";
 import { QuickActions } from "./quick-actions.js";
 import { RoutedRequests } from "./request-stats.js";
+import type { Candidate } from "./resolve.js";
 import { Router } from "./routing.js";
 import { ScheduleRunner } from "./schedule.js";
 import { PolicySwitches } from "./switches.js";
@@ -183,24 +184,29 @@ export class Policy {
   }
 
   chat(p: Wire.ChatParams, notify?: (method: string, payload: unknown) => void): Promise<Wire.ChatResult> {
+    return respondChat(this.serving(), p, notify);
+  }
+
+  /**
+   * Routing, waking and counting as `chat.respond` uses them, for requests that arrive another way (the
+   * HTTP gateway): one machinery, so pins, fallback, modes, leases, on-demand start and idle_ttl agree.
+   */
+  serving(): ChatHost & { candidates(): Candidate[] } {
     const { host } = this;
-    return respondChat(
-      {
-        route: (req) => this.router.route(req),
-        stickyNote: (routed) => this.router.stickyNote(routed),
-        runtime: (id) => host.runtimes.get(id),
-        placeOf: (rt) => placeOf(rt.spec, (m) => host.models().get(m)),
-        ensureReady: (rt, deadline) => this.activity.ensureReady(rt, deadline),
-        begin: (id) => this.activity.begin(id),
-        record: (key, ms, ok) => {
-          this.requests.record(key, CHAT_ROUTE, ms, ok);
-          host.onRouted();
-        },
-        now: () => host.clock.now(),
+    return {
+      route: (req) => this.router.route(req),
+      candidates: () => this.router.candidates(),
+      stickyNote: (routed) => this.router.stickyNote(routed),
+      runtime: (id) => host.runtimes.get(id),
+      placeOf: (rt) => placeOf(rt.spec, (m) => host.models().get(m)),
+      ensureReady: (rt, deadline) => this.activity.ensureReady(rt, deadline),
+      begin: (id) => this.activity.begin(id),
+      record: (key, ms, ok, route = CHAT_ROUTE) => {
+        this.requests.record(key, route, ms, ok);
+        host.onRouted();
       },
-      p,
-      notify,
-    );
+      now: () => host.clock.now(),
+    };
   }
 }
 

@@ -219,6 +219,14 @@ export const COMMANDS: readonly CommandSpec[] = [
     load: () => import("./commands/lease.js"),
   },
   {
+    path: ["http", "token"],
+    summary: "Print the HTTP gateway's bearer token (the API key for OpenAI clients)",
+    options: {
+      url: { type: "boolean", description: "also print the base URL (http://HOST:PORT/v1) on a second line" },
+    },
+    load: () => import("./commands/http.js"),
+  },
+  {
     path: ["config", "schema"],
     summary: "Print the JSON Schema of the configuration file",
     options: {},

@@ -377,7 +377,7 @@ zzz: 1
         column: 1,
         path: "zzz",
         message:
-          'unknown key "zzz"; known keys: node_id, log_level, timezone, telemetry, ipc, policy, defaults, models, model_dirs, runtimes, schedule',
+          'unknown key "zzz"; known keys: node_id, log_level, timezone, telemetry, ipc, policy, http, defaults, models, model_dirs, runtimes, schedule',
       },
     ]);
   });

@@ -107,6 +107,9 @@ export async function startDaemon(opts: StartOptions = {}): Promise<DaemonHandle
     RMX_STATE_DIR: stateDir,
     RMX_LOG_LEVEL: process.env.RMX_TEST_LOG_LEVEL ?? "info",
     XDG_CONFIG_HOME: path.join(dir, "xdg-config"),
+    // The HTTP gateway is on by default on a fixed port: tests run in parallel, so it is off unless a
+    // test asks for it (`--http 127.0.0.1:0` beats this).
+    RMX_HTTP: "off",
     ...opts.env,
   };
   if (opts.env?.RMX_CONFIG === undefined) delete env.RMX_CONFIG; // only a test that sets it gets it

@@ -1,0 +1,227 @@
+#!/usr/bin/env node
+// The HTTP gateway's cost: added latency over calling the backend directly (non-stream p50/p99, stream
+// time to first byte) and streaming throughput with 64 concurrent clients, against a floor (a minimal
+// node:http proxy to the same backend), all in one run. Writes a "Gateway" section into bench/results.md.
+//   npm run build && node bench/gateway.mjs     (BENCH_SCALE=0.1 for a quick look)
+import { spawn } from "node:child_process";
+import fs from "node:fs";
+import http from "node:http";
+import os from "node:os";
+import path from "node:path";
+import { performance } from "node:perf_hooks";
+import { fileURLToPath } from "node:url";
+import { RmxClient } from "../dist/ipc/client.js";
+import { summarize } from "./lib/stats.mjs";
+
+const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+const SCALE = Number(process.env.BENCH_SCALE ?? 1);
+const N = Math.max(50, Math.round(3000 * SCALE));
+const ROUNDS = Math.max(2, Math.round(5 * SCALE));
+const STREAMS = 64;
+const STREAM_TOKENS = 200;
+
+const children = [];
+process.on("exit", () => {
+  for (const c of children) c.kill("SIGKILL");
+});
+
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), "rmx-bench-gw-"));
+fs.writeFileSync(
+  path.join(dir, "rmx.yaml"),
+  `runtimes:
+  - id: bench
+    adapter: llama-stub
+    args: ["--alias", "bench", "--stub-tokens-per-second", "1000000"]
+    slots: 64
+    context: 262144
+    auto_start: true
+`,
+);
+const socket = path.join(dir, "rmxd.sock");
+const rmxd = spawn(
+  process.execPath,
+  [path.join(REPO, "dist/daemon/main.js"), "--config", path.join(dir, "rmx.yaml"), "--http", "127.0.0.1:0"],
+  {
+    env: {
+      ...process.env,
+      RMX_SOCKET: socket,
+      RMX_STATE_DIR: path.join(dir, "state"),
+      RMX_LOG_LEVEL: "warn",
+    },
+    stdio: ["ignore", "ignore", "inherit"],
+  },
+);
+children.push(rmxd);
+
+async function connect() {
+  for (let i = 0; ; i++) {
+    try {
+      return await RmxClient.connect({ socketPath: socket });
+    } catch (error) {
+      if (i > 200) throw error;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+}
+const client = await connect();
+let endpoint;
+for (;;) {
+  const status = await client.call("runtime.status");
+  const rt = status.runtimes.find((r) => r.id === "bench");
+  if (rt?.state === "ready") {
+    endpoint = rt.endpoint;
+    break;
+  }
+  await new Promise((r) => setTimeout(r, 50));
+}
+const gw = await client.call("http.token");
+await client.close();
+
+const floor = spawn(process.execPath, [path.join(REPO, "bench/children/floor-proxy.mjs"), endpoint], {
+  stdio: ["ignore", "pipe", "inherit"],
+});
+children.push(floor);
+const floorPort = await new Promise((resolve) =>
+  floor.stdout.once("data", (d) => resolve(Number(String(d).trim()))),
+);
+
+const direct = new URL(endpoint);
+const subjects = [
+  {
+    name: "direct",
+    label: "backend directly",
+    host: direct.hostname,
+    port: Number(direct.port),
+    headers: {},
+  },
+  { name: "floor", label: "floor: minimal node:http proxy", host: "127.0.0.1", port: floorPort, headers: {} },
+  {
+    name: "rmxd",
+    label: "rmxd gateway",
+    host: gw.listen.slice(0, gw.listen.lastIndexOf(":")),
+    port: Number(gw.listen.split(":").pop()),
+    headers: { authorization: `Bearer ${gw.token}` },
+  },
+];
+const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
+
+/** One POST; resolves with [total ms, ms to first body byte, bytes]. */
+function post(s, body) {
+  const payload = JSON.stringify(body);
+  const t0 = performance.now();
+  return new Promise((resolve, reject) => {
+    const req = http.request(
+      {
+        host: s.host,
+        port: s.port,
+        method: "POST",
+        path: "/v1/chat/completions",
+        agent,
+        headers: {
+          ...s.headers,
+          host: `${s.host}:${s.port}`,
+          "content-type": "application/json",
+          "content-length": Buffer.byteLength(payload),
+        },
+      },
+      (res) => {
+        let first;
+        let bytes = 0;
+        res.on("data", (c) => {
+          first ??= performance.now() - t0;
+          bytes += c.length;
+        });
+        res.on("end", () =>
+          res.statusCode === 200
+            ? resolve([performance.now() - t0, first, bytes])
+            : reject(new Error(`${s.name}: HTTP ${res.statusCode}`)),
+        );
+      },
+    );
+    req.on("error", reject);
+    req.end(payload);
+  });
+}
+
+const plain = { model: "bench", messages: [{ role: "user", content: "hi" }], max_tokens: 1 };
+const streamed = { ...plain, stream: true };
+const lat = Object.fromEntries(subjects.map((s) => [s.name, []]));
+const ttfb = Object.fromEntries(subjects.map((s) => [s.name, []]));
+const tput = Object.fromEntries(subjects.map((s) => [s.name, []]));
+
+// Warm-up: pools, JIT, the stub's slots.
+for (const s of subjects) for (let i = 0; i < 200; i++) await post(s, plain);
+// Interleaved, so drift (other load on the machine) hits every subject alike.
+for (let i = 0; i < N; i++) {
+  for (const s of subjects) {
+    lat[s.name].push((await post(s, plain))[0]);
+    ttfb[s.name].push((await post(s, streamed))[1]);
+  }
+}
+for (let r = 0; r < ROUNDS; r++) {
+  for (const s of subjects) {
+    const t0 = performance.now();
+    const all = await Promise.all(
+      Array.from({ length: STREAMS }, () => post(s, { ...streamed, max_tokens: STREAM_TOKENS })),
+    );
+    const seconds = (performance.now() - t0) / 1000;
+    tput[s.name].push((STREAMS * STREAM_TOKENS) / seconds);
+    void all;
+  }
+}
+rmxd.kill("SIGTERM");
+floor.kill("SIGTERM");
+
+const fmt = (ms) => (ms < 1 ? `${Math.round(ms * 1000)} µs` : `${ms.toFixed(2)} ms`);
+const st = (xs) => summarize(xs);
+const rows = [];
+const line = (measure, subject, xs, unit) => {
+  const s = st(xs);
+  const f = unit === "tok/s" ? (v) => `${Math.round(v)} tok/s` : fmt;
+  rows.push(`| ${measure} | ${subject} | ${s.n} | ${f(s.median)} | ${f(s.p95)} | ${f(s.p99)} |`);
+};
+for (const s of subjects) line("Chat, non-stream (1 token): round trip", s.label, lat[s.name]);
+for (const s of subjects) line("Chat, stream: time to first byte", s.label, ttfb[s.name]);
+for (const s of subjects)
+  line(
+    `Streaming throughput, ${STREAMS} concurrent clients × ${STREAM_TOKENS} tokens`,
+    s.label,
+    tput[s.name],
+    "tok/s",
+  );
+const added = (name, p) => st(lat[name])[p] - st(lat.direct)[p];
+const addedTtfb = (name) => st(ttfb[name]).median - st(ttfb.direct).median;
+const summary = {
+  p50_added_ms: added("rmxd", "median"),
+  p99_added_ms: added("rmxd", "p99"),
+  floor_p50_added_ms: added("floor", "median"),
+  floor_p99_added_ms: added("floor", "p99"),
+  ttfb_added_ms: addedTtfb("rmxd"),
+  floor_ttfb_added_ms: addedTtfb("floor"),
+};
+const ratio = summary.p50_added_ms / summary.floor_p50_added_ms;
+const section = `<!-- gateway:start -->
+## Gateway
+
+Run ${new Date().toISOString()}; \`BENCH_SCALE=${SCALE}\`; \`node bench/gateway.mjs\`. One llama stub (64 slots, unthrottled), reached three ways in
+one run, requests interleaved: directly, through a floor proxy (node:http piping over a keep-alive pool:
+bench/children/floor-proxy.mjs), and through rmxd's gateway (auth, Host guard, matrix routing, telemetry).
+
+| Measure | Subject | n | median | p95 | p99 |
+| --- | --- | --- | --- | --- | --- |
+${rows.join("\n")}
+
+Added over the backend: rmxd p50 ${fmt(summary.p50_added_ms)}, p99 ${fmt(summary.p99_added_ms)}, time to first byte ${fmt(summary.ttfb_added_ms)};
+floor p50 ${fmt(summary.floor_p50_added_ms)}, p99 ${fmt(summary.floor_p99_added_ms)}, time to first byte ${fmt(summary.floor_ttfb_added_ms)}.
+Targets: p50 added ≤ 0.3 ms: **${summary.p50_added_ms <= 0.3 ? "met" : "missed"}**; within 1.1× of the floor's overhead: **${ratio <= 1.1 ? "met" : "missed"}** (${ratio.toFixed(2)}×).
+<!-- gateway:end -->
+`;
+const resultsFile = path.join(REPO, "bench/results.md");
+const before = fs.existsSync(resultsFile) ? fs.readFileSync(resultsFile, "utf8") : "";
+const next = /<!-- gateway:start -->[\s\S]*<!-- gateway:end -->\n?/.test(before)
+  ? before.replace(/<!-- gateway:start -->[\s\S]*<!-- gateway:end -->\n?/, section)
+  : `${before.trimEnd()}\n\n${section}`;
+fs.writeFileSync(resultsFile, next);
+process.stdout.write(`${section}\n${JSON.stringify(summary)}\n`);
+fs.rmSync(dir, { recursive: true, force: true });
+process.exit(0);

@@ -1,0 +1,311 @@
+/**
+ * POST /v1/chat/completions, /v1/completions, /v1/embeddings: validate the body, resolve `model` through
+ * the matrix (model ids and aliases; pins by X-Rmx-Agent / X-Rmx-Project, the mode by X-Rmx-Mode), wake
+ * the runtime if it is stopped or idle (a bounded queue per model), forward, and on a backend failure
+ * before the first byte try the next allowed cell once. X-Rmx-Cell names the cell that served.
+ */
+import type http from "node:http";
+import { performance } from "node:perf_hooks";
+import { getAdapter } from "../../adapters/registry.js";
+import { RmxError } from "../../base/errors.js";
+import type { CellRef, ResolveMode, ResolveRequest } from "../policy/resolve.js";
+import type { RuntimeSupervisor } from "../supervise/runtime.js";
+import type { HttpSpec } from "../types.js";
+import {
+  badRequest,
+  type ErrorClass,
+  type GatewayError,
+  notFound,
+  sendError,
+  unavailable,
+  upstreamFailed,
+} from "./answer.js";
+import { type ForwardOutcome, forward } from "./forward.js";
+import type { GatewayHost } from "./host.js";
+import { resolveModelName } from "./model-names.js";
+import type { GatewaySample } from "./stats.js";
+
+export type InferenceRoute = "/v1/chat/completions" | "/v1/completions" | "/v1/embeddings";
+
+export const INFERENCE_ROUTES: readonly InferenceRoute[] = [
+  "/v1/chat/completions",
+  "/v1/completions",
+  "/v1/embeddings",
+];
+
+const SUFFIX: Record<InferenceRoute, string> = {
+  "/v1/chat/completions": "/chat/completions",
+  "/v1/completions": "/completions",
+  "/v1/embeddings": "/embeddings",
+};
+
+const MODES: readonly ResolveMode[] = ["quick", "balanced", "deep", "verified"];
+const RETRY_AFTER_S = 5;
+
+export interface InferenceContext {
+  host: GatewayHost;
+  spec: HttpSpec;
+  /** Requests per model waiting for their runtime to start. */
+  waiting: Map<string, number>;
+  record(sample: GatewaySample): void;
+}
+
+type Body = Record<string, unknown>;
+
+function validate(route: InferenceRoute, raw: Buffer): { body: Body } | { error: GatewayError } {
+  let body: unknown;
+  try {
+    body = JSON.parse(raw.toString("utf8"));
+  } catch (error) {
+    return {
+      error: badRequest(`request body is not valid JSON: ${(error as Error).message}`, "invalid_json"),
+    };
+  }
+  if (typeof body !== "object" || body === null || Array.isArray(body))
+    return { error: badRequest("request body must be a JSON object", "invalid_body") };
+  const b = body as Body;
+  if (b.model !== undefined && (typeof b.model !== "string" || b.model === ""))
+    return { error: badRequest("'model' must be a non-empty string", "invalid_type", "model") };
+  if (b.stream !== undefined && b.stream !== null && typeof b.stream !== "boolean")
+    return { error: badRequest("'stream' must be true or false", "invalid_type", "stream") };
+  if (route === "/v1/chat/completions" && (!Array.isArray(b.messages) || b.messages.length === 0))
+    return { error: badRequest("'messages' must be a non-empty array", "invalid_value", "messages") };
+  if (route === "/v1/completions" && typeof b.prompt !== "string" && !Array.isArray(b.prompt))
+    return { error: badRequest("'prompt' must be a string or an array", "invalid_value", "prompt") };
+  if (route === "/v1/embeddings" && typeof b.input !== "string" && !Array.isArray(b.input))
+    return { error: badRequest("'input' must be a string or an array", "invalid_value", "input") };
+  return { body: b };
+}
+
+function header(req: http.IncomingMessage, name: string): string | undefined {
+  const v = req.headers[name];
+  return typeof v === "string" && v !== "" ? v : undefined;
+}
+
+function resolveRequest(req: http.IncomingMessage, model: string | undefined): ResolveRequest | GatewayError {
+  const r: ResolveRequest = {};
+  const agent = header(req, "x-rmx-agent");
+  const project = header(req, "x-rmx-project");
+  const mode = header(req, "x-rmx-mode");
+  if (agent !== undefined) r.agent = agent;
+  if (project !== undefined) r.project = project;
+  if (model !== undefined) r.model = model;
+  if (mode !== undefined) {
+    if (!(MODES as readonly string[]).includes(mode))
+      return badRequest(
+        `X-Rmx-Mode must be one of ${MODES.join(", ")}, got "${mode.slice(0, 40)}"`,
+        "invalid_mode",
+      );
+    r.mode = mode as ResolveMode;
+  }
+  return r;
+}
+
+/** Cells to try, best first: the routed one, then one other runtime (like chat.respond's single retry). */
+function cellsToTry(ctx: InferenceContext, req: ResolveRequest): { refs: CellRef[]; why: string } {
+  const routed = ctx.host.routing.route(req);
+  const serve = routed.serve;
+  if (serve !== undefined) {
+    const next =
+      routed.resolution.ranked.find((r) => r.runtime !== serve.runtime && r.cell !== serve.cell) ??
+      routed.resolution.ranked.find((r) => r.runtime !== serve.runtime);
+    return { refs: next === undefined ? [serve] : [serve, next], why: "" };
+  }
+  // A stopped runtime is "unhealthy" to routing, but the gateway starts it on demand: one passed over
+  // only for that (every other check passed) is served after a start.
+  const stopped = routed.resolution.passed_over.filter((p) => {
+    if (p.why !== "unhealthy" || p.runtime === undefined) return false;
+    return ctx.host.routing.runtime(p.runtime)?.state === "stopped";
+  });
+  const why = routed.resolution.passed_over
+    .slice(0, 6)
+    .map((p) => `${p.cell}${p.runtime ? ` (runtime ${p.runtime})` : ""}: ${p.why} (${p.detail})`)
+    .join("; ");
+  return { refs: stopped.slice(0, 2), why: why || "no runtime is configured" };
+}
+
+/** Starts a stopped or idle runtime and waits for it, holding a place in the model's bounded queue. */
+async function wake(
+  ctx: InferenceContext,
+  rt: RuntimeSupervisor,
+  model: string,
+): Promise<GatewayError | "failed" | undefined> {
+  if (rt.state === "ready") return undefined;
+  const waiting = ctx.waiting.get(model) ?? 0;
+  if (waiting >= ctx.spec.queue)
+    return unavailable(
+      `${waiting} requests already wait for model ${model} to start (http.queue ${ctx.spec.queue})`,
+      "queue_full",
+      RETRY_AFTER_S,
+    );
+  ctx.waiting.set(model, waiting + 1);
+  try {
+    if (rt.state === "stopped") {
+      ctx.host.logger.info(
+        { runtime: rt.id, model },
+        "starting a stopped runtime on demand for an HTTP request",
+      );
+      rt.start();
+    }
+    await ctx.host.routing.ensureReady(rt, ctx.host.routing.now() + ctx.spec.start_timeout_ms);
+    return undefined;
+  } catch (error) {
+    if (error instanceof RmxError && error.code === "TIMEOUT")
+      return unavailable(
+        `${error.message} (http.start_timeout ${ctx.spec.start_timeout_ms} ms)`,
+        "start_timeout",
+        RETRY_AFTER_S,
+      );
+    ctx.host.logger.warn({ runtime: rt.id, err: (error as Error).message }, "on-demand start failed");
+    return "failed";
+  } finally {
+    const n = (ctx.waiting.get(model) ?? 1) - 1;
+    if (n <= 0) ctx.waiting.delete(model);
+    else ctx.waiting.set(model, n);
+  }
+}
+
+function upstreamUrl(rt: RuntimeSupervisor, route: InferenceRoute): URL | undefined {
+  const endpoint = rt.endpoint;
+  if (endpoint === undefined) return undefined;
+  const chat = getAdapter(rt.spec.adapter).chatUrl(endpoint);
+  const base = chat.endsWith("/chat/completions") ? chat.slice(0, -"/chat/completions".length) : chat;
+  return new URL(base + SUFFIX[route]);
+}
+
+function classOf(outcome: ForwardOutcome): ErrorClass | undefined {
+  switch (outcome.kind) {
+    case "done":
+      return outcome.status >= 500 ? "upstream" : outcome.status >= 400 ? "client" : undefined;
+    case "aborted":
+      return "aborted";
+    case "broken":
+      return "upstream";
+    case "retry":
+      return outcome.timedOut ? "timeout" : "upstream";
+    case "refused":
+      return "client";
+  }
+}
+
+export async function serveInference(
+  ctx: InferenceContext,
+  route: InferenceRoute,
+  req: http.IncomingMessage,
+  res: http.ServerResponse,
+  raw: Buffer,
+  answerHeaders: Record<string, string>,
+): Promise<void> {
+  const started = performance.now();
+  const fail = (e: GatewayError, model = "", cell = "") => {
+    sendError(res, e, answerHeaders);
+    ctx.record({ model, cell, route, ms: performance.now() - started, error: e.klass });
+  };
+  const checked = validate(route, raw);
+  if ("error" in checked) return fail(checked.error);
+  const { body } = checked;
+  const asked = body.model as string | undefined;
+  const routing = ctx.host.routing;
+  const model = asked === undefined ? undefined : resolveModelName(asked, routing, ctx.host.lookupModel);
+  if (asked !== undefined && model === undefined) {
+    const known = [...new Set(routing.candidates().map((c) => c.cell.model))].sort();
+    return fail(
+      notFound(
+        `The model '${asked}' does not exist here; models served: ${known.join(", ") || "(none)"}`,
+        "model_not_found",
+        "model",
+      ),
+      asked,
+    );
+  }
+  const rr = resolveRequest(req, model);
+  if ("status" in rr) return fail(rr, model);
+  const { refs, why } = cellsToTry(ctx, rr);
+  if (refs.length === 0)
+    return fail(
+      unavailable(`no healthy cell for model ${model ?? "(any)"}: ${why}`, "no_healthy_cell", RETRY_AFTER_S),
+      model,
+    );
+
+  const failures: string[] = [];
+  for (const ref of refs) {
+    const rt = ref.runtime === undefined ? undefined : routing.runtime(ref.runtime);
+    if (rt === undefined) {
+      failures.push(`${ref.cell}: runtime ${ref.runtime ?? "?"} is gone`);
+      continue;
+    }
+    const place = routing.placeOf(rt);
+    const end = routing.begin(rt.id);
+    let outcome: ForwardOutcome;
+    try {
+      const woke = await wake(ctx, rt, place.model);
+      if (woke === "failed") {
+        failures.push(`${ref.cell}: runtime ${rt.id} did not start (state ${rt.state})`);
+        continue;
+      }
+      if (woke !== undefined) return fail(woke, place.model, ref.cell);
+      if (res.destroyed) {
+        ctx.record({
+          model: place.model,
+          cell: ref.cell,
+          route,
+          ms: performance.now() - started,
+          error: "aborted",
+        });
+        return;
+      }
+      const url = upstreamUrl(rt, route);
+      if (url === undefined) {
+        failures.push(`${ref.cell}: runtime ${rt.id} has no endpoint (state ${rt.state})`);
+        continue;
+      }
+      const payload =
+        rt.spec.adapter === "remote"
+          ? Buffer.from(JSON.stringify({ ...body, model: rt.spec.model ?? place.model }), "utf8")
+          : raw;
+      outcome = await forward(
+        res,
+        {
+          url,
+          headers: getAdapter(rt.spec.adapter).authHeaders(rt.spec),
+          body: payload,
+          idleTimeoutMs: ctx.spec.upstream_timeout_ms,
+          answerHeaders: { ...answerHeaders, "x-rmx-cell": ref.cell },
+        },
+        (status) => status < 400 || (status < 500 && !(route === "/v1/embeddings" && status === 404)),
+      );
+    } finally {
+      end();
+    }
+    const ms = performance.now() - started;
+    const klass = classOf(outcome);
+    routing.record(place.key, ms, klass === undefined, route);
+    ctx.host.onCounted();
+    if (outcome.kind === "retry") {
+      ctx.record({ model: place.model, cell: ref.cell, route, ms, error: klass ?? "upstream" });
+      failures.push(`${ref.cell}: ${outcome.message}`);
+      continue;
+    }
+    if (outcome.kind === "refused") {
+      // Only a 404 from /v1/embeddings is held back: the backend has no embeddings endpoint.
+      const e: GatewayError = {
+        status: 501,
+        type: "invalid_request_error",
+        code: "embeddings_not_supported",
+        message: `cell ${ref.cell} (runtime ${rt.id}) cannot embed: its backend has no /v1/embeddings (start llama-server with --embeddings, or ask another model)`,
+        klass: "client",
+      };
+      return fail(e, place.model, ref.cell);
+    }
+    ctx.record({
+      model: place.model,
+      cell: ref.cell,
+      route,
+      ms,
+      ...(outcome.kind !== "aborted" && outcome.ttfbMs !== undefined ? { ttfbMs: outcome.ttfbMs } : {}),
+      ...(klass === undefined ? {} : { error: klass }),
+    });
+    return;
+  }
+  fail(upstreamFailed(`every cell tried failed: ${failures.join("; then ")}`), model);
+}
