@@ -280,7 +280,9 @@ export function parseStubOptions(argv: readonly string[], env: NodeJS.ProcessEnv
   };
 
   for (let i = 0; i < argv.length; i++) {
-    const token = argv[i] as string;
+    const raw = argv[i] as string;
+    // b4748 reads `--n_gpu_layers` as `--n-gpu-layers` (and has no `--flag=value` form).
+    const token = raw.startsWith("--") && !raw.startsWith("--stub-") ? raw.replaceAll("_", "-") : raw;
     if (token.startsWith("--stub-")) {
       const eq = token.indexOf("=");
       const flag = eq >= 0 ? token.slice(0, eq) : token;
