@@ -29,7 +29,9 @@ function vector(seed: number, nEmbd: number): number[] {
 
 function mean(rows: number[][], nEmbd: number): number[] {
   const sum = new Array<number>(nEmbd).fill(0);
-  for (const row of rows) row.forEach((v, i) => (sum[i] = (sum[i] as number) + v));
+  for (const row of rows) {
+    for (let i = 0; i < row.length; i++) sum[i] = (sum[i] as number) + (row[i] as number);
+  }
   return sum.map((v) => v / Math.max(1, rows.length));
 }
 
@@ -54,10 +56,16 @@ export function sendLoadingPage(req: http.IncomingMessage, res: http.ServerRespo
   sendBody(req, res, 503, "text/html; charset=utf-8", LOADING_HTML);
 }
 
-const notSupported = (message: string): Handler => (req, res) => sendError(req, res, 501, "not_supported_error", message);
+const notSupported =
+  (message: string): Handler =>
+  (req, res) =>
+    sendError(req, res, 501, "not_supported_error", message);
 
 /** Routes around generation: the web UI, tokenizer, templates, embeddings, and the 501s of b4748. */
-export function extraRoutes(options: StubOptions, dims: () => { nEmbd: number; nVocab: number }): Record<string, Handler> {
+export function extraRoutes(
+  options: StubOptions,
+  dims: () => { nEmbd: number; nVocab: number },
+): Record<string, Handler> {
   const pooled = options.pooling !== undefined && options.pooling !== "none";
   const inputs = (body: Json, field: string): string[] => {
     const value = body[field] ?? body.content ?? body.input;
@@ -72,9 +80,15 @@ export function extraRoutes(options: StubOptions, dims: () => { nEmbd: number; n
   const nativeEmbeddings: Handler = async (req, res) => {
     const body = await readJsonObject(req);
     const texts = inputs(body, "content");
-    sendJson(req, res, 200, texts.map((text, index) => ({ index, embedding: embed(text) })));
+    sendJson(
+      req,
+      res,
+      200,
+      texts.map((text, index) => ({ index, embedding: embed(text) })),
+    );
   };
-  const rerankMessage = "This server does not support reranking. Start it with `--reranking` and without `--embedding`";
+  const rerankMessage =
+    "This server does not support reranking. Start it with `--reranking` and without `--embedding`";
   return {
     "GET /": (req, res) => {
       if (!/\bgzip\b/.test(String(req.headers["accept-encoding"] ?? ""))) {
@@ -93,7 +107,8 @@ export function extraRoutes(options: StubOptions, dims: () => { nEmbd: number; n
       const content = typeof body.content === "string" ? body.content : "";
       const words = content.trim() === "" ? [] : content.trim().split(/\s+/);
       const ids = tokenIds(content, dims().nVocab);
-      const tokens = body.with_pieces === true ? ids.map((id, i) => ({ id, piece: words[i] as string })) : ids;
+      const tokens =
+        body.with_pieces === true ? ids.map((id, i) => ({ id, piece: words[i] as string })) : ids;
       sendJson(req, res, 200, { tokens });
     },
     "POST /detokenize": async (req, res) => {
@@ -103,9 +118,14 @@ export function extraRoutes(options: StubOptions, dims: () => { nEmbd: number; n
     },
     "POST /apply-template": async (req, res) => {
       const body = await readJsonObject(req);
-      const messages = Array.isArray(body.messages) ? (body.messages as { role?: unknown; content?: unknown }[]) : [];
+      const messages = Array.isArray(body.messages)
+        ? (body.messages as { role?: unknown; content?: unknown }[])
+        : [];
       const prompt = messages
-        .map((m) => `<|im_start|>${String(m?.role ?? "")}\n${typeof m?.content === "string" ? m.content : ""}<|im_end|>\n`)
+        .map(
+          (m) =>
+            `<|im_start|>${String(m?.role ?? "")}\n${typeof m?.content === "string" ? m.content : ""}<|im_end|>\n`,
+        )
         .join("");
       sendJson(req, res, 200, { prompt: `${prompt}<|im_start|>assistant\n` });
     },
@@ -114,7 +134,13 @@ export function extraRoutes(options: StubOptions, dims: () => { nEmbd: number; n
     "POST /v1/embeddings": async (req, res) => {
       const body = await readJsonObject(req);
       if (!pooled) {
-        sendError(req, res, 400, "invalid_request_error", "Pooling type 'none' is not OAI compatible. Please use a different pooling type");
+        sendError(
+          req,
+          res,
+          400,
+          "invalid_request_error",
+          "Pooling type 'none' is not OAI compatible. Please use a different pooling type",
+        );
         return;
       }
       const texts = inputs(body, "input");
@@ -133,6 +159,8 @@ export function extraRoutes(options: StubOptions, dims: () => { nEmbd: number; n
     "POST /reranking": notSupported(rerankMessage),
     "POST /v1/rerank": notSupported(rerankMessage),
     "POST /v1/reranking": notSupported(rerankMessage),
-    "POST /props": notSupported("This server does not support changing global properties. Start it with `--props`"),
+    "POST /props": notSupported(
+      "This server does not support changing global properties. Start it with `--props`",
+    ),
   };
 }

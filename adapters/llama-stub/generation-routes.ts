@@ -1,7 +1,16 @@
 import type http from "node:http";
 import { type GenerationResult, type InferenceEngine, RequestAborted } from "./engine.js";
 import { tokenIds } from "./extra-routes.js";
-import { HttpError, type Json, jsonError, readJsonObject, sendError, sendJson, sseWrite, startSse } from "./http-shared.js";
+import {
+  HttpError,
+  type Json,
+  jsonError,
+  readJsonObject,
+  sendError,
+  sendJson,
+  sseWrite,
+  startSse,
+} from "./http-shared.js";
 import type { StubOptions } from "./options.js";
 import { DEFAULT_PARAMS } from "./params.js";
 import type { StubState } from "./server.js";
@@ -32,7 +41,9 @@ function requestedTokens(body: Json, fields: string[]): TokenLimit {
   for (const field of fields) {
     const value = body[field];
     if (typeof value !== "number" || !Number.isInteger(value)) continue;
-    return value < 0 ? { maxTokens: DEFAULT_N_PREDICT, stopAtEos: true } : { maxTokens: value, stopAtEos: false };
+    return value < 0
+      ? { maxTokens: DEFAULT_N_PREDICT, stopAtEos: true }
+      : { maxTokens: value, stopAtEos: false };
   }
   return { maxTokens: DEFAULT_N_PREDICT, stopAtEos: true };
 }
@@ -69,7 +80,13 @@ export function generationRoutes(
     hooks: Parameters<InferenceEngine["generate"]>[1],
   ): Promise<GenerationResult | undefined> {
     if (failingInference()) {
-      sendError(req, res, 500, "server_error", "llama-stub: inference failure injected (--stub-fail-inference)");
+      sendError(
+        req,
+        res,
+        500,
+        "server_error",
+        "llama-stub: inference failure injected (--stub-fail-inference)",
+      );
       return undefined;
     }
     const abort = new AbortController();
@@ -87,7 +104,11 @@ export function generationRoutes(
   }
 
   const embeddingsOnly = () =>
-    new HttpError(501, "not_supported_error", "This server does not support completions. Start it without `--embeddings`");
+    new HttpError(
+      501,
+      "not_supported_error",
+      "This server does not support completions. Start it without `--embeddings`",
+    );
 
   /** OpenAI chat and text completions share one envelope; `text` picks the text_completion flavour. */
   function openAi(kind: "chat" | "text"): Handler {
@@ -96,11 +117,14 @@ export function generationRoutes(
       const body = await readJsonObject(req);
       let prompt: string;
       if (kind === "chat") {
-        if (!("messages" in body)) throw jsonError("[json.exception.out_of_range.403] key 'messages' not found");
+        if (!("messages" in body))
+          throw jsonError("[json.exception.out_of_range.403] key 'messages' not found");
         const messages = body.messages;
         if (!Array.isArray(messages)) {
           const dumped = JSON.stringify(messages);
-          throw jsonError(`Failed to parse messages: Expected 'messages' to be an array, got ${dumped}; messages = ${dumped}`);
+          throw jsonError(
+            `Failed to parse messages: Expected 'messages' to be an array, got ${dumped}; messages = ${dumped}`,
+          );
         }
         prompt = messages.map((m: { content?: unknown } | null) => contentText(m?.content)).join("\n");
       } else {
@@ -144,7 +168,11 @@ export function generationRoutes(
       if (result === undefined) return;
       const final =
         kind === "chat"
-          ? { finish_reason: result.finishReason, index: 0, message: { role: "assistant", content: result.content } }
+          ? {
+              finish_reason: result.finishReason,
+              index: 0,
+              message: { role: "assistant", content: result.content },
+            }
           : { finish_reason: result.finishReason, index: 0, logprobs: null, text: result.content };
       sendJson(req, res, 200, {
         choices: [final],
@@ -169,7 +197,11 @@ export function generationRoutes(
       prompt = rawPrompt.join(" ");
       promptTokens = rawPrompt.every((t) => typeof t === "number") ? rawPrompt.length : countWords(prompt);
     } else {
-      throw new HttpError(400, "invalid_request_error", "[json.exception.out_of_range.403] key 'prompt' not found");
+      throw new HttpError(
+        400,
+        "invalid_request_error",
+        "[json.exception.out_of_range.403] key 'prompt' not found",
+      );
     }
     promptTokens = Math.max(1, promptTokens);
     const tokens = requestedTokens(body, ["n_predict", "max_tokens"]);

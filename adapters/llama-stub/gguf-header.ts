@@ -71,7 +71,19 @@ class ChunkReader {
   }
 }
 
-const SCALAR_BYTES: Record<number, number> = { 0: 1, 1: 1, 2: 2, 3: 2, 4: 4, 5: 4, 6: 4, 7: 1, 10: 8, 11: 8, 12: 8 };
+const SCALAR_BYTES: Record<number, number> = {
+  0: 1,
+  1: 1,
+  2: 2,
+  3: 2,
+  4: 4,
+  5: 4,
+  6: 4,
+  7: 1,
+  10: 8,
+  11: 8,
+  12: 8,
+};
 
 function scalar(r: ChunkReader, type: number): string | number | boolean | bigint {
   const b = r.bytes(SCALAR_BYTES[type] as number);

@@ -31,7 +31,12 @@ export function sendBody(
   res.end(body);
 }
 
-export function sendJson(req: http.IncomingMessage, res: http.ServerResponse, status: number, body: unknown): void {
+export function sendJson(
+  req: http.IncomingMessage,
+  res: http.ServerResponse,
+  status: number,
+  body: unknown,
+): void {
   sendBody(req, res, status, "application/json; charset=utf-8", JSON.stringify(body));
 }
 

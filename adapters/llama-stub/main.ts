@@ -50,7 +50,13 @@ if (opts.action === "help") {
   process.exit(0);
 }
 if (opts.action === "version") {
-  fatal([`version: ${STUB_BUILD_NUMBER} (llama-stub)`, `built with node ${process.version} for ${process.platform}-${process.arch}`], 0);
+  fatal(
+    [
+      `version: ${STUB_BUILD_NUMBER} (llama-stub)`,
+      `built with node ${process.version} for ${process.platform}-${process.arch}`,
+    ],
+    0,
+  );
 }
 if (opts.action === "completion-bash") {
   process.stdout.write(completionBash());
@@ -72,7 +78,9 @@ scheduleHang(opts, state, log);
 startChatter(opts.chattyBytesPerSec);
 if (opts.grandchild) spawnGrandchild();
 
-log(`build: ${STUB_BUILD_NUMBER} (llama-stub) with node ${process.version} for ${process.platform}-${process.arch}`);
+log(
+  `build: ${STUB_BUILD_NUMBER} (llama-stub) with node ${process.version} for ${process.platform}-${process.arch}`,
+);
 log(`system info: n_threads = ${opts.threads ?? "auto"}, n_threads_batch = ${opts.threads ?? "auto"}`);
 
 let modelInfo: ModelInfo | undefined;

@@ -59,7 +59,17 @@ const STUB_DEFAULTS = {
 type ValueKind = "string" | "int" | "bool";
 
 interface LlamaFlag {
-  key: "model" | "host" | "port" | "ctxSize" | "parallel" | "threads" | "gpuLayers" | "alias" | "apiKey" | "pooling";
+  key:
+    | "model"
+    | "host"
+    | "port"
+    | "ctxSize"
+    | "parallel"
+    | "threads"
+    | "gpuLayers"
+    | "alias"
+    | "apiKey"
+    | "pooling";
   kind: ValueKind;
 }
 

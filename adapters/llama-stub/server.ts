@@ -1,11 +1,11 @@
 import http from "node:http";
 import type { GenerationResult, InferenceEngine } from "./engine.js";
 import { extraRoutes, sendLoadingPage } from "./extra-routes.js";
+import { generationRoutes } from "./generation-routes.js";
 import { baseHeaders, HttpError, sendBody, sendError, sendJson } from "./http-shared.js";
 import type { ModelInfo } from "./model-load.js";
 import type { StubOptions } from "./options.js";
 import { DEFAULT_PARAMS } from "./params.js";
-import { generationRoutes } from "./generation-routes.js";
 
 /** What the process-level faults flip while the server runs. */
 export interface StubState {
@@ -19,7 +19,14 @@ export const STUB_BUILD_NUMBER = 4748;
 export const BUILD_INFO = `b${STUB_BUILD_NUMBER}-llama-stub`;
 
 /** Routes b4748 answers without `Authorization: Bearer <key>` when `--api-key` is set. */
-const PUBLIC_ROUTES = new Set(["GET /health", "HEAD /health", "GET /models", "GET /v1/models", "GET /", "HEAD /"]);
+const PUBLIC_ROUTES = new Set([
+  "GET /health",
+  "HEAD /health",
+  "GET /models",
+  "GET /v1/models",
+  "GET /",
+  "HEAD /",
+]);
 
 export type Handler = (req: http.IncomingMessage, res: http.ServerResponse) => void | Promise<void>;
 
@@ -83,7 +90,12 @@ export function createStubServer(
     },
     "GET /props": (req, res) =>
       sendJson(req, res, 200, {
-        default_generation_settings: { ...slotJson(engine.slots[0]!), id: 0, id_task: -1, is_processing: false },
+        default_generation_settings: {
+          ...slotJson(engine.slots[0]!),
+          id: 0,
+          id_task: -1,
+          is_processing: false,
+        },
         total_slots: engine.slots.length,
         model_path: options.model ?? "",
         chat_template:
@@ -94,12 +106,24 @@ export function createStubServer(
       }),
     "GET /slots": (req, res) => {
       if (!options.slots) {
-        sendError(req, res, 501, "not_supported_error", "This server does not support slots endpoint. Start it with `--slots`");
+        sendError(
+          req,
+          res,
+          501,
+          "not_supported_error",
+          "This server does not support slots endpoint. Start it with `--slots`",
+        );
       } else sendJson(req, res, 200, engine.slots.map(slotJson));
     },
     "GET /metrics": (req, res) => {
       if (!options.metrics) {
-        sendError(req, res, 501, "not_supported_error", "This server does not support metrics endpoint. Start it with `--metrics`");
+        sendError(
+          req,
+          res,
+          501,
+          "not_supported_error",
+          "This server does not support metrics endpoint. Start it with `--metrics`",
+        );
         return;
       }
       sendBody(req, res, 200, "text/plain; version=0.0.4", engine.renderMetrics(), {
@@ -146,7 +170,13 @@ export function createStubServer(
       return;
     }
     if (slotAction) {
-      sendError(req, res, 501, "not_supported_error", "This server does not support slots action. Start it with `--slot-save-path`");
+      sendError(
+        req,
+        res,
+        501,
+        "not_supported_error",
+        "This server does not support slots action. Start it with `--slot-save-path`",
+      );
       return;
     }
     const handler = routes[key];

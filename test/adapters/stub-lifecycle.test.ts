@@ -138,29 +138,35 @@ describe("start-up", () => {
 });
 
 describe("stopping and crashing", () => {
-  it.each(["SIGTERM", "SIGINT"] as const)("dies of SIGABRT on %s like b4748, writing no core file", async (signal) => {
-    const cwd = await fs.mkdtemp(path.join(os.tmpdir(), "rmx-stub-core-"));
-    try {
-      const stub = await spawnStub([], {}, cwd).ready();
-      stub.child.kill(signal);
-      expect(await stub.exited).toEqual({ code: null, signal: "SIGABRT" });
-      const lines = stub.stderr().trim().split("\n");
-      expect(lines.slice(-2)).toEqual([
-        "srv    operator(): operator(): cleaning up before exit...",
-        "terminate called without an active exception",
-      ]);
-      expect(await fs.readdir(cwd)).toEqual([]);
-    } finally {
-      await fs.rm(cwd, { recursive: true, force: true });
-    }
-  });
+  it.each(["SIGTERM", "SIGINT"] as const)(
+    "dies of SIGABRT on %s like b4748, writing no core file",
+    async (signal) => {
+      const cwd = await fs.mkdtemp(path.join(os.tmpdir(), "rmx-stub-core-"));
+      try {
+        const stub = await spawnStub([], {}, cwd).ready();
+        stub.child.kill(signal);
+        expect(await stub.exited).toEqual({ code: null, signal: "SIGABRT" });
+        const lines = stub.stderr().trim().split("\n");
+        expect(lines.slice(-2)).toEqual([
+          "srv    operator(): operator(): cleaning up before exit...",
+          "terminate called without an active exception",
+        ]);
+        expect(await fs.readdir(cwd)).toEqual([]);
+      } finally {
+        await fs.rm(cwd, { recursive: true, force: true });
+      }
+    },
+  );
 
-  it.each(["SIGTERM", "SIGINT"] as const)("exits 0 on %s with --exit-clean-on-term (stub only)", async (signal) => {
-    const stub = await spawnStub(["--exit-clean-on-term"]).ready();
-    stub.child.kill(signal);
-    expect(await stub.exited).toEqual({ code: 0, signal: null });
-    expect(stub.stderr()).toContain("cleaning up before exit");
-  });
+  it.each(["SIGTERM", "SIGINT"] as const)(
+    "exits 0 on %s with --exit-clean-on-term (stub only)",
+    async (signal) => {
+      const stub = await spawnStub(["--exit-clean-on-term"]).ready();
+      stub.child.kill(signal);
+      expect(await stub.exited).toEqual({ code: 0, signal: null });
+      expect(stub.stderr()).toContain("cleaning up before exit");
+    },
+  );
 
   it("crashes on its own with the exit code asked for", async () => {
     const stub = spawnStub(["--stub-crash-after-ms", "200", "--stub-exit-code", "7"]);

@@ -95,7 +95,9 @@ describe("stub command line", () => {
     expect(parseError(["--no-such-flag"])).toBe("error: invalid argument: --no-such-flag");
     expect(parseError(["stray-positional"])).toBe("error: invalid argument: stray-positional");
     expect(parseError(["--rope-scaling=linear"])).toBe("error: invalid argument: --rope-scaling=linear");
-    expect(parseError(["-c", "notanumber"])).toMatch(/^error while handling argument "-c": stoi\n\nusage:\n-c, +--ctx-size N/);
+    expect(parseError(["-c", "notanumber"])).toMatch(
+      /^error while handling argument "-c": stoi\n\nusage:\n-c, +--ctx-size N/,
+    );
   });
 
   it("reads --api-key, --embeddings, --pooling and LLAMA_API_KEY / LLAMA_ARG_*", () => {
@@ -104,7 +106,10 @@ describe("stub command line", () => {
       embeddings: true,
       pooling: "mean",
     });
-    expect(parse([], { LLAMA_API_KEY: "env", LLAMA_ARG_CTX_SIZE: "1024" })).toMatchObject({ apiKey: "env", ctxSize: 1024 });
+    expect(parse([], { LLAMA_API_KEY: "env", LLAMA_ARG_CTX_SIZE: "1024" })).toMatchObject({
+      apiKey: "env",
+      ctxSize: 1024,
+    });
     expect(parse(["--api-key", "flag"], { LLAMA_API_KEY: "env" }).apiKey).toBe("flag");
     expect(parse(["--help"]).action).toBe("help");
     expect(parse(["--version"]).action).toBe("version");

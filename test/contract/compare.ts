@@ -66,7 +66,11 @@ function parseSse(text: string): { shape?: Shape; values?: unknown; data?: strin
 
 /** Consecutive events of one shape count as one run: how many content events there are depends on the text. */
 function runs<T extends { shape?: Shape; data?: string }>(events: T[]): T[] {
-  return events.filter((e, i) => i === 0 || JSON.stringify(e.shape ?? e.data) !== JSON.stringify(events[i - 1]?.shape ?? events[i - 1]?.data));
+  return events.filter(
+    (e, i) =>
+      i === 0 ||
+      JSON.stringify(e.shape ?? e.data) !== JSON.stringify(events[i - 1]?.shape ?? events[i - 1]?.data),
+  );
 }
 
 /** Every difference of a live answer from the recorded exchange. */
@@ -78,14 +82,17 @@ export function compareExchange(recorded: Recorded, answer: Answer, allow: Allow
   for (const name of CLIENT_HEADERS) {
     const want = recordedHeaders[name];
     const got = answer.headers[name];
-    if (want === undefined && got !== undefined) out.push(`header ${name}: not recorded, got ${JSON.stringify(got)}`);
-    else if (want !== undefined && got === undefined) out.push(`header ${name}: recorded ${JSON.stringify(want)}, missing`);
+    if (want === undefined && got !== undefined)
+      out.push(`header ${name}: not recorded, got ${JSON.stringify(got)}`);
+    else if (want !== undefined && got === undefined)
+      out.push(`header ${name}: recorded ${JSON.stringify(want)}, missing`);
     else if (want !== undefined && !want.startsWith("<volatile") && want !== got) {
       out.push(`header ${name}: recorded ${JSON.stringify(want)}, got ${JSON.stringify(got)}`);
     }
   }
   const skip = allow.values ?? [];
-  const deterministic = (p: string) => DETERMINISTIC.some((re) => re.test(p)) && !skip.some((re) => re.test(p));
+  const deterministic = (p: string) =>
+    DETERMINISTIC.some((re) => re.test(p)) && !skip.some((re) => re.test(p));
   const values = (rec: unknown, act: unknown, at = "$") => {
     let diffs = compareValues(rec, act, deterministic, at);
     if (allow.messagePrefix !== undefined) {
@@ -100,12 +107,18 @@ export function compareExchange(recorded: Recorded, answer: Answer, allow: Allow
     try {
       body = JSON.parse(answer.body.toString("utf8"));
     } catch {
-      return [...out, `body: recorded JSON, got ${JSON.stringify(answer.body.toString("utf8").slice(0, 200))}`];
+      return [
+        ...out,
+        `body: recorded JSON, got ${JSON.stringify(answer.body.toString("utf8").slice(0, 200))}`,
+      ];
     }
     if (r.shape !== undefined) out.push(...compareShape(r.shape, shapeOf(body)));
     out.push(...values(r.values, body));
   } else if (r.body_kind === "text") {
-    if (answer.body.toString("utf8") !== r.text) out.push(`text: recorded ${JSON.stringify(r.text)}, got ${JSON.stringify(answer.body.toString("utf8"))}`);
+    if (answer.body.toString("utf8") !== r.text)
+      out.push(
+        `text: recorded ${JSON.stringify(r.text)}, got ${JSON.stringify(answer.body.toString("utf8"))}`,
+      );
   } else if (r.body_kind === "empty") {
     if (answer.body.length !== 0) out.push(`body: recorded empty, got ${answer.body.length} bytes`);
   } else if (r.body_kind.startsWith("encoded")) {
@@ -124,7 +137,8 @@ export function compareExchange(recorded: Recorded, answer: Answer, allow: Allow
       const g = got[i];
       if (g === undefined) return;
       if (w.data !== undefined || g.data !== undefined) {
-        if (w.data !== g.data) out.push(`sse run ${i}: recorded ${w.data ?? "an event"}, got ${g.data ?? "an event"}`);
+        if (w.data !== g.data)
+          out.push(`sse run ${i}: recorded ${w.data ?? "an event"}, got ${g.data ?? "an event"}`);
         return;
       }
       out.push(...compareShape(w.shape as Shape, g.shape as Shape, `$sse[${i}]`));

@@ -39,18 +39,34 @@ interface Suite {
 }
 
 const SUITES: Suite[] = [
-  { file: "routes.json", args: ["--metrics", "-c", "512", "-np", "2"], transcripts: load("routes.json").transcripts },
-  { file: "errors.json", args: ["--metrics", "-c", "512", "-np", "2"], transcripts: load("errors.json").transcripts },
-  { file: "slots.json", args: ["--slots", "--metrics", "-c", "512", "-np", "2"], transcripts: load("slots.json").transcripts },
+  {
+    file: "routes.json",
+    args: ["--metrics", "-c", "512", "-np", "2"],
+    transcripts: load("routes.json").transcripts,
+  },
+  {
+    file: "errors.json",
+    args: ["--metrics", "-c", "512", "-np", "2"],
+    transcripts: load("errors.json").transcripts,
+  },
+  {
+    file: "slots.json",
+    args: ["--slots", "--metrics", "-c", "512", "-np", "2"],
+    transcripts: load("slots.json").transcripts,
+  },
   {
     file: "embeddings.json",
     args: ["--embeddings", "-c", "512", "-np", "2"],
-    transcripts: Object.fromEntries(Object.entries(load("embeddings.json").transcripts).filter(([k]) => !k.startsWith("--pooling"))),
+    transcripts: Object.fromEntries(
+      Object.entries(load("embeddings.json").transcripts).filter(([k]) => !k.startsWith("--pooling")),
+    ),
   },
   {
     file: "embeddings.json (--pooling mean)",
     args: ["--embeddings", "--pooling", "mean", "-c", "512", "-np", "2"],
-    transcripts: Object.fromEntries(Object.entries(load("embeddings.json").transcripts).filter(([k]) => k.startsWith("--pooling"))),
+    transcripts: Object.fromEntries(
+      Object.entries(load("embeddings.json").transcripts).filter(([k]) => k.startsWith("--pooling")),
+    ),
   },
 ];
 
@@ -60,14 +76,19 @@ async function replay(instance: Instance, name: string, ex: Recorded) {
   if (!name.includes("during a stream")) return send(instance.endpoint, method, p, headers, body);
   let started: () => void = () => {};
   const first = new Promise<void>((resolve) => (started = resolve));
-  const controller = send(instance.endpoint, "POST", "/completion", {}, { prompt: "a", n_predict: 200, stream: true }, () => started());
+  const controller = send(
+    instance.endpoint,
+    "POST",
+    "/completion",
+    {},
+    { prompt: "a", n_predict: 200, stream: true },
+    () => started(),
+  );
   await first;
   const answer = await send(instance.endpoint, method, p, headers, body);
   await controller;
   return answer;
 }
-
-export const tally = { matched: 0, total: 0 };
 
 function contract(target: Target) {
   for (const suite of SUITES) {

@@ -18,7 +18,8 @@ export function shapeOf(value: unknown): Shape {
   }
   if (typeof value === "object") {
     const out: Record<string, Shape> = {};
-    for (const key of Object.keys(value as object).sort()) out[key] = shapeOf((value as Record<string, unknown>)[key]);
+    for (const key of Object.keys(value as object).sort())
+      out[key] = shapeOf((value as Record<string, unknown>)[key]);
     return out;
   }
   if (typeof value === "number") return Number.isInteger(value) ? "number(int)" : "number";
@@ -36,7 +37,9 @@ export function compareShape(recorded: Shape, actual: Shape, at = "$"): string[]
     const recordedEmpty = recorded.length === 1 && recorded[0] === "<empty array>";
     const actualEmpty = actual.length === 1 && actual[0] === "<empty array>";
     if (recordedEmpty || actualEmpty) {
-      return recordedEmpty === actualEmpty ? [] : [`${at}[]: recorded ${JSON.stringify(recorded)}, got ${JSON.stringify(actual)}`];
+      return recordedEmpty === actualEmpty
+        ? []
+        : [`${at}[]: recorded ${JSON.stringify(recorded)}, got ${JSON.stringify(actual)}`];
     }
     const out: string[] = [];
     for (const element of actual) {
@@ -53,7 +56,8 @@ export function compareShape(recorded: Shape, actual: Shape, at = "$"): string[]
     if (!(key in actual)) out.push(`${at}.${key}: recorded, missing`);
     else out.push(...compareShape(recorded[key] as Shape, actual[key] as Shape, `${at}.${key}`));
   }
-  for (const key of Object.keys(actual)) if (!(key in recorded)) out.push(`${at}.${key}: not recorded, present`);
+  for (const key of Object.keys(actual))
+    if (!(key in recorded)) out.push(`${at}.${key}: not recorded, present`);
   return out;
 }
 
@@ -94,7 +98,9 @@ export function compareValues(
     if (actual === null || typeof actual !== "object") return [];
     const out: string[] = [];
     for (const [key, value] of Object.entries(recorded)) {
-      out.push(...compareValues(value, (actual as Record<string, unknown>)[key], deterministic, `${at}.${key}`));
+      out.push(
+        ...compareValues(value, (actual as Record<string, unknown>)[key], deterministic, `${at}.${key}`),
+      );
     }
     return out;
   }

@@ -63,13 +63,21 @@ export interface Instance {
 }
 
 /** Spawns and waits for `/health` 200 (polling, as a supervisor does); the model flags come first. */
-export async function startInstance(target: Target, args: string[], env: NodeJS.ProcessEnv = {}): Promise<Instance> {
+export async function startInstance(
+  target: Target,
+  args: string[],
+  env: NodeJS.ProcessEnv = {},
+): Promise<Instance> {
   const port = await freePort();
   const model = await target.model();
-  const child = spawn(target.command, [...target.prefix, "-m", model, "--host", "127.0.0.1", "--port", String(port), ...args], {
-    env: { ...process.env, ...env },
-    stdio: ["ignore", "ignore", "pipe"],
-  });
+  const child = spawn(
+    target.command,
+    [...target.prefix, "-m", model, "--host", "127.0.0.1", "--port", String(port), ...args],
+    {
+      env: { ...process.env, ...env },
+      stdio: ["ignore", "ignore", "pipe"],
+    },
+  );
   let err = "";
   child.stderr?.on("data", (d: Buffer) => (err += d.toString()));
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
@@ -120,15 +128,21 @@ export function send(
 ): Promise<Answer> {
   return new Promise((resolve, reject) => {
     const payload = body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body);
-    const req = http.request(`${endpoint}${pathname}`, { method, headers: { Connection: "close", ...headers }, agent: false }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on("data", (c: Buffer) => {
-        if (chunks.length === 0) onFirstData?.();
-        chunks.push(c);
-      });
-      res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
-      res.on("error", reject);
-    });
+    const req = http.request(
+      `${endpoint}${pathname}`,
+      { method, headers: { Connection: "close", ...headers }, agent: false },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on("data", (c: Buffer) => {
+          if (chunks.length === 0) onFirstData?.();
+          chunks.push(c);
+        });
+        res.on("end", () =>
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }),
+        );
+        res.on("error", reject);
+      },
+    );
     req.on("error", reject);
     if (payload !== undefined) req.end(payload);
     else req.end();
