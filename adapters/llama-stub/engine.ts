@@ -21,7 +21,6 @@ export interface GenerationRequest {
 }
 
 export interface Timings {
-  cache_n: number;
   prompt_n: number;
   prompt_ms: number;
   prompt_per_token_ms: number;
@@ -40,6 +39,8 @@ export interface GenerationResult {
   predictedTokens: number;
   finishReason: "stop" | "length";
   aborted: boolean;
+  /** The prompt did not fit the slot and was cut, as b4748 does (`truncated: true`), instead of refused. */
+  truncated: boolean;
   timings: Timings;
 }
 
@@ -47,15 +48,6 @@ export interface GenerationHooks {
   /** A slot was taken: the request is no longer deferred. */
   onStart?: (slot: SlotState) => void;
   onPiece?: (piece: string, index: number) => void;
-}
-
-export class ContextExceeded extends Error {
-  constructor(
-    readonly promptTokens: number,
-    readonly slotContext: number,
-  ) {
-    super("the request exceeds the available context size, try increasing it");
-  }
 }
 
 export class RequestAborted extends Error {
@@ -174,9 +166,9 @@ export class InferenceEngine {
     hooks: GenerationHooks,
     signal: AbortSignal,
   ): Promise<GenerationResult> {
-    if (request.promptTokens >= this.slotContext) {
-      throw new ContextExceeded(request.promptTokens, this.slotContext);
-    }
+    // b4748 keeps the first n_keep tokens and half of the rest: never more than half the slot.
+    const truncated = request.promptTokens >= this.slotContext;
+    if (truncated) request = { ...request, promptTokens: Math.max(1, Math.floor(this.slotContext / 2)) };
     if (signal.aborted) throw new RequestAborted();
     const slot = await this.acquire(signal);
     const taskId = this.nextTask++;
@@ -234,8 +226,8 @@ export class InferenceEngine {
         predictedTokens: n,
         finishReason: request.stopAtEos && n === request.maxTokens ? "stop" : "length",
         aborted: signal.aborted,
+        truncated,
         timings: {
-          cache_n: 0,
           prompt_n: request.promptTokens,
           prompt_ms: promptMs,
           prompt_per_token_ms: prompt.perToken,

@@ -1,4 +1,5 @@
-import { spawn } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
+import fs from "node:fs";
 import { constants as osConstants } from "node:os";
 import type { StubOptions } from "./options.js";
 import type { StubState } from "./server.js";
@@ -33,15 +34,55 @@ export function scheduleHang(options: StubOptions, state: StubState, log: Log): 
   else setTimeout(hang, options.hangAfterMs);
 }
 
-/** Exit 0 on SIGTERM/SIGINT like llama-server, unless told to ignore SIGTERM. */
+/** Whether the soft core-size limit is 0 (from /proc/self/limits; unknown counts as "no"). */
+function coreDumpsOff(): boolean {
+  try {
+    const line = fs
+      .readFileSync("/proc/self/limits", "utf8")
+      .split("\n")
+      .find((l) => l.startsWith("Max core file size"));
+    return line?.split(/\s{2,}/)[1] === "0";
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Die of SIGABRT the way b4748 does after `main` returns with its HTTP thread still joinable
+ * (`std::terminate`). A core dump would land in the cwd with the default `core_pattern`, so the soft
+ * core limit is lowered to 0 first (Node has no setrlimit: util-linux `prlimit` on our own pid).
+ */
+export function abortLikeLlamaServer(): void {
+  process.stderr.write("terminate called without an active exception\n");
+  if (!coreDumpsOff()) {
+    try {
+      execFileSync("prlimit", ["--pid", String(process.pid), "--core=0:"], { stdio: "ignore" });
+    } catch {
+      // No prlimit: the kernel's core_pattern and the inherited limit decide.
+    }
+  }
+  process.removeAllListeners("SIGABRT");
+  process.kill(process.pid, "SIGABRT");
+  // Should the signal be blocked, still end with the shell's code for it.
+  setTimeout(() => process.exit(128 + osConstants.signals.SIGABRT), 500).unref();
+}
+
+/**
+ * SIGTERM/SIGINT: b4748 logs its cleanup line and dies of SIGABRT; `--exit-clean-on-term` (stub only)
+ * exits 0 instead, and `--stub-ignore-sigterm` ignores SIGTERM.
+ */
 export function installSignalHandlers(options: StubOptions, log: Log): void {
+  let stopping = false;
   const stop = (signal: NodeJS.Signals) => {
     if (signal === "SIGTERM" && options.ignoreSigterm) {
       log("llama-stub: ignoring SIGTERM (--stub-ignore-sigterm)");
       return;
     }
+    if (stopping) return;
+    stopping = true;
     log("srv    operator(): operator(): cleaning up before exit...");
-    process.exit(0);
+    if (options.exitCleanOnTerm) process.exit(0);
+    abortLikeLlamaServer();
   };
   process.on("SIGTERM", stop);
   process.on("SIGINT", stop);

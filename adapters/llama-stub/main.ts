@@ -4,19 +4,30 @@
  * codes) without weights, plus `--stub-*` faults. It is the daemon's embedded default runtime and the
  * test double for everything, so it loads nothing heavier than node:http.
  */
-import fs from "node:fs";
 import type { AddressInfo } from "node:net";
 import { isRmxError } from "../../base/errors.js";
 import { InferenceEngine } from "./engine.js";
 import {
+  abortLikeLlamaServer,
   installSignalHandlers,
   scheduleCrash,
   scheduleHang,
   spawnGrandchild,
   startChatter,
 } from "./faults.js";
+import { LLAMA_FLAG_ARITY } from "./llama-flags.js";
+import { LLAMA_HELP_TEXT } from "./llama-help.js";
+import { loadModel, type ModelInfo } from "./model-load.js";
 import { parseStubOptions, type StubOptions } from "./options.js";
-import { createStubServer, type StubState } from "./server.js";
+import { createStubServer, STUB_BUILD_NUMBER, type StubState } from "./server.js";
+
+/** The shortest load phase, so that `/health` answers 503 for a moment as on b4748 (5 of 5 recorded runs). */
+const MIN_LOAD_MS = 20;
+
+function completionBash(): string {
+  const flags = Object.keys(LLAMA_FLAG_ARITY).join(" ");
+  return `_llama_completions() {\n    local cur="\${COMP_WORDS[COMP_CWORD]}"\n    COMPREPLY=( $(compgen -W "${flags}" -- "$cur") )\n}\ncomplete -F _llama_completions llama-server\n`;
+}
 
 // A supervisor that closes our pipes must not turn a log line into a crash.
 process.stdout.on("error", () => {});
@@ -34,28 +45,24 @@ try {
   fatal([isRmxError(err) ? err.message : String(err)]);
 }
 const opts = options;
-const log = opts.logDisable ? () => {} : (line: string) => void process.stderr.write(`${line}\n`);
-
-/** Size of a readable model file, or exit 1 with llama-server's lines. */
-function checkModel(modelPath: string): number {
-  try {
-    const stat = fs.statSync(modelPath);
-    if (!stat.isFile()) throw new Error("not a regular file");
-    fs.accessSync(modelPath, fs.constants.R_OK);
-    return stat.size;
-  } catch (err) {
-    const reason =
-      (err as NodeJS.ErrnoException).code === "ENOENT" ? "No such file or directory" : String(err);
-    return fatal([
-      `gguf_init_from_file: failed to open GGUF file '${modelPath}' (${reason})`,
-      `llama_model_load: error loading model: llama_model_loader: failed to load model from ${modelPath}`,
-      "llama_model_load_from_file_impl: failed to load model",
-      `common_init_from_params: failed to load model '${modelPath}'`,
-      `srv    load_model: failed to load model, '${modelPath}'`,
-      "main: exiting due to model loading error",
-    ]);
-  }
+if (opts.action === "help") {
+  process.stdout.write(LLAMA_HELP_TEXT);
+  process.exit(0);
 }
+if (opts.action === "version") {
+  fatal(
+    [
+      `version: ${STUB_BUILD_NUMBER} (llama-stub)`,
+      `built with node ${process.version} for ${process.platform}-${process.arch}`,
+    ],
+    0,
+  );
+}
+if (opts.action === "completion-bash") {
+  process.stdout.write(completionBash());
+  process.exit(0);
+}
+const log = opts.logDisable ? () => {} : (line: string) => void process.stderr.write(`${line}\n`);
 
 const state: StubState = { ready: false, hung: false, successfulInferences: 0 };
 const engine = new InferenceEngine({
@@ -71,11 +78,13 @@ scheduleHang(opts, state, log);
 startChatter(opts.chattyBytesPerSec);
 if (opts.grandchild) spawnGrandchild();
 
-log(`build: 0 (llama-stub) with node ${process.version} for ${process.platform}-${process.arch}`);
+log(
+  `build: ${STUB_BUILD_NUMBER} (llama-stub) with node ${process.version} for ${process.platform}-${process.arch}`,
+);
 log(`system info: n_threads = ${opts.threads ?? "auto"}, n_threads_batch = ${opts.threads ?? "auto"}`);
 
-let modelSize = 0;
-const server = createStubServer(opts, engine, state, () => modelSize);
+let modelInfo: ModelInfo | undefined;
+const server = createStubServer(opts, engine, state, () => modelInfo);
 
 function listen(): Promise<number> {
   return new Promise((resolve) => {
@@ -92,7 +101,7 @@ function urlHost(host: string): string {
   return host.includes(":") ? `[${host}]` : host;
 }
 
-// Older builds listen while loading (503 "Loading model"); newer ones bind only once loaded.
+// b4748 listens while loading (503 "Loading model"); newer builds bind only once loaded.
 let port = opts.port;
 if (!opts.bindAfterLoad) {
   port = await listen();
@@ -101,11 +110,20 @@ if (!opts.bindAfterLoad) {
   );
 }
 log("main: loading model");
+const loadStarted = Date.now();
 if (opts.model !== undefined) {
   log(`srv    load_model: loading model '${opts.model}'`);
-  modelSize = checkModel(opts.model);
+  const load = loadModel(opts.model);
+  if (!load.ok) {
+    // b4748 returns from main with the HTTP thread joinable: std::terminate, SIGABRT.
+    for (const line of load.lines) log(line);
+    abortLikeLlamaServer();
+    await new Promise(() => {});
+  } else modelInfo = load.info;
 }
-if (opts.loadMs > 0) await new Promise((resolve) => setTimeout(resolve, opts.loadMs));
+// Even a tiny model takes a few ms to load: long enough for a poller to see the 503 phase.
+const loadMs = Math.max(opts.loadMs, MIN_LOAD_MS) - (Date.now() - loadStarted);
+if (loadMs > 0) await new Promise((resolve) => setTimeout(resolve, loadMs));
 if (opts.bindAfterLoad) {
   port = await listen();
   log(

@@ -66,16 +66,22 @@ export function freePort(): Promise<number> {
 }
 
 /** Runs the stub with llama-server's arguments; `--port 0` unless a port is given. */
-export function spawnStub(args: string[], env: Record<string, string> = {}): StubProcess {
+export function spawnStub(args: string[], env: Record<string, string> = {}, cwd?: string): StubProcess {
   const withPort = args.some((a) => a === "--port" || a.startsWith("--port="))
     ? args
     : ["--port", "0", ...args];
-  return spawnServer(process.execPath, [stubEntry(), ...withPort], env);
+  return spawnServer(process.execPath, [stubEntry(), ...withPort], env, cwd);
 }
 
 /** Runs any llama-server-like command (an adapter's launch plan) with the same tracking and cleanup. */
-export function spawnServer(command: string, args: string[], env: Record<string, string> = {}): StubProcess {
+export function spawnServer(
+  command: string,
+  args: string[],
+  env: Record<string, string> = {},
+  cwd?: string,
+): StubProcess {
   const child = spawn(command, args, {
+    cwd,
     stdio: ["ignore", "pipe", "pipe"],
     detached: true,
     env: { ...process.env, ...env },

@@ -1,3 +1,4 @@
+import fs from "node:fs/promises";
 import net from "node:net";
 import os from "node:os";
 import path from "node:path";
@@ -97,10 +98,11 @@ describe("start-up", () => {
     expect(log.indexOf("main: loading model")).toBeLessThan(log.indexOf("HTTP server is listening"));
   });
 
-  it("exits 1 with llama-server's message when the model file is missing", async () => {
+  it("dies of SIGABRT with llama-server's message when the model file is missing, as b4748 does", async () => {
     const missing = path.join(os.tmpdir(), "rmx-no-such-model.gguf");
     const stub = spawnStub(["-m", missing]);
-    expect(await stub.exited).toEqual({ code: 1, signal: null });
+    expect(await stub.exited).toEqual({ code: null, signal: "SIGABRT" });
+    expect(stub.stderr()).toContain("terminate called without an active exception");
     expect(stub.stderr()).toContain(`failed to open GGUF file '${missing}'`);
     expect(stub.stderr()).toContain("main: exiting due to model loading error");
   });
@@ -136,12 +138,35 @@ describe("start-up", () => {
 });
 
 describe("stopping and crashing", () => {
-  it.each(["SIGTERM", "SIGINT"] as const)("exits 0 on %s", async (signal) => {
-    const stub = await spawnStub([]).ready();
-    stub.child.kill(signal);
-    expect(await stub.exited).toEqual({ code: 0, signal: null });
-    expect(stub.stderr()).toContain("cleaning up before exit");
-  });
+  it.each(["SIGTERM", "SIGINT"] as const)(
+    "dies of SIGABRT on %s like b4748, writing no core file",
+    async (signal) => {
+      const cwd = await fs.mkdtemp(path.join(os.tmpdir(), "rmx-stub-core-"));
+      try {
+        const stub = await spawnStub([], {}, cwd).ready();
+        stub.child.kill(signal);
+        expect(await stub.exited).toEqual({ code: null, signal: "SIGABRT" });
+        const lines = stub.stderr().trim().split("\n");
+        expect(lines.slice(-2)).toEqual([
+          "srv    operator(): operator(): cleaning up before exit...",
+          "terminate called without an active exception",
+        ]);
+        expect(await fs.readdir(cwd)).toEqual([]);
+      } finally {
+        await fs.rm(cwd, { recursive: true, force: true });
+      }
+    },
+  );
+
+  it.each(["SIGTERM", "SIGINT"] as const)(
+    "exits 0 on %s with --exit-clean-on-term (stub only)",
+    async (signal) => {
+      const stub = await spawnStub(["--exit-clean-on-term"]).ready();
+      stub.child.kill(signal);
+      expect(await stub.exited).toEqual({ code: 0, signal: null });
+      expect(stub.stderr()).toContain("cleaning up before exit");
+    },
+  );
 
   it("crashes on its own with the exit code asked for", async () => {
     const stub = spawnStub(["--stub-crash-after-ms", "200", "--stub-exit-code", "7"]);
@@ -164,7 +189,7 @@ describe("stopping and crashing", () => {
   });
 
   it("leaves a grandchild behind that only a process-group kill removes", async () => {
-    const stub = spawnStub(["--stub-grandchild"]);
+    const stub = spawnStub(["--stub-grandchild", "--exit-clean-on-term"]);
     const grandchild = Number((await stub.waitForOutput(/grandchild pid (\d+)/))[1]);
     try {
       await stub.ready();

@@ -35,7 +35,8 @@ describe("stub command line", () => {
   it("reads every llama-server flag in short and long form", () => {
     const short = parse(["-m", "/m.gguf", "-c", "512", "-np", "3", "-t", "2", "-ngl", "99", "-a", "tiny"]);
     const long = parse([
-      "--model=/m.gguf",
+      "--model",
+      "/m.gguf",
       "--ctx-size",
       "512",
       "--parallel",
@@ -69,23 +70,50 @@ describe("stub command line", () => {
     expect(parse(["-np", "-1"]).parallel).toBe(1);
   });
 
-  it("skips unknown flags with their value, but not a following flag", () => {
+  it("accepts every recorded b4748 flag with its arity, so value-taking flags consume their value", () => {
     const o = parse([
       "--flash-attn",
       "--temp",
       "0.7",
       "--seed",
       "-1",
-      "--rope-scaling=linear",
+      "--rope-scaling",
+      "linear",
       "-fa",
       "--metrics",
-      "stray-positional",
       "--mlock",
+      "--n_predict",
+      "5",
       "-np",
       "2",
     ]);
     expect(o.metrics).toBe(true);
     expect(o.parallel).toBe(2);
+  });
+
+  it("refuses unknown flags, positionals and --flag=value like b4748: error: invalid argument: X", () => {
+    expect(parseError(["--no-such-flag"])).toBe("error: invalid argument: --no-such-flag");
+    expect(parseError(["stray-positional"])).toBe("error: invalid argument: stray-positional");
+    expect(parseError(["--rope-scaling=linear"])).toBe("error: invalid argument: --rope-scaling=linear");
+    expect(parseError(["-c", "notanumber"])).toMatch(
+      /^error while handling argument "-c": stoi\n\nusage:\n-c, +--ctx-size N/,
+    );
+  });
+
+  it("reads --api-key, --embeddings, --pooling and LLAMA_API_KEY / LLAMA_ARG_*", () => {
+    expect(parse(["--api-key", "k", "--embeddings", "--pooling", "mean"])).toMatchObject({
+      apiKey: "k",
+      embeddings: true,
+      pooling: "mean",
+    });
+    expect(parse([], { LLAMA_API_KEY: "env", LLAMA_ARG_CTX_SIZE: "1024" })).toMatchObject({
+      apiKey: "env",
+      ctxSize: 1024,
+    });
+    expect(parse(["--api-key", "flag"], { LLAMA_API_KEY: "env" }).apiKey).toBe("flag");
+    expect(parse(["--help"]).action).toBe("help");
+    expect(parse(["--version"]).action).toBe("version");
+    expect(parse(["--exit-clean-on-term"]).exitCleanOnTerm).toBe(true);
   });
 
   it("reads every fault flag", () => {

@@ -3,6 +3,7 @@ import os from "node:os";
 import path from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { parseLlamaMetrics, parsePrometheus } from "../../adapters/metrics.js";
+import { writeTinyGguf } from "../../daemon/models/gguf-writer.js";
 import { get, isAlive, killAllStubs, post, request, type StubProcess, spawnStub } from "./stub-harness.js";
 
 interface ChatAnswer {
@@ -46,7 +47,7 @@ describe("a ready stub answers llama-server's routes", () => {
   beforeAll(async () => {
     modelDir = await fs.mkdtemp(path.join(os.tmpdir(), "rmx-stub-"));
     modelPath = path.join(modelDir, "tiny.gguf");
-    await fs.writeFile(modelPath, Buffer.alloc(1234));
+    await writeTinyGguf(modelPath, { context_length: 512, embedding_length: 64 });
     stub = await spawnStub(["-m", modelPath, "--metrics", "--slots", "-np", "2", "-c", "256"]).ready();
   });
   afterAll(async () => {
@@ -83,7 +84,8 @@ describe("a ready stub answers llama-server's routes", () => {
     expect(body.id).toMatch(/^chatcmpl-/);
     expect(body.object).toBe("chat.completion");
     expect(body.created).toBeTypeOf("number");
-    expect(body.model).toBe(modelPath);
+    // b4748 names the model "gpt-3.5-turbo" unless the request does.
+    expect(body.model).toBe("gpt-3.5-turbo");
     expect(body.choices).toHaveLength(1);
     expect(body.choices[0]?.message.role).toBe("assistant");
     expect(body.choices[0]?.message.content.split(" ")).toHaveLength(4);
@@ -112,8 +114,9 @@ describe("a ready stub answers llama-server's routes", () => {
     expect(events.at(-1)).toBe("[DONE]");
     const chunks = events.slice(0, -1).map((e) => JSON.parse(e));
     for (const chunk of chunks) expect(chunk.object).toBe("chat.completion.chunk");
-    expect(chunks[0].choices[0].delta.role).toBe("assistant");
-    const pieces = chunks.slice(1, -1).map((c) => c.choices[0].delta.content);
+    // b4748 sends no initial role chunk: the first event already carries content.
+    expect(chunks[0].choices[0].delta.role).toBeUndefined();
+    const pieces = chunks.slice(0, -1).map((c) => c.choices[0].delta.content);
     expect(pieces).toHaveLength(5);
     const last = chunks.at(-1);
     expect(last.choices[0].finish_reason).toBe("length");
@@ -147,7 +150,8 @@ describe("a ready stub answers llama-server's routes", () => {
     }>();
     expect(models.object).toBe("list");
     expect(models.data[0]).toMatchObject({ id: modelPath, object: "model", owned_by: "llamacpp" });
-    expect(models.data[0]?.meta).toMatchObject({ size: 1234 });
+    // Read from the GGUF like b4748: the trained context, the width, the vocabulary.
+    expect(models.data[0]?.meta).toMatchObject({ n_ctx_train: 512, n_embd: 64, n_vocab: 3 });
 
     const props = (await get(`${stub.endpoint}/props`)).json<Record<string, unknown>>();
     expect(props.total_slots).toBe(2);
@@ -161,19 +165,19 @@ describe("a ready stub answers llama-server's routes", () => {
     ]);
   });
 
-  it("answers 404 for unknown routes and methods, 400 for bad requests and over-long prompts", async () => {
+  it("answers 404 for unknown routes and methods, 500 for bad JSON, and truncates over-long prompts, as b4748", async () => {
     const missing = await get(`${stub.endpoint}/v2/nothing`);
     expect(missing.status).toBe(404);
     expect(missing.json()).toEqual({
       error: { code: 404, message: "File Not Found", type: "not_found_error" },
     });
     expect((await request(`${stub.endpoint}/health`, {}, "POST")).status).toBe(404);
-    expect((await request(`${stub.endpoint}/v1/chat/completions`, "{not json", "POST")).status).toBe(400);
-    expect((await chat({ messages: [] })).status).toBe(400);
-    expect((await chat({ messages: [{ role: "user", content: "x" }], max_tokens: "many" })).status).toBe(400);
-    const tooLong = await chat({ messages: [{ role: "user", content: "word ".repeat(200) }] });
-    expect(tooLong.status).toBe(400);
-    expect(tooLong.json<{ error: { type: string } }>().error.type).toBe("exceed_context_size_error");
+    expect((await request(`${stub.endpoint}/v1/chat/completions`, "{not json", "POST")).status).toBe(500);
+    expect((await chat({ messages: [] })).status).toBe(200);
+    expect((await chat({ messages: [{ role: "user", content: "x" }], max_tokens: "many" })).status).toBe(200);
+    const tooLong = await post(`${stub.endpoint}/completion`, { prompt: "word ".repeat(200), n_predict: 2 });
+    expect(tooLong.status).toBe(200);
+    expect(tooLong.json<{ truncated: boolean }>().truncated).toBe(true);
   });
 
   it("GET /metrics is Prometheus text whose counters grow with each request", async () => {
