@@ -20,7 +20,7 @@ import {
 import type { ChildRecord } from "../process/identity.js";
 import { RotatingLog } from "../process/logs.js";
 import type { RuntimeSpec, RuntimeState, RuntimeView } from "../types.js";
-import { type BudgetLog, budgetView, sanitizeBudgetLog } from "./budget.js";
+import { type BudgetLog, budgetView, dropReserved, sanitizeBudgetLog } from "./budget.js";
 import { prepareLaunch, resumeGroup, spawnPlan, stopOptions } from "./launch.js";
 import { describeOutcome, Prober } from "./probes.js";
 import {
@@ -373,7 +373,11 @@ export class RuntimeSupervisor {
   /** `spawning`: the child being spawned, recorded before the spawn counts as done (see spawnChild). */
   private persist(spawning?: ProcessIdentity): Promise<void> {
     const child = this.child;
-    const record: PersistedRuntime = { budget: this.machine.budget, desired: this.machine.desired };
+    // A reserved restore is not persisted: after a daemon restart the resume is the counted spawn.
+    const record: PersistedRuntime = {
+      budget: dropReserved(this.machine.budget),
+      desired: this.machine.desired,
+    };
     const identity = spawning ?? (child?.running ? child.identity : undefined);
     if (identity !== undefined) {
       record.child = { runtime: this.id, command: this.spec.binary ?? this.spec.adapter, ...identity };

@@ -10,9 +10,12 @@ import {
   budgetResetAt,
   canRestart,
   clearExhausted,
+  commitReserved,
+  dropReserved,
   emptyBudgetLog,
   markExhausted,
   recordAttempt,
+  reserveAttempt,
   resetBudget,
 } from "./budget.js";
 
@@ -47,8 +50,6 @@ export interface Machine {
   generation: number;
   /** Consecutive failed steady probes of the current process, per probe; reset by an ok and by a spawn. */
   probeFailures: Record<ProbeKind, number>;
-  /** The kill in flight is a manual restore: its respawn is stamped against the budget when it happens. */
-  restoreAttempt?: boolean;
 }
 
 export type Input =
@@ -135,7 +136,7 @@ export function step(m: Machine, input: Input, ctx: StepContext): StepResult {
     clearRetry();
     next.budget = clearExhausted(next.budget);
     next.probeFailures = { health: 0, inference: 0 };
-    delete next.restoreAttempt;
+    next.budget = dropReserved(next.budget);
     next.generation += 1;
     next.alive = true;
     delete next.killing;
@@ -160,10 +161,11 @@ export function step(m: Machine, input: Input, ctx: StepContext): StepResult {
     spawn();
   };
   /** The budget has no slot: `exhausted`, with a retry at `reset_at` when the spec asks for one. */
-  const exhaust = (why: string) => {
+  const exhaust = (why: string, notBefore = ctx.now) => {
     clearRetry();
     next.budget = markExhausted(next.budget, ctx.now);
-    const resetAt = budgetResetAt(next.budget, ctx.budget, ctx.now);
+    const horizon = budgetResetAt(next.budget, ctx.budget, ctx.now);
+    const resetAt = horizon === undefined ? undefined : Math.max(horizon, notBefore);
     set("exhausted", `${why}; restart budget exhausted`);
     effects.push({ type: "denied", reason: "Restart budget exhausted" });
     if (ctx.budget.retry_at_reset && resetAt !== undefined) {
@@ -177,8 +179,9 @@ export function step(m: Machine, input: Input, ctx: StepContext): StepResult {
     const uptime = m.readyAt !== undefined ? ctx.now - m.readyAt : 0;
     next.failures = m.readyAt !== undefined && shouldResetBackoff(ctx.backoff, uptime) ? 1 : m.failures + 1;
     const delay = backoffDelay(ctx.backoff, next.failures, ctx.random);
-    // Judged at the moment the respawn would happen, where it will be stamped.
-    if (!canRestart(next.budget, ctx.budget, ctx.now + delay)) return exhaust(why);
+    // Judged at the failure: a full log means `exhausted` now (the retry at reset_at, never sooner than
+    // the backoff would have been), not a backoff that hopes a slot frees meanwhile.
+    if (!canRestart(next.budget, ctx.budget, ctx.now)) return exhaust(why, ctx.now + delay);
     next.nextRetryAt = ctx.now + delay;
     next.retryKind = "backoff";
     set("backoff", `${why}; restarting in ${formatMs(delay)}`);
@@ -221,8 +224,7 @@ export function step(m: Machine, input: Input, ctx: StepContext): StepResult {
     }
     case "stop": {
       next.desired = "stopped";
-      next.budget = clearExhausted(next.budget);
-      delete next.restoreAttempt;
+      next.budget = dropReserved(clearExhausted(next.budget));
       clearRetry();
       if (m.alive) {
         if (m.killing === "stop") break;
@@ -252,8 +254,11 @@ export function step(m: Machine, input: Input, ctx: StepContext): StepResult {
       next.failures = 0;
       if (m.alive) {
         clearRetry();
-        kill("restart", "stopping", "restore requested");
-        next.restoreAttempt = true; // stamped at the respawn, once the process has exited
+        // The slot is held now (the answer reports it, the next restore is judged against it) and
+        // stamped at the respawn, once the process has exited. Restores during that stop coalesce
+        // into the one respawn but each spends its slot, as each one's answer said.
+        next.budget = reserveAttempt(next.budget);
+        if (m.killing !== "restart") kill("restart", "stopping", "restore requested");
       } else {
         countedSpawn(false);
       }
@@ -308,9 +313,10 @@ export function step(m: Machine, input: Input, ctx: StepContext): StepResult {
       const at = ctx.now;
       next.lastExit = { code: input.code, signal: input.signal, at };
       const intent = m.killing;
+      const reserved = m.budget.pending ?? 0;
       delete next.killing;
-      delete next.restoreAttempt;
       if (m.desired === "stopped") {
+        next.budget = dropReserved(next.budget);
         set("stopped", "stopped by request");
         break;
       }
@@ -325,10 +331,21 @@ export function step(m: Machine, input: Input, ctx: StepContext): StepResult {
         break;
       }
       if (intent === "restart") {
-        if (!m.restoreAttempt)
+        if (reserved === 0) {
           spawn(); // a reconfigure: requested, not a restart
-        else if (canRestart(next.budget, ctx.budget, ctx.now)) countedSpawn(false);
-        else exhaust("restore requested"); // only if the clock stepped or a reload lowered the budget
+          break;
+        }
+        // Only if the clock stepped or a reload lowered the budget is there no slot for the reservation.
+        const held = dropReserved(next.budget);
+        if (!canRestart({ ...held, pending: reserved - 1 }, ctx.budget, ctx.now)) {
+          next.budget = held;
+          exhaust("restore requested");
+          break;
+        }
+        next.budget = commitReserved(next.budget, ctx.budget, ctx.now);
+        next.restartsTotal += 1;
+        effects.push({ type: "restart_recorded", automatic: false });
+        spawn();
         break;
       }
       const why =
