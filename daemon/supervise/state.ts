@@ -4,6 +4,7 @@
  * `ctx.now` and `ctx.random` are injected, so every path is testable exhaustively.
  */
 import type { BackoffSpec, RestartBudgetSpec, RuntimeState } from "../types.js";
+import { type BackendErrors, errorsText } from "./backend-errors.js";
 import { backoffDelay, shouldResetBackoff } from "./backoff.js";
 import {
   type BudgetLog,
@@ -50,6 +51,10 @@ export interface Machine {
   generation: number;
   /** Consecutive failed steady probes of the current process, per probe; reset by an ok and by a spawn. */
   probeFailures: Record<ProbeKind, number>;
+  /** What the backend printed last in its last run that ended on its own (sanitized, ≤ 3); until it is ready. */
+  lastErrors?: BackendErrors;
+  /** The previous start-up exit (code or signal and last error line): the same one twice is a config error. */
+  startupExit?: string;
 }
 
 export type Input =
@@ -66,7 +71,8 @@ export type Input =
   | { type: "probe"; probe: ProbeKind; ok: true }
   | { type: "probe"; probe: ProbeKind; ok: false; failure: ProbeFailure; label: string; detail: string }
   | { type: "start_timeout"; reason: string }
-  | { type: "exited"; code: number | null; signal: string | null }
+  /** `errors`: the backend's own error lines of this run (backend-errors.ts), for the reason. */
+  | { type: "exited"; code: number | null; signal: string | null; errors?: BackendErrors }
   | { type: "retry_due" }
   | { type: "idle" }
   /** The spec changed by request (reload/switch): restart on it without using the restart budget. */
@@ -145,6 +151,11 @@ export function step(m: Machine, input: Input, ctx: StepContext): StepResult {
     set("starting", "launching");
     effects.push({ type: "spawn" });
   };
+  /** A new configuration or a request from the user: past failures no longer say anything about the next run. */
+  const forget = () => {
+    delete next.lastErrors;
+    delete next.startupExit;
+  };
   const kill = (intent: KillIntent, state: RuntimeState, reason: string) => {
     next.killing = intent;
     set(state, reason);
@@ -174,6 +185,21 @@ export function step(m: Machine, input: Input, ctx: StepContext): StepResult {
       effects.push({ type: "schedule_retry", at: resetAt, kind: "reset" });
     }
   };
+  /**
+   * The same start-up exit twice in a row: retrying will not fix it, so the budget is not spent on it. One
+   * retry still comes at the budget's reset horizon with `retry_at_reset` (a transient cause, such as VRAM held
+   * by another process, heals); a reconfigure or restore clears it at once.
+   */
+  const configurationError = (why: string, errors: readonly string[]) => {
+    clearRetry(); // `startupExit` stays: the retry at the horizon failing the same way is failed again at once
+    set("failed", `${why} twice in a row; will not fix itself: ${errorsText(errors)}`);
+    const horizon = budgetResetAt(next.budget, ctx.budget, ctx.now);
+    if (ctx.budget.retry_at_reset && horizon !== undefined) {
+      next.nextRetryAt = horizon;
+      next.retryKind = "reset";
+      effects.push({ type: "schedule_retry", at: horizon, kind: "reset" });
+    }
+  };
   /** A run ended or failed to become healthy while the runtime should be running. */
   const afterFailure = (why: string) => {
     const uptime = m.readyAt !== undefined ? ctx.now - m.readyAt : 0;
@@ -199,6 +225,7 @@ export function step(m: Machine, input: Input, ctx: StepContext): StepResult {
         return step(next, { type: "restore", restart: true, reset_budget: false }, ctx);
       }
       next.failures = 0;
+      forget();
       spawn();
       break;
     }
@@ -223,6 +250,7 @@ export function step(m: Machine, input: Input, ctx: StepContext): StepResult {
       break;
     }
     case "stop": {
+      forget();
       next.desired = "stopped";
       next.budget = dropReserved(clearExhausted(next.budget));
       clearRetry();
@@ -250,6 +278,7 @@ export function step(m: Machine, input: Input, ctx: StepContext): StepResult {
         effects.push({ type: "denied", reason: "Restart budget exhausted" });
         break;
       }
+      delete next.startupExit; // a restore is a deliberate new attempt: not "the same failure again"
       next.desired = "running";
       next.failures = 0;
       if (m.alive) {
@@ -276,6 +305,7 @@ export function step(m: Machine, input: Input, ctx: StepContext): StepResult {
     case "healthy": {
       if (!m.alive || m.killing !== undefined) break;
       if (m.state === "starting") {
+        forget();
         next.readyAt = ctx.now;
         set("ready");
       }
@@ -348,13 +378,32 @@ export function step(m: Machine, input: Input, ctx: StepContext): StepResult {
         spawn();
         break;
       }
+      if (intent === undefined) {
+        if (input.errors && input.errors.lines.length > 0) next.lastErrors = input.errors;
+        else delete next.lastErrors;
+      }
+      // Only lines that look like errors name the cause; the last lines of a killed process say nothing.
+      const errors = intent === undefined && input.errors?.matched ? input.errors.lines : [];
+      const said = errors.length > 0 ? `: ${errorsText(errors)}` : "";
+      const exit = describeExit(input.code, input.signal);
       const why =
         intent === "unhealthy"
           ? (m.reason ?? "unhealthy")
           : m.state === "starting"
-            ? `exited during start-up (${describeExit(input.code, input.signal)})`
-            : `exited (${describeExit(input.code, input.signal)})`;
-      afterFailure(why);
+            ? `exited during start-up (${exit})`
+            : `exited (${exit})`;
+      const lastLine = errors[errors.length - 1];
+      if (intent === undefined && m.state === "starting" && lastLine !== undefined) {
+        const signature = `${exit}\n${lastLine}`;
+        if (m.startupExit === signature) {
+          configurationError(why, errors);
+          break;
+        }
+        next.startupExit = signature;
+      } else {
+        delete next.startupExit;
+      }
+      afterFailure(`${why}${said}`);
       break;
     }
     case "retry_due": {
@@ -380,6 +429,7 @@ export function step(m: Machine, input: Input, ctx: StepContext): StepResult {
     case "reconfigure": {
       if (m.desired !== "running") break;
       next.failures = 0;
+      forget();
       if (m.alive) {
         if (m.killing === "restart") break;
         clearRetry();
