@@ -121,6 +121,12 @@ async function reapOne(record: ChildRecord, opts: ReapOptions): Promise<string |
   const why = await verifyChild(record, opts.stateDir);
   if (why !== undefined) return why;
   const { pid, pgid, tag } = record;
+  // An orphan SIGSTOPped before rmxd died cannot act on SIGTERM and would take the whole grace: let it run.
+  try {
+    process.kill(-pgid, "SIGCONT");
+  } catch {
+    // ESRCH: the group is gone
+  }
   await stopProcessGroup(
     { pid, pgid, ...(tag === undefined ? {} : { tag }) },
     { signal: "SIGTERM", grace_ms: opts.grace_ms },

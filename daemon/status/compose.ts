@@ -97,6 +97,8 @@ export interface RuntimeStatusInput {
   budget: RestartBudgetView;
   nextRetryAt?: string;
   lastLogLines?: string[];
+  /** What the backend printed last before its last run ended (sanitized, ≤ 3 lines); shown while not ready. */
+  backendLines?: string[];
   formatTime: FormatTime;
 }
 
@@ -128,6 +130,9 @@ export function runtimeStatus(input: RuntimeStatusInput): StatusObject {
     if (state === "backoff" && nextRetryAt !== undefined)
       lines.push(`Next retry at ${formatTime(nextRetryAt)}`);
   }
+  // `failed` shows the log's last lines already.
+  if (state !== "ready" && state !== "failed")
+    for (const line of input.backendLines ?? []) lines.push(`backend: ${line}`);
   const detail = finalizeReasons(lines);
   const status: StatusObject = {
     code: vocabulary.code,

@@ -16,6 +16,11 @@ export interface BudgetLog {
    * daemon restart brings it back `exhausted` instead of spawning it. Cleared by a spawn, a stop or a reset.
    */
   exhausted_at?: number;
+  /**
+   * Manual restores accepted while the process was still being stopped: each holds a slot now (so the next
+   * restore is judged against it and the answer reports it) and is stamped at the respawn. Not persisted.
+   */
+  pending?: number;
 }
 
 export interface BudgetLimits {
@@ -65,15 +70,42 @@ export function pruneBudget(log: BudgetLog, limits: BudgetLimits, now: number): 
     resets: log.resets.slice(-KEPT_RESETS),
   };
   if (log.exhausted_at !== undefined) pruned.exhausted_at = log.exhausted_at;
+  if (log.pending) pruned.pending = log.pending;
   return pruned;
 }
 
+const pendingOf = (log: BudgetLog): number => log.pending ?? 0;
+
+/** Slots taken at `now`: stamped attempts still in the window plus reserved (pending) restores. */
+function takenSlots(log: BudgetLog, limits: BudgetLimits, now: number): number {
+  return inWindow(log.attempts, limits, now).length + pendingOf(log);
+}
+
 export function usedSlots(log: BudgetLog, limits: BudgetLimits, now: number): number {
-  return Math.min(inWindow(log.attempts, limits, now).length, maxOf(limits));
+  return Math.min(takenSlots(log, limits, now), maxOf(limits));
 }
 
 export function canRestart(log: BudgetLog, limits: BudgetLimits, now: number): boolean {
-  return inWindow(log.attempts, limits, now).length < maxOf(limits);
+  return takenSlots(log, limits, now) < maxOf(limits);
+}
+
+/** Holds a slot for a restore whose spawn comes later (after the running process has exited). */
+export function reserveAttempt(log: BudgetLog): BudgetLog {
+  return { ...log, pending: pendingOf(log) + 1 };
+}
+
+/** The reserved restores' spawn happens now: each accepted restore is stamped here, where it spawns. */
+export function commitReserved(log: BudgetLog, limits: BudgetLimits, now: number): BudgetLog {
+  let out = dropReserved(log);
+  for (let i = 0; i < pendingOf(log); i++) out = recordAttempt(out, limits, now);
+  return out;
+}
+
+/** The reserved restores will not spawn (a stop came first): their slots free. */
+export function dropReserved(log: BudgetLog): BudgetLog {
+  if (log.pending === undefined) return log;
+  const { pending: _, ...rest } = log;
+  return rest;
 }
 
 /**
@@ -81,7 +113,7 @@ export function canRestart(log: BudgetLog, limits: BudgetLimits, now: number): b
  * also ends any exhaustion. The caller checks `canRestart` first; recording past it keeps it exhausted.
  */
 export function recordAttempt(log: BudgetLog, limits: BudgetLimits, now: number): BudgetLog {
-  return pruneBudget({ attempts: insertSorted(log.attempts, now), resets: log.resets }, limits, now);
+  return pruneBudget({ ...clearExhausted(log), attempts: insertSorted(log.attempts, now) }, limits, now);
 }
 
 /** The budget denied a restart at `now`: remembered (and persisted) until a spawn, stop or reset. */
@@ -106,7 +138,8 @@ export function resetBudget(log: BudgetLog, now: number): BudgetLog {
  * moment the count drops below `max` (attempt[count - max] + window), so `canRestart` is true from then on.
  */
 export function budgetResetAt(log: BudgetLog, limits: BudgetLimits, now: number): number | undefined {
-  const live = inWindow(log.attempts, limits, now);
+  // A reserved restore counts as stamped now, its earliest possible spawn.
+  const live = [...inWindow(log.attempts, limits, now), ...Array<number>(pendingOf(log)).fill(now)];
   const max = maxOf(limits);
   if (live.length === 0 || max === 0) return undefined;
   const anchor = live.length >= max ? live[live.length - max] : live[0];

@@ -20,7 +20,8 @@ import {
 import type { ChildRecord } from "../process/identity.js";
 import { RotatingLog } from "../process/logs.js";
 import type { RuntimeSpec, RuntimeState, RuntimeView } from "../types.js";
-import { type BudgetLog, budgetView, sanitizeBudgetLog } from "./budget.js";
+import { type BudgetLog, budgetView, dropReserved, sanitizeBudgetLog } from "./budget.js";
+import { describeEnd, exitErrors, killChild } from "./exit.js";
 import { prepareLaunch, resumeGroup, spawnPlan, stopOptions } from "./launch.js";
 import { describeOutcome, Prober } from "./probes.js";
 import {
@@ -373,7 +374,11 @@ export class RuntimeSupervisor {
   /** `spawning`: the child being spawned, recorded before the spawn counts as done (see spawnChild). */
   private persist(spawning?: ProcessIdentity): Promise<void> {
     const child = this.child;
-    const record: PersistedRuntime = { budget: this.machine.budget, desired: this.machine.desired };
+    // A reserved restore is not persisted: after a daemon restart the resume is the counted spawn.
+    const record: PersistedRuntime = {
+      budget: dropReserved(this.machine.budget),
+      desired: this.machine.desired,
+    };
     const identity = spawning ?? (child?.running ? child.identity : undefined);
     if (identity !== undefined) {
       record.child = { runtime: this.id, command: this.spec.binary ?? this.spec.adapter, ...identity };
@@ -482,17 +487,19 @@ export class RuntimeSupervisor {
     if (this.child === child) this.persist();
     if (generation !== this.machine.generation) return;
     this.probes.stop();
-    const how = exit.signal ? `signal ${exit.signal}` : `exit code ${exit.code}`;
-    this.log.write(`--- rmxd: process ${child.pid} ended (${how})\n`);
+    const expected = this.machine.killing !== undefined;
+    const errors = expected ? undefined : exitErrors(this.log); // read before our own line is written
+    const end = describeEnd(exit, expected ? this.spec.stop.signal : undefined);
+    this.log.write(`--- rmxd: process ${child.pid} ${end}\n`);
     this.deps.bus.publish("runtime.exited", {
       id: this.id,
       pid: child.pid,
       code: exit.code,
       signal: exit.signal,
       at: rfc3339(exit.at),
-      expected: this.machine.killing !== undefined,
+      expected,
     });
-    this.dispatch({ type: "exited", code: exit.code, signal: exit.signal });
+    this.dispatch({ type: "exited", code: exit.code, signal: exit.signal, ...(errors ? { errors } : {}) });
   }
 
   private async kill(): Promise<void> {
@@ -513,15 +520,7 @@ export class RuntimeSupervisor {
       });
       return;
     }
-    // A stopped (SIGSTOP) process cannot act on the stop signal; let it, so it gets its grace.
-    resumeGroup(child.pgid);
-    const result = await stopProcessGroup(child, stopOptions(this.spec));
-    if (result.escalated) {
-      this.logger.warn(
-        { grace_ms: this.spec.stop.grace_ms },
-        "process ignored the stop signal; killed with SIGKILL",
-      );
-    }
+    await killChild(child, this.spec, this.logger);
   }
 
   private current(generation: number): boolean {

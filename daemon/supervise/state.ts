@@ -4,15 +4,19 @@
  * `ctx.now` and `ctx.random` are injected, so every path is testable exhaustively.
  */
 import type { BackoffSpec, RestartBudgetSpec, RuntimeState } from "../types.js";
+import { type BackendErrors, errorsText } from "./backend-errors.js";
 import { backoffDelay, shouldResetBackoff } from "./backoff.js";
 import {
   type BudgetLog,
   budgetResetAt,
   canRestart,
   clearExhausted,
+  commitReserved,
+  dropReserved,
   emptyBudgetLog,
   markExhausted,
   recordAttempt,
+  reserveAttempt,
   resetBudget,
 } from "./budget.js";
 
@@ -47,8 +51,10 @@ export interface Machine {
   generation: number;
   /** Consecutive failed steady probes of the current process, per probe; reset by an ok and by a spawn. */
   probeFailures: Record<ProbeKind, number>;
-  /** The kill in flight is a manual restore: its respawn is stamped against the budget when it happens. */
-  restoreAttempt?: boolean;
+  /** What the backend printed last in its last run that ended on its own (sanitized, ≤ 3); until it is ready. */
+  lastErrors?: BackendErrors;
+  /** The previous start-up exit (code or signal and last error line): the same one twice is a config error. */
+  startupExit?: string;
 }
 
 export type Input =
@@ -65,7 +71,8 @@ export type Input =
   | { type: "probe"; probe: ProbeKind; ok: true }
   | { type: "probe"; probe: ProbeKind; ok: false; failure: ProbeFailure; label: string; detail: string }
   | { type: "start_timeout"; reason: string }
-  | { type: "exited"; code: number | null; signal: string | null }
+  /** `errors`: the backend's own error lines of this run (backend-errors.ts), for the reason. */
+  | { type: "exited"; code: number | null; signal: string | null; errors?: BackendErrors }
   | { type: "retry_due" }
   | { type: "idle" }
   /** The spec changed by request (reload/switch): restart on it without using the restart budget. */
@@ -135,7 +142,7 @@ export function step(m: Machine, input: Input, ctx: StepContext): StepResult {
     clearRetry();
     next.budget = clearExhausted(next.budget);
     next.probeFailures = { health: 0, inference: 0 };
-    delete next.restoreAttempt;
+    next.budget = dropReserved(next.budget);
     next.generation += 1;
     next.alive = true;
     delete next.killing;
@@ -143,6 +150,11 @@ export function step(m: Machine, input: Input, ctx: StepContext): StepResult {
     delete next.readyAt;
     set("starting", "launching");
     effects.push({ type: "spawn" });
+  };
+  /** A new configuration or a request from the user: past failures no longer say anything about the next run. */
+  const forget = () => {
+    delete next.lastErrors;
+    delete next.startupExit;
   };
   const kill = (intent: KillIntent, state: RuntimeState, reason: string) => {
     next.killing = intent;
@@ -160,10 +172,11 @@ export function step(m: Machine, input: Input, ctx: StepContext): StepResult {
     spawn();
   };
   /** The budget has no slot: `exhausted`, with a retry at `reset_at` when the spec asks for one. */
-  const exhaust = (why: string) => {
+  const exhaust = (why: string, notBefore = ctx.now) => {
     clearRetry();
     next.budget = markExhausted(next.budget, ctx.now);
-    const resetAt = budgetResetAt(next.budget, ctx.budget, ctx.now);
+    const horizon = budgetResetAt(next.budget, ctx.budget, ctx.now);
+    const resetAt = horizon === undefined ? undefined : Math.max(horizon, notBefore);
     set("exhausted", `${why}; restart budget exhausted`);
     effects.push({ type: "denied", reason: "Restart budget exhausted" });
     if (ctx.budget.retry_at_reset && resetAt !== undefined) {
@@ -172,13 +185,29 @@ export function step(m: Machine, input: Input, ctx: StepContext): StepResult {
       effects.push({ type: "schedule_retry", at: resetAt, kind: "reset" });
     }
   };
+  /**
+   * The same start-up exit twice in a row: retrying will not fix it, so the budget is not spent on it. One
+   * retry still comes at the budget's reset horizon with `retry_at_reset` (a transient cause, such as VRAM held
+   * by another process, heals); a reconfigure or restore clears it at once.
+   */
+  const configurationError = (why: string, errors: readonly string[]) => {
+    clearRetry(); // `startupExit` stays: the retry at the horizon failing the same way is failed again at once
+    set("failed", `${why} twice in a row; will not fix itself: ${errorsText(errors)}`);
+    const horizon = budgetResetAt(next.budget, ctx.budget, ctx.now);
+    if (ctx.budget.retry_at_reset && horizon !== undefined) {
+      next.nextRetryAt = horizon;
+      next.retryKind = "reset";
+      effects.push({ type: "schedule_retry", at: horizon, kind: "reset" });
+    }
+  };
   /** A run ended or failed to become healthy while the runtime should be running. */
   const afterFailure = (why: string) => {
     const uptime = m.readyAt !== undefined ? ctx.now - m.readyAt : 0;
     next.failures = m.readyAt !== undefined && shouldResetBackoff(ctx.backoff, uptime) ? 1 : m.failures + 1;
     const delay = backoffDelay(ctx.backoff, next.failures, ctx.random);
-    // Judged at the moment the respawn would happen, where it will be stamped.
-    if (!canRestart(next.budget, ctx.budget, ctx.now + delay)) return exhaust(why);
+    // Judged at the failure: a full log means `exhausted` now (the retry at reset_at, never sooner than
+    // the backoff would have been), not a backoff that hopes a slot frees meanwhile.
+    if (!canRestart(next.budget, ctx.budget, ctx.now)) return exhaust(why, ctx.now + delay);
     next.nextRetryAt = ctx.now + delay;
     next.retryKind = "backoff";
     set("backoff", `${why}; restarting in ${formatMs(delay)}`);
@@ -196,6 +225,7 @@ export function step(m: Machine, input: Input, ctx: StepContext): StepResult {
         return step(next, { type: "restore", restart: true, reset_budget: false }, ctx);
       }
       next.failures = 0;
+      forget();
       spawn();
       break;
     }
@@ -220,9 +250,9 @@ export function step(m: Machine, input: Input, ctx: StepContext): StepResult {
       break;
     }
     case "stop": {
+      forget();
       next.desired = "stopped";
-      next.budget = clearExhausted(next.budget);
-      delete next.restoreAttempt;
+      next.budget = dropReserved(clearExhausted(next.budget));
       clearRetry();
       if (m.alive) {
         if (m.killing === "stop") break;
@@ -248,12 +278,16 @@ export function step(m: Machine, input: Input, ctx: StepContext): StepResult {
         effects.push({ type: "denied", reason: "Restart budget exhausted" });
         break;
       }
+      delete next.startupExit; // a restore is a deliberate new attempt: not "the same failure again"
       next.desired = "running";
       next.failures = 0;
       if (m.alive) {
         clearRetry();
-        kill("restart", "stopping", "restore requested");
-        next.restoreAttempt = true; // stamped at the respawn, once the process has exited
+        // The slot is held now (the answer reports it, the next restore is judged against it) and
+        // stamped at the respawn, once the process has exited. Restores during that stop coalesce
+        // into the one respawn but each spends its slot, as each one's answer said.
+        next.budget = reserveAttempt(next.budget);
+        if (m.killing !== "restart") kill("restart", "stopping", "restore requested");
       } else {
         countedSpawn(false);
       }
@@ -271,6 +305,7 @@ export function step(m: Machine, input: Input, ctx: StepContext): StepResult {
     case "healthy": {
       if (!m.alive || m.killing !== undefined) break;
       if (m.state === "starting") {
+        forget();
         next.readyAt = ctx.now;
         set("ready");
       }
@@ -308,9 +343,10 @@ export function step(m: Machine, input: Input, ctx: StepContext): StepResult {
       const at = ctx.now;
       next.lastExit = { code: input.code, signal: input.signal, at };
       const intent = m.killing;
+      const reserved = m.budget.pending ?? 0;
       delete next.killing;
-      delete next.restoreAttempt;
       if (m.desired === "stopped") {
+        next.budget = dropReserved(next.budget);
         set("stopped", "stopped by request");
         break;
       }
@@ -325,19 +361,49 @@ export function step(m: Machine, input: Input, ctx: StepContext): StepResult {
         break;
       }
       if (intent === "restart") {
-        if (!m.restoreAttempt)
+        if (reserved === 0) {
           spawn(); // a reconfigure: requested, not a restart
-        else if (canRestart(next.budget, ctx.budget, ctx.now)) countedSpawn(false);
-        else exhaust("restore requested"); // only if the clock stepped or a reload lowered the budget
+          break;
+        }
+        // Only if the clock stepped or a reload lowered the budget is there no slot for the reservation.
+        const held = dropReserved(next.budget);
+        if (!canRestart({ ...held, pending: reserved - 1 }, ctx.budget, ctx.now)) {
+          next.budget = held;
+          exhaust("restore requested");
+          break;
+        }
+        next.budget = commitReserved(next.budget, ctx.budget, ctx.now);
+        next.restartsTotal += 1;
+        effects.push({ type: "restart_recorded", automatic: false });
+        spawn();
         break;
       }
+      if (intent === undefined) {
+        if (input.errors && input.errors.lines.length > 0) next.lastErrors = input.errors;
+        else delete next.lastErrors;
+      }
+      // Only lines that look like errors name the cause; the last lines of a killed process say nothing.
+      const errors = intent === undefined && input.errors?.matched ? input.errors.lines : [];
+      const said = errors.length > 0 ? `: ${errorsText(errors)}` : "";
+      const exit = describeExit(input.code, input.signal);
       const why =
         intent === "unhealthy"
           ? (m.reason ?? "unhealthy")
           : m.state === "starting"
-            ? `exited during start-up (${describeExit(input.code, input.signal)})`
-            : `exited (${describeExit(input.code, input.signal)})`;
-      afterFailure(why);
+            ? `exited during start-up (${exit})`
+            : `exited (${exit})`;
+      const lastLine = errors[errors.length - 1];
+      if (intent === undefined && m.state === "starting" && lastLine !== undefined) {
+        const signature = `${exit}\n${lastLine}`;
+        if (m.startupExit === signature) {
+          configurationError(why, errors);
+          break;
+        }
+        next.startupExit = signature;
+      } else {
+        delete next.startupExit;
+      }
+      afterFailure(`${why}${said}`);
       break;
     }
     case "retry_due": {
@@ -363,6 +429,7 @@ export function step(m: Machine, input: Input, ctx: StepContext): StepResult {
     case "reconfigure": {
       if (m.desired !== "running") break;
       next.failures = 0;
+      forget();
       if (m.alive) {
         if (m.killing === "restart") break;
         clearRetry();

@@ -43,6 +43,7 @@ export function composeView(f: ViewFacts): RuntimeView {
     ...(nextRetryAt ? { nextRetryAt } : {}),
     // Our own marker line for a failure repeats the reason the detail already leads with.
     ...(lastLogLines ? { lastLogLines: lastLogLines.filter((l) => l !== `--- rmxd: ${m.reason}`) } : {}),
+    ...(m.lastErrors && m.state !== "ready" ? { backendLines: m.lastErrors.lines } : {}),
     formatTime: f.formatTime,
   });
   const view: RuntimeView = {

@@ -5,6 +5,8 @@ import type { RuntimeStatusResult, RuntimeView } from "../../daemon/types.js";
 import type { Palette } from "./format.js";
 import { alignColumns, formatDuration, paintTone, stateMark } from "./format.js";
 
+const DOWN_STATES: ReadonlySet<string> = new Set(["failed", "exhausted", "backoff"]);
+
 function runtimeCells(rt: RuntimeView, palette: Palette, formatTime: (iso: string) => string): string[] {
   const mark = stateMark(rt.state);
   return [
@@ -34,6 +36,10 @@ export function renderStatus(
     lines.push(`  ${palette.red("problem:")} ${p.code} since ${formatTime(p.since)}: ${p.message}`);
   if (result.runtimes.length === 0) lines.push("  (no runtimes configured)");
   else lines.push(...alignColumns(result.runtimes.map((rt) => runtimeCells(rt, palette, formatTime))));
+  // Why a runtime is down, whole (the label cuts it, and says only "exhausted" when exhausted): the backend's
+  // own last error lines are part of it.
+  for (const rt of result.runtimes)
+    if (rt.reason !== undefined && DOWN_STATES.has(rt.state)) lines.push(`  ${rt.id}: ${rt.reason}`);
   for (const reason of result.summary.attention ?? [])
     lines.push(`  ${palette.yellow("attention:")} ${reason}`);
   lines.push(`Node ${result.node.target}: ${result.node.status.label}`);

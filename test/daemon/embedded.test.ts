@@ -74,16 +74,17 @@ describe("rmxd with the embedded default", () => {
     expect(before.restart_budget.remaining, "remaining before").toBe(3);
     const ev: Recorder = await record(h, ["runtime.*"]);
     process.kill(pid, "SIGKILL");
+    // The crash leads to backoff; the restart is stamped (and announced) at the respawn that follows it.
+    const backoff = await toState(ev, ID, ["backoff"]);
+    expect(backoff.payload.reason, `backoff reason: ${backoff.payload.reason}`).toMatch(
+      /exited \(signal SIGKILL\); restarting in/,
+    );
     const restart = await ev.next("runtime.restart", (p) => p.id === ID);
     expect(restart.payload.automatic, "automatic restart").toBe(true);
     expect(
       restart.payload.restart_budget.remaining,
       `remaining in the restart event: ${restart.payload.restart_budget.remaining}`,
     ).toBe(2);
-    const backoff = await toState(ev, ID, ["backoff"]);
-    expect(backoff.payload.reason, `backoff reason: ${backoff.payload.reason}`).toMatch(
-      /exited \(signal SIGKILL\); restarting in/,
-    );
     await toState(ev, ID, ["starting"]);
     const ready = await toState(ev, ID, ["ready"]);
     expect(ready.payload.pid, `new pid ${ready.payload.pid} vs old ${pid}`).not.toBe(pid);

@@ -45,7 +45,9 @@ describe.runIf(process.platform === "linux")("rmxd SIGKILLed right after a spawn
       const runtime = escapeRuntime(
         "spread",
         { script, mode: "stay", count: 5, pidsFile, mark },
-        { auto_start: true },
+        // Every daemon restart resumes the runtime, which is a counted restart: the budget must cover the
+        // rounds (this test is about escape, not budgets; budget-bound.test.ts covers the budget bound).
+        { auto_start: true, restart_budget: { max_restarts: ROUNDS + 1, window_seconds: 600 } },
       );
       // auto_start, and state.json says "running" from the round before: the spawn comes at once.
       const h = await startFaultDaemon({ dir, config: configText({ runtimes: [runtime] }) });

@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { canRestart } from "../../daemon/supervise/budget.js";
+import { budgetView, canRestart } from "../../daemon/supervise/budget.js";
 import {
   type Input,
   initialMachine,
@@ -148,6 +148,57 @@ describe("supervision state machine: examples", () => {
     m = step(r.machine, { type: "exited", code: 0, signal: null }, ctx(T0 + 1)).machine;
     expect(m.state).toBe("starting");
     expect(m.budget.attempts).toHaveLength(1);
+  });
+
+  it("restores during one stop each hold a slot (the next is judged against it) and are stamped at the respawn", () => {
+    let { m } = run([{ type: "start" }, { type: "healthy" }]);
+    const restore: Input = { type: "restore", restart: true, reset_budget: false };
+    const kills: number[] = [];
+    const left: number[] = [];
+    let denied = 0;
+    for (let i = 0; i < 5; i++) {
+      const r = step(m, restore, ctx(T0 + i));
+      m = r.machine;
+      kills.push(r.effects.filter((e) => e.type === "kill").length);
+      if (r.effects.some((e) => e.type === "denied")) denied++;
+      else left.push(budgetView(m.budget, budget, T0 + i).remaining);
+    }
+    expect({ kills, left, denied }).toEqual({ kills: [1, 0, 0, 0, 0], left: [2, 1, 0], denied: 2 });
+    expect(m.budget.attempts, "nothing stamped before the respawn").toEqual([]);
+    const view = budgetView(m.budget, budget, T0 + 5);
+    expect(view.reset_at, "reset_at counts the pending spawns from now").toBe(
+      new Date(T0 + 5 + 600_000).toISOString(),
+    );
+    const r = step(m, { type: "exited", code: 0, signal: null }, ctx(T0 + 50));
+    expect(r.machine.state).toBe("starting");
+    expect(r.machine.budget.attempts, "stamped at the respawn").toEqual([T0 + 50, T0 + 50, T0 + 50]);
+    expect(r.machine.budget.pending).toBeUndefined();
+    expect(r.effects.filter((e) => e.type === "spawn")).toHaveLength(1);
+  });
+
+  it("a stop during a restore's kill frees its reserved slot", () => {
+    let { m } = run([{ type: "start" }, { type: "healthy" }]);
+    m = step(m, { type: "restore", restart: true, reset_budget: false }, ctx(T0)).machine;
+    expect(budgetView(m.budget, budget, T0).remaining).toBe(2);
+    m = step(m, { type: "stop" }, ctx(T0 + 1)).machine;
+    m = step(m, { type: "exited", code: 0, signal: null }, ctx(T0 + 2)).machine;
+    expect(m.state).toBe("stopped");
+    expect(budgetView(m.budget, budget, T0 + 2)).toMatchObject({ used: 0, remaining: 3 });
+  });
+
+  it("a crash with the log full is exhausted at once, even if a slot frees during the backoff", () => {
+    const slow: BackoffSpec = { ...backoff, initial_ms: 1000, jitter: 0 };
+    const at = (now: number) => ctx(now, { backoff: slow });
+    // Three stamped restarts, the oldest about to leave the window: a backoff would outlast it.
+    let m: Machine = {
+      ...initialMachine({ attempts: [T0 - 600_000 + 500, T0 - 10, T0 - 5], resets: [] }, "running"),
+    };
+    m = step(m, { type: "start" }, at(T0)).machine;
+    const r = step(m, { type: "exited", code: 3, signal: null }, at(T0 + 1));
+    expect(r.machine.state).toBe("exhausted");
+    expect(r.machine.nextRetryAt, "the retry is not sooner than the backoff would have been").toBe(
+      T0 + 1 + 1000,
+    );
   });
 
   it("restore is denied when exhausted, and accepted with reset_budget", () => {
