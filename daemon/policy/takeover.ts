@@ -63,7 +63,6 @@ export const BACKEND_LINE_CHARS = 300;
 
 /** rmxd's own markers in a runtime's log (`--- rmxd: …`): not the backend's words. */
 const RMXD_MARKER = /^--- rmxd:/;
-// biome-ignore lint/suspicious/noControlCharactersInRegex: stripping control characters is the point
 const CONTROL = /[\u0000-\u001f\u007f-\u009f]/g;
 
 /**
@@ -75,7 +74,6 @@ export function backendErrorLines(log: readonly string[]): string[] {
   for (let i = log.length - 1; i >= 0 && kept.length < BACKEND_LINES; i--) {
     const raw = log[i] ?? "";
     if (RMXD_MARKER.test(raw)) continue;
-    // biome-ignore lint/suspicious/noControlCharactersInRegex: an escape sequence is removed whole
     const line = raw
       .replace(/\u001b\[[0-9;?]*[ -/]*[@-~]/g, "")
       .replace(CONTROL, "")

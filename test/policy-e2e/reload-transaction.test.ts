@@ -227,6 +227,21 @@ describe("transactional reload, both fit (beside)", () => {
     expect(after.restart_budget.used).toBe(0);
   }, 60_000);
 
+  it("switch is the same transaction: the new process takes over beside the old one, no budget", async () => {
+    const before = await view(d);
+    const r = await d.cli(["--json", "runtime", "switch", "--id", "rt", "--sandbox", "none", "--wait"], {
+      timeoutMs: 60_000,
+    });
+    expect(r.code, r.stderr).toBe(0);
+    const result = JSON.parse(r.stdout) as QuickActionResult;
+    expect(result).toMatchObject({ action: "switch", outcome: "ready", takeover: { path: "beside" } });
+    const after = await view(d);
+    expect(after).toMatchObject({ state: "ready", restarts_total: 0, count: 1 });
+    expect(after.pid).toBe(result.takeover?.new_pid);
+    expect(after.pid).not.toBe(before.pid);
+    expect(after.restart_budget.used).toBe(before.restart_budget.used);
+  }, 60_000);
+
   it("(4) refuses a file llama.cpp would not load, naming the missing key; nothing is started", async () => {
     const before = await view(d);
     const r = await d.cli(["runtime", "reload", "--id", "rt", "--model", models.noeps as string]);
