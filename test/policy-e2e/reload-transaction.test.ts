@@ -229,9 +229,16 @@ describe("transactional reload, both fit (beside)", () => {
 
   it("switch is the same transaction: the new process takes over beside the old one, no budget", async () => {
     const before = await view(d);
-    const r = await d.cli(["--json", "runtime", "switch", "--id", "rt", "--sandbox", "none", "--wait"], {
+    // The previous test's reload may still be stopping its old process (it takes over first): asked again
+    // while it is, the answer is RUNTIME_BUSY.
+    let r = await d.cli(["--json", "runtime", "switch", "--id", "rt", "--sandbox", "none", "--wait"], {
       timeoutMs: 60_000,
     });
+    for (let i = 0; i < 200 && r.code !== 0 && r.stderr.includes("RUNTIME_BUSY"); i++) {
+      r = await d.cli(["--json", "runtime", "switch", "--id", "rt", "--sandbox", "none", "--wait"], {
+        timeoutMs: 60_000,
+      });
+    }
     expect(r.code, r.stderr).toBe(0);
     const result = JSON.parse(r.stdout) as QuickActionResult;
     expect(result).toMatchObject({ action: "switch", outcome: "ready", takeover: { path: "beside" } });
