@@ -24,6 +24,7 @@ export const ErrorCodes = {
   SANDBOX_UNAVAILABLE: { rpc: -32030, exit: 3 },
   HARDWARE_UNKNOWN: { rpc: -32031, exit: 1 },
   TIMEOUT: { rpc: -32032, exit: 1 },
+  RELOAD_FAILED: { rpc: -32033, exit: 1 },
   // Policy
   NO_ELIGIBLE_CELL: { rpc: -32040, exit: 3 },
   LEASE_NOT_FOUND: { rpc: -32041, exit: 1 },

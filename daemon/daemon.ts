@@ -39,7 +39,7 @@ import { detectSandboxes } from "./sandbox/detect.js";
 import { wrapCommand } from "./sandbox/wrap.js";
 import { composeNodeEntry, nodeTarget } from "./status/compose.js";
 import { summarize } from "./status/summary.js";
-import { RuntimeSupervisor } from "./supervise/runtime.js";
+import { type RuntimeDeps, RuntimeSupervisor } from "./supervise/runtime.js";
 import { NodeHealthPublisher } from "./telemetry/node-health.js";
 import type { DaemonConfig, NodeEntry, RuntimeSpec, RuntimeStatusResult, SandboxKind } from "./types.js";
 
@@ -283,6 +283,8 @@ export class Daemon {
           draft.leases = leases;
         }),
       onRouted: () => this.noteChange(),
+      runtimeDeps: (spec) => this.runtimeDeps(spec),
+      adopt: (rt) => this.adoptRuntime(rt),
     });
   }
 
@@ -339,38 +341,50 @@ export class Daemon {
     });
   }
 
+  /** What every supervisor of a runtime is built with (the daemon's own and a reload's candidate). */
+  runtimeDeps(spec: RuntimeSpec): RuntimeDeps {
+    return {
+      clock: this.clock,
+      bus: this.bus,
+      logger: this.logger.child({ runtime: spec.id }),
+      logsDir: this.logsDir,
+      stateDir: this.opts.stateDir,
+      random: () => randomInt(0, 1_000_000) / 1_000_000,
+      adapter: getAdapter(spec.adapter),
+      stubEntry: stubEntryPath(),
+      persist: (id, record) => {
+        const written = this.store.update((draft) => {
+          draft.runtimes[id] = record;
+        });
+        written.catch((error) =>
+          this.logger.error({ err: error, runtime: id }, "could not persist runtime state"),
+        );
+        return written;
+      },
+      resolveHardware: (id) => this.resolveHardware(id),
+      resolveModelPath: (model) => this.resolveModelPath(model),
+      wrapSandbox: (plan, s, modelPath) => this.wrapSandbox(plan, s, modelPath),
+      formatTime: formatLocalTime,
+      onObserved: () => this.noteChange(),
+      configIndex: (id) => {
+        const index = this.config.runtimes.findIndex((r) => r.id === id);
+        return index < 0 ? undefined : index;
+      },
+    };
+  }
+
+  /** `rt` is the runtime of its id from now on (a reload's candidate took over from the old supervisor). */
+  adoptRuntime(rt: RuntimeSupervisor): void {
+    this.runtimes.set(rt.id, rt);
+    rt.log.onDiskState((error) => this.problems.report(`log:${rt.id}`, error));
+    this.noteChange();
+  }
+
   private addRuntime(spec: RuntimeSpec): RuntimeSupervisor {
     const persisted = persistedRuntime(this.store.get(), spec.id);
     const supervisor = new RuntimeSupervisor(
       spec,
-      {
-        clock: this.clock,
-        bus: this.bus,
-        logger: this.logger.child({ runtime: spec.id }),
-        logsDir: this.logsDir,
-        stateDir: this.opts.stateDir,
-        random: () => randomInt(0, 1_000_000) / 1_000_000,
-        adapter: getAdapter(spec.adapter),
-        stubEntry: stubEntryPath(),
-        persist: (id, record) => {
-          const written = this.store.update((draft) => {
-            draft.runtimes[id] = record;
-          });
-          written.catch((error) =>
-            this.logger.error({ err: error, runtime: id }, "could not persist runtime state"),
-          );
-          return written;
-        },
-        resolveHardware: (id) => this.resolveHardware(id),
-        resolveModelPath: (model) => this.resolveModelPath(model),
-        wrapSandbox: (plan, s, modelPath) => this.wrapSandbox(plan, s, modelPath),
-        formatTime: formatLocalTime,
-        onObserved: () => this.noteChange(),
-        configIndex: (id) => {
-          const index = this.config.runtimes.findIndex((r) => r.id === id);
-          return index < 0 ? undefined : index;
-        },
-      },
+      this.runtimeDeps(spec),
       persisted ? { budget: persisted.budget, desired: persisted.desired } : undefined,
     );
     this.runtimes.set(spec.id, supervisor);
@@ -556,6 +570,7 @@ export class Daemon {
       await this.gateway?.close();
       this.telemetry?.stop();
       this.policy?.stop();
+      await this.policy?.settled(); // a reload in flight may hold a candidate or an old process
       this.matrix?.stop();
       this.models?.stop();
       // A reload in flight may still add runtimes: let it finish so every one of them is stopped.

@@ -10,6 +10,7 @@ export type Topic =
   | "runtime.budget.denied"
   | "runtime.probe.failed"
   | "runtime.health"
+  | "runtime.reload.failed"
   | "hardware.sample"
   | "hardware.inventory"
   | "models.changed"

@@ -5,8 +5,8 @@ import type { Clock } from "../../base/clock.js";
 import type { EventBus } from "../events.js";
 import type { HardwareInventory } from "../hardware/types.js";
 import type { ModelEntry } from "../models/catalog.js";
-import type { RuntimeSupervisor } from "../supervise/runtime.js";
-import type { DaemonConfig, MatrixCell } from "../types.js";
+import type { RuntimeDeps, RuntimeSupervisor } from "../supervise/runtime.js";
+import type { DaemonConfig, MatrixCell, RuntimeSpec } from "../types.js";
 import type { SandboxAvailability } from "./candidates.js";
 import type { Lease } from "./lease.js";
 import type { PinRecord } from "./pins.js";
@@ -34,4 +34,8 @@ export interface PolicyHost {
   saveLeases(leases: Lease[]): Promise<void>;
   /** A routed request changed what `runtime.status` shows without an event. */
   onRouted(): void;
+  /** The deps every supervisor of a runtime is built with (a reload's candidate is built with them). */
+  runtimeDeps(spec: RuntimeSpec): RuntimeDeps;
+  /** Makes `rt` the runtime of its id (a reload's candidate taking over from the old supervisor). */
+  adopt(rt: RuntimeSupervisor): void;
 }

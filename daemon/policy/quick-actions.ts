@@ -1,175 +1,34 @@
 /**
- * Quick actions: reload a runtime on another model, switch it to other hardware or another sandbox. Each
- * checks everything it can BEFORE touching the runtime (file exists, GGUF readable, fits the hardware,
- * hardware known, sandbox usable), so a bad request leaves the old process serving and says why.
+ * Quick actions: reload a runtime on another model, switch it to other hardware or another sandbox. The
+ * checks (quick-checks.ts) run before the runtime is touched; a runtime that serves is then changed as a
+ * transaction (reload-transaction.ts): the old process serves until the new spec is proven, a failure
+ * leaves (or brings back) the old one, and no restart budget is spent. A runtime that does not serve
+ * (stopped, idle, failed, starting) takes the new spec for its next start, as before.
  */
-import { stat } from "node:fs/promises";
-import os from "node:os";
 import type { Logger } from "pino";
 import type { HardwareTarget } from "../../adapters/types.js";
-import { isRmxError, RmxError } from "../../base/errors.js";
+import { RmxError } from "../../base/errors.js";
+import type { EventBus } from "../events.js";
 import type { HardwareInventory } from "../hardware/types.js";
-import { estimateMemory, type FitTarget, fitOn, type MemoryEstimate } from "../models/estimate.js";
-import { readGguf } from "../models/gguf.js";
-import type { RuntimeSupervisor } from "../supervise/runtime.js";
-import { awaitSettled, SETTLED_STATES, type SettleBus } from "../supervise/settle.js";
-import type { FitVerdict, RuntimeSpec, SandboxKind } from "../types.js";
+import type { RuntimeDeps, RuntimeSupervisor } from "../supervise/runtime.js";
+import { awaitSettled, SETTLED_STATES } from "../supervise/settle.js";
+import type { RuntimeSpec } from "../types.js";
+import type { Candidate } from "./candidate.js";
 import type { SandboxAvailability } from "./candidates.js";
+import {
+  checkHardware,
+  checkModel,
+  checkSandbox,
+  freeMemoryReader,
+  keepsServing,
+  type ModelCheck,
+  planTakeover,
+  type QuickActionHost,
+} from "./quick-checks.js";
+import { runTransaction, type TransactionOutcome } from "./reload-transaction.js";
 import type { QuickActionResult, ReloadParams, SwitchParams } from "./wire.js";
 
-export interface QuickActionHost {
-  resolveModelPath(model: string | undefined): string | undefined;
-  /** Throws RmxError HARDWARE_UNKNOWN. */
-  resolveHardware(id: string): HardwareTarget;
-  inventory: HardwareInventory | undefined;
-  sandboxes: readonly SandboxAvailability[];
-  /** Free system memory now, in bytes. */
-  freeMemory(): number;
-}
-
-export interface ModelCheck {
-  path: string;
-  parameter_count: number;
-  estimate: MemoryEstimate;
-  fit: FitVerdict;
-}
-
-const SANDBOX_KINDS: readonly SandboxKind[] = ["none", "bwrap", "systemd-run"];
-
-async function fileSize(file: string | undefined): Promise<number> {
-  if (file === undefined) return 0;
-  try {
-    return (await stat(file)).size;
-  } catch {
-    return 0;
-  }
-}
-
-function currentModelPath(host: QuickActionHost, spec: RuntimeSpec): string | undefined {
-  try {
-    return host.resolveModelPath(spec.model);
-  } catch {
-    return undefined;
-  }
-}
-
-/** What the runtime's hardware offers; CPU counts the memory the current model frees when it is replaced. */
-function fitTarget(host: QuickActionHost, hardware: string, freedBytes: number): FitTarget {
-  const target = host.resolveHardware(hardware);
-  if (target.kind === "gpu") {
-    const vram = host.inventory?.gpus.find((g) => g.id === hardware)?.vram_bytes;
-    return vram === undefined
-      ? { kind: "gpu", id: hardware }
-      : { kind: "gpu", vram_bytes: vram, id: hardware };
-  }
-  return { kind: "cpu", available_bytes: host.freeMemory() + freedBytes, id: "cpu" };
-}
-
-/**
- * Validates `model` for `spec` on `hardware`: MODEL_MISSING (no such id or file), MODEL_INVALID (not a
- * readable GGUF), MODEL_DOES_NOT_FIT (the estimate exceeds the hardware's memory). `keeps` is appended to
- * every message ("llama-a keeps serving llama-8b").
- */
-export async function checkModel(
-  host: QuickActionHost,
-  spec: RuntimeSpec,
-  model: string,
-  hardware: string,
-  keeps: string,
-): Promise<ModelCheck> {
-  const where = { id: spec.id, model };
-  let file: string | undefined;
-  try {
-    file = host.resolveModelPath(model);
-  } catch (error) {
-    if (isRmxError(error))
-      throw new RmxError(error.code, `${error.message}; ${keeps}`, { ...error.data, ...where });
-    throw error;
-  }
-  if (file === undefined) throw new RmxError("MODEL_MISSING", `no model given; ${keeps}`, where);
-  try {
-    const s = await stat(file);
-    if (!s.isFile())
-      throw new RmxError("MODEL_MISSING", `model ${file} is not a file; ${keeps}`, { ...where, path: file });
-  } catch (error) {
-    if (isRmxError(error)) throw error;
-    const code = (error as NodeJS.ErrnoException).code;
-    const why = code === "ENOENT" ? "does not exist" : `cannot be read (${code ?? String(error)})`;
-    throw new RmxError("MODEL_MISSING", `model file ${file} ${why}; ${keeps}`, { ...where, path: file });
-  }
-  let info: Awaited<ReturnType<typeof readGguf>>;
-  try {
-    info = await readGguf(file);
-  } catch (error) {
-    const base = error instanceof Error ? error.message : String(error);
-    const code = isRmxError(error) && error.code === "MODEL_MISSING" ? "MODEL_MISSING" : "MODEL_INVALID";
-    throw new RmxError(code, `model ${file} is not a usable GGUF file (${base}); ${keeps}`, {
-      ...where,
-      path: file,
-    });
-  }
-  const estimate = estimateMemory(info, {
-    ...(spec.context !== undefined ? { context: spec.context } : {}),
-    ...(spec.slots !== undefined ? { slots: spec.slots } : {}),
-  });
-  const freed = hardware === spec.hardware ? await fileSize(currentModelPath(host, spec)) : 0;
-  const fit = fitOn(estimate, fitTarget(host, hardware, freed));
-  if (fit.fits === false) {
-    throw new RmxError(
-      "MODEL_DOES_NOT_FIT",
-      `model ${file} does not fit ${hardware}: ${fit.reason}; ${keeps}`,
-      {
-        ...where,
-        path: file,
-        hardware,
-        fit,
-      },
-    );
-  }
-  return { path: file, parameter_count: info.parameter_count, estimate, fit };
-}
-
-/** SANDBOX_UNAVAILABLE unless `kind` works here. */
-export function checkSandbox(host: QuickActionHost, kind: string, keeps: string): SandboxKind {
-  if (!(SANDBOX_KINDS as readonly string[]).includes(kind)) {
-    throw new RmxError(
-      "CONFIG_INVALID",
-      `unknown sandbox "${kind}" (expected ${SANDBOX_KINDS.join(", ")}); ${keeps}`,
-      {
-        sandbox: kind,
-      },
-    );
-  }
-  const sandbox = kind as SandboxKind;
-  if (sandbox === "none") return sandbox;
-  const found = host.sandboxes.find((s) => s.kind === sandbox);
-  if (found === undefined || !found.available) {
-    const why = found?.reason ?? "it was not detected on this machine";
-    throw new RmxError("SANDBOX_UNAVAILABLE", `sandbox ${sandbox} is not available here: ${why}; ${keeps}`, {
-      sandbox,
-      reason: why,
-    });
-  }
-  return sandbox;
-}
-
-/** HARDWARE_UNKNOWN unless the inventory has it. */
-export function checkHardware(host: QuickActionHost, hardware: string, keeps: string): string {
-  try {
-    return host.resolveHardware(hardware).id;
-  } catch (error) {
-    if (isRmxError(error))
-      throw new RmxError(error.code, `${error.message}; ${keeps}`, { ...error.data, hardware });
-    throw error;
-  }
-}
-
-export function keepsServing(spec: RuntimeSpec, state: string): string {
-  const what = spec.model !== undefined ? ` ${spec.model}` : "";
-  return state === "ready" || state === "degraded"
-    ? `${spec.id} keeps serving${what} unchanged`
-    : `${spec.id} is left unchanged (state ${state})`;
-}
+export { checkHardware, checkModel, checkSandbox, keepsServing, type ModelCheck } from "./quick-checks.js";
 
 const DEFAULT_QUICK_WAIT_MS = 120_000;
 const OVERRIDE_NOTE =
@@ -177,7 +36,7 @@ const OVERRIDE_NOTE =
 
 /** What `runtime.reload` / `runtime.switch` need of the daemon. */
 export interface QuickActionsHost {
-  readonly bus: SettleBus;
+  readonly bus: Pick<EventBus, "publish" | "waitFor">;
   readonly runtimes: ReadonlyMap<string, RuntimeSupervisor>;
   /** Throws RmxError RUNTIME_NOT_FOUND. */
   getRuntime(id: string): RuntimeSupervisor;
@@ -186,10 +45,20 @@ export interface QuickActionsHost {
   resolveHardware(id: string): HardwareTarget;
   inventory(): HardwareInventory | undefined;
   sandboxes(): readonly SandboxAvailability[];
+  /** The deps the daemon builds every supervisor of a runtime with (for a reload's candidate). */
+  runtimeDeps(spec: RuntimeSpec): RuntimeDeps;
+  /** Makes `rt` the runtime of its id (a reload's candidate taking over). */
+  adopt(rt: RuntimeSupervisor): void;
+  /** True once every request to `id` open now has ended; false after `timeoutMs`. */
+  drained(id: string, timeoutMs: number): Promise<boolean>;
+  now(): number;
 }
 
 /** A runtime took a new spec (its idle TTL may have changed; a model check read its parameter count). */
 export type OnApplied = (rt: RuntimeSupervisor, next: RuntimeSpec, check: ModelCheck | undefined) => void;
+
+type Action = "reload" | "switch";
+type WaitParams = { wait?: boolean; timeout_ms?: number };
 
 /**
  * Reload and switch: the new spec is kept in memory only (not written to the config file) and lasts until
@@ -197,12 +66,26 @@ export type OnApplied = (rt: RuntimeSupervisor, next: RuntimeSpec, check: ModelC
  */
 export class QuickActions {
   private readonly overridden = new Set<string>();
+  /** Transactions in flight, by runtime id: a second reload of the same runtime is RUNTIME_BUSY. */
+  private readonly inFlight = new Map<string, { action: Action; next: RuntimeSpec }>();
+  /** Candidates starting now, stopped if the daemon stops first. */
+  private readonly candidates = new Map<string, Candidate>();
+  private stopped = false;
+  /** Transactions running now, awaited by a daemon shutdown (one may still hold an old process). */
+  private readonly running = new Set<Promise<unknown>>();
+  private readonly stopSignal: Promise<void>;
+  private signalStop: () => void = () => {};
+  private readonly freeMemory = freeMemoryReader();
 
   constructor(
     private readonly host: QuickActionsHost,
-    private readonly logger: Pick<Logger, "info">,
+    private readonly logger: Pick<Logger, "info" | "warn" | "error">,
     private readonly onApplied: OnApplied,
-  ) {}
+  ) {
+    this.stopSignal = new Promise((resolve) => {
+      this.signalStop = resolve;
+    });
+  }
 
   /** The checks' view of the daemon, taken now. */
   private checks(): QuickActionHost {
@@ -212,12 +95,13 @@ export class QuickActions {
       resolveHardware: (id) => host.resolveHardware(id),
       inventory: host.inventory(),
       sandboxes: host.sandboxes(),
-      freeMemory: () => os.freemem(),
+      freeMemory: this.freeMemory,
     };
   }
 
   async reload(p: ReloadParams): Promise<QuickActionResult> {
     const rt = this.host.getRuntime(p.id);
+    this.refuseIfBusy(rt.id, "reload");
     const spec = rt.spec;
     const keeps = keepsServing(spec, rt.state);
     const model = p.model ?? spec.model;
@@ -251,6 +135,7 @@ export class QuickActions {
         },
       );
     }
+    this.refuseIfBusy(rt.id, "switch");
     const host = this.checks();
     const hardware = p.hardware === undefined ? spec.hardware : checkHardware(host, p.hardware, keeps);
     const sandbox = p.sandbox === undefined ? spec.sandbox.kind : checkSandbox(host, p.sandbox, keeps);
@@ -273,12 +158,35 @@ export class QuickActions {
     this.overridden.clear();
   }
 
+  /**
+   * Daemon shutdown: a candidate still starting is stopped (it is in no runtime map the shutdown sees), an
+   * old process waiting for its requests is stopped now; resolves once every transaction has ended.
+   */
+  stop(): Promise<void> {
+    this.stopped = true;
+    this.signalStop();
+    const all = [...this.candidates.values()];
+    this.candidates.clear();
+    return Promise.allSettled([...all.map((c) => c.discard()), ...this.running]).then(() => undefined);
+  }
+
+  private refuseIfBusy(id: string, action: Action): void {
+    const busy = this.inFlight.get(id);
+    if (busy === undefined) return;
+    const to = busy.next.model !== undefined ? ` to ${busy.next.model} on ${busy.next.hardware}` : "";
+    throw new RmxError(
+      "RUNTIME_BUSY",
+      `runtime ${id} is in a ${busy.action}${to} already; ${action} it again once that one has finished`,
+      { id, action: busy.action },
+    );
+  }
+
   private async applySpec(
     rt: RuntimeSupervisor,
     previous: RuntimeSpec,
     next: RuntimeSpec,
-    action: "reload" | "switch",
-    p: { wait?: boolean; timeout_ms?: number },
+    action: Action,
+    p: WaitParams,
     check: ModelCheck | undefined,
   ): Promise<QuickActionResult> {
     if (this.host.runtimes.get(rt.id) !== rt || rt.spec !== previous) {
@@ -290,58 +198,167 @@ export class QuickActions {
         },
       );
     }
+    this.refuseIfBusy(rt.id, action);
+    if (this.stopped)
+      throw new RmxError("RUNTIME_BUSY", `rmxd is stopping; ${action} of ${rt.id} not started`);
+    const serving =
+      rt.desired === "running" &&
+      (rt.state === "ready" || rt.state === "degraded") &&
+      previous.adapter !== "remote";
+    const result = baseResult(rt, previous, next, action, check);
+    if (serving) return this.transaction(rt, previous, next, action, p, check, result);
+
+    // Not serving: nothing to keep up; the new spec applies now (a restart) or at the next start.
     const willRestart = rt.desired === "running" && rt.state !== "idle";
     const timeoutMs = p.timeout_ms ?? DEFAULT_QUICK_WAIT_MS;
     // Armed before the restart, so its first settled state is not missed.
     const settled =
       p.wait === true && willRestart
-        ? awaitSettled(rt, this.host.bus, { states: SETTLED_STATES, timeoutMs, next: true }).then((s) =>
-            s.timedOut
-              ? {
-                  outcome: "timeout" as const,
-                  detail: `not settled within ${timeoutMs} ms (state ${s.state})`,
-                }
-              : { outcome: s.state as QuickActionResult["outcome"] },
-          )
+        ? awaitSettled(rt, this.host.bus, { states: SETTLED_STATES, timeoutMs, next: true })
         : undefined;
     rt.reconfigure(next);
-    this.overridden.add(rt.id);
-    this.logger.info(
-      { runtime: rt.id, action, model: next.model, hardware: next.hardware, sandbox: next.sandbox.kind },
-      `runtime ${action}: ${OVERRIDE_NOTE}`,
-    );
-    this.onApplied(rt, next, check);
-    const result: QuickActionResult = {
-      id: rt.id,
-      action,
-      hardware: next.hardware,
-      previous_hardware: previous.hardware,
-      sandbox: next.sandbox.kind,
-      previous_sandbox: previous.sandbox.kind,
-      restarted: willRestart,
-      state: rt.state,
-      restart_budget: rt.budget(),
-      note: willRestart
-        ? OVERRIDE_NOTE
-        : `${rt.id} is ${rt.state}: the change applies at its next start; ${OVERRIDE_NOTE}`,
-    };
-    if (next.model !== undefined) result.model = next.model;
-    if (previous.model !== undefined) result.previous_model = previous.model;
-    if (check !== undefined) {
-      const { fits, reason } = check.fit;
-      result.fit = { fits, reason };
-      if (check.fit.need_bytes !== undefined) result.fit.need_bytes = check.fit.need_bytes;
-      if (check.fit.available_bytes !== undefined) result.fit.available_bytes = check.fit.available_bytes;
-    }
+    this.applied(rt, next, action, check);
+    result.restarted = willRestart;
+    result.state = rt.state;
+    if (!willRestart)
+      result.note = `${rt.id} is ${rt.state}: the change applies at its next start; ${OVERRIDE_NOTE}`;
     if (settled !== undefined) {
       const s = await settled;
-      result.outcome = s.outcome;
+      result.outcome = s.timedOut ? "timeout" : (s.state as QuickActionResult["outcome"]);
       const reason = rt.view().reason;
-      if ("detail" in s && s.detail !== undefined) result.detail = s.detail;
-      else if (reason !== undefined && s.outcome !== "ready") result.detail = reason;
+      if (s.timedOut) result.detail = `not settled within ${timeoutMs} ms (state ${s.state})`;
+      else if (reason !== undefined && s.state !== "ready") result.detail = reason;
       result.state = rt.state;
       result.restart_budget = rt.budget();
     }
     return result;
   }
+
+  /** The serving runtime: a transaction; with `wait`, its outcome (or RELOAD_FAILED). */
+  private async transaction(
+    rt: RuntimeSupervisor,
+    previous: RuntimeSpec,
+    next: RuntimeSpec,
+    action: Action,
+    p: WaitParams,
+    check: ModelCheck | undefined,
+    result: QuickActionResult,
+  ): Promise<QuickActionResult> {
+    const choice = await planTakeover(this.checks(), previous, next, check);
+    this.refuseIfBusy(rt.id, action); // the plan read files: another request may have come in meanwhile
+    this.inFlight.set(rt.id, { action, next });
+    this.logger.info(
+      {
+        runtime: rt.id,
+        action,
+        model: next.model,
+        hardware: next.hardware,
+        sandbox: next.sandbox.kind,
+        path: choice.path,
+      },
+      `runtime ${action} (${choice.path}: ${choice.reason}): ${OVERRIDE_NOTE}`,
+    );
+    const track = (c: Candidate | undefined) => {
+      if (c === undefined) this.candidates.delete(rt.id);
+      else if (this.stopped) void c.discard();
+      else this.candidates.set(rt.id, c);
+    };
+    const host = {
+      ...this.host,
+      bus: this.host.bus,
+      runtimes: this.host.runtimes,
+      stopping: () => this.stopped,
+      drained: (id: string, ms: number) =>
+        Promise.race([this.host.drained(id, ms), this.stopSignal.then(() => false)]),
+    };
+    const run = runTransaction(
+      host,
+      rt,
+      { action, previous, next, path: choice.path, pathReason: choice.reason },
+      this.logger,
+      track,
+    )
+      .then((outcome) => {
+        this.applied(outcome.rt, next, action, check);
+        return outcome;
+      })
+      .finally(() => {
+        this.inFlight.delete(rt.id);
+        this.running.delete(run);
+      });
+    this.running.add(run);
+    run.catch((error) => this.logger.warn({ runtime: rt.id, err: error }, `runtime ${action} failed`));
+    result.restarted = true;
+    result.takeover = { path: choice.path, reason: choice.reason };
+    if (p.wait !== true) return result;
+
+    const timeoutMs = p.timeout_ms ?? DEFAULT_QUICK_WAIT_MS;
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<undefined>((resolve) => {
+      timer = setTimeout(() => resolve(undefined), timeoutMs);
+    });
+    let outcome: TransactionOutcome | undefined;
+    try {
+      outcome = await Promise.race([run, timedOut]);
+    } finally {
+      clearTimeout(timer);
+    }
+    if (outcome === undefined) {
+      result.outcome = "timeout";
+      result.detail = `not settled within ${timeoutMs} ms (the ${action} goes on; state ${rt.state})`;
+      return result;
+    }
+    const now = outcome.rt;
+    result.outcome = "ready";
+    result.state = now.state;
+    result.restart_budget = now.budget();
+    result.takeover.took_over_ms = outcome.took_over_ms;
+    if (outcome.old_pid !== undefined) result.takeover.old_pid = outcome.old_pid;
+    if (outcome.new_pid !== undefined) result.takeover.new_pid = outcome.new_pid;
+    return result;
+  }
+
+  private applied(
+    rt: RuntimeSupervisor,
+    next: RuntimeSpec,
+    action: Action,
+    check: ModelCheck | undefined,
+  ): void {
+    this.overridden.add(rt.id);
+    this.logger.info(
+      { runtime: rt.id, action, model: next.model, hardware: next.hardware, sandbox: next.sandbox.kind },
+      `runtime ${action} applied`,
+    );
+    this.onApplied(rt, next, check);
+  }
+}
+
+function baseResult(
+  rt: RuntimeSupervisor,
+  previous: RuntimeSpec,
+  next: RuntimeSpec,
+  action: Action,
+  check: ModelCheck | undefined,
+): QuickActionResult {
+  const result: QuickActionResult = {
+    id: rt.id,
+    action,
+    hardware: next.hardware,
+    previous_hardware: previous.hardware,
+    sandbox: next.sandbox.kind,
+    previous_sandbox: previous.sandbox.kind,
+    restarted: false,
+    state: rt.state,
+    restart_budget: rt.budget(),
+    note: OVERRIDE_NOTE,
+  };
+  if (next.model !== undefined) result.model = next.model;
+  if (previous.model !== undefined) result.previous_model = previous.model;
+  if (check !== undefined) {
+    const { fits, reason } = check.fit;
+    result.fit = { fits, reason };
+    if (check.fit.need_bytes !== undefined) result.fit.need_bytes = check.fit.need_bytes;
+    if (check.fit.available_bytes !== undefined) result.fit.available_bytes = check.fit.available_bytes;
+  }
+  return result;
 }

@@ -15,6 +15,7 @@ import { placeOf } from "./candidates.js";
 import { CHAT_ROUTE, type ChatHost, respondChat } from "./chat.js";
 import type { PolicyHost } from "./host.js";
 import { RuntimeActivity } from "./idle.js";
+import { InFlightRequests } from "./in-flight.js";
 import { LeaseManager } from "./lease.js";
 import { isStoredLease, LeaseDesk } from "./lease-desk.js";
 import { clearPin, type PinRecord, PinStore, readablePins, setPin } from "./pins.js";
@@ -44,9 +45,12 @@ export class Policy {
   readonly desk: LeaseDesk;
   private readonly parameters: ParameterCache;
   private readonly requests: RoutedRequests;
+  /** Chat requests open per runtime: a reload waits for those that may still reach the old process. */
+  private readonly inFlight = new InFlightRequests();
   private readonly logger: Logger;
   private offBus: (() => void) | undefined;
   private stopped = false;
+  private quiesced: Promise<void> = Promise.resolve();
 
   constructor(private readonly host: PolicyHost) {
     const { clock, bus, runtimes } = host;
@@ -100,11 +104,27 @@ export class Policy {
       now: () => clock.now(),
       stopped: () => this.stopped,
     });
-    this.quick = new QuickActions(host, logger, (rt, next, check) => {
-      this.activity.configure(rt.id, next.idle_ttl_ms);
-      if (check !== undefined && next.model !== undefined)
-        this.parameters.learn(check.path, check.parameter_count);
-    });
+    this.quick = new QuickActions(
+      {
+        bus,
+        runtimes,
+        getRuntime: (id) => host.getRuntime(id),
+        resolveModelPath: (m) => host.resolveModelPath(m),
+        resolveHardware: (id) => host.resolveHardware(id),
+        inventory: () => host.inventory(),
+        sandboxes: () => host.sandboxes(),
+        runtimeDeps: (spec) => host.runtimeDeps(spec),
+        adopt: (rt) => host.adopt(rt),
+        drained: (id, timeoutMs) => this.inFlight.drained(id, timeoutMs),
+        now: () => clock.now(),
+      },
+      logger,
+      (rt, next, check) => {
+        this.activity.configure(rt.id, next.idle_ttl_ms);
+        if (check !== undefined && next.model !== undefined)
+          this.parameters.learn(check.path, check.parameter_count);
+      },
+    );
   }
 
   /** Restores leases, arms idle timers and schedules, and starts following runtime state. */
@@ -155,6 +175,12 @@ export class Policy {
     this.leases.stop();
     this.activity.stop();
     this.schedules.stop();
+    this.quiesced = this.quick.stop();
+  }
+
+  /** Resolves once reloads in flight at `stop` have ended (the daemon's shutdown waits for it). */
+  settled(): Promise<void> {
+    return this.quiesced;
   }
 
   view(): Wire.PolicyView {
@@ -200,7 +226,14 @@ export class Policy {
       runtime: (id) => host.runtimes.get(id),
       placeOf: (rt) => placeOf(rt.spec, (m) => host.models().get(m)),
       ensureReady: (rt, deadline) => this.activity.ensureReady(rt, deadline),
-      begin: (id) => this.activity.begin(id),
+      begin: (id) => {
+        const idle = this.activity.begin(id);
+        const open = this.inFlight.begin(id);
+        return () => {
+          open();
+          idle();
+        };
+      },
       record: (key, ms, ok, route = CHAT_ROUTE) => {
         this.requests.record(key, route, ms, ok);
         host.onRouted();

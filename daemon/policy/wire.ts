@@ -131,6 +131,17 @@ export interface QuickActionResult {
   note: string;
   outcome?: "ready" | "failed" | "exhausted" | "stopped" | "timeout";
   detail?: string;
+  /**
+   * How a serving runtime is changed: `beside` (the new process starts next to the old one and takes over
+   * when ready) or `replace` (the old one stops first; rolled back on failure). With `wait`, the figures.
+   */
+  takeover?: {
+    path: "beside" | "replace";
+    reason: string;
+    took_over_ms?: number;
+    old_pid?: number;
+    new_pid?: number;
+  };
 }
 
 export interface ChatMessage {

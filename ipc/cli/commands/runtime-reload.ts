@@ -1,4 +1,7 @@
-/** `rmx runtime reload --id RT [--model M] [--wait] [--timeout 60s]`. */
+/**
+ * `rmx runtime reload --id RT [--model M] [--wait] [--timeout 60s]`. A reload the backend refuses comes back
+ * as RELOAD_FAILED (exit 1) carrying the backend's own lines; the generic failure printer shows them.
+ */
 import type { QuickActionResult, ReloadParams } from "../../../daemon/policy/wire.js";
 import { booleanValue, stringValue, usageLine } from "../args.js";
 import type { ParsedCommandArgs } from "../command-spec.js";
@@ -22,7 +25,13 @@ export function quickActionLine(result: QuickActionResult): string {
   if (result.sandbox !== result.previous_sandbox)
     changes.push(`sandbox ${result.previous_sandbox} → ${result.sandbox}`);
   const verb = result.action === "reload" ? "Reload" : "Switch";
-  const what = result.restarted ? "restarting" : `applies at next start (state ${result.state})`;
+  const what = !result.restarted
+    ? `applies at next start (state ${result.state})`
+    : result.takeover?.path === "beside"
+      ? "starting the new process beside the old one, which serves until it takes over"
+      : result.takeover?.path === "replace"
+        ? "stopping the old process first (both do not fit); rolled back if the new one fails"
+        : "restarting";
   return `${verb} accepted for ${result.id}: ${changes.join(", ") || "no change"}; ${what}; no restart budget used`;
 }
 
@@ -49,6 +58,12 @@ export async function runQuickAction(
     else {
       ctx.out(quickActionLine(result));
       if (result.fit !== undefined) ctx.out(`Fit: ${result.fit.reason}`);
+      const t = result.takeover;
+      if (t?.took_over_ms !== undefined) {
+        const pids =
+          t.old_pid !== undefined && t.new_pid !== undefined ? ` (pid ${t.old_pid} → ${t.new_pid})` : "";
+        ctx.out(`Took over in ${t.took_over_ms} ms${pids}`);
+      }
     }
     if (!wait || !result.restarted) return ExitCode.OK;
     const settled = describeOutcome(
