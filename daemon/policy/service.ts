@@ -182,7 +182,11 @@ export class Policy {
     return this.router.resolve(p);
   }
 
-  chat(p: Wire.ChatParams, notify?: (method: string, payload: unknown) => void): Promise<Wire.ChatResult> {
+  chat(
+    p: Wire.ChatParams,
+    notify?: (method: string, payload: unknown) => void,
+    signal?: AbortSignal,
+  ): Promise<Wire.ChatResult> {
     const { host } = this;
     return respondChat(
       {
@@ -200,6 +204,7 @@ export class Policy {
       },
       p,
       notify,
+      signal,
     );
   }
 }
