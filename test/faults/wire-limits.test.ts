@@ -179,6 +179,7 @@ describe("bounded output", () => {
         answer_bytes: mib(c.lines[0]?.length ?? 0),
         answers: answers.length,
         cut_off: cutOff !== undefined,
+        closed_by_server: c.closed,
       });
       expect(cutOff, `cut off: ${JSON.stringify(cutOff)}`).toBeUndefined();
       expect(answers.map((a) => a.id)).toEqual([1, 2]);
