@@ -107,7 +107,12 @@ export function httpRequest(url: string, options: HttpRequestOptions): Promise<H
     const { signal } = options;
     if (signal !== undefined) {
       const onAbort = () => {
-        finish({ kind: "error", code: "ABORTED", message: `${method} ${url}: aborted by the caller`, ms: elapsed() });
+        finish({
+          kind: "error",
+          code: "ABORTED",
+          message: `${method} ${url}: aborted by the caller`,
+          ms: elapsed(),
+        });
         request.destroy();
       };
       if (signal.aborted) {

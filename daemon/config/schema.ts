@@ -393,10 +393,13 @@ export const configFileSchema = mapping(
           min: 1,
           max: 100_000,
         }).optional(),
-        max_json_depth: positiveInt("Arrays/objects nested inside one another in one message (JSON_TOO_DEEP).", {
-          min: 8,
-          max: 1000,
-        }).optional(),
+        max_json_depth: positiveInt(
+          "Arrays/objects nested inside one another in one message (JSON_TOO_DEEP).",
+          {
+            min: 8,
+            max: 1000,
+          },
+        ).optional(),
       },
       "Control socket limits.",
     ).optional(),

@@ -363,11 +363,15 @@ export class LeaseManager {
 
 /** The waiter's connection closed: nobody is left to hand the lease to. */
 function callerGone(target: string, waitedMs: number): RmxError {
-  return new RmxError("LEASE_CAPACITY", `lease on ${target}: the caller's connection closed while it waited`, {
-    target,
-    reason: "caller_gone",
-    waited_ms: Math.max(0, Math.round(waitedMs)),
-  });
+  return new RmxError(
+    "LEASE_CAPACITY",
+    `lease on ${target}: the caller's connection closed while it waited`,
+    {
+      target,
+      reason: "caller_gone",
+      waited_ms: Math.max(0, Math.round(waitedMs)),
+    },
+  );
 }
 
 function notFound(id: string): RmxError {

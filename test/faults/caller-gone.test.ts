@@ -33,11 +33,7 @@ const line = (id: number, method: string, params: unknown) =>
 /** Sends `method` and a `daemon.hello` behind it; the hello's answer means the first call is being served. */
 async function sendAndSync(conn: RawConn, method: string, params: unknown): Promise<void> {
   conn.send(line(1, method, params) + line(2, "daemon.hello", {}));
-  await until(
-    () => conn.messages().some((m) => m.id === 2),
-    10_000,
-    `the daemon.hello behind ${method}`,
-  );
+  await until(() => conn.messages().some((m) => m.id === 2), 10_000, `the daemon.hello behind ${method}`);
 }
 
 describe("a caller that disconnects", () => {
@@ -54,7 +50,10 @@ describe("a caller that disconnects", () => {
 
       const ghost = await RawConn.open(h.socket);
       await sendAndSync(ghost, "lease.acquire", { ...slot, holder: "ghost", wait_ms: 60_000 });
-      expect(ghost.messages().some((m) => m.id === 1), "the ghost must be queued, not answered").toBe(false);
+      expect(
+        ghost.messages().some((m) => m.id === 1),
+        "the ghost must be queued, not answered",
+      ).toBe(false);
       ghost.close();
 
       const carol = await RawConn.open(h.socket);
@@ -64,9 +63,11 @@ describe("a caller that disconnects", () => {
       await client.call("lease.release", { id: alice.id });
       const granted = await events.next("lease.acquired", (p) => p.holder !== "alice", 20_000);
       const grantMs = performance.now() - freedAt;
-      const answer = await until(() => carol.messages().find((m) => m.id === 1), 20_000, "carol's lease").catch(
-        () => undefined,
-      );
+      const answer = await until(
+        () => carol.messages().find((m) => m.id === 1),
+        20_000,
+        "carol's lease",
+      ).catch(() => undefined);
       const listed = (await client.call("lease.list", {})).leases;
       const ghostEvents = events.events.filter((e) => e.payload?.holder === "ghost").map((e) => e.topic);
       report("lease waiter gone", {

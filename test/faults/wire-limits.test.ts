@@ -173,7 +173,9 @@ describe("bounded output", () => {
         `{"jsonrpc":"2.0","id":1,"method":"test.huge","params":{"size":${size}}}\n{"jsonrpc":"2.0","id":2,"method":"daemon.hello"}\n`,
       );
       await until(() => c.lines.length >= 2 || c.closed, 30_000, "both answers");
-      const answers = c.lines.map((l) => JSON.parse(l) as { id?: number; result?: { blob?: string }; error?: unknown });
+      const answers = c.lines.map(
+        (l) => JSON.parse(l) as { id?: number; result?: { blob?: string }; error?: unknown },
+      );
       const cutOff = answers.find((a) => a.error !== undefined);
       report("big answer, reading client", {
         answer_bytes: mib(c.lines[0]?.length ?? 0),

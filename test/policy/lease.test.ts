@@ -29,8 +29,7 @@ function setup(opts: { capacity?: number; failPersist?: () => boolean } = {}) {
   const acquire = (
     holder: string,
     extra: { ttl_ms?: number; wait_ms?: number; target?: string; signal?: AbortSignal } = {},
-  ) =>
-    manager.acquire({ target: extra.target ?? CELL, capability: "gpu", ttl_ms: 10_000, holder, ...extra });
+  ) => manager.acquire({ target: extra.target ?? CELL, capability: "gpu", ttl_ms: 10_000, holder, ...extra });
   return { clock, timers, events, saved, manager, acquire, capacities };
 }
 
