@@ -10,6 +10,7 @@
  */
 import { performance } from "node:perf_hooks";
 import { afterEach, describe, expect, it } from "vitest";
+import type { Lease } from "../../daemon/policy/lease.js";
 import { RawConn } from "../ipc/helpers.js";
 import { stopAll, until } from "../support/daemon-harness.js";
 import {
@@ -46,7 +47,7 @@ describe("a caller that disconnects", () => {
     const client = await h.client();
     try {
       const slot = { target: "pool", capability: "slot", ttl_ms: 60_000 };
-      const alice = await client.call("lease.acquire", { ...slot, holder: "alice" });
+      const alice = (await client.call("lease.acquire", { ...slot, holder: "alice" })) as Lease;
 
       const ghost = await RawConn.open(h.socket);
       await sendAndSync(ghost, "lease.acquire", { ...slot, holder: "ghost", wait_ms: 60_000 });
@@ -68,7 +69,7 @@ describe("a caller that disconnects", () => {
         20_000,
         "carol's lease",
       ).catch(() => undefined);
-      const listed = (await client.call("lease.list", {})).leases;
+      const listed = ((await client.call("lease.list", {})) as { leases: Lease[] }).leases;
       const ghostEvents = events.events.filter((e) => e.payload?.holder === "ghost").map((e) => e.topic);
       report("lease waiter gone", {
         freed_slot_went_to: granted.payload.holder,
