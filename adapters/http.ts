@@ -11,6 +11,8 @@ export interface HttpRequestOptions {
   timeoutMs: number;
   /** Bodies larger than this fail with kind `error` (default 4 MiB). */
   maxBodyBytes?: number;
+  /** Aborting it ends the exchange at once with kind `error`, code `ABORTED` (the caller has gone). */
+  signal?: AbortSignal;
 }
 
 export type HttpFailureKind = "refused" | "timeout" | "error";
@@ -32,10 +34,12 @@ export function httpRequest(url: string, options: HttpRequestOptions): Promise<H
   return new Promise((resolve) => {
     let settled = false;
     let timer: NodeJS.Timeout | undefined;
+    let unlisten = () => {};
     const finish = (result: HttpResult) => {
       if (settled) return;
       settled = true;
       if (timer !== undefined) clearTimeout(timer);
+      unlisten();
       resolve(result);
     };
 
@@ -100,6 +104,24 @@ export function httpRequest(url: string, options: HttpRequestOptions): Promise<H
       });
       request.destroy();
     }, options.timeoutMs);
+    const { signal } = options;
+    if (signal !== undefined) {
+      const onAbort = () => {
+        finish({
+          kind: "error",
+          code: "ABORTED",
+          message: `${method} ${url}: aborted by the caller`,
+          ms: elapsed(),
+        });
+        request.destroy();
+      };
+      if (signal.aborted) {
+        onAbort();
+        return;
+      }
+      signal.addEventListener("abort", onAbort, { once: true });
+      unlisten = () => signal.removeEventListener("abort", onAbort);
+    }
     request.end(payload);
   });
 }

@@ -183,6 +183,12 @@ export class Daemon {
       maxConnections: this.config.ipc.max_connections,
       maxLineBytes: this.config.ipc.max_line_bytes,
       subscriberQueue: this.config.ipc.subscriber_queue,
+      maxOutboundBytes: this.config.ipc.max_unsent_per_connection,
+      maxTotalOutboundBytes: this.config.ipc.max_unsent_total,
+      partialLineTimeoutMs: this.config.ipc.line_timeout_ms,
+      idleTimeoutMs: this.config.ipc.idle_timeout_ms,
+      maxBatch: this.config.ipc.max_batch,
+      maxJsonDepth: this.config.ipc.max_json_depth,
       methods: {
         ...httpMethods({
           token: () => this.httpToken,

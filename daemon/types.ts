@@ -138,6 +138,14 @@ export interface IpcSpec {
   subscriber_queue: number;
   /** system mode: group given access to the socket (mode 0660). */
   socket_group?: string;
+  /** Unsent output one connection may hold beyond the message in flight before it is cut off. */
+  max_unsent_per_connection: number;
+  /** Unsent output across all connections; past it the connection holding the most is cut off. */
+  max_unsent_total: number;
+  line_timeout_ms: number;
+  idle_timeout_ms: number;
+  max_batch: number;
+  max_json_depth: number;
 }
 
 /** The OpenAI-compatible HTTP gateway (daemon/http/). */

@@ -1,3 +1,4 @@
+import { DEFAULT_LIMITS } from "../../ipc/server/types.js";
 import type { DaemonConfig, RuntimeSpec } from "../types.js";
 
 /** The per-runtime blocks that `defaults:` in the file can set. */
@@ -41,7 +42,18 @@ export type DaemonDefaults = Pick<DaemonConfig, "log_level" | "telemetry" | "ipc
 export const BUILTIN_DAEMON_DEFAULTS: DaemonDefaults = {
   log_level: "info",
   telemetry: { health_interval_ms: 5_000, sample_interval_ms: 5_000 },
-  ipc: { max_connections: 2048, max_line_bytes: 1024 * 1024, subscriber_queue: 1000 },
+  ipc: {
+    max_connections: 2048,
+    max_line_bytes: 1024 * 1024,
+    subscriber_queue: 1000,
+    // The socket server's own defaults, so the config and a bare RpcServer agree.
+    max_unsent_per_connection: DEFAULT_LIMITS.maxOutboundBytes,
+    max_unsent_total: DEFAULT_LIMITS.maxTotalOutboundBytes,
+    line_timeout_ms: DEFAULT_LIMITS.partialLineTimeoutMs,
+    idle_timeout_ms: DEFAULT_LIMITS.idleTimeoutMs,
+    max_batch: DEFAULT_LIMITS.maxBatch,
+    max_json_depth: DEFAULT_LIMITS.maxJsonDepth,
+  },
   policy: { allow_fallback: true, allow_remote: false, allow_cpu: true, restore_after_ms: 30_000 },
   http: {
     listen: { host: "127.0.0.1", port: DEFAULT_HTTP_PORT },

@@ -62,6 +62,11 @@ function compact<T extends object>(value: T): T {
 
 // ─── File blocks → partial resolved blocks (renaming duration keys to *_ms) ───
 
+function ipcSpec(file: NonNullable<ConfigFile["ipc"]>): Partial<DaemonConfig["ipc"]> {
+  const { line_timeout, idle_timeout, ...rest } = file;
+  return compact({ ...rest, line_timeout_ms: line_timeout, idle_timeout_ms: idle_timeout });
+}
+
 function healthPart(file: HealthFile | undefined): DeepPartial<HealthSpec> | undefined {
   if (!file) return undefined;
   return compact({
@@ -224,7 +229,7 @@ export function resolveConfig(
           sample_interval_ms: file.telemetry.sample_interval,
         }),
     ),
-    ipc: deepMerge<DaemonConfig["ipc"]>(BUILTIN_DAEMON_DEFAULTS.ipc, file.ipc && compact({ ...file.ipc })),
+    ipc: deepMerge<DaemonConfig["ipc"]>(BUILTIN_DAEMON_DEFAULTS.ipc, file.ipc && ipcSpec(file.ipc)),
     policy: deepMerge<DaemonConfig["policy"]>(
       BUILTIN_DAEMON_DEFAULTS.policy,
       file.policy &&

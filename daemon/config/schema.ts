@@ -6,7 +6,9 @@
  * log_level: info            # trace | debug | info | warn | error | fatal
  * timezone: Europe/Paris     # IANA zone for schedules; default: the system's
  * telemetry: { health_interval: 5s, sample_interval: 5s }
- * ipc: { max_connections: 2048, max_line_bytes: 1MB, subscriber_queue: 1000, socket_group: rmx }
+ * ipc: { max_connections: 2048, max_line_bytes: 1MB, subscriber_queue: 1000, socket_group: rmx,
+ *        max_unsent_per_connection: 8MB, max_unsent_total: 64MB, line_timeout: 10s, idle_timeout: 10m,
+ *        max_batch: 100, max_json_depth: 64 }
  * policy: { allow_fallback: true, allow_remote: false, allow_cpu: true, required_sandbox: bwrap, restore_after: 30s }
  * http: { listen: 127.0.0.1:8765, auth: token, allowed_hosts: [], cors_origins: [], max_body: 4MB,
  *         headers_timeout: 10s, body_timeout: 10s, start_timeout: 120s, queue: 64, upstream_timeout: 5m }
@@ -56,10 +58,14 @@
  * minimum/maximum). Every duration feeds a timer and is at most 24h (Node runs a longer delay after 1 ms):
  * - durations: `telemetry.*_interval`, `health.interval|timeout|start_timeout|start_poll_initial|start_poll_max`,
  *   `health.inference.interval|timeout`, `backoff.max`, `idle_ttl`: 1ms to 24h; `backoff.initial`,
- *   `backoff.reset_after`, `stop.grace`, `policy.restore_after`: 0ms to 24h; `http.start_timeout`,
- *   `http.upstream_timeout`: 1ms to 24h; `http.headers_timeout`, `http.body_timeout`: 100ms to 10m.
- * - sizes: `ipc.max_line_bytes` 1KB to 256MB; `http.max_body` 1KB to 256MB; `logs.max_bytes` 64KB to 1TB; `sandbox.memory_max` 1MB to 1024TB.
- * - counts: `http.queue` 1 to 100000; `ipc.max_connections` 1 to 65536; `ipc.subscriber_queue` 1 to 1000000; `health.failure_threshold`
+ *   `backoff.reset_after`, `stop.grace`, `policy.restore_after`: 0ms to 24h; `ipc.line_timeout`,
+ *   `ipc.idle_timeout`: 100ms to 24h; `http.start_timeout`, `http.upstream_timeout`: 1ms to 24h;
+ *   `http.headers_timeout`, `http.body_timeout`: 100ms to 10m.
+ * - sizes: `ipc.max_line_bytes` 1KB to 256MB; `ipc.max_unsent_per_connection` 64KB to 1GB;
+ *   `ipc.max_unsent_total` 64KB to 16GB; `http.max_body` 1KB to 256MB; `logs.max_bytes` 64KB to 1TB;
+ *   `sandbox.memory_max` 1MB to 1024TB.
+ * - counts: `http.queue` 1 to 100000; `ipc.max_connections` 1 to 65536; `ipc.subscriber_queue` 1 to 1000000;
+ *   `ipc.max_batch` 1 to 100000; `ipc.max_json_depth` 8 to 1000; `health.failure_threshold`
  *   1 to 1000000; `restart_budget.max_restarts` 0 to 10000; `restart_budget.window_seconds` 1 to 86400;
  *   `logs.files` 1 to 100; `context` 1 to 16777216; `gpu_layers` 0 to 100000; `slots` 1 to 1024.
  * - others: `port` 1 to 65535; `http.listen`'s port 0 (any free port) to 65535; `backoff.factor` 1 to 100; `backoff.jitter` 0 to 1; `sandbox.cpu_quota` above 0,
@@ -154,6 +160,7 @@ function oneOf<const T extends readonly [string, ...string[]]>(values: T, descri
 export const MAX_DURATION_MS = 86_400_000;
 const KiB = 1024;
 const MiB = 1024 ** 2;
+const GiB = 1024 ** 3;
 const TiB = 1024 ** 4;
 
 function duration(description: string, opts: { positive?: boolean; min?: number; max?: number } = {}) {
@@ -375,6 +382,30 @@ export const configFileSchema = mapping(
           max: 1_000_000,
         }).optional(),
         socket_group: text("System mode: group given access to the socket (mode 0660).").optional(),
+        max_unsent_per_connection: size(
+          "Unsent output one connection may hold beyond the message in flight before it is cut off (OUTPUT_BACKLOG).",
+          { min: 64 * KiB, max: GiB },
+        ).optional(),
+        max_unsent_total: size(
+          "Unsent output across all connections; past it the connection holding the most is cut off.",
+          { min: 64 * KiB, max: 16 * GiB },
+        ).optional(),
+        line_timeout: duration("A line begun must end within this (LINE_TIMEOUT).", { min: 100 }).optional(),
+        idle_timeout: duration(
+          "A connection with nothing in flight, no subscription and nothing pending is closed after this (IDLE_TIMEOUT).",
+          { min: 100 },
+        ).optional(),
+        max_batch: positiveInt("Calls run from one batch; the rest get BATCH_TOO_LARGE.", {
+          min: 1,
+          max: 100_000,
+        }).optional(),
+        max_json_depth: positiveInt(
+          "Arrays/objects nested inside one another in one message (JSON_TOO_DEEP).",
+          {
+            min: 8,
+            max: 1000,
+          },
+        ).optional(),
       },
       "Control socket limits.",
     ).optional(),

@@ -24,7 +24,7 @@ export interface BackendAnswer {
   ms: number;
 }
 
-export type BackendFailureKind = "refused" | "timeout" | "http_error" | "bad_answer" | "error";
+export type BackendFailureKind = "refused" | "timeout" | "http_error" | "bad_answer" | "error" | "aborted";
 
 export interface BackendFailure {
   ok: false;
@@ -45,11 +45,13 @@ export interface BackendChatRequest {
   timeoutMs: number;
   /** With it the request is streamed and every content piece is handed over as it arrives. */
   onDelta?: (piece: string) => void;
+  /** Aborts the backend request (the caller's connection closed); the reply is then kind `aborted`. */
+  signal?: AbortSignal;
 }
 
 /** 5xx, timeouts, refused or broken connections: the backend failed, another cell may try. 4xx: the request did. */
 export function isRetryable(failure: BackendFailure): boolean {
-  if (failure.streamed) return false;
+  if (failure.streamed || failure.kind === "aborted") return false;
   if (failure.kind === "http_error") return failure.status === undefined || failure.status >= 500;
   return true;
 }
@@ -103,8 +105,12 @@ async function plainChat(req: BackendChatRequest): Promise<BackendReply> {
     headers: req.headers,
     body: { ...req.body, stream: false },
     timeoutMs: req.timeoutMs,
+    ...(req.signal !== undefined ? { signal: req.signal } : {}),
   });
   if (result.kind !== "response") {
+    if (result.code === "ABORTED") {
+      return { ok: false, kind: "aborted", message: result.message, ms: result.ms, streamed: false };
+    }
     return { ok: false, kind: result.kind, message: result.message, ms: result.ms, streamed: false };
   }
   if (result.status < 200 || result.status >= 300) {
@@ -152,12 +158,14 @@ function streamChat(req: BackendChatRequest, onDelta: (piece: string) => void): 
     let settled = false;
     let streamed = false;
     let timer: NodeJS.Timeout | undefined;
+    let unlisten = () => {};
     let content = "";
     const extra: { model?: unknown; finish?: unknown; usage?: unknown; timings?: unknown } = {};
     const finish = (reply: BackendReply) => {
       if (settled) return;
       settled = true;
       if (timer !== undefined) clearTimeout(timer);
+      unlisten();
       resolve(reply);
     };
     const fail = (kind: BackendFailureKind, message: string, status?: number) =>
@@ -260,6 +268,19 @@ function streamChat(req: BackendChatRequest, onDelta: (piece: string) => void): 
       fail("timeout", `no answer from POST ${req.url} within ${req.timeoutMs} ms`);
       request.destroy();
     }, req.timeoutMs);
+    const { signal } = req;
+    if (signal !== undefined) {
+      const onAbort = () => {
+        fail("aborted", `POST ${req.url}: aborted, the caller's connection closed`);
+        request.destroy();
+      };
+      if (signal.aborted) {
+        onAbort();
+        return;
+      }
+      signal.addEventListener("abort", onAbort, { once: true });
+      unlisten = () => signal.removeEventListener("abort", onAbort);
+    }
     request.end(payload);
   });
 }

@@ -60,6 +60,7 @@ async function attempt(
   ref: CellRef,
   params: ChatParams,
   deadline: number,
+  signal: AbortSignal | undefined,
   onDelta?: (piece: string) => void,
 ): Promise<Attempt> {
   const fail = (message: string): Attempt => ({
@@ -79,6 +80,7 @@ async function attempt(
       if (error instanceof RmxError && error.code === "TIMEOUT") throw error;
       return { ...fail(error instanceof Error ? error.message : String(error)), place };
     }
+    if (signal?.aborted) return { ...fail("the caller's connection closed"), place };
     const endpoint = rt.endpoint;
     if (endpoint === undefined)
       return { ...fail(`runtime ${rt.id} has no endpoint (state ${rt.state})`), place };
@@ -95,6 +97,7 @@ async function attempt(
       body,
       timeoutMs: Math.max(1, deadline - host.now()),
       ...(onDelta !== undefined ? { onDelta } : {}),
+      ...(signal !== undefined ? { signal } : {}),
     });
   } finally {
     end();
@@ -115,10 +118,15 @@ function backendFailed(attempts: Attempt[], why: string): RmxError {
   });
 }
 
+/**
+ * `signal` aborts when the caller's connection closes: the backend requests in flight are aborted (the
+ * backend stops generating for nobody) and no other cell is tried.
+ */
 export async function respondChat(
   host: ChatHost,
   params: ChatParams,
   notify?: (method: string, payload: unknown) => void,
+  signal?: AbortSignal,
 ): Promise<ChatResult> {
   const request = params.request ?? `chat-${randomUUID()}`;
   const deadline = host.now() + (params.timeout_ms ?? DEFAULT_CHAT_TIMEOUT_MS);
@@ -139,8 +147,8 @@ export async function respondChat(
       : undefined;
   const alsoRef = resolution.mode === "verified" ? resolution.also : undefined;
   const [first, second] = await Promise.all([
-    attempt(host, primaryRef, params, deadline, onDelta),
-    alsoRef === undefined ? undefined : attempt(host, alsoRef, params, deadline),
+    attempt(host, primaryRef, params, deadline, signal, onDelta),
+    alsoRef === undefined ? undefined : attempt(host, alsoRef, params, deadline, signal),
   ]);
 
   const attempts: Attempt[] = [first];
@@ -154,6 +162,7 @@ export async function respondChat(
     });
   if (!first.reply.ok) {
     const failure: BackendFailure = first.reply;
+    if (signal?.aborted) throw backendFailed(attempts, "the caller's connection closed");
     if (host.now() >= deadline) throw outOfTime(first);
     if (!isRetryable(failure))
       throw backendFailed(attempts, failure.streamed ? "the answer was partly streamed" : "");
@@ -161,7 +170,7 @@ export async function respondChat(
       resolution.ranked.find((r) => r.runtime !== primaryRef.runtime && r.cell !== primaryRef.cell) ??
       resolution.ranked.find((r) => r.runtime !== primaryRef.runtime);
     if (next === undefined) throw backendFailed(attempts, "no other allowed cell to try");
-    const retry = await attempt(host, next, params, deadline, onDelta);
+    const retry = await attempt(host, next, params, deadline, signal, onDelta);
     attempts.push(retry);
     if (!retry.reply.ok) throw host.now() >= deadline ? outOfTime(retry) : backendFailed(attempts, "");
     served = retry;

@@ -23,7 +23,11 @@ export interface LeaseDeskHost {
 export class LeaseDesk {
   constructor(private readonly host: LeaseDeskHost) {}
 
-  async acquire(p: LeaseAcquireParams): Promise<LeaseResult> {
+  /**
+   * `signal` aborts when the caller's connection closes: a queued request leaves the queue, and a lease
+   * granted or woken for a caller that has gone meanwhile is given back, so it never holds a slot.
+   */
+  async acquire(p: LeaseAcquireParams, signal?: AbortSignal): Promise<LeaseResult> {
     let lease: Lease;
     try {
       lease = await this.host.leases.acquire({
@@ -32,12 +36,19 @@ export class LeaseDesk {
         ttl_ms: p.ttl_ms,
         holder: p.holder,
         ...(p.wait_ms !== undefined ? { wait_ms: p.wait_ms } : {}),
+        ...(signal !== undefined ? { signal } : {}),
       });
     } catch (error) {
       throw this.explainFull(p.target, error);
     }
     try {
       await this.wake(p.target, this.host.now() + (p.timeout_ms ?? DEFAULT_WAKE_TIMEOUT_MS));
+      if (signal?.aborted) {
+        throw new RmxError("LEASE_CAPACITY", `lease on ${p.target}: the caller's connection closed`, {
+          target: p.target,
+          reason: "caller_gone",
+        });
+      }
     } catch (error) {
       await this.host.leases.release(lease.id).catch(() => undefined);
       throw error;
@@ -56,7 +67,12 @@ export class LeaseDesk {
 
   /** A full target's refusal names every lease that fills it: on the cell and on each of its runtimes. */
   private explainFull(target: string, error: unknown): unknown {
-    if (!isRmxError(error, "LEASE_CAPACITY") || error.data?.waited_ms !== undefined || this.host.stopped())
+    if (
+      !isRmxError(error, "LEASE_CAPACITY") ||
+      error.data?.waited_ms !== undefined ||
+      error.data?.reason === "caller_gone" ||
+      this.host.stopped()
+    )
       return error;
     const places = this.host.leaseBook().runtimesOf(target);
     if (places.length === 0) return error;

@@ -35,6 +35,11 @@ export interface AcquireRequest {
   holder: string;
   /** How long to queue for a free slot; absent or 0 fails at once when the target is full. */
   wait_ms?: number;
+  /**
+   * The caller is gone when this aborts (its connection closed): a queued waiter leaves the queue at once
+   * and is never granted, so a dead client cannot take a slot for its whole TTL.
+   */
+  signal?: AbortSignal;
 }
 
 export interface LeaseManagerOptions {
@@ -59,6 +64,8 @@ interface Waiter {
   resolve: (lease: Lease) => void;
   reject: (error: unknown) => void;
   timer: unknown;
+  /** Detaches the abort listener from the caller's signal. */
+  unlisten: () => void;
 }
 
 function checkPositive(value: unknown, what: string): number {
@@ -109,6 +116,7 @@ export class LeaseManager {
 
   async acquire(req: AcquireRequest): Promise<Lease> {
     if (this.stopped) throw new RmxError("LEASE_CAPACITY", `lease on ${req.target}: the daemon is stopping`);
+    if (req.signal?.aborted) throw callerGone(req.target, 0);
     const ttl = checkPositive(req.ttl_ms, "lease ttl_ms");
     if (typeof req.holder !== "string" || req.holder.trim() === "") {
       throw new RmxError("CONFIG_INVALID", `lease on ${req.target}: holder must be a non-empty name`);
@@ -135,8 +143,16 @@ export class LeaseManager {
     }
     const waitMs = req.wait_ms ?? 0;
     if (!(waitMs > 0)) throw this.fullError(req.target, capacity);
+    const { signal, ...rest } = req;
     return new Promise<Lease>((resolve, reject) => {
-      const waiter: Waiter = { req: { ...req, ttl_ms: ttl }, resolve, reject, timer: undefined };
+      const queuedAt = this.opts.clock.now();
+      const waiter: Waiter = {
+        req: { ...rest, ttl_ms: ttl },
+        resolve,
+        reject,
+        timer: undefined,
+        unlisten: () => undefined,
+      };
       waiter.timer = this.timers.setTimeout(
         () => {
           this.dropWaiter(waiter);
@@ -152,6 +168,14 @@ export class LeaseManager {
         },
         Math.min(waitMs, 2_147_483_647),
       );
+      if (signal !== undefined) {
+        const onAbort = () => {
+          this.dropWaiter(waiter);
+          reject(callerGone(req.target, this.opts.clock.now() - queuedAt));
+        };
+        signal.addEventListener("abort", onAbort, { once: true });
+        waiter.unlisten = () => signal.removeEventListener("abort", onAbort);
+      }
       const list = this.waiters.get(req.target) ?? [];
       list.push(waiter);
       this.waiters.set(req.target, list);
@@ -217,6 +241,7 @@ export class LeaseManager {
     for (const [target, list] of this.waiters) {
       for (const w of list) {
         this.timers.clearTimeout(w.timer);
+        w.unlisten();
         w.reject(new RmxError("LEASE_CAPACITY", `lease on ${target}: the daemon is stopping`, { target }));
       }
     }
@@ -260,6 +285,7 @@ export class LeaseManager {
     while (queue.length > 0 && this.held(target) < capacity) {
       const w = queue.shift()!;
       this.timers.clearTimeout(w.timer);
+      w.unlisten();
       this.grantAndSave(w.req).then(w.resolve, w.reject);
     }
     if (queue.length === 0) this.waiters.delete(target);
@@ -268,6 +294,8 @@ export class LeaseManager {
   private dropWaiter(waiter: Waiter): void {
     const queue = this.waiters.get(waiter.req.target);
     if (queue === undefined) return;
+    this.timers.clearTimeout(waiter.timer);
+    waiter.unlisten();
     const i = queue.indexOf(waiter);
     if (i >= 0) queue.splice(i, 1);
     if (queue.length === 0) this.waiters.delete(waiter.req.target);
@@ -331,6 +359,19 @@ export class LeaseManager {
   private saveInBackground(): void {
     this.save().catch((error: unknown) => this.opts.onPersistError?.(error));
   }
+}
+
+/** The waiter's connection closed: nobody is left to hand the lease to. */
+function callerGone(target: string, waitedMs: number): RmxError {
+  return new RmxError(
+    "LEASE_CAPACITY",
+    `lease on ${target}: the caller's connection closed while it waited`,
+    {
+      target,
+      reason: "caller_gone",
+      waited_ms: Math.max(0, Math.round(waitedMs)),
+    },
+  );
 }
 
 function notFound(id: string): RmxError {

@@ -209,8 +209,12 @@ export class Policy {
     return this.router.resolve(p);
   }
 
-  chat(p: Wire.ChatParams, notify?: (method: string, payload: unknown) => void): Promise<Wire.ChatResult> {
-    return respondChat(this.serving(), p, notify);
+  chat(
+    p: Wire.ChatParams,
+    notify?: (method: string, payload: unknown) => void,
+    signal?: AbortSignal,
+  ): Promise<Wire.ChatResult> {
+    return respondChat(this.serving(), p, notify, signal);
   }
 
   /**

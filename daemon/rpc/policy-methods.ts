@@ -93,7 +93,7 @@ export interface PolicyApi {
   readonly pins: { list(): PinRecord[] };
   resolve(p: Wire.ResolveParams): Wire.ResolveResult;
   readonly desk: {
-    acquire(p: Wire.LeaseAcquireParams): Promise<Wire.LeaseResult>;
+    acquire(p: Wire.LeaseAcquireParams, signal?: AbortSignal): Promise<Wire.LeaseResult>;
     release(id: string): Promise<{ id: string; released: true }>;
   };
   readonly leases: { renew(id: string, ttl_ms?: number): Promise<Lease>; list(target?: string): Lease[] };
@@ -101,7 +101,11 @@ export interface PolicyApi {
     reload(p: Wire.ReloadParams): Promise<Wire.QuickActionResult>;
     switchRuntime(p: Wire.SwitchParams): Promise<Wire.QuickActionResult>;
   };
-  chat(p: Wire.ChatParams, notify?: (method: string, payload: unknown) => void): Promise<Wire.ChatResult>;
+  chat(
+    p: Wire.ChatParams,
+    notify?: (method: string, payload: unknown) => void,
+    signal?: AbortSignal,
+  ): Promise<Wire.ChatResult>;
 }
 
 export interface PolicyMethodsHost {
@@ -136,7 +140,8 @@ export function policyMethods(host: PolicyMethodsHost): MethodTable {
     },
     "lease.acquire": {
       params: s["lease.acquire"],
-      handler: (p: Params<"lease.acquire">) => policy().desk.acquire(defined(p)),
+      // The signal aborts when the caller's connection closes: its waiter leaves the queue.
+      handler: (p: Params<"lease.acquire">, ctx) => policy().desk.acquire(defined(p), ctx.signal),
     },
     "lease.renew": {
       params: s["lease.renew"],
@@ -161,7 +166,7 @@ export function policyMethods(host: PolicyMethodsHost): MethodTable {
     "chat.respond": {
       params: s["chat.respond"],
       handler: (p: Params<"chat.respond">, ctx) =>
-        policy().chat(defined(p), (method, payload) => ctx.notify(method, payload)),
+        policy().chat(defined(p), (method, payload) => ctx.notify(method, payload), ctx.signal),
     },
   };
 }

@@ -83,6 +83,11 @@ export class Connection implements BudgetHolder {
   private queuedEvents = 0;
   private queuedMessages = 0;
   private blocked = false;
+  /**
+   * Bytes of the message whose write filled the socket's buffer: it is being sent, so the per-connection
+   * cap does not count it (one answer larger than the cap must not cut off a client that reads).
+   */
+  private sendingBytes = 0;
   private inFlight = 0;
   private lastActivity = Date.now();
   private idleTimer: NodeJS.Timeout | undefined;
@@ -128,6 +133,12 @@ export class Connection implements BudgetHolder {
   /** Unsent output: the queue and the socket's write buffer. */
   pendingBytes(): number {
     return this.closing ? 0 : this.queuedBytes + this.socket.writableLength;
+  }
+
+  /** What the per-connection cap counts: unsent output behind the message being sent. */
+  backlogBytes(): number {
+    if (this.closing) return 0;
+    return this.queuedBytes + Math.max(0, this.socket.writableLength - this.sendingBytes);
   }
 
   private onData(chunk: Buffer): void {
@@ -291,7 +302,7 @@ export class Connection implements BudgetHolder {
   }
 
   private overOwnCap(): boolean {
-    const pendingBytes = this.pendingBytes();
+    const pendingBytes = this.backlogBytes();
     const maxMessages = Math.max(8 * this.limits.subscriberQueue, 4096);
     if (pendingBytes <= this.limits.maxOutboundBytes && this.queuedMessages <= maxMessages) return false;
     this.host.log.warn(
@@ -335,6 +346,7 @@ export class Connection implements BudgetHolder {
 
   private write(line: string | Buffer): void {
     if (!this.socket.write(line)) {
+      this.sendingBytes = typeof line === "string" ? Buffer.byteLength(line, "utf8") : line.length;
       this.blocked = true;
       // Stop reading requests while the peer is not reading answers: the backlog stays bounded.
       this.socket.pause();
@@ -344,6 +356,7 @@ export class Connection implements BudgetHolder {
   private flush(): void {
     if (this.closing) return;
     this.blocked = false;
+    this.sendingBytes = 0;
     // The dropped events were older than everything still queued, so the notice goes first.
     for (const [subscription, dropped] of this.lagged) {
       const params: LaggedNotificationParams = { subscription, dropped };

@@ -117,6 +117,36 @@ describe("trust: config file", () => {
     expect(check.stderr).toContain(`chmod go-w ${file}`);
   });
 
+  it("rmx config check --json reports an untrusted config as issues, like an invalid one", async () => {
+    const dir = await faultDir();
+    const file = await configAt(dir, 0o666);
+    const check = await runCli(["--json", "config", "check", file]);
+    report("rmx config check --json 0666", { code: check.code, stdout: check.stdout.trim() });
+    expect(check.code).toBe(1);
+    expect(JSON.parse(check.stdout)).toEqual({
+      ok: false,
+      source: file,
+      issues: [
+        {
+          code: "PATH_UNTRUSTED",
+          message: expect.stringContaining(`${file} is not trusted: writable by every user`),
+          path: file,
+          fix: `chmod go-w ${file}`,
+        },
+      ],
+    });
+    // The same envelope as an invalid file.
+    await fs.chmod(file, 0o644);
+    await fs.writeFile(file, "ipc: { max_batch: 0 }\nruntimes: []\n");
+    const invalid = await runCli(["--json", "config", "check", file]);
+    expect(invalid.code).toBe(1);
+    expect(JSON.parse(invalid.stdout)).toMatchObject({
+      ok: false,
+      source: file,
+      issues: [{ path: "ipc.max_batch", message: "expected a positive integer, got 0" }],
+    });
+  });
+
   rootOnly("a config owned by nobody is refused naming the owner", async () => {
     const dir = await faultDir();
     const file = await configAt(dir, 0o644, NOBODY);

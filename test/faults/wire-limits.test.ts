@@ -164,6 +164,47 @@ describe("bounded output", () => {
     }
   }, 60_000);
 
+  it("one answer over the per-connection cap, then another, reaches a client that reads", async () => {
+    const srv = await spawnServer();
+    const c = await RawConn.open(srv.socket);
+    try {
+      const size = 10 * MiB; // over the 8 MiB default cap, as runtime.logs with 10,000 long lines can be
+      c.send(
+        `{"jsonrpc":"2.0","id":1,"method":"test.huge","params":{"size":${size}}}\n{"jsonrpc":"2.0","id":2,"method":"daemon.hello"}\n`,
+      );
+      await until(() => c.lines.length >= 2 || c.closed, 30_000, "both answers");
+      const answers = c.lines.map(
+        (l) => JSON.parse(l) as { id?: number; result?: { blob?: string }; error?: unknown },
+      );
+      const cutOff = answers.find((a) => a.error !== undefined);
+      report("big answer, reading client", {
+        answer_bytes: mib(c.lines[0]?.length ?? 0),
+        answers: answers.length,
+        cut_off: cutOff !== undefined,
+        closed_by_server: c.closed,
+      });
+      expect(cutOff, `cut off: ${JSON.stringify(cutOff)}`).toBeUndefined();
+      expect(answers.map((a) => a.id)).toEqual([1, 2]);
+      expect(answers[0]?.result?.blob?.length).toBe(size);
+    } finally {
+      c.close();
+    }
+  }, 60_000);
+
+  it("a client that does not read is still cut off behind one big answer", async () => {
+    const srv = await spawnServer();
+    const s = await rawSocket(srv.socket);
+    s.pause();
+    // 10 MiB answer in flight, then 9 MiB of log lines queued behind it: over the 8 MiB cap.
+    s.write(
+      '{"jsonrpc":"2.0","id":1,"method":"test.huge","params":{"size":10485760}}\n{"jsonrpc":"2.0","id":2,"method":"test.notify","params":{"count":144,"size":65536}}\n',
+    );
+    await until(async () => (await srv.stats("not reading")).warnings >= 1, 30_000, "the cut-off");
+    const held = (await srv.stats()).held;
+    report("big answer, client not reading", { cut_off: true, held_after: mib(held?.outboundBytes ?? 0) });
+    expect(held?.outboundBytes ?? 0).toBe(0);
+  }, 60_000);
+
   it("cuts off the connection holding the most when all together pass the total cap", async () => {
     const srv = await spawnServer({ maxOutboundBytes: 8 * MiB, maxTotalOutboundBytes: 16 * MiB });
     const peers = await Promise.all(Array.from({ length: 5 }, () => rawSocket(srv.socket)));

@@ -45,6 +45,11 @@ const server = new RpcServer({
         return { sent: p.count };
       },
     },
+    "test.huge": {
+      params: z.strictObject({ size: z.number().int() }),
+      // Like runtime.logs with 10,000 lines: one answer larger than the per-connection cap.
+      handler: (p) => ({ blob: "z".repeat(p.size) }),
+    },
     "test.big": { params: z.strictObject({}), handler: () => ({ blob: "y".repeat(1200) }) },
     "test.deep": {
       params: z.strictObject({ content: z.unknown() }),

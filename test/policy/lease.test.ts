@@ -26,8 +26,10 @@ function setup(opts: { capacity?: number; failPersist?: () => boolean } = {}) {
     },
     emit: (topic, lease) => events.push({ topic, lease, at: clock.now() }),
   });
-  const acquire = (holder: string, extra: { ttl_ms?: number; wait_ms?: number; target?: string } = {}) =>
-    manager.acquire({ target: extra.target ?? CELL, capability: "gpu", ttl_ms: 10_000, holder, ...extra });
+  const acquire = (
+    holder: string,
+    extra: { ttl_ms?: number; wait_ms?: number; target?: string; signal?: AbortSignal } = {},
+  ) => manager.acquire({ target: extra.target ?? CELL, capability: "gpu", ttl_ms: 10_000, holder, ...extra });
   return { clock, timers, events, saved, manager, acquire, capacities };
 }
 
@@ -143,6 +145,30 @@ describe("LeaseManager: waiting", () => {
     await manager.release(lc.id);
     await d;
     expect(order).toEqual(["b", "c", "d"]);
+  });
+
+  it("a waiter whose caller is gone leaves the queue at once and is never granted", async () => {
+    const { manager, acquire, timers, events } = setup();
+    const a = await acquire("a");
+    const gone = new AbortController();
+    const ghost = rejection(acquire("ghost", { wait_ms: 60_000, signal: gone.signal }));
+    const next = acquire("next", { wait_ms: 60_000 });
+    await settle();
+    expect(manager.waiting(CELL)).toBe(2);
+    timers.advance(250);
+    gone.abort(new Error("connection 7 closed"));
+    const e = await ghost;
+    expect(e.code).toBe("LEASE_CAPACITY");
+    expect(e.message).toBe(`lease on ${CELL}: the caller's connection closed while it waited`);
+    expect(e.data).toMatchObject({ reason: "caller_gone", waited_ms: 250 });
+    expect(manager.waiting(CELL)).toBe(1);
+    await manager.release(a.id);
+    expect((await next).holder).toBe("next");
+    expect(events.filter((x) => x.lease.holder === "ghost")).toEqual([]);
+    // An already-aborted caller is refused before it queues.
+    const late = await rejection(acquire("late", { wait_ms: 60_000, signal: gone.signal }));
+    expect(late.data).toMatchObject({ reason: "caller_gone" });
+    expect(manager.waiting(CELL)).toBe(0);
   });
 
   it("fails with LEASE_CAPACITY when still full after wait_ms", async () => {
