@@ -2,7 +2,7 @@ import { execFileSync, spawn } from "node:child_process";
 import fs from "node:fs";
 import { constants as osConstants } from "node:os";
 import type { StubOptions } from "./options.js";
-import type { StubState } from "./server.js";
+import type { StubState } from "./state.js";
 
 type Log = (line: string) => void;
 

@@ -13,7 +13,7 @@ import {
 } from "./http-shared.js";
 import type { StubOptions } from "./options.js";
 import { DEFAULT_PARAMS } from "./params.js";
-import type { StubState } from "./server.js";
+import type { StubState } from "./state.js";
 import { countWords } from "./tokens.js";
 
 const DEFAULT_N_PREDICT = 16;

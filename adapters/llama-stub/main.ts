@@ -19,7 +19,8 @@ import { LLAMA_FLAG_ARITY } from "./llama-flags.js";
 import { LLAMA_HELP_TEXT } from "./llama-help.js";
 import { loadModel, type ModelInfo } from "./model-load.js";
 import { parseStubOptions, type StubOptions } from "./options.js";
-import { createStubServer, STUB_BUILD_NUMBER, type StubState } from "./server.js";
+import { createStubServer } from "./server.js";
+import { STUB_BUILD_NUMBER, type StubState } from "./state.js";
 
 /** The shortest load phase, so that `/health` answers 503 for a moment as on b4748 (5 of 5 recorded runs). */
 const MIN_LOAD_MS = 20;

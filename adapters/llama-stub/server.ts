@@ -6,17 +6,7 @@ import { baseHeaders, HttpError, sendBody, sendError, sendJson } from "./http-sh
 import type { ModelInfo } from "./model-load.js";
 import type { StubOptions } from "./options.js";
 import { DEFAULT_PARAMS } from "./params.js";
-
-/** What the process-level faults flip while the server runs. */
-export interface StubState {
-  ready: boolean;
-  hung: boolean;
-  successfulInferences: number;
-}
-
-/** The llama.cpp build the stub stands in for; clients parse the number out of `build_info`. */
-export const STUB_BUILD_NUMBER = 4748;
-export const BUILD_INFO = `b${STUB_BUILD_NUMBER}-llama-stub`;
+import { BUILD_INFO, type StubState } from "./state.js";
 
 /** Routes b4748 answers without `Authorization: Bearer <key>` when `--api-key` is set. */
 const PUBLIC_ROUTES = new Set([

@@ -152,10 +152,11 @@ describe("steady health", () => {
     expect(ready.payload.pid, `new pid ${ready.payload.pid} (old ${pid})`).not.toBe(pid);
     expect(alive(pid), `stopped process ${pid} is gone`).toBe(false);
     const view = await runtimeView(h, "hung");
-    // SIGCONT before SIGTERM: the stopped stub could act on the stop signal and exit cleanly.
+    // SIGCONT before SIGTERM: the stopped stub could act on the stop signal — and, like llama-server b4748,
+    // it dies of SIGABRT in its SIGTERM handler (a SIGKILL escalation would read SIGKILL).
     expect(view.last_exit, `last exit ${JSON.stringify(view.last_exit)}`).toMatchObject({
-      code: 0,
-      signal: null,
+      code: null,
+      signal: "SIGABRT",
     });
     expect(h.stderr(), "no SIGKILL escalation").not.toMatch(/"runtime":"hung"[^\n]*ignored the stop signal/);
     const health = view.health;
