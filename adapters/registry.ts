@@ -1,9 +1,9 @@
 import { RmxError } from "../base/errors.js";
-import type { AdapterKind } from "../daemon/types.js";
-import { commandAdapter } from "./command.js";
-import { llamaCppAdapter } from "./llama-cpp.js";
-import { llamaStubAdapter } from "./llama-stub.js";
-import { remoteAdapter } from "./remote.js";
+import type { AdapterKind } from "../base/spec.js";
+import { commandAdapter } from "./command/adapter.js";
+import { llamaCppAdapter } from "./llama-cpp/adapter.js";
+import { llamaStubAdapter } from "./llama-stub/adapter.js";
+import { remoteAdapter } from "./remote/adapter.js";
 import type { Adapter } from "./types.js";
 
 const ADAPTERS: Record<AdapterKind, Adapter> = {

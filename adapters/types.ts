@@ -1,4 +1,4 @@
-import type { AdapterKind, RuntimeSpec } from "../daemon/types.js";
+import type { AdapterKind, RuntimeSpec } from "../base/spec.js";
 
 export interface HardwareTarget {
   /** `cpu` or `gpu:N`. */

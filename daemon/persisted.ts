@@ -1,6 +1,5 @@
 /** The daemon's persisted state (one JSON file in the state dir, written atomically). */
-import type { Lease } from "./policy/lease.js";
-import type { PinRecord } from "./policy/pins.js";
+import type { Lease, PinRecord } from "../ipc/protocol/policy.js";
 import type { ChildRecord } from "./process/identity.js";
 import { type BudgetLog, emptyBudgetLog } from "./supervise/budget.js";
 import type { Desired } from "./supervise/state.js";

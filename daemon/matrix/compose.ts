@@ -2,29 +2,25 @@
  * The matrix as a pure function of what the daemon knows: models × hardware × sandboxes, each cell with its
  * runtimes, composed status, health, throughput, load and fit. No I/O; time comes from the injected clock.
  */
+
+import {
+  estimateMemory,
+  type FitTarget,
+  fitOn,
+  type MemoryEstimate,
+} from "../../adapters/shared/gguf/estimate.js";
+import type { GgufInfo } from "../../adapters/shared/gguf/reader.js";
 import type { LlamaMetrics, SlotInfo } from "../../adapters/types.js";
 import type { Clock } from "../../base/clock.js";
 import { rfc3339 } from "../../base/clock.js";
-import type { MatrixResult } from "../../ipc/protocol.js";
-import type { HardwareInventory, HardwareSample } from "../hardware/types.js";
-import { estimateMemory, type FitTarget, fitOn, type MemoryEstimate } from "../models/estimate.js";
-import type { GgufInfo } from "../models/gguf.js";
+import type { FitVerdict } from "../../base/fit.js";
+import type { HardwareId, RuntimeSpec, SandboxKind } from "../../base/spec.js";
+import type { HardwareInventory, HardwareSample } from "../../ipc/protocol/hardware.js";
+import type { CellLoad, MatrixCell, MatrixResult, Throughput } from "../../ipc/protocol/matrix.js";
+import type { LatencySummary, RuntimeView, StatusCode, StatusObject } from "../../ipc/protocol/runtime.js";
 import type { SandboxDetection } from "../sandbox/detect.js";
 import { finalizeReasons } from "../status/compose.js";
 import { severityLabel } from "../status/labels.js";
-import type {
-  CellLoad,
-  FitVerdict,
-  HardwareId,
-  LatencySummary,
-  MatrixCell,
-  RuntimeSpec,
-  RuntimeView,
-  SandboxKind,
-  StatusCode,
-  StatusObject,
-  Throughput,
-} from "../types.js";
 import { cellKey, REMOTE_HARDWARE } from "./keys.js";
 
 /** What one scrape of a runtime's `/metrics` and `/slots` said. */

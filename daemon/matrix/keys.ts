@@ -3,8 +3,8 @@
  * (remote runtimes: `remote:<model>`, hardware "remote"). Shared by the matrix and by policy.
  */
 import path from "node:path";
-import type { ModelEntry } from "../models/catalog.js";
-import type { RuntimeSpec } from "../types.js";
+import type { RuntimeSpec } from "../../base/spec.js";
+import type { ModelEntry } from "../../ipc/protocol/models.js";
 
 export const REMOTE_HARDWARE = "remote";
 

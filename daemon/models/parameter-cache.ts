@@ -2,9 +2,10 @@
  * Parameter counts of runtime models the catalog does not describe (files outside model_dirs), read from
  * their GGUF headers once per file, for ranking cells by model size (`deep` mode).
  */
-import type { RuntimeSpec } from "../types.js";
-import type { ModelEntry } from "./catalog.js";
-import { readGguf } from "./gguf.js";
+
+import { readGguf } from "../../adapters/shared/gguf/reader.js";
+import type { RuntimeSpec } from "../../base/spec.js";
+import type { ModelEntry } from "../../ipc/protocol/models.js";
 
 export interface ParameterSource {
   readonly spec: RuntimeSpec;

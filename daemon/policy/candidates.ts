@@ -3,16 +3,13 @@
  * health from its state, lease room from the lease book, capabilities from its hardware and sandbox, and
  * fit / size from the matrix or the model catalog. Pure: the caller passes a snapshot.
  */
+
+import type { FitVerdict } from "../../base/fit.js";
+import type { RuntimeSpec, SandboxKind } from "../../base/spec.js";
+import type { MatrixCell } from "../../ipc/protocol/matrix.js";
+import type { ModelEntry } from "../../ipc/protocol/models.js";
+import type { RuntimeState, RuntimeView } from "../../ipc/protocol/runtime.js";
 import { cellKey, modelIdOf, REMOTE_HARDWARE } from "../matrix/keys.js";
-import type { ModelEntry } from "../models/catalog.js";
-import type {
-  FitVerdict,
-  MatrixCell,
-  RuntimeSpec,
-  RuntimeState,
-  RuntimeView,
-  SandboxKind,
-} from "../types.js";
 import type { Candidate } from "./resolve.js";
 
 export interface SandboxAvailability {

@@ -13,8 +13,10 @@
  *    unproven cell beats no cell. The restore still waits for the full period.
  * Call `observe` on every resolution for the scope and on every health tick.
  */
+
 import type { Clock } from "../../base/clock.js";
 import { rfc3339 } from "../../base/clock.js";
+import type { FallbackScopeView } from "../../ipc/protocol/policy.js";
 import type { Resolution } from "./resolve.js";
 
 export type FallbackTopic = "policy.fallback" | "policy.restored";
@@ -33,16 +35,6 @@ export interface RestoredPayload {
   to: string;
   healthy_for_ms: number;
   at: string;
-}
-
-export interface FallbackScopeView {
-  scope: string;
-  preferred: string;
-  on_fallback: boolean;
-  serving: string | null;
-  /** When the preferred cell's current healthy streak began. */
-  preferred_healthy_since?: string;
-  since: string;
 }
 
 interface ScopeState {

@@ -2,14 +2,14 @@
 import type { Logger } from "pino";
 import type { HardwareTarget } from "../../adapters/types.js";
 import type { Clock } from "../../base/clock.js";
+import type { DaemonConfig } from "../../base/spec.js";
+import type { HardwareInventory } from "../../ipc/protocol/hardware.js";
+import type { MatrixCell } from "../../ipc/protocol/matrix.js";
+import type { ModelEntry } from "../../ipc/protocol/models.js";
+import type { Lease, PinRecord } from "../../ipc/protocol/policy.js";
 import type { EventBus } from "../events.js";
-import type { HardwareInventory } from "../hardware/types.js";
-import type { ModelEntry } from "../models/catalog.js";
 import type { RuntimeSupervisor } from "../supervise/runtime.js";
-import type { DaemonConfig, MatrixCell } from "../types.js";
 import type { SandboxAvailability } from "./candidates.js";
-import type { Lease } from "./lease.js";
-import type { PinRecord } from "./pins.js";
 
 export interface PolicyHost {
   readonly clock: Clock;

@@ -6,16 +6,22 @@
 import { stat } from "node:fs/promises";
 import os from "node:os";
 import type { Logger } from "pino";
+import {
+  estimateMemory,
+  type FitTarget,
+  fitOn,
+  type MemoryEstimate,
+} from "../../adapters/shared/gguf/estimate.js";
+import { readGguf } from "../../adapters/shared/gguf/reader.js";
 import type { HardwareTarget } from "../../adapters/types.js";
 import { isRmxError, RmxError } from "../../base/errors.js";
-import type { HardwareInventory } from "../hardware/types.js";
-import { estimateMemory, type FitTarget, fitOn, type MemoryEstimate } from "../models/estimate.js";
-import { readGguf } from "../models/gguf.js";
+import type { FitVerdict } from "../../base/fit.js";
+import type { RuntimeSpec, SandboxKind } from "../../base/spec.js";
+import type { HardwareInventory } from "../../ipc/protocol/hardware.js";
+import type { QuickActionResult, ReloadParams, SwitchParams } from "../../ipc/protocol/policy.js";
 import type { RuntimeSupervisor } from "../supervise/runtime.js";
 import { awaitSettled, SETTLED_STATES, type SettleBus } from "../supervise/settle.js";
-import type { FitVerdict, RuntimeSpec, SandboxKind } from "../types.js";
 import type { SandboxAvailability } from "./candidates.js";
-import type { QuickActionResult, ReloadParams, SwitchParams } from "./wire.js";
 
 export interface QuickActionHost {
   resolveModelPath(model: string | undefined): string | undefined;

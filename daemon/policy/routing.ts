@@ -9,10 +9,12 @@
 import type { Clock } from "../../base/clock.js";
 import { rfc3339 } from "../../base/clock.js";
 import { RmxError } from "../../base/errors.js";
+import type { PolicySpec, RuntimeSpec } from "../../base/spec.js";
+import type { MatrixCell } from "../../ipc/protocol/matrix.js";
+import type { ModelEntry } from "../../ipc/protocol/models.js";
+import type { CellRef, ResolveResult } from "../../ipc/protocol/policy.js";
 import type { EventBus } from "../events.js";
-import type { ModelEntry } from "../models/catalog.js";
 import type { RuntimeSupervisor } from "../supervise/runtime.js";
-import type { MatrixCell, PolicySpec, RuntimeSpec } from "../types.js";
 import {
   buildCandidates,
   capabilitiesOf,
@@ -23,9 +25,8 @@ import {
 } from "./candidates.js";
 import { FallbackTracker } from "./fallback.js";
 import type { PinStore } from "./pins.js";
-import type { Candidate, CellRef, Resolution, ResolveRequest } from "./resolve.js";
+import type { Candidate, Resolution, ResolveRequest } from "./resolve.js";
 import { resolveCell } from "./resolve.js";
-import type { ResolveResult } from "./wire.js";
 
 export interface RoutingHost {
   clock: Clock;

@@ -1,12 +1,11 @@
 /** The daemon's socket methods: params validated by schema, each handler a thin call into its host. */
 
 import { RmxError } from "../../base/errors.js";
-import type { ReloadResult } from "../../ipc/protocol.js";
-import { paramSchemas } from "../../ipc/schemas.js";
+import type { ReloadResult, RuntimeState } from "../../ipc/protocol/runtime.js";
+import { paramSchemas } from "../../ipc/protocol/schemas.js";
 import type { MethodTable, PreEncoded } from "../../ipc/server.js";
 import type { RuntimeSupervisor } from "../supervise/runtime.js";
 import { awaitSettled, type SettleBus } from "../supervise/settle.js";
-import type { RuntimeState } from "../types.js";
 import { type MatrixMethodsHost, matrixMethods } from "./matrix-methods.js";
 import { type PolicyMethodsHost, policyMethods } from "./policy-methods.js";
 

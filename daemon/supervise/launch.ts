@@ -5,11 +5,11 @@
  * a `spawn_failed` input.
  */
 import type { Adapter, HardwareTarget, LaunchPlan } from "../../adapters/types.js";
+import type { RuntimeSpec } from "../../base/spec.js";
 import { assertModelReadable, resolveBinary } from "../process/binary.js";
 import { type ChildHandle, type SpawnOptions, spawnChild } from "../process/child.js";
 import type { RotatingLog } from "../process/logs.js";
 import { allocatePort, assertPortFree } from "../process/port.js";
-import type { RuntimeSpec } from "../types.js";
 
 export interface LaunchDeps {
   adapter: Adapter;

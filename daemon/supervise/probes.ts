@@ -5,8 +5,9 @@
  */
 import type { Adapter, ProbeOutcome } from "../../adapters/types.js";
 import type { Clock } from "../../base/clock.js";
+import type { RuntimeSpec } from "../../base/spec.js";
+import type { LatencySummary } from "../../ipc/protocol/runtime.js";
 import { isErrorOutcome, LatencyWindow } from "../health/window.js";
-import type { LatencySummary, RuntimeSpec } from "../types.js";
 import type { ProbeKind } from "./state.js";
 
 const START_POLL_GROWTH = 1.5;

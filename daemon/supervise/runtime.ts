@@ -9,6 +9,8 @@ import type { Adapter, HardwareTarget, LaunchPlan, ProbeOutcome } from "../../ad
 import type { Clock } from "../../base/clock.js";
 import { rfc3339 } from "../../base/clock.js";
 import { isRmxError, RmxError } from "../../base/errors.js";
+import type { RuntimeSpec } from "../../base/spec.js";
+import type { RuntimeState, RuntimeView } from "../../ipc/protocol/runtime.js";
 import type { EventBus } from "../events.js";
 import {
   type ChildHandle,
@@ -19,7 +21,6 @@ import {
 } from "../process/child.js";
 import type { ChildRecord } from "../process/identity.js";
 import { RotatingLog } from "../process/logs.js";
-import type { RuntimeSpec, RuntimeState, RuntimeView } from "../types.js";
 import { type BudgetLog, budgetView, sanitizeBudgetLog } from "./budget.js";
 import { prepareLaunch, resumeGroup, spawnPlan, stopOptions } from "./launch.js";
 import { describeOutcome, Prober } from "./probes.js";

@@ -4,8 +4,9 @@
  * starts). A wait never throws: it ends in one of `states` or, after `timeoutMs`, reports a timeout with
  * the state the runtime was in then.
  */
+
+import type { RuntimeState } from "../../ipc/protocol/runtime.js";
 import type { RmxEvent, Topic } from "../events.js";
-import type { RuntimeState } from "../types.js";
 
 /** What a wait reads of the supervisor. */
 export interface SettlingRuntime {

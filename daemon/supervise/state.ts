@@ -3,7 +3,8 @@
  * machine and the effects the impure supervisor must carry out. No I/O, no timers, no clock reads:
  * `ctx.now` and `ctx.random` are injected, so every path is testable exhaustively.
  */
-import type { BackoffSpec, RestartBudgetSpec, RuntimeState } from "../types.js";
+import type { BackoffSpec, RestartBudgetSpec } from "../../base/spec.js";
+import type { RuntimeState } from "../../ipc/protocol/runtime.js";
 import { backoffDelay, shouldResetBackoff } from "./backoff.js";
 import {
   type BudgetLog,

@@ -2,7 +2,7 @@
  * Pure text formatting for the CLI: colours, local times, durations, state symbols, event summaries.
  * Nothing here reads the environment or the clock; callers pass what they know.
  */
-import type { RestartBudgetView, RuntimeState } from "../../daemon/types.js";
+import type { RestartBudgetView, RuntimeState } from "../protocol/runtime.js";
 
 export interface Palette {
   readonly enabled: boolean;
@@ -183,4 +183,11 @@ export function parseDuration(text: string): number | undefined {
   const unit = match[2] ?? "s";
   const factor = unit === "ms" ? 1 : unit === "s" ? 1000 : unit === "m" ? 60_000 : 3_600_000;
   return Math.round(value * factor);
+}
+
+/** "2 of 3 restarts left, window 600s, resets 12:09:41"; the noun agrees with the maximum. */
+export function budgetLine(view: RestartBudgetView, formatTime: (iso: string) => string): string {
+  const noun = view.max_restarts === 1 ? "restart" : "restarts";
+  const line = `${view.remaining} of ${view.max_restarts} ${noun} left, window ${view.window_seconds}s`;
+  return view.reset_at === undefined ? line : `${line}, resets ${formatTime(view.reset_at)}`;
 }

@@ -1,9 +1,7 @@
 /** The text of `rmx runtime status`: header, one line per runtime, the node's health line. */
-import { statusHeader } from "../../daemon/status/summary.js";
-import { budgetLine } from "../../daemon/supervise/budget.js";
-import type { RuntimeStatusResult, RuntimeView } from "../../daemon/types.js";
+import type { RuntimeStatusResult, RuntimeView, StatusSummary } from "../protocol/runtime.js";
 import type { Palette } from "./format.js";
-import { alignColumns, formatDuration, paintTone, stateMark } from "./format.js";
+import { alignColumns, budgetLine, formatDuration, paintTone, stateMark } from "./format.js";
 
 function runtimeCells(rt: RuntimeView, palette: Palette, formatTime: (iso: string) => string): string[] {
   const mark = stateMark(rt.state);
@@ -38,4 +36,21 @@ export function renderStatus(
     lines.push(`  ${palette.yellow("attention:")} ${reason}`);
   lines.push(`Node ${result.node.target}: ${result.node.status.label}`);
   return lines;
+}
+
+/**
+ * "Runtimes (updated 12:00:05): 2/3 ready, minimum 1 restart left, next reset 12:09:41 — attention
+ * required"; parts that do not apply are left out.
+ */
+export function statusHeader(
+  summary: StatusSummary,
+  generatedIso: string,
+  formatTime: (iso: string) => string,
+): string {
+  const parts = [`${summary.ready}/${summary.total} ready`];
+  const left = summary.min_restarts_left;
+  if (left !== undefined) parts.push(`minimum ${left} ${left === 1 ? "restart" : "restarts"} left`);
+  if (summary.next_reset !== undefined) parts.push(`next reset ${formatTime(summary.next_reset)}`);
+  const line = `Runtimes (updated ${formatTime(generatedIso)}): ${parts.join(", ")}`;
+  return summary.attention_required ? `${line} — attention required` : line;
 }

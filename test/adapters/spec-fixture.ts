@@ -1,5 +1,5 @@
 import type { HardwareTarget, LaunchContext } from "../../adapters/types.js";
-import type { RuntimeSpec } from "../../daemon/types.js";
+import type { RuntimeSpec } from "../../base/spec.js";
 
 /** A complete, resolved RuntimeSpec with small defaults; tests override what they exercise. */
 export function runtimeSpec(overrides: Partial<RuntimeSpec> = {}): RuntimeSpec {

@@ -2,7 +2,7 @@ import fs from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { parseLlamaMetrics, parsePrometheus } from "../../adapters/metrics.js";
+import { parseLlamaMetrics, parsePrometheus } from "../../adapters/shared/metrics.js";
 import { get, isAlive, killAllStubs, post, request, type StubProcess, spawnStub } from "./stub-harness.js";
 
 interface ChatAnswer {

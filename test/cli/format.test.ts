@@ -1,6 +1,5 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import type { RestartBudgetView } from "../../daemon/types.js";
 import {
   alignColumns,
   budgetExhaustedDetail,
@@ -15,6 +14,7 @@ import {
   summarizePayload,
   visibleWidth,
 } from "../../ipc/cli/format.js";
+import type { RestartBudgetView } from "../../ipc/protocol/runtime.js";
 
 const ESC = "\u001b";
 const utc = (iso: string): string => iso.slice(11, 19);

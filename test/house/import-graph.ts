@@ -1,5 +1,5 @@
 /**
- * The static import graph of the product's source (base/, daemon/, adapters/, ipc/): every relative
+ * The static import graph of the product's source (base/, config/, daemon/, adapters/, ipc/): every relative
  * `import … from`, `export … from`, `import type`, side-effect import and dynamic `import("…")`, with
  * `.js` specifiers resolved to the `.ts` files tsc compiles them from. Read by TypeScript's own
  * pre-processor, so multi-line imports, comments and strings are handled as the compiler handles them.
@@ -8,7 +8,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import path from "node:path";
 import ts from "typescript";
 
-export const ROOTS = ["base", "daemon", "adapters", "ipc"] as const;
+export const ROOTS = ["base", "config", "daemon", "adapters", "ipc"] as const;
 
 /** Files relative to `repo`, with forward slashes: `daemon/daemon.ts`. */
 export type Graph = Map<string, Set<string>>;

@@ -1,7 +1,8 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import type { z } from "zod";
-import { describeParamsError, paramSchemas } from "../../ipc/schemas.js";
+import { describeParamsError } from "../../ipc/protocol/params-error.js";
+import { paramSchemas } from "../../ipc/protocol/schemas.js";
 
 function fail(method: keyof typeof paramSchemas, input: unknown): { message: string; paths: string[] } {
   const result = paramSchemas[method].safeParse(input);

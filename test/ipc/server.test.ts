@@ -7,7 +7,7 @@ import { ManualClock } from "../../base/clock.js";
 import { isRmxError } from "../../base/errors.js";
 import { EventBus } from "../../daemon/events.js";
 import { RmxClient } from "../../ipc/client.js";
-import type { EventNotificationParams, LaggedNotificationParams } from "../../ipc/protocol.js";
+import type { EventNotificationParams, LaggedNotificationParams } from "../../ipc/protocol/jsonrpc.js";
 import { RpcServer } from "../../ipc/server.js";
 import { probeSocket } from "../../ipc/socket-path.js";
 import {

@@ -1,10 +1,12 @@
 /** Builders for the pure matrix tests: specs, runtimes, inventories, samples, GGUF facts. */
-import { BUILTIN_RUNTIME_DEFAULTS, BUILTIN_RUNTIME_SCALARS } from "../../daemon/config/defaults.js";
-import type { HardwareInventory, HardwareSample } from "../../daemon/hardware/types.js";
+
+import type { GgufInfo } from "../../adapters/shared/gguf/reader.js";
+import type { RuntimeSpec, SandboxKind } from "../../base/spec.js";
+import { BUILTIN_RUNTIME_DEFAULTS, BUILTIN_RUNTIME_SCALARS } from "../../config/defaults.js";
 import type { MatrixRuntime, RuntimeObservation } from "../../daemon/matrix/compose.js";
-import type { GgufInfo } from "../../daemon/models/gguf.js";
 import type { SandboxDetection } from "../../daemon/sandbox/detect.js";
-import type { RuntimeSpec, RuntimeState, RuntimeView, SandboxKind } from "../../daemon/types.js";
+import type { HardwareInventory, HardwareSample } from "../../ipc/protocol/hardware.js";
+import type { RuntimeState, RuntimeView } from "../../ipc/protocol/runtime.js";
 import { runtime } from "../core/fixtures.js";
 
 export const GIB = 1024 ** 3;

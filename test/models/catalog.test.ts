@@ -4,7 +4,7 @@ import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { ModelCatalogChange, ModelCatalogOptions } from "../../daemon/models/catalog.js";
 import { ModelCatalog } from "../../daemon/models/catalog.js";
-import { writeTinyGguf } from "../../daemon/models/gguf-writer.js";
+import { writeTinyGguf } from "../support/gguf-writer.js";
 
 let root: string;
 let models: string;

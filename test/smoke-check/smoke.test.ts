@@ -12,7 +12,7 @@ import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { writeTinyGguf } from "../../daemon/models/gguf-writer.js";
+import { writeTinyGguf } from "../support/gguf-writer.js";
 
 const REPO = path.resolve(import.meta.dirname, "../..");
 const SMOKE = path.join(REPO, "dist/test/smoke/runtime-smoke.js");

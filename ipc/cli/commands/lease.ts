@@ -1,5 +1,5 @@
 /** `rmx lease acquire|renew|release|list`. */
-import type { Lease, LeaseAcquireParams, LeaseResult } from "../../../daemon/policy/wire.js";
+import type { Lease, LeaseAcquireParams, LeaseResult } from "../../protocol/policy.js";
 import { stringValue, UsageError, usageLine } from "../args.js";
 import type { ParsedCommandArgs } from "../command-spec.js";
 import type { CliContext } from "../context.js";

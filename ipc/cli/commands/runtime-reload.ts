@@ -1,5 +1,5 @@
 /** `rmx runtime reload --id RT [--model M] [--wait] [--timeout 60s]`. */
-import type { QuickActionResult, ReloadParams } from "../../../daemon/policy/wire.js";
+import type { QuickActionResult, ReloadParams } from "../../protocol/policy.js";
 import { booleanValue, stringValue, usageLine } from "../args.js";
 import type { ParsedCommandArgs } from "../command-spec.js";
 import type { CliContext } from "../context.js";

@@ -1,0 +1,6 @@
+/** Wire shapes of `events.subscribe` and of the notifications it delivers. */
+
+export interface SubscribeResult {
+  subscription: string;
+  topics: string[];
+}
