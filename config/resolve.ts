@@ -1,5 +1,7 @@
 import path from "node:path";
 import { Cron } from "croner";
+import { adaptersAccepting, getAdapter } from "../adapters/registry.js";
+import type { AdapterKey } from "../adapters/types.js";
 import type {
   BackoffSpec,
   DaemonConfig,
@@ -299,6 +301,12 @@ function resolveSandbox(
   });
 }
 
+/** "url applies only to adapter remote": the adapters that accept the key, from the registry. */
+function onlyFor(key: AdapterKey): string {
+  const kinds = adaptersAccepting(key);
+  return `${key} applies only to ${kinds.length === 1 ? "adapter" : "adapters"} ${kinds.join(", ")}`;
+}
+
 function resolveRuntime(
   rt: RuntimeFile,
   index: number,
@@ -313,7 +321,8 @@ function resolveRuntime(
   const at: ConfigPath = ["runtimes", index];
 
   let model = rt.model;
-  if (model !== undefined && rt.adapter !== "remote" && !modelIds.has(model)) {
+  const adapter = getAdapter(rt.adapter);
+  if (model !== undefined && adapter.modelFormat !== "name" && !modelIds.has(model)) {
     if (looksLikePath(model)) model = expandPath(model, ctx);
     else {
       const guess = suggest(model, modelIds);
@@ -323,14 +332,9 @@ function resolveRuntime(
       );
     }
   }
-  if (rt.adapter === "llama.cpp" && rt.model === undefined) {
-    problem([...at, "model"], "adapter llama.cpp needs model (a models[].id or a path to a GGUF file)");
-  }
-  if (rt.adapter === "command" && rt.binary === undefined) {
-    problem([...at, "binary"], "adapter command needs binary (the executable to run)");
-  }
-  if (rt.adapter === "remote") {
-    if (rt.url === undefined) problem([...at, "url"], "adapter remote needs url (base URL of the endpoint)");
+  for (const [key, what] of Object.entries(adapter.config.requires)) {
+    if (rt[key as AdapterKey] === undefined)
+      problem([...at, key], `adapter ${rt.adapter} needs ${key} (${what})`);
   }
   if (rt.url !== undefined) {
     let ok = false;
@@ -338,10 +342,10 @@ function resolveRuntime(
       ok = ["http:", "https:"].includes(new URL(rt.url).protocol);
     } catch {}
     if (!ok) problem([...at, "url"], `expected an http(s) URL, got ${describeValue(rt.url)}`);
-    else if (rt.adapter !== "remote") problem([...at, "url"], "url applies only to adapter remote");
+    else if (!adapter.config.accepts.includes("url")) problem([...at, "url"], onlyFor("url"));
   }
-  if (rt.api_key_env !== undefined && rt.adapter !== "remote") {
-    problem([...at, "api_key_env"], "api_key_env applies only to adapter remote");
+  if (rt.api_key_env !== undefined && !adapter.config.accepts.includes("api_key_env")) {
+    problem([...at, "api_key_env"], onlyFor("api_key_env"));
   }
 
   const ownBlocks = blocksPart(rt);

@@ -63,6 +63,7 @@
  *   at most 100000.
  */
 import { z } from "zod";
+import { ADAPTER_KINDS } from "../adapters/registry.js";
 import {
   DURATION_PATTERN,
   formatDuration,
@@ -76,7 +77,8 @@ export const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
 export const HARDWARE_PATTERN = /^(cpu|gpu:\d{1,3})$/;
 export const ENV_NAME_PATTERN = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
-export const ADAPTERS = ["llama.cpp", "llama-stub", "command", "remote"] as const;
+/** The `adapter:` values: the registry's (adapters/registry.ts). */
+export const ADAPTERS = ADAPTER_KINDS;
 export const SANDBOXES = ["none", "bwrap", "systemd-run"] as const;
 export const LOG_LEVELS = ["trace", "debug", "info", "warn", "error", "fatal"] as const;
 export const STOP_SIGNALS = [

@@ -1,5 +1,6 @@
 import { RmxError } from "../../base/errors.js";
 import type { RuntimeSpec } from "../../base/spec.js";
+import { localEndpoint } from "../shared/endpoint.js";
 import { parseLlamaMetrics } from "../shared/metrics.js";
 import { placementEnv } from "../shared/placement.js";
 import { getOptional, probeGet } from "../shared/probe.js";
@@ -31,6 +32,14 @@ export function substitutePlaceholders(arg: string, spec: RuntimeSpec, ctx: Laun
 export const commandAdapter: Adapter = {
   kind: "command",
   spawns: true,
+  capabilities: ["chat"],
+  // Its model (when set) is handled like llama.cpp's: a models[].id or a GGUF path rmxd reads.
+  modelFormat: "gguf",
+  protocol: "openai",
+  scrapesLoad: false,
+  config: { requires: { binary: "the executable to run" }, accepts: [] },
+  binaryHint: (configKey) => `set ${configKey}`,
+  endpoint: (spec, port) => localEndpoint(spec, port),
   plan(spec, ctx) {
     if (spec.binary === undefined || spec.binary === "") {
       throw new RmxError("CONFIG_INVALID", `runtime "${spec.id}": the command adapter needs a binary`, {

@@ -1,5 +1,6 @@
 import { RmxError } from "../../base/errors.js";
 import type { AdapterKind, RuntimeSpec } from "../../base/spec.js";
+import { localEndpoint } from "../shared/endpoint.js";
 import { httpRequest } from "../shared/http.js";
 import { parseLlamaMetrics } from "../shared/metrics.js";
 import { placementEnv } from "../shared/placement.js";
@@ -87,10 +88,17 @@ const completionHasContent = jsonCheck((value) =>
 export function createLlamaFamilyAdapter(
   kind: AdapterKind,
   launch: (spec: RuntimeSpec, ctx: LaunchContext, args: string[]) => Pick<LaunchPlan, "command" | "args">,
+  traits: Pick<Adapter, "config" | "binaryHint">,
 ): Adapter {
   return {
     kind,
     spawns: true,
+    capabilities: ["chat", "completion", "embeddings"],
+    modelFormat: "gguf",
+    protocol: "openai",
+    scrapesLoad: true,
+    ...traits,
+    endpoint: (spec, port) => localEndpoint(spec, port),
     plan(spec, ctx) {
       const plan: LaunchPlan = {
         ...launch(spec, ctx, llamaServerArgs(spec, ctx)),
@@ -126,7 +134,11 @@ export function createLlamaFamilyAdapter(
   };
 }
 
-export const llamaCppAdapter: Adapter = createLlamaFamilyAdapter("llama.cpp", (spec, _ctx, args) => ({
-  command: llamaServerBinary(spec),
-  args,
-}));
+export const llamaCppAdapter: Adapter = createLlamaFamilyAdapter(
+  "llama.cpp",
+  (spec, _ctx, args) => ({ command: llamaServerBinary(spec), args }),
+  {
+    config: { requires: { model: "a models[].id or a path to a GGUF file" }, accepts: [] },
+    binaryHint: (configKey) => `set LLAMA_SERVER_BIN or ${configKey}`,
+  },
+);

@@ -26,6 +26,13 @@ const hasChoices = jsonCheck((value) =>
 export const remoteAdapter: Adapter = {
   kind: "remote",
   spawns: false,
+  capabilities: ["chat"],
+  modelFormat: "name",
+  protocol: "openai",
+  scrapesLoad: false,
+  config: { requires: { url: "base URL of the endpoint" }, accepts: ["url", "api_key_env"] },
+  binaryHint: () => undefined,
+  endpoint: (spec) => spec.url?.replace(/\/+$/, ""),
   plan(spec) {
     throw new RmxError("CONFIG_INVALID", `runtime "${spec.id}": the remote adapter launches nothing`, {
       runtime: spec.id,

@@ -3,6 +3,7 @@
  * runtimes, composed status, health, throughput, load and fit. No I/O; time comes from the injected clock.
  */
 
+import { getAdapter } from "../../adapters/registry.js";
 import {
   estimateMemory,
   type FitTarget,
@@ -105,7 +106,7 @@ export interface MatrixAxes {
 export function matrixAxes(
   input: Pick<MatrixInput, "models" | "inventory" | "sandboxes" | "runtimes">,
 ): MatrixAxes {
-  const local = input.runtimes.filter((r) => r.spec.adapter !== "remote");
+  const local = input.runtimes.filter((r) => getAdapter(r.spec.adapter).spawns);
   const models = new Set(input.models.map((m) => m.id));
   for (const r of input.runtimes) models.add(r.model);
   const hardware = new Set<string>(["cpu", ...input.inventory.gpus.map((g) => g.id)]);
@@ -395,7 +396,7 @@ function unavailableReason(
 
 /** The key of the cell a runtime serves. */
 export function keyOfRuntime(r: Pick<MatrixRuntime, "spec" | "model">): string {
-  return r.spec.adapter === "remote"
+  return !getAdapter(r.spec.adapter).spawns
     ? cellKey(r.model, REMOTE_HARDWARE, "none")
     : cellKey(r.model, r.spec.hardware, r.spec.sandbox.kind);
 }
@@ -475,7 +476,9 @@ export function composeMatrix(input: MatrixInput, clock: Clock): MatrixResult {
     }
   }
   // Remote endpoints have no hardware or sandbox of ours: one cell per remote model.
-  const remoteModels = new Set(input.runtimes.filter((r) => r.spec.adapter === "remote").map((r) => r.model));
+  const remoteModels = new Set(
+    input.runtimes.filter((r) => !getAdapter(r.spec.adapter).spawns).map((r) => r.model),
+  );
   for (const model of [...remoteModels].sort(byText)) cells.push(cell(model, REMOTE_HARDWARE, "none"));
   return { generated: updated, axes, cells };
 }

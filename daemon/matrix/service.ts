@@ -86,7 +86,6 @@ export interface MatrixService {
   readonly lastSample: HardwareSample | undefined;
 }
 
-const LLAMA_FAMILY: ReadonlySet<string> = new Set(["llama.cpp", "llama-stub"]);
 const SCRAPED_STATES: ReadonlySet<RuntimeState> = new Set(["ready", "degraded"]);
 
 /** Scrapes must finish well inside a tick, and a hung backend must not hold the matrix. */
@@ -322,7 +321,7 @@ class Matrix implements MatrixService {
     };
   }
 
-  /** Scrapes every live llama runtime concurrently; forgets the counters of runtimes that are not live. */
+  /** Scrapes every live runtime whose adapter serves load (`scrapesLoad`) concurrently; forgets the counters of runtimes that are not live. */
   private async scrapeAll(): Promise<number> {
     const live = new Set<string>();
     const jobs: Promise<void>[] = [];
@@ -330,7 +329,7 @@ class Matrix implements MatrixService {
     for (const rt of this.host.runtimes.values()) {
       const id = rt.spec.id;
       const endpoint = rt.endpoint;
-      if (!LLAMA_FAMILY.has(rt.spec.adapter) || !SCRAPED_STATES.has(rt.state) || endpoint === undefined)
+      if (!getAdapter(rt.spec.adapter).scrapesLoad || !SCRAPED_STATES.has(rt.state) || endpoint === undefined)
         continue;
       live.add(id);
       jobs.push(this.scrapeOne(rt, endpoint, timeoutMs));

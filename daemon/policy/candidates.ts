@@ -4,6 +4,7 @@
  * fit / size from the matrix or the model catalog. Pure: the caller passes a snapshot.
  */
 
+import { getAdapter } from "../../adapters/registry.js";
 import type { FitVerdict } from "../../base/fit.js";
 import type { RuntimeSpec, SandboxKind } from "../../base/spec.js";
 import type { MatrixCell } from "../../ipc/protocol/matrix.js";
@@ -34,7 +35,7 @@ export function placeOf(
   spec: RuntimeSpec,
   lookup: (idOrPath: string) => ModelEntry | undefined,
 ): RuntimePlace {
-  const remote = spec.adapter === "remote";
+  const remote = !getAdapter(spec.adapter).spawns;
   const model = modelIdOf(spec, lookup);
   const hardware = remote ? REMOTE_HARDWARE : spec.hardware;
   const sandbox: SandboxKind = remote ? "none" : spec.sandbox.kind;

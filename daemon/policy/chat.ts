@@ -90,7 +90,8 @@ async function attempt(
     const body: Record<string, unknown> = {
       messages: params.messages,
       // Remote endpoints need their own model name; local llama servers serve one model and echo it.
-      model: rt.spec.adapter === "remote" ? (rt.spec.model ?? place.model) : place.model,
+      model:
+        getAdapter(rt.spec.adapter).modelFormat === "name" ? (rt.spec.model ?? place.model) : place.model,
     };
     if (params.max_tokens !== undefined) body.max_tokens = params.max_tokens;
     reply = await backendChat({

@@ -3,9 +3,11 @@
  * checks everything it can BEFORE touching the runtime (file exists, GGUF readable, fits the hardware,
  * hardware known, sandbox usable), so a bad request leaves the old process serving and says why.
  */
+
 import { stat } from "node:fs/promises";
 import os from "node:os";
 import type { Logger } from "pino";
+import { getAdapter } from "../../adapters/registry.js";
 import {
   estimateMemory,
   type FitTarget,
@@ -228,7 +230,7 @@ export class QuickActions {
     const keeps = keepsServing(spec, rt.state);
     const model = p.model ?? spec.model;
     let check: ModelCheck | undefined;
-    if (spec.adapter !== "remote" && model !== undefined) {
+    if (getAdapter(spec.adapter).modelFormat === "gguf" && model !== undefined) {
       check = await checkModel(this.checks(), spec, model, spec.hardware, keeps);
     }
     const next: RuntimeSpec = model === undefined ? { ...spec } : { ...spec, model };
@@ -248,7 +250,7 @@ export class QuickActions {
         },
       );
     }
-    if (spec.adapter === "remote") {
+    if (!getAdapter(spec.adapter).spawns) {
       throw new RmxError(
         "CONFIG_INVALID",
         `runtime ${spec.id} is remote: it has no hardware or sandbox to switch`,

@@ -3,8 +3,10 @@
  * timers) into the pure state machine (state.ts) and carries out the effects it returns. The launch
  * pipeline is launch.ts, probe scheduling probes.ts, the view view.ts.
  */
+
 import path from "node:path";
 import type { Logger } from "pino";
+import { getAdapter } from "../../adapters/registry.js";
 import type { Adapter, HardwareTarget, LaunchPlan, ProbeOutcome } from "../../adapters/types.js";
 import type { Clock } from "../../base/clock.js";
 import { rfc3339 } from "../../base/clock.js";
@@ -146,8 +148,7 @@ export class RuntimeSupervisor {
   }
 
   get endpoint(): string | undefined {
-    if (this.spec.adapter === "remote") return this.spec.url?.replace(/\/+$/, "");
-    return this.port !== undefined ? `http://${this.spec.host}:${this.port}` : undefined;
+    return getAdapter(this.spec.adapter).endpoint(this.spec, this.port);
   }
 
   get budgetLog(): BudgetLog {

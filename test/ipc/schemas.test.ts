@@ -14,16 +14,32 @@ function fail(method: keyof typeof paramSchemas, input: unknown): { message: str
 describe("paramSchemas", () => {
   it("covers every method of the protocol", () => {
     expect(Object.keys(paramSchemas).sort()).toEqual([
+      "chat.respond",
       "config.reload",
       "daemon.hello",
       "events.subscribe",
       "events.unsubscribe",
+      "hardware.get",
+      "lease.acquire",
+      "lease.list",
+      "lease.release",
+      "lease.renew",
       "matrix.get",
+      "models.inspect",
+      "models.list",
+      "pin.clear",
+      "pin.list",
+      "pin.set",
+      "policy.get",
+      "policy.set",
       "runtime.logs",
+      "runtime.reload",
+      "runtime.resolve",
       "runtime.restore",
       "runtime.start",
       "runtime.status",
       "runtime.stop",
+      "runtime.switch",
     ]);
   });
 
