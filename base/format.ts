@@ -12,3 +12,10 @@ export function formatBytes(bytes: number): string {
     if (Math.abs(bytes) >= size) return `${(bytes / size).toFixed(1)} ${unit}`;
   return `${Math.round(bytes)} B`;
 }
+
+/** An elapsed time or delay in messages: "500 ms", "1.5 s", "120 s". */
+export function formatMs(ms: number): string {
+  if (ms < 1000) return `${Math.round(ms)} ms`;
+  const seconds = ms / 1000;
+  return `${Number.isInteger(seconds) ? seconds : seconds.toFixed(1)} s`;
+}

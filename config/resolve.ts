@@ -33,7 +33,7 @@ import type {
   RuntimeFile,
   StopFile,
 } from "./schema.js";
-import { formatDuration } from "./units.js";
+import { formatDuration } from "../base/units.js";
 
 export interface ResolveContext {
   /** File path, or "<embedded default>". */

@@ -71,7 +71,7 @@ import {
   parseDuration,
   parseSize,
   SIZE_PATTERN,
-} from "./units.js";
+} from "../base/units.js";
 
 export const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
 export const HARDWARE_PATTERN = /^(cpu|gpu:\d{1,3})$/;

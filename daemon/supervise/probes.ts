@@ -3,6 +3,7 @@
  * `start_poll_max`, until 200 or `start_timeout`) and the steady health/inference cadence. It only
  * measures and reports: what an outcome means (degraded, unhealthy) is the state machine's decision.
  */
+import { formatMs } from "../../base/format.js";
 import type { Adapter, ProbeOutcome } from "../../adapters/types.js";
 import type { Clock } from "../../base/clock.js";
 import type { RuntimeSpec } from "../../base/spec.js";
@@ -83,7 +84,7 @@ export class Prober {
       if (host.clock.now() >= deadline) {
         const what = lastOutcome ? describeOutcome(lastOutcome) : "no answer";
         host.onStartTimeout(
-          `not healthy within ${formatDuration(spec.health.start_timeout_ms)} of start (last probe: ${what})`,
+          `not healthy within ${formatMs(spec.health.start_timeout_ms)} of start (last probe: ${what})`,
         );
         return;
       }
@@ -134,13 +135,6 @@ export class Prober {
       ...(failed ? { error: describeOutcome(outcome) } : {}),
     });
   }
-}
-
-/** "500 ms", "1.5 s", "120 s". */
-function formatDuration(ms: number): string {
-  if (ms < 1000) return `${Math.round(ms)} ms`;
-  const seconds = ms / 1000;
-  return `${Number.isInteger(seconds) ? seconds : seconds.toFixed(1)} s`;
 }
 
 /** Sub-10 µs precision is noise; keep summaries readable. */

@@ -3,6 +3,7 @@
  * machine and the effects the impure supervisor must carry out. No I/O, no timers, no clock reads:
  * `ctx.now` and `ctx.random` are injected, so every path is testable exhaustively.
  */
+import { formatMs } from "../../base/format.js";
 import type { BackoffSpec, RestartBudgetSpec } from "../../base/spec.js";
 import type { RuntimeState } from "../../ipc/protocol/runtime.js";
 import { backoffDelay, shouldResetBackoff } from "./backoff.js";
@@ -394,10 +395,6 @@ function thresholdOf(value: number): number {
 export function describeExit(code: number | null, signal: string | null): string {
   if (signal) return `signal ${signal}`;
   return `exit code ${code ?? "unknown"}`;
-}
-
-function formatMs(ms: number): string {
-  return ms < 1000 ? `${Math.round(ms)} ms` : `${(ms / 1000).toFixed(1)} s`;
 }
 
 /** For assertions: whether a state can have a live process. */

@@ -1,7 +1,7 @@
 /** The text of `rmx runtime status`: header, one line per runtime, the node's health line. */
 import type { RuntimeStatusResult, RuntimeView, StatusSummary } from "../protocol/runtime.js";
 import type { Palette } from "./format.js";
-import { alignColumns, budgetLine, formatDuration, paintTone, stateMark } from "./format.js";
+import { alignColumns, budgetLine, formatSeconds, paintTone, stateMark } from "./format.js";
 
 function runtimeCells(rt: RuntimeView, palette: Palette, formatTime: (iso: string) => string): string[] {
   const mark = stateMark(rt.state);
@@ -10,7 +10,7 @@ function runtimeCells(rt: RuntimeView, palette: Palette, formatTime: (iso: strin
     // The state word is always there: meaning never rests on colour or symbol alone.
     paintTone(palette, mark.tone, rt.state),
     rt.status.label,
-    rt.uptime_seconds === undefined ? "" : `up ${formatDuration(rt.uptime_seconds)}`,
+    rt.uptime_seconds === undefined ? "" : `up ${formatSeconds(rt.uptime_seconds)}`,
     budgetLine(rt.restart_budget, formatTime),
   ];
 }

@@ -9,7 +9,7 @@ import { BUILTIN_RUNTIME_DEFAULTS } from "../../config/defaults.js";
 import { EMBEDDED_SOURCE, embeddedConfigText } from "../../config/embedded.js";
 import type { ConfigIssue } from "../../config/issues.js";
 import { parseConfigText } from "../../config/load.js";
-import { formatDuration, formatSize } from "../../config/units.js";
+import { formatDuration, formatSize } from "../../base/units.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const HOME = "/home/tester";

@@ -5,7 +5,15 @@
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
-import { edges, findCycles, type Graph, importGraph, specifiersOf } from "./import-graph.js";
+import {
+  edges,
+  findCycles,
+  type Graph,
+  importGraph,
+  loadedClosure,
+  loadedSpecifiersOf,
+  specifiersOf,
+} from "./import-graph.js";
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 
@@ -91,5 +99,26 @@ describe("the import graph of base/, config/, daemon/, adapters/, ipc/", () => {
       .filter(([from, to]) => to === "daemon/daemon.ts" && !KNOWS_THE_DAEMON.has(from))
       .map(key);
     expect(importers).toEqual([]);
+  });
+
+  it("tells loaded imports from erased ones", () => {
+    const source = [
+      `import type { A } from "./a.js";`,
+      `import { type B } from "./b.js";`,
+      `import { z } from "zod";`,
+      `export type * from "./c.js";`,
+      `export { d } from "./d.js";`,
+      `const e = () => import("./e.js");`,
+    ].join("\n");
+    expect(loadedSpecifiersOf(source)).toEqual(["./b.js", "zod", "./d.js"]);
+  });
+
+  it("keeps zod and daemon/ out of what the typed client and the CLI load at start-up", () => {
+    for (const entry of ["ipc/client.ts", "ipc/protocol/index.ts", "ipc/cli/main.ts"]) {
+      const { files, packages } = loadedClosure(REPO, entry);
+      expect([...packages].filter((p) => p === "zod" || p.startsWith("zod/")), entry).toEqual([]);
+      expect([...files].filter((f) => f.startsWith("daemon/")), entry).toEqual([]);
+      expect([...files].filter((f) => f.endsWith(".schema.ts") || f === "ipc/protocol/schemas.ts"), entry).toEqual([]);
+    }
   });
 });

@@ -2,7 +2,7 @@
 
 import type { GgufInfo } from "../../adapters/shared/gguf/reader.js";
 import type { RuntimeSpec, SandboxKind } from "../../base/spec.js";
-import { BUILTIN_RUNTIME_DEFAULTS, BUILTIN_RUNTIME_SCALARS } from "../../config/defaults.js";
+import { defaultRuntimeSpec } from "../support/runtime-spec.js";
 import type { MatrixRuntime, RuntimeObservation } from "../../daemon/matrix/compose.js";
 import type { SandboxDetection } from "../../daemon/sandbox/detect.js";
 import type { HardwareInventory, HardwareSample } from "../../ipc/protocol/hardware.js";
@@ -12,18 +12,8 @@ import { runtime } from "../core/fixtures.js";
 export const GIB = 1024 ** 3;
 export const MIB = 1024 ** 2;
 
-export function spec(id: string, over: Partial<RuntimeSpec> = {}): RuntimeSpec {
-  return {
-    id,
-    adapter: "llama-stub",
-    args: [],
-    env: {},
-    sandbox: { kind: "none" },
-    ...BUILTIN_RUNTIME_SCALARS,
-    ...structuredClone(BUILTIN_RUNTIME_DEFAULTS),
-    ...over,
-  };
-}
+/** The built-in defaults' spec (test/support/runtime-spec.ts), under the name the matrix tests use. */
+export const spec = (id: string, over: Partial<RuntimeSpec> = {}): RuntimeSpec => defaultRuntimeSpec(id, over);
 
 export function matrixRuntime(
   id: string,

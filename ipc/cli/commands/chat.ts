@@ -4,7 +4,7 @@ import { booleanValue, stringValue, UsageError, usageLine } from "../args.js";
 import type { ParsedCommandArgs } from "../command-spec.js";
 import type { CliContext } from "../context.js";
 import { ExitCode } from "../exit-codes.js";
-import { parseDuration } from "../format.js";
+import { parseDuration } from "../../../base/units.js";
 import { escapeControl } from "../sanitize.js";
 import { modeValue, positiveInt } from "./resolve.js";
 

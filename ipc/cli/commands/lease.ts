@@ -4,7 +4,8 @@ import { stringValue, UsageError, usageLine } from "../args.js";
 import type { ParsedCommandArgs } from "../command-spec.js";
 import type { CliContext } from "../context.js";
 import { ExitCode } from "../exit-codes.js";
-import { alignColumns, formatLocalTime, parseDuration } from "../format.js";
+import { parseDuration } from "../../../base/units.js";
+import { alignColumns, formatLocalTime } from "../format.js";
 
 /** Slack over `--wait` so the daemon's own "still full" answer arrives first. */
 const CALL_SLACK_MS = 10_000;
