@@ -2,6 +2,7 @@ import path from "node:path";
 import { Cron } from "croner";
 import { adaptersAccepting, getAdapter } from "../adapters/registry.js";
 import type { AdapterKey } from "../adapters/types.js";
+import { looksLikePath } from "../base/model-ref.js";
 import type {
   BackoffSpec,
   DaemonConfig,
@@ -14,6 +15,7 @@ import type {
   ScheduleSpec,
   StopSpec,
 } from "../base/spec.js";
+import { formatDuration } from "../base/units.js";
 import {
   BUILTIN_DAEMON_DEFAULTS,
   BUILTIN_RUNTIME_DEFAULTS,
@@ -33,7 +35,6 @@ import type {
   RuntimeFile,
   StopFile,
 } from "./schema.js";
-import { formatDuration } from "../base/units.js";
 
 export interface ResolveContext {
   /** File path, or "<embedded default>". */
@@ -49,11 +50,6 @@ export function expandPath(p: string, ctx: Pick<ResolveContext, "baseDir" | "hom
   if (p === "~") return ctx.home;
   if (p.startsWith("~/")) return path.join(ctx.home, p.slice(2));
   return path.resolve(ctx.baseDir, p);
-}
-
-/** A model reference that is not a models[].id is taken as a path only if it looks like one. */
-export function looksLikePath(ref: string): boolean {
-  return ref.includes("/") || ref.includes("\\") || ref.startsWith("~") || /\.gguf$/i.test(ref);
 }
 
 function compact<T extends object>(value: T): T {

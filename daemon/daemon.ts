@@ -2,6 +2,7 @@
  * rmxd: wires configuration, persistence, supervisors, telemetry and the socket together, and owns
  * the daemon's lifecycle (start, reload, shutdown).
  */
+
 import { randomInt } from "node:crypto";
 import os from "node:os";
 import path from "node:path";
@@ -13,6 +14,7 @@ import type { Clock } from "../base/clock.js";
 import { rfc3339, systemClock } from "../base/clock.js";
 import { RmxError } from "../base/errors.js";
 import { ensureTrustedDir, groupId, type TrustPolicy } from "../base/fs-trust.js";
+import { looksLikePath } from "../base/model-ref.js";
 import type { DaemonConfig, RuntimeSpec, SandboxKind } from "../base/spec.js";
 import { diffRuntimes } from "../config/diff.js";
 import { type ConfigLocation, loadConfig } from "../config/load.js";
@@ -52,7 +54,7 @@ export interface DaemonOptions {
 
 export type { ReloadResult };
 
-export type SandboxAvailability = {
+export type SandboxDetection = {
   kind: SandboxKind;
   available: boolean;
   reason?: string;
@@ -79,7 +81,7 @@ export class Daemon {
   readonly startedAt: number;
   config!: DaemonConfig;
   inventory!: HardwareInventory;
-  sandboxes: SandboxAvailability[] = [{ kind: "none", available: true }];
+  sandboxes: SandboxDetection[] = [{ kind: "none", available: true }];
   models!: ModelCatalog;
   nodeId!: string;
   /** Persisted state (budgets, desired states, children, leases, pins); written atomically. */
@@ -333,7 +335,7 @@ export class Daemon {
     if (model === undefined) return undefined;
     const entry = this.models.get(model);
     if (entry) return entry.path;
-    if (model.includes("/") || model.endsWith(".gguf")) return model;
+    if (looksLikePath(model)) return model;
     throw new RmxError("MODEL_MISSING", `model "${model}" is neither a configured model id nor a file path`, {
       model,
     });

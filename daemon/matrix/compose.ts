@@ -22,6 +22,7 @@ import type { LatencySummary, RuntimeView, StatusCode, StatusObject } from "../.
 import type { SandboxDetection } from "../sandbox/detect.js";
 import { finalizeReasons } from "../status/compose.js";
 import { severityLabel } from "../status/labels.js";
+import { stateMayHaveProcess } from "../supervise/state.js";
 import { cellKey, REMOTE_HARDWARE } from "./keys.js";
 
 /** What one scrape of a runtime's `/metrics` and `/slots` said. */
@@ -331,8 +332,6 @@ function slotsOf(r: MatrixRuntime): { busy: number; total: number } | undefined 
   return { busy: Math.min(total, processing), total };
 }
 
-const ALIVE: ReadonlySet<string> = new Set(["starting", "ready", "degraded", "stopping"]);
-
 export function cellLoad(
   hardware: string,
   runtimes: readonly MatrixRuntime[],
@@ -360,7 +359,7 @@ export function cellLoad(
   if (rss !== undefined) load.rss_bytes = rss;
   // GPU figures describe the device, so they belong to a cell only while one of its runtimes is on it.
   const gpu = hardware.startsWith("gpu:") ? sample?.gpus.find((g) => g.id === hardware) : undefined;
-  if (gpu !== undefined && runtimes.some((r) => ALIVE.has(r.view.state))) {
+  if (gpu !== undefined && runtimes.some((r) => stateMayHaveProcess(r.view.state))) {
     if (gpu.util_percent !== undefined) load.gpu_util_percent = gpu.util_percent;
     if (gpu.vram_used_bytes !== undefined && gpu.vram_total_bytes !== undefined && gpu.vram_total_bytes > 0) {
       load.vram_share = Math.round((gpu.vram_used_bytes / gpu.vram_total_bytes) * 1000) / 1000;

@@ -9,6 +9,7 @@ import type { GgufInfo } from "../../adapters/shared/gguf/reader.js";
 import { readGguf } from "../../adapters/shared/gguf/reader.js";
 import { RmxError } from "../../base/errors.js";
 import type { FitVerdict } from "../../base/fit.js";
+import { looksLikePath } from "../../base/model-ref.js";
 import type { HardwareId } from "../../base/spec.js";
 import type { HardwareInventory, HardwareSample } from "../../ipc/protocol/hardware.js";
 import type {
@@ -80,7 +81,7 @@ export async function inspectModel(
   if (file === undefined && target.model !== undefined) {
     const entry = lookup(target.model);
     if (entry !== undefined) file = entry.path;
-    else if (target.model.includes("/") || target.model.endsWith(".gguf")) file = target.model;
+    else if (looksLikePath(target.model)) file = target.model;
     else {
       throw new RmxError(
         "MODEL_MISSING",

@@ -9,6 +9,7 @@ import { getAdapter } from "../../adapters/registry.js";
 import { readGguf } from "../../adapters/shared/gguf/reader.js";
 import type { Clock } from "../../base/clock.js";
 import { rfc3339 } from "../../base/clock.js";
+import { looksLikePath } from "../../base/model-ref.js";
 import type { DaemonConfig, RuntimeSpec } from "../../base/spec.js";
 import type {
   HardwareInventory,
@@ -99,7 +100,7 @@ function round2(ms: number): number {
 
 function modelPathOf(spec: RuntimeSpec): string | undefined {
   const model = spec.model;
-  return model !== undefined && (model.includes("/") || model.endsWith(".gguf")) ? model : undefined;
+  return model !== undefined && looksLikePath(model) ? model : undefined;
 }
 
 class Matrix implements MatrixService {

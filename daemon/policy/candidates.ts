@@ -11,13 +11,8 @@ import type { MatrixCell } from "../../ipc/protocol/matrix.js";
 import type { ModelEntry } from "../../ipc/protocol/models.js";
 import type { RuntimeState, RuntimeView } from "../../ipc/protocol/runtime.js";
 import { cellKey, modelIdOf, REMOTE_HARDWARE } from "../matrix/keys.js";
+import type { SandboxDetection } from "../sandbox/detect.js";
 import type { Candidate } from "./resolve.js";
-
-export interface SandboxAvailability {
-  kind: SandboxKind;
-  available: boolean;
-  reason?: string;
-}
 
 /** Where a runtime sits in the matrix. */
 export interface RuntimePlace {
@@ -50,7 +45,7 @@ export function placeOf(
   };
 }
 
-function sandboxWorks(kind: SandboxKind, sandboxes: readonly SandboxAvailability[]): SandboxAvailability {
+function sandboxWorks(kind: SandboxKind, sandboxes: readonly SandboxDetection[]): SandboxDetection {
   if (kind === "none") return { kind, available: true };
   return (
     sandboxes.find((s) => s.kind === kind) ?? { kind, available: false, reason: `${kind} was not detected` }
@@ -61,7 +56,7 @@ function sandboxWorks(kind: SandboxKind, sandboxes: readonly SandboxAvailability
  * What a runtime's cell offers to leases and requests: `slot` always, `gpu` on `gpu:N`, `sandbox:<kind>` when
  * its sandbox works here (`sandbox:none` for unsandboxed ones), `remote` for remote endpoints.
  */
-export function capabilitiesOf(place: RuntimePlace, sandboxes: readonly SandboxAvailability[]): string[] {
+export function capabilitiesOf(place: RuntimePlace, sandboxes: readonly SandboxDetection[]): string[] {
   const caps = ["slot"];
   if (place.remote) caps.push("remote");
   if (place.hardware.startsWith("gpu:")) caps.push("gpu");
@@ -150,7 +145,7 @@ export interface RuntimeSnapshot {
 
 export interface CandidateContext {
   lookupModel: (idOrPath: string) => ModelEntry | undefined;
-  sandboxes: readonly SandboxAvailability[];
+  sandboxes: readonly SandboxDetection[];
   /** The matrix's cells, when it provides them: fit and size are taken from there. */
   matrixCells: readonly MatrixCell[];
   leases: LeaseBook;
@@ -169,7 +164,7 @@ export function isServing(state: RuntimeState): boolean {
   return state === "ready" || state === "idle";
 }
 
-const NO_SANDBOX: SandboxAvailability = { kind: "none", available: true };
+const NO_SANDBOX: SandboxDetection = { kind: "none", available: true };
 const UNKNOWN_FIT: FitVerdict = { fits: "unknown", reason: "no fit verdict for this cell" };
 
 function numberField(cell: MatrixCell | undefined, field: string): number | undefined {

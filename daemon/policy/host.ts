@@ -8,8 +8,8 @@ import type { MatrixCell } from "../../ipc/protocol/matrix.js";
 import type { ModelEntry } from "../../ipc/protocol/models.js";
 import type { Lease, PinRecord } from "../../ipc/protocol/policy.js";
 import type { EventBus } from "../events.js";
+import type { SandboxDetection } from "../sandbox/detect.js";
 import type { RuntimeSupervisor } from "../supervise/runtime.js";
-import type { SandboxAvailability } from "./candidates.js";
 
 export interface PolicyHost {
   readonly clock: Clock;
@@ -20,7 +20,7 @@ export interface PolicyHost {
   config(): DaemonConfig;
   /** The model catalog now (a reload may replace it). */
   models(): { get(idOrPath: string): ModelEntry | undefined };
-  sandboxes(): readonly SandboxAvailability[];
+  sandboxes(): readonly SandboxDetection[];
   inventory(): HardwareInventory | undefined;
   matrixCells(): MatrixCell[];
   /** Throws RmxError RUNTIME_NOT_FOUND. */

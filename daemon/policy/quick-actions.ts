@@ -21,16 +21,16 @@ import type { FitVerdict } from "../../base/fit.js";
 import type { RuntimeSpec, SandboxKind } from "../../base/spec.js";
 import type { HardwareInventory } from "../../ipc/protocol/hardware.js";
 import type { QuickActionResult, ReloadParams, SwitchParams } from "../../ipc/protocol/policy.js";
+import type { SandboxDetection } from "../sandbox/detect.js";
 import type { RuntimeSupervisor } from "../supervise/runtime.js";
 import { awaitSettled, SETTLED_STATES, type SettleBus } from "../supervise/settle.js";
-import type { SandboxAvailability } from "./candidates.js";
 
 export interface QuickActionHost {
   resolveModelPath(model: string | undefined): string | undefined;
   /** Throws RmxError HARDWARE_UNKNOWN. */
   resolveHardware(id: string): HardwareTarget;
   inventory: HardwareInventory | undefined;
-  sandboxes: readonly SandboxAvailability[];
+  sandboxes: readonly SandboxDetection[];
   /** Free system memory now, in bytes. */
   freeMemory(): number;
 }
@@ -193,7 +193,7 @@ export interface QuickActionsHost {
   /** Throws RmxError HARDWARE_UNKNOWN. */
   resolveHardware(id: string): HardwareTarget;
   inventory(): HardwareInventory | undefined;
-  sandboxes(): readonly SandboxAvailability[];
+  sandboxes(): readonly SandboxDetection[];
 }
 
 /** A runtime took a new spec (its idle TTL may have changed; a model check read its parameter count). */

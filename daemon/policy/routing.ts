@@ -14,15 +14,9 @@ import type { MatrixCell } from "../../ipc/protocol/matrix.js";
 import type { ModelEntry } from "../../ipc/protocol/models.js";
 import type { CellRef, ResolveResult } from "../../ipc/protocol/policy.js";
 import type { EventBus } from "../events.js";
+import type { SandboxDetection } from "../sandbox/detect.js";
 import type { RuntimeSupervisor } from "../supervise/runtime.js";
-import {
-  buildCandidates,
-  capabilitiesOf,
-  LeaseBook,
-  placeOf,
-  type RuntimePlace,
-  type SandboxAvailability,
-} from "./candidates.js";
+import { buildCandidates, capabilitiesOf, LeaseBook, placeOf, type RuntimePlace } from "./candidates.js";
 import { FallbackTracker } from "./fallback.js";
 import type { PinStore } from "./pins.js";
 import type { Candidate, Resolution, ResolveRequest } from "./resolve.js";
@@ -33,7 +27,7 @@ export interface RoutingHost {
   bus: EventBus;
   runtimes: () => Iterable<RuntimeSupervisor>;
   lookupModel: (idOrPath: string) => ModelEntry | undefined;
-  sandboxes: () => readonly SandboxAvailability[];
+  sandboxes: () => readonly SandboxDetection[];
   matrixCells: () => readonly MatrixCell[];
   leasesHeld: (target: string) => number;
   routedP95: (cellKey: string) => number | undefined;

@@ -3,9 +3,10 @@
  * `start_poll_max`, until 200 or `start_timeout`) and the steady health/inference cadence. It only
  * measures and reports: what an outcome means (degraded, unhealthy) is the state machine's decision.
  */
-import { formatMs } from "../../base/format.js";
+
 import type { Adapter, ProbeOutcome } from "../../adapters/types.js";
 import type { Clock } from "../../base/clock.js";
+import { formatMs } from "../../base/format.js";
 import type { RuntimeSpec } from "../../base/spec.js";
 import type { LatencySummary } from "../../ipc/protocol/runtime.js";
 import { isErrorOutcome, LatencyWindow } from "../health/window.js";

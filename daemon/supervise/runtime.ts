@@ -14,6 +14,7 @@ import { isRmxError, RmxError } from "../../base/errors.js";
 import type { RuntimeSpec } from "../../base/spec.js";
 import type { RuntimeState, RuntimeView } from "../../ipc/protocol/runtime.js";
 import type { EventBus } from "../events.js";
+import type { PersistedRuntime } from "../persisted.js";
 import {
   type ChildHandle,
   type ExitInfo,
@@ -21,7 +22,6 @@ import {
   type ProcessIdentity,
   stopProcessGroup,
 } from "../process/child.js";
-import type { ChildRecord } from "../process/identity.js";
 import { RotatingLog } from "../process/logs.js";
 import { type BudgetLog, budgetView, sanitizeBudgetLog } from "./budget.js";
 import { prepareLaunch, resumeGroup, spawnPlan, stopOptions } from "./launch.js";
@@ -66,12 +66,6 @@ export interface RuntimeDeps {
   onObserved?: () => void;
   /** Position of the runtime in the config's `runtimes:` list, for messages that name the key to set. */
   configIndex?: (id: string) => number | undefined;
-}
-
-export interface PersistedRuntime {
-  budget: BudgetLog;
-  desired: Desired;
-  child?: ChildRecord;
 }
 
 export interface RestoreOutcome {

@@ -34,6 +34,12 @@ export type Settled = { timedOut: false; state: RuntimeState } | { timedOut: tru
 /** The states after which a started runtime needs nothing more from us. */
 export const SETTLED_STATES: readonly RuntimeState[] = ["ready", "failed", "exhausted", "stopped"];
 
+/**
+ * What a `--wait` on start/restore waits for: a settled state, or `idle` (an idle runtime was stopped on
+ * purpose and reads as "stopped" to the caller).
+ */
+export const SETTLED_OR_IDLE: readonly RuntimeState[] = [...SETTLED_STATES, "idle"];
+
 /** Subscribes synchronously, so a transition caused right after the call is seen. */
 export function awaitSettled(rt: SettlingRuntime, bus: SettleBus, opts: SettleOptions): Promise<Settled> {
   if (opts.next !== true && opts.states.includes(rt.state))

@@ -175,7 +175,6 @@ export function visibleWidth(text: string): number {
   return [...text.replace(ANSI, "")].length;
 }
 
-
 /** "2 of 3 restarts left, window 600s, resets 12:09:41"; the noun agrees with the maximum. */
 export function budgetLine(view: RestartBudgetView, formatTime: (iso: string) => string): string {
   const noun = view.max_restarts === 1 ? "restart" : "restarts";

@@ -1,8 +1,9 @@
 /** How `--wait` and `--timeout` read, and what a settled runtime prints and exits with. */
+
+import { parseDuration } from "../../base/units.js";
 import { UsageError } from "./args.js";
 import type { ParsedCommandArgs } from "./command-spec.js";
 import { ExitCode } from "./exit-codes.js";
-import { parseDuration } from "../../base/units.js";
 import { formatSeconds } from "./format.js";
 
 export const DEFAULT_WAIT_MS = 60_000;

@@ -1,12 +1,13 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { parseDuration } from "../../base/units.js";
 import {
   alignColumns,
   budgetExhaustedDetail,
   colorEnabled,
   createPalette,
-  formatSeconds,
   formatLocalTime,
+  formatSeconds,
   paintTone,
   STATE_MARKS,
   stateMark,
@@ -14,7 +15,6 @@ import {
   visibleWidth,
 } from "../../ipc/cli/format.js";
 import type { RestartBudgetView } from "../../ipc/protocol/runtime.js";
-import { parseDuration } from "../../base/units.js";
 
 const ESC = "\u001b";
 const utc = (iso: string): string => iso.slice(11, 19);

@@ -5,11 +5,11 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { isRmxError } from "../../base/errors.js";
 import type { RuntimeSpec } from "../../base/spec.js";
+import { formatDuration, formatSize } from "../../base/units.js";
 import { BUILTIN_RUNTIME_DEFAULTS } from "../../config/defaults.js";
 import { EMBEDDED_SOURCE, embeddedConfigText } from "../../config/embedded.js";
 import type { ConfigIssue } from "../../config/issues.js";
 import { parseConfigText } from "../../config/load.js";
-import { formatDuration, formatSize } from "../../base/units.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const HOME = "/home/tester";

@@ -116,9 +116,18 @@ describe("the import graph of base/, config/, daemon/, adapters/, ipc/", () => {
   it("keeps zod and daemon/ out of what the typed client and the CLI load at start-up", () => {
     for (const entry of ["ipc/client.ts", "ipc/protocol/index.ts", "ipc/cli/main.ts"]) {
       const { files, packages } = loadedClosure(REPO, entry);
-      expect([...packages].filter((p) => p === "zod" || p.startsWith("zod/")), entry).toEqual([]);
-      expect([...files].filter((f) => f.startsWith("daemon/")), entry).toEqual([]);
-      expect([...files].filter((f) => f.endsWith(".schema.ts") || f === "ipc/protocol/schemas.ts"), entry).toEqual([]);
+      expect(
+        [...packages].filter((p) => p === "zod" || p.startsWith("zod/")),
+        entry,
+      ).toEqual([]);
+      expect(
+        [...files].filter((f) => f.startsWith("daemon/")),
+        entry,
+      ).toEqual([]);
+      expect(
+        [...files].filter((f) => f.endsWith(".schema.ts") || f === "ipc/protocol/schemas.ts"),
+        entry,
+      ).toEqual([]);
     }
   });
 });

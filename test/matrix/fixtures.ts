@@ -2,18 +2,19 @@
 
 import type { GgufInfo } from "../../adapters/shared/gguf/reader.js";
 import type { RuntimeSpec, SandboxKind } from "../../base/spec.js";
-import { defaultRuntimeSpec } from "../support/runtime-spec.js";
 import type { MatrixRuntime, RuntimeObservation } from "../../daemon/matrix/compose.js";
 import type { SandboxDetection } from "../../daemon/sandbox/detect.js";
 import type { HardwareInventory, HardwareSample } from "../../ipc/protocol/hardware.js";
 import type { RuntimeState, RuntimeView } from "../../ipc/protocol/runtime.js";
 import { runtime } from "../core/fixtures.js";
+import { defaultRuntimeSpec } from "../support/runtime-spec.js";
 
 export const GIB = 1024 ** 3;
 export const MIB = 1024 ** 2;
 
 /** The built-in defaults' spec (test/support/runtime-spec.ts), under the name the matrix tests use. */
-export const spec = (id: string, over: Partial<RuntimeSpec> = {}): RuntimeSpec => defaultRuntimeSpec(id, over);
+export const spec = (id: string, over: Partial<RuntimeSpec> = {}): RuntimeSpec =>
+  defaultRuntimeSpec(id, over);
 
 export function matrixRuntime(
   id: string,
