@@ -13,7 +13,7 @@ export function formatBytes(bytes: number): string {
   return `${Math.round(bytes)} B`;
 }
 
-/** An elapsed time or delay in messages: "500 ms", "1.5 s", "120 s". */
+/** A configured limit in messages: "500 ms", "1.5 s", "120 s" (whole seconds without a decimal). */
 export function formatMs(ms: number): string {
   if (ms < 1000) return `${Math.round(ms)} ms`;
   const seconds = ms / 1000;

@@ -15,7 +15,7 @@ import { rfc3339, systemClock } from "../base/clock.js";
 import { RmxError } from "../base/errors.js";
 import { ensureTrustedDir, groupId, type TrustPolicy } from "../base/fs-trust.js";
 import { looksLikePath } from "../base/model-ref.js";
-import type { DaemonConfig, RuntimeSpec, SandboxKind } from "../base/spec.js";
+import type { DaemonConfig, RuntimeSpec } from "../base/spec.js";
 import { diffRuntimes } from "../config/diff.js";
 import { type ConfigLocation, loadConfig } from "../config/load.js";
 import type { HardwareInventory } from "../ipc/protocol/hardware.js";
@@ -35,7 +35,7 @@ import { attachPolicy, type Policy } from "./policy/service.js";
 import { ProblemBoard } from "./problems.js";
 import { reapOrphans } from "./process/identity.js";
 import { buildMethods } from "./rpc/methods.js";
-import { detectSandboxes } from "./sandbox/detect.js";
+import { detectSandboxes, type SandboxDetection } from "./sandbox/detect.js";
 import { wrapCommand } from "./sandbox/wrap.js";
 import { composeNodeEntry, nodeTarget } from "./status/compose.js";
 import { summarize } from "./status/summary.js";
@@ -53,13 +53,6 @@ export interface DaemonOptions {
 }
 
 export type { ReloadResult };
-
-export type SandboxDetection = {
-  kind: SandboxKind;
-  available: boolean;
-  reason?: string;
-  version?: string;
-};
 
 export function formatLocalTime(iso: string): string {
   const d = new Date(iso);

@@ -17,7 +17,13 @@ import { rfc3339 } from "../../base/clock.js";
 import type { FitVerdict } from "../../base/fit.js";
 import type { HardwareId, RuntimeSpec, SandboxKind } from "../../base/spec.js";
 import type { HardwareInventory, HardwareSample } from "../../ipc/protocol/hardware.js";
-import type { CellLoad, MatrixCell, MatrixResult, Throughput } from "../../ipc/protocol/matrix.js";
+import type {
+  CellLoad,
+  MatrixCell,
+  MatrixChange,
+  MatrixResult,
+  Throughput,
+} from "../../ipc/protocol/matrix.js";
 import type { LatencySummary, RuntimeView, StatusCode, StatusObject } from "../../ipc/protocol/runtime.js";
 import type { SandboxDetection } from "../sandbox/detect.js";
 import { finalizeReasons } from "../status/compose.js";
@@ -485,12 +491,6 @@ export function composeMatrix(input: MatrixInput, clock: Clock): MatrixResult {
 /** Status code per cell key: what `matrix.changed` compares. */
 export function statusCodes(cells: readonly MatrixCell[]): Map<string, StatusCode> {
   return new Map(cells.map((c) => [c.key, c.status.code]));
-}
-
-export interface MatrixChange {
-  changed: { key: string; from: StatusCode; to: StatusCode }[];
-  added: string[];
-  removed: string[];
 }
 
 /** What differs between two status-code maps; `undefined` when nothing does. */

@@ -5,14 +5,8 @@ import type { GgufInfo } from "../../adapters/shared/gguf/reader.js";
 import { readGguf } from "../../adapters/shared/gguf/reader.js";
 import { isRmxError } from "../../base/errors.js";
 import type { ModelSpec } from "../../base/spec.js";
-import type { ModelEntry } from "../../ipc/protocol/models.js";
+import type { ModelCatalogChange, ModelEntry } from "../../ipc/protocol/models.js";
 import { DirWatcher } from "./watch.js";
-
-export interface ModelCatalogChange {
-  added: string[];
-  removed: string[];
-  changed: string[];
-}
 
 export interface ModelCatalogOptions {
   models: ModelSpec[];

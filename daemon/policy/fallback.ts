@@ -16,26 +16,11 @@
 
 import type { Clock } from "../../base/clock.js";
 import { rfc3339 } from "../../base/clock.js";
-import type { FallbackScopeView } from "../../ipc/protocol/policy.js";
+import type { EventPayloads } from "../../ipc/protocol/events.js";
+import type { FallbackPayload, FallbackScopeView, RestoredPayload } from "../../ipc/protocol/policy.js";
 import type { Resolution } from "./resolve.js";
 
 export type FallbackTopic = "policy.fallback" | "policy.restored";
-
-export interface FallbackPayload {
-  scope: string;
-  from: string | null;
-  to: string | null;
-  reason: string;
-  at: string;
-}
-
-export interface RestoredPayload {
-  scope: string;
-  from: string | null;
-  to: string;
-  healthy_for_ms: number;
-  at: string;
-}
 
 interface ScopeState {
   preferred: string;
@@ -52,7 +37,7 @@ export class FallbackTracker {
     private readonly opts: {
       clock: Clock;
       restoreAfterMs: number;
-      emit: (topic: FallbackTopic, payload: object) => void;
+      emit: <T extends FallbackTopic>(topic: T, payload: EventPayloads[T]) => void;
     },
   ) {}
 

@@ -8,6 +8,7 @@ import type { Logger } from "pino";
 import { rfc3339 } from "../../base/clock.js";
 import { RmxError } from "../../base/errors.js";
 import type { ScheduleSpec } from "../../base/spec.js";
+import type { ScheduleFiredPayload } from "../../ipc/protocol/events.js";
 import type { ScheduleView } from "../../ipc/protocol/policy.js";
 import type { EventBus } from "../events.js";
 import type { RuntimeSupervisor } from "../supervise/runtime.js";
@@ -163,7 +164,7 @@ export class ScheduleRunner {
   }
 
   private onFire(entry: ScheduleSpec, at: Date): void {
-    const payload: Record<string, unknown> = {
+    const payload: ScheduleFiredPayload = {
       id: entry.id,
       action: entry.action,
       runtime: entry.runtime,

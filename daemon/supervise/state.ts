@@ -3,7 +3,6 @@
  * machine and the effects the impure supervisor must carry out. No I/O, no timers, no clock reads:
  * `ctx.now` and `ctx.random` are injected, so every path is testable exhaustively.
  */
-import { formatMs } from "../../base/format.js";
 import type { BackoffSpec, RestartBudgetSpec } from "../../base/spec.js";
 import type { RuntimeState } from "../../ipc/protocol/runtime.js";
 import { backoffDelay, shouldResetBackoff } from "./backoff.js";
@@ -183,7 +182,7 @@ export function step(m: Machine, input: Input, ctx: StepContext): StepResult {
     if (!canRestart(next.budget, ctx.budget, ctx.now + delay)) return exhaust(why);
     next.nextRetryAt = ctx.now + delay;
     next.retryKind = "backoff";
-    set("backoff", `${why}; restarting in ${formatMs(delay)}`);
+    set("backoff", `${why}; restarting in ${formatDelay(delay)}`);
     effects.push({ type: "schedule_retry", at: next.nextRetryAt, kind: "backoff" });
   };
 
@@ -395,6 +394,11 @@ function thresholdOf(value: number): number {
 export function describeExit(code: number | null, signal: string | null): string {
   if (signal) return `signal ${signal}`;
   return `exit code ${code ?? "unknown"}`;
+}
+
+/** A backoff delay, always with one decimal from a second on ("1.0 s"): jittered delays rarely land on whole seconds. */
+function formatDelay(ms: number): string {
+  return ms < 1000 ? `${Math.round(ms)} ms` : `${(ms / 1000).toFixed(1)} s`;
 }
 
 /** For assertions: whether a state can have a live process. */

@@ -1,7 +1,8 @@
 /** Wire shapes of `matrix.get` and the `matrix.*` events: cells of models x hardware x sandboxes. */
+
 import type { FitVerdict } from "../../base/fit.js";
 import type { HardwareId, SandboxKind } from "../../base/spec.js";
-import type { LatencySummary, StatusObject } from "./runtime.js";
+import type { LatencySummary, StatusCode, StatusObject } from "./runtime.js";
 
 export type { FitVerdict };
 
@@ -45,4 +46,10 @@ export interface MatrixResult {
   generated: string;
   axes: { models: string[]; hardware: HardwareId[]; sandboxes: SandboxKind[] };
   cells: MatrixCell[];
+}
+
+export interface MatrixChange {
+  changed: { key: string; from: StatusCode; to: StatusCode }[];
+  added: string[];
+  removed: string[];
 }

@@ -39,3 +39,9 @@ export interface ModelInspectResult {
   estimate: MemoryEstimate;
   fit: Record<HardwareId, FitVerdict>;
 }
+
+export interface ModelCatalogChange {
+  added: string[];
+  removed: string[];
+  changed: string[];
+}

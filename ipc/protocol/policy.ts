@@ -171,3 +171,19 @@ export interface ScheduleView {
   /** Next firing, RFC 3339; absent when the expression never fires again. */
   next?: string;
 }
+
+export interface FallbackPayload {
+  scope: string;
+  from: string | null;
+  to: string | null;
+  reason: string;
+  at: string;
+}
+
+export interface RestoredPayload {
+  scope: string;
+  from: string | null;
+  to: string;
+  healthy_for_ms: number;
+  at: string;
+}

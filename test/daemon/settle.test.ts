@@ -14,7 +14,7 @@ function runtime(bus: EventBus, id: string, state: RuntimeState) {
     to(next: RuntimeState) {
       const from = rt.state;
       rt.state = next;
-      bus.publish("runtime.state.changed", { id, from, to: next });
+      bus.publish("runtime.state.changed", { id, from, to: next } as never);
     },
   };
   return rt;
