@@ -10,7 +10,7 @@ import { formatMs } from "../../base/format.js";
 import type { RuntimeSpec } from "../../base/spec.js";
 import type { LatencySummary } from "../../ipc/protocol/runtime.js";
 import { isErrorOutcome, LatencyWindow } from "../health/window.js";
-import type { ProbeKind } from "./state.js";
+import type { Input, ProbeFailure, ProbeKind } from "./state.js";
 
 const START_POLL_GROWTH = 1.5;
 /** How far back the latency summaries look. */
@@ -154,4 +154,17 @@ export function describeOutcome(outcome: ProbeOutcome): string {
     default:
       return outcome.status !== undefined ? `HTTP ${outcome.status}: ${outcome.message}` : outcome.message;
   }
+}
+
+/** A steady probe's outcome as the machine's input: ok, or the failure's class and how to name it. */
+export function probeInput(probe: ProbeKind, outcome: ProbeOutcome, spec: RuntimeSpec): Input {
+  if (outcome.kind === "ok") return { type: "probe", probe, ok: true };
+  return {
+    type: "probe",
+    probe,
+    ok: false,
+    failure: outcome.kind as ProbeFailure,
+    label: probe === "health" ? `${spec.health.path} probe` : "inference probe",
+    detail: describeOutcome(outcome),
+  };
 }

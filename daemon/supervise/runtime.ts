@@ -24,16 +24,15 @@ import {
 } from "../process/child.js";
 import { RotatingLog } from "../process/logs.js";
 import { type BudgetLog, budgetView, sanitizeBudgetLog } from "./budget.js";
+import { reportEffect } from "./effect-reports.js";
 import { prepareLaunch, resumeGroup, spawnPlan, stopOptions } from "./launch.js";
-import { describeOutcome, Prober } from "./probes.js";
+import { Prober, probeInput } from "./probes.js";
 import {
   type Desired,
   type Effect,
   type Input,
   initialMachine,
   type Machine,
-  type ProbeFailure,
-  type ProbeKind,
   type StepResult,
   step,
 } from "./state.js";
@@ -309,44 +308,14 @@ export class RuntimeSupervisor {
         if (this.retryTimer) clearTimeout(this.retryTimer);
         this.retryTimer = undefined;
         break;
-      case "restart_recorded": {
-        const budget = this.budget();
-        this.deps.bus.publish("runtime.restart", {
+      default:
+        reportEffect(effect, {
           id: this.id,
-          automatic: effect.automatic,
-          restart_budget: budget,
+          bus: this.deps.bus,
+          logger: this.logger,
+          budget: () => this.budget(),
+          lastFailure: this.lastFailure,
         });
-        this.logger.info({ automatic: effect.automatic, budget }, "restart recorded");
-        break;
-      }
-      case "budget_reset":
-        this.logger.warn({ budget: this.budget() }, "restart budget reset by request");
-        break;
-      case "denied": {
-        const budget = this.budget();
-        this.deps.bus.publish("runtime.budget.denied", {
-          id: this.id,
-          reason: effect.reason,
-          restart_budget: budget,
-        });
-        this.logger.warn({ budget }, effect.reason);
-        break;
-      }
-      case "probe_failed": {
-        const { probe, count, threshold, reason } = effect;
-        this.deps.bus.publish("runtime.probe.failed", {
-          id: this.id,
-          probe,
-          count,
-          threshold,
-          outcome: this.lastFailure,
-        });
-        this.logger.warn(
-          { probe, count, threshold, outcome: this.lastFailure?.kind, status: this.lastFailure?.status },
-          reason,
-        );
-        break;
-      }
     }
   }
 
@@ -523,17 +492,4 @@ export class RuntimeSupervisor {
   private current(generation: number): boolean {
     return !this.disposed && generation === this.machine.generation && this.machine.alive;
   }
-}
-
-/** A steady probe's outcome as the machine's input: ok, or the failure's class and how to name it. */
-function probeInput(probe: ProbeKind, outcome: ProbeOutcome, spec: RuntimeSpec): Input {
-  if (outcome.kind === "ok") return { type: "probe", probe, ok: true };
-  return {
-    type: "probe",
-    probe,
-    ok: false,
-    failure: outcome.kind as ProbeFailure,
-    label: probe === "health" ? `${spec.health.path} probe` : "inference probe",
-    detail: describeOutcome(outcome),
-  };
 }
