@@ -1,11 +1,12 @@
 import { RmxError } from "../base/errors.js";
-import type { AdapterKind } from "../daemon/types.js";
-import { commandAdapter } from "./command.js";
-import { llamaCppAdapter } from "./llama-cpp.js";
-import { llamaStubAdapter } from "./llama-stub.js";
-import { remoteAdapter } from "./remote.js";
-import type { Adapter } from "./types.js";
+import type { AdapterKind } from "../base/spec.js";
+import { commandAdapter } from "./command/adapter.js";
+import { llamaCppAdapter } from "./llama-cpp/adapter.js";
+import { llamaStubAdapter } from "./llama-stub/adapter.js";
+import { remoteAdapter } from "./remote/adapter.js";
+import type { Adapter, AdapterKey } from "./types.js";
 
+/** Every backend rmxd knows, by `adapter:` value. Adding a backend: its folder, and one line here. */
 const ADAPTERS: Record<AdapterKind, Adapter> = {
   "llama.cpp": llamaCppAdapter,
   "llama-stub": llamaStubAdapter,
@@ -23,4 +24,12 @@ export function getAdapter(kind: AdapterKind): Adapter {
     });
   }
   return adapter;
+}
+
+/** The `adapter:` values a config may use, in registry order. */
+export const ADAPTER_KINDS = Object.keys(ADAPTERS) as [AdapterKind, ...AdapterKind[]];
+
+/** Adapters that accept `key` (for "url applies only to adapter remote"). */
+export function adaptersAccepting(key: AdapterKey): AdapterKind[] {
+  return ADAPTER_KINDS.filter((kind) => ADAPTERS[kind].config.accepts.includes(key));
 }

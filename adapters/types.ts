@@ -1,4 +1,4 @@
-import type { AdapterKind, RuntimeSpec } from "../daemon/types.js";
+import type { AdapterKind, RuntimeSpec } from "../base/spec.js";
 
 export interface HardwareTarget {
   /** `cpu` or `gpu:N`. */
@@ -58,10 +58,45 @@ export interface SlotInfo {
   is_processing: boolean;
 }
 
+/** What a backend serves. Declared per adapter; requests name one (leases' `capability`, future routing). */
+export type Capability = "chat" | "completion" | "embeddings" | "transcription" | "infer";
+
+/**
+ * What a runtime's `model` is. `gguf`: a file rmxd reads (header facts, memory estimate, fit, parameter
+ * cache); `name`: a name the endpoint serves, never read (remote). New formats (e.g. `onnx`) join here.
+ */
+export type ModelFormat = "gguf" | "name";
+
+/** Runtime config keys an adapter may need or accept beyond the common ones. */
+export type AdapterKey = "model" | "binary" | "url" | "api_key_env";
+
+/** The per-adapter config rules config/ checks: keys it needs (with what to put there) and keys only it accepts. */
+export interface AdapterConfigRules {
+  requires: Partial<Record<AdapterKey, string>>;
+  /** Keys that apply to this adapter only (`url` for remote); any other adapter setting them is an error. */
+  accepts: readonly AdapterKey[];
+}
+
+/**
+ * One backend: what it can do (the traits below, read by daemon/ instead of testing adapter names) and how
+ * (launch plan, probes, scrapes, request URL and headers). A new backend is a folder under adapters/ plus
+ * one line in adapters/registry.ts.
+ */
 export interface Adapter {
   readonly kind: AdapterKind;
-  /** `false` for `remote`: nothing to launch, only an endpoint to watch. */
+  /** `false` for `remote`: nothing to launch, only an endpoint to watch; its cell has no hardware or sandbox. */
   readonly spawns: boolean;
+  readonly capabilities: readonly Capability[];
+  readonly modelFormat: ModelFormat;
+  /** The request protocol rmxd speaks to it (adapters/shared/openai-client.ts). */
+  readonly protocol: "openai";
+  /** The matrix scrapes `/metrics` and `/slots` (llama-server's) of its live runtimes each tick. */
+  readonly scrapesLoad: boolean;
+  readonly config: AdapterConfigRules;
+  /** What a user can set when the binary is not found (`configKey` is e.g. `runtimes[0].binary`), if anything. */
+  binaryHint(configKey: string): string | undefined;
+  /** Base URL rmxd talks to: a remote's `url`, else `http://host:port` once a port is known. */
+  endpoint(spec: RuntimeSpec, port: number | undefined): string | undefined;
   /** Throws RmxError (CONFIG_INVALID, HARDWARE_UNKNOWN) for a spec it cannot launch. */
   plan(spec: RuntimeSpec, ctx: LaunchContext): LaunchPlan;
   probeHealth(endpoint: string, spec: RuntimeSpec, timeoutMs: number): Promise<ProbeOutcome>;

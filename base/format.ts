@@ -12,3 +12,10 @@ export function formatBytes(bytes: number): string {
     if (Math.abs(bytes) >= size) return `${(bytes / size).toFixed(1)} ${unit}`;
   return `${Math.round(bytes)} B`;
 }
+
+/** A configured limit in messages: "500 ms", "1.5 s", "120 s" (whole seconds without a decimal). */
+export function formatMs(ms: number): string {
+  if (ms < 1000) return `${Math.round(ms)} ms`;
+  const seconds = ms / 1000;
+  return `${Number.isInteger(seconds) ? seconds : seconds.toFixed(1)} s`;
+}

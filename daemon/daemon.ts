@@ -2,27 +2,31 @@
  * rmxd: wires configuration, persistence, supervisors, telemetry and the socket together, and owns
  * the daemon's lifecycle (start, reload, shutdown).
  */
+
 import { randomInt } from "node:crypto";
 import os from "node:os";
 import path from "node:path";
 import type { Logger } from "pino";
+import { stubEntryPath } from "../adapters/llama-stub/stub-path.js";
 import { getAdapter } from "../adapters/registry.js";
-import { stubEntryPath } from "../adapters/stub-path.js";
 import type { HardwareTarget, LaunchPlan } from "../adapters/types.js";
 import type { Clock } from "../base/clock.js";
 import { rfc3339, systemClock } from "../base/clock.js";
 import { RmxError } from "../base/errors.js";
 import { ensureTrustedDir, groupId, type TrustPolicy } from "../base/fs-trust.js";
-import { PRODUCT, PROTOCOL_VERSION, type ReloadResult } from "../ipc/protocol.js";
+import { looksLikePath } from "../base/model-ref.js";
+import type { DaemonConfig, RuntimeSpec } from "../base/spec.js";
+import { diffRuntimes } from "../config/diff.js";
+import { parseListen } from "../config/http-listen.js";
+import { type ConfigLocation, loadConfig } from "../config/load.js";
+import type { HardwareInventory } from "../ipc/protocol/hardware.js";
+import { PRODUCT, PROTOCOL_VERSION } from "../ipc/protocol/jsonrpc.js";
+import type { NodeEntry, ReloadResult, RuntimeStatusResult } from "../ipc/protocol/runtime.js";
 import { PreEncoded, RpcServer } from "../ipc/server.js";
-import { diffRuntimes } from "./config/diff.js";
-import { type ConfigLocation, loadConfig } from "./config/load.js";
 import { EventBus } from "./events.js";
 import { collectInventory } from "./hardware/inventory.js";
 import { hardwareTarget } from "./hardware/placement.js";
-import type { HardwareInventory } from "./hardware/types.js";
 import { Gateway } from "./http/gateway.js";
-import { parseListen } from "./http/listen.js";
 import { httpMethods } from "./http/methods.js";
 import { loadOrCreateToken } from "./http/token.js";
 import { acquireDaemonLock, type DaemonLock } from "./lock.js";
@@ -35,13 +39,12 @@ import { attachPolicy, type Policy } from "./policy/service.js";
 import { ProblemBoard } from "./problems.js";
 import { reapOrphans } from "./process/identity.js";
 import { buildMethods } from "./rpc/methods.js";
-import { detectSandboxes } from "./sandbox/detect.js";
+import { detectSandboxes, type SandboxDetection } from "./sandbox/detect.js";
 import { wrapCommand } from "./sandbox/wrap.js";
 import { composeNodeEntry, nodeTarget } from "./status/compose.js";
 import { summarize } from "./status/summary.js";
 import { type RuntimeDeps, RuntimeSupervisor } from "./supervise/runtime.js";
 import { NodeHealthPublisher } from "./telemetry/node-health.js";
-import type { DaemonConfig, NodeEntry, RuntimeSpec, RuntimeStatusResult, SandboxKind } from "./types.js";
 
 export interface DaemonOptions {
   config: ConfigLocation;
@@ -56,13 +59,6 @@ export interface DaemonOptions {
 }
 
 export type { ReloadResult };
-
-export type SandboxAvailability = {
-  kind: SandboxKind;
-  available: boolean;
-  reason?: string;
-  version?: string;
-};
 
 export function formatLocalTime(iso: string): string {
   const d = new Date(iso);
@@ -104,7 +100,7 @@ export class Daemon {
   readonly startedAt: number;
   config!: DaemonConfig;
   inventory!: HardwareInventory;
-  sandboxes: SandboxAvailability[] = [{ kind: "none", available: true }];
+  sandboxes: SandboxDetection[] = [{ kind: "none", available: true }];
   models!: ModelCatalog;
   nodeId!: string;
   /** Persisted state (budgets, desired states, children, leases, pins); written atomically. */
@@ -408,7 +404,7 @@ export class Daemon {
     if (model === undefined) return undefined;
     const entry = this.models.get(model);
     if (entry) return entry.path;
-    if (model.includes("/") || model.endsWith(".gguf")) return model;
+    if (looksLikePath(model)) return model;
     throw new RmxError("MODEL_MISSING", `model "${model}" is neither a configured model id nor a file path`, {
       model,
     });

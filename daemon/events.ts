@@ -1,30 +1,9 @@
 import type { Clock } from "../base/clock.js";
 import { rfc3339 } from "../base/clock.js";
 import { compileGlob } from "../base/glob.js";
+import type { EventPayloads, Topic } from "../ipc/protocol/events.js";
 
-/** Every topic the daemon publishes. Subscribers select with glob patterns (`runtime.*`, `*`). */
-export type Topic =
-  | "runtime.state.changed"
-  | "runtime.exited"
-  | "runtime.restart"
-  | "runtime.budget.denied"
-  | "runtime.probe.failed"
-  | "runtime.health"
-  | "runtime.reload.failed"
-  | "hardware.sample"
-  | "hardware.inventory"
-  | "models.changed"
-  | "matrix.changed"
-  | "policy.fallback"
-  | "policy.restored"
-  | "lease.acquired"
-  | "lease.renewed"
-  | "lease.released"
-  | "lease.expired"
-  | "schedule.fired"
-  | "config.reloaded"
-  | "daemon.stopping"
-  | "daemon.problems";
+export type { Topic };
 
 export interface RmxEvent<P = unknown> {
   topic: Topic;
@@ -66,9 +45,14 @@ export class EventBus {
     private readonly onListenerError: (error: unknown, event: RmxEvent) => void = () => {},
   ) {}
 
-  publish<P>(topic: Topic, payload: P): RmxEvent<P> {
+  publish<T extends Topic>(topic: T, payload: EventPayloads[T]): RmxEvent<EventPayloads[T]> {
     this.seq += 1;
-    const event: RmxEvent<P> = { topic, seq: this.seq, time: rfc3339(this.clock.now()), payload };
+    const event: RmxEvent<EventPayloads[T]> = {
+      topic,
+      seq: this.seq,
+      time: rfc3339(this.clock.now()),
+      payload,
+    };
     for (const sub of this.subs) {
       if (!sub.matches(topic)) continue;
       try {

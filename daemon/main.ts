@@ -5,8 +5,8 @@
  */
 import { parseArgs } from "node:util";
 import { isRmxError } from "../base/errors.js";
+import { locateConfig } from "../config/load.js";
 import { defaultSocketPath, defaultStateDir } from "../ipc/socket-path.js";
-import { locateConfig } from "./config/load.js";
 import { Daemon } from "./daemon.js";
 import { createLogger, resolveLogLevel } from "./log.js";
 import { productVersion } from "./version.js";

@@ -1,13 +1,12 @@
 /** The daemon's persisted state (one JSON file in the state dir, written atomically). */
-import type { Lease } from "./policy/lease.js";
-import type { PinRecord } from "./policy/pins.js";
+import type { Lease, PinRecord } from "../ipc/protocol/policy.js";
 import type { ChildRecord } from "./process/identity.js";
 import { type BudgetLog, emptyBudgetLog } from "./supervise/budget.js";
 import type { Desired } from "./supervise/state.js";
 
 export const STATE_VERSION = 1;
 
-export interface PersistedRuntimeRecord {
+export interface PersistedRuntime {
   /**
    * As read: checked entry by entry when the runtime's supervisor loads it (sanitizeBudgetLog), which
    * drops malformed and future attempts with a warning instead of discarding the whole state file.
@@ -19,7 +18,7 @@ export interface PersistedRuntimeRecord {
 
 export interface PersistedState {
   version: typeof STATE_VERSION;
-  runtimes: Record<string, PersistedRuntimeRecord>;
+  runtimes: Record<string, PersistedRuntime>;
   leases: Lease[];
   pins: PinRecord[];
 }
@@ -34,7 +33,7 @@ export function emptyState(): PersistedState {
 }
 
 /** The record persisted for runtime `id`, never an Object.prototype member. */
-export function persistedRuntime(state: PersistedState, id: string): PersistedRuntimeRecord | undefined {
+export function persistedRuntime(state: PersistedState, id: string): PersistedRuntime | undefined {
   return Object.hasOwn(state.runtimes, id) ? state.runtimes[id] : undefined;
 }
 
@@ -61,12 +60,12 @@ function parseChild(v: unknown): ChildRecord | undefined {
 /** Validates what was read from disk; `undefined` means the file is corrupt (it is then moved aside). */
 export function parsePersistedState(value: unknown): PersistedState | undefined {
   if (!isObject(value) || value.version !== STATE_VERSION || !isObject(value.runtimes)) return undefined;
-  const runtimes: Record<string, PersistedRuntimeRecord> = Object.create(null);
+  const runtimes: Record<string, PersistedRuntime> = Object.create(null);
   for (const [id, raw] of Object.entries(value.runtimes)) {
     if (!isObject(raw)) return undefined;
     if (raw.desired !== "running" && raw.desired !== "stopped") return undefined;
     const budget = raw.budget === undefined ? emptyBudgetLog() : (raw.budget as BudgetLog);
-    const record: PersistedRuntimeRecord = { budget, desired: raw.desired };
+    const record: PersistedRuntime = { budget, desired: raw.desired };
     const child = raw.child === undefined ? undefined : parseChild(raw.child);
     if (child) record.child = child;
     runtimes[id] = record;

@@ -6,16 +6,7 @@
 import type { Clock } from "../base/clock.js";
 import { rfc3339 } from "../base/clock.js";
 import type { RmxError } from "../base/errors.js";
-
-export interface DaemonProblem {
-  /** Stable code: STATE_WRITE_FAILED, LOG_WRITE_FAILED. */
-  code: string;
-  /** Names the cause and the path, e.g. "cannot write …/state.json: no space left on device (ENOSPC)". */
-  message: string;
-  path?: string;
-  /** When this problem (this key) started; unchanged while it persists with new messages. */
-  since: string;
-}
+import type { DaemonProblem } from "../ipc/protocol/runtime.js";
 
 export class ProblemBoard {
   private readonly entries = new Map<string, DaemonProblem>();

@@ -1,14 +1,6 @@
-import { readFileSync } from "node:fs";
+import { packageVersion } from "../base/version.js";
 
-/** The package version, read once from package.json (two levels above both `daemon/` and `dist/daemon/`). */
+/** The daemon's version for `daemon.hello` and logs; "0.0.0" when package.json cannot be found. */
 export function productVersion(): string {
-  for (const rel of ["../package.json", "../../package.json"]) {
-    try {
-      const pkg = JSON.parse(readFileSync(new URL(rel, import.meta.url), "utf8"));
-      if (pkg.name === "runtime-matrix" && typeof pkg.version === "string") return pkg.version;
-    } catch {
-      // try the next candidate
-    }
-  }
-  return "0.0.0";
+  return packageVersion() ?? "0.0.0";
 }

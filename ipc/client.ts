@@ -8,9 +8,9 @@ import type {
   EventNotificationParams,
   JsonRpcErrorObject,
   LaggedNotificationParams,
-  Methods,
-} from "./protocol.js";
-import { Notifications } from "./protocol.js";
+} from "./protocol/jsonrpc.js";
+import { Notifications } from "./protocol/jsonrpc.js";
+import type { Methods } from "./protocol/methods.js";
 import { RpcCallError } from "./rpc-error.js";
 import { defaultSocketPath } from "./socket-path.js";
 

@@ -3,8 +3,8 @@
  * object the server answers with; `RpcCallError` is what the client rejects with.
  */
 import { ErrorCodes, isRmxError } from "../base/errors.js";
-import type { JsonRpcErrorObject } from "./protocol.js";
-import { RpcErrors } from "./protocol.js";
+import type { JsonRpcErrorObject } from "./protocol/jsonrpc.js";
+import { RpcErrors } from "./protocol/jsonrpc.js";
 
 export type RpcErrorData = { code?: string; [key: string]: unknown };
 

@@ -7,10 +7,11 @@
 import net from "node:net";
 import type { ZodType } from "zod";
 import { ErrorCodes } from "../base/errors.js";
-import type { SubscribeParams, SubscribeResult } from "./protocol.js";
-import { RpcErrors } from "./protocol.js";
+import type { SubscribeResult } from "./protocol/events.js";
+import { RpcErrors } from "./protocol/jsonrpc.js";
+import type { SubscribeParams } from "./protocol/methods.js";
+import { paramSchemas } from "./protocol/schemas.js";
 import { RpcCallError } from "./rpc-error.js";
-import { paramSchemas } from "./schemas.js";
 import { Connection, type ConnectionHost, endAndDestroy } from "./server/connection.js";
 import { Dispatcher } from "./server/dispatch.js";
 import { OutputBudget } from "./server/output-budget.js";

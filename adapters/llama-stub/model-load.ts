@@ -1,5 +1,5 @@
 import fs from "node:fs";
-import { llamaCppLoadProblems } from "../llama-cpp-gguf.js";
+import { llamaCppLoadProblems } from "../shared/gguf/load-problems.js";
 import { GgufHeaderError, readGgufHeader } from "./gguf-header.js";
 
 /** What `/v1/models` `meta` reports, read from the GGUF like llama-server does. */

@@ -3,11 +3,11 @@ import os from "node:os";
 import path from "node:path";
 import type { Clock } from "../../base/clock.js";
 import { rfc3339, systemClock } from "../../base/clock.js";
+import type { GpuInfo, GpuVendor, HardwareInventory } from "../../ipc/protocol/hardware.js";
 import { Coalescer } from "./coalesce.js";
 import { queryNvidiaInventory } from "./nvidia.js";
 import { ToolError } from "./run-tool.js";
 import { drmCardModel, scanDrmCards } from "./sysfs-gpu.js";
-import type { GpuInfo, GpuVendor, HardwareInventory } from "./types.js";
 
 export interface InventoryOptions {
   /** nvidia-smi executable; default `nvidia-smi` on PATH. */

@@ -1,5 +1,5 @@
 import { RmxError } from "../../base/errors.js";
-import type { GpuVendor, HardwareInventory } from "./types.js";
+import type { GpuVendor, HardwareInventory } from "../../ipc/protocol/hardware.js";
 
 export interface HardwareTarget {
   id: string;

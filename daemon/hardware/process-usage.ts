@@ -1,5 +1,5 @@
 import pidusage from "pidusage";
-import type { ProcessSample } from "./types.js";
+import type { ProcessSample } from "../../ipc/protocol/hardware.js";
 
 /** True when a process with this pid exists (EPERM: it exists but belongs to someone else). */
 export function isAlive(pid: number): boolean {

@@ -3,11 +3,17 @@ import type { IntervalHistogram } from "node:perf_hooks";
 import { monitorEventLoopDelay, performance } from "node:perf_hooks";
 import type { Clock } from "../../base/clock.js";
 import { rfc3339, systemClock } from "../../base/clock.js";
+import type {
+  GpuInfo,
+  GpuSample,
+  HardwareInventory,
+  HardwareSample,
+  LoopDelay,
+} from "../../ipc/protocol/hardware.js";
 import { queryNvidiaSample } from "./nvidia.js";
 import { sampleProcesses } from "./process-usage.js";
 import type { DrmCard } from "./sysfs-gpu.js";
 import { readAmdGpu, scanDrmCards } from "./sysfs-gpu.js";
-import type { GpuInfo, GpuSample, HardwareInventory, HardwareSample, LoopDelay } from "./types.js";
 
 export interface HardwareSamplerOptions {
   intervalMs: number;

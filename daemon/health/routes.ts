@@ -1,5 +1,5 @@
 import type { Clock } from "../../base/clock.js";
-import type { NodeEntry } from "../types.js";
+import type { NodeEntry } from "../../ipc/protocol/runtime.js";
 import { DEFAULT_EWMA_ALPHA, EwmaFold } from "./window.js";
 
 export interface RouteStatsOptions {

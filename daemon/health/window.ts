@@ -1,6 +1,6 @@
 import type { Clock } from "../../base/clock.js";
 import { rfc3339 } from "../../base/clock.js";
-import type { LatencySummary } from "../types.js";
+import type { LatencySummary } from "../../ipc/protocol/runtime.js";
 
 export type ProbeKind = "ok" | "loading" | "refused" | "timeout" | "http_error" | "error";
 

@@ -5,7 +5,7 @@
  */
 import type http from "node:http";
 
-import type { ErrorClass } from "./view.js";
+import type { ErrorClass } from "../../ipc/protocol/gateway.js";
 
 export type { ErrorClass };
 

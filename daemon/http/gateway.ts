@@ -7,17 +7,17 @@ import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { performance } from "node:perf_hooks";
 import { RmxError } from "../../base/errors.js";
-import type { HttpSpec } from "../types.js";
+import type { HttpSpec } from "../../base/spec.js";
+import { httpExposure } from "../../config/http-exposure.js";
+import { formatListen } from "../../config/http-listen.js";
+import type { GatewayView } from "../../ipc/protocol/gateway.js";
 import { notFound, sendError, sendJson } from "./answer.js";
 import { readBody } from "./body.js";
-import { httpExposure } from "./exposure.js";
 import { guard } from "./guard.js";
 import type { GatewayHost } from "./host.js";
 import { INFERENCE_ROUTES, type InferenceContext, type InferenceRoute, serveInference } from "./inference.js";
-import { formatListen } from "./listen.js";
 import { listModels } from "./models.js";
 import { GatewayStats } from "./stats.js";
-import type { GatewayView } from "./view.js";
 
 export type { GatewayView };
 

@@ -3,9 +3,9 @@
  * only for `http.cors_origins`), and the bearer token. Pure over the request's headers.
  */
 import type http from "node:http";
-import type { HttpSpec } from "../types.js";
+import type { HttpSpec } from "../../base/spec.js";
+import { hostAllowed, hostName } from "../../config/http-listen.js";
 import { forbidden, type GatewayError, unauthorized } from "./answer.js";
-import { hostAllowed, hostName } from "./listen.js";
 import { bearerMatches } from "./token.js";
 
 export interface GuardVerdict {

@@ -3,7 +3,7 @@
  * exactly like `chat.respond` (policy's `serving()` provides it), the catalog for model aliases, and a log.
  */
 import type { Logger } from "pino";
-import type { ModelEntry } from "../models/catalog.js";
+import type { ModelEntry } from "../../ipc/protocol/models.js";
 import type { RuntimePlace } from "../policy/candidates.js";
 import type { Candidate, ResolveRequest } from "../policy/resolve.js";
 import type { Routed } from "../policy/routing.js";

@@ -8,9 +8,10 @@ import type http from "node:http";
 import { performance } from "node:perf_hooks";
 import { getAdapter } from "../../adapters/registry.js";
 import { RmxError } from "../../base/errors.js";
-import type { CellRef, ResolveMode, ResolveRequest } from "../policy/resolve.js";
+import type { HttpSpec } from "../../base/spec.js";
+import type { CellRef, ResolveMode } from "../../ipc/protocol/policy.js";
+import type { ResolveRequest } from "../policy/resolve.js";
 import type { RuntimeSupervisor } from "../supervise/runtime.js";
-import type { HttpSpec } from "../types.js";
 import {
   badRequest,
   type ErrorClass,

@@ -3,8 +3,8 @@
  * who may read it), so `rmx http token` never reads daemon files itself.
  */
 import { z } from "zod";
+import type { HttpSpec } from "../../base/spec.js";
 import type { MethodTable } from "../../ipc/server.js";
-import type { HttpSpec } from "../types.js";
 
 export interface HttpTokenResult {
   auth: HttpSpec["auth"];

@@ -2,7 +2,7 @@
  * Which matrix model a request's `model` names: a model id the matrix serves, a catalog id or path, a
  * runtime id (its model), or a cell key (`model@hardware/sandbox`, its model). Undefined: none.
  */
-import type { ModelEntry } from "../models/catalog.js";
+import type { ModelEntry } from "../../ipc/protocol/models.js";
 import type { GatewayRouting } from "./host.js";
 
 export function resolveModelName(

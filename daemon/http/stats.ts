@@ -3,7 +3,7 @@
  * time to first byte p50/p95 (for streams: the first token). Bounded: the latest `maxSamples` latencies per
  * series, at most `maxSeries` series (the least recently hit is evicted). Counts are since start-up.
  */
-import type { ErrorClass, GatewaySeriesView } from "./view.js";
+import type { ErrorClass, GatewaySeriesView } from "../../ipc/protocol/gateway.js";
 
 export type { GatewaySeriesView };
 

@@ -2,29 +2,33 @@
  * The matrix as a pure function of what the daemon knows: models × hardware × sandboxes, each cell with its
  * runtimes, composed status, health, throughput, load and fit. No I/O; time comes from the injected clock.
  */
+
+import { getAdapter } from "../../adapters/registry.js";
+import {
+  estimateMemory,
+  type FitTarget,
+  fitOn,
+  type MemoryEstimate,
+} from "../../adapters/shared/gguf/estimate.js";
+import type { GgufInfo } from "../../adapters/shared/gguf/reader.js";
 import type { LlamaMetrics, SlotInfo } from "../../adapters/types.js";
 import type { Clock } from "../../base/clock.js";
 import { rfc3339 } from "../../base/clock.js";
-import type { MatrixResult } from "../../ipc/protocol.js";
-import type { HardwareInventory, HardwareSample } from "../hardware/types.js";
-import { estimateMemory, type FitTarget, fitOn, type MemoryEstimate } from "../models/estimate.js";
-import type { GgufInfo } from "../models/gguf.js";
+import type { FitVerdict } from "../../base/fit.js";
+import type { HardwareId, RuntimeSpec, SandboxKind } from "../../base/spec.js";
+import type { HardwareInventory, HardwareSample } from "../../ipc/protocol/hardware.js";
+import type {
+  CellLoad,
+  MatrixCell,
+  MatrixChange,
+  MatrixResult,
+  Throughput,
+} from "../../ipc/protocol/matrix.js";
+import type { LatencySummary, RuntimeView, StatusCode, StatusObject } from "../../ipc/protocol/runtime.js";
 import type { SandboxDetection } from "../sandbox/detect.js";
 import { finalizeReasons } from "../status/compose.js";
 import { severityLabel } from "../status/labels.js";
-import type {
-  CellLoad,
-  FitVerdict,
-  HardwareId,
-  LatencySummary,
-  MatrixCell,
-  RuntimeSpec,
-  RuntimeView,
-  SandboxKind,
-  StatusCode,
-  StatusObject,
-  Throughput,
-} from "../types.js";
+import { stateMayHaveProcess } from "../supervise/state.js";
 import { cellKey, REMOTE_HARDWARE } from "./keys.js";
 
 /** What one scrape of a runtime's `/metrics` and `/slots` said. */
@@ -109,7 +113,7 @@ export interface MatrixAxes {
 export function matrixAxes(
   input: Pick<MatrixInput, "models" | "inventory" | "sandboxes" | "runtimes">,
 ): MatrixAxes {
-  const local = input.runtimes.filter((r) => r.spec.adapter !== "remote");
+  const local = input.runtimes.filter((r) => getAdapter(r.spec.adapter).spawns);
   const models = new Set(input.models.map((m) => m.id));
   for (const r of input.runtimes) models.add(r.model);
   const hardware = new Set<string>(["cpu", ...input.inventory.gpus.map((g) => g.id)]);
@@ -334,8 +338,6 @@ function slotsOf(r: MatrixRuntime): { busy: number; total: number } | undefined 
   return { busy: Math.min(total, processing), total };
 }
 
-const ALIVE: ReadonlySet<string> = new Set(["starting", "ready", "degraded", "stopping"]);
-
 export function cellLoad(
   hardware: string,
   runtimes: readonly MatrixRuntime[],
@@ -363,7 +365,7 @@ export function cellLoad(
   if (rss !== undefined) load.rss_bytes = rss;
   // GPU figures describe the device, so they belong to a cell only while one of its runtimes is on it.
   const gpu = hardware.startsWith("gpu:") ? sample?.gpus.find((g) => g.id === hardware) : undefined;
-  if (gpu !== undefined && runtimes.some((r) => ALIVE.has(r.view.state))) {
+  if (gpu !== undefined && runtimes.some((r) => stateMayHaveProcess(r.view.state))) {
     if (gpu.util_percent !== undefined) load.gpu_util_percent = gpu.util_percent;
     if (gpu.vram_used_bytes !== undefined && gpu.vram_total_bytes !== undefined && gpu.vram_total_bytes > 0) {
       load.vram_share = Math.round((gpu.vram_used_bytes / gpu.vram_total_bytes) * 1000) / 1000;
@@ -399,7 +401,7 @@ function unavailableReason(
 
 /** The key of the cell a runtime serves. */
 export function keyOfRuntime(r: Pick<MatrixRuntime, "spec" | "model">): string {
-  return r.spec.adapter === "remote"
+  return !getAdapter(r.spec.adapter).spawns
     ? cellKey(r.model, REMOTE_HARDWARE, "none")
     : cellKey(r.model, r.spec.hardware, r.spec.sandbox.kind);
 }
@@ -479,7 +481,9 @@ export function composeMatrix(input: MatrixInput, clock: Clock): MatrixResult {
     }
   }
   // Remote endpoints have no hardware or sandbox of ours: one cell per remote model.
-  const remoteModels = new Set(input.runtimes.filter((r) => r.spec.adapter === "remote").map((r) => r.model));
+  const remoteModels = new Set(
+    input.runtimes.filter((r) => !getAdapter(r.spec.adapter).spawns).map((r) => r.model),
+  );
   for (const model of [...remoteModels].sort(byText)) cells.push(cell(model, REMOTE_HARDWARE, "none"));
   return { generated: updated, axes, cells };
 }
@@ -487,12 +491,6 @@ export function composeMatrix(input: MatrixInput, clock: Clock): MatrixResult {
 /** Status code per cell key: what `matrix.changed` compares. */
 export function statusCodes(cells: readonly MatrixCell[]): Map<string, StatusCode> {
   return new Map(cells.map((c) => [c.key, c.status.code]));
-}
-
-export interface MatrixChange {
-  changed: { key: string; from: StatusCode; to: StatusCode }[];
-  added: string[];
-  removed: string[];
 }
 
 /** What differs between two status-code maps; `undefined` when nothing does. */

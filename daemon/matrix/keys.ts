@@ -2,9 +2,11 @@
  * How a runtime maps onto the matrix: its model id, and the cell key `model@hardware/sandbox`
  * (remote runtimes: `remote:<model>`, hardware "remote"). Shared by the matrix and by policy.
  */
+
 import path from "node:path";
-import type { ModelEntry } from "../models/catalog.js";
-import type { RuntimeSpec } from "../types.js";
+import { getAdapter } from "../../adapters/registry.js";
+import type { RuntimeSpec } from "../../base/spec.js";
+import type { ModelEntry } from "../../ipc/protocol/models.js";
 
 export const REMOTE_HARDWARE = "remote";
 
@@ -26,7 +28,7 @@ export function modelIdOf(spec: RuntimeSpec, lookup: (idOrPath: string) => Model
   if (spec.model !== undefined) {
     const entry = lookup(spec.model);
     if (entry) return entry.id;
-    if (spec.adapter === "remote") return spec.model;
+    if (getAdapter(spec.adapter).modelFormat === "name") return spec.model;
     return path.basename(spec.model).replace(/\.gguf$/i, "");
   }
   return aliasOf(spec) ?? spec.id;
@@ -37,7 +39,7 @@ export function runtimeCellKey(
   lookup: (idOrPath: string) => ModelEntry | undefined,
 ): string {
   const model = modelIdOf(spec, lookup);
-  return spec.adapter === "remote"
+  return !getAdapter(spec.adapter).spawns
     ? cellKey(model, REMOTE_HARDWARE, "none")
     : cellKey(model, spec.hardware, spec.sandbox.kind);
 }

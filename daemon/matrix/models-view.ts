@@ -2,36 +2,23 @@
  * The models axis as `models.list` and `models.inspect` answer it: GGUF facts, the estimated need, and the
  * fit verdict on every hardware id of this machine.
  */
+
 import path from "node:path";
+import { estimateMemory } from "../../adapters/shared/gguf/estimate.js";
+import type { GgufInfo } from "../../adapters/shared/gguf/reader.js";
+import { readGguf } from "../../adapters/shared/gguf/reader.js";
 import { RmxError } from "../../base/errors.js";
-import type { HardwareInventory, HardwareSample } from "../hardware/types.js";
-import type { ModelEntry } from "../models/catalog.js";
-import { estimateMemory, type MemoryEstimate } from "../models/estimate.js";
-import type { GgufInfo } from "../models/gguf.js";
-import { readGguf } from "../models/gguf.js";
-import type { FitVerdict, HardwareId } from "../types.js";
+import type { FitVerdict } from "../../base/fit.js";
+import { looksLikePath } from "../../base/model-ref.js";
+import type { HardwareId } from "../../base/spec.js";
+import type { HardwareInventory, HardwareSample } from "../../ipc/protocol/hardware.js";
+import type {
+  ModelEntry,
+  ModelInspectResult,
+  ModelListEntry,
+  ModelListResult,
+} from "../../ipc/protocol/models.js";
 import { cellFit, fitForEstimate, type MatrixRuntime } from "./compose.js";
-
-export interface ModelListEntry extends ModelEntry {
-  /** At the largest context a runtime of this model is configured with, else the default context. */
-  estimate?: MemoryEstimate;
-  fit: Record<HardwareId, FitVerdict>;
-  /** Runtimes configured with this model. */
-  runtimes: string[];
-}
-
-export interface ModelListResult {
-  generated: string;
-  models: ModelListEntry[];
-  /** Catalog notes: missing directories, duplicate ids. */
-  notes: string[];
-}
-
-export interface ModelInspectResult {
-  info: GgufInfo;
-  estimate: MemoryEstimate;
-  fit: Record<HardwareId, FitVerdict>;
-}
 
 interface Machine {
   inventory: HardwareInventory;
@@ -94,7 +81,7 @@ export async function inspectModel(
   if (file === undefined && target.model !== undefined) {
     const entry = lookup(target.model);
     if (entry !== undefined) file = entry.path;
-    else if (target.model.includes("/") || target.model.endsWith(".gguf")) file = target.model;
+    else if (looksLikePath(target.model)) file = target.model;
     else {
       throw new RmxError(
         "MODEL_MISSING",

@@ -3,26 +3,27 @@
  * `/slots` after each sample, turns counter deltas into throughput, composes the cells, and publishes
  * `hardware.sample`, `runtime.health` (scope "cell") and `matrix.changed`.
  */
+
 import { type IntervalHistogram, monitorEventLoopDelay, performance } from "node:perf_hooks";
 import { getAdapter } from "../../adapters/registry.js";
+import { readGguf } from "../../adapters/shared/gguf/reader.js";
 import type { Clock } from "../../base/clock.js";
 import { rfc3339 } from "../../base/clock.js";
-import type { MatrixResult } from "../../ipc/protocol.js";
+import { looksLikePath } from "../../base/model-ref.js";
+import type { DaemonConfig, RuntimeSpec } from "../../base/spec.js";
+import type {
+  HardwareInventory,
+  HardwareResult,
+  HardwareSample,
+  TickStats,
+} from "../../ipc/protocol/hardware.js";
+import type { MatrixCell, MatrixResult } from "../../ipc/protocol/matrix.js";
+import type { ModelEntry, ModelInspectResult, ModelListResult } from "../../ipc/protocol/models.js";
+import type { RuntimeState, RuntimeView, StatusCode } from "../../ipc/protocol/runtime.js";
 import type { EventBus } from "../events.js";
 import { collectInventory } from "../hardware/inventory.js";
 import { HardwareSampler } from "../hardware/sampler.js";
-import type { HardwareInventory, HardwareSample, LoopDelay, ProcessSample } from "../hardware/types.js";
-import type { ModelEntry } from "../models/catalog.js";
-import { readGguf } from "../models/gguf.js";
 import type { SandboxDetection } from "../sandbox/detect.js";
-import type {
-  DaemonConfig,
-  MatrixCell,
-  RuntimeSpec,
-  RuntimeState,
-  RuntimeView,
-  StatusCode,
-} from "../types.js";
 import {
   composeMatrix,
   diffStatusCodes,
@@ -33,7 +34,7 @@ import {
   statusCodes,
 } from "./compose.js";
 import { modelIdOf } from "./keys.js";
-import { inspectModel, listModels, type ModelInspectResult, type ModelListResult } from "./models-view.js";
+import { inspectModel, listModels } from "./models-view.js";
 import { ThroughputTracker } from "./throughput.js";
 
 /** What the matrix needs of a runtime supervisor. */
@@ -66,42 +67,9 @@ export interface MatrixHost {
   cellLeases?(cellKey: string): LeaseCount | undefined;
 }
 
-/** Cost of the matrix's own work per tick, for `hardware.get` and the bench. */
-export interface TickStats {
-  ticks: number;
-  /** Sample + scrape + compose, wall time of the last tick. */
-  last_tick_ms?: number;
-  /** Scrapes of all runtimes, concurrent, wall time. */
-  last_scrape_ms?: number;
-  /** Composition and publishing: synchronous, on the event loop. */
-  last_compose_ms?: number;
-  max_compose_ms?: number;
-  mean_compose_ms?: number;
-  /** Runtimes scraped in the last tick. */
-  scraped: number;
-  /** Ticks whose scrape was skipped because the previous one was still running. */
-  skipped: number;
-  /** Event-loop delay over the last tick interval (all of the daemon's work, the tick's included). */
-  loop_delay_last_interval?: LoopDelay;
-  /** Worst p99 and max of those intervals since start. */
-  loop_delay_worst_interval?: LoopDelay;
-}
-
 /** 20 ms: fine enough to see a blocked loop, coarse enough to cost nothing while idle. */
 const LOOP_DELAY_RESOLUTION_MS = 20;
 const NS_PER_MS = 1e6;
-
-export interface HardwareResult {
-  generated: string;
-  inventory: HardwareInventory;
-  sample?: HardwareSample;
-  /** Event-loop delay since the sampler started. */
-  loop_delay: LoopDelay;
-  sample_interval_ms: number;
-  /** Process usage of each running runtime, by runtime id. */
-  runtimes: Record<string, ProcessSample & { hardware: string }>;
-  tick: TickStats;
-}
 
 export interface MatrixService {
   cells(): MatrixCell[];
@@ -119,7 +87,6 @@ export interface MatrixService {
   readonly lastSample: HardwareSample | undefined;
 }
 
-const LLAMA_FAMILY: ReadonlySet<string> = new Set(["llama.cpp", "llama-stub"]);
 const SCRAPED_STATES: ReadonlySet<RuntimeState> = new Set(["ready", "degraded"]);
 
 /** Scrapes must finish well inside a tick, and a hung backend must not hold the matrix. */
@@ -133,7 +100,7 @@ function round2(ms: number): number {
 
 function modelPathOf(spec: RuntimeSpec): string | undefined {
   const model = spec.model;
-  return model !== undefined && (model.includes("/") || model.endsWith(".gguf")) ? model : undefined;
+  return model !== undefined && looksLikePath(model) ? model : undefined;
 }
 
 class Matrix implements MatrixService {
@@ -355,7 +322,7 @@ class Matrix implements MatrixService {
     };
   }
 
-  /** Scrapes every live llama runtime concurrently; forgets the counters of runtimes that are not live. */
+  /** Scrapes every live runtime whose adapter serves load (`scrapesLoad`) concurrently; forgets the counters of runtimes that are not live. */
   private async scrapeAll(): Promise<number> {
     const live = new Set<string>();
     const jobs: Promise<void>[] = [];
@@ -363,7 +330,7 @@ class Matrix implements MatrixService {
     for (const rt of this.host.runtimes.values()) {
       const id = rt.spec.id;
       const endpoint = rt.endpoint;
-      if (!LLAMA_FAMILY.has(rt.spec.adapter) || !SCRAPED_STATES.has(rt.state) || endpoint === undefined)
+      if (!getAdapter(rt.spec.adapter).scrapesLoad || !SCRAPED_STATES.has(rt.state) || endpoint === undefined)
         continue;
       live.add(id);
       jobs.push(this.scrapeOne(rt, endpoint, timeoutMs));

@@ -2,7 +2,7 @@
  * Throughput from llama-server's monotonic counters: the rate is Δcounter / Δwall-time between two scrapes of
  * the same process, never the backend's lifetime averages (which never fall back to zero once the load stops).
  */
-import type { Throughput } from "../types.js";
+import type { Throughput } from "../../ipc/protocol/matrix.js";
 
 export interface CounterReading {
   /** Wall-clock time the scrape answered, ms. */

@@ -1,29 +1,12 @@
 import type { Stats } from "node:fs";
 import { readdir, stat } from "node:fs/promises";
 import path from "node:path";
+import type { GgufInfo } from "../../adapters/shared/gguf/reader.js";
+import { readGguf } from "../../adapters/shared/gguf/reader.js";
 import { isRmxError } from "../../base/errors.js";
-import type { ModelSpec } from "../types.js";
-import type { GgufInfo } from "./gguf.js";
-import { readGguf } from "./gguf.js";
+import type { ModelSpec } from "../../base/spec.js";
+import type { ModelCatalogChange, ModelEntry } from "../../ipc/protocol/models.js";
 import { DirWatcher } from "./watch.js";
-
-export interface ModelEntry {
-  id: string;
-  path: string;
-  source: "config" | "dir";
-  size_bytes?: number;
-  /** RFC 3339 modification time. */
-  mtime?: string;
-  gguf?: GgufInfo;
-  /** Why the file cannot be used (missing, not GGUF, truncated). */
-  error?: string;
-}
-
-export interface ModelCatalogChange {
-  added: string[];
-  removed: string[];
-  changed: string[];
-}
 
 export interface ModelCatalogOptions {
   models: ModelSpec[];

@@ -2,9 +2,11 @@
  * Parameter counts of runtime models the catalog does not describe (files outside model_dirs), read from
  * their GGUF headers once per file, for ranking cells by model size (`deep` mode).
  */
-import type { RuntimeSpec } from "../types.js";
-import type { ModelEntry } from "./catalog.js";
-import { readGguf } from "./gguf.js";
+
+import { getAdapter } from "../../adapters/registry.js";
+import { readGguf } from "../../adapters/shared/gguf/reader.js";
+import type { RuntimeSpec } from "../../base/spec.js";
+import type { ModelEntry } from "../../ipc/protocol/models.js";
 
 export interface ParameterSource {
   readonly spec: RuntimeSpec;
@@ -32,7 +34,7 @@ export class ParameterCache {
   async warm(runtimes: Iterable<ParameterSource>): Promise<void> {
     for (const rt of [...runtimes]) {
       const model = rt.spec.model;
-      if (model === undefined || rt.spec.adapter === "remote") continue;
+      if (model === undefined || getAdapter(rt.spec.adapter).modelFormat !== "gguf") continue;
       const entry = this.models().get(model);
       if (entry?.gguf !== undefined) continue;
       const file = entry?.path ?? model;

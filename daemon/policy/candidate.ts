@@ -6,11 +6,13 @@
  * events flow to the daemon's bus and its record to the state file.
  */
 import path from "node:path";
+import type { RuntimeSpec } from "../../base/spec.js";
+import type { RuntimeState } from "../../ipc/protocol/runtime.js";
 import { EventBus } from "../events.js";
+import type { PersistedRuntime } from "../persisted.js";
 import type { BudgetLog } from "../supervise/budget.js";
-import { type PersistedRuntime, type RuntimeDeps, RuntimeSupervisor } from "../supervise/runtime.js";
+import { type RuntimeDeps, RuntimeSupervisor } from "../supervise/runtime.js";
 import { awaitSettled } from "../supervise/settle.js";
-import type { RuntimeSpec, RuntimeState } from "../types.js";
 
 /** The states where a candidate's start has an answer: ready, or one of the ways it did not get there. */
 const ANSWERED: readonly RuntimeState[] = ["ready", "degraded", "failed", "backoff", "exhausted", "stopped"];
@@ -58,7 +60,8 @@ export class Candidate {
     );
     this.persistReal = base.persist;
     this.offForward = this.privateBus.subscribe(["*"], (event) => {
-      if (this.promoted) mainBus.publish(event.topic, event.payload);
+      // Forwarded as published: the private bus is typed by the same topic map.
+      if (this.promoted) mainBus.publish(event.topic, event.payload as never);
     });
     this.rt = new RuntimeSupervisor(
       spec,

@@ -3,23 +3,16 @@
  * health from its state, lease room from the lease book, capabilities from its hardware and sandbox, and
  * fit / size from the matrix or the model catalog. Pure: the caller passes a snapshot.
  */
-import { cellKey, modelIdOf, REMOTE_HARDWARE } from "../matrix/keys.js";
-import type { ModelEntry } from "../models/catalog.js";
-import type {
-  FitVerdict,
-  MatrixCell,
-  RuntimeSpec,
-  RuntimeState,
-  RuntimeView,
-  SandboxKind,
-} from "../types.js";
-import type { Candidate } from "./resolve.js";
 
-export interface SandboxAvailability {
-  kind: SandboxKind;
-  available: boolean;
-  reason?: string;
-}
+import { getAdapter } from "../../adapters/registry.js";
+import type { FitVerdict } from "../../base/fit.js";
+import type { RuntimeSpec, SandboxKind } from "../../base/spec.js";
+import type { MatrixCell } from "../../ipc/protocol/matrix.js";
+import type { ModelEntry } from "../../ipc/protocol/models.js";
+import type { RuntimeState, RuntimeView } from "../../ipc/protocol/runtime.js";
+import { cellKey, modelIdOf, REMOTE_HARDWARE } from "../matrix/keys.js";
+import type { SandboxDetection } from "../sandbox/detect.js";
+import type { Candidate } from "./resolve.js";
 
 /** Where a runtime sits in the matrix. */
 export interface RuntimePlace {
@@ -37,7 +30,7 @@ export function placeOf(
   spec: RuntimeSpec,
   lookup: (idOrPath: string) => ModelEntry | undefined,
 ): RuntimePlace {
-  const remote = spec.adapter === "remote";
+  const remote = !getAdapter(spec.adapter).spawns;
   const model = modelIdOf(spec, lookup);
   const hardware = remote ? REMOTE_HARDWARE : spec.hardware;
   const sandbox: SandboxKind = remote ? "none" : spec.sandbox.kind;
@@ -52,7 +45,7 @@ export function placeOf(
   };
 }
 
-function sandboxWorks(kind: SandboxKind, sandboxes: readonly SandboxAvailability[]): SandboxAvailability {
+function sandboxWorks(kind: SandboxKind, sandboxes: readonly SandboxDetection[]): SandboxDetection {
   if (kind === "none") return { kind, available: true };
   return (
     sandboxes.find((s) => s.kind === kind) ?? { kind, available: false, reason: `${kind} was not detected` }
@@ -63,7 +56,7 @@ function sandboxWorks(kind: SandboxKind, sandboxes: readonly SandboxAvailability
  * What a runtime's cell offers to leases and requests: `slot` always, `gpu` on `gpu:N`, `sandbox:<kind>` when
  * its sandbox works here (`sandbox:none` for unsandboxed ones), `remote` for remote endpoints.
  */
-export function capabilitiesOf(place: RuntimePlace, sandboxes: readonly SandboxAvailability[]): string[] {
+export function capabilitiesOf(place: RuntimePlace, sandboxes: readonly SandboxDetection[]): string[] {
   const caps = ["slot"];
   if (place.remote) caps.push("remote");
   if (place.hardware.startsWith("gpu:")) caps.push("gpu");
@@ -152,7 +145,7 @@ export interface RuntimeSnapshot {
 
 export interface CandidateContext {
   lookupModel: (idOrPath: string) => ModelEntry | undefined;
-  sandboxes: readonly SandboxAvailability[];
+  sandboxes: readonly SandboxDetection[];
   /** The matrix's cells, when it provides them: fit and size are taken from there. */
   matrixCells: readonly MatrixCell[];
   leases: LeaseBook;
@@ -171,7 +164,7 @@ export function isServing(state: RuntimeState): boolean {
   return state === "ready" || state === "idle";
 }
 
-const NO_SANDBOX: SandboxAvailability = { kind: "none", available: true };
+const NO_SANDBOX: SandboxDetection = { kind: "none", available: true };
 const UNKNOWN_FIT: FitVerdict = { fits: "unknown", reason: "no fit verdict for this cell" };
 
 function numberField(cell: MatrixCell | undefined, field: string): number | undefined {

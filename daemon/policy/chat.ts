@@ -5,13 +5,18 @@
  */
 import { randomUUID } from "node:crypto";
 import { getAdapter } from "../../adapters/registry.js";
+import {
+  type BackendFailure,
+  type BackendReply,
+  backendChat,
+  isRetryable,
+} from "../../adapters/shared/openai-client.js";
 import { RmxError } from "../../base/errors.js";
+import type { CellRef, ChatAnswer, ChatParams, ChatResult } from "../../ipc/protocol/policy.js";
 import type { RuntimeSupervisor } from "../supervise/runtime.js";
-import { type BackendFailure, type BackendReply, backendChat, isRetryable } from "./backend-chat.js";
 import type { RuntimePlace } from "./candidates.js";
-import type { CellRef, ResolveRequest } from "./resolve.js";
+import type { ResolveRequest } from "./resolve.js";
 import { noEligibleCell, type Routed } from "./routing.js";
-import type { ChatAnswer, ChatParams, ChatResult } from "./wire.js";
 
 export const CHAT_ROUTE = "/v1/chat/completions";
 export const DEFAULT_CHAT_TIMEOUT_MS = 120_000;
@@ -88,7 +93,8 @@ async function attempt(
     const body: Record<string, unknown> = {
       messages: params.messages,
       // Remote endpoints need their own model name; local llama servers serve one model and echo it.
-      model: rt.spec.adapter === "remote" ? (rt.spec.model ?? place.model) : place.model,
+      model:
+        getAdapter(rt.spec.adapter).modelFormat === "name" ? (rt.spec.model ?? place.model) : place.model,
     };
     if (params.max_tokens !== undefined) body.max_tokens = params.max_tokens;
     reply = await backendChat({

@@ -13,37 +13,14 @@
  *    unproven cell beats no cell. The restore still waits for the full period.
  * Call `observe` on every resolution for the scope and on every health tick.
  */
+
 import type { Clock } from "../../base/clock.js";
 import { rfc3339 } from "../../base/clock.js";
+import type { EventPayloads } from "../../ipc/protocol/events.js";
+import type { FallbackPayload, FallbackScopeView, RestoredPayload } from "../../ipc/protocol/policy.js";
 import type { Resolution } from "./resolve.js";
 
 export type FallbackTopic = "policy.fallback" | "policy.restored";
-
-export interface FallbackPayload {
-  scope: string;
-  from: string | null;
-  to: string | null;
-  reason: string;
-  at: string;
-}
-
-export interface RestoredPayload {
-  scope: string;
-  from: string | null;
-  to: string;
-  healthy_for_ms: number;
-  at: string;
-}
-
-export interface FallbackScopeView {
-  scope: string;
-  preferred: string;
-  on_fallback: boolean;
-  serving: string | null;
-  /** When the preferred cell's current healthy streak began. */
-  preferred_healthy_since?: string;
-  since: string;
-}
 
 interface ScopeState {
   preferred: string;
@@ -60,7 +37,7 @@ export class FallbackTracker {
     private readonly opts: {
       clock: Clock;
       restoreAfterMs: number;
-      emit: (topic: FallbackTopic, payload: object) => void;
+      emit: <T extends FallbackTopic>(topic: T, payload: EventPayloads[T]) => void;
     },
   ) {}
 

@@ -2,14 +2,14 @@
 import type { Logger } from "pino";
 import type { HardwareTarget } from "../../adapters/types.js";
 import type { Clock } from "../../base/clock.js";
+import type { DaemonConfig, RuntimeSpec } from "../../base/spec.js";
+import type { HardwareInventory } from "../../ipc/protocol/hardware.js";
+import type { MatrixCell } from "../../ipc/protocol/matrix.js";
+import type { ModelEntry } from "../../ipc/protocol/models.js";
+import type { Lease, PinRecord } from "../../ipc/protocol/policy.js";
 import type { EventBus } from "../events.js";
-import type { HardwareInventory } from "../hardware/types.js";
-import type { ModelEntry } from "../models/catalog.js";
+import type { SandboxDetection } from "../sandbox/detect.js";
 import type { RuntimeDeps, RuntimeSupervisor } from "../supervise/runtime.js";
-import type { DaemonConfig, MatrixCell, RuntimeSpec } from "../types.js";
-import type { SandboxAvailability } from "./candidates.js";
-import type { Lease } from "./lease.js";
-import type { PinRecord } from "./pins.js";
 
 export interface PolicyHost {
   readonly clock: Clock;
@@ -20,7 +20,7 @@ export interface PolicyHost {
   config(): DaemonConfig;
   /** The model catalog now (a reload may replace it). */
   models(): { get(idOrPath: string): ModelEntry | undefined };
-  sandboxes(): readonly SandboxAvailability[];
+  sandboxes(): readonly SandboxDetection[];
   inventory(): HardwareInventory | undefined;
   matrixCells(): MatrixCell[];
   /** Throws RmxError RUNTIME_NOT_FOUND. */

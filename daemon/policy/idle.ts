@@ -7,9 +7,9 @@
 import type { Logger } from "pino";
 import type { Clock } from "../../base/clock.js";
 import { RmxError } from "../../base/errors.js";
+import type { RuntimeState } from "../../ipc/protocol/runtime.js";
 import type { RuntimeSupervisor } from "../supervise/runtime.js";
 import { awaitSettled, type SettleBus } from "../supervise/settle.js";
-import type { RuntimeState } from "../types.js";
 import type { Timers } from "./timers.js";
 import { delayUntil, realTimers } from "./timers.js";
 

@@ -3,10 +3,10 @@
  * names every lease filling a target. The bookkeeping itself is LeaseManager's (lease.ts).
  */
 import { isRmxError, RmxError } from "../../base/errors.js";
+import type { Lease, LeaseAcquireParams, LeaseResult } from "../../ipc/protocol/policy.js";
 import type { RuntimeSupervisor } from "../supervise/runtime.js";
 import type { LeaseBook } from "./candidates.js";
-import type { Lease, LeaseManager } from "./lease.js";
-import type { LeaseAcquireParams, LeaseResult } from "./wire.js";
+import type { LeaseManager } from "./lease.js";
 
 const DEFAULT_WAKE_TIMEOUT_MS = 120_000;
 

@@ -6,25 +6,16 @@
  * are woken. Waiters queue per target, first come first served. Every change is persisted (writes are
  * serialised and always carry the latest state). Callbacks (`emit`, `persist`) must not throw synchronously.
  */
+
 import { randomUUID } from "node:crypto";
 import type { Clock } from "../../base/clock.js";
 import { rfc3339 } from "../../base/clock.js";
 import { RmxError } from "../../base/errors.js";
+import type { Lease } from "../../ipc/protocol/policy.js";
 import type { Timers } from "./timers.js";
 import { delayUntil, realTimers } from "./timers.js";
 
 export type { Timers } from "./timers.js";
-
-export interface Lease {
-  id: string;
-  /** Cell key or runtime id. */
-  target: string;
-  capability: string;
-  holder: string;
-  acquired_at: string;
-  expires_at: string;
-  ttl_ms: number;
-}
 
 export type LeaseTopic = "lease.acquired" | "lease.renewed" | "lease.released" | "lease.expired";
 

@@ -4,11 +4,13 @@
  * parts are `*`) or a remote cell as `remote:<model-or-glob>`. Local patterns never match remote cells
  * and remote patterns never match local ones, so remote use is always an explicit choice.
  */
+
 import type { Clock } from "../../base/clock.js";
 import { rfc3339, systemClock } from "../../base/clock.js";
 import { RmxError } from "../../base/errors.js";
 import { compileGlob, type GlobMatcher, globLimitProblem } from "../../base/glob.js";
-import type { SandboxKind } from "../types.js";
+import type { SandboxKind } from "../../base/spec.js";
+import type { PinRecord } from "../../ipc/protocol/policy.js";
 
 export type PinPattern =
   | { kind: "local"; source: string; model: string; hardware: string; sandbox: string }
@@ -26,16 +28,6 @@ export interface PinTarget {
 export interface PinScope {
   agent?: string;
   project?: string;
-}
-
-export interface PinRecord {
-  /** `"*"`, `"agent:<a>"`, `"project:<p>"` or `"agent:<a>/project:<p>"`; see `pinScopeKey`. */
-  scope: string;
-  agent?: string;
-  project?: string;
-  /** Normalised patterns (`llama-8b` is stored with both other parts as `*`), in preference order. */
-  patterns: string[];
-  set_at: string;
 }
 
 const SANDBOX_KINDS: readonly SandboxKind[] = ["none", "bwrap", "systemd-run"];

@@ -6,15 +6,25 @@
  * (stopped, idle, failed, starting) takes the new spec for its next start, as before.
  */
 import type { Logger } from "pino";
+import { getAdapter } from "../../adapters/registry.js";
+import {
+  estimateMemory,
+  type FitTarget,
+  fitOn,
+  type MemoryEstimate,
+} from "../../adapters/shared/gguf/estimate.js";
+import { readGguf } from "../../adapters/shared/gguf/reader.js";
 import type { HardwareTarget } from "../../adapters/types.js";
 import { RmxError } from "../../base/errors.js";
+import type { RuntimeSpec } from "../../base/spec.js";
+import type { HardwareInventory } from "../../ipc/protocol/hardware.js";
+import type { QuickActionResult } from "../../ipc/protocol/policy.js";
+import type { ReloadParams, SwitchParams } from "../../ipc/protocol/policy.schema.js";
 import type { EventBus } from "../events.js";
-import type { HardwareInventory } from "../hardware/types.js";
+import type { SandboxDetection } from "../sandbox/detect.js";
 import type { RuntimeDeps, RuntimeSupervisor } from "../supervise/runtime.js";
 import { awaitSettled, SETTLED_STATES } from "../supervise/settle.js";
-import type { RuntimeSpec } from "../types.js";
 import type { Candidate } from "./candidate.js";
-import type { SandboxAvailability } from "./candidates.js";
 import {
   checkHardware,
   checkModel,
@@ -26,7 +36,6 @@ import {
   type QuickActionHost,
 } from "./quick-checks.js";
 import { runTransaction, type TransactionOutcome } from "./reload-transaction.js";
-import type { QuickActionResult, ReloadParams, SwitchParams } from "./wire.js";
 
 export { checkHardware, checkModel, checkSandbox, keepsServing, type ModelCheck } from "./quick-checks.js";
 
@@ -44,7 +53,7 @@ export interface QuickActionsHost {
   /** Throws RmxError HARDWARE_UNKNOWN. */
   resolveHardware(id: string): HardwareTarget;
   inventory(): HardwareInventory | undefined;
-  sandboxes(): readonly SandboxAvailability[];
+  sandboxes(): readonly SandboxDetection[];
   /** The deps the daemon builds every supervisor of a runtime with (for a reload's candidate). */
   runtimeDeps(spec: RuntimeSpec): RuntimeDeps;
   /** Makes `rt` the runtime of its id (a reload's candidate taking over). */
@@ -106,7 +115,7 @@ export class QuickActions {
     const keeps = keepsServing(spec, rt.state);
     const model = p.model ?? spec.model;
     let check: ModelCheck | undefined;
-    if (spec.adapter !== "remote" && model !== undefined) {
+    if (getAdapter(spec.adapter).modelFormat === "gguf" && model !== undefined) {
       check = await checkModel(this.checks(), spec, model, spec.hardware, keeps);
     }
     const next: RuntimeSpec = model === undefined ? { ...spec } : { ...spec, model };
@@ -126,7 +135,7 @@ export class QuickActions {
         },
       );
     }
-    if (spec.adapter === "remote") {
+    if (!getAdapter(spec.adapter).spawns) {
       throw new RmxError(
         "CONFIG_INVALID",
         `runtime ${spec.id} is remote: it has no hardware or sandbox to switch`,

@@ -5,13 +5,19 @@
  */
 import { stat } from "node:fs/promises";
 import os from "node:os";
+import {
+  estimateMemory,
+  type FitTarget,
+  fitOn,
+  type MemoryEstimate,
+} from "../../adapters/shared/gguf/estimate.js";
+import { readGguf } from "../../adapters/shared/gguf/reader.js";
 import type { HardwareTarget } from "../../adapters/types.js";
 import { isRmxError, RmxError } from "../../base/errors.js";
-import type { HardwareInventory } from "../hardware/types.js";
-import { estimateMemory, type FitTarget, fitOn, type MemoryEstimate } from "../models/estimate.js";
-import { readGguf } from "../models/gguf.js";
-import type { FitVerdict, RuntimeSpec, SandboxKind } from "../types.js";
-import type { SandboxAvailability } from "./candidates.js";
+import type { FitVerdict } from "../../base/fit.js";
+import type { RuntimeSpec, SandboxKind } from "../../base/spec.js";
+import type { HardwareInventory } from "../../ipc/protocol/hardware.js";
+import type { SandboxDetection } from "../sandbox/detect.js";
 import { chooseTakeover, type TakeoverChoice } from "./takeover.js";
 
 export interface QuickActionHost {
@@ -19,7 +25,7 @@ export interface QuickActionHost {
   /** Throws RmxError HARDWARE_UNKNOWN. */
   resolveHardware(id: string): HardwareTarget;
   inventory: HardwareInventory | undefined;
-  sandboxes: readonly SandboxAvailability[];
+  sandboxes: readonly SandboxDetection[];
   /** Free system memory now, in bytes. */
   freeMemory(): number;
 }

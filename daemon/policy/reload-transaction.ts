@@ -12,10 +12,11 @@
  */
 import type { Logger } from "pino";
 import { RmxError } from "../../base/errors.js";
+import type { RuntimeSpec } from "../../base/spec.js";
+import type { RuntimeState } from "../../ipc/protocol/runtime.js";
 import type { EventBus } from "../events.js";
 import type { RuntimeDeps, RuntimeSupervisor } from "../supervise/runtime.js";
 import { awaitSettled, SETTLED_STATES } from "../supervise/settle.js";
-import type { RuntimeSpec, RuntimeState } from "../types.js";
 import { Candidate } from "./candidate.js";
 import { backendErrorLines, type TakeoverPath } from "./takeover.js";
 

@@ -5,6 +5,7 @@
  */
 import type { Clock } from "../../base/clock.js";
 import { type HttpBlock, RouteStats } from "../health/routes.js";
+import { percentile } from "../health/window.js";
 
 interface Sample {
   at: number;
@@ -25,12 +26,6 @@ export interface CellRequestStats {
   error_rate: number;
   p50_ms?: number;
   p95_ms?: number;
-}
-
-export function nearestRank(sorted: number[], p: number): number | undefined {
-  if (sorted.length === 0) return undefined;
-  const rank = Math.min(sorted.length, Math.max(1, Math.ceil((p / 100) * sorted.length)));
-  return sorted[rank - 1];
 }
 
 export class RequestStats {
@@ -68,8 +63,8 @@ export class RequestStats {
       errors,
       error_rate: samples.length === 0 ? 0 : errors / samples.length,
     };
-    const p50 = nearestRank(sorted, 50);
-    const p95 = nearestRank(sorted, 95);
+    const p50 = percentile(sorted, 50);
+    const p95 = percentile(sorted, 95);
     if (p50 !== undefined) stats.p50_ms = p50;
     if (p95 !== undefined) stats.p95_ms = p95;
     return stats;
@@ -80,7 +75,7 @@ export class RequestStats {
     this.prune();
     const slow: { line: string; p95: number }[] = [];
     for (const s of this.series.values()) {
-      const p95 = nearestRank(
+      const p95 = percentile(
         s.samples.map((x) => x.ms).sort((a, b) => a - b),
         95,
       );

@@ -15,8 +15,12 @@
  * that pin are eligible: other pinned ones get `fallback_not_allowed`, unpinned ones `not_pinned`.
  * With `allow_fallback: true` everything that passes the checks is eligible, pinned ones first.
  */
-import type { MatrixCell, RuntimeState, SandboxKind } from "../types.js";
-import type { PinPattern, PinRecord } from "./pins.js";
+
+import type { SandboxKind } from "../../base/spec.js";
+import type { MatrixCell } from "../../ipc/protocol/matrix.js";
+import type { CellRef, PassedOver, PassReason, PinRecord, ResolveMode } from "../../ipc/protocol/policy.js";
+import type { RuntimeState } from "../../ipc/protocol/runtime.js";
+import type { PinPattern } from "./pins.js";
 import { matchPin, parsePinPattern } from "./pins.js";
 
 export interface Candidate {
@@ -32,8 +36,6 @@ export interface Candidate {
   /** What the cell offers: "gpu", "sandbox:bwrap", … A cell whose sandbox is not "none" must offer `sandbox:<kind>` when that sandbox works. */
   capabilities: string[];
 }
-
-export type ResolveMode = "quick" | "balanced" | "deep" | "verified";
 
 export interface ResolveRequest {
   /** Who asks; the caller looks the pin up with these (`PinStore.lookup`) and passes it in. */
@@ -53,21 +55,6 @@ export interface PolicySwitches {
   required_sandbox?: SandboxKind;
 }
 
-export type PassReason =
-  | "unhealthy"
-  | "exhausted"
-  | "no_lease_capacity"
-  | "sandbox_unavailable"
-  | "does_not_fit"
-  | "over_slo"
-  | "remote_not_allowed"
-  | "cpu_not_allowed"
-  | "sandbox_required"
-  | "model_mismatch"
-  | "not_pinned"
-  | "missing_capability"
-  | "fallback_not_allowed";
-
 /** The documented check order: a passed-over candidate's reason is the first of these that fails. */
 export const CHECK_ORDER: readonly PassReason[] = [
   "model_mismatch",
@@ -84,16 +71,6 @@ export const CHECK_ORDER: readonly PassReason[] = [
   "no_lease_capacity",
   "over_slo",
 ];
-
-export interface CellRef {
-  cell: string;
-  runtime?: string;
-}
-
-export interface PassedOver extends CellRef {
-  why: PassReason;
-  detail: string;
-}
 
 export interface Resolution {
   chosen?: CellRef;

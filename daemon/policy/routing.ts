@@ -9,30 +9,25 @@
 import type { Clock } from "../../base/clock.js";
 import { rfc3339 } from "../../base/clock.js";
 import { RmxError } from "../../base/errors.js";
+import type { PolicySpec, RuntimeSpec } from "../../base/spec.js";
+import type { MatrixCell } from "../../ipc/protocol/matrix.js";
+import type { ModelEntry } from "../../ipc/protocol/models.js";
+import type { CellRef, ResolveResult } from "../../ipc/protocol/policy.js";
 import type { EventBus } from "../events.js";
-import type { ModelEntry } from "../models/catalog.js";
+import type { SandboxDetection } from "../sandbox/detect.js";
 import type { RuntimeSupervisor } from "../supervise/runtime.js";
-import type { MatrixCell, PolicySpec, RuntimeSpec } from "../types.js";
-import {
-  buildCandidates,
-  capabilitiesOf,
-  LeaseBook,
-  placeOf,
-  type RuntimePlace,
-  type SandboxAvailability,
-} from "./candidates.js";
+import { buildCandidates, capabilitiesOf, LeaseBook, placeOf, type RuntimePlace } from "./candidates.js";
 import { FallbackTracker } from "./fallback.js";
 import type { PinStore } from "./pins.js";
-import type { Candidate, CellRef, Resolution, ResolveRequest } from "./resolve.js";
+import type { Candidate, Resolution, ResolveRequest } from "./resolve.js";
 import { resolveCell } from "./resolve.js";
-import type { ResolveResult } from "./wire.js";
 
 export interface RoutingHost {
   clock: Clock;
   bus: EventBus;
   runtimes: () => Iterable<RuntimeSupervisor>;
   lookupModel: (idOrPath: string) => ModelEntry | undefined;
-  sandboxes: () => readonly SandboxAvailability[];
+  sandboxes: () => readonly SandboxDetection[];
   matrixCells: () => readonly MatrixCell[];
   leasesHeld: (target: string) => number;
   routedP95: (cellKey: string) => number | undefined;

@@ -2,23 +2,16 @@
  * Scheduled start/stop/restart of runtimes, on croner. `set` validates every entry first and replaces all
  * jobs only when all are valid; a bad entry throws CONFIG_INVALID naming the entry and leaves the old jobs.
  */
+
 import { Cron } from "croner";
 import type { Logger } from "pino";
 import { rfc3339 } from "../../base/clock.js";
 import { RmxError } from "../../base/errors.js";
+import type { ScheduleSpec } from "../../base/spec.js";
+import type { ScheduleFiredPayload } from "../../ipc/protocol/events.js";
+import type { ScheduleView } from "../../ipc/protocol/policy.js";
 import type { EventBus } from "../events.js";
 import type { RuntimeSupervisor } from "../supervise/runtime.js";
-import type { ScheduleSpec } from "../types.js";
-
-export interface ScheduleView {
-  id: string;
-  cron: string;
-  action: ScheduleSpec["action"];
-  runtime: string;
-  timezone?: string;
-  /** Next firing, RFC 3339; absent when the expression never fires again. */
-  next?: string;
-}
 
 const ACTIONS: readonly ScheduleSpec["action"][] = ["start", "stop", "restart"];
 
@@ -171,7 +164,7 @@ export class ScheduleRunner {
   }
 
   private onFire(entry: ScheduleSpec, at: Date): void {
-    const payload: Record<string, unknown> = {
+    const payload: ScheduleFiredPayload = {
       id: entry.id,
       action: entry.action,
       runtime: entry.runtime,

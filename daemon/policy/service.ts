@@ -8,9 +8,12 @@
  * runtime goes back to its spec in the file). Pins and leases are persisted in the state file.
  */
 import type { Logger } from "pino";
+import type { DaemonConfig } from "../../base/spec.js";
+import type * as Wire from "../../ipc/protocol/policy.js";
+import type { PinRecord } from "../../ipc/protocol/policy.js";
+import type { NodeEntry, RuntimeState } from "../../ipc/protocol/runtime.js";
 import type { LeaseCount } from "../matrix/compose.js";
 import { ParameterCache } from "../models/parameter-cache.js";
-import type { DaemonConfig, NodeEntry, RuntimeState } from "../types.js";
 import { placeOf } from "./candidates.js";
 import { CHAT_ROUTE, type ChatHost, respondChat } from "./chat.js";
 import type { PolicyHost } from "./host.js";
@@ -18,14 +21,13 @@ import { RuntimeActivity } from "./idle.js";
 import { InFlightRequests } from "./in-flight.js";
 import { LeaseManager } from "./lease.js";
 import { isStoredLease, LeaseDesk } from "./lease-desk.js";
-import { clearPin, type PinRecord, PinStore, readablePins, setPin } from "./pins.js";
+import { clearPin, PinStore, readablePins, setPin } from "./pins.js";
 import { QuickActions } from "./quick-actions.js";
 import { RoutedRequests } from "./request-stats.js";
 import type { Candidate } from "./resolve.js";
 import { Router } from "./routing.js";
 import { ScheduleRunner } from "./schedule.js";
 import { PolicySwitches } from "./switches.js";
-import type * as Wire from "./wire.js";
 
 export type { PolicyHost } from "./host.js";
 

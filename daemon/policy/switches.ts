@@ -2,8 +2,8 @@
  * The policy switches (allow_fallback, allow_remote, allow_cpu, required_sandbox, restore_after_ms):
  * `policy:` in the config file, overridable over the socket (`policy.set`) until the next config reload.
  */
-import type { PolicySpec } from "../types.js";
-import type { PolicySetParams, PolicyView } from "./wire.js";
+import type { PolicySpec } from "../../base/spec.js";
+import type { PolicySetParams, PolicyView } from "../../ipc/protocol/policy.js";
 
 export class PolicySwitches {
   private switches: PolicySpec;

@@ -1,12 +1,11 @@
 /** The daemon's socket methods: params validated by schema, each handler a thin call into its host. */
 
 import { RmxError } from "../../base/errors.js";
-import type { ReloadResult } from "../../ipc/protocol.js";
-import { paramSchemas } from "../../ipc/schemas.js";
+import type { ReloadResult } from "../../ipc/protocol/runtime.js";
+import { paramSchemas } from "../../ipc/protocol/schemas.js";
 import type { MethodTable, PreEncoded } from "../../ipc/server.js";
 import type { RuntimeSupervisor } from "../supervise/runtime.js";
-import { awaitSettled, type SettleBus } from "../supervise/settle.js";
-import type { RuntimeState } from "../types.js";
+import { awaitSettled, SETTLED_OR_IDLE, type SettleBus } from "../supervise/settle.js";
 import { type MatrixMethodsHost, matrixMethods } from "./matrix-methods.js";
 import { type PolicyMethodsHost, policyMethods } from "./policy-methods.js";
 
@@ -42,15 +41,13 @@ async function persisted(host: Pick<RuntimeMethodsHost, "committed">, what: stri
   }
 }
 
-const SETTLED: readonly RuntimeState[] = ["ready", "failed", "exhausted", "stopped", "idle"];
-
 async function settle(
   rt: RuntimeSupervisor,
   bus: SettleBus,
   timeoutMs: number,
 ): Promise<{ outcome: "ready" | "failed" | "exhausted" | "stopped" | "timeout"; detail?: string }> {
   // A restore passes through stopping/starting; wait for the next settled state after the current one.
-  const settled = await awaitSettled(rt, bus, { states: SETTLED, timeoutMs });
+  const settled = await awaitSettled(rt, bus, { states: SETTLED_OR_IDLE, timeoutMs });
   if (settled.timedOut)
     return { outcome: "timeout", detail: `not settled within ${timeoutMs} ms (state ${settled.state})` };
   const state = settled.state;

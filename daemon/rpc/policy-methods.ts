@@ -3,79 +3,14 @@
  * switch) and chat. Params are strict zod schemas (an unknown key is an error that names it); each handler
  * is a thin call into the policy service, looked up at call time (the socket opens before it is attached).
  */
-import { z } from "zod";
+
 import { RmxError } from "../../base/errors.js";
+import type * as Wire from "../../ipc/protocol/policy.js";
+import type { Lease, PinRecord } from "../../ipc/protocol/policy.js";
+import { type HandlerParams, paramSchemas } from "../../ipc/protocol/schemas.js";
 import type { MethodTable } from "../../ipc/server.js";
-import type { Lease } from "../policy/lease.js";
-import type { PinRecord } from "../policy/pins.js";
-import type * as Wire from "../policy/wire.js";
 
-const MAX_NAME = 256;
-const MAX_TIMEOUT_MS = 24 * 60 * 60 * 1000;
-const MAX_TTL_MS = 365 * 24 * 60 * 60 * 1000;
-
-const name = z.string().min(1).max(MAX_NAME);
-const ms = (max: number) => z.number().int().min(1).max(max);
-const mode = z.enum(["quick", "balanced", "deep", "verified"]);
-const sandboxKind = z.enum(["none", "bwrap", "systemd-run"]);
-const scope = { agent: name.optional(), project: name.optional() };
-const quick = { id: name, wait: z.boolean().optional(), timeout_ms: ms(MAX_TIMEOUT_MS).optional() };
-
-export const policySchemas = {
-  "policy.get": z.strictObject({}),
-  "policy.set": z.strictObject({
-    allow_fallback: z.boolean().optional(),
-    allow_remote: z.boolean().optional(),
-    allow_cpu: z.boolean().optional(),
-    required_sandbox: sandboxKind.nullable().optional(),
-    restore_after_ms: z.number().int().min(0).max(MAX_TIMEOUT_MS).optional(),
-  }),
-  "pin.set": z.strictObject({ ...scope, patterns: z.array(name).min(1).max(64) }),
-  "pin.list": z.strictObject({}),
-  "pin.clear": z.strictObject(scope),
-  "runtime.resolve": z.strictObject({
-    ...scope,
-    model: name.optional(),
-    mode: mode.optional(),
-    slo_ms: ms(MAX_TIMEOUT_MS).optional(),
-    needs: z.array(name).max(32).optional(),
-  }),
-  "lease.acquire": z.strictObject({
-    target: name,
-    capability: name,
-    ttl_ms: ms(MAX_TTL_MS),
-    holder: name,
-    wait_ms: z.number().int().min(0).max(MAX_TIMEOUT_MS).optional(),
-    timeout_ms: ms(MAX_TIMEOUT_MS).optional(),
-  }),
-  "lease.renew": z.strictObject({ id: name, ttl_ms: ms(MAX_TTL_MS).optional() }),
-  "lease.release": z.strictObject({ id: name }),
-  "lease.list": z.strictObject({ target: name.optional() }),
-  "runtime.reload": z.strictObject({ ...quick, model: name.optional() }),
-  "runtime.switch": z.strictObject({ ...quick, sandbox: sandboxKind.optional(), hardware: name.optional() }),
-  "chat.respond": z.strictObject({
-    messages: z
-      .array(
-        z.looseObject({
-          role: z.string().min(1).max(64),
-          content: z.union([z.string(), z.array(z.unknown()), z.null()]),
-        }),
-      )
-      .min(1)
-      .max(4096),
-    model: name.optional(),
-    agent: name.optional(),
-    project: name.optional(),
-    mode: mode.optional(),
-    max_tokens: z.number().int().min(1).max(1_000_000).optional(),
-    stream: z.boolean().optional(),
-    slo_ms: ms(MAX_TIMEOUT_MS).optional(),
-    timeout_ms: ms(MAX_TIMEOUT_MS).optional(),
-    request: name.optional(),
-  }),
-} as const;
-
-type Params<M extends keyof typeof policySchemas> = z.output<(typeof policySchemas)[M]>;
+type Params<M extends keyof typeof paramSchemas> = HandlerParams<M>;
 
 /** Drops keys whose value is undefined (zod keeps optional keys absent, but be exact for the service's types). */
 function defined<T extends object>(value: T): { [K in keyof T]: Exclude<T[K], undefined> } {
@@ -121,7 +56,7 @@ export function policyMethods(host: PolicyMethodsHost): MethodTable {
     }
     return p;
   };
-  const s = policySchemas;
+  const s = paramSchemas;
   return {
     "policy.get": { params: s["policy.get"], handler: () => policy().view() },
     "policy.set": {

@@ -1,8 +1,8 @@
 import { constants } from "node:fs";
 import { access, stat } from "node:fs/promises";
 import path from "node:path";
+import type { SandboxKind } from "../../base/spec.js";
 import { runTool, ToolError } from "../hardware/run-tool.js";
-import type { SandboxKind } from "../types.js";
 import { BWRAP_ISOLATION_ARGS } from "./bwrap-args.js";
 
 export interface SandboxDetection {

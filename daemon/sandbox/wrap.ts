@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import { existsSync, readdirSync } from "node:fs";
 import path from "node:path";
 import { RmxError } from "../../base/errors.js";
-import type { SandboxKind, SandboxSpec } from "../types.js";
+import type { SandboxKind, SandboxSpec } from "../../base/spec.js";
 import { BWRAP_ISOLATION_ARGS } from "./bwrap-args.js";
 import type { SandboxDetection } from "./detect.js";
 

@@ -1,7 +1,6 @@
 import { rfc3339 } from "../../base/clock.js";
-import { budgetExhausted, budgetLow } from "../supervise/budget.js";
+import type { HardwareId } from "../../base/spec.js";
 import type {
-  HardwareId,
   NodeEntry,
   NodeStatusCode,
   RestartBudgetView,
@@ -9,7 +8,8 @@ import type {
   RuntimeView,
   Severity,
   StatusObject,
-} from "../types.js";
+} from "../../ipc/protocol/runtime.js";
+import { budgetExhausted, budgetLow } from "../../ipc/protocol/runtime.js";
 import {
   maxNodeCode,
   nodeCodeLabel,

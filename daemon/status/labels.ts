@@ -1,4 +1,10 @@
-import type { NodeStatusCode, RuntimeState, Severity, StatusCode, StatusObject } from "../types.js";
+import type {
+  NodeStatusCode,
+  RuntimeState,
+  Severity,
+  StatusCode,
+  StatusObject,
+} from "../../ipc/protocol/runtime.js";
 
 export interface StateVocabulary {
   code: StatusCode;

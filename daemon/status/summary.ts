@@ -1,6 +1,7 @@
 // Imported by the CLI: keep to types and the tiny budget predicates.
-import { budgetExhausted } from "../supervise/budget.js";
-import type { RuntimeView, StatusSummary } from "../types.js";
+
+import type { RuntimeView, StatusSummary } from "../../ipc/protocol/runtime.js";
+import { budgetExhausted } from "../../ipc/protocol/runtime.js";
 
 /**
  * Down although it should be running, and not on its way back: `stopping` is a restart in progress
@@ -46,21 +47,4 @@ export function summarize(runtimes: readonly RuntimeView[], now: number): Status
     summary.attention = attention;
   }
   return summary;
-}
-
-/**
- * "Runtimes (updated 12:00:05): 2/3 ready, minimum 1 restart left, next reset 12:09:41 — attention
- * required"; parts that do not apply are left out.
- */
-export function statusHeader(
-  summary: StatusSummary,
-  generatedIso: string,
-  formatTime: (iso: string) => string,
-): string {
-  const parts = [`${summary.ready}/${summary.total} ready`];
-  const left = summary.min_restarts_left;
-  if (left !== undefined) parts.push(`minimum ${left} ${left === 1 ? "restart" : "restarts"} left`);
-  if (summary.next_reset !== undefined) parts.push(`next reset ${formatTime(summary.next_reset)}`);
-  const line = `Runtimes (updated ${formatTime(generatedIso)}): ${parts.join(", ")}`;
-  return summary.attention_required ? `${line} — attention required` : line;
 }

@@ -1,4 +1,4 @@
-import type { BackoffSpec } from "../types.js";
+import type { BackoffSpec } from "../../base/spec.js";
 
 /**
  * Delay before restart number `consecutiveFailures` (1-based): `initial_ms × factor^(n-1)`, capped at

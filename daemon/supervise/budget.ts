@@ -1,5 +1,5 @@
 import { rfc3339 } from "../../base/clock.js";
-import type { RestartBudgetView } from "../types.js";
+import type { RestartBudgetView } from "../../ipc/protocol/runtime.js";
 
 /**
  * Sliding-log restart budget: at most `max_restarts` attempts in any `window_seconds`. Unlike a fixed
@@ -158,23 +158,6 @@ export function budgetView(log: BudgetLog, limits: BudgetLimits, now: number): R
   const resetAt = used > 0 ? budgetResetAt(log, limits, now) : undefined;
   if (resetAt !== undefined) view.reset_at = rfc3339(resetAt);
   return view;
-}
-
-/** No automatic restart is possible now. A budget of 0 means restarts are disabled, not exhausted. */
-export function budgetExhausted(view: RestartBudgetView): boolean {
-  return view.max_restarts > 0 && view.remaining === 0;
-}
-
-/** One restart (or none) left out of several: worth a warning before it runs out. */
-export function budgetLow(view: RestartBudgetView): boolean {
-  return view.max_restarts > 1 && view.remaining <= 1;
-}
-
-/** "2 of 3 restarts left, window 600s, resets 12:09:41"; the noun agrees with the maximum. */
-export function budgetLine(view: RestartBudgetView, formatTime: (iso: string) => string): string {
-  const noun = view.max_restarts === 1 ? "restart" : "restarts";
-  const line = `${view.remaining} of ${view.max_restarts} ${noun} left, window ${view.window_seconds}s`;
-  return view.reset_at === undefined ? line : `${line}, resets ${formatTime(view.reset_at)}`;
 }
 
 function parseTimes(value: unknown): number[] | undefined {

@@ -3,9 +3,9 @@
  * backend said last and whether the way it died was the expected answer to our own stop signal.
  */
 import type { Logger } from "pino";
+import type { RuntimeSpec } from "../../base/spec.js";
 import { type ChildHandle, type ExitInfo, stopProcessGroup } from "../process/child.js";
 import type { RotatingLog } from "../process/logs.js";
-import type { RuntimeSpec } from "../types.js";
 import { type BackendErrors, backendErrorLines, ERROR_SEARCH_LINES } from "./backend-errors.js";
 import { resumeGroup, stopOptions } from "./launch.js";
 

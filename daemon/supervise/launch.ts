@@ -4,12 +4,13 @@
  * MODEL_MISSING, PORT_IN_USE, BINARY_NOT_FOUND, SANDBOX_UNAVAILABLE, …); the supervisor turns that into
  * a `spawn_failed` input.
  */
+import { getAdapter } from "../../adapters/registry.js";
 import type { Adapter, HardwareTarget, LaunchPlan } from "../../adapters/types.js";
+import type { RuntimeSpec } from "../../base/spec.js";
 import { assertModelReadable, resolveBinary } from "../process/binary.js";
 import { type ChildHandle, type SpawnOptions, spawnChild } from "../process/child.js";
 import type { RotatingLog } from "../process/logs.js";
 import { allocatePort, assertPortFree } from "../process/port.js";
-import type { RuntimeSpec } from "../types.js";
 
 export interface LaunchDeps {
   adapter: Adapter;
@@ -72,12 +73,9 @@ export function spawnPlan(
   });
 }
 
-/** What a user can set when the binary is not found: the config key, and for llama.cpp the variable. */
+/** What a user can set when the binary is not found: the adapter knows (the config key, an env variable). */
 function binaryHint(spec: RuntimeSpec, index: number | undefined): string | undefined {
-  const key = `runtimes[${index ?? "?"}].binary`;
-  if (spec.adapter === "llama.cpp") return `set LLAMA_SERVER_BIN or ${key}`;
-  if (spec.adapter === "command") return `set ${key}`;
-  return undefined;
+  return getAdapter(spec.adapter).binaryHint(`runtimes[${index ?? "?"}].binary`);
 }
 
 /** Sandbox wrappers are spared the stop signal so the backend inside gets its grace (see stopProcessGroup). */

@@ -3,11 +3,14 @@
  * `start_poll_max`, until 200 or `start_timeout`) and the steady health/inference cadence. It only
  * measures and reports: what an outcome means (degraded, unhealthy) is the state machine's decision.
  */
+
 import type { Adapter, ProbeOutcome } from "../../adapters/types.js";
 import type { Clock } from "../../base/clock.js";
+import { formatMs } from "../../base/format.js";
+import type { RuntimeSpec } from "../../base/spec.js";
+import type { LatencySummary } from "../../ipc/protocol/runtime.js";
 import { isErrorOutcome, LatencyWindow } from "../health/window.js";
-import type { LatencySummary, RuntimeSpec } from "../types.js";
-import type { ProbeKind } from "./state.js";
+import type { Input, ProbeFailure, ProbeKind } from "./state.js";
 
 const START_POLL_GROWTH = 1.5;
 /** How far back the latency summaries look. */
@@ -82,7 +85,7 @@ export class Prober {
       if (host.clock.now() >= deadline) {
         const what = lastOutcome ? describeOutcome(lastOutcome) : "no answer";
         host.onStartTimeout(
-          `not healthy within ${formatDuration(spec.health.start_timeout_ms)} of start (last probe: ${what})`,
+          `not healthy within ${formatMs(spec.health.start_timeout_ms)} of start (last probe: ${what})`,
         );
         return;
       }
@@ -135,13 +138,6 @@ export class Prober {
   }
 }
 
-/** "500 ms", "1.5 s", "120 s". */
-function formatDuration(ms: number): string {
-  if (ms < 1000) return `${Math.round(ms)} ms`;
-  const seconds = ms / 1000;
-  return `${Number.isInteger(seconds) ? seconds : seconds.toFixed(1)} s`;
-}
-
 /** Sub-10 µs precision is noise; keep summaries readable. */
 function roundMs(ms: number): number {
   return Math.round(ms * 100) / 100;
@@ -158,4 +154,17 @@ export function describeOutcome(outcome: ProbeOutcome): string {
     default:
       return outcome.status !== undefined ? `HTTP ${outcome.status}: ${outcome.message}` : outcome.message;
   }
+}
+
+/** A steady probe's outcome as the machine's input: ok, or the failure's class and how to name it. */
+export function probeInput(probe: ProbeKind, outcome: ProbeOutcome, spec: RuntimeSpec): Input {
+  if (outcome.kind === "ok") return { type: "probe", probe, ok: true };
+  return {
+    type: "probe",
+    probe,
+    ok: false,
+    failure: outcome.kind as ProbeFailure,
+    label: probe === "health" ? `${spec.health.path} probe` : "inference probe",
+    detail: describeOutcome(outcome),
+  };
 }

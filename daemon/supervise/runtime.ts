@@ -3,13 +3,18 @@
  * timers) into the pure state machine (state.ts) and carries out the effects it returns. The launch
  * pipeline is launch.ts, probe scheduling probes.ts, the view view.ts.
  */
+
 import path from "node:path";
 import type { Logger } from "pino";
+import { getAdapter } from "../../adapters/registry.js";
 import type { Adapter, HardwareTarget, LaunchPlan, ProbeOutcome } from "../../adapters/types.js";
 import type { Clock } from "../../base/clock.js";
 import { rfc3339 } from "../../base/clock.js";
 import { isRmxError, RmxError } from "../../base/errors.js";
+import type { RuntimeSpec } from "../../base/spec.js";
+import type { RuntimeState, RuntimeView } from "../../ipc/protocol/runtime.js";
 import type { EventBus } from "../events.js";
+import type { PersistedRuntime } from "../persisted.js";
 import {
   type ChildHandle,
   type ExitInfo,
@@ -17,21 +22,18 @@ import {
   type ProcessIdentity,
   stopProcessGroup,
 } from "../process/child.js";
-import type { ChildRecord } from "../process/identity.js";
 import { RotatingLog } from "../process/logs.js";
-import type { RuntimeSpec, RuntimeState, RuntimeView } from "../types.js";
 import { type BudgetLog, budgetView, dropReserved, sanitizeBudgetLog } from "./budget.js";
+import { reportEffect } from "./effect-reports.js";
 import { describeEnd, exitErrors, killChild } from "./exit.js";
 import { prepareLaunch, resumeGroup, spawnPlan, stopOptions } from "./launch.js";
-import { describeOutcome, Prober } from "./probes.js";
+import { Prober, probeInput } from "./probes.js";
 import {
   type Desired,
   type Effect,
   type Input,
   initialMachine,
   type Machine,
-  type ProbeFailure,
-  type ProbeKind,
   type StepResult,
   step,
 } from "./state.js";
@@ -64,12 +66,6 @@ export interface RuntimeDeps {
   onObserved?: () => void;
   /** Position of the runtime in the config's `runtimes:` list, for messages that name the key to set. */
   configIndex?: (id: string) => number | undefined;
-}
-
-export interface PersistedRuntime {
-  budget: BudgetLog;
-  desired: Desired;
-  child?: ChildRecord;
 }
 
 export interface RestoreOutcome {
@@ -146,8 +142,7 @@ export class RuntimeSupervisor {
   }
 
   get endpoint(): string | undefined {
-    if (this.spec.adapter === "remote") return this.spec.url?.replace(/\/+$/, "");
-    return this.port !== undefined ? `http://${this.spec.host}:${this.port}` : undefined;
+    return getAdapter(this.spec.adapter).endpoint(this.spec, this.port);
   }
 
   get budgetLog(): BudgetLog {
@@ -314,44 +309,14 @@ export class RuntimeSupervisor {
         if (this.retryTimer) clearTimeout(this.retryTimer);
         this.retryTimer = undefined;
         break;
-      case "restart_recorded": {
-        const budget = this.budget();
-        this.deps.bus.publish("runtime.restart", {
+      default:
+        reportEffect(effect, {
           id: this.id,
-          automatic: effect.automatic,
-          restart_budget: budget,
+          bus: this.deps.bus,
+          logger: this.logger,
+          budget: () => this.budget(),
+          lastFailure: this.lastFailure,
         });
-        this.logger.info({ automatic: effect.automatic, budget }, "restart recorded");
-        break;
-      }
-      case "budget_reset":
-        this.logger.warn({ budget: this.budget() }, "restart budget reset by request");
-        break;
-      case "denied": {
-        const budget = this.budget();
-        this.deps.bus.publish("runtime.budget.denied", {
-          id: this.id,
-          reason: effect.reason,
-          restart_budget: budget,
-        });
-        this.logger.warn({ budget }, effect.reason);
-        break;
-      }
-      case "probe_failed": {
-        const { probe, count, threshold, reason } = effect;
-        this.deps.bus.publish("runtime.probe.failed", {
-          id: this.id,
-          probe,
-          count,
-          threshold,
-          outcome: this.lastFailure,
-        });
-        this.logger.warn(
-          { probe, count, threshold, outcome: this.lastFailure?.kind, status: this.lastFailure?.status },
-          reason,
-        );
-        break;
-      }
     }
   }
 
@@ -526,17 +491,4 @@ export class RuntimeSupervisor {
   private current(generation: number): boolean {
     return !this.disposed && generation === this.machine.generation && this.machine.alive;
   }
-}
-
-/** A steady probe's outcome as the machine's input: ok, or the failure's class and how to name it. */
-function probeInput(probe: ProbeKind, outcome: ProbeOutcome, spec: RuntimeSpec): Input {
-  if (outcome.kind === "ok") return { type: "probe", probe, ok: true };
-  return {
-    type: "probe",
-    probe,
-    ok: false,
-    failure: outcome.kind as ProbeFailure,
-    label: probe === "health" ? `${spec.health.path} probe` : "inference probe",
-    detail: describeOutcome(outcome),
-  };
 }

@@ -4,8 +4,9 @@
  * starts). A wait never throws: it ends in one of `states` or, after `timeoutMs`, reports a timeout with
  * the state the runtime was in then.
  */
+
+import type { RuntimeState } from "../../ipc/protocol/runtime.js";
 import type { RmxEvent, Topic } from "../events.js";
-import type { RuntimeState } from "../types.js";
 
 /** What a wait reads of the supervisor. */
 export interface SettlingRuntime {
@@ -32,6 +33,12 @@ export type Settled = { timedOut: false; state: RuntimeState } | { timedOut: tru
 
 /** The states after which a started runtime needs nothing more from us. */
 export const SETTLED_STATES: readonly RuntimeState[] = ["ready", "failed", "exhausted", "stopped"];
+
+/**
+ * What a `--wait` on start/restore waits for: a settled state, or `idle` (an idle runtime was stopped on
+ * purpose and reads as "stopped" to the caller).
+ */
+export const SETTLED_OR_IDLE: readonly RuntimeState[] = [...SETTLED_STATES, "idle"];
 
 /** Subscribes synchronously, so a transition caused right after the call is seen. */
 export function awaitSettled(rt: SettlingRuntime, bus: SettleBus, opts: SettleOptions): Promise<Settled> {

@@ -3,7 +3,8 @@
  * machine and the effects the impure supervisor must carry out. No I/O, no timers, no clock reads:
  * `ctx.now` and `ctx.random` are injected, so every path is testable exhaustively.
  */
-import type { BackoffSpec, RestartBudgetSpec, RuntimeState } from "../types.js";
+import type { BackoffSpec, RestartBudgetSpec } from "../../base/spec.js";
+import type { RuntimeState } from "../../ipc/protocol/runtime.js";
 import { type BackendErrors, errorsText } from "./backend-errors.js";
 import { backoffDelay, shouldResetBackoff } from "./backoff.js";
 import {
@@ -210,7 +211,7 @@ export function step(m: Machine, input: Input, ctx: StepContext): StepResult {
     if (!canRestart(next.budget, ctx.budget, ctx.now)) return exhaust(why, ctx.now + delay);
     next.nextRetryAt = ctx.now + delay;
     next.retryKind = "backoff";
-    set("backoff", `${why}; restarting in ${formatMs(delay)}`);
+    set("backoff", `${why}; restarting in ${formatDelay(delay)}`);
     effects.push({ type: "schedule_retry", at: next.nextRetryAt, kind: "backoff" });
   };
 
@@ -462,7 +463,8 @@ export function describeExit(code: number | null, signal: string | null): string
   return `exit code ${code ?? "unknown"}`;
 }
 
-function formatMs(ms: number): string {
+/** A backoff delay, always with one decimal from a second on ("1.0 s"): jittered delays rarely land on whole seconds. */
+function formatDelay(ms: number): string {
   return ms < 1000 ? `${Math.round(ms)} ms` : `${(ms / 1000).toFixed(1)} s`;
 }
 

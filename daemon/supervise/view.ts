@@ -3,8 +3,9 @@
  * clock reads; the supervisor gathers the facts and passes `now`.
  */
 import { rfc3339 } from "../../base/clock.js";
+import type { RuntimeSpec } from "../../base/spec.js";
+import type { LatencySummary, RestartBudgetView, RuntimeView } from "../../ipc/protocol/runtime.js";
 import { runtimeStatus } from "../status/compose.js";
-import type { LatencySummary, RestartBudgetView, RuntimeSpec, RuntimeView } from "../types.js";
 import type { Machine } from "./state.js";
 
 export interface ViewFacts {

@@ -3,8 +3,8 @@
  * one per runtime. Severity is composed afresh from current findings each time: nothing latches.
  */
 import type { Logger } from "pino";
+import type { RuntimeStatusResult } from "../../ipc/protocol/runtime.js";
 import type { EventBus } from "../events.js";
-import type { RuntimeStatusResult } from "../types.js";
 
 /** What the publisher needs: where to publish, where to complain, and the status to publish. */
 export interface NodeHealthHost {

@@ -16,7 +16,7 @@ const wait: OptionSpec = {
 const timeout: OptionSpec = {
   type: "string",
   value: "DURATION",
-  description: "how long --wait waits (e.g. 60s, 2m; default 60s)",
+  description: "how long --wait waits (60s, 2m, 500ms: a unit is required; default 60s)",
 };
 const serviceScope: Record<string, OptionSpec> = {
   user: { type: "boolean", description: "the per-user service (default)" },

@@ -2,7 +2,7 @@
  * Pure text formatting for the CLI: colours, local times, durations, state symbols, event summaries.
  * Nothing here reads the environment or the clock; callers pass what they know.
  */
-import type { RestartBudgetView, RuntimeState } from "../../daemon/types.js";
+import type { RestartBudgetView, RuntimeState } from "../protocol/runtime.js";
 
 export interface Palette {
   readonly enabled: boolean;
@@ -56,7 +56,7 @@ export function formatLocalTime(iso: string): string {
 }
 
 /** `45s`, `3m12s`, `2h5m`, `3d4h`: two units at most, rounded down; negatives and NaN read `0s`. */
-export function formatDuration(seconds: number): string {
+export function formatSeconds(seconds: number): string {
   if (!Number.isFinite(seconds) || seconds < 0) return "0s";
   const total = Math.floor(seconds);
   const days = Math.floor(total / 86_400);
@@ -175,12 +175,9 @@ export function visibleWidth(text: string): number {
   return [...text.replace(ANSI, "")].length;
 }
 
-/** `60s`, `2m`, `500ms`, `1h` or a bare number of seconds → milliseconds; undefined when unreadable. */
-export function parseDuration(text: string): number | undefined {
-  const match = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(text.trim());
-  if (!match) return undefined;
-  const value = Number(match[1]);
-  const unit = match[2] ?? "s";
-  const factor = unit === "ms" ? 1 : unit === "s" ? 1000 : unit === "m" ? 60_000 : 3_600_000;
-  return Math.round(value * factor);
+/** "2 of 3 restarts left, window 600s, resets 12:09:41"; the noun agrees with the maximum. */
+export function budgetLine(view: RestartBudgetView, formatTime: (iso: string) => string): string {
+  const noun = view.max_restarts === 1 ? "restart" : "restarts";
+  const line = `${view.remaining} of ${view.max_restarts} ${noun} left, window ${view.window_seconds}s`;
+  return view.reset_at === undefined ? line : `${line}, resets ${formatTime(view.reset_at)}`;
 }

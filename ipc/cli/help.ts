@@ -54,6 +54,11 @@ export function commandHelp(spec: CommandSpec, defaultSocket: string): string {
   if (argRows.length > 0) sections.push("", "Arguments:", alignColumns(argRows).join("\n"));
   if (rows.length > 0) sections.push("", "Flags:", alignColumns(rows).join("\n"));
   if (spec.notes !== undefined) sections.push("", ...spec.notes);
+  if (Object.values(spec.options).some((o) => o.value === "DURATION")) sections.push("", DURATION_HELP);
   sections.push("", globalFlagsHelp(defaultSocket), "", EXIT_CODES_HELP);
   return sections.join("\n");
 }
+
+/** Flags and rmx.yaml read durations alike (base/units.ts); only a YAML number (no quotes) is milliseconds. */
+export const DURATION_HELP =
+  "DURATION: a number with its unit: 500ms, 60s, 1.5m, 2h, 1d. A bare number is refused (write 60s or 60000ms).";

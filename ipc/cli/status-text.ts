@@ -1,9 +1,7 @@
 /** The text of `rmx runtime status`: header, one line per runtime, the node's health line. */
-import { statusHeader } from "../../daemon/status/summary.js";
-import { budgetLine } from "../../daemon/supervise/budget.js";
-import type { RuntimeStatusResult, RuntimeView } from "../../daemon/types.js";
+import type { RuntimeStatusResult, RuntimeView, StatusSummary } from "../protocol/runtime.js";
 import type { Palette } from "./format.js";
-import { alignColumns, formatDuration, paintTone, stateMark } from "./format.js";
+import { alignColumns, budgetLine, formatSeconds, paintTone, stateMark } from "./format.js";
 
 const DOWN_STATES: ReadonlySet<string> = new Set(["failed", "exhausted", "backoff"]);
 
@@ -14,7 +12,7 @@ function runtimeCells(rt: RuntimeView, palette: Palette, formatTime: (iso: strin
     // The state word is always there: meaning never rests on colour or symbol alone.
     paintTone(palette, mark.tone, rt.state),
     rt.status.label,
-    rt.uptime_seconds === undefined ? "" : `up ${formatDuration(rt.uptime_seconds)}`,
+    rt.uptime_seconds === undefined ? "" : `up ${formatSeconds(rt.uptime_seconds)}`,
     budgetLine(rt.restart_budget, formatTime),
   ];
 }
@@ -44,4 +42,21 @@ export function renderStatus(
     lines.push(`  ${palette.yellow("attention:")} ${reason}`);
   lines.push(`Node ${result.node.target}: ${result.node.status.label}`);
   return lines;
+}
+
+/**
+ * "Runtimes (updated 12:00:05): 2/3 ready, minimum 1 restart left, next reset 12:09:41 — attention
+ * required"; parts that do not apply are left out.
+ */
+export function statusHeader(
+  summary: StatusSummary,
+  generatedIso: string,
+  formatTime: (iso: string) => string,
+): string {
+  const parts = [`${summary.ready}/${summary.total} ready`];
+  const left = summary.min_restarts_left;
+  if (left !== undefined) parts.push(`minimum ${left} ${left === 1 ? "restart" : "restarts"} left`);
+  if (summary.next_reset !== undefined) parts.push(`next reset ${formatTime(summary.next_reset)}`);
+  const line = `Runtimes (updated ${formatTime(generatedIso)}): ${parts.join(", ")}`;
+  return summary.attention_required ? `${line} — attention required` : line;
 }

@@ -1,8 +1,10 @@
 /** How `--wait` and `--timeout` read, and what a settled runtime prints and exits with. */
+
+import { parseDuration } from "../../base/units.js";
 import { UsageError } from "./args.js";
 import type { ParsedCommandArgs } from "./command-spec.js";
 import { ExitCode } from "./exit-codes.js";
-import { formatDuration, parseDuration } from "./format.js";
+import { formatSeconds } from "./format.js";
 
 export const DEFAULT_WAIT_MS = 60_000;
 /** The call may take as long as the wait plus this, so the daemon's own timeout answer arrives first. */
@@ -50,7 +52,7 @@ export function describeOutcome(
       };
     case "timeout":
       return {
-        line: `${id} did not settle within ${formatDuration(timeoutMs / 1000)} (state ${settled.state})${detail}`,
+        line: `${id} did not settle within ${formatSeconds(timeoutMs / 1000)} (state ${settled.state})${detail}`,
         toStderr: true,
         exitCode: ExitCode.ERROR,
       };

@@ -5,8 +5,12 @@
  */
 import type net from "node:net";
 import { encodeMessage, LineDecoder } from "../framing.js";
-import type { EventNotificationParams, JsonRpcResponse, LaggedNotificationParams } from "../protocol.js";
-import { Notifications } from "../protocol.js";
+import type {
+  EventNotificationParams,
+  JsonRpcResponse,
+  LaggedNotificationParams,
+} from "../protocol/jsonrpc.js";
+import { Notifications } from "../protocol/jsonrpc.js";
 import type { BudgetHolder, OutputBudget } from "./output-budget.js";
 import type { CallContext, RpcServerLogger, WireEvent, WireLimits } from "./types.js";
 import { encodeResponse, limitError } from "./wire.js";

@@ -4,10 +4,10 @@
  */
 import { setImmediate as setImmediatePromise } from "node:timers/promises";
 import { RmxError } from "../../base/errors.js";
-import type { JsonRpcResponse } from "../protocol.js";
-import { RpcErrors } from "../protocol.js";
+import type { JsonRpcResponse } from "../protocol/jsonrpc.js";
+import { RpcErrors } from "../protocol/jsonrpc.js";
+import { describeParamsError } from "../protocol/params-error.js";
 import { RpcCallError, toRpcError } from "../rpc-error.js";
-import { describeParamsError } from "../schemas.js";
 import { nestsDeeperThan } from "./json-depth.js";
 import type { CallContext, MethodDef, RpcServerLogger } from "./types.js";
 import { encodeResponse, errorResponse, limitError, type RequestId, wireError } from "./wire.js";

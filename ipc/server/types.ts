@@ -60,14 +60,7 @@ export interface WireLimits {
   idleTimeoutMs: number;
 }
 
-export const DEFAULT_LIMITS: Omit<WireLimits, "maxLineBytes" | "subscriberQueue"> = {
-  maxOutboundBytes: 8 * 1024 * 1024,
-  maxTotalOutboundBytes: 64 * 1024 * 1024,
-  maxBatch: 100,
-  maxJsonDepth: 64,
-  partialLineTimeoutMs: 10_000,
-  idleTimeoutMs: 10 * 60_000,
-};
+export { DEFAULT_LIMITS } from "../../base/wire-limits.js";
 
 export interface RpcServerOptions extends Partial<Omit<WireLimits, "maxLineBytes" | "subscriberQueue">> {
   socketPath: string;

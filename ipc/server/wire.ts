@@ -1,6 +1,6 @@
 /** Response shapes and encoding shared by the connection and the dispatcher. */
-import type { JsonRpcErrorObject, JsonRpcResponse } from "../protocol.js";
-import { RpcErrors } from "../protocol.js";
+import type { JsonRpcErrorObject, JsonRpcResponse } from "../protocol/jsonrpc.js";
+import { RpcErrors } from "../protocol/jsonrpc.js";
 
 export type RequestId = string | number | null;
 

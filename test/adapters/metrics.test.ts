@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { parseLlamaMetrics, parsePrometheus, parsePrometheusValue } from "../../adapters/metrics.js";
+import { parseLlamaMetrics, parsePrometheus, parsePrometheusValue } from "../../adapters/shared/metrics.js";
 
 // As the February 2025 build prints it (excerpt), including `inf` for a zero-time bucket.
 const OLDER_BUILD = `# HELP llamacpp:prompt_tokens_total Number of prompt tokens processed.

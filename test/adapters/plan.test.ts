@@ -1,15 +1,15 @@
 import fs from "node:fs";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { commandAdapter } from "../../adapters/command.js";
-import { llamaCppAdapter, llamaServerArgs } from "../../adapters/llama-cpp.js";
-import { llamaStubAdapter } from "../../adapters/llama-stub.js";
-import { placementEnv } from "../../adapters/placement.js";
+import { commandAdapter } from "../../adapters/command/adapter.js";
+import { llamaCppAdapter, llamaServerArgs } from "../../adapters/llama-cpp/adapter.js";
+import { llamaStubAdapter } from "../../adapters/llama-stub/adapter.js";
+import { stubEntryPath } from "../../adapters/llama-stub/stub-path.js";
 import { getAdapter } from "../../adapters/registry.js";
-import { openAiBase, remoteAdapter } from "../../adapters/remote.js";
-import { stubEntryPath } from "../../adapters/stub-path.js";
+import { openAiBase, remoteAdapter } from "../../adapters/remote/adapter.js";
+import { placementEnv } from "../../adapters/shared/placement.js";
 import { type ErrorCode, isRmxError } from "../../base/errors.js";
-import type { AdapterKind } from "../../daemon/types.js";
+import type { AdapterKind } from "../../base/spec.js";
 import { CPU, gpu, launchContext, runtimeSpec } from "./spec-fixture.js";
 
 function expectRmxError(fn: () => unknown, code: ErrorCode, fragment: string): void {

@@ -6,7 +6,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import fs from "node:fs";
 import http from "node:http";
 import net from "node:net";
-import { stubEntryPath } from "../../adapters/stub-path.js";
+import { stubEntryPath } from "../../adapters/llama-stub/stub-path.js";
 
 export interface Exit {
   code: number | null;

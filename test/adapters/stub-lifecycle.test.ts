@@ -3,8 +3,8 @@ import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { httpRequest } from "../../adapters/http.js";
-import { parseLlamaMetrics } from "../../adapters/metrics.js";
+import { httpRequest } from "../../adapters/shared/http.js";
+import { parseLlamaMetrics } from "../../adapters/shared/metrics.js";
 import {
   freePort,
   get,

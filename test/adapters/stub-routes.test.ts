@@ -2,8 +2,8 @@ import fs from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { parseLlamaMetrics, parsePrometheus } from "../../adapters/metrics.js";
-import { writeTinyGguf } from "../../daemon/models/gguf-writer.js";
+import { parseLlamaMetrics, parsePrometheus } from "../../adapters/shared/metrics.js";
+import { writeTinyGguf } from "../support/gguf-writer.js";
 import { get, isAlive, killAllStubs, post, request, type StubProcess, spawnStub } from "./stub-harness.js";
 
 interface ChatAnswer {

@@ -180,6 +180,16 @@ describe("runCli without a daemon", () => {
     const timeout = await cli(["runtime", "restore", "--id", "a", "--wait", "--timeout", "soon"]);
     expect(timeout.code).toBe(ExitCode.USAGE);
     expect(timeout.err).toMatch(/--timeout: expected a duration/);
+    // One meaning for a duration in text: a bare number has no unit to guess, so it is refused, not read as seconds.
+    const bareNumber = await cli(["runtime", "restore", "--id", "a", "--wait", "--timeout", "30"]);
+    expect(bareNumber.code).toBe(ExitCode.USAGE);
+    expect(bareNumber.err).toMatch(/--timeout: expected a duration like 60s, 2m or 500ms, got "30"/);
+  });
+
+  it("documents how a DURATION flag reads in the command's help", async () => {
+    const help = await cli(["runtime", "restore", "--help"]);
+    expect(help.out).toContain("DURATION: a number with its unit");
+    expect(help.out).toContain("A bare number is refused");
   });
 
   it("answers 4 with how to start the daemon when nothing listens", async () => {

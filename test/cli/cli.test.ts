@@ -7,8 +7,8 @@ import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { statusHeader } from "../../daemon/status/summary.js";
-import type { RestartBudgetView, RuntimeStatusResult, RuntimeView } from "../../daemon/types.js";
+import { statusHeader } from "../../ipc/cli/status-text.js";
+import type { RestartBudgetView, RuntimeStatusResult, RuntimeView } from "../../ipc/protocol/runtime.js";
 import { FakeDaemon, FakeRefusal } from "./fake-daemon.js";
 
 const ROOT = path.resolve(import.meta.dirname, "../..");

@@ -4,7 +4,7 @@
  */
 import net from "node:net";
 import { compileTopicPattern } from "../../daemon/events.js";
-import type { JsonRpcErrorObject } from "../../ipc/protocol.js";
+import type { JsonRpcErrorObject } from "../../ipc/protocol/jsonrpc.js";
 
 /** Thrown by a handler: the fake answers with this JSON-RPC error. */
 export class FakeRefusal {

@@ -1,20 +1,20 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import type { RestartBudgetView } from "../../daemon/types.js";
+import { parseDuration } from "../../base/units.js";
 import {
   alignColumns,
   budgetExhaustedDetail,
   colorEnabled,
   createPalette,
-  formatDuration,
   formatLocalTime,
+  formatSeconds,
   paintTone,
-  parseDuration,
   STATE_MARKS,
   stateMark,
   summarizePayload,
   visibleWidth,
 } from "../../ipc/cli/format.js";
+import type { RestartBudgetView } from "../../ipc/protocol/runtime.js";
 
 const ESC = "\u001b";
 const utc = (iso: string): string => iso.slice(11, 19);
@@ -70,24 +70,24 @@ describe("formatLocalTime", () => {
   });
 });
 
-describe("formatDuration", () => {
+describe("formatSeconds", () => {
   it("uses at most two units", () => {
-    expect(formatDuration(0)).toBe("0s");
-    expect(formatDuration(59.9)).toBe("59s");
-    expect(formatDuration(60)).toBe("1m0s");
-    expect(formatDuration(192)).toBe("3m12s");
-    expect(formatDuration(3600)).toBe("1h0m");
-    expect(formatDuration(7500)).toBe("2h5m");
-    expect(formatDuration(86_400 * 3 + 3600 * 4 + 59)).toBe("3d4h");
-    expect(formatDuration(-5)).toBe("0s");
-    expect(formatDuration(Number.NaN)).toBe("0s");
-    expect(formatDuration(Number.POSITIVE_INFINITY)).toBe("0s");
+    expect(formatSeconds(0)).toBe("0s");
+    expect(formatSeconds(59.9)).toBe("59s");
+    expect(formatSeconds(60)).toBe("1m0s");
+    expect(formatSeconds(192)).toBe("3m12s");
+    expect(formatSeconds(3600)).toBe("1h0m");
+    expect(formatSeconds(7500)).toBe("2h5m");
+    expect(formatSeconds(86_400 * 3 + 3600 * 4 + 59)).toBe("3d4h");
+    expect(formatSeconds(-5)).toBe("0s");
+    expect(formatSeconds(Number.NaN)).toBe("0s");
+    expect(formatSeconds(Number.POSITIVE_INFINITY)).toBe("0s");
   });
 
   it("reads back to the whole seconds it was given, within the precision it shows", () => {
     fc.assert(
       fc.property(fc.integer({ min: 0, max: 10 * 86_400 }), (seconds) => {
-        const text = formatDuration(seconds);
+        const text = formatSeconds(seconds);
         const units: Record<string, number> = { d: 86_400, h: 3600, m: 60, s: 1 };
         const parts = [...text.matchAll(/(\d+)([dhms])/g)];
         expect(parts.length).toBeGreaterThan(0);
@@ -101,15 +101,15 @@ describe("formatDuration", () => {
   });
 });
 
-describe("parseDuration", () => {
-  it("reads ms, s, m, h and bare seconds; refuses the rest", () => {
+describe("parseDuration as the CLI reads flags (base/units.ts, the config's parser)", () => {
+  it("reads ms, s, m, h and d; refuses a bare number (its unit would be a guess) and the rest", () => {
     expect(parseDuration("500ms")).toBe(500);
     expect(parseDuration("60s")).toBe(60_000);
-    expect(parseDuration("60")).toBe(60_000);
     expect(parseDuration("1.5s")).toBe(1500);
     expect(parseDuration("2m")).toBe(120_000);
     expect(parseDuration("1h")).toBe(3_600_000);
-    for (const bad of ["", "s", "-1s", "1d", "ten", "1 m"]) expect(parseDuration(bad), bad).toBeUndefined();
+    expect(parseDuration("1d")).toBe(86_400_000);
+    for (const bad of ["", "s", "-1s", "60", "ten", "1 m"]) expect(parseDuration(bad), bad).toBeUndefined();
   });
 });
 

@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { deepMerge } from "../../daemon/config/defaults.js";
+import { deepMerge } from "../../config/defaults.js";
 
 type Tree = { [key: string]: Tree | number | string | number[] | undefined };
 

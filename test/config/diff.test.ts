@@ -1,8 +1,8 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { BUILTIN_RUNTIME_DEFAULTS } from "../../daemon/config/defaults.js";
-import { diffRuntimes, sameRuntimeSpec } from "../../daemon/config/diff.js";
-import type { RuntimeSpec } from "../../daemon/types.js";
+import type { RuntimeSpec } from "../../base/spec.js";
+import { BUILTIN_RUNTIME_DEFAULTS } from "../../config/defaults.js";
+import { diffRuntimes, sameRuntimeSpec } from "../../config/diff.js";
 import { defaultRuntimeSpec } from "../support/runtime-spec.js";
 
 const spec = (id: string, over: Partial<RuntimeSpec> = {}): RuntimeSpec => defaultRuntimeSpec(id, over);

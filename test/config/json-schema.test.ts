@@ -3,8 +3,8 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { parse as parseYaml } from "yaml";
-import { embeddedConfigText } from "../../daemon/config/embedded.js";
-import { configJsonSchema } from "../../daemon/config/json-schema.js";
+import { embeddedConfigText } from "../../config/embedded.js";
+import { configJsonSchema } from "../../config/json-schema.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 type Schema = Record<string, unknown>;

@@ -3,7 +3,7 @@ import os from "node:os";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { isRmxError, type RmxError } from "../../base/errors.js";
-import { loadConfig, locateConfig, resolveNodeId } from "../../daemon/config/load.js";
+import { loadConfig, locateConfig, resolveNodeId } from "../../config/load.js";
 
 let dir: string;
 let home: string;

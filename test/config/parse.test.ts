@@ -4,12 +4,12 @@ import { fileURLToPath } from "node:url";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { isRmxError } from "../../base/errors.js";
-import { BUILTIN_RUNTIME_DEFAULTS } from "../../daemon/config/defaults.js";
-import { EMBEDDED_SOURCE, embeddedConfigText } from "../../daemon/config/embedded.js";
-import type { ConfigIssue } from "../../daemon/config/issues.js";
-import { parseConfigText } from "../../daemon/config/load.js";
-import { formatDuration, formatSize } from "../../daemon/config/units.js";
-import type { RuntimeSpec } from "../../daemon/types.js";
+import type { RuntimeSpec } from "../../base/spec.js";
+import { formatDuration, formatSize } from "../../base/units.js";
+import { BUILTIN_RUNTIME_DEFAULTS } from "../../config/defaults.js";
+import { EMBEDDED_SOURCE, embeddedConfigText } from "../../config/embedded.js";
+import type { ConfigIssue } from "../../config/issues.js";
+import { parseConfigText } from "../../config/load.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const HOME = "/home/tester";

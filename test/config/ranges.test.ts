@@ -5,8 +5,8 @@
  */
 import { describe, expect, it } from "vitest";
 import { isRmxError } from "../../base/errors.js";
-import { configJsonSchema } from "../../daemon/config/json-schema.js";
-import { parseConfigText } from "../../daemon/config/load.js";
+import { configJsonSchema } from "../../config/json-schema.js";
+import { parseConfigText } from "../../config/load.js";
 
 function firstIssue(text: string): string {
   try {

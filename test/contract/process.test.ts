@@ -5,7 +5,7 @@ import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LLAMA_FLAG_ARITY } from "../../adapters/llama-stub/llama-flags.js";
-import { writeTinyGguf } from "../../daemon/models/gguf-writer.js";
+import { writeTinyGguf } from "../support/gguf-writer.js";
 import { type Instance, REAL_SKIP_REASON, send, startInstance, type Target, targets } from "./target.js";
 
 const FIXTURES = path.resolve(import.meta.dirname, "../fixtures/llama-server-b4748");

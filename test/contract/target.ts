@@ -4,8 +4,8 @@ import http from "node:http";
 import net from "node:net";
 import os from "node:os";
 import path from "node:path";
-import { stubEntryPath } from "../../adapters/stub-path.js";
-import { writeTinyGguf } from "../../daemon/models/gguf-writer.js";
+import { stubEntryPath } from "../../adapters/llama-stub/stub-path.js";
+import { writeTinyGguf } from "../support/gguf-writer.js";
 
 /**
  * What the contract runs against: the stub always, a real llama-server when `LLAMA_SERVER_BIN` and

@@ -1,7 +1,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import type { BackoffSpec } from "../../base/spec.js";
 import { backoffDelay, shouldResetBackoff } from "../../daemon/supervise/backoff.js";
-import type { BackoffSpec } from "../../daemon/types.js";
 
 const SPEC: BackoffSpec = { initial_ms: 1000, max_ms: 30_000, factor: 2, jitter: 0, reset_after_ms: 60_000 };
 const mid = () => 0.5;

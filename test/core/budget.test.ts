@@ -5,9 +5,6 @@ import {
   BUDGET_CLOCK_SKEW_MS,
   type BudgetLimits,
   type BudgetLog,
-  budgetExhausted,
-  budgetLine,
-  budgetLow,
   budgetResetAt,
   budgetView,
   canRestart,
@@ -20,6 +17,8 @@ import {
   resetBudget,
   sanitizeBudgetLog,
 } from "../../daemon/supervise/budget.js";
+import { budgetLine } from "../../ipc/cli/format.js";
+import { budgetExhausted, budgetLow } from "../../ipc/protocol/runtime.js";
 import { budget, deepFreeze, hhmmss, T0 } from "./fixtures.js";
 
 const LIMITS: BudgetLimits = { max_restarts: 3, window_seconds: 600 };

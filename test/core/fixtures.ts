@@ -1,6 +1,6 @@
 import { rfc3339 } from "../../base/clock.js";
 import { runtimeStatus } from "../../daemon/status/compose.js";
-import type { RestartBudgetView, RuntimeState, RuntimeView } from "../../daemon/types.js";
+import type { RestartBudgetView, RuntimeState, RuntimeView } from "../../ipc/protocol/runtime.js";
 
 export const T0 = Date.UTC(2025, 8, 29, 12, 0, 5);
 /** "12:09:41" from an RFC 3339 string, like the CLI's local-time formatter but zone-free. */

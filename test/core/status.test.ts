@@ -15,8 +15,9 @@ import {
   runtimeStatus,
 } from "../../daemon/status/compose.js";
 import { maxNodeCode, nodeCodeRank, stateVocabulary } from "../../daemon/status/labels.js";
-import { statusHeader, summarize } from "../../daemon/status/summary.js";
-import type { NodeEntry, NodeStatusCode, RuntimeState, RuntimeView } from "../../daemon/types.js";
+import { summarize } from "../../daemon/status/summary.js";
+import { statusHeader } from "../../ipc/cli/status-text.js";
+import type { NodeEntry, NodeStatusCode, RuntimeState, RuntimeView } from "../../ipc/protocol/runtime.js";
 import { budget, deepFreeze, hhmmss, runtime, T0 } from "./fixtures.js";
 
 const RESET = Date.UTC(2025, 8, 29, 12, 9, 41);

@@ -7,7 +7,7 @@
 import fs from "node:fs/promises";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { RuntimeView } from "../../daemon/types.js";
+import type { RuntimeView } from "../../ipc/protocol/runtime.js";
 import { type DaemonHandle, startDaemon, stopAll, tempDir } from "../support/daemon-harness.js";
 import { type Recorder, record } from "../support/recorder.js";
 

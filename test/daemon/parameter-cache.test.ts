@@ -1,11 +1,11 @@
 /** ParameterCache: parameter counts of runtime models outside the catalog, read from real GGUF files. */
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import type { ModelEntry } from "../../daemon/models/catalog.js";
-import { readGguf } from "../../daemon/models/gguf.js";
-import { writeTinyGguf } from "../../daemon/models/gguf-writer.js";
+import { readGguf } from "../../adapters/shared/gguf/reader.js";
 import { ParameterCache } from "../../daemon/models/parameter-cache.js";
+import type { ModelEntry } from "../../ipc/protocol/models.js";
 import { tempDir } from "../support/daemon-harness.js";
+import { writeTinyGguf } from "../support/gguf-writer.js";
 import { defaultRuntimeSpec } from "../support/runtime-spec.js";
 
 describe("ParameterCache", () => {

@@ -7,7 +7,8 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { ManualClock, rfc3339 } from "../../base/clock.js";
 import { RmxError } from "../../base/errors.js";
-import { type DaemonProblem, ProblemBoard } from "../../daemon/problems.js";
+import { ProblemBoard } from "../../daemon/problems.js";
+import type { DaemonProblem } from "../../ipc/protocol/runtime.js";
 
 type Outcome =
   | { key: string; ok: true; advance: number }

@@ -1,8 +1,8 @@
 import fs from "node:fs/promises";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { writeTinyGguf } from "../../daemon/models/gguf-writer.js";
 import { startDaemon, stopAll } from "../support/daemon-harness.js";
+import { writeTinyGguf } from "../support/gguf-writer.js";
 
 afterEach(stopAll);
 

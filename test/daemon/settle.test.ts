@@ -4,7 +4,7 @@ import { describe, expect, it } from "vitest";
 import { systemClock } from "../../base/clock.js";
 import { EventBus } from "../../daemon/events.js";
 import { awaitSettled, SETTLED_STATES } from "../../daemon/supervise/settle.js";
-import type { RuntimeState } from "../../daemon/types.js";
+import type { RuntimeState } from "../../ipc/protocol/runtime.js";
 
 /** A runtime whose transitions are published the way the supervisor publishes them. */
 function runtime(bus: EventBus, id: string, state: RuntimeState) {
@@ -14,7 +14,7 @@ function runtime(bus: EventBus, id: string, state: RuntimeState) {
     to(next: RuntimeState) {
       const from = rt.state;
       rt.state = next;
-      bus.publish("runtime.state.changed", { id, from, to: next });
+      bus.publish("runtime.state.changed", { id, from, to: next } as never);
     },
   };
   return rt;

@@ -10,7 +10,7 @@
  */
 import { performance } from "node:perf_hooks";
 import { afterEach, describe, expect, it } from "vitest";
-import type { Lease } from "../../daemon/policy/lease.js";
+import type { Lease } from "../../ipc/protocol/policy.js";
 import { RawConn } from "../ipc/helpers.js";
 import { stopAll, until } from "../support/daemon-harness.js";
 import {

@@ -12,7 +12,7 @@ import {
 import { isAlive } from "../../daemon/hardware/process-usage.js";
 import { ToolError } from "../../daemon/hardware/run-tool.js";
 import { HardwareSampler } from "../../daemon/hardware/sampler.js";
-import type { HardwareInventory } from "../../daemon/hardware/types.js";
+import type { HardwareInventory } from "../../ipc/protocol/hardware.js";
 import { INVENTORY_CSV, SAMPLE_CSV, writeFakeNvidiaSmi } from "./fake-nvidia.js";
 
 const MiB = 1024 * 1024;

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { isRmxError } from "../../base/errors.js";
 import { hardwareIds, hardwareTarget } from "../../daemon/hardware/placement.js";
-import type { HardwareInventory } from "../../daemon/hardware/types.js";
+import type { HardwareInventory } from "../../ipc/protocol/hardware.js";
 
 const inv: HardwareInventory = {
   generated: "2025-01-01T00:00:00.000Z",

@@ -8,7 +8,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { ManualClock } from "../../base/clock.js";
 import { isAlive, sampleProcesses } from "../../daemon/hardware/process-usage.js";
 import { HardwareSampler } from "../../daemon/hardware/sampler.js";
-import type { HardwareInventory, HardwareSample } from "../../daemon/hardware/types.js";
+import type { HardwareInventory, HardwareSample } from "../../ipc/protocol/hardware.js";
 import { INVENTORY_CSV, writeFakeNvidiaSmi } from "./fake-nvidia.js";
 
 const children: ChildProcess[] = [];

@@ -1,5 +1,5 @@
 /**
- * The static import graph of the product's source (base/, daemon/, adapters/, ipc/): every relative
+ * The static import graph of the product's source (base/, config/, daemon/, adapters/, ipc/): every relative
  * `import … from`, `export … from`, `import type`, side-effect import and dynamic `import("…")`, with
  * `.js` specifiers resolved to the `.ts` files tsc compiles them from. Read by TypeScript's own
  * pre-processor, so multi-line imports, comments and strings are handled as the compiler handles them.
@@ -8,7 +8,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import path from "node:path";
 import ts from "typescript";
 
-export const ROOTS = ["base", "daemon", "adapters", "ipc"] as const;
+export const ROOTS = ["base", "config", "daemon", "adapters", "ipc"] as const;
 
 /** Files relative to `repo`, with forward slashes: `daemon/daemon.ts`. */
 export type Graph = Map<string, Set<string>>;
@@ -126,4 +126,52 @@ function cycleThrough(graph: Graph, members: Set<string>): string[] {
 
 export function edges(graph: Graph): [string, string][] {
   return [...graph].flatMap(([from, to]) => [...to].map((t): [string, string] => [from, t]));
+}
+
+/**
+ * Specifiers a file loads when it is loaded: static imports and re-exports, bare ones (`zod`) included,
+ * without `import type` / `export type` (erased by tsc) and without dynamic `import()` (loaded on demand).
+ * Under verbatimModuleSyntax `import { type A } from "x"` still loads "x", so it counts.
+ */
+export function loadedSpecifiersOf(source: string): string[] {
+  const file = ts.createSourceFile("x.ts", source, ts.ScriptTarget.Latest, false);
+  const out: string[] = [];
+  for (const statement of file.statements) {
+    if (ts.isImportDeclaration(statement) && ts.isStringLiteral(statement.moduleSpecifier)) {
+      if (statement.importClause?.isTypeOnly) continue;
+      out.push(statement.moduleSpecifier.text);
+    } else if (
+      ts.isExportDeclaration(statement) &&
+      statement.moduleSpecifier !== undefined &&
+      ts.isStringLiteral(statement.moduleSpecifier)
+    ) {
+      if (statement.isTypeOnly) continue;
+      out.push(statement.moduleSpecifier.text);
+    }
+  }
+  return out;
+}
+
+/**
+ * Every file (repo-relative) and bare package `entry` loads at start-up, transitively: what a process that
+ * imports it pays for.
+ */
+export function loadedClosure(repo: string, entry: string): { files: Set<string>; packages: Set<string> } {
+  const files = new Set<string>();
+  const packages = new Set<string>();
+  const visit = (rel: string) => {
+    if (files.has(rel)) return;
+    files.add(rel);
+    const abs = path.join(repo, rel);
+    for (const specifier of loadedSpecifiersOf(readFileSync(abs, "utf8"))) {
+      if (!specifier.startsWith(".")) {
+        if (!specifier.startsWith("node:")) packages.add(specifier);
+        continue;
+      }
+      const target = resolveSpecifier(abs, specifier);
+      if (target !== undefined) visit(path.relative(repo, target).split(path.sep).join("/"));
+    }
+  };
+  visit(entry);
+  return { files, packages };
 }

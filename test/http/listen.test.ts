@@ -1,7 +1,7 @@
 /** The listen address parser and the Host guard's loopback rule. */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { formatListen, hostAllowed, isLoopbackBind, parseListen } from "../../daemon/http/listen.js";
+import { formatListen, hostAllowed, isLoopbackBind, parseListen } from "../../config/http-listen.js";
 import { bearerMatches } from "../../daemon/http/token.js";
 
 describe("parseListen", () => {

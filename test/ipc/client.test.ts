@@ -192,8 +192,8 @@ describe("notifications", () => {
     const viaRaw: string[] = [];
     c.onNotification("event", (p: { topic: string }) => viaRaw.push(p.topic));
     const sub = await c.subscribe(["lease.*"], (e) => viaSub.push(e.topic));
-    ts.bus.publish("lease.acquired", {});
-    ts.bus.publish("lease.released", {});
+    ts.bus.publish("lease.acquired", {} as never);
+    ts.bus.publish("lease.released", {} as never);
     await waitFor(() => viaSub.length === 2, 5000, "two lease events");
     expect(viaSub).toEqual(["lease.acquired", "lease.released"]);
     expect(viaRaw).toEqual(viaSub);

@@ -1,7 +1,8 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import type { z } from "zod";
-import { describeParamsError, paramSchemas } from "../../ipc/schemas.js";
+import { describeParamsError } from "../../ipc/protocol/params-error.js";
+import { paramSchemas } from "../../ipc/protocol/schemas.js";
 
 function fail(method: keyof typeof paramSchemas, input: unknown): { message: string; paths: string[] } {
   const result = paramSchemas[method].safeParse(input);
@@ -13,16 +14,32 @@ function fail(method: keyof typeof paramSchemas, input: unknown): { message: str
 describe("paramSchemas", () => {
   it("covers every method of the protocol", () => {
     expect(Object.keys(paramSchemas).sort()).toEqual([
+      "chat.respond",
       "config.reload",
       "daemon.hello",
       "events.subscribe",
       "events.unsubscribe",
+      "hardware.get",
+      "lease.acquire",
+      "lease.list",
+      "lease.release",
+      "lease.renew",
       "matrix.get",
+      "models.inspect",
+      "models.list",
+      "pin.clear",
+      "pin.list",
+      "pin.set",
+      "policy.get",
+      "policy.set",
       "runtime.logs",
+      "runtime.reload",
+      "runtime.resolve",
       "runtime.restore",
       "runtime.start",
       "runtime.status",
       "runtime.stop",
+      "runtime.switch",
     ]);
   });
 

@@ -7,7 +7,7 @@ import { ManualClock } from "../../base/clock.js";
 import { isRmxError } from "../../base/errors.js";
 import { EventBus } from "../../daemon/events.js";
 import { RmxClient } from "../../ipc/client.js";
-import type { EventNotificationParams, LaggedNotificationParams } from "../../ipc/protocol.js";
+import type { EventNotificationParams, LaggedNotificationParams } from "../../ipc/protocol/jsonrpc.js";
 import { RpcServer } from "../../ipc/server.js";
 import { probeSocket } from "../../ipc/socket-path.js";
 import {
@@ -359,9 +359,9 @@ describe("events", () => {
     const got: EventNotificationParams[] = [];
     const sub = await c.subscribe(["runtime.*"], (e) => got.push(e));
     expect(sub.subscription).toMatch(/^sub-\d+$/);
-    ts.bus.publish("runtime.exited", { id: "a" });
-    ts.bus.publish("hardware.sample", { cpu: 1 });
-    ts.bus.publish("runtime.restart", { id: "b" });
+    ts.bus.publish("runtime.exited", { id: "a" } as never);
+    ts.bus.publish("hardware.sample", { cpu: 1 } as never);
+    ts.bus.publish("runtime.restart", { id: "b" } as never);
     await waitFor(() => got.length === 2, 5000, "two events");
     expect(got).toEqual([
       {
@@ -383,8 +383,8 @@ describe("events", () => {
     await sub.unsubscribe();
     const marker: EventNotificationParams[] = [];
     await c.subscribe(["daemon.stopping"], (e) => marker.push(e));
-    ts.bus.publish("runtime.exited", { id: "late" });
-    ts.bus.publish("daemon.stopping", {});
+    ts.bus.publish("runtime.exited", { id: "late" } as never);
+    ts.bus.publish("daemon.stopping", {} as never);
     await waitFor(() => marker.length === 1, 5000, "the marker event");
     expect(got).toHaveLength(2);
     expect(await c.call("events.unsubscribe", { subscription: sub.subscription })).toEqual({
@@ -426,7 +426,7 @@ describe("events", () => {
     let published = 0;
     for (let b = 0; b < batches; b += 1) {
       let last = 0;
-      for (let i = 0; i < perBatch; i += 1) last = ts.bus.publish("hardware.sample", { blob }).seq;
+      for (let i = 0; i < perBatch; i += 1) last = ts.bus.publish("hardware.sample", { blob } as never).seq;
       published += perBatch;
       // The fast client gets every batch while the slow one is stuck.
       await waitFor(() => fastSeqs.at(-1) === last, 5000, `batch ${b} at the fast client`);
@@ -435,7 +435,7 @@ describe("events", () => {
     expect(fastLagged).toEqual([]);
 
     slow.socket.resume();
-    const marker = ts.bus.publish("daemon.stopping", { marker: true }).seq;
+    const marker = ts.bus.publish("daemon.stopping", { marker: true } as never).seq;
     const isMarker = (line: string): boolean => line.includes(`"seq":${marker},`);
     await waitFor(() => slow.lines.some(isMarker), 10_000, "the marker at the slow client");
 

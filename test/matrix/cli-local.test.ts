@@ -2,9 +2,9 @@
 import { rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { ModelInspectResult } from "../../daemon/matrix/models-view.js";
-import { writeTinyGguf } from "../../daemon/models/gguf-writer.js";
+import type { ModelInspectResult } from "../../ipc/protocol/models.js";
 import { runCli, tempDir } from "../support/daemon-harness.js";
+import { writeTinyGguf } from "../support/gguf-writer.js";
 
 let dir: string;
 let env: Record<string, string>;

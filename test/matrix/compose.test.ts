@@ -1,6 +1,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { ManualClock, rfc3339 } from "../../base/clock.js";
+import type { SandboxKind } from "../../base/spec.js";
 import {
   composeMatrix,
   diffStatusCodes,
@@ -10,7 +11,8 @@ import {
   statusCodes,
 } from "../../daemon/matrix/compose.js";
 import { runtimeCellKey } from "../../daemon/matrix/keys.js";
-import type { MatrixCell, RuntimeState, SandboxKind } from "../../daemon/types.js";
+import type { MatrixCell } from "../../ipc/protocol/matrix.js";
+import type { RuntimeState } from "../../ipc/protocol/runtime.js";
 import { GIB, gguf, inventory, MIB, matrixRuntime, SANDBOXES, sample } from "./fixtures.js";
 
 const clock = new ManualClock(Date.UTC(2025, 8, 29, 12, 0, 5));

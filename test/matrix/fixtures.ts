@@ -1,27 +1,20 @@
 /** Builders for the pure matrix tests: specs, runtimes, inventories, samples, GGUF facts. */
-import { BUILTIN_RUNTIME_DEFAULTS, BUILTIN_RUNTIME_SCALARS } from "../../daemon/config/defaults.js";
-import type { HardwareInventory, HardwareSample } from "../../daemon/hardware/types.js";
+
+import type { GgufInfo } from "../../adapters/shared/gguf/reader.js";
+import type { RuntimeSpec, SandboxKind } from "../../base/spec.js";
 import type { MatrixRuntime, RuntimeObservation } from "../../daemon/matrix/compose.js";
-import type { GgufInfo } from "../../daemon/models/gguf.js";
 import type { SandboxDetection } from "../../daemon/sandbox/detect.js";
-import type { RuntimeSpec, RuntimeState, RuntimeView, SandboxKind } from "../../daemon/types.js";
+import type { HardwareInventory, HardwareSample } from "../../ipc/protocol/hardware.js";
+import type { RuntimeState, RuntimeView } from "../../ipc/protocol/runtime.js";
 import { runtime } from "../core/fixtures.js";
+import { defaultRuntimeSpec } from "../support/runtime-spec.js";
 
 export const GIB = 1024 ** 3;
 export const MIB = 1024 ** 2;
 
-export function spec(id: string, over: Partial<RuntimeSpec> = {}): RuntimeSpec {
-  return {
-    id,
-    adapter: "llama-stub",
-    args: [],
-    env: {},
-    sandbox: { kind: "none" },
-    ...BUILTIN_RUNTIME_SCALARS,
-    ...structuredClone(BUILTIN_RUNTIME_DEFAULTS),
-    ...over,
-  };
-}
+/** The built-in defaults' spec (test/support/runtime-spec.ts), under the name the matrix tests use. */
+export const spec = (id: string, over: Partial<RuntimeSpec> = {}): RuntimeSpec =>
+  defaultRuntimeSpec(id, over);
 
 export function matrixRuntime(
   id: string,

@@ -6,9 +6,8 @@
 import { readFile, rename, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { ModelInspectResult, ModelListResult } from "../../daemon/matrix/models-view.js";
-import { writeTinyGguf } from "../../daemon/models/gguf-writer.js";
-import type { MatrixResult } from "../../ipc/protocol.js";
+import type { MatrixResult } from "../../ipc/protocol/matrix.js";
+import type { ModelInspectResult, ModelListResult } from "../../ipc/protocol/models.js";
 import { writeFakeNvidiaSmi } from "../hardware/fake-nvidia.js";
 import {
   type DaemonHandle,
@@ -18,6 +17,7 @@ import {
   tempDir,
   until,
 } from "../support/daemon-harness.js";
+import { writeTinyGguf } from "../support/gguf-writer.js";
 import { call, cellIn, collect, hardwareOf, matrixOf } from "./support.js";
 
 const GIB = 1024 ** 3;

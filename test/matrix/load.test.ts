@@ -3,7 +3,7 @@
  * load and fall back to zero after it, while the backend's lifetime counters stay up (rates are deltas).
  */
 import { afterEach, describe, expect, it } from "vitest";
-import { parseLlamaMetrics } from "../../adapters/metrics.js";
+import { parseLlamaMetrics } from "../../adapters/shared/metrics.js";
 import { startDaemon, stopAll } from "../support/daemon-harness.js";
 import { cellIn, chatLoad, collect, matrixOf } from "./support.js";
 

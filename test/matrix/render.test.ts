@@ -2,7 +2,6 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { ManualClock } from "../../base/clock.js";
 import { composeMatrix } from "../../daemon/matrix/compose.js";
-import type { RuntimeState } from "../../daemon/types.js";
 import {
   cellSentence,
   cellWord,
@@ -12,6 +11,7 @@ import {
   renderMatrixList,
 } from "../../ipc/cli/commands/matrix.js";
 import { createPalette, visibleWidth } from "../../ipc/cli/format.js";
+import type { RuntimeState } from "../../ipc/protocol/runtime.js";
 import { GIB, gguf, inventory, matrixRuntime, SANDBOXES, sample } from "./fixtures.js";
 
 const clock = new ManualClock(Date.UTC(2025, 8, 29, 12, 0, 5));

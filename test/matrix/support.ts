@@ -1,9 +1,9 @@
 /** Helpers for the matrix's daemon tests: typed socket calls, event collection, load generation. */
 
-import type { HardwareResult } from "../../daemon/matrix/service.js";
-import type { MatrixCell } from "../../daemon/types.js";
 import type { RmxClient } from "../../ipc/client.js";
-import type { EventNotificationParams, MatrixResult } from "../../ipc/protocol.js";
+import type { HardwareResult } from "../../ipc/protocol/hardware.js";
+import type { EventNotificationParams } from "../../ipc/protocol/jsonrpc.js";
+import type { MatrixCell, MatrixResult } from "../../ipc/protocol/matrix.js";
 import type { DaemonHandle } from "../support/daemon-harness.js";
 
 export async function call<T>(d: DaemonHandle, method: string, params?: unknown): Promise<T> {

@@ -2,9 +2,10 @@ import { mkdir, mkdtemp, rename, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import type { ModelCatalogChange, ModelCatalogOptions } from "../../daemon/models/catalog.js";
+import type { ModelCatalogOptions } from "../../daemon/models/catalog.js";
 import { ModelCatalog } from "../../daemon/models/catalog.js";
-import { writeTinyGguf } from "../../daemon/models/gguf-writer.js";
+import type { ModelCatalogChange } from "../../ipc/protocol/models.js";
+import { writeTinyGguf } from "../support/gguf-writer.js";
 
 let root: string;
 let models: string;

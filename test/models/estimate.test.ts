@@ -1,8 +1,13 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import {
+  DEFAULT_CONTEXT,
+  estimateMemory,
+  fitOn,
+  OVERHEAD_FRACTION,
+} from "../../adapters/shared/gguf/estimate.js";
+import type { GgufInfo } from "../../adapters/shared/gguf/reader.js";
 import { formatBytes } from "../../base/format.js";
-import { DEFAULT_CONTEXT, estimateMemory, fitOn, OVERHEAD_FRACTION } from "../../daemon/models/estimate.js";
-import type { GgufInfo } from "../../daemon/models/gguf.js";
 
 const GiB = 1024 ** 3;
 

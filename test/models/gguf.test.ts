@@ -5,12 +5,12 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { GgufValueType, tensorBytes } from "../../adapters/shared/gguf/ggml-types.js";
+import type { GgufMetadataValue } from "../../adapters/shared/gguf/reader.js";
+import { readGguf, readGgufHeader } from "../../adapters/shared/gguf/reader.js";
 import { isRmxError } from "../../base/errors.js";
-import { GgufValueType, tensorBytes } from "../../daemon/models/ggml-types.js";
-import type { GgufMetadataValue } from "../../daemon/models/gguf.js";
-import { readGguf, readGgufHeader } from "../../daemon/models/gguf.js";
-import type { GgufTypedValue, GgufWritableValue } from "../../daemon/models/gguf-writer.js";
-import { typedValue, writeTinyGguf } from "../../daemon/models/gguf-writer.js";
+import type { GgufTypedValue, GgufWritableValue } from "../support/gguf-writer.js";
+import { typedValue, writeTinyGguf } from "../support/gguf-writer.js";
 
 let dir: string;
 beforeAll(async () => {

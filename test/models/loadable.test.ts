@@ -9,10 +9,15 @@ import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { llamaCppLoadProblems } from "../../adapters/llama-cpp-gguf.js";
-import { DEFAULT_CONTEXT, estimateMemory, fitOn, launchContext } from "../../daemon/models/estimate.js";
-import { readGguf } from "../../daemon/models/gguf.js";
-import { type GgufTypedValue, type TinyGgufOptions, writeTinyGguf } from "../../daemon/models/gguf-writer.js";
+import {
+  DEFAULT_CONTEXT,
+  estimateMemory,
+  fitOn,
+  launchContext,
+} from "../../adapters/shared/gguf/estimate.js";
+import { llamaCppLoadProblems } from "../../adapters/shared/gguf/load-problems.js";
+import { readGguf } from "../../adapters/shared/gguf/reader.js";
+import { type GgufTypedValue, type TinyGgufOptions, writeTinyGguf } from "../support/gguf-writer.js";
 
 let dir: string;
 beforeAll(async () => {

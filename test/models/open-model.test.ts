@@ -8,8 +8,8 @@ import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { readGgufHeader } from "../../adapters/shared/gguf/reader.js";
 import { isRmxError } from "../../base/errors.js";
-import { readGgufHeader } from "../../daemon/models/gguf.js";
 import { assertModelReadable } from "../../daemon/process/binary.js";
 
 let dir: string;

@@ -5,7 +5,7 @@
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
-import { backendChat, isRetryable } from "../../daemon/policy/backend-chat.js";
+import { backendChat, isRetryable } from "../../adapters/shared/openai-client.js";
 
 const servers: http.Server[] = [];
 

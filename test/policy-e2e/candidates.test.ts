@@ -4,7 +4,8 @@
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { BUILTIN_RUNTIME_DEFAULTS } from "../../daemon/config/defaults.js";
+import type { RuntimeSpec } from "../../base/spec.js";
+import { BUILTIN_RUNTIME_DEFAULTS } from "../../config/defaults.js";
 import {
   buildCandidates,
   capabilitiesOf,
@@ -13,7 +14,8 @@ import {
   type RuntimePlace,
   type RuntimeSnapshot,
 } from "../../daemon/policy/candidates.js";
-import type { MatrixCell, RuntimeSpec, RuntimeState, StatusObject } from "../../daemon/types.js";
+import type { MatrixCell } from "../../ipc/protocol/matrix.js";
+import type { RuntimeState, StatusObject } from "../../ipc/protocol/runtime.js";
 
 function spec(id: string, over: Partial<RuntimeSpec> = {}): RuntimeSpec {
   return {

@@ -5,7 +5,7 @@
  * pinned cell has been healthy for `policy.restore_after`. With fallback disallowed, the refusal exits 3.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { ChatResult, PolicyView } from "../../daemon/policy/wire.js";
+import type { ChatResult, PolicyView } from "../../ipc/protocol/policy.js";
 import { type DaemonHandle, startDaemon, stopAll } from "../support/daemon-harness.js";
 import { call, type EventRecorder, recordEvents } from "./support.js";
 

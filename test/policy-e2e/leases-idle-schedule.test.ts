@@ -6,8 +6,8 @@
  */
 import fs from "node:fs/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { Lease, LeaseResult } from "../../daemon/policy/wire.js";
-import type { MatrixResult } from "../../ipc/protocol.js";
+import type { MatrixResult } from "../../ipc/protocol/matrix.js";
+import type { Lease, LeaseResult } from "../../ipc/protocol/policy.js";
 import { type DaemonHandle, pidAlive, startDaemon, stopAll, tempDir } from "../support/daemon-harness.js";
 import { call, callError, type EventRecorder, recordEvents } from "./support.js";
 

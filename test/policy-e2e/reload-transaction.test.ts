@@ -10,11 +10,11 @@
 import fs from "node:fs/promises";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { writeTinyGguf } from "../../daemon/models/gguf-writer.js";
-import type { ChatResult, QuickActionResult } from "../../daemon/policy/wire.js";
-import type { RuntimeView } from "../../daemon/types.js";
+import type { ChatResult, QuickActionResult } from "../../ipc/protocol/policy.js";
+import type { RuntimeView } from "../../ipc/protocol/runtime.js";
 import { report } from "../faults/fault-support.js";
 import { type DaemonHandle, STUB, startDaemon, stopAll, tempDir } from "../support/daemon-harness.js";
+import { writeTinyGguf } from "../support/gguf-writer.js";
 import { call, callError, recordEvents } from "./support.js";
 
 const REFUSAL = "llama_model_load: error loading model architecture: unknown model architecture: 'qwen9'";

@@ -5,7 +5,7 @@
  * on the next allowed cell.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { ChatResult, ResolveResult } from "../../daemon/policy/wire.js";
+import type { ChatResult, ResolveResult } from "../../ipc/protocol/policy.js";
 import { type DaemonHandle, startDaemon, stopAll } from "../support/daemon-harness.js";
 import { call, callError, type FakeOpenAi, startFakeOpenAi } from "./support.js";
 

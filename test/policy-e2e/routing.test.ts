@@ -6,9 +6,9 @@
 import fs from "node:fs/promises";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { writeTinyGguf } from "../../daemon/models/gguf-writer.js";
-import type { ChatResult, QuickActionResult, ResolveResult } from "../../daemon/policy/wire.js";
+import type { ChatResult, QuickActionResult, ResolveResult } from "../../ipc/protocol/policy.js";
 import { type DaemonHandle, startDaemon, stopAll, tempDir } from "../support/daemon-harness.js";
+import { writeTinyGguf } from "../support/gguf-writer.js";
 import { call, callError } from "./support.js";
 
 let d: DaemonHandle;

@@ -6,7 +6,7 @@
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { type RmxClient, RpcCallError } from "../../ipc/client.js";
-import type { EventNotificationParams } from "../../ipc/protocol.js";
+import type { EventNotificationParams } from "../../ipc/protocol/jsonrpc.js";
 import type { DaemonHandle } from "../support/daemon-harness.js";
 
 type Payload = Record<string, unknown>;

@@ -1,11 +1,10 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { ManualClock } from "../../base/clock.js";
-import type { FallbackPayload, RestoredPayload } from "../../daemon/policy/fallback.js";
 import { FallbackTracker } from "../../daemon/policy/fallback.js";
-import type { PinRecord } from "../../daemon/policy/pins.js";
 import type { Candidate, PolicySwitches } from "../../daemon/policy/resolve.js";
 import { resolveCell } from "../../daemon/policy/resolve.js";
+import type { FallbackPayload, PinRecord, RestoredPayload } from "../../ipc/protocol/policy.js";
 import { makeCandidate, makeCell } from "./fixtures.js";
 
 const A = makeCandidate(makeCell("llama-8b", "gpu:0", "none"));

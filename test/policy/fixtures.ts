@@ -1,7 +1,8 @@
 import type { ManualClock } from "../../base/clock.js";
+import type { SandboxKind } from "../../base/spec.js";
 import type { Candidate } from "../../daemon/policy/resolve.js";
 import type { Timers } from "../../daemon/policy/timers.js";
-import type { MatrixCell, SandboxKind } from "../../daemon/types.js";
+import type { MatrixCell } from "../../ipc/protocol/matrix.js";
 
 /** Timers driven by a ManualClock: `advance` moves the clock to each due timer in order and fires it. */
 export class FakeTimers implements Timers {

@@ -2,9 +2,10 @@ import fc from "fast-check";
 import { afterEach, describe, expect, it } from "vitest";
 import { ManualClock, rfc3339, systemClock } from "../../base/clock.js";
 import { isRmxError, RmxError } from "../../base/errors.js";
-import type { Lease, LeaseTopic } from "../../daemon/policy/lease.js";
+import type { LeaseTopic } from "../../daemon/policy/lease.js";
 import { LeaseManager } from "../../daemon/policy/lease.js";
 import { MAX_TIMER_MS } from "../../daemon/policy/timers.js";
+import type { Lease } from "../../ipc/protocol/policy.js";
 import { FakeTimers } from "./fixtures.js";
 
 const CELL = "llama-8b@gpu:0/none";

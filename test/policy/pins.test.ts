@@ -2,8 +2,8 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { ManualClock } from "../../base/clock.js";
 import { isRmxError } from "../../base/errors.js";
-import type { PinRecord } from "../../daemon/policy/pins.js";
 import { matchPin, PinStore, parsePinPattern, pinScopeKey } from "../../daemon/policy/pins.js";
+import type { PinRecord } from "../../ipc/protocol/policy.js";
 
 function parseError(s: string): string {
   try {

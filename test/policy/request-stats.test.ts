@@ -1,7 +1,8 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { ManualClock } from "../../base/clock.js";
-import { nearestRank, RequestStats } from "../../daemon/policy/request-stats.js";
+import { percentile } from "../../daemon/health/window.js";
+import { RequestStats } from "../../daemon/policy/request-stats.js";
 
 const CELL = "llama-8b@gpu:0";
 const CHAT = "/v1/chat/completions";
@@ -63,8 +64,8 @@ describe("RequestStats", () => {
     fc.assert(
       fc.property(fc.array(fc.integer({ min: 0, max: 100_000 }), { minLength: 1, maxLength: 200 }), (xs) => {
         const sorted = [...xs].sort((a, b) => a - b);
-        const p50 = nearestRank(sorted, 50)!;
-        const p95 = nearestRank(sorted, 95)!;
+        const p50 = percentile(sorted, 50)!;
+        const p95 = percentile(sorted, 95)!;
         expect(xs).toContain(p50);
         expect(p50).toBeLessThanOrEqual(p95);
         expect(p95).toBeLessThanOrEqual(sorted.at(-1)!);

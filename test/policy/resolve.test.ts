@@ -1,16 +1,10 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import type { PinRecord } from "../../daemon/policy/pins.js";
+import type { SandboxKind } from "../../base/spec.js";
 import { matchPin, parsePinPattern } from "../../daemon/policy/pins.js";
-import type {
-  Candidate,
-  PassReason,
-  PolicySwitches,
-  Resolution,
-  ResolveRequest,
-} from "../../daemon/policy/resolve.js";
+import type { Candidate, PolicySwitches, Resolution, ResolveRequest } from "../../daemon/policy/resolve.js";
 import { CHECK_ORDER, resolveCell } from "../../daemon/policy/resolve.js";
-import type { SandboxKind } from "../../daemon/types.js";
+import type { PassReason, PinRecord } from "../../ipc/protocol/policy.js";
 import { makeCandidate, makeCell } from "./fixtures.js";
 
 const open: PolicySwitches = { allow_fallback: true, allow_remote: true, allow_cpu: true };

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { isRmxError } from "../../base/errors.js";
+import type { ScheduleSpec } from "../../base/spec.js";
 import { Scheduler } from "../../daemon/policy/schedule.js";
-import type { ScheduleSpec } from "../../daemon/types.js";
 
 const nightly: ScheduleSpec = {
   id: "nightly",

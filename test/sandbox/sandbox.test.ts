@@ -7,13 +7,13 @@ import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { isRmxError } from "../../base/errors.js";
+import type { SandboxSpec } from "../../base/spec.js";
 import { spawnChild, stopProcessGroup } from "../../daemon/process/child.js";
 import { RotatingLog } from "../../daemon/process/logs.js";
 import type { SandboxDetection } from "../../daemon/sandbox/detect.js";
 import { detectSandboxes } from "../../daemon/sandbox/detect.js";
 import type { CommandPlan } from "../../daemon/sandbox/wrap.js";
 import { SANDBOX_HOME, wrapCommand } from "../../daemon/sandbox/wrap.js";
-import type { SandboxSpec } from "../../daemon/types.js";
 
 const ctx = { runtimeId: "llama-1", stateDir: "/var/lib/rmx" };
 const plan: CommandPlan = {

@@ -1,5 +1,5 @@
 /**
- * Runs the built smoke (dist/test/smoke/runtime-smoke.js) as a user would, in stub mode and in MODE=real
+ * Runs the built smoke (.build/test/smoke/runtime-smoke.js, `npm run build:smoke`) as a user would, in stub mode and in MODE=real
  * against a stand-in llama-server (a wrapper that records its arguments and execs the stub), and checks that
  * nothing it started outlives it: every process is found by a marker in its environment, which rmxd and
  * the backends inherit.
@@ -12,10 +12,10 @@ import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { writeTinyGguf } from "../../daemon/models/gguf-writer.js";
+import { writeTinyGguf } from "../support/gguf-writer.js";
 
 const REPO = path.resolve(import.meta.dirname, "../..");
-const SMOKE = path.join(REPO, "dist/test/smoke/runtime-smoke.js");
+const SMOKE = path.join(REPO, ".build/test/smoke/runtime-smoke.js");
 const STUB = path.join(REPO, "dist/adapters/llama-stub/main.js");
 const SMOKE_TIMEOUT_MS = 120_000;
 const STEPS = [
@@ -43,7 +43,7 @@ const running = new Set<ChildProcess>();
 
 beforeAll(() => {
   if (!existsSync(SMOKE) || !existsSync(STUB)) {
-    throw new Error(`${SMOKE} is missing: build first (npx tsc -p tsconfig.json)`);
+    throw new Error(`${SMOKE} is missing: build first (npm run build && npm run build:smoke)`);
   }
 });
 

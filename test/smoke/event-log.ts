@@ -2,7 +2,7 @@
  * Every event of one subscription, kept in order, so a step can mark a point, act, and then wait for the
  * first matching event after the mark: nothing published between the action and the wait is missed.
  */
-import type { EventNotificationParams } from "../../ipc/protocol.js";
+import type { EventNotificationParams } from "../../ipc/protocol/jsonrpc.js";
 
 interface Waiter {
   from: number;

@@ -5,7 +5,7 @@
 import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { closeSync, openSync, readFileSync } from "node:fs";
 import { RmxClient } from "../../ipc/client.js";
-import type { HelloResult } from "../../ipc/protocol.js";
+import type { HelloResult } from "../../ipc/protocol/runtime.js";
 
 export interface Exit {
   code: number | null;

@@ -13,17 +13,18 @@ import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import type { RuntimeStatusResult, RuntimeView } from "../../daemon/types.js";
 import { RmxClient, RpcCallError } from "../../ipc/client.js";
-import type { EventNotificationParams, HelloResult } from "../../ipc/protocol.js";
+import type { EventNotificationParams } from "../../ipc/protocol/jsonrpc.js";
+import type { HelloResult, RuntimeStatusResult, RuntimeView } from "../../ipc/protocol/runtime.js";
 import { EventLog } from "./event-log.js";
 import { type DaemonProcess, ProcessTracker, waitUntilGone } from "./processes.js";
 import { Report } from "./report.js";
 import { RESTART_BUDGET, resolvePlan, type SmokePlan } from "./smoke-plan.js";
 import { checkExhaustedStatus, checkReadyStatus } from "./status-checks.js";
 
-const RMXD = fileURLToPath(new URL("../../daemon/main.js", import.meta.url));
-const RMX = fileURLToPath(new URL("../../ipc/cli/main.js", import.meta.url));
+// Built to .build/test/smoke/ (tsconfig.smoke.json), apart from the product in dist/, which it runs.
+const RMXD = fileURLToPath(new URL("../../../dist/daemon/main.js", import.meta.url));
+const RMX = fileURLToPath(new URL("../../../dist/ipc/cli/main.js", import.meta.url));
 
 /** rmxd's own start-up (config, inventory, socket), before any model loads. */
 const DAEMON_START_TIMEOUT_MS = 30_000;

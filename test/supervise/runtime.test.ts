@@ -7,12 +7,14 @@ import os from "node:os";
 import path from "node:path";
 import pino from "pino";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { stubEntryPath } from "../../adapters/llama-stub/stub-path.js";
 import { getAdapter } from "../../adapters/registry.js";
-import { stubEntryPath } from "../../adapters/stub-path.js";
 import { systemClock } from "../../base/clock.js";
+import type { RuntimeSpec } from "../../base/spec.js";
 import { EventBus, type RmxEvent } from "../../daemon/events.js";
-import { type PersistedRuntime, RuntimeSupervisor } from "../../daemon/supervise/runtime.js";
-import type { RuntimeSpec, RuntimeState } from "../../daemon/types.js";
+import type { PersistedRuntime } from "../../daemon/persisted.js";
+import { RuntimeSupervisor } from "../../daemon/supervise/runtime.js";
+import type { RuntimeState } from "../../ipc/protocol/runtime.js";
 import { alive } from "../daemon/support.js";
 import { defaultRuntimeSpec } from "../support/runtime-spec.js";
 

@@ -1,5 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import type { BackoffSpec, RestartBudgetSpec } from "../../base/spec.js";
 import { budgetView, canRestart } from "../../daemon/supervise/budget.js";
 import {
   type Input,
@@ -10,7 +11,7 @@ import {
   type StepContext,
   step,
 } from "../../daemon/supervise/state.js";
-import type { BackoffSpec, RestartBudgetSpec, RuntimeState } from "../../daemon/types.js";
+import type { RuntimeState } from "../../ipc/protocol/runtime.js";
 
 const budget: RestartBudgetSpec = { max_restarts: 3, window_seconds: 600, retry_at_reset: true };
 const backoff: BackoffSpec = {

@@ -7,9 +7,9 @@ import { readFileSync } from "node:fs";
 import fs from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import type { RuntimeState, RuntimeStatusResult } from "../../daemon/types.js";
 import { RmxClient } from "../../ipc/client.js";
-import type { EventNotificationParams } from "../../ipc/protocol.js";
+import type { EventNotificationParams } from "../../ipc/protocol/jsonrpc.js";
+import type { RuntimeState, RuntimeStatusResult } from "../../ipc/protocol/runtime.js";
 
 export const REPO = path.resolve(import.meta.dirname, "../..");
 export const RMXD = path.join(REPO, "dist/daemon/main.js");

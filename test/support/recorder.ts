@@ -3,7 +3,7 @@
  * cursor-based waits: successive `next` calls see successive events.
  */
 import type { RmxClient } from "../../ipc/client.js";
-import type { EventNotificationParams } from "../../ipc/protocol.js";
+import type { EventNotificationParams } from "../../ipc/protocol/jsonrpc.js";
 import type { DaemonHandle } from "./daemon-harness.js";
 
 /** An event as tests read it: payloads differ by topic and are checked field by field. */

@@ -1,11 +1,12 @@
 /** A resolved RuntimeSpec built from the daemon's own built-in defaults, as a config without overrides yields. */
+
+import type { RuntimeSpec } from "../../base/spec.js";
 import {
   BUILTIN_RUNTIME_DEFAULTS,
   BUILTIN_RUNTIME_SCALARS,
   type DeepPartial,
   deepMerge,
-} from "../../daemon/config/defaults.js";
-import type { RuntimeSpec } from "../../daemon/types.js";
+} from "../../config/defaults.js";
 
 type Blocks = typeof BUILTIN_RUNTIME_DEFAULTS;
 

@@ -1,10 +1,11 @@
 /** `rmx chat [--model M] [--agent A] [--mode …] [--stream] MESSAGE…`: an answer through the matrix. */
-import type { ChatAnswer, ChatDeltaParams, ChatParams, ChatResult } from "../../../daemon/policy/wire.js";
+
+import { parseDuration } from "../../../base/units.js";
+import type { ChatAnswer, ChatDeltaParams, ChatParams, ChatResult } from "../../protocol/policy.js";
 import { booleanValue, stringValue, UsageError, usageLine } from "../args.js";
 import type { ParsedCommandArgs } from "../command-spec.js";
 import type { CliContext } from "../context.js";
 import { ExitCode } from "../exit-codes.js";
-import { parseDuration } from "../format.js";
 import { escapeControl } from "../sanitize.js";
 import { modeValue, positiveInt } from "./resolve.js";
 

@@ -6,7 +6,7 @@ import { ExitCode } from "../exit-codes.js";
 
 export async function run(ctx: CliContext, args: ParsedCommandArgs): Promise<number> {
   if (args.command[1] === "schema") {
-    const { configJsonSchema } = await import("../../../daemon/config/json-schema.js");
+    const { configJsonSchema } = await import("../../../config/json-schema.js");
     ctx.out(JSON.stringify(configJsonSchema(), null, 2));
     return ExitCode.OK;
   }
@@ -14,7 +14,7 @@ export async function run(ctx: CliContext, args: ParsedCommandArgs): Promise<num
 }
 
 async function check(ctx: CliContext, file: string | undefined): Promise<number> {
-  const { loadConfig, locateConfig } = await import("../../../daemon/config/load.js");
+  const { loadConfig, locateConfig } = await import("../../../config/load.js");
   // The same lookup the daemon does: FILE as if given to `rmxd --config`, else RMX_CONFIG, the XDG file, the default.
   const location = await locateConfig({ ...(file === undefined ? {} : { flag: file }), env: ctx.env });
   try {

@@ -1,5 +1,5 @@
 /** `rmx events [--topic PATTERN …]`: one line per event until Ctrl-C. */
-import type { EventNotificationParams } from "../../protocol.js";
+import type { EventNotificationParams } from "../../protocol/jsonrpc.js";
 import { listValue } from "../args.js";
 import type { ParsedCommandArgs } from "../command-spec.js";
 import type { CliContext } from "../context.js";

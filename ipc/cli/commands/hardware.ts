@@ -1,7 +1,7 @@
 /** `rmx hardware [--refresh]`: the inventory, the latest sample, each runtime's usage and the tick's cost. */
 
 import { formatBytes } from "../../../base/format.js";
-import type { HardwareResult } from "../../../daemon/matrix/service.js";
+import type { HardwareResult } from "../../protocol/hardware.js";
 import { booleanValue } from "../args.js";
 import type { ParsedCommandArgs } from "../command-spec.js";
 import type { CliContext } from "../context.js";

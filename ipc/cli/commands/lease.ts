@@ -1,10 +1,12 @@
 /** `rmx lease acquire|renew|release|list`. */
-import type { Lease, LeaseAcquireParams, LeaseResult } from "../../../daemon/policy/wire.js";
+
+import { parseDuration } from "../../../base/units.js";
+import type { Lease, LeaseAcquireParams, LeaseResult } from "../../protocol/policy.js";
 import { stringValue, UsageError, usageLine } from "../args.js";
 import type { ParsedCommandArgs } from "../command-spec.js";
 import type { CliContext } from "../context.js";
 import { ExitCode } from "../exit-codes.js";
-import { alignColumns, formatLocalTime, parseDuration } from "../format.js";
+import { alignColumns, formatLocalTime } from "../format.js";
 
 /** Slack over `--wait` so the daemon's own "still full" answer arrives first. */
 const CALL_SLACK_MS = 10_000;

@@ -2,8 +2,8 @@
  * `rmx matrix [--list]`: the grid (models as rows, hardware/sandbox as columns, a short state word and the
  * generated tokens/s per cell, then a legend), or the same facts as one sentence per cell for screen readers.
  */
-import type { MatrixCell, StatusCode } from "../../../daemon/types.js";
-import type { MatrixResult } from "../../protocol.js";
+import type { MatrixCell, MatrixResult } from "../../protocol/matrix.js";
+import type { StatusCode } from "../../protocol/runtime.js";
 import { booleanValue } from "../args.js";
 import type { ParsedCommandArgs } from "../command-spec.js";
 import type { CliContext } from "../context.js";

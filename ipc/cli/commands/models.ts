@@ -3,15 +3,11 @@
  * `rmx models inspect FILE [--context N]`: reads the file here, without the daemon.
  */
 
+import type { MemoryEstimate } from "../../../adapters/shared/gguf/estimate.js";
+import type { GgufInfo } from "../../../adapters/shared/gguf/reader.js";
+import type { FitVerdict } from "../../../base/fit.js";
 import { formatBytes } from "../../../base/format.js";
-import type {
-  ModelInspectResult,
-  ModelListEntry,
-  ModelListResult,
-} from "../../../daemon/matrix/models-view.js";
-import type { MemoryEstimate } from "../../../daemon/models/estimate.js";
-import type { GgufInfo } from "../../../daemon/models/gguf.js";
-import type { FitVerdict } from "../../../daemon/types.js";
+import type { ModelInspectResult, ModelListEntry, ModelListResult } from "../../protocol/models.js";
 import { stringValue, UsageError, usageLine } from "../args.js";
 import type { CommandSpec, ParsedCommandArgs } from "../command-spec.js";
 import type { CliContext } from "../context.js";
@@ -126,8 +122,8 @@ function parseContext(raw: string | undefined, spec: CommandSpec | undefined): n
 /** Local: header, estimate, and fit on this machine's CPU memory (GPUs are the daemon's to know). */
 async function inspectLocally(file: string, context: number | undefined): Promise<ModelInspectResult> {
   const [{ readGguf }, { estimateMemory, fitOn }, os, path] = await Promise.all([
-    import("../../../daemon/models/gguf.js"),
-    import("../../../daemon/models/estimate.js"),
+    import("../../../adapters/shared/gguf/reader.js"),
+    import("../../../adapters/shared/gguf/estimate.js"),
     import("node:os"),
     import("node:path"),
   ]);

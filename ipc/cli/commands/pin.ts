@@ -1,5 +1,5 @@
 /** `rmx pin set|list|clear`: which cells an agent or project prefers, in order. */
-import type { PinRecord } from "../../../daemon/policy/wire.js";
+import type { PinRecord } from "../../protocol/policy.js";
 import { stringValue } from "../args.js";
 import type { ParsedCommandArgs } from "../command-spec.js";
 import type { CliContext } from "../context.js";

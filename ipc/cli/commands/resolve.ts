@@ -1,5 +1,5 @@
 /** `rmx resolve`: the cell that would serve a request, and why every other cell was passed over. */
-import type { PassedOver, ResolveParams, ResolveResult } from "../../../daemon/policy/wire.js";
+import type { PassedOver, ResolveParams, ResolveResult } from "../../protocol/policy.js";
 import { listValue, stringValue, UsageError, usageLine } from "../args.js";
 import type { ParsedCommandArgs } from "../command-spec.js";
 import type { CliContext } from "../context.js";

@@ -1,6 +1,6 @@
 /** `rmx runtime logs --id RT [-n N] [--follow]`. */
-import type { LogLineNotificationParams } from "../../protocol.js";
-import { Notifications } from "../../protocol.js";
+import type { LogLineNotificationParams } from "../../protocol/jsonrpc.js";
+import { Notifications } from "../../protocol/jsonrpc.js";
 import { booleanValue, stringValue, UsageError, usageLine } from "../args.js";
 import type { ParsedCommandArgs } from "../command-spec.js";
 import type { CliContext } from "../context.js";

@@ -2,7 +2,7 @@
  * `rmx runtime reload --id RT [--model M] [--wait] [--timeout 60s]`. A reload the backend refuses comes back
  * as RELOAD_FAILED (exit 1) carrying the backend's own lines; the generic failure printer shows them.
  */
-import type { QuickActionResult, ReloadParams } from "../../../daemon/policy/wire.js";
+import type { QuickActionResult, ReloadParams } from "../../protocol/policy.js";
 import { booleanValue, stringValue, usageLine } from "../args.js";
 import type { ParsedCommandArgs } from "../command-spec.js";
 import type { CliContext } from "../context.js";

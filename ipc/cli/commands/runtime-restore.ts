@@ -1,14 +1,13 @@
 /** `rmx runtime restore --id RT [--no-restart] [--reset-budget] [--wait] [--timeout 60s]`. */
 import { ErrorCodes } from "../../../base/errors.js";
-import { budgetLine } from "../../../daemon/supervise/budget.js";
-import type { RestartBudgetView } from "../../../daemon/types.js";
-import type { RestoreParams, RestoreResult } from "../../protocol.js";
+import type { RestoreParams } from "../../protocol/methods.js";
+import type { RestartBudgetView, RestoreResult } from "../../protocol/runtime.js";
 import { booleanValue, stringValue, usageLine } from "../args.js";
 import type { ParsedCommandArgs } from "../command-spec.js";
 import type { CliContext } from "../context.js";
 import { ExitCode } from "../exit-codes.js";
 import { errorData, stableCodeOf } from "../failure.js";
-import { budgetExhaustedDetail, formatLocalTime } from "../format.js";
+import { budgetExhaustedDetail, budgetLine, formatLocalTime } from "../format.js";
 import { CALL_SLACK_MS, describeOutcome, waitTimeoutMs } from "../wait-outcome.js";
 
 function isBudgetView(value: unknown): value is RestartBudgetView {

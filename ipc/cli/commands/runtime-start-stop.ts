@@ -1,5 +1,5 @@
 /** `rmx runtime start|stop --id RT [--wait] [--timeout 60s]`. */
-import type { StartStopParams } from "../../protocol.js";
+import type { StartStopParams } from "../../protocol/methods.js";
 import { booleanValue, stringValue, usageLine } from "../args.js";
 import type { ParsedCommandArgs } from "../command-spec.js";
 import type { CliContext } from "../context.js";

@@ -1,5 +1,5 @@
 /** `rmx version`: the CLI's version, and the daemon's when one answers. */
-import type { HelloResult } from "../../protocol.js";
+import type { HelloResult } from "../../protocol/runtime.js";
 import type { ParsedCommandArgs } from "../command-spec.js";
 import type { CliContext } from "../context.js";
 import { ExitCode } from "../exit-codes.js";

@@ -1,0 +1,55 @@
+/** Wire shapes of `matrix.get` and the `matrix.*` events: cells of models x hardware x sandboxes. */
+
+import type { FitVerdict } from "../../base/fit.js";
+import type { HardwareId, SandboxKind } from "../../base/spec.js";
+import type { LatencySummary, StatusCode, StatusObject } from "./runtime.js";
+
+export type { FitVerdict };
+
+export interface Throughput {
+  generated_tokens_per_second?: number;
+  prompt_tokens_per_second?: number;
+  /** Window the rates were computed over. */
+  window_seconds?: number;
+}
+
+export interface CellLoad {
+  requests_processing?: number;
+  requests_deferred?: number;
+  slots_busy?: number;
+  slots_total?: number;
+  cpu_percent?: number;
+  rss_bytes?: number;
+  gpu_util_percent?: number;
+  vram_share?: number;
+  leases_held: number;
+  lease_capacity: number;
+}
+
+export interface MatrixCell {
+  key: string; // `${model}@${hardware}/${sandbox}`
+  model: string;
+  hardware: HardwareId;
+  sandbox: SandboxKind;
+  available: boolean;
+  unavailable_reason?: string;
+  runtimes: string[];
+  status: StatusObject;
+  health?: LatencySummary;
+  throughput: Throughput;
+  load: CellLoad;
+  fit: FitVerdict;
+  updated: string;
+}
+
+export interface MatrixResult {
+  generated: string;
+  axes: { models: string[]; hardware: HardwareId[]; sandboxes: SandboxKind[] };
+  cells: MatrixCell[];
+}
+
+export interface MatrixChange {
+  changed: { key: string; from: StatusCode; to: StatusCode }[];
+  added: string[];
+  removed: string[];
+}
