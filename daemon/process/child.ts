@@ -1,7 +1,7 @@
+import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { rmdir } from "node:fs/promises";
 import path from "node:path";
-import { execa } from "execa";
 import type { Clock } from "../../base/clock.js";
 import { systemClock } from "../../base/clock.js";
 import { RmxError } from "../../base/errors.js";
@@ -83,21 +83,15 @@ export async function spawnChild(opts: SpawnOptions): Promise<ChildHandle> {
   const clock = opts.clock ?? systemClock;
   const tag = opts.unit === undefined ? undefined : spawnTag(opts.unit);
   const cgroupBase = opts.unit === undefined ? undefined : (await containment()).dir;
-  const subprocess = execa(opts.command, opts.args, {
-    env: tag === undefined ? opts.env : { ...opts.env, [TAG_ENV]: tag },
-    extendEnv: true,
+  // node:child_process directly: execa's wrapping (result promise, stream plumbing) is start-up and
+  // respawn cost this path does not use. No shell; PATH lookup as execvp does.
+  const subprocess = spawn(opts.command, opts.args, {
+    env: { ...process.env, ...opts.env, ...(tag === undefined ? {} : { [TAG_ENV]: tag }) },
     ...(opts.cwd === undefined ? {} : { cwd: opts.cwd }),
     detached: true,
-    stdin: "ignore",
-    stdout: "pipe",
-    stderr: "pipe",
-    reject: false,
-    cleanup: false,
-    buffer: false,
+    stdio: ["ignore", "pipe", "pipe"],
     windowsHide: true,
   });
-  // Exit is observed through the 'exit' event; the result promise only has to be settled quietly.
-  subprocess.catch(() => undefined);
 
   let running = true;
   let resolveExit!: (info: ExitInfo) => void;
