@@ -5,7 +5,7 @@
  * scripts/node24.sh fills). Writes bench/lean-results.md with a column per Node.
  *
  *   daemon RSS with N HTTP runtimes probed every 5 s  ÷ an idle Node process, ÷ PM2's daemon
- *   RSS growth over 10,000 runtime.status calls
+ *   RSS growth over 10,000 runtime.status calls (after 10,000 uncounted ones: the heap's working size)
  *   daemon CPU (% of one core) over the quiet period
  *   cold `rmx runtime status --json` ÷ `node -e 0`, with and without NODE_EXTRA_CA_CERTS (interleaved runs)
  *   crash → new process born ÷ a bare spawn loop (PM2 too)
@@ -59,7 +59,7 @@ async function sampleQuiet(pids, ms) {
   while (performance.now() - t0 < ms) {
     await new Promise((r) => setTimeout(r, 1000));
     last = await Promise.all(pids.map(usage));
-    last.forEach((u, i) => rss[i].push(mib(u.rssBytes)));
+    for (const [i, u] of last.entries()) rss[i].push(mib(u.rssBytes));
   }
   const wall = performance.now() - t0;
   return { rss: rss.map(median), cpu: ((last[0].cpuMs - first[0].cpuMs) / wall) * 100 };
@@ -103,7 +103,8 @@ async function coldStatus(d, withCa) {
 async function growth(d) {
   const api = await d.connect();
   try {
-    for (let i = 0; i < 1000; i++) await api.list();
+    // As many calls again first: the heap grows to its working size then; a leak keeps growing after.
+    for (let i = 0; i < sizes.calls; i++) await api.list();
     const before = mib((await usage(d.daemonPid)).rssBytes);
     for (let i = 0; i < sizes.calls; i++) await api.list();
     await new Promise((r) => setTimeout(r, 2000));

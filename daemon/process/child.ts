@@ -2,6 +2,7 @@ import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { rmdir } from "node:fs/promises";
 import path from "node:path";
+import { performance } from "node:perf_hooks";
 import type { Clock } from "../../base/clock.js";
 import { systemClock } from "../../base/clock.js";
 import { RmxError } from "../../base/errors.js";
@@ -74,6 +75,8 @@ const OUTPUT_DRAIN_MS = 250;
 const KILL_WAIT_MS = 5000;
 /** Liveness polling for a bare pid that is not our child. */
 const POLL_MS = 20;
+/** When each spawned leader was forked (performance.now()): narrows its tag sweep (see ForkedAfter). */
+const forkTimes = new WeakMap<ChildHandle, number>();
 
 /**
  * Starts a child in its own process group (so the whole tree can be signalled) with stdout and stderr
@@ -140,6 +143,7 @@ export async function spawnChild(opts: SpawnOptions): Promise<ChildHandle> {
   });
 
   const pid = subprocess.pid!;
+  const forkedAt = performance.now();
   // As early as possible: what the leader forks before this stays in rmxd's cgroup (the tag sweep's job).
   const cgroup =
     cgroupBase !== undefined && opts.unit !== undefined && tag !== undefined
@@ -170,6 +174,7 @@ export async function spawnChild(opts: SpawnOptions): Promise<ChildHandle> {
     identity,
     ...(cgroup === undefined ? {} : { cgroup }),
   };
+  forkTimes.set(handle, forkedAt);
   if (opts.recordSpawn !== undefined) {
     try {
       await opts.recordSpawn(identity);
@@ -288,7 +293,12 @@ export async function endRemnants(
     await rmdir(path.dirname(cgroup)).catch(() => undefined); // the runtime's cgroup, once its last spawn is gone
   }
   const tag = "identity" in child ? child.identity?.tag : "tag" in child ? child.tag : undefined;
-  if (tag !== undefined) for (const pid of await sweepTagged({ exact: tag })) killed.add(pid);
+  if (tag !== undefined) {
+    const forkedAt = forkTimes.get(child as ChildHandle);
+    const after =
+      forkedAt === undefined ? undefined : { pid: child.pid, agoMs: performance.now() - forkedAt };
+    for (const pid of await sweepTagged({ exact: tag }, after)) killed.add(pid);
+  }
   killed.delete(child.pid);
   return [...killed].sort((a, b) => a - b);
 }

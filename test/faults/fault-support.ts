@@ -8,8 +8,6 @@ import fs from "node:fs/promises";
 import path from "node:path";
 import YAML from "yaml";
 import type { RuntimeState, RuntimeView } from "../../daemon/types.js";
-import type { RmxClient } from "../../ipc/client.js";
-import type { EventNotificationParams } from "../../ipc/protocol.js";
 import { type DaemonHandle, type StartOptions, startDaemon, tempDir } from "../support/daemon-harness.js";
 import type { Recorder } from "../support/recorder.js";
 
