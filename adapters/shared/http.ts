@@ -24,9 +24,18 @@ export type HttpResult =
 const DEFAULT_MAX_BODY = 4 * 1024 * 1024;
 
 /**
- * One HTTP exchange that never throws and never outlives `timeoutMs`. No keep-alive: probes must
- * not reuse a socket to a backend that has since restarted on the same port.
+ * GETs (health probes, /metrics scrapes: small, idempotent, every few seconds per runtime) reuse
+ * connections: no TCP handshake and no new socket per probe. A pooled socket can be stale (its backend
+ * died or restarted on the same port, or the server's keep-alive timer closed it just as we sent):
+ * such a GET is sent once more on a fresh connection, so a probe never fails for a socket we chose
+ * to keep. POSTs (inference) get a connection of their own, as before.
  */
+const keepAlive = { keepAlive: true, maxSockets: 4, maxFreeSockets: 1, scheduling: "lifo" } as const;
+const agents = { http: new http.Agent(keepAlive), https: new https.Agent(keepAlive) };
+/** What a server's close of an idle pooled socket looks like to the next request on it. */
+const STALE_SOCKET = new Set(["ECONNRESET", "EPIPE", "ECONNABORTED"]);
+
+/** One HTTP exchange that never throws and never outlives `timeoutMs` (retries included). */
 export function httpRequest(url: string, options: HttpRequestOptions): Promise<HttpResult> {
   const method = options.method ?? (options.body === undefined ? "GET" : "POST");
   const started = performance.now();
@@ -66,36 +75,48 @@ export function httpRequest(url: string, options: HttpRequestOptions): Promise<H
     }
 
     const maxBody = options.maxBodyBytes ?? DEFAULT_MAX_BODY;
-    const request = transport.request(target, { method, headers, agent: false }, (response) => {
-      const chunks: Buffer[] = [];
-      let size = 0;
-      response.on("data", (chunk: Buffer) => {
-        size += chunk.length;
-        if (size > maxBody) {
+    const pooled = method === "GET";
+    const agent = pooled ? (transport === https ? agents.https : agents.http) : false;
+    let request: http.ClientRequest;
+    const send = (fresh: boolean) => {
+      request = transport.request(target, { method, headers, agent: fresh ? false : agent }, (response) => {
+        const chunks: Buffer[] = [];
+        let size = 0;
+        response.on("data", (chunk: Buffer) => {
+          size += chunk.length;
+          if (size > maxBody) {
+            finish({
+              kind: "error",
+              message: `body of ${method} ${url} exceeds ${maxBody} bytes`,
+              ms: elapsed(),
+            });
+            request.destroy();
+            return;
+          }
+          chunks.push(chunk);
+        });
+        response.on("end", () =>
           finish({
-            kind: "error",
-            message: `body of ${method} ${url} exceeds ${maxBody} bytes`,
+            kind: "response",
+            status: response.statusCode ?? 0,
+            body: Buffer.concat(chunks).toString("utf8"),
             ms: elapsed(),
-          });
-          request.destroy();
-          return;
-        }
-        chunks.push(chunk);
+          }),
+        );
+        response.on("error", (err) => finish(classifyError(err, method, url, elapsed())));
+        response.on("aborted", () =>
+          finish({ kind: "error", message: `${method} ${url}: connection closed mid-body`, ms: elapsed() }),
+        );
       });
-      response.on("end", () =>
-        finish({
-          kind: "response",
-          status: response.statusCode ?? 0,
-          body: Buffer.concat(chunks).toString("utf8"),
-          ms: elapsed(),
-        }),
-      );
-      response.on("error", (err) => finish(classifyError(err, method, url, elapsed())));
-      response.on("aborted", () =>
-        finish({ kind: "error", message: `${method} ${url}: connection closed mid-body`, ms: elapsed() }),
-      );
-    });
-    request.on("error", (err) => finish(classifyError(err, method, url, elapsed())));
+      const sent = request;
+      sent.on("error", (err) => {
+        if (settled) return;
+        if (pooled && !fresh && sent.reusedSocket && STALE_SOCKET.has(errorCode(err) ?? "")) send(true);
+        else finish(classifyError(err, method, url, elapsed()));
+      });
+      sent.end(payload);
+    };
+    send(false);
     timer = setTimeout(() => {
       finish({
         kind: "timeout",
@@ -122,7 +143,6 @@ export function httpRequest(url: string, options: HttpRequestOptions): Promise<H
       signal.addEventListener("abort", onAbort, { once: true });
       unlisten = () => signal.removeEventListener("abort", onAbort);
     }
-    request.end(payload);
   });
 }
 

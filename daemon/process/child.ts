@@ -1,7 +1,8 @@
+import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { rmdir } from "node:fs/promises";
 import path from "node:path";
-import { execa } from "execa";
+import { performance } from "node:perf_hooks";
 import type { Clock } from "../../base/clock.js";
 import { systemClock } from "../../base/clock.js";
 import { RmxError } from "../../base/errors.js";
@@ -74,6 +75,8 @@ const OUTPUT_DRAIN_MS = 250;
 const KILL_WAIT_MS = 5000;
 /** Liveness polling for a bare pid that is not our child. */
 const POLL_MS = 20;
+/** When each spawned leader was forked (performance.now()): narrows its tag sweep (see ForkedAfter). */
+const forkTimes = new WeakMap<ChildHandle, number>();
 
 /**
  * Starts a child in its own process group (so the whole tree can be signalled) with stdout and stderr
@@ -83,21 +86,15 @@ export async function spawnChild(opts: SpawnOptions): Promise<ChildHandle> {
   const clock = opts.clock ?? systemClock;
   const tag = opts.unit === undefined ? undefined : spawnTag(opts.unit);
   const cgroupBase = opts.unit === undefined ? undefined : (await containment()).dir;
-  const subprocess = execa(opts.command, opts.args, {
-    env: tag === undefined ? opts.env : { ...opts.env, [TAG_ENV]: tag },
-    extendEnv: true,
+  // node:child_process directly: execa's wrapping (result promise, stream plumbing) is start-up and
+  // respawn cost this path does not use. No shell; PATH lookup as execvp does.
+  const subprocess = spawn(opts.command, opts.args, {
+    env: { ...process.env, ...opts.env, ...(tag === undefined ? {} : { [TAG_ENV]: tag }) },
     ...(opts.cwd === undefined ? {} : { cwd: opts.cwd }),
     detached: true,
-    stdin: "ignore",
-    stdout: "pipe",
-    stderr: "pipe",
-    reject: false,
-    cleanup: false,
-    buffer: false,
+    stdio: ["ignore", "pipe", "pipe"],
     windowsHide: true,
   });
-  // Exit is observed through the 'exit' event; the result promise only has to be settled quietly.
-  subprocess.catch(() => undefined);
 
   let running = true;
   let resolveExit!: (info: ExitInfo) => void;
@@ -146,6 +143,7 @@ export async function spawnChild(opts: SpawnOptions): Promise<ChildHandle> {
   });
 
   const pid = subprocess.pid!;
+  const forkedAt = performance.now();
   // As early as possible: what the leader forks before this stays in rmxd's cgroup (the tag sweep's job).
   const cgroup =
     cgroupBase !== undefined && opts.unit !== undefined && tag !== undefined
@@ -176,6 +174,7 @@ export async function spawnChild(opts: SpawnOptions): Promise<ChildHandle> {
     identity,
     ...(cgroup === undefined ? {} : { cgroup }),
   };
+  forkTimes.set(handle, forkedAt);
   if (opts.recordSpawn !== undefined) {
     try {
       await opts.recordSpawn(identity);
@@ -294,7 +293,12 @@ export async function endRemnants(
     await rmdir(path.dirname(cgroup)).catch(() => undefined); // the runtime's cgroup, once its last spawn is gone
   }
   const tag = "identity" in child ? child.identity?.tag : "tag" in child ? child.tag : undefined;
-  if (tag !== undefined) for (const pid of await sweepTagged({ exact: tag })) killed.add(pid);
+  if (tag !== undefined) {
+    const forkedAt = forkTimes.get(child as ChildHandle);
+    const after =
+      forkedAt === undefined ? undefined : { pid: child.pid, agoMs: performance.now() - forkedAt };
+    for (const pid of await sweepTagged({ exact: tag }, after)) killed.add(pid);
+  }
   killed.delete(child.pid);
   return [...killed].sort((a, b) => a - b);
 }

@@ -1,4 +1,5 @@
 import { readdir, readFile } from "node:fs/promises";
+import { performance } from "node:perf_hooks";
 import { readProcStat } from "./proc-stat.js";
 import { TAG_ENV } from "./tag.js";
 
@@ -10,6 +11,42 @@ import { TAG_ENV } from "./tag.js";
  */
 
 export type TagMatch = { exact: string } | { prefix: string };
+
+/**
+ * What narrows a sweep to processes forked after a given one (the unit's leader): Linux hands out pids
+ * in increasing order until the counter wraps at pid_max, so without a wrap every descendant of the
+ * leader has a larger pid. Reading /proc/<pid>/environ of every process costs tens of ms on a busy
+ * machine, on the respawn path; pids below the leader's are skipped when no wrap can have happened.
+ */
+export interface ForkedAfter {
+  pid: number;
+  /** How long ago that process was forked (ms): bounds how many pids can have been handed out since. */
+  agoMs: number;
+}
+
+/** A generous bound on the fork rate (pids per ms): a full wrap needs pid_max forks at least. */
+const MAX_FORKS_PER_MS = 1000;
+
+async function readNumber(file: string): Promise<number | undefined> {
+  try {
+    const n = Number((await readFile(file, "latin1")).trim());
+    return Number.isInteger(n) ? n : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The lowest pid worth reading, or 0 (read all) when the pid counter may have wrapped since `after`. */
+export async function lowestCandidate(after: ForkedAfter | undefined): Promise<number> {
+  if (after === undefined) return 0;
+  const [last, max] = await Promise.all([
+    readNumber("/proc/sys/kernel/ns_last_pid"),
+    readNumber("/proc/sys/kernel/pid_max"),
+  ]);
+  if (last === undefined || max === undefined || last < after.pid) return 0; // unknown, or wrapped
+  if (Math.max(0, after.agoMs) * MAX_FORKS_PER_MS >= max - (last - after.pid)) return 0; // could have gone round
+  return after.pid;
+}
 
 /** Rounds of find-and-kill: a process forking while it is swept leaves children for the next round. */
 const MAX_ROUNDS = 20;
@@ -36,7 +73,7 @@ function matches(tag: string, match: TagMatch): boolean {
 }
 
 /** Live (not zombie) processes whose tag matches, never this process itself. */
-export async function findTagged(match: TagMatch): Promise<number[]> {
+export async function findTagged(match: TagMatch, after?: ForkedAfter): Promise<number[]> {
   if (process.platform !== "linux") return [];
   let entries: string[];
   try {
@@ -44,12 +81,13 @@ export async function findTagged(match: TagMatch): Promise<number[]> {
   } catch {
     return [];
   }
+  const lowest = await lowestCandidate(after);
   const found: number[] = [];
   await Promise.all(
     entries.map(async (name) => {
       if (!/^\d+$/.test(name)) return;
       const pid = Number(name);
-      if (pid === process.pid) return;
+      if (pid === process.pid || pid < lowest) return;
       const tag = await readTag(pid);
       if (tag === undefined || !matches(tag, match)) return;
       const stat = await readProcStat(pid);
@@ -64,10 +102,14 @@ export async function findTagged(match: TagMatch): Promise<number[]> {
  * SIGKILLs every tagged process, again and again until a scan finds none (or the rounds run out).
  * Resolves with the pids it signalled. A process that vanished meanwhile (ESRCH) is fine.
  */
-export async function sweepTagged(match: TagMatch): Promise<number[]> {
+export async function sweepTagged(match: TagMatch, after?: ForkedAfter): Promise<number[]> {
   const killed = new Set<number>();
+  const since = performance.now();
   for (let round = 0; round < MAX_ROUNDS; round++) {
-    const pids = await findTagged(match);
+    const pids = await findTagged(
+      match,
+      after === undefined ? undefined : { pid: after.pid, agoMs: after.agoMs + performance.now() - since },
+    );
     if (pids.length === 0) break;
     for (const pid of pids) {
       try {

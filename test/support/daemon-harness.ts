@@ -26,6 +26,8 @@ export interface StartOptions {
   ready?: string[];
   timeoutMs?: number;
   args?: string[];
+  /** The daemon's entry script (default: dist/daemon/main.js; the bundle is dist/bin/rmxd.js). */
+  entry?: string;
 }
 
 export interface DaemonHandle {
@@ -113,7 +115,7 @@ export async function startDaemon(opts: StartOptions = {}): Promise<DaemonHandle
     ...opts.env,
   };
   if (opts.env?.RMX_CONFIG === undefined) delete env.RMX_CONFIG; // only a test that sets it gets it
-  const args = [RMXD, ...(configPath ? ["--config", configPath] : []), ...(opts.args ?? [])];
+  const args = [opts.entry ?? RMXD, ...(configPath ? ["--config", configPath] : []), ...(opts.args ?? [])];
   const proc = spawn(process.execPath, args, { env, stdio: ["ignore", "pipe", "pipe"] });
   let err = "";
   proc.stderr!.setEncoding("utf8").on("data", (d: string) => {

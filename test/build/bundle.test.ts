@@ -1,0 +1,100 @@
+/**
+ * The bin entries run the esbuild bundles in dist/bin/ (scripts/bundle.mjs): they must behave as the
+ * tsc output does, resolve the paths their modules derive from import.meta.url (the stub, package.json),
+ * read no module from node_modules on a plain status, and load pino-pretty only when asked.
+ */
+import { execFile } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { afterAll, afterEach, describe, expect, it } from "vitest";
+import { REPO, startDaemon, stopAll } from "../support/daemon-harness.js";
+
+const BIN_RMXD = path.join(REPO, "dist/bin/rmxd.js");
+const BIN_RMX = path.join(REPO, "dist/bin/rmx.js");
+
+function run(
+  script: string,
+  args: string[],
+  env: Record<string, string> = {},
+  nodeArgs: string[] = [],
+): Promise<{ code: number; out: string; err: string }> {
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      [...nodeArgs, script, ...args],
+      { env: { ...process.env, NO_COLOR: "1", ...env }, timeout: 30_000 },
+      (error, out, err) =>
+        resolve({ code: error ? (typeof error.code === "number" ? error.code : 1) : 0, out, err }),
+    );
+  });
+}
+
+afterEach(stopAll);
+
+describe("bundled entries", () => {
+  const tracer = mkdtemp(path.join(os.tmpdir(), "rmx-bundle-trace-"));
+  afterAll(async () => rm(await tracer, { recursive: true, force: true }));
+
+  it("package.json's bin entries are the bundles", () => {
+    const pkg = JSON.parse(readFileSync(path.join(REPO, "package.json"), "utf8"));
+    expect(pkg.bin.rmxd).toBe("dist/bin/rmxd.js");
+    expect(pkg.bin.rmx).toBe("dist/bin/rmx.js");
+    expect(readFileSync(BIN_RMXD, "utf8").startsWith("#!/usr/bin/env node\n")).toBe(true);
+    expect(readFileSync(BIN_RMX, "utf8").startsWith("#!/usr/bin/env node\n")).toBe(true);
+  });
+
+  it("print the package version (package.json found from the bundle)", async () => {
+    const { version } = JSON.parse(readFileSync(path.join(REPO, "package.json"), "utf8"));
+    expect((await run(BIN_RMXD, ["--version"])).out.trim()).toBe(`rmxd ${version}`);
+    expect((await run(BIN_RMX, ["--version"])).out.trim()).toBe(`rmx ${version}`);
+  });
+
+  it("the bundled daemon runs the embedded stub runtime, and the bundled CLI reads it from the bundle alone", async () => {
+    const daemon = await startDaemon({ entry: BIN_RMXD, ready: ["llama-stub"] });
+    const dir = await tracer;
+    await writeFile(
+      path.join(dir, "hooks.mjs"),
+      'import { appendFileSync } from "node:fs";\n' +
+        "export async function load(url, context, next) {\n" +
+        // biome-ignore lint/suspicious/noTemplateCurlyInString: JavaScript source for the hook file
+        "  appendFileSync(process.env.RMX_TRACE_FILE, `${url}\\n`);\n" +
+        "  return next(url, context);\n" +
+        "}\n",
+    );
+    await writeFile(
+      path.join(dir, "register.mjs"),
+      'import { register } from "node:module";\nregister("./hooks.mjs", import.meta.url);\n',
+    );
+    const trace = path.join(dir, "trace.txt");
+    await writeFile(trace, "");
+    const status = await run(
+      BIN_RMX,
+      ["runtime", "status", "--json"],
+      { RMX_SOCKET: daemon.socket, RMX_TRACE_FILE: trace },
+      ["--import", path.join(dir, "register.mjs")],
+    );
+    expect(status.err).toBe("");
+    expect(status.code).toBe(0);
+    const runtimes = JSON.parse(status.out).runtimes as Array<{ id: string; state: string }>;
+    expect(runtimes.find((r) => r.id === "llama-stub")?.state).toBe("ready");
+    const loaded = (await readFile(trace, "utf8"))
+      .split("\n")
+      .filter(
+        (url) => url.startsWith("file:") && !url.includes("/register.mjs") && !url.includes("/hooks.mjs"),
+      );
+    expect(loaded.length).toBeGreaterThan(0);
+    expect(loaded.filter((url) => !url.includes("/dist/bin/"))).toEqual([]);
+  });
+
+  it("the bundled daemon logs JSON by default and loads pino-pretty for --pretty", async () => {
+    const plain = await startDaemon({ entry: BIN_RMXD, config: "runtimes: []\n" });
+    expect(plain.stderr()).toMatch(/^\{"level":30,/m);
+    await plain.stop();
+    const pretty = await startDaemon({ entry: BIN_RMXD, config: "runtimes: []\n", args: ["--pretty"] });
+    await pretty.stop();
+    expect(pretty.stderr()).toMatch(/INFO.*rmxd ready/);
+    expect(pretty.stderr()).not.toMatch(/^\{"level"/m);
+  });
+});
