@@ -14,6 +14,8 @@ import { rfc3339, systemClock } from "../base/clock.js";
 import { RmxError } from "../base/errors.js";
 import { ensureTrustedDir, groupId, type TrustPolicy } from "../base/fs-trust.js";
 import { PRODUCT, PROTOCOL_VERSION, type ReloadResult } from "../ipc/protocol.js";
+import { paramSchemas } from "../ipc/schemas.js";
+import type { MethodTable } from "../ipc/server/types.js";
 import { PreEncoded, RpcServer } from "../ipc/server.js";
 import { diffRuntimes } from "./config/diff.js";
 import { type ConfigLocation, loadConfig } from "./config/load.js";
@@ -21,6 +23,12 @@ import { EventBus } from "./events.js";
 import { collectInventory } from "./hardware/inventory.js";
 import { hardwareTarget } from "./hardware/placement.js";
 import type { HardwareInventory } from "./hardware/types.js";
+import { observabilityHost } from "./http/daemon-host.js";
+import type { ObservabilityHost } from "./http/host.js";
+import { DaemonMetrics } from "./http/metrics.js";
+import { listenObservability, type ObservabilityServer } from "./http/observability-server.js";
+import { observabilityRoutes } from "./http/routes.js";
+import { DashboardSessions } from "./http/session.js";
 import { acquireDaemonLock, type DaemonLock } from "./lock.js";
 import { createMatrix, type MatrixService } from "./matrix/service.js";
 import { ModelCatalog } from "./models/catalog.js";
@@ -47,6 +55,8 @@ export interface DaemonOptions {
   logger: Logger;
   version: string;
   clock?: Clock;
+  /** `--observability HOST:PORT`: serve /metrics, the dashboard and /badge.svg there (temporary listener). */
+  observability?: { host: string; port: number; metricsAuth: "token" | "none" };
 }
 
 export type { ReloadResult };
@@ -86,6 +96,12 @@ export class Daemon {
   matrix: MatrixService | undefined;
   policy: Policy | undefined;
   private server: RpcServer | undefined;
+  /** The socket's method table; the dashboard's quick actions run through the same entries. */
+  methods: MethodTable = {};
+  /** Prometheus metrics; counters and histograms fed from start, gauges set per scrape. */
+  metrics!: DaemonMetrics;
+  readonly sessions: DashboardSessions;
+  private observability: ObservabilityServer | undefined;
   private lock: DaemonLock | undefined;
   private telemetry: NodeHealthPublisher | undefined;
   private readonly notifier;
@@ -107,6 +123,7 @@ export class Daemon {
     this.problems = new ProblemBoard(this.clock, () =>
       this.bus.publish("daemon.problems", { problems: this.problems.list() }),
     );
+    this.sessions = new DashboardSessions(this.clock);
     this.notifier = createNotifier(process.env, { onProblem: (m: string) => this.logger.warn(m) });
   }
 
@@ -118,6 +135,23 @@ export class Daemon {
   async start(): Promise<void> {
     this.config = await loadConfig(this.opts.config);
     this.nodeId = this.config.node_id ?? nodeTarget(process.env, os.hostname());
+    this.metrics = new DaemonMetrics(this.nodeId, {
+      placement: (id) => {
+        // Read once per runtime: the metrics keep the labels of every runtime they rendered.
+        const view = this.runtimes.get(id)?.view();
+        return view === undefined
+          ? undefined
+          : {
+              ...(view.model !== undefined ? { model: view.model } : {}),
+              hardware: view.hardware,
+              sandbox: view.sandbox,
+            };
+      },
+    });
+    this.bus.subscribe(["runtime.restart"], (event) => {
+      const p = event.payload as { id: string; automatic: boolean };
+      this.metrics.restart(p.id, p.automatic);
+    });
     const trust = this.trustPolicy();
     await ensureTrustedDir("state dir", this.opts.stateDir, trust);
     await ensureTrustedDir("logs dir", this.logsDir, trust);
@@ -155,7 +189,7 @@ export class Daemon {
       maxConnections: this.config.ipc.max_connections,
       maxLineBytes: this.config.ipc.max_line_bytes,
       subscriberQueue: this.config.ipc.subscriber_queue,
-      methods: buildMethods({
+      methods: this.buildMethodTable({
         bus: this.bus,
         getRuntime: (id) => this.getRuntime(id),
         statusEncoded: () => this.statusEncoded(),
@@ -172,6 +206,18 @@ export class Daemon {
 
     for (const spec of this.config.runtimes) this.addRuntime(spec);
     this.wireServices();
+    if (this.opts.observability !== undefined) {
+      this.observability = await listenObservability(
+        observabilityRoutes({
+          host: this.observabilityHost(),
+          metrics: this.metrics,
+          sessions: this.sessions,
+          formatTime: formatLocalTime,
+        }),
+        { ...this.opts.observability, stateDir: this.opts.stateDir },
+      );
+      this.logger.info({ url: this.observability.url }, "observability listener ready");
+    }
 
     this.telemetry = new NodeHealthPublisher(
       { bus: this.bus, logger: this.logger, status: () => this.status() },
@@ -191,6 +237,33 @@ export class Daemon {
       },
       "rmxd ready",
     );
+  }
+
+  private buildMethodTable(host: Parameters<typeof buildMethods>[0]): MethodTable {
+    const table = buildMethods(host);
+    table["dashboard.login"] = {
+      params: paramSchemas["dashboard.login"],
+      handler: () => this.dashboardLogin(),
+    };
+    this.methods = table;
+    return table;
+  }
+
+  /** `dashboard.login`: a one-time URL (60 s) to the dashboard; DASHBOARD_UNAVAILABLE without a listener. */
+  dashboardLogin(): { url: string; expires_at: string } {
+    const listener = this.observability;
+    if (listener === undefined)
+      throw new RmxError(
+        "DASHBOARD_UNAVAILABLE",
+        "no dashboard listener: start rmxd with --observability HOST:PORT (e.g. 127.0.0.1:9464)",
+      );
+    const { token, expiresAt } = this.sessions.issueLogin();
+    return { url: `${listener.url}/login?token=${token}`, expires_at: rfc3339(expiresAt) };
+  }
+
+  /** What the observability routes (this listener's now, the gateway's later) need of the daemon. */
+  observabilityHost(): ObservabilityHost {
+    return observabilityHost(this);
   }
 
   /** Who may own and write the state and logs dirs: this user or root; in system mode also `ipc.socket_group`. */
@@ -245,7 +318,10 @@ export class Daemon {
         this.store.update((draft) => {
           draft.leases = leases;
         }),
-      onRouted: () => this.noteChange(),
+      onRouted: (request) => {
+        this.noteChange();
+        if (request !== undefined) this.metrics.record(request);
+      },
     });
   }
 
@@ -309,7 +385,10 @@ export class Daemon {
         resolveModelPath: (model) => this.resolveModelPath(model),
         wrapSandbox: (plan, s, modelPath) => this.wrapSandbox(plan, s, modelPath),
         formatTime: formatLocalTime,
-        onObserved: () => this.noteChange(),
+        onObserved: (probe, outcome) => {
+          this.noteChange();
+          if (probe !== undefined && outcome !== undefined) this.metrics.probe(spec.id, probe, outcome.ms);
+        },
         configIndex: (id) => {
           const index = this.config.runtimes.findIndex((r) => r.id === id);
           return index < 0 ? undefined : index;
@@ -505,6 +584,7 @@ export class Daemon {
       await this.reloads.catch(() => undefined);
       await Promise.allSettled([...this.runtimes.values()].map((r) => r.shutdown()));
       await this.store?.flush();
+      await this.observability?.close();
       await this.server?.close();
       await this.lock?.release();
       this.logger.info("rmxd stopped");

@@ -145,6 +145,13 @@ export interface Methods {
   "events.unsubscribe": [{ subscription: string }, { subscription: string; removed: boolean }];
   "config.reload": [Record<string, never> | undefined, ReloadResult];
   "matrix.get": [Record<string, never> | undefined, MatrixResult];
+  /** A one-time dashboard login URL (single use, valid 60 s); DASHBOARD_UNAVAILABLE without a listener. */
+  "dashboard.login": [Record<string, never> | undefined, DashboardLoginResult];
+}
+
+export interface DashboardLoginResult {
+  url: string;
+  expires_at: string;
 }
 
 // ─── Notifications (server → client) ───────────────────────────────────────────────────────────

@@ -42,6 +42,7 @@ export const paramSchemas: Record<keyof Methods, z.ZodType> = {
   "events.unsubscribe": z.strictObject({ subscription: z.string().min(1).max(MAX_ID_CHARS) }),
   "config.reload": noParams,
   "matrix.get": noParams,
+  "dashboard.login": noParams,
 };
 
 export interface ParamsIssue {

@@ -32,6 +32,9 @@ export interface PolicyHost {
   stored(): { pins: PinRecord[]; leases: unknown[] };
   savePins(all: PinRecord[]): Promise<void>;
   saveLeases(leases: Lease[]): Promise<void>;
-  /** A routed request changed what `runtime.status` shows without an event. */
-  onRouted(): void;
+  /**
+   * A routed request changed what `runtime.status` shows without an event; the request feeds the
+   * request metrics (daemon/http/metrics.ts RequestRecorder's shape).
+   */
+  onRouted(request?: { model: string; cell: string; code: string; seconds: number }): void;
 }

@@ -194,7 +194,13 @@ export class Policy {
         begin: (id) => this.activity.begin(id),
         record: (key, ms, ok) => {
           this.requests.record(key, CHAT_ROUTE, ms, ok);
-          host.onRouted();
+          const at = key.lastIndexOf("@");
+          host.onRouted({
+            model: at < 0 ? key : key.slice(0, at),
+            cell: key,
+            code: ok ? "200" : "502",
+            seconds: ms / 1000,
+          });
         },
         now: () => host.clock.now(),
       },

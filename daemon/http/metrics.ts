@@ -1,0 +1,248 @@
+/**
+ * `GET /metrics`: the daemon's state in Prometheus text format. Gauges are set from one status snapshot
+ * per scrape (so a scrape costs one composition, and nothing between scrapes); counters and histograms
+ * are fed as things happen (restarts from the bus, probes from the supervisors, requests from whoever
+ * routes them: chat.respond now, the gateway later, both through `RequestRecorder`).
+ */
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
+import type { LlamaMetrics } from "../../adapters/types.js";
+import type { MatrixCell, RuntimeState, RuntimeStatusResult } from "../types.js";
+
+const STATES: readonly RuntimeState[] = [
+  "stopped",
+  "starting",
+  "ready",
+  "degraded",
+  "backoff",
+  "exhausted",
+  "stopping",
+  "failed",
+  "idle",
+];
+const RUNTIME_LABELS = ["runtime", "model", "hardware", "sandbox", "node"] as const;
+const REQUEST_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120];
+const PROBE_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
+/** One routed request, as a gateway or chat.respond saw it. */
+export interface RequestObservation {
+  model: string;
+  cell: string;
+  /** HTTP status code as text ("200", "502"), or "error" when none was received. */
+  code: string;
+  seconds: number;
+  /** Time to the first streamed token, when the request streamed. */
+  ttft_seconds?: number;
+}
+
+export interface RequestRecorder {
+  record(request: RequestObservation): void;
+}
+
+export interface MetricsSnapshot {
+  status: RuntimeStatusResult;
+  cells: readonly MatrixCell[];
+  backend: ReadonlyMap<string, LlamaMetrics>;
+}
+
+function escapeLabel(value: string): string {
+  return value.replace(/\\/g, "\\\\").replace(/\n/g, "\\n").replace(/"/g, '\\"');
+}
+
+/** The daemon's metrics registry; `render` takes the snapshot at scrape time. */
+export class DaemonMetrics implements RequestRecorder {
+  readonly registry = new Registry();
+  private readonly state: Gauge;
+  private readonly ready: Gauge;
+  private readonly budgetRemaining: Gauge;
+  private readonly budgetMax: Gauge;
+  private readonly budgetReset: Gauge;
+  private readonly tokensPerSecond: Gauge;
+  private readonly restarts: Counter;
+  private readonly probes: Histogram;
+  private readonly requests: Counter;
+  private readonly requestSeconds: Histogram;
+  private readonly ttft: Histogram;
+  /** Labels of each runtime as last rendered, so restarts and probes carry the same set. */
+  private readonly labelsOf = new Map<string, Record<string, string>>();
+  private readonly placement:
+    | ((id: string) => { model?: string; hardware: string; sandbox: string } | undefined)
+    | undefined;
+
+  /**
+   * `placement` gives a runtime's model, hardware and sandbox (its spec's, as `runtime.status` shows
+   * them), so a restart or probe counted before the first scrape carries the same labels as the gauges.
+   */
+  constructor(
+    private readonly node: string,
+    opts: {
+      processMetrics?: boolean;
+      placement?: (id: string) => { model?: string; hardware: string; sandbox: string } | undefined;
+    } = {},
+  ) {
+    this.placement = opts.placement;
+    const registers = [this.registry];
+    const labelNames = [...RUNTIME_LABELS];
+    this.state = new Gauge({
+      name: "rmx_runtime_state",
+      help: "1 for the runtime's current state, 0 for the others",
+      labelNames: [...labelNames, "state"],
+      registers,
+    });
+    this.ready = new Gauge({ name: "rmx_runtime_ready", help: "1 when ready", labelNames, registers });
+    this.budgetRemaining = new Gauge({
+      name: "rmx_restart_budget_remaining",
+      help: "Restarts left in the budget window",
+      labelNames,
+      registers,
+    });
+    this.budgetMax = new Gauge({
+      name: "rmx_restart_budget_max",
+      help: "Restarts allowed per budget window",
+      labelNames,
+      registers,
+    });
+    this.budgetReset = new Gauge({
+      name: "rmx_restart_budget_reset_timestamp_seconds",
+      help: "When the oldest counted restart leaves the window (Unix seconds); absent when none is counted",
+      labelNames,
+      registers,
+    });
+    this.tokensPerSecond = new Gauge({
+      name: "rmx_cell_tokens_per_second",
+      help: "Generated tokens per second of a matrix cell over the last scrape window",
+      labelNames: ["cell", "model", "hardware", "sandbox", "node"],
+      registers,
+    });
+    this.restarts = new Counter({
+      name: "rmx_restarts_total",
+      help: "Restarts recorded since the daemon started, by reason (automatic, requested)",
+      labelNames: [...labelNames, "reason"],
+      registers,
+    });
+    this.probes = new Histogram({
+      name: "rmx_probe_duration_seconds",
+      help: "Health and inference probe durations",
+      labelNames: [...labelNames, "probe"],
+      buckets: PROBE_BUCKETS,
+      registers,
+    });
+    this.requests = new Counter({
+      name: "rmx_requests_total",
+      help: "Routed requests by model, cell and HTTP status code",
+      labelNames: ["model", "cell", "code", "node"],
+      registers,
+    });
+    this.requestSeconds = new Histogram({
+      name: "rmx_request_duration_seconds",
+      help: "Routed request durations",
+      labelNames: ["model", "cell", "node"],
+      buckets: REQUEST_BUCKETS,
+      registers,
+    });
+    this.ttft = new Histogram({
+      name: "rmx_time_to_first_token_seconds",
+      help: "Time to the first streamed token of routed requests",
+      labelNames: ["model", "cell", "node"],
+      buckets: REQUEST_BUCKETS,
+      registers,
+    });
+    if (opts.processMetrics !== false) collectDefaultMetrics({ register: this.registry, prefix: "rmxd_" });
+  }
+
+  private runtimeLabels(id: string): Record<string, string> {
+    const known = this.labelsOf.get(id);
+    if (known !== undefined) return known;
+    const p = this.placement?.(id);
+    const labels = {
+      runtime: id,
+      model: p?.model ?? "",
+      hardware: p?.hardware ?? "",
+      sandbox: p?.sandbox ?? "",
+      node: this.node,
+    };
+    if (p !== undefined) this.labelsOf.set(id, labels);
+    return labels;
+  }
+
+  restart(id: string, automatic: boolean): void {
+    this.restarts.inc({ ...this.runtimeLabels(id), reason: automatic ? "automatic" : "requested" });
+  }
+
+  probe(id: string, probe: string, ms: number): void {
+    this.probes.observe({ ...this.runtimeLabels(id), probe }, ms / 1000);
+  }
+
+  record(r: RequestObservation): void {
+    const labels = { model: r.model, cell: r.cell, node: this.node };
+    this.requests.inc({ ...labels, code: r.code });
+    this.requestSeconds.observe(labels, r.seconds);
+    if (r.ttft_seconds !== undefined) this.ttft.observe(labels, r.ttft_seconds);
+  }
+
+  /** Sets the gauges from the snapshot; a runtime that is gone loses its series. */
+  private setGauges(snapshot: MetricsSnapshot): void {
+    for (const g of [this.state, this.ready, this.budgetRemaining, this.budgetMax, this.budgetReset])
+      g.reset();
+    this.tokensPerSecond.reset();
+    for (const rt of snapshot.status.runtimes) {
+      const labels = {
+        runtime: rt.id,
+        model: rt.model ?? "",
+        hardware: rt.hardware,
+        sandbox: rt.sandbox,
+        node: this.node,
+      };
+      this.labelsOf.set(rt.id, labels);
+      for (const state of STATES) this.state.set({ ...labels, state }, state === rt.state ? 1 : 0);
+      this.ready.set(labels, rt.state === "ready" ? 1 : 0);
+      const budget = rt.restart_budget;
+      this.budgetRemaining.set(labels, budget.remaining);
+      this.budgetMax.set(labels, budget.max_restarts);
+      if (budget.reset_at !== undefined) this.budgetReset.set(labels, Date.parse(budget.reset_at) / 1000);
+    }
+    for (const cell of snapshot.cells) {
+      const rate = cell.throughput.generated_tokens_per_second;
+      if (rate === undefined) continue;
+      this.tokensPerSecond.set(
+        {
+          cell: cell.key,
+          model: cell.model,
+          hardware: cell.hardware,
+          sandbox: cell.sandbox,
+          node: this.node,
+        },
+        rate,
+      );
+    }
+  }
+
+  /** The backends' own gauges and counters, last sample per runtime, as `llamacpp_<name>{runtime,node}`. */
+  private renderBackend(backend: ReadonlyMap<string, LlamaMetrics>): string {
+    const byName = new Map<string, string[]>();
+    for (const [id, metrics] of backend) {
+      const labels = `{runtime="${escapeLabel(id)}",node="${escapeLabel(this.node)}"}`;
+      for (const [name, value] of Object.entries(metrics)) {
+        if (typeof value !== "number") continue;
+        const lines = byName.get(name) ?? [];
+        if (lines.length === 0) byName.set(name, lines);
+        lines.push(`llamacpp_${name}${labels} ${value}`);
+      }
+    }
+    let out = "";
+    for (const [name, lines] of byName) {
+      const type = name.endsWith("_total") ? "counter" : "gauge";
+      out += `# HELP llamacpp_${name} llama-server's ${name}, last sample rmxd scraped\n`;
+      out += `# TYPE llamacpp_${name} ${type}\n${lines.join("\n")}\n`;
+    }
+    return out;
+  }
+
+  async render(snapshot: MetricsSnapshot): Promise<string> {
+    this.setGauges(snapshot);
+    return (await this.registry.metrics()) + this.renderBackend(snapshot.backend);
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+}
