@@ -1,10 +1,10 @@
 /**
- * `GET /metrics`: the daemon's state in Prometheus text format. Gauges are set from one status snapshot
- * per scrape (so a scrape costs one composition, and nothing between scrapes); counters and histograms
- * are fed as things happen (restarts from the bus, probes from the supervisors, requests from whoever
+ * `GET /metrics`: the daemon's state in Prometheus text format. Gauges are written straight from one status
+ * snapshot per scrape (a scrape costs one composition, nothing between scrapes, and no per-series label
+ * objects); counters and histograms live in prom-client and are fed as things happen (restarts from the bus, probes from the supervisors, requests from whoever
  * routes them: chat.respond now, the gateway later, both through `RequestRecorder`).
  */
-import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
+import { Counter, collectDefaultMetrics, Histogram, Registry } from "prom-client";
 import type { LlamaMetrics } from "../../adapters/types.js";
 import type { MatrixCell, RuntimeState, RuntimeStatusResult } from "../types.js";
 
@@ -48,71 +48,50 @@ function escapeLabel(value: string): string {
   return value.replace(/\\/g, "\\\\").replace(/\n/g, "\\n").replace(/"/g, '\\"');
 }
 
-/** The daemon's metrics registry; `render` takes the snapshot at scrape time. */
+/** A gauge family written as text: HELP, TYPE, then one line per series. */
+class GaugeText {
+  private lines: string[] = [];
+  constructor(
+    private readonly name: string,
+    private readonly help: string,
+  ) {}
+  add(labels: string, value: number): void {
+    this.lines.push(`${this.name}{${labels}} ${value}`);
+  }
+  text(): string {
+    const out = `# HELP ${this.name} ${this.help}\n# TYPE ${this.name} gauge\n${this.lines.join("\n")}\n`;
+    this.lines = [];
+    return out;
+  }
+}
+
+type Placement = { model?: string; hardware: string; sandbox: string };
+
+/** The daemon's metrics; `render` takes the snapshot at scrape time. */
 export class DaemonMetrics implements RequestRecorder {
   readonly registry = new Registry();
-  private readonly state: Gauge;
-  private readonly ready: Gauge;
-  private readonly budgetRemaining: Gauge;
-  private readonly budgetMax: Gauge;
-  private readonly budgetReset: Gauge;
-  private readonly tokensPerSecond: Gauge;
   private readonly restarts: Counter;
   private readonly probes: Histogram;
   private readonly requests: Counter;
   private readonly requestSeconds: Histogram;
   private readonly ttft: Histogram;
-  /** Labels of each runtime as last rendered, so restarts and probes carry the same set. */
+  /** Labels of each runtime as last seen, so restarts and probes carry the same set as the gauges. */
   private readonly labelsOf = new Map<string, Record<string, string>>();
-  private readonly placement:
-    | ((id: string) => { model?: string; hardware: string; sandbox: string } | undefined)
-    | undefined;
+  private readonly placement: ((id: string) => Placement | undefined) | undefined;
+  private readonly nodeLabel: string;
 
   /**
-   * `placement` gives a runtime's model, hardware and sandbox (its spec's, as `runtime.status` shows
-   * them), so a restart or probe counted before the first scrape carries the same labels as the gauges.
+   * `placement` gives a runtime's model, hardware and sandbox (as `runtime.status` shows them), so a
+   * restart or probe counted before the first scrape carries the same labels as the gauges.
    */
   constructor(
     private readonly node: string,
-    opts: {
-      processMetrics?: boolean;
-      placement?: (id: string) => { model?: string; hardware: string; sandbox: string } | undefined;
-    } = {},
+    opts: { processMetrics?: boolean; placement?: (id: string) => Placement | undefined } = {},
   ) {
     this.placement = opts.placement;
+    this.nodeLabel = `node="${escapeLabel(node)}"`;
     const registers = [this.registry];
     const labelNames = [...RUNTIME_LABELS];
-    this.state = new Gauge({
-      name: "rmx_runtime_state",
-      help: "1 for the runtime's current state, 0 for the others",
-      labelNames: [...labelNames, "state"],
-      registers,
-    });
-    this.ready = new Gauge({ name: "rmx_runtime_ready", help: "1 when ready", labelNames, registers });
-    this.budgetRemaining = new Gauge({
-      name: "rmx_restart_budget_remaining",
-      help: "Restarts left in the budget window",
-      labelNames,
-      registers,
-    });
-    this.budgetMax = new Gauge({
-      name: "rmx_restart_budget_max",
-      help: "Restarts allowed per budget window",
-      labelNames,
-      registers,
-    });
-    this.budgetReset = new Gauge({
-      name: "rmx_restart_budget_reset_timestamp_seconds",
-      help: "When the oldest counted restart leaves the window (Unix seconds); absent when none is counted",
-      labelNames,
-      registers,
-    });
-    this.tokensPerSecond = new Gauge({
-      name: "rmx_cell_tokens_per_second",
-      help: "Generated tokens per second of a matrix cell over the last scrape window",
-      labelNames: ["cell", "model", "hardware", "sandbox", "node"],
-      registers,
-    });
     this.restarts = new Counter({
       name: "rmx_restarts_total",
       help: "Restarts recorded since the daemon started, by reason (automatic, requested)",
@@ -179,48 +158,55 @@ export class DaemonMetrics implements RequestRecorder {
     if (r.ttft_seconds !== undefined) this.ttft.observe(labels, r.ttft_seconds);
   }
 
-  /** Sets the gauges from the snapshot; a runtime that is gone loses its series. */
-  private setGauges(snapshot: MetricsSnapshot): void {
-    for (const g of [this.state, this.ready, this.budgetRemaining, this.budgetMax, this.budgetReset])
-      g.reset();
-    this.tokensPerSecond.reset();
+  /** The snapshot's gauges; a runtime that is gone has no series. */
+  private renderGauges(snapshot: MetricsSnapshot): string {
+    const state = new GaugeText("rmx_runtime_state", "1 for the runtime's current state, 0 for the others");
+    const ready = new GaugeText("rmx_runtime_ready", "1 when ready");
+    const remaining = new GaugeText("rmx_restart_budget_remaining", "Restarts left in the budget window");
+    const max = new GaugeText("rmx_restart_budget_max", "Restarts allowed per budget window");
+    const reset = new GaugeText(
+      "rmx_restart_budget_reset_timestamp_seconds",
+      "When the oldest counted restart leaves the window (Unix seconds); absent when none is counted",
+    );
+    const tps = new GaugeText(
+      "rmx_cell_tokens_per_second",
+      "Generated tokens per second of a matrix cell over the last scrape window",
+    );
     for (const rt of snapshot.status.runtimes) {
-      const labels = {
-        runtime: rt.id,
-        model: rt.model ?? "",
-        hardware: rt.hardware,
-        sandbox: rt.sandbox,
-        node: this.node,
-      };
-      this.labelsOf.set(rt.id, labels);
-      for (const state of STATES) this.state.set({ ...labels, state }, state === rt.state ? 1 : 0);
-      this.ready.set(labels, rt.state === "ready" ? 1 : 0);
+      const model = rt.model ?? "";
+      const known = this.labelsOf.get(rt.id);
+      if (known?.model !== model || known.hardware !== rt.hardware || known.sandbox !== rt.sandbox)
+        this.labelsOf.set(rt.id, {
+          runtime: rt.id,
+          model,
+          hardware: rt.hardware,
+          sandbox: rt.sandbox,
+          node: this.node,
+        });
+      const labels = `runtime="${escapeLabel(rt.id)}",model="${escapeLabel(model)}",hardware="${escapeLabel(rt.hardware)}",sandbox="${escapeLabel(rt.sandbox)}",${this.nodeLabel}`;
+      for (const s of STATES) state.add(`${labels},state="${s}"`, s === rt.state ? 1 : 0);
+      ready.add(labels, rt.state === "ready" ? 1 : 0);
       const budget = rt.restart_budget;
-      this.budgetRemaining.set(labels, budget.remaining);
-      this.budgetMax.set(labels, budget.max_restarts);
-      if (budget.reset_at !== undefined) this.budgetReset.set(labels, Date.parse(budget.reset_at) / 1000);
+      remaining.add(labels, budget.remaining);
+      max.add(labels, budget.max_restarts);
+      if (budget.reset_at !== undefined) reset.add(labels, Date.parse(budget.reset_at) / 1000);
     }
     for (const cell of snapshot.cells) {
       const rate = cell.throughput.generated_tokens_per_second;
       if (rate === undefined) continue;
-      this.tokensPerSecond.set(
-        {
-          cell: cell.key,
-          model: cell.model,
-          hardware: cell.hardware,
-          sandbox: cell.sandbox,
-          node: this.node,
-        },
+      tps.add(
+        `cell="${escapeLabel(cell.key)}",model="${escapeLabel(cell.model)}",hardware="${escapeLabel(cell.hardware)}",sandbox="${escapeLabel(cell.sandbox)}",${this.nodeLabel}`,
         rate,
       );
     }
+    return [state, ready, remaining, max, reset, tps].map((g) => g.text()).join("");
   }
 
   /** The backends' own gauges and counters, last sample per runtime, as `llamacpp_<name>{runtime,node}`. */
   private renderBackend(backend: ReadonlyMap<string, LlamaMetrics>): string {
     const byName = new Map<string, string[]>();
     for (const [id, metrics] of backend) {
-      const labels = `{runtime="${escapeLabel(id)}",node="${escapeLabel(this.node)}"}`;
+      const labels = `{runtime="${escapeLabel(id)}",${this.nodeLabel}}`;
       for (const [name, value] of Object.entries(metrics)) {
         if (typeof value !== "number") continue;
         const lines = byName.get(name) ?? [];
@@ -238,8 +224,8 @@ export class DaemonMetrics implements RequestRecorder {
   }
 
   async render(snapshot: MetricsSnapshot): Promise<string> {
-    this.setGauges(snapshot);
-    return (await this.registry.metrics()) + this.renderBackend(snapshot.backend);
+    const gauges = this.renderGauges(snapshot);
+    return gauges + (await this.registry.metrics()) + this.renderBackend(snapshot.backend);
   }
 
   get contentType(): string {

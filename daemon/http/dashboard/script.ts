@@ -59,10 +59,10 @@ function renderMatrix(cells) {
       row.append(
         el(
           "td",
-          { class: "cell", "data-cell": cell.key, "data-code": s.code },
-          el("span", { class: "state sev-" + s.severity, role: "status", "aria-label": s.label + ". " + s.aria_hint }, statusText(s)),
+          { class: "cell", "data-cell": cell.key, "data-code": s.code, "data-runtimes": cell.runtimes.join(" ") },
+          el("span", { class: "state sev-" + s.severity + " code-" + s.code, role: "status", "aria-label": s.label + ". " + s.aria_hint }, statusText(s)),
           el("br"),
-          el("span", { class: "facts" }, cell.available ? facts : "unavailable: " + (cell.unavailable_reason || "")),
+          el("span", { class: "facts" }, cell.available ? facts : "unavailable" + (cell.unavailable_reason ? ": " + cell.unavailable_reason : "")),
         ),
       );
     }

@@ -25,7 +25,7 @@ th { background: var(--card); }
 .sev-info, .level-ok { color: var(--ok); }
 .sev-warn, .level-warn { color: var(--warn); }
 .sev-error, .level-error { color: var(--error); }
-.unavailable { color: var(--off); font-style: italic; }
+.unavailable, .cell .code-offline { color: var(--off); font-style: italic; }
 button { font: inherit; margin: 0 .25rem .25rem 0; padding: .2rem .5rem; background: var(--card); color: var(--fg); border: 1px solid var(--line); border-radius: .3rem; cursor: pointer; }
 button:focus-visible { outline: 3px solid var(--info); outline-offset: 1px; }
 pre { background: var(--card); padding: .5rem; max-height: 20rem; overflow: auto; white-space: pre-wrap; }
