@@ -22,25 +22,18 @@ if (!hasChromium)
 
 /** Records every badge and cell text change with its wall time, in the page. */
 async function recordChanges(page: Page): Promise<void> {
-  await page.evaluate(() => {
-    const w = window as unknown as { changes: { at: number; badge: string; cell: string }[] };
-    w.changes = [];
+  // In-page code as text: this file is type-checked without the DOM library.
+  await page.evaluate(`(() => {
+    window.changes = [];
     const snap = () => {
       const badge = document.getElementById("badge")?.textContent ?? "";
-      const cell =
-        document.querySelector('td.cell[data-runtimes~="llama-stub"]')?.getAttribute("data-code") ?? "";
-      const last = w.changes.at(-1);
-      if (!last || last.badge !== badge || last.cell !== cell)
-        w.changes.push({ at: Date.now(), badge, cell });
+      const cell = document.querySelector('td.cell[data-runtimes~="llama-stub"]')?.getAttribute("data-code") ?? "";
+      const last = window.changes.at(-1);
+      if (!last || last.badge !== badge || last.cell !== cell) window.changes.push({ at: Date.now(), badge, cell });
     };
-    new MutationObserver(snap).observe(document.body, {
-      subtree: true,
-      childList: true,
-      characterData: true,
-      attributes: true,
-    });
+    new MutationObserver(snap).observe(document.body, { subtree: true, childList: true, characterData: true, attributes: true });
     snap();
-  });
+  })()`);
 }
 
 describe.skipIf(!hasChromium)("dashboard in headless Chromium", () => {
@@ -102,11 +95,10 @@ describe.skipIf(!hasChromium)("dashboard in headless Chromium", () => {
     const killedAt = Date.now();
     process.kill(rt?.pid as number, "SIGKILL");
     const changed = await page.waitForFunction(
-      () => {
-        const w = window as unknown as { changes: { at: number; badge: string; cell: string }[] };
-        const first = w.changes[0];
-        return w.changes.find((c) => c.badge !== first?.badge && c.cell !== "ready") ?? false;
-      },
+      `(() => {
+        const first = window.changes[0];
+        return window.changes.find((c) => c.badge !== first?.badge && c.cell !== "ready") ?? false;
+      })()`,
       undefined,
       { timeout: 10_000, polling: 20 },
     );
@@ -129,24 +121,19 @@ describe.skipIf(!hasChromium)("dashboard in headless Chromium", () => {
     await page.locator('tr[data-runtime="llama-stub"][data-state="ready"]').waitFor({ timeout: 30_000 });
 
     // Validated exactly like the socket: an unknown key is refused by runtime.restore's schema; no CSRF → 403.
-    const refused = await page.evaluate(async () => {
-      const csrf = (document.querySelector('meta[name="rmx-csrf"]') as HTMLMetaElement).content;
-      const post = (headers: Record<string, string>, body: unknown) =>
-        fetch("/api/action", {
-          method: "POST",
-          headers: { "content-type": "application/json", ...headers },
-          body: JSON.stringify(body),
-        }).then(async (r) => ({ status: r.status, body: await r.json() }));
+    type Answer = { status: number; body: { error: { code: string; message: string } } };
+    const refused = (await page.evaluate(`(async () => {
+      const csrf = document.querySelector('meta[name="rmx-csrf"]').content;
+      const post = (headers, body) =>
+        fetch("/api/action", { method: "POST", headers: { "content-type": "application/json", ...headers }, body: JSON.stringify(body) })
+          .then(async (r) => ({ status: r.status, body: await r.json() }));
       return {
-        bogus: await post(
-          { "x-rmx-csrf": csrf },
-          { method: "runtime.restore", params: { id: "llama-stub", reset_buget: true } },
-        ),
+        bogus: await post({ "x-rmx-csrf": csrf }, { method: "runtime.restore", params: { id: "llama-stub", reset_buget: true } }),
         unknown: await post({ "x-rmx-csrf": csrf }, { method: "runtime.restore", params: { id: "nope" } }),
         other: await post({ "x-rmx-csrf": csrf }, { method: "config.reload", params: {} }),
         noCsrf: await post({}, { method: "runtime.stop", params: { id: "llama-stub" } }),
       };
-    });
+    })()`)) as Record<"bogus" | "unknown" | "other" | "noCsrf", Answer>;
     expect(refused.bogus.status).toBe(400);
     expect(refused.bogus.body.error.message).toBe('runtime.restore: params: unknown key "reset_buget"');
     expect(refused.unknown.status).toBe(404);
@@ -165,15 +152,9 @@ describe.skipIf(!hasChromium)("dashboard in headless Chromium", () => {
     await page.addScriptTag({ content: axeSource });
     for (const scheme of ["light", "dark"] as const) {
       await page.emulateMedia({ colorScheme: scheme });
-      const violations = await page.evaluate(async () => {
-        const axe = (
-          window as unknown as {
-            axe: { run(): Promise<{ violations: { id: string; impact: string; help: string }[] }> };
-          }
-        ).axe;
-        const r = await axe.run();
-        return r.violations.map((v) => ({ id: v.id, impact: v.impact, help: v.help }));
-      });
+      const violations = (await page.evaluate(
+        "axe.run().then((r) => r.violations.map((v) => ({ id: v.id, impact: v.impact, help: v.help })))",
+      )) as { id: string; impact: string; help: string }[];
       const bad = violations.filter((v) => v.impact === "serious" || v.impact === "critical");
       expect(bad, `${scheme}: ${JSON.stringify(bad)}`).toEqual([]);
     }

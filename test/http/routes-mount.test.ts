@@ -128,7 +128,9 @@ describe("observability routes on a plain node:http server", () => {
     expect(calls).toEqual([{ id: "x", wait: false }]);
     const bad = await post({ method: "runtime.stop", params: { id: "" } });
     expect(bad.status).toBe(400);
-    expect((await bad.json()).error.message).toBe("runtime.stop: params.id: must not be empty");
+    expect(((await bad.json()) as { error: { message: string } }).error.message).toBe(
+      "runtime.stop: params.id: must not be empty",
+    );
     expect((await post({ method: "runtime.stop", params: { id: "x" } }, {})).status).toBe(403);
     expect((await post({ method: "config.reload" })).status).toBe(400);
     expect(calls.length).toBe(1);
