@@ -15,6 +15,7 @@ describe("paramSchemas", () => {
     expect(Object.keys(paramSchemas).sort()).toEqual([
       "config.reload",
       "daemon.hello",
+      "dashboard.login",
       "events.subscribe",
       "events.unsubscribe",
       "matrix.get",
