@@ -7,7 +7,7 @@ import { execFileSync, spawnSync } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { REPO, stopAll, until } from "../support/daemon-harness.js";
+import { REPO, startDaemon, stopAll, until } from "../support/daemon-harness.js";
 import { startObservedDaemon } from "./http-support.js";
 
 const PROMTOOL = "/usr/bin/promtool";
@@ -77,6 +77,17 @@ describe("/metrics of a real rmxd", () => {
       const notes = `${check.stdout}${check.stderr}`.split("\n").filter((l) => l.trim() !== "");
       expect(notes.filter((l) => !l.startsWith("rmxd_nodejs_active_"))).toEqual([]);
     }
+  });
+});
+
+describe("rmx dashboard without a listener", () => {
+  it("says DASHBOARD_UNAVAILABLE and how to start one", { timeout: 60_000 }, async () => {
+    const daemon = await startDaemon({});
+    const r = await daemon.cli(["dashboard", "--json"]);
+    expect(r.code).toBe(1);
+    const error = JSON.parse(r.stderr) as { error: { code: string; message: string } };
+    expect(error.error.code).toBe("DASHBOARD_UNAVAILABLE");
+    expect(error.error.message).toMatch(/--observability HOST:PORT/);
   });
 });
 
