@@ -137,14 +137,14 @@ export class Daemon {
     this.nodeId = this.config.node_id ?? nodeTarget(process.env, os.hostname());
     this.metrics = new DaemonMetrics(this.nodeId, {
       placement: (id) => {
-        // Read once per runtime: the metrics keep the labels of every runtime they rendered.
-        const view = this.runtimes.get(id)?.view();
-        return view === undefined
+        // From the spec, as the view shows it: this runs inside the supervisor's event dispatch.
+        const spec = this.runtimes.get(id)?.spec;
+        return spec === undefined
           ? undefined
           : {
-              ...(view.model !== undefined ? { model: view.model } : {}),
-              hardware: view.hardware,
-              sandbox: view.sandbox,
+              ...(spec.model !== undefined ? { model: spec.model } : {}),
+              hardware: spec.hardware,
+              sandbox: spec.sandbox.kind,
             };
       },
     });

@@ -4,7 +4,8 @@
  * objects); counters and histograms live in prom-client and are fed as things happen (restarts from the bus, probes from the supervisors, requests from whoever
  * routes them: chat.respond now, the gateway later, both through `RequestRecorder`).
  */
-import { Counter, collectDefaultMetrics, Histogram, Registry } from "prom-client";
+import { monitorEventLoopDelay } from "node:perf_hooks";
+import { Counter, Histogram, Registry } from "prom-client";
 import type { LlamaMetrics } from "../../adapters/types.js";
 import type { MatrixCell, RuntimeState, RuntimeStatusResult } from "../types.js";
 
@@ -79,6 +80,10 @@ export class DaemonMetrics implements RequestRecorder {
   private readonly labelsOf = new Map<string, Record<string, string>>();
   private readonly placement: ((id: string) => Placement | undefined) | undefined;
   private readonly nodeLabel: string;
+  private readonly processMetrics: boolean;
+  private readonly startedAt = Math.round(Date.now() / 1000 - process.uptime());
+  /** 20 ms resolution: coarse enough to cost nothing, fine enough to see a blocked loop. */
+  private readonly loopDelay = monitorEventLoopDelay({ resolution: 20 });
 
   /**
    * `placement` gives a runtime's model, hardware and sandbox (as `runtime.status` shows them), so a
@@ -125,7 +130,41 @@ export class DaemonMetrics implements RequestRecorder {
       buckets: REQUEST_BUCKETS,
       registers,
     });
-    if (opts.processMetrics !== false) collectDefaultMetrics({ register: this.registry, prefix: "rmxd_" });
+    this.processMetrics = opts.processMetrics !== false;
+    if (this.processMetrics) this.loopDelay.enable();
+  }
+
+  /**
+   * The daemon's own process, a cheap subset of prom-client's defaults (no /proc reads per scrape):
+   * memory, CPU, heap, start time and event-loop delay.
+   */
+  private renderProcess(): string {
+    if (!this.processMetrics) return "";
+    const mem = process.memoryUsage();
+    const cpu = process.cpuUsage();
+    const lines = [
+      ["rmxd_process_resident_memory_bytes", "gauge", "Resident memory of rmxd", mem.rss],
+      [
+        "rmxd_process_cpu_seconds_total",
+        "counter",
+        "CPU time of rmxd (user + system)",
+        (cpu.user + cpu.system) / 1e6,
+      ],
+      ["rmxd_nodejs_heap_used_bytes", "gauge", "V8 heap in use", mem.heapUsed],
+      ["rmxd_process_start_time_seconds", "gauge", "When rmxd started (Unix seconds)", this.startedAt],
+      [
+        "rmxd_nodejs_eventloop_delay_p99_seconds",
+        "gauge",
+        "p99 event-loop delay since the previous scrape",
+        this.loopDelay.count > 0 ? this.loopDelay.percentile(99) / 1e9 : 0,
+      ],
+    ] as const;
+    this.loopDelay.reset();
+    return lines
+      .map(
+        ([name, type, help, value]) => `# HELP ${name} ${help}\n# TYPE ${name} ${type}\n${name} ${value}\n`,
+      )
+      .join("");
   }
 
   private runtimeLabels(id: string): Record<string, string> {
@@ -225,7 +264,9 @@ export class DaemonMetrics implements RequestRecorder {
 
   async render(snapshot: MetricsSnapshot): Promise<string> {
     const gauges = this.renderGauges(snapshot);
-    return gauges + (await this.registry.metrics()) + this.renderBackend(snapshot.backend);
+    return (
+      gauges + (await this.registry.metrics()) + this.renderBackend(snapshot.backend) + this.renderProcess()
+    );
   }
 
   get contentType(): string {
