@@ -46,6 +46,9 @@ export const ErrorCodes = {
   PATH_UNTRUSTED: { rpc: -32060, exit: 1 },
   STATE_WRITE_FAILED: { rpc: -32061, exit: 1 },
   LOG_WRITE_FAILED: { rpc: -32062, exit: 1 },
+  // Observability
+  DASHBOARD_UNAVAILABLE: { rpc: -32070, exit: 1 },
+  PROMETHEUS_QUERY_FAILED: { rpc: -32071, exit: 1 },
   INTERNAL: { rpc: -32603, exit: 1 },
 } as const;
 

@@ -22,12 +22,20 @@ import { type ConfigLocation, loadConfig } from "../config/load.js";
 import type { HardwareInventory } from "../ipc/protocol/hardware.js";
 import { PRODUCT, PROTOCOL_VERSION } from "../ipc/protocol/jsonrpc.js";
 import type { NodeEntry, ReloadResult, RuntimeStatusResult } from "../ipc/protocol/runtime.js";
+import { paramSchemas } from "../ipc/protocol/schemas.js";
+import type { MethodTable } from "../ipc/server/types.js";
 import { PreEncoded, RpcServer } from "../ipc/server.js";
 import { EventBus } from "./events.js";
 import { collectInventory } from "./hardware/inventory.js";
 import { hardwareTarget } from "./hardware/placement.js";
+import { observabilityHost } from "./http/daemon-host.js";
 import { Gateway } from "./http/gateway.js";
 import { httpMethods } from "./http/methods.js";
+import { DaemonMetrics } from "./http/metrics.js";
+import type { ObservabilityHost } from "./http/observability-host.js";
+import { listenObservability, type ObservabilityServer } from "./http/observability-server.js";
+import { observabilityRoutes } from "./http/routes.js";
+import { DashboardSessions } from "./http/session.js";
 import { loadOrCreateToken } from "./http/token.js";
 import { acquireDaemonLock, type DaemonLock } from "./lock.js";
 import { createMatrix, type MatrixService } from "./matrix/service.js";
@@ -56,6 +64,8 @@ export interface DaemonOptions {
   clock?: Clock;
   /** `rmxd --http HOST:PORT|off` (or RMX_HTTP): replaces `http.listen` of the config. */
   httpListen?: string;
+  /** `--observability HOST:PORT`: serve /metrics, the dashboard and /badge.svg there (temporary listener). */
+  observability?: { host: string; port: number; metricsAuth: "token" | "none" };
 }
 
 export type { ReloadResult };
@@ -110,6 +120,12 @@ export class Daemon {
   gateway: Gateway | undefined;
   private httpToken: string | undefined;
   private server: RpcServer | undefined;
+  /** The socket's method table; the dashboard's quick actions run through the same entries. */
+  methods: MethodTable = {};
+  /** Prometheus metrics; counters and histograms fed from start, gauges set per scrape. */
+  metrics!: DaemonMetrics;
+  readonly sessions: DashboardSessions;
+  private observability: ObservabilityServer | undefined;
   private lock: DaemonLock | undefined;
   private telemetry: NodeHealthPublisher | undefined;
   private readonly notifier;
@@ -131,6 +147,7 @@ export class Daemon {
     this.problems = new ProblemBoard(this.clock, () =>
       this.bus.publish("daemon.problems", { problems: this.problems.list() }),
     );
+    this.sessions = new DashboardSessions(this.clock);
     this.notifier = createNotifier(process.env, { onProblem: (m: string) => this.logger.warn(m) });
   }
 
@@ -142,6 +159,23 @@ export class Daemon {
   async start(): Promise<void> {
     this.config = withHttpListen(await loadConfig(this.opts.config), this.opts.httpListen);
     this.nodeId = this.config.node_id ?? nodeTarget(process.env, os.hostname());
+    this.metrics = new DaemonMetrics(this.nodeId, {
+      placement: (id) => {
+        // From the spec, as the view shows it: this runs inside the supervisor's event dispatch.
+        const spec = this.runtimes.get(id)?.spec;
+        return spec === undefined
+          ? undefined
+          : {
+              ...(spec.model !== undefined ? { model: spec.model } : {}),
+              hardware: spec.hardware,
+              sandbox: spec.sandbox.kind,
+            };
+      },
+    });
+    this.bus.subscribe(["runtime.restart"], (event) => {
+      const p = event.payload as { id: string; automatic: boolean };
+      this.metrics.restart(p.id, p.automatic);
+    });
     const trust = this.trustPolicy();
     await ensureTrustedDir("state dir", this.opts.stateDir, trust);
     await ensureTrustedDir("logs dir", this.logsDir, trust);
@@ -192,7 +226,7 @@ export class Daemon {
           listening: () => this.gateway?.listening,
           problem: () => this.gateway?.notListening,
         }),
-        ...buildMethods({
+        ...this.buildMethodTable({
           bus: this.bus,
           getRuntime: (id) => this.getRuntime(id),
           statusEncoded: () => this.statusEncoded(),
@@ -211,6 +245,18 @@ export class Daemon {
     for (const spec of this.config.runtimes) this.addRuntime(spec);
     this.wireServices();
     await this.startGateway();
+    if (this.opts.observability !== undefined) {
+      this.observability = await listenObservability(
+        observabilityRoutes({
+          host: this.observabilityHost(),
+          metrics: this.metrics,
+          sessions: this.sessions,
+          formatTime: formatLocalTime,
+        }),
+        { ...this.opts.observability, stateDir: this.opts.stateDir },
+      );
+      this.logger.info({ url: this.observability.url }, "observability listener ready");
+    }
 
     this.telemetry = new NodeHealthPublisher(
       { bus: this.bus, logger: this.logger, status: () => this.status() },
@@ -230,6 +276,33 @@ export class Daemon {
       },
       "rmxd ready",
     );
+  }
+
+  private buildMethodTable(host: Parameters<typeof buildMethods>[0]): MethodTable {
+    const table = buildMethods(host);
+    table["dashboard.login"] = {
+      params: paramSchemas["dashboard.login"],
+      handler: () => this.dashboardLogin(),
+    };
+    this.methods = table;
+    return table;
+  }
+
+  /** `dashboard.login`: a one-time URL (60 s) to the dashboard; DASHBOARD_UNAVAILABLE without a listener. */
+  dashboardLogin(): { url: string; expires_at: string } {
+    const listener = this.observability;
+    if (listener === undefined)
+      throw new RmxError(
+        "DASHBOARD_UNAVAILABLE",
+        "no dashboard listener: start rmxd with --observability HOST:PORT (e.g. 127.0.0.1:9464)",
+      );
+    const { token, expiresAt } = this.sessions.issueLogin();
+    return { url: `${listener.url}/login?token=${token}`, expires_at: rfc3339(expiresAt) };
+  }
+
+  /** What the observability routes (this listener's now, the gateway's later) need of the daemon. */
+  observabilityHost(): ObservabilityHost {
+    return observabilityHost(this);
   }
 
   /** Who may own and write the state and logs dirs: this user or root; in system mode also `ipc.socket_group`. */
@@ -284,7 +357,10 @@ export class Daemon {
         this.store.update((draft) => {
           draft.leases = leases;
         }),
-      onRouted: () => this.noteChange(),
+      onRouted: (request) => {
+        this.noteChange();
+        if (request !== undefined) this.metrics.record(request);
+      },
       runtimeDeps: (spec) => this.runtimeDeps(spec),
       adopt: (rt) => this.adoptRuntime(rt),
     });
@@ -367,7 +443,10 @@ export class Daemon {
       resolveModelPath: (model) => this.resolveModelPath(model),
       wrapSandbox: (plan, s, modelPath) => this.wrapSandbox(plan, s, modelPath),
       formatTime: formatLocalTime,
-      onObserved: () => this.noteChange(),
+      onObserved: (probe, outcome) => {
+        this.noteChange();
+        if (probe !== undefined && outcome !== undefined) this.metrics.probe(spec.id, probe, outcome.ms);
+      },
       configIndex: (id) => {
         const index = this.config.runtimes.findIndex((r) => r.id === id);
         return index < 0 ? undefined : index;
@@ -579,6 +658,7 @@ export class Daemon {
       await this.reloads.catch(() => undefined);
       await Promise.allSettled([...this.runtimes.values()].map((r) => r.shutdown()));
       await this.store?.flush();
+      await this.observability?.close();
       await this.server?.close();
       await this.lock?.release();
       this.logger.info("rmxd stopped");

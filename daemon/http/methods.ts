@@ -2,19 +2,10 @@
  * `http.token`: the gateway's bearer token and address, over the socket (whose own access check decides
  * who may read it), so `rmx http token` never reads daemon files itself.
  */
-import { z } from "zod";
 import type { HttpSpec } from "../../base/spec.js";
+import type { HttpTokenResult } from "../../ipc/protocol/http.js";
+import { paramSchemas } from "../../ipc/protocol/schemas.js";
 import type { MethodTable } from "../../ipc/server.js";
-
-export interface HttpTokenResult {
-  auth: HttpSpec["auth"];
-  /** Absent with `http.auth: none`. */
-  token?: string;
-  /** Where the gateway listens; absent when it is off or could not listen. */
-  listen?: string;
-  base_url?: string;
-  problem?: string;
-}
 
 export interface HttpMethodsHost {
   token(): string | undefined;
@@ -26,7 +17,7 @@ export interface HttpMethodsHost {
 export function httpMethods(host: HttpMethodsHost): MethodTable {
   return {
     "http.token": {
-      params: z.strictObject({}),
+      params: paramSchemas["http.token"],
       handler: (): HttpTokenResult => {
         const result: HttpTokenResult = { auth: host.auth() };
         const token = host.token();

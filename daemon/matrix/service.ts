@@ -7,6 +7,7 @@
 import { type IntervalHistogram, monitorEventLoopDelay, performance } from "node:perf_hooks";
 import { getAdapter } from "../../adapters/registry.js";
 import { readGguf } from "../../adapters/shared/gguf/reader.js";
+import type { LlamaMetrics } from "../../adapters/types.js";
 import type { Clock } from "../../base/clock.js";
 import { rfc3339 } from "../../base/clock.js";
 import { looksLikePath } from "../../base/model-ref.js";
@@ -81,6 +82,8 @@ export interface MatrixService {
   hardware(opts?: { refresh?: boolean }): Promise<HardwareResult>;
   models(): ModelListResult;
   inspect(target: { path?: string; model?: string; context?: number }): Promise<ModelInspectResult>;
+  /** The last `/metrics` sample scraped from each live llama runtime, by runtime id (for re-export). */
+  backendMetrics(): ReadonlyMap<string, LlamaMetrics>;
   /** One tick now (sample, scrape, compose, publish); resolves when it is done. */
   tick(): Promise<void>;
   readonly stats: TickStats;
@@ -227,6 +230,13 @@ class Matrix implements MatrixService {
 
   cells(): MatrixCell[] {
     return this.result().cells;
+  }
+
+  backendMetrics(): ReadonlyMap<string, LlamaMetrics> {
+    const out = new Map<string, LlamaMetrics>();
+    for (const [id, observation] of this.observations)
+      if (observation.metrics !== undefined) out.set(id, observation.metrics);
+    return out;
   }
 
   /** Runtime state changes come in bursts: compare status codes once per turn of the event loop. */

@@ -32,8 +32,11 @@ export interface PolicyHost {
   stored(): { pins: PinRecord[]; leases: unknown[] };
   savePins(all: PinRecord[]): Promise<void>;
   saveLeases(leases: Lease[]): Promise<void>;
-  /** A routed request changed what `runtime.status` shows without an event. */
-  onRouted(): void;
+  /**
+   * A routed request changed what `runtime.status` shows without an event; the request feeds the
+   * request metrics (daemon/http/metrics.ts RequestRecorder's shape).
+   */
+  onRouted(request?: { model: string; cell: string; code: string; seconds: number }): void;
   /** The deps every supervisor of a runtime is built with (a reload's candidate is built with them). */
   runtimeDeps(spec: RuntimeSpec): RuntimeDeps;
   /** Makes `rt` the runtime of its id (a reload's candidate taking over from the old supervisor). */

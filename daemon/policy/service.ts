@@ -242,7 +242,13 @@ export class Policy {
       },
       record: (key, ms, ok, route = CHAT_ROUTE) => {
         this.requests.record(key, route, ms, ok);
-        host.onRouted();
+        const at = key.lastIndexOf("@");
+        host.onRouted({
+          model: at < 0 ? key : key.slice(0, at),
+          cell: key,
+          code: ok ? "200" : "502",
+          seconds: ms / 1000,
+        });
       },
       now: () => host.clock.now(),
     };

@@ -28,7 +28,7 @@ export interface ProbeHost {
   onStartTimeout: (reason: string) => void;
   onSteady: (probe: ProbeKind, outcome: ProbeOutcome) => void;
   /** A probe result was recorded (the status snapshot is stale). */
-  onObserved?: () => void;
+  onObserved?: (probe: ProbeKind, outcome: ProbeOutcome) => void;
   /** Logs a background failure that must never become an unhandled rejection. */
   onError: (error: unknown, what: string) => void;
 }
@@ -75,7 +75,7 @@ export class Prober {
       lastOutcome = outcome;
       if (outcome.kind === "ok") {
         this.health.record({ ok: true, ms: roundMs(outcome.ms), status: outcome.status });
-        host.onObserved?.();
+        host.onObserved?.("health", outcome);
         host.onReady();
         this.schedule(generation, "health", spec.health.interval_ms);
         if (spec.health.inference.enabled)
@@ -128,7 +128,7 @@ export class Prober {
   private record(probe: ProbeKind, outcome: ProbeOutcome): void {
     const failed = outcome.kind !== "ok";
     const error = failed && isErrorOutcome(outcome.kind, outcome.status);
-    this.host.onObserved?.();
+    this.host.onObserved?.(probe, outcome);
     (probe === "health" ? this.health : this.inference).record({
       ok: !error,
       ms: roundMs(outcome.ms),

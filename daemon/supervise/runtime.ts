@@ -34,6 +34,7 @@ import {
   type Input,
   initialMachine,
   type Machine,
+  type ProbeKind,
   type StepResult,
   step,
 } from "./state.js";
@@ -62,8 +63,8 @@ export interface RuntimeDeps {
   /** Wraps a launch plan in the runtime's sandbox; throws RmxError SANDBOX_UNAVAILABLE. */
   wrapSandbox: (plan: LaunchPlan, spec: RuntimeSpec, modelPath: string | undefined) => LaunchPlan;
   formatTime: (iso: string) => string;
-  /** A probe result was recorded (the status snapshot is stale). */
-  onObserved?: () => void;
+  /** A probe result was recorded (the status snapshot is stale); the outcome feeds probe metrics. */
+  onObserved?: (probe: ProbeKind, outcome: ProbeOutcome) => void;
   /** Position of the runtime in the config's `runtimes:` list, for messages that name the key to set. */
   configIndex?: (id: string) => number | undefined;
 }

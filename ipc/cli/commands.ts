@@ -307,6 +307,20 @@ export const COMMANDS: readonly CommandSpec[] = [
     load: () => import("./commands/service.js"),
   },
   {
+    path: ["dashboard"],
+    summary: "Print a one-time login URL to the dashboard (rmxd --observability); --open opens it",
+    options: { open: { type: "boolean", description: "open the URL in the default browser" } },
+    load: () => import("./commands/dashboard.js"),
+  },
+  {
+    path: ["fleet"],
+    summary: "Show the runtime matrix across nodes, from the Prometheus server that scrapes every rmxd",
+    options: {
+      prometheus: { type: "string", required: true, value: "URL", description: "Prometheus base URL" },
+    },
+    load: () => import("./commands/fleet.js"),
+  },
+  {
     path: ["service", "status"],
     summary: "Show whether the rmxd service is installed, ours, and active",
     options: serviceScope,

@@ -9,6 +9,7 @@ export type { FitVerdict } from "../../base/fit.js";
 export type * from "./events.js";
 export type * from "./gateway.js";
 export type * from "./hardware.js";
+export type * from "./http.js";
 export * from "./jsonrpc.js";
 export type * from "./matrix.js";
 export type * from "./methods.js";

@@ -5,6 +5,7 @@
 import type { SubscribeResult } from "./events.js";
 import type { SubscribeParams, UnsubscribeParams } from "./events.schema.js";
 import type { HardwareResult } from "./hardware.js";
+import type { DashboardLoginResult, HttpTokenResult } from "./http.js";
 import type { MatrixResult } from "./matrix.js";
 import type { HardwareGetParams, ModelsInspectParams } from "./matrix.schema.js";
 import type { ModelInspectResult, ModelListResult } from "./models.js";
@@ -78,6 +79,10 @@ export interface Methods {
   "runtime.reload": [ReloadParams, QuickActionResult];
   "runtime.switch": [SwitchParams, QuickActionResult];
   "chat.respond": [ChatParams, ChatResult];
+  /** The HTTP gateway's bearer token and address (the socket's own access check decides who may read it). */
+  "http.token": [Record<string, never> | undefined, HttpTokenResult];
+  /** A one-time dashboard login URL (single use, valid 60 s); DASHBOARD_UNAVAILABLE without a listener. */
+  "dashboard.login": [Record<string, never> | undefined, DashboardLoginResult];
 }
 
 export type MethodName = keyof Methods;

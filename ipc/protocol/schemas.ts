@@ -4,6 +4,7 @@
  */
 import type { z } from "zod";
 import { eventsSchemas } from "./events.schema.js";
+import { httpSchemas } from "./http.schema.js";
 import { matrixParamSchemas } from "./matrix.schema.js";
 import type { Methods } from "./methods.js";
 import { policySchemas } from "./policy.schema.js";
@@ -16,6 +17,7 @@ export const paramSchemas = {
   ...eventsSchemas,
   ...matrixParamSchemas,
   ...policySchemas,
+  ...httpSchemas,
 } as const satisfies Record<keyof Methods, z.ZodType>;
 
 export type MethodName = keyof typeof paramSchemas;

@@ -17,6 +17,7 @@ describe("paramSchemas", () => {
       "chat.respond",
       "config.reload",
       "daemon.hello",
+      "dashboard.login",
       "events.subscribe",
       "events.unsubscribe",
       "hardware.get",

@@ -3,19 +3,13 @@
  * so the socket's own access check decides who may read it. The token alone on stdout, for
  * `OPENAI_API_KEY=$(rmx http token)`.
  */
+import type { HttpTokenResult } from "../../protocol/http.js";
 import { booleanValue } from "../args.js";
 import type { ParsedCommandArgs } from "../command-spec.js";
 import type { CliContext } from "../context.js";
 import { ExitCode } from "../exit-codes.js";
 
 /** The answer of `http.token` (docs/protocol.md). */
-interface HttpTokenResult {
-  auth: "token" | "none";
-  token?: string;
-  listen?: string;
-  base_url?: string;
-  problem?: string;
-}
 
 export async function run(ctx: CliContext, args: ParsedCommandArgs): Promise<number> {
   const client = await ctx.connect();

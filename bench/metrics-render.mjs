@@ -1,0 +1,122 @@
+/**
+ * `/metrics` rendering cost for 50 runtimes (target ≤ 5 ms): DaemonMetrics.render over a synthetic
+ * snapshot (50 runtimes, 50 cells with throughput, 50 backends' llama metrics, probe and request
+ * histograms fed), against a floor measured in the same run: JSON.stringify of the same status
+ * snapshot (what `runtime.status` serialises). Prints median and p95 in ms and the ratio to the floor.
+ *   npm run build && node bench/metrics-render.mjs [RUNTIMES] [ROUNDS]
+ */
+import { performance } from "node:perf_hooks";
+import { DaemonMetrics } from "../dist/daemon/http/metrics.js";
+
+const RUNTIMES = Number(process.argv[2] ?? 50);
+const ROUNDS = Number(process.argv[3] ?? 300);
+const STATES = ["ready", "ready", "ready", "degraded", "backoff", "failed"];
+
+function snapshot(n) {
+  const now = Date.now();
+  const runtimes = [];
+  const cells = [];
+  const backend = new Map();
+  for (let i = 0; i < n; i++) {
+    const id = `rt-${i}`;
+    const model = `model-${i % 10}`;
+    const hardware = i % 2 === 0 ? "cpu" : `gpu:${i % 4}`;
+    runtimes.push({
+      id,
+      adapter: "llama.cpp",
+      state: STATES[i % STATES.length],
+      status: { code: "ready", severity: "info", severity_label: "Info", label: "Ready", aria_hint: "ready" },
+      desired: "running",
+      model,
+      hardware,
+      sandbox: "none",
+      restarts_total: i % 3,
+      restart_budget: {
+        max_restarts: 5,
+        window_seconds: 600,
+        used: i % 5,
+        remaining: 5 - (i % 5),
+        ...(i % 5 > 0 ? { reset_at: new Date(now + 60_000).toISOString() } : {}),
+      },
+      health: { window_seconds: 60, requests: 10, errors: 0, error_rate: 0 },
+    });
+    cells.push({
+      key: `${model}@${hardware}/none#${i}`,
+      model,
+      hardware,
+      sandbox: "none",
+      throughput: { generated_tokens_per_second: 20 + i },
+    });
+    backend.set(id, {
+      prompt_tokens_total: 1000 * i,
+      prompt_seconds_total: 12.5,
+      tokens_predicted_total: 5000 * i,
+      tokens_predicted_seconds_total: 40.1,
+      n_decode_total: 800,
+      n_busy_slots_per_decode: 1,
+      prompt_tokens_seconds: 250,
+      predicted_tokens_seconds: 30,
+      kv_cache_usage_ratio: 0.2,
+      kv_cache_tokens: 512,
+      requests_processing: 1,
+      requests_deferred: 0,
+    });
+  }
+  const status = {
+    generated: new Date(now).toISOString(),
+    summary: { ready: 0, total: n, attention_required: false },
+    runtimes,
+    problems: [],
+  };
+  return { status, cells, backend };
+}
+
+function stats(samples) {
+  const s = [...samples].sort((a, b) => a - b);
+  const at = (q) => s[Math.min(s.length - 1, Math.floor(q * s.length))];
+  return { median: at(0.5), p95: at(0.95) };
+}
+
+const metrics = new DaemonMetrics("bench", { processMetrics: process.env.BENCH_NO_PROCESS !== "1" });
+const snap = snapshot(RUNTIMES);
+for (let i = 0; i < RUNTIMES; i++) {
+  for (let k = 0; k < 20; k++) metrics.probe(`rt-${i}`, "health", 5 + k);
+  for (let k = 0; k < 5; k++)
+    metrics.record({
+      model: `model-${i % 10}`,
+      cell: `c${i}`,
+      code: k === 0 ? "502" : "200",
+      seconds: 0.2 * k,
+      ttft_seconds: 0.05,
+    });
+  metrics.restart(`rt-${i}`, true);
+}
+const render = [];
+const floor = [];
+let bytes = 0;
+for (let r = 0; r < ROUNDS + 20; r++) {
+  let t = performance.now();
+  const text = await metrics.render(snap);
+  const dt = performance.now() - t;
+  t = performance.now();
+  JSON.stringify(snap.status);
+  const df = performance.now() - t;
+  if (r >= 20) {
+    render.push(dt);
+    floor.push(df);
+    bytes = text.length;
+  }
+}
+const a = stats(render);
+const f = stats(floor);
+const out = {
+  runtimes: RUNTIMES,
+  rounds: ROUNDS,
+  bytes,
+  render_ms: { median: +a.median.toFixed(3), p95: +a.p95.toFixed(3) },
+  floor_json_status_ms: { median: +f.median.toFixed(3), p95: +f.p95.toFixed(3) },
+  ratio_to_floor_median: +(a.median / f.median).toFixed(1),
+  target_ms: 5,
+  verdict: a.median <= 5 ? "within target (median ≤ 5 ms)" : "OVER the 5 ms target (median)",
+};
+console.log(JSON.stringify(out, null, 2));

@@ -1,0 +1,121 @@
+/** Starts real rmxd instances with the observability listener, and a real Prometheus scraping them. */
+import { type ChildProcess, spawn } from "node:child_process";
+import { existsSync } from "node:fs";
+import fs from "node:fs/promises";
+import net from "node:net";
+import path from "node:path";
+import { type DaemonHandle, REPO, startDaemon, tempDir, until } from "../support/daemon-harness.js";
+
+export interface ObservedDaemon {
+  daemon: DaemonHandle;
+  /** http://127.0.0.1:PORT */
+  url: string;
+  token: string;
+  tokenPath: string;
+  /** A fresh one-time login URL from `dashboard.login`. */
+  loginUrl(): Promise<string>;
+}
+
+export async function startObservedDaemon(nodeId: string, extra: string[] = []): Promise<ObservedDaemon> {
+  const daemon = await startDaemon({
+    env: { RMX_NODE_ID: nodeId },
+    args: ["--observability", "127.0.0.1:0", ...extra],
+    ready: ["llama-stub"],
+  });
+  const loginUrl = async () => {
+    const c = await daemon.client();
+    try {
+      return (await c.call("dashboard.login")).url;
+    } finally {
+      await c.close();
+    }
+  };
+  const url = new URL(await loginUrl()).origin;
+  const tokenPath = path.join(daemon.stateDir, "observability.token");
+  const token = (await fs.readFile(tokenPath, "utf8")).trim();
+  return { daemon, url, token, tokenPath, loginUrl };
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const port = (server.address() as net.AddressInfo).port;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+export const PROMETHEUS = "/usr/bin/prometheus";
+export const hasPrometheus = existsSync(PROMETHEUS);
+export const CHROMIUM = "/usr/bin/chromium";
+export const hasChromium = existsSync(CHROMIUM);
+
+export interface PrometheusHandle {
+  url: string;
+  proc: ChildProcess;
+  query(expr: string): Promise<{ metric: Record<string, string>; value: [number, string] }[]>;
+  stop(): Promise<void>;
+}
+
+/** A real Prometheus on a free loopback port, scraping each daemon every second with its bearer token. */
+export async function startPrometheus(targets: ObservedDaemon[]): Promise<PrometheusHandle> {
+  const dir = await tempDir("rmx-prom-");
+  const port = await freePort();
+  const jobs = targets.map(
+    (t, i) => `  - job_name: rmx-${i}
+    authorization:
+      credentials_file: ${t.tokenPath}
+    static_configs:
+      - targets: ["${new URL(t.url).host}"]`,
+  );
+  const config = `global:
+  scrape_interval: 1s
+  evaluation_interval: 1s
+rule_files:
+  - ${path.join(REPO, "packaging/prometheus/rmx-alerts.yml")}
+scrape_configs:
+${jobs.join("\n")}
+`;
+  await fs.writeFile(path.join(dir, "prometheus.yml"), config);
+  let log = "";
+  const proc = spawn(
+    PROMETHEUS,
+    [
+      `--config.file=${path.join(dir, "prometheus.yml")}`,
+      `--storage.tsdb.path=${path.join(dir, "data")}`,
+      `--web.listen-address=127.0.0.1:${port}`,
+    ],
+    { stdio: ["ignore", "ignore", "pipe"] },
+  );
+  proc.stderr?.setEncoding("utf8").on("data", (d: string) => {
+    log = (log + d).slice(-20_000);
+  });
+  const url = `http://127.0.0.1:${port}`;
+  const exited = new Promise<void>((resolve) => proc.once("exit", () => resolve()));
+  await until(
+    async () => {
+      if (proc.exitCode !== null) throw new Error(`prometheus exited: ${log}`);
+      return (await fetch(`${url}/-/ready`)).ok;
+    },
+    30_000,
+    "prometheus ready",
+  );
+  return {
+    url,
+    proc,
+    async query(expr) {
+      const r = await fetch(`${url}/api/v1/query?query=${encodeURIComponent(expr)}`);
+      const body = (await r.json()) as {
+        data: { result: { metric: Record<string, string>; value: [number, string] }[] };
+      };
+      return body.data.result;
+    },
+    async stop() {
+      proc.kill("SIGTERM");
+      await exited;
+      await fs.rm(dir, { recursive: true, force: true });
+    },
+  };
+}
