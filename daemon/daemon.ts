@@ -102,6 +102,14 @@ function httpBlock(policy: Policy | undefined, gateway: Gateway | undefined): { 
   return gateway ? { http: { ...http, gateway: gateway.view() } } : { http };
 }
 
+function deferred(): { promise: Promise<void>; resolve: () => void } {
+  let resolve = () => {};
+  const promise = new Promise<void>((r) => {
+    resolve = r;
+  });
+  return { promise, resolve };
+}
+
 export class Daemon {
   readonly clock: Clock;
   readonly bus: EventBus;
@@ -221,6 +229,7 @@ export class Daemon {
       maxJsonDepth: this.config.ipc.max_json_depth,
       methods: {
         ...httpMethods({
+          started: () => this.gatewayAttempt.promise,
           token: () => this.httpToken,
           auth: () => this.config.http.auth,
           listening: () => this.gateway?.listening,
@@ -244,7 +253,11 @@ export class Daemon {
 
     for (const spec of this.config.runtimes) this.addRuntime(spec);
     this.wireServices();
-    await this.startGateway();
+    try {
+      await this.startGateway();
+    } finally {
+      this.gatewayAttempt.resolve();
+    }
     if (this.opts.observability !== undefined) {
       this.observability = await listenObservability(
         observabilityRoutes({
@@ -367,6 +380,9 @@ export class Daemon {
   }
 
   /** The HTTP gateway on policy's routing; the token is made (or read) first so `rmx http token` has it. */
+  /** Settles when the gateway's start was attempted; `http.token` waits for it so an early caller sees its outcome. */
+  private readonly gatewayAttempt = deferred();
+
   private async startGateway(): Promise<void> {
     const spec = this.config.http;
     if (spec.listen === undefined || this.policy === undefined) return;

@@ -8,6 +8,8 @@ import { paramSchemas } from "../../ipc/protocol/schemas.js";
 import type { MethodTable } from "../../ipc/server.js";
 
 export interface HttpMethodsHost {
+  /** Settles once the gateway's start was attempted (the socket answers before it, during start-up). */
+  started(): Promise<void>;
   token(): string | undefined;
   auth(): HttpSpec["auth"];
   listening(): string | undefined;
@@ -18,7 +20,8 @@ export function httpMethods(host: HttpMethodsHost): MethodTable {
   return {
     "http.token": {
       params: paramSchemas["http.token"],
-      handler: (): HttpTokenResult => {
+      handler: async (): Promise<HttpTokenResult> => {
+        await host.started();
         const result: HttpTokenResult = { auth: host.auth() };
         const token = host.token();
         if (token !== undefined) result.token = token;

@@ -24,7 +24,10 @@ import {
   stubRuntime,
 } from "./fault-support.js";
 
-const RSS_SLACK = 64 * MiB;
+// Over the start-up baseline. The figure after the abuse has stayed at ~144 MiB since this test was written;
+// the baseline itself fell from ~84 to ~78 MiB when start-up stopped loading execa and pino-pretty, so the
+// slack is measured from a smaller start (72 MiB = the same absolute ceiling as before, plus a margin).
+const RSS_SLACK = 72 * MiB;
 const FD_SLACK = 16;
 const MAX_LINE_BYTES = 1024 * 1024;
 const MAX_RESTARTS = 3;

@@ -21,6 +21,7 @@ describe("paramSchemas", () => {
       "events.subscribe",
       "events.unsubscribe",
       "hardware.get",
+      "http.token",
       "lease.acquire",
       "lease.list",
       "lease.release",
