@@ -148,6 +148,8 @@ export interface HttpSpec {
   listen?: { host: string; port: number };
   /** `token`: every route but GET /health needs `Authorization: Bearer <token>`; `none`: loopback only. */
   auth: "token" | "none";
+  /** `none`: GET /metrics without the token (a local Prometheus scraping without credentials). */
+  metrics_auth: "token" | "none";
   /** Host header values accepted besides the loopback names (DNS-rebinding guard). */
   allowed_hosts: string[];
   /** Origins answered with CORS headers (and preflight); empty: no CORS. */

@@ -58,6 +58,7 @@ export const BUILTIN_DAEMON_DEFAULTS: DaemonDefaults = {
   http: {
     listen: { host: "127.0.0.1", port: DEFAULT_HTTP_PORT },
     auth: "token",
+    metrics_auth: "token",
     allowed_hosts: [],
     cors_origins: [],
     max_body_bytes: 4 * 1024 * 1024,

@@ -259,6 +259,7 @@ function resolveHttp(
     file &&
       compact({
         auth: file.auth,
+        metrics_auth: file.metrics_auth,
         allowed_hosts: file.allowed_hosts,
         cors_origins: file.cors_origins,
         max_body_bytes: file.max_body,

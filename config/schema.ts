@@ -10,7 +10,7 @@
  *        max_unsent_per_connection: 8MB, max_unsent_total: 64MB, line_timeout: 10s, idle_timeout: 10m,
  *        max_batch: 100, max_json_depth: 64 }
  * policy: { allow_fallback: true, allow_remote: false, allow_cpu: true, required_sandbox: bwrap, restore_after: 30s }
- * http: { listen: 127.0.0.1:8765, auth: token, allowed_hosts: [], cors_origins: [], max_body: 4MB,
+ * http: { listen: 127.0.0.1:8765, auth: token, metrics_auth: token, allowed_hosts: [], cors_origins: [], max_body: 4MB,
  *         headers_timeout: 10s, body_timeout: 10s, start_timeout: 120s, queue: 64, upstream_timeout: 5m }
  * defaults:                  # daemon-wide defaults for every runtime; per-runtime keys override (deep merge)
  *   health: { path: /health, interval: 5s, timeout: 2s, failure_threshold: 3, start_timeout: 120s,
@@ -433,6 +433,10 @@ export const configFileSchema = mapping(
         auth: oneOf(
           HTTP_AUTH,
           "token: a bearer token from the state dir; none: no auth (loopback only).",
+        ).optional(),
+        metrics_auth: oneOf(
+          HTTP_AUTH,
+          "none: GET /metrics without the token (a local Prometheus without credentials); default token.",
         ).optional(),
         allowed_hosts: list(
           text("A host name, or host:port."),

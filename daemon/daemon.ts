@@ -303,14 +303,15 @@ export class Daemon {
 
   /** `dashboard.login`: a one-time URL (60 s) to the dashboard; DASHBOARD_UNAVAILABLE without a listener. */
   dashboardLogin(): { url: string; expires_at: string } {
-    const listener = this.observability;
-    if (listener === undefined)
+    const listening = this.gateway?.listening;
+    const base = listening !== undefined ? `http://${listening}` : this.observability?.url;
+    if (base === undefined)
       throw new RmxError(
         "DASHBOARD_UNAVAILABLE",
-        "no dashboard listener: start rmxd with --observability HOST:PORT (e.g. 127.0.0.1:9464)",
+        "no HTTP listener: the gateway is off (http.listen / rmxd --http HOST:PORT) and no --observability listener runs",
       );
     const { token, expiresAt } = this.sessions.issueLogin();
-    return { url: `${listener.url}/login?token=${token}`, expires_at: rfc3339(expiresAt) };
+    return { url: `${base}/login?token=${token}`, expires_at: rfc3339(expiresAt) };
   }
 
   /** What the observability routes (this listener's now, the gateway's later) need of the daemon. */
@@ -394,6 +395,13 @@ export class Daemon {
     const models = () => this.models;
     this.gateway = new Gateway(spec, this.httpToken, {
       logger: this.logger.child({ component: "http" }),
+      // /metrics, the dashboard and /badge.svg on the same listener, under the same Host checks and token.
+      routes: observabilityRoutes({
+        host: this.observabilityHost(),
+        metrics: this.metrics,
+        sessions: this.sessions,
+        formatTime: formatLocalTime,
+      }),
       routing: this.policy.serving(),
       lookupModel: (m) => models().get(m),
       onCounted: () => this.noteChange(),

@@ -11,15 +11,35 @@ import type { HttpSpec } from "../../base/spec.js";
 import { httpExposure } from "../../config/http-exposure.js";
 import { formatListen } from "../../config/http-listen.js";
 import type { GatewayView } from "../../ipc/protocol/gateway.js";
-import { notFound, sendError, sendJson } from "./answer.js";
+import { type GatewayError, notFound, sendError, sendJson } from "./answer.js";
 import { readBody } from "./body.js";
 import { guard } from "./guard.js";
 import type { GatewayHost } from "./host.js";
 import { INFERENCE_ROUTES, type InferenceContext, type InferenceRoute, serveInference } from "./inference.js";
 import { listModels } from "./models.js";
+import type { Route } from "./observability-host.js";
 import { GatewayStats } from "./stats.js";
 
 export type { GatewayView };
+
+function routeMatches(route: Route, path: string): boolean {
+  return typeof route.path === "string" ? route.path === path : route.path.test(path);
+}
+
+/** Whether a mounted route needs the bearer token (session routes check their own cookie). */
+function needsBearer(route: Route, metricsAuth: HttpSpec["metrics_auth"]): boolean {
+  return route.auth === "token" || (route.auth === "metrics" && metricsAuth === "token");
+}
+
+function internalError(): GatewayError {
+  return {
+    status: 500,
+    type: "server_error",
+    code: "internal_error",
+    message: "the route failed; see rmxd's log",
+    klass: "upstream",
+  };
+}
 
 export class Gateway {
   private server: http.Server | undefined;
@@ -122,7 +142,10 @@ export class Gateway {
     const url = req.url ?? "/";
     const q = url.indexOf("?");
     const path = q < 0 ? url : url.slice(0, q);
-    const open = req.method === "GET" && path === "/health";
+    const mounted = this.host.routes?.find((r) => r.method === req.method && routeMatches(r, path));
+    const open =
+      (req.method === "GET" && path === "/health") ||
+      (mounted !== undefined && !needsBearer(mounted, this.spec.metrics_auth));
     const verdict = guard(req, this.spec, this.token, open);
     if (verdict.error !== undefined) {
       sendError(res, verdict.error, {
@@ -136,6 +159,14 @@ export class Gateway {
     if (verdict.preflight) {
       res.writeHead(204, verdict.cors);
       res.end();
+      return;
+    }
+    if (mounted !== undefined) {
+      mounted.handle(req, res).catch((error: unknown) => {
+        this.host.logger.error({ err: error, route: path }, "HTTP route failed");
+        if (!res.headersSent) sendError(res, internalError(), verdict.cors);
+        else res.destroy();
+      });
       return;
     }
     if (open) {

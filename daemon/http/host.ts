@@ -8,6 +8,7 @@ import type { RuntimePlace } from "../policy/candidates.js";
 import type { Candidate, ResolveRequest } from "../policy/resolve.js";
 import type { Routed } from "../policy/routing.js";
 import type { RuntimeSupervisor } from "../supervise/runtime.js";
+import type { Route } from "./observability-host.js";
 
 export interface GatewayRouting {
   route(req: ResolveRequest): Routed;
@@ -25,6 +26,12 @@ export interface GatewayRouting {
 
 export interface GatewayHost {
   readonly logger: Logger;
+  /**
+   * More routes served on the gateway's listener (/metrics, the dashboard, /badge.svg), each with its auth
+   * kind: `token` = the bearer token; `metrics` = the token unless `http.metrics_auth: none`; `session` and
+   * `none` = no bearer (the route checks its own cookie/CSRF). The Host and Origin checks apply to all.
+   */
+  readonly routes?: readonly Route[];
   readonly routing: GatewayRouting;
   lookupModel(idOrPath: string): ModelEntry | undefined;
   /** The gateway changed what `runtime.status` shows (a request was counted). */
