@@ -346,6 +346,9 @@ function resolveSandbox(
   });
 }
 
+/** Adapters whose backend can check a key: remote endpoints, and llama-server (`LLAMA_API_KEY`). */
+const KEYED_ADAPTERS: ReadonlySet<string> = new Set(["remote", "llama.cpp", "llama-stub"]);
+
 function resolveRuntime(
   rt: RuntimeFile,
   index: number,
@@ -387,8 +390,8 @@ function resolveRuntime(
     if (!ok) problem([...at, "url"], `expected an http(s) URL, got ${describeValue(rt.url)}`);
     else if (rt.adapter !== "remote") problem([...at, "url"], "url applies only to adapter remote");
   }
-  if (rt.api_key_env !== undefined && rt.adapter !== "remote") {
-    problem([...at, "api_key_env"], "api_key_env applies only to adapter remote");
+  if (rt.api_key_env !== undefined && !KEYED_ADAPTERS.has(rt.adapter)) {
+    problem([...at, "api_key_env"], "api_key_env applies only to adapters remote, llama.cpp and llama-stub");
   }
 
   const ownBlocks = blocksPart(rt);

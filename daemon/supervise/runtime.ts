@@ -538,5 +538,6 @@ function probeInput(probe: ProbeKind, outcome: ProbeOutcome, spec: RuntimeSpec):
     failure: outcome.kind as ProbeFailure,
     label: probe === "health" ? `${spec.health.path} probe` : "inference probe",
     detail: describeOutcome(outcome),
+    ...(outcome.status !== undefined ? { status: outcome.status } : {}),
   };
 }
