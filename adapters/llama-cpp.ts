@@ -129,7 +129,12 @@ export function createLlamaFamilyAdapter(
     async probeInference(endpoint, spec, timeoutMs): Promise<ProbeOutcome> {
       const url = `${trimSlash(endpoint)}/completion`;
       const body = { prompt: spec.health.inference.prompt, n_predict: 1 };
-      const result = await httpRequest(url, { method: "POST", body, timeoutMs, headers: bearerHeaders(spec) });
+      const result = await httpRequest(url, {
+        method: "POST",
+        body,
+        timeoutMs,
+        headers: bearerHeaders(spec),
+      });
       return toProbeOutcome(result, `POST ${url}`, completionHasContent);
     },
     async scrapeMetrics(endpoint, timeoutMs, spec) {

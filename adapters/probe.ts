@@ -84,10 +84,14 @@ export async function getOptional(
   }
   if (result.status === 404 || result.status === 501) return undefined;
   if (refusesKey(result.status)) {
-    throw new RmxError("BACKEND_FAILED", `${keyRefusal(result.status)}: GET ${url}: ${excerpt(result.body)}`, {
-      url,
-      status: result.status,
-    });
+    throw new RmxError(
+      "BACKEND_FAILED",
+      `${keyRefusal(result.status)}: GET ${url}: ${excerpt(result.body)}`,
+      {
+        url,
+        status: result.status,
+      },
+    );
   }
   if (result.status < 200 || result.status >= 300) {
     throw new RmxError(

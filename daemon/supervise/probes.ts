@@ -72,7 +72,8 @@ export class Prober {
       lastOutcome = outcome;
       // A backend that refuses our key is up: ready, then degraded by that same answer (never a restart).
       if (outcome.kind === "ok" || outcome.kind === "auth") {
-        if (outcome.kind === "ok") this.health.record({ ok: true, ms: roundMs(outcome.ms), status: outcome.status });
+        if (outcome.kind === "ok")
+          this.health.record({ ok: true, ms: roundMs(outcome.ms), status: outcome.status });
         else this.record("health", outcome);
         host.onObserved?.();
         host.onReady();

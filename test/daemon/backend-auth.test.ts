@@ -70,10 +70,11 @@ describe("api_key_env for llama-server runtimes", () => {
         (p) =>
           p.scope === "cell" &&
           p.key === "keyed-model@cpu/none" &&
-          (p.throughput as { generated_tokens_per_second?: number }).generated_tokens_per_second !== undefined,
+          (p.throughput as { generated_tokens_per_second?: number }).generated_tokens_per_second !==
+            undefined,
         15_000,
       );
-      expect((measured.payload.throughput as { note?: string }).note).toBeUndefined();
+      expect((measured.payload as { throughput: { note?: string } }).throughput.note).toBeUndefined();
     } finally {
       await events.close();
     }

@@ -70,7 +70,10 @@ describe("the restart budget bounds real spawns", () => {
     const windowSeconds = 2;
     const dir = await faultDir();
     const { script, spawns } = await crasher(dir);
-    await startFaultDaemon({ dir, config: configText({ runtimes: [runtime(script, spawns, windowSeconds)] }) });
+    await startFaultDaemon({
+      dir,
+      config: configText({ runtimes: [runtime(script, spawns, windowSeconds)] }),
+    });
     const windowMs = windowSeconds * 1000;
     // Until a spawn comes at least three windows after the first one.
     await until(
