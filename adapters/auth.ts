@@ -2,17 +2,21 @@
  * The key rmxd holds for a backend: read from the variable `api_key_env` names, in rmxd's own environment,
  * at each use (a daemon restarted with a new key uses it at once). Never log what these return.
  */
-import type { RuntimeSpec } from "../daemon/types.js";
+
+/** The part of a runtime spec that names the key (structural: adapters/ keeps its imports from daemon/ few). */
+interface KeyedSpec {
+  api_key_env?: string;
+}
 
 /** The key, or undefined when no `api_key_env` is set or the variable is unset or empty. */
-export function backendKey(spec: Pick<RuntimeSpec, "api_key_env">): string | undefined {
+export function backendKey(spec: KeyedSpec): string | undefined {
   if (spec.api_key_env === undefined) return undefined;
   const key = process.env[spec.api_key_env];
   return key === undefined || key === "" ? undefined : key;
 }
 
 /** `Authorization: Bearer <key>` for every request rmxd makes to the backend, or none. */
-export function bearerHeaders(spec: Pick<RuntimeSpec, "api_key_env">): Record<string, string> {
+export function bearerHeaders(spec: KeyedSpec): Record<string, string> {
   const key = backendKey(spec);
   return key === undefined ? {} : { authorization: `Bearer ${key}` };
 }

@@ -18,7 +18,6 @@ const ALLOWED_INTO_DAEMON: readonly (readonly [string, string])[] = [
   ["adapters/command.ts", "daemon/types.ts"],
   ["adapters/llama-cpp.ts", "daemon/types.ts"],
   ["adapters/registry.ts", "daemon/types.ts"],
-  ["adapters/remote.ts", "daemon/types.ts"],
   ["adapters/types.ts", "daemon/types.ts"],
   ["ipc/cli/commands/chat.ts", "daemon/policy/wire.ts"],
   ["ipc/cli/commands/config.ts", "daemon/config/json-schema.ts"],
