@@ -31,6 +31,8 @@ export type ProbeOutcome =
   | { kind: "ok"; ms: number; status: number }
   /** 503 "Loading model". A refused connection is reported as `refused`: only the caller knows it is starting. */
   | { kind: "loading"; ms: number; status?: number; message: string }
+  /** 401/403: the backend is up and refuses our key. Never a reason to restart it (the key is the problem). */
+  | { kind: "auth"; ms: number; status: number; message: string }
   | { kind: "refused" | "timeout" | "http_error" | "error"; ms: number; status?: number; message: string };
 
 /** llama-server's `/metrics`, by name; a field is absent when the build does not report it or it is not finite. */
@@ -101,10 +103,13 @@ export interface Adapter {
   plan(spec: RuntimeSpec, ctx: LaunchContext): LaunchPlan;
   probeHealth(endpoint: string, spec: RuntimeSpec, timeoutMs: number): Promise<ProbeOutcome>;
   probeInference(endpoint: string, spec: RuntimeSpec, timeoutMs: number): Promise<ProbeOutcome>;
-  /** `undefined` when the backend does not serve metrics (501/404); throws RmxError otherwise. */
-  scrapeMetrics(endpoint: string, timeoutMs: number): Promise<LlamaMetrics | undefined>;
+  /**
+   * `undefined` when the backend does not serve metrics (501/404); throws RmxError otherwise (BACKEND_FAILED
+   * with `data.status` 401/403 when it refuses our key). `spec` gives the key to send.
+   */
+  scrapeMetrics(endpoint: string, timeoutMs: number, spec?: RuntimeSpec): Promise<LlamaMetrics | undefined>;
   /** `undefined` when the backend does not serve slots (501 is not an error); throws RmxError otherwise. */
-  scrapeSlots(endpoint: string, timeoutMs: number): Promise<SlotInfo[] | undefined>;
+  scrapeSlots(endpoint: string, timeoutMs: number, spec?: RuntimeSpec): Promise<SlotInfo[] | undefined>;
   chatUrl(endpoint: string): string;
   /** Never log the result: it may carry a secret. */
   authHeaders(spec: RuntimeSpec): Record<string, string>;

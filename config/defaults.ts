@@ -31,7 +31,7 @@ export const BUILTIN_RUNTIME_DEFAULTS: RuntimeDefaults = {
 export const BUILTIN_RUNTIME_SCALARS = {
   host: "127.0.0.1",
   hardware: "cpu",
-  auto_start: false,
+  auto_start: true,
 } as const satisfies Partial<RuntimeSpec>;
 
 /** The gateway's documented default port (`http.listen: 127.0.0.1:8765`). */

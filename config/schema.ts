@@ -36,11 +36,13 @@
  *     hardware: gpu:0               # cpu | gpu:N (default cpu)
  *     sandbox: none                 # none | bwrap | systemd-run, or { kind: systemd-run, memory_max: 8GB, cpu_quota: 200 }
  *                                   #   bwrap also takes { kind: bwrap, ro_binds: [/data] }
- *     auto_start: true              # default false
+ *     auto_start: true              # default true: started with the daemon
+ *     api_key_env: LLAMA_KEY        # llama.cpp, llama-stub, remote: the variable holding the backend's key
  *     context: 4096                 # -c
  *     gpu_layers: 99                # -ngl on gpu:N (default all)
  *     slots: 2                      # -np; also the cell's lease capacity
  *     idle_ttl: 15m                 # stop when idle this long; started again on demand
+ *                                   #   (with auto_start: false, a runtime that only runs on demand)
  *     health: { ... }  restart_budget: { ... }  backoff: { ... }  stop: { ... }  logs: { ... }
  *   - { id: cloud, adapter: remote, url: "https://api.example/v1", api_key_env: OPENAI_API_KEY }
  * schedule:
@@ -340,7 +342,7 @@ export const runtimeFileSchema = mapping(
       .optional(),
     hardware: matching(HARDWARE_PATTERN, "cpu or gpu:N", "Hardware: cpu or gpu:N.").optional(),
     sandbox: sandboxFileSchema.optional(),
-    auto_start: bool("Start when the daemon starts.").optional(),
+    auto_start: bool("Start when the daemon starts (default true).").optional(),
     context: positiveInt("Context size (-c).", { min: 1, max: 16_777_216 }).optional(),
     gpu_layers: nonNegativeInt("Layers offloaded on gpu:N (-ngl).", { min: 0, max: 100_000 }).optional(),
     slots: positiveInt("Parallel slots (-np); also the lease capacity.", { min: 1, max: 1024 }).optional(),
@@ -349,7 +351,7 @@ export const runtimeFileSchema = mapping(
     api_key_env: matching(
       ENV_NAME_PATTERN,
       "an environment variable name",
-      "remote: environment variable holding the API key.",
+      "remote, llama.cpp, llama-stub: environment variable holding the backend's API key (sent as Bearer; llama-server gets it as LLAMA_API_KEY).",
     ).optional(),
     health: healthFileSchema.optional(),
     restart_budget: restartBudgetFileSchema.optional(),

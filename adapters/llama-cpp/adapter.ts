@@ -1,5 +1,6 @@
 import { RmxError } from "../../base/errors.js";
 import type { AdapterKind, RuntimeSpec } from "../../base/spec.js";
+import { backendKey, bearerHeaders } from "../shared/auth.js";
 import { localEndpoint } from "../shared/endpoint.js";
 import { httpRequest } from "../shared/http.js";
 import { parseLlamaMetrics } from "../shared/metrics.js";
@@ -44,9 +45,25 @@ export function llamaServerArgs(spec: RuntimeSpec, ctx: LaunchContext): string[]
   return args;
 }
 
-/** Placement environment, then the user's `spec.env` (the user wins). */
+/**
+ * Placement environment, the key of `api_key_env` as `LLAMA_API_KEY` (llama-server reads it there, so it
+ * never shows on the command line `ps` prints), then the user's `spec.env` (the user wins). Throws
+ * CONFIG_INVALID when `api_key_env` names a variable rmxd does not have: the backend would run open.
+ */
 export function llamaServerEnv(spec: RuntimeSpec, ctx: LaunchContext): Record<string, string> {
-  return { ...placementEnv(ctx.hardware), ...spec.env };
+  const env: Record<string, string> = { ...placementEnv(ctx.hardware) };
+  if (spec.api_key_env !== undefined) {
+    const key = backendKey(spec);
+    if (key === undefined) {
+      throw new RmxError(
+        "CONFIG_INVALID",
+        `runtime "${spec.id}": api_key_env names ${spec.api_key_env}, which is unset or empty in rmxd's environment; set it where rmxd starts (or remove api_key_env)`,
+        { runtime: spec.id, field: "api_key_env", variable: spec.api_key_env },
+      );
+    }
+    env.LLAMA_API_KEY = key;
+  }
+  return { ...env, ...spec.env };
 }
 
 export function llamaServerBinary(spec: RuntimeSpec): string {
@@ -107,29 +124,42 @@ export function createLlamaFamilyAdapter(
       if (spec.cwd !== undefined) plan.cwd = spec.cwd;
       return plan;
     },
-    probeHealth(endpoint, spec, timeoutMs) {
-      return probeGet(`${trimSlash(endpoint)}${spec.health.path || "/health"}`, timeoutMs);
+    async probeHealth(endpoint, spec, timeoutMs) {
+      const base = trimSlash(endpoint);
+      const headers = bearerHeaders(spec);
+      const health = await probeGet(`${base}${spec.health.path || "/health"}`, timeoutMs, headers);
+      // /health is public in llama-server: with a key, also ask a route that checks it, so a wrong key
+      // shows at the next probe rather than only on the first chat.
+      if (health.kind !== "ok" || spec.api_key_env === undefined) return health;
+      const check = await probeGet(`${base}/props`, timeoutMs, headers);
+      return check.kind === "auth" ? check : health;
     },
     async probeInference(endpoint, spec, timeoutMs): Promise<ProbeOutcome> {
       const url = `${trimSlash(endpoint)}/completion`;
       const body = { prompt: spec.health.inference.prompt, n_predict: 1 };
-      const result = await httpRequest(url, { method: "POST", body, timeoutMs });
+      const result = await httpRequest(url, {
+        method: "POST",
+        body,
+        timeoutMs,
+        headers: bearerHeaders(spec),
+      });
       return toProbeOutcome(result, `POST ${url}`, completionHasContent);
     },
-    async scrapeMetrics(endpoint, timeoutMs) {
-      const text = await getOptional(`${trimSlash(endpoint)}/metrics`, timeoutMs);
+    async scrapeMetrics(endpoint, timeoutMs, spec) {
+      const headers = spec ? bearerHeaders(spec) : {};
+      const text = await getOptional(`${trimSlash(endpoint)}/metrics`, timeoutMs, headers);
       return text === undefined ? undefined : parseLlamaMetrics(text);
     },
-    async scrapeSlots(endpoint, timeoutMs) {
+    async scrapeSlots(endpoint, timeoutMs, spec) {
       const url = `${trimSlash(endpoint)}/slots`;
-      const text = await getOptional(url, timeoutMs);
+      const text = await getOptional(url, timeoutMs, spec ? bearerHeaders(spec) : {});
       return text === undefined ? undefined : parseSlots(text, url);
     },
     chatUrl(endpoint) {
       return `${trimSlash(endpoint)}/v1/chat/completions`;
     },
-    authHeaders() {
-      return {};
+    authHeaders(spec) {
+      return bearerHeaders(spec);
     },
   };
 }
@@ -138,7 +168,7 @@ export const llamaCppAdapter: Adapter = createLlamaFamilyAdapter(
   "llama.cpp",
   (spec, _ctx, args) => ({ command: llamaServerBinary(spec), args }),
   {
-    config: { requires: { model: "a models[].id or a path to a GGUF file" }, accepts: [] },
+    config: { requires: { model: "a models[].id or a path to a GGUF file" }, accepts: ["api_key_env"] },
     binaryHint: (configKey) => `set LLAMA_SERVER_BIN or ${configKey}`,
   },
 );

@@ -5,5 +5,5 @@ import type { Adapter } from "../types.js";
 export const llamaStubAdapter: Adapter = createLlamaFamilyAdapter(
   "llama-stub",
   (_spec, ctx, args) => ({ command: process.execPath, args: [ctx.stubEntry, ...args] }),
-  { config: { requires: {}, accepts: [] }, binaryHint: () => undefined },
+  { config: { requires: {}, accepts: ["api_key_env"] }, binaryHint: () => undefined },
 );

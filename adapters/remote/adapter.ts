@@ -1,5 +1,6 @@
 import { RmxError } from "../../base/errors.js";
 import type { RuntimeSpec } from "../../base/spec.js";
+import { bearerHeaders } from "../shared/auth.js";
 import { httpRequest } from "../shared/http.js";
 import { jsonCheck, probeGet, toProbeOutcome } from "../shared/probe.js";
 import type { Adapter } from "../types.js";
@@ -10,11 +11,7 @@ export function openAiBase(url: string): string {
   return trimmed.endsWith("/v1") ? trimmed : `${trimmed}/v1`;
 }
 
-function remoteAuth(spec: RuntimeSpec): Record<string, string> {
-  if (spec.api_key_env === undefined) return {};
-  const key = process.env[spec.api_key_env];
-  return key === undefined || key === "" ? {} : { authorization: `Bearer ${key}` };
-}
+const remoteAuth = bearerHeaders;
 
 const hasChoices = jsonCheck((value) =>
   Array.isArray((value as { choices?: unknown } | null)?.choices)

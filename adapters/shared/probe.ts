@@ -1,5 +1,6 @@
 import { RmxError } from "../../base/errors.js";
 import type { ProbeOutcome } from "../types.js";
+import { keyRefusal, refusesKey } from "./auth.js";
 import { type HttpResult, httpRequest } from "./http.js";
 
 const EXCERPT_CHARS = 200;
@@ -33,6 +34,9 @@ export function toProbeOutcome(
       : { kind: "error", ms, status, message: `${what}: ${problem}` };
   }
   if (status === 503 && isLoadingBody(body)) return { kind: "loading", ms, status, message: "Loading model" };
+  if (refusesKey(status)) {
+    return { kind: "auth", ms, status, message: `${keyRefusal(status)}: ${what}: ${excerpt(body)}` };
+  }
   return { kind: "http_error", ms, status, message: `${what} answered HTTP ${status}: ${excerpt(body)}` };
 }
 
@@ -66,8 +70,12 @@ export function jsonCheck(
  * GET of an optional endpoint (`/metrics`, `/slots`): its body, or undefined when the backend says it
  * does not serve it (404, 501). Any other failure throws: TIMEOUT, or BACKEND_FAILED.
  */
-export async function getOptional(url: string, timeoutMs: number): Promise<string | undefined> {
-  const result = await httpRequest(url, { method: "GET", timeoutMs });
+export async function getOptional(
+  url: string,
+  timeoutMs: number,
+  headers: Record<string, string> = {},
+): Promise<string | undefined> {
+  const result = await httpRequest(url, { method: "GET", timeoutMs, headers });
   if (result.kind === "timeout") {
     throw new RmxError("TIMEOUT", `GET ${url} did not answer within ${timeoutMs} ms`, { url });
   }
@@ -75,6 +83,16 @@ export async function getOptional(url: string, timeoutMs: number): Promise<strin
     throw new RmxError("BACKEND_FAILED", result.message, { url, reason: result.kind });
   }
   if (result.status === 404 || result.status === 501) return undefined;
+  if (refusesKey(result.status)) {
+    throw new RmxError(
+      "BACKEND_FAILED",
+      `${keyRefusal(result.status)}: GET ${url}: ${excerpt(result.body)}`,
+      {
+        url,
+        status: result.status,
+      },
+    );
+  }
   if (result.status < 200 || result.status >= 300) {
     throw new RmxError(
       "BACKEND_FAILED",

@@ -2,7 +2,7 @@ import type { Clock } from "../../base/clock.js";
 import { rfc3339 } from "../../base/clock.js";
 import type { LatencySummary } from "../../ipc/protocol/runtime.js";
 
-export type ProbeKind = "ok" | "loading" | "refused" | "timeout" | "http_error" | "error";
+export type ProbeKind = "ok" | "loading" | "refused" | "timeout" | "http_error" | "error" | "auth";
 
 export interface Sample {
   at: number;
@@ -16,7 +16,7 @@ export interface Sample {
  * Whether a probe outcome counts against the error rate. Only the backend's own failures do: 5xx,
  * timeouts and connection errors. A 4xx is the caller's mistake and a 503 "loading" is start-up, so
  * neither may degrade a runtime (the reference counted every 404 forever). An `http_error` without a
- * status could not be classified and counts.
+ * status could not be classified and counts. A refused key (`auth`) is ours to fix, and counts.
  */
 export function isErrorOutcome(kind: ProbeKind, status?: number): boolean {
   switch (kind) {
@@ -26,6 +26,7 @@ export function isErrorOutcome(kind: ProbeKind, status?: number): boolean {
     case "refused":
     case "timeout":
     case "error":
+    case "auth":
       return true;
     case "http_error":
       return status === undefined || status >= 500;

@@ -260,10 +260,10 @@ export async function serveInference(
         failures.push(`${ref.cell}: runtime ${rt.id} has no endpoint (state ${rt.state})`);
         continue;
       }
-      const payload =
-        rt.spec.adapter === "remote"
-          ? Buffer.from(JSON.stringify({ ...body, model: rt.spec.model ?? place.model }), "utf8")
-          : raw;
+      // An endpoint rmxd does not launch serves models by their own names: ask for the one configured.
+      const payload = !getAdapter(rt.spec.adapter).spawns
+        ? Buffer.from(JSON.stringify({ ...body, model: rt.spec.model ?? place.model }), "utf8")
+        : raw;
       outcome = await forward(
         res,
         {

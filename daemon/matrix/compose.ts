@@ -255,6 +255,7 @@ export function cellStatus(
       : `${best.status.label} (${ready} of ${runtimes.length} runtimes ready)`;
   const lines = runtimes.map((rt) => `${rt.id}: ${rt.status.label}`);
   if (extra.unavailable !== undefined) lines.push(`Unavailable: ${extra.unavailable}`);
+  if (extra.throughput?.note !== undefined) lines.push(extra.throughput.note);
   const detail = finalizeReasons(lines);
   const rate = extra.throughput ? rateText(extra.throughput) : undefined;
   const status: StatusObject = {
@@ -321,6 +322,11 @@ export function sumThroughput(runtimes: readonly MatrixRuntime[]): Throughput {
   if (generated !== undefined) out.generated_tokens_per_second = Math.round(generated * 10) / 10;
   if (prompt !== undefined) out.prompt_tokens_per_second = Math.round(prompt * 10) / 10;
   if (window !== undefined) out.window_seconds = window;
+  // A failed scrape must not look like a quiet backend.
+  const failed = runtimes.flatMap((r) =>
+    r.observation?.error !== undefined ? [`${r.view.id}: ${r.observation.error}`] : [],
+  );
+  if (failed.length > 0) out.note = `no throughput from ${failed.join("; ")}`;
   return out;
 }
 

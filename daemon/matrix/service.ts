@@ -6,10 +6,12 @@
 
 import { type IntervalHistogram, monitorEventLoopDelay, performance } from "node:perf_hooks";
 import { getAdapter } from "../../adapters/registry.js";
+import { keyRefusal, refusesKey } from "../../adapters/shared/auth.js";
 import { readGguf } from "../../adapters/shared/gguf/reader.js";
 import type { LlamaMetrics } from "../../adapters/types.js";
 import type { Clock } from "../../base/clock.js";
 import { rfc3339 } from "../../base/clock.js";
+import { isRmxError } from "../../base/errors.js";
 import { looksLikePath } from "../../base/model-ref.js";
 import type { DaemonConfig, RuntimeSpec } from "../../base/spec.js";
 import type {
@@ -358,8 +360,8 @@ class Matrix implements MatrixService {
     const slotsKey = `${id}:${pid ?? ""}`;
     const askSlots = !this.noSlots.has(slotsKey);
     const [metrics, slots] = await Promise.allSettled([
-      adapter.scrapeMetrics(endpoint, timeoutMs),
-      askSlots ? adapter.scrapeSlots(endpoint, timeoutMs) : Promise.resolve(undefined),
+      adapter.scrapeMetrics(endpoint, timeoutMs, rt.spec),
+      askSlots ? adapter.scrapeSlots(endpoint, timeoutMs, rt.spec) : Promise.resolve(undefined),
     ]);
     const at = this.host.clock.now();
     const observation: RuntimeObservation = { at };
@@ -369,7 +371,7 @@ class Matrix implements MatrixService {
     }
     if (metrics.status === "rejected") {
       // The baseline stays: the next good scrape of the same process still gives a valid delta.
-      observation.error = metrics.reason instanceof Error ? metrics.reason.message : String(metrics.reason);
+      observation.error = scrapeError(metrics.reason);
     } else if (metrics.value !== undefined) {
       const m = metrics.value;
       observation.metrics = m;
@@ -474,4 +476,11 @@ export function createMatrix(host: MatrixHost): MatrixService {
   const matrix = new Matrix(host);
   matrix.start();
   return matrix;
+}
+
+/** A scrape's failure for the cell's note: a refused key in its own words, anything else as thrown. */
+function scrapeError(reason: unknown): string {
+  const status = isRmxError(reason) ? reason.data?.status : undefined;
+  if (typeof status === "number" && refusesKey(status)) return `metrics: ${keyRefusal(status)}`;
+  return reason instanceof Error ? reason.message : String(reason);
 }

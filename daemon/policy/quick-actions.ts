@@ -213,7 +213,7 @@ export class QuickActions {
     const serving =
       rt.desired === "running" &&
       (rt.state === "ready" || rt.state === "degraded") &&
-      previous.adapter !== "remote";
+      getAdapter(previous.adapter).spawns;
     const result = baseResult(rt, previous, next, action, check);
     if (serving) return this.transaction(rt, previous, next, action, p, check, result);
 

@@ -93,8 +93,13 @@ export function buildMethods(daemon: MethodsHost): MethodTable {
         const rt = daemon.getRuntime(p.id);
         const r = rt.start();
         if (r.effects.some((e) => e.type === "denied")) throw rt.budgetExhausted();
+        const failure = await rt.launchFailure(r);
         await persisted(daemon, `runtime.start ${rt.id}`);
+        if (failure !== undefined) throw failure; // the runtime is `failed` with the same reason
         const result: Record<string, unknown> = { id: rt.id, state: rt.state };
+        // Starting a failed or exhausted runtime is a restart: say it was spent, with what is left.
+        if (r.effects.some((e) => e.type === "restart_recorded"))
+          Object.assign(result, { restart_spent: true, restart_budget: rt.budget() });
         if (p.wait)
           Object.assign(result, await settle(rt, daemon.bus, p.timeout_ms ?? 120_000), { state: rt.state });
         return result;

@@ -73,10 +73,15 @@ export class Prober {
       const outcome = await host.adapter.probeHealth(endpoint, spec, spec.health.timeout_ms);
       if (!host.starting(generation)) return;
       lastOutcome = outcome;
-      if (outcome.kind === "ok") {
-        this.health.record({ ok: true, ms: roundMs(outcome.ms), status: outcome.status });
+      // A backend that refuses our key is up: ready, then degraded by that same answer (never a restart).
+      if (outcome.kind === "ok" || outcome.kind === "auth") {
+        if (outcome.kind === "ok")
+          this.health.record({ ok: true, ms: roundMs(outcome.ms), status: outcome.status });
+        else this.record("health", outcome);
         host.onObserved?.("health", outcome);
         host.onReady();
+        if (outcome.kind === "auth") host.onSteady("health", outcome);
+        if (!host.steady(generation)) return;
         this.schedule(generation, "health", spec.health.interval_ms);
         if (spec.health.inference.enabled)
           this.schedule(generation, "inference", spec.health.inference.interval_ms);

@@ -1,7 +1,7 @@
 /**
  * One runtime's supervisor, the driver: feeds real-world observations (spawns, exits, probe outcomes,
- * timers) into the pure state machine (state.ts) and carries out the effects it returns. The launch
- * pipeline is launch.ts, probe scheduling probes.ts, the view view.ts.
+ * timers) into the pure state machine (state.ts) and carries out the effects it returns. The process (launch
+ * steps, exit, kill) is process-run.ts, the launch pipeline launch.ts, probe scheduling probes.ts, the view view.ts.
  */
 
 import path from "node:path";
@@ -15,19 +15,14 @@ import type { RuntimeSpec } from "../../base/spec.js";
 import type { RuntimeState, RuntimeView } from "../../ipc/protocol/runtime.js";
 import type { EventBus } from "../events.js";
 import type { PersistedRuntime } from "../persisted.js";
-import {
-  type ChildHandle,
-  type ExitInfo,
-  endRemnants,
-  type ProcessIdentity,
-  stopProcessGroup,
-} from "../process/child.js";
+import { endRemnants, type ProcessIdentity, stopProcessGroup } from "../process/child.js";
+import type { ChildRecord } from "../process/identity.js";
 import { RotatingLog } from "../process/logs.js";
 import { type BudgetLog, budgetView, dropReserved, sanitizeBudgetLog } from "./budget.js";
 import { reportEffect } from "./effect-reports.js";
-import { describeEnd, exitErrors, killChild } from "./exit.js";
-import { prepareLaunch, resumeGroup, spawnPlan, stopOptions } from "./launch.js";
+import { resumeGroup, stopOptions } from "./launch.js";
 import { Prober, probeInput } from "./probes.js";
+import { ProcessRun } from "./process-run.js";
 import {
   type Desired,
   type Effect,
@@ -77,14 +72,7 @@ export interface RestoreOutcome {
 
 export class RuntimeSupervisor {
   private machine: Machine;
-  private child: ChildHandle | undefined;
-  /** The machine generation `child` was spawned for: a kill only ever reaches the current one. */
-  private childGeneration = -1;
-  /** The launch in progress (between a spawn effect and a running child or a failure). */
-  private launching: { generation: number; done: Promise<void> } | undefined;
-  /** The current child's exit handling (remnants ended, exit dispatched); never rejects. */
-  private exitHandled: Promise<void> | undefined;
-  private port: number | undefined;
+  private readonly run: ProcessRun;
   private retryTimer: NodeJS.Timeout | undefined;
   private disposed = false;
   /** Built from a persisted record whose desired state was running: the first start is a resume. */
@@ -124,6 +112,23 @@ export class RuntimeSupervisor {
       onError: (error, what) => this.logger.error({ err: error }, `${what} failed unexpectedly`),
     });
     this.log = new RotatingLog(path.join(deps.logsDir, `${spec.id}.log`), spec.logs);
+    this.run = new ProcessRun(
+      {
+        id: spec.id,
+        spec: () => this.spec,
+        generation: () => this.machine.generation,
+        killRequested: () => this.machine.killing !== undefined,
+        awaitsExit: (g) =>
+          this.machine.generation === g && this.machine.alive && this.machine.killing !== undefined,
+        disposed: () => this.disposed,
+        dispatch: (input) => this.dispatch(input),
+        startProbes: (g) => this.probes.startUp(g),
+        stopProbes: () => this.probes.stop(),
+        persist: (spawning) => this.persist(spawning),
+      },
+      deps,
+      this.log,
+    );
   }
 
   get id(): string {
@@ -139,11 +144,11 @@ export class RuntimeSupervisor {
   }
 
   get pid(): number | undefined {
-    return this.child?.running ? this.child.pid : undefined;
+    return this.run.child?.running ? this.run.child.pid : undefined;
   }
 
   get endpoint(): string | undefined {
-    return getAdapter(this.spec.adapter).endpoint(this.spec, this.port);
+    return getAdapter(this.spec.adapter).endpoint(this.spec, this.run.port);
   }
 
   get budgetLog(): BudgetLog {
@@ -160,6 +165,16 @@ export class RuntimeSupervisor {
     const resume = this.resumePending;
     this.resumePending = false;
     return this.dispatch({ type: resume ? "resume" : "start" });
+  }
+
+  /**
+   * After a command that spawned (its result): the RmxError the launch failed with before any process ran
+   * (BINARY_NOT_FOUND, MODEL_MISSING, PORT_IN_USE, SANDBOX_UNAVAILABLE, …; the runtime is `failed` with that
+   * reason), once the launch is past that point. Undefined when it spawned, or nothing was launched.
+   */
+  launchFailure(result: StepResult): Promise<RmxError | undefined> {
+    if (!result.effects.some((e) => e.type === "spawn")) return Promise.resolve(undefined);
+    return this.run.launchError(result.machine.generation);
   }
 
   stop(): StepResult {
@@ -222,8 +237,8 @@ export class RuntimeSupervisor {
     this.disposed = true;
     this.clearTimers();
     // A launch in flight sees `disposed` and kills what it spawned; wait for that, or it would outlive us.
-    await this.launching?.done;
-    const child = this.child;
+    await this.run.launching?.done;
+    const child = this.run.child;
     if (child?.running) {
       resumeGroup(child.pgid);
       await stopProcessGroup(child, stopOptions(this.spec));
@@ -237,10 +252,10 @@ export class RuntimeSupervisor {
   /** Removal from the config: stop for good. */
   async dispose(): Promise<void> {
     this.dispatch({ type: "stop" });
-    await this.launching?.done;
-    const child = this.child;
+    await this.run.launching?.done;
+    const child = this.run.child;
     if (child?.running) await child.exited;
-    await this.exitHandled; // the remnants are ended and the exit dispatched (state "stopped") first
+    await this.run.exitHandled; // the remnants are ended and the exit dispatched (state "stopped") first
     this.disposed = true;
     this.clearTimers();
     await this.log.close();
@@ -261,7 +276,7 @@ export class RuntimeSupervisor {
       budget: this.budget(),
       now: this.deps.clock.now(),
       ...(pid !== undefined ? { pid } : {}),
-      ...(this.port !== undefined ? { port: this.port } : {}),
+      ...(this.run.port !== undefined ? { port: this.run.port } : {}),
       ...(endpoint !== undefined ? { endpoint } : {}),
       ...this.probes.summaries(),
       ...(showsLogLines(this.machine) ? { lastLogLines: this.log.lastLines(VIEW_LOG_LINES) } : {}),
@@ -297,11 +312,11 @@ export class RuntimeSupervisor {
   private apply(effect: Effect): void {
     switch (effect.type) {
       case "spawn":
-        this.launch(this.machine.generation);
+        this.run.launch(this.machine.generation);
         break;
       case "kill":
         this.probes.stop();
-        this.kill().catch((error) => this.logger.error({ err: error }, "could not stop the process"));
+        this.run.kill().catch((error) => this.logger.error({ err: error }, "could not stop the process"));
         break;
       case "schedule_retry":
         this.armRetry(effect.at);
@@ -339,7 +354,7 @@ export class RuntimeSupervisor {
 
   /** `spawning`: the child being spawned, recorded before the spawn counts as done (see spawnChild). */
   private persist(spawning?: ProcessIdentity): Promise<void> {
-    const child = this.child;
+    const child = this.run.child;
     // A reserved restore is not persisted: after a daemon restart the resume is the counted spawn.
     const record: PersistedRuntime = {
       budget: dropReserved(this.machine.budget),
@@ -373,120 +388,6 @@ export class RuntimeSupervisor {
     if (this.retryTimer) clearTimeout(this.retryTimer);
     this.retryTimer = undefined;
     this.probes.stop();
-  }
-
-  // ─── Launch ─────────────────────────────────────────────────────────────────
-
-  /** Starts the spawn for `generation` in the background; its outcome comes back as machine inputs. */
-  private launch(generation: number): void {
-    // Deferred: a synchronous failure must not dispatch from inside the dispatch that asked for the spawn.
-    const done = Promise.resolve()
-      .then(() => this.launchSteps(generation))
-      .catch((error) => this.logger.error({ err: error }, "launch failed unexpectedly"))
-      .finally(() => {
-        if (this.launching?.generation === generation) this.launching = undefined;
-      });
-    this.launching = { generation, done };
-  }
-
-  private async launchSteps(generation: number): Promise<void> {
-    const spec = this.spec;
-    /** Superseded by a newer spawn, or the supervisor is gone: this launch must leave nothing behind. */
-    const abandoned = () => generation !== this.machine.generation || this.disposed;
-    /** A stop or restart arrived before there was a process to signal: finish it as an immediate exit. */
-    const killRequested = () => this.machine.killing !== undefined;
-    const exitWithoutProcess = (): void => {
-      this.dispatch({ type: "exited", code: null, signal: null });
-    };
-    try {
-      if (abandoned()) return;
-      if (killRequested()) return exitWithoutProcess();
-      if (!this.deps.adapter.spawns) {
-        this.port = undefined;
-        this.probes.startUp(generation);
-        return;
-      }
-      const { plan, port } = await prepareLaunch(spec, this.deps);
-      this.port = port;
-      if (abandoned()) return;
-      if (killRequested()) return exitWithoutProcess();
-      const child = await spawnPlan(
-        plan,
-        this.log,
-        { stateDir: this.deps.stateDir, runtime: this.id, generation },
-        (identity) => this.persist(identity),
-      );
-      if (abandoned()) {
-        await stopProcessGroup(child, { signal: "SIGKILL", grace_ms: 0 });
-        return;
-      }
-      this.child = child;
-      this.childGeneration = generation;
-      this.persist();
-      this.dispatch({ type: "spawned" });
-      this.exitHandled = child.exited
-        // A leader that exits on its own leaves its group, escapees and orphans: end them before any restart.
-        .then(async (exit) => {
-          await endRemnants(child);
-          this.onExit(child, generation, exit);
-        })
-        .catch((error) => this.logger.error({ err: error }, "exit handling failed"));
-      if (killRequested()) {
-        await this.kill();
-        return;
-      }
-      this.probes.startUp(generation);
-    } catch (error) {
-      // Once the process runs, its exit is what reports; this error is only logged (by `launch`).
-      if (abandoned()) return;
-      if (this.childGeneration === generation) throw error;
-      const reason = isRmxError(error) ? error.message : `start failed: ${(error as Error).message}`;
-      this.log.write(`--- rmxd: ${reason}\n`);
-      // A stop that arrived meanwhile wins over the failure: the user asked for "stopped".
-      if (killRequested()) exitWithoutProcess();
-      else this.dispatch({ type: "spawn_failed", reason });
-    }
-  }
-
-  private onExit(child: ChildHandle, generation: number, exit: ExitInfo): void {
-    if (this.disposed) return; // daemon shutdown: not a crash, and the desired state stays as it was
-    if (this.child === child) this.persist();
-    if (generation !== this.machine.generation) return;
-    this.probes.stop();
-    const expected = this.machine.killing !== undefined;
-    const errors = expected ? undefined : exitErrors(this.log); // read before our own line is written
-    const end = describeEnd(exit, expected ? this.spec.stop.signal : undefined);
-    this.log.write(`--- rmxd: process ${child.pid} ${end}\n`);
-    this.deps.bus.publish("runtime.exited", {
-      id: this.id,
-      pid: child.pid,
-      code: exit.code,
-      signal: exit.signal,
-      at: rfc3339(exit.at),
-      expected,
-    });
-    this.dispatch({ type: "exited", code: exit.code, signal: exit.signal, ...(errors ? { errors } : {}) });
-  }
-
-  private async kill(): Promise<void> {
-    const child = this.child;
-    const generation = this.machine.generation;
-    if (child === undefined || this.childGeneration !== generation) {
-      // No process of this generation yet: a launch in flight finishes the kill itself; otherwise (remote
-      // runtimes) the "exit" is immediate, dispatched after the dispatch that asked for the kill.
-      if (this.launching?.generation === generation) return;
-      queueMicrotask(() => {
-        if (
-          this.machine.generation === generation &&
-          this.machine.alive &&
-          this.machine.killing !== undefined
-        ) {
-          this.dispatch({ type: "exited", code: 0, signal: null });
-        }
-      });
-      return;
-    }
-    await killChild(child, this.spec, this.logger);
   }
 
   private current(generation: number): boolean {

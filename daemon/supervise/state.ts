@@ -28,8 +28,11 @@ export type KillIntent = "stop" | "restart" | "unhealthy" | "idle";
 
 export type ProbeKind = "health" | "inference";
 
-/** How a steady-state probe failed; `timeout` on a live process suggests a hang. */
-export type ProbeFailure = "loading" | "refused" | "timeout" | "http_error" | "error";
+/**
+ * How a steady-state probe failed; `timeout` on a live process suggests a hang. `auth` (401/403) is the
+ * backend up and refusing our key: degraded, never a restart (a new process would refuse the same key).
+ */
+export type ProbeFailure = "loading" | "refused" | "timeout" | "http_error" | "error" | "auth";
 
 export interface Machine {
   state: RuntimeState;
@@ -70,7 +73,16 @@ export type Input =
   | { type: "healthy" }
   /** A steady-state probe result; the machine counts consecutive failures against `failure_threshold`. */
   | { type: "probe"; probe: ProbeKind; ok: true }
-  | { type: "probe"; probe: ProbeKind; ok: false; failure: ProbeFailure; label: string; detail: string }
+  /** `status`: the HTTP status of an `auth` failure (401 or 403), for the reason. */
+  | {
+      type: "probe";
+      probe: ProbeKind;
+      ok: false;
+      failure: ProbeFailure;
+      label: string;
+      detail: string;
+      status?: number;
+    }
   | { type: "start_timeout"; reason: string }
   /** `errors`: the backend's own error lines of this run (backend-errors.ts), for the reason. */
   | { type: "exited"; code: number | null; signal: string | null; errors?: BackendErrors }
@@ -319,6 +331,16 @@ export function step(m: Machine, input: Input, ctx: StepContext): StepResult {
         next.probeFailures = { ...m.probeFailures, [input.probe]: 0 };
         if (m.state === "degraded" && next.probeFailures.health === 0 && next.probeFailures.inference === 0)
           set("ready");
+        break;
+      }
+      if (input.failure === "auth") {
+        // Not counted toward the threshold: the key is the problem, and a restart would not change it.
+        const reason = `backend refuses our key (${input.status ?? 401})`;
+        if (m.state !== "degraded" || m.reason !== reason) {
+          const threshold = thresholdOf(ctx.failureThreshold);
+          effects.push({ type: "probe_failed", probe: input.probe, count: 0, threshold, reason });
+        }
+        set("degraded", reason);
         break;
       }
       const count = m.probeFailures[input.probe] + 1;

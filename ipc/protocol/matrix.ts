@@ -11,6 +11,8 @@ export interface Throughput {
   prompt_tokens_per_second?: number;
   /** Window the rates were computed over. */
   window_seconds?: number;
+  /** Why rates are missing for a live runtime: its scrape failed ("llama: backend refuses our key (401)"). */
+  note?: string;
 }
 
 export interface CellLoad {

@@ -175,6 +175,9 @@ export interface StartStopResult {
   state: RuntimeState;
   outcome?: "ready" | "stopped" | "failed" | "exhausted" | "timeout";
   detail?: string;
+  /** runtime.start of a failed or exhausted runtime: it spent one restart; `restart_budget` is what is left. */
+  restart_spent?: true;
+  restart_budget?: RestartBudgetView;
 }
 
 export interface LogsResult {

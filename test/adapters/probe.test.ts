@@ -264,7 +264,7 @@ describe("remote adapter against OpenAI-compatible servers", () => {
     const remote = runtimeSpec({ adapter: "remote", url, api_key_env: KEY_ENV, model: "gpt-x" });
     delete process.env[KEY_ENV];
     const denied: ProbeOutcome = await remoteAdapter.probeHealth(url, remote, 2000);
-    expect(denied).toMatchObject({ kind: "http_error", status: 401 });
+    expect(denied).toMatchObject({ kind: "auth", status: 401 });
     expect(seen.at(-1)).toEqual({ path: "/v1/models", body: "" });
 
     process.env[KEY_ENV] = "sk-probe";

@@ -102,7 +102,7 @@ describe("the documented example", () => {
       host: "127.0.0.1",
       hardware: "cpu",
       sandbox: { kind: "none" },
-      auto_start: false,
+      auto_start: true,
       ...BUILTIN_RUNTIME_DEFAULTS,
     });
   });
@@ -602,6 +602,7 @@ runtimes:
     adapter: remote
   - { id: e, adapter: remote, url: "ftp://x" }
   - { id: f, adapter: llama-stub, url: "http://x", api_key_env: KEY }
+  - { id: g, adapter: command, binary: /bin/x, api_key_env: KEY }
 `),
     ).toEqual([
       {
@@ -631,10 +632,10 @@ runtimes:
       { line: 13, column: 31, path: "runtimes[4].url", message: 'expected an http(s) URL, got "ftp://x"' },
       { line: 14, column: 35, path: "runtimes[5].url", message: "url applies only to adapter remote" },
       {
-        line: 14,
-        column: 52,
-        path: "runtimes[5].api_key_env",
-        message: "api_key_env applies only to adapter remote",
+        line: 15,
+        column: 48,
+        path: "runtimes[6].api_key_env",
+        message: "api_key_env applies only to adapters remote, llama.cpp and llama-stub",
       },
     ]);
   });

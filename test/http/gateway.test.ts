@@ -14,7 +14,7 @@ import { type Gateway, raw, startGateway } from "./support.js";
 const CONFIG = `
 runtimes:
   - { id: alpha, adapter: llama-stub, args: ["--alias", "alpha", "--stub-tokens-per-second", "2000"], auto_start: true }
-  - { id: lazy, adapter: llama-stub, args: ["--alias", "lazy", "--stub-tokens-per-second", "2000"] }
+  - { id: lazy, adapter: llama-stub, args: ["--alias", "lazy", "--stub-tokens-per-second", "2000"], auto_start: false }
 `;
 
 let dir: string;

@@ -118,7 +118,10 @@ describe("RuntimeSupervisor with real processes", () => {
 
   it("a stop while a probe hangs (SIGSTOPped backend) stops cleanly: SIGCONT, then the stop signal", async () => {
     const health = { ...spec("x").health, timeout_ms: 300 };
-    const { rt, bus, events, states } = supervisor(spec("probe-in-flight", { health }));
+    // b4748 dies of SIGABRT after SIGTERM; a clean exit 0 proves the stop signal (not SIGKILL) ended it.
+    const { rt, bus, events, states } = supervisor(
+      spec("probe-in-flight", { health, args: ["--exit-clean-on-term"] }),
+    );
     rt.start();
     await rt.waitForState(["ready"], 10_000);
     const pid = rt.pid as number;

@@ -28,7 +28,12 @@ function ctx(now: number, over: Partial<StepContext> = {}): StepContext {
 }
 
 function probeFail(failure: ProbeFailure, probe: ProbeKind = "health"): Input {
-  const detail = failure === "timeout" ? "no answer within 200 ms" : "HTTP 500: boom";
+  const detail =
+    failure === "timeout"
+      ? "no answer within 200 ms"
+      : failure === "auth"
+        ? "HTTP 401: backend refuses our key (401)"
+        : "HTTP 500: boom";
   return {
     type: "probe",
     probe,
@@ -36,6 +41,7 @@ function probeFail(failure: ProbeFailure, probe: ProbeKind = "health"): Input {
     failure,
     label: probe === "health" ? "/health probe" : "inference probe",
     detail,
+    ...(failure === "auth" ? { status: 401 } : {}),
   };
 }
 
@@ -298,6 +304,8 @@ const INPUTS: Input[] = [
   { type: "probe", probe: "inference", ok: true },
   probeFail("http_error"),
   probeFail("timeout", "inference"),
+  probeFail("auth"),
+  probeFail("auth", "inference"),
   { type: "start_timeout", reason: "t" },
   { type: "exited", code: 1, signal: null },
   { type: "exited", code: null, signal: "SIGKILL" },
@@ -433,6 +441,55 @@ describe("supervision state machine: probe failures decide health", () => {
             return;
           }
           expect(m.state).toBe(model.health + model.inference > 0 ? "degraded" : "ready");
+        }
+      }),
+      { numRuns: 500 },
+    );
+  });
+});
+
+describe("supervision state machine: a refused key is degraded, never a restart", () => {
+  it("401 from a probe: degraded with the key's reason, one probe_failed, and an ok brings it back", () => {
+    const ready = run([{ type: "start" }, { type: "healthy" }]).m;
+    const first = step(ready, probeFail("auth"), ctx(T0));
+    expect(first.machine.state).toBe("degraded");
+    expect(first.machine.reason).toBe("backend refuses our key (401)");
+    expect(first.effects.map((e) => e.type)).toEqual(["probe_failed"]);
+    const again = step(first.machine, probeFail("auth"), ctx(T0 + 1));
+    expect(again.effects, "a repeat changes nothing").toEqual([]);
+    const back = step(again.machine, { type: "probe", probe: "health", ok: true }, ctx(T0 + 2));
+    expect(back.machine.state).toBe("ready");
+  });
+
+  it("auth failures never lead to a restart, whatever else the probes say and however often", () => {
+    const probeArb = fc.oneof(
+      fc.record({ probe: fc.constantFrom<ProbeKind>("health", "inference"), ok: fc.constant(true as const) }),
+      fc.record({
+        probe: fc.constantFrom<ProbeKind>("health", "inference"),
+        ok: fc.constant(false as const),
+        failure: fc.constantFrom<ProbeFailure>("auth", "auth", "auth", "http_error", "timeout"),
+      }),
+    );
+    fc.assert(
+      fc.property(fc.array(probeArb, { maxLength: 60 }), fc.integer({ min: 1, max: 5 }), (seq, threshold) => {
+        let m = run([{ type: "start" }, { type: "healthy" }]).m;
+        const real: Record<ProbeKind, number> = { health: 0, inference: 0 };
+        for (const p of seq) {
+          const input: Input = p.ok
+            ? { type: "probe", probe: p.probe, ok: true }
+            : probeFail(p.failure, p.probe);
+          const r = step(m, input, ctx(T0, { failureThreshold: threshold }));
+          if (!p.ok && p.failure === "auth") {
+            expect(r.effects.some((e) => e.type === "kill" || e.type === "spawn")).toBe(false);
+            expect(r.machine.probeFailures, "not counted toward the threshold").toEqual(m.probeFailures);
+            expect(r.machine.state).toBe("degraded");
+          } else real[p.probe] = p.ok ? 0 : real[p.probe] + 1;
+          const killed = r.effects.some((e) => e.type === "kill");
+          // Only failures that are not a refused key, threshold of them in a row, kill.
+          expect(killed).toBe(!p.ok && p.failure !== "auth" && real[p.probe] >= threshold);
+          if (killed) return;
+          expect(r.machine.restartsTotal).toBe(0);
+          m = r.machine;
         }
       }),
       { numRuns: 500 },

@@ -21,7 +21,11 @@ export async function run(ctx: CliContext, args: ParsedCommandArgs): Promise<num
       wait ? { timeoutMs: timeoutMs + CALL_SLACK_MS } : {},
     );
     if (ctx.json) ctx.out(JSON.stringify(result, null, 2));
-    else ctx.out(`${action === "stop" ? "Stop" : "Start"} requested for ${id} (state ${result.state})`);
+    else {
+      ctx.out(`${action === "stop" ? "Stop" : "Start"} requested for ${id} (state ${result.state})`);
+      const budget = result.restart_budget;
+      if (result.restart_spent && budget !== undefined) ctx.out(spentLine(id, budget.remaining));
+    }
     if (!wait) return ExitCode.OK;
     const settled = describeOutcome(id, result, timeoutMs);
     if (!ctx.json) (settled.toStderr ? ctx.err : ctx.out)(settled.line);
@@ -29,4 +33,10 @@ export async function run(ctx: CliContext, args: ParsedCommandArgs): Promise<num
   } finally {
     await client.close();
   }
+}
+
+/** A start of a failed or exhausted runtime is a restart: "starting gamma spends 1 of its 2 remaining restarts". */
+function spentLine(id: string, remainingAfter: number): string {
+  const before = remainingAfter + 1;
+  return `starting ${id} spends 1 of its ${before} remaining restart${before === 1 ? "" : "s"}`;
 }

@@ -1,0 +1,179 @@
+/**
+ * One runtime's process, for the supervisor (runtime.ts): the launch steps of each spawn (plan, spawn, adopt the
+ * child, start the probes), its exit (remnants ended, the exit dispatched) and the kill. What any of it means is
+ * the state machine's decision; this only reports, as machine inputs through `host.dispatch`.
+ */
+import type { Logger } from "pino";
+import { rfc3339 } from "../../base/clock.js";
+import { isRmxError, RmxError } from "../../base/errors.js";
+import type { RuntimeSpec } from "../../base/spec.js";
+import type { EventBus } from "../events.js";
+import {
+  type ChildHandle,
+  type ExitInfo,
+  endRemnants,
+  type ProcessIdentity,
+  stopProcessGroup,
+} from "../process/child.js";
+import type { RotatingLog } from "../process/logs.js";
+import { describeEnd, exitErrors, killChild } from "./exit.js";
+import { type LaunchDeps, prepareLaunch, spawnPlan } from "./launch.js";
+import type { Input } from "./state.js";
+
+/** What the process side reads of and tells the supervisor. */
+export interface ProcessHost {
+  readonly id: string;
+  spec(): RuntimeSpec;
+  /** The machine's current generation: a launch or exit of an older one is stale. */
+  generation(): number;
+  /** A stop or restart is in flight (the machine's `killing`). */
+  killRequested(): boolean;
+  /** The machine has a live process of the current generation with a kill in flight. */
+  awaitsExit(generation: number): boolean;
+  disposed(): boolean;
+  dispatch(input: Input): void;
+  startProbes(generation: number): void;
+  stopProbes(): void;
+  /** Persists the runtime; `spawning` is the child being spawned (recorded before the spawn counts as done). */
+  persist(spawning?: ProcessIdentity): Promise<void>;
+}
+
+export interface ProcessDeps extends LaunchDeps {
+  bus: EventBus;
+  logger: Logger;
+  stateDir: string;
+}
+
+export class ProcessRun {
+  child: ChildHandle | undefined;
+  /** The machine generation `child` was spawned for: a kill only ever reaches the current one. */
+  private childGeneration = -1;
+  /** The launch in progress (between a spawn effect and a running child or a failure). */
+  launching: { generation: number; done: Promise<void> } | undefined;
+  /** The current child's exit handling (remnants ended, exit dispatched); never rejects. */
+  exitHandled: Promise<void> | undefined;
+  port: number | undefined;
+  /** The RmxError the launch of a generation failed with before any process ran (for runtime.start's answer). */
+  private failed: { generation: number; error: RmxError } | undefined;
+
+  constructor(
+    private readonly host: ProcessHost,
+    private readonly deps: ProcessDeps,
+    private readonly log: RotatingLog,
+  ) {}
+
+  /** Starts the spawn for `generation` in the background; its outcome comes back as machine inputs. */
+  launch(generation: number): void {
+    // Deferred: a synchronous failure must not dispatch from inside the dispatch that asked for the spawn.
+    const done = Promise.resolve()
+      .then(() => this.launchSteps(generation))
+      .catch((error) => this.deps.logger.error({ err: error }, "launch failed unexpectedly"))
+      .finally(() => {
+        if (this.launching?.generation === generation) this.launching = undefined;
+      });
+    this.launching = { generation, done };
+  }
+
+  /** Once the launch of `generation` is over: the RmxError it failed with before a process ran, if any. */
+  async launchError(generation: number): Promise<RmxError | undefined> {
+    if (this.launching?.generation === generation) await this.launching.done;
+    return this.failed?.generation === generation ? this.failed.error : undefined;
+  }
+
+  private async launchSteps(generation: number): Promise<void> {
+    const { host } = this;
+    const spec = host.spec();
+    /** Superseded by a newer spawn, or the supervisor is gone: this launch must leave nothing behind. */
+    const abandoned = () => generation !== host.generation() || host.disposed();
+    /** A stop or restart arrived before there was a process to signal: finish it as an immediate exit. */
+    const exitWithoutProcess = (): void => host.dispatch({ type: "exited", code: null, signal: null });
+    try {
+      if (abandoned()) return;
+      if (host.killRequested()) return exitWithoutProcess();
+      if (!this.deps.adapter.spawns) {
+        this.port = undefined;
+        host.startProbes(generation);
+        return;
+      }
+      const { plan, port } = await prepareLaunch(spec, this.deps);
+      this.port = port;
+      if (abandoned()) return;
+      if (host.killRequested()) return exitWithoutProcess();
+      const child = await spawnPlan(
+        plan,
+        this.log,
+        { stateDir: this.deps.stateDir, runtime: host.id, generation },
+        (identity) => host.persist(identity),
+      );
+      if (abandoned()) {
+        await stopProcessGroup(child, { signal: "SIGKILL", grace_ms: 0 });
+        return;
+      }
+      this.child = child;
+      this.childGeneration = generation;
+      host.persist();
+      host.dispatch({ type: "spawned" });
+      this.exitHandled = child.exited
+        // A leader that exits on its own leaves its group, escapees and orphans: end them before any restart.
+        .then(async (exit) => {
+          await endRemnants(child);
+          this.onExit(child, generation, exit);
+        })
+        .catch((error) => this.deps.logger.error({ err: error }, "exit handling failed"));
+      if (host.killRequested()) {
+        await this.kill();
+        return;
+      }
+      host.startProbes(generation);
+    } catch (error) {
+      // Once the process runs, its exit is what reports; this error is only logged (by `launch`).
+      if (abandoned()) return;
+      if (this.childGeneration === generation) throw error;
+      const reason = isRmxError(error) ? error.message : `start failed: ${(error as Error).message}`;
+      this.failed = {
+        generation,
+        error: isRmxError(error) ? error : new RmxError("START_FAILED", reason, { runtime: host.id }),
+      };
+      this.log.write(`--- rmxd: ${reason}\n`);
+      // A stop that arrived meanwhile wins over the failure: the user asked for "stopped".
+      if (host.killRequested()) exitWithoutProcess();
+      else host.dispatch({ type: "spawn_failed", reason });
+    }
+  }
+
+  private onExit(child: ChildHandle, generation: number, exit: ExitInfo): void {
+    const { host } = this;
+    if (host.disposed()) return; // daemon shutdown: not a crash, and the desired state stays as it was
+    if (this.child === child) host.persist();
+    if (generation !== host.generation()) return;
+    host.stopProbes();
+    const expected = host.killRequested();
+    const errors = expected ? undefined : exitErrors(this.log); // read before our own line is written
+    const end = describeEnd(exit, expected ? host.spec().stop.signal : undefined);
+    this.log.write(`--- rmxd: process ${child.pid} ${end}\n`);
+    this.deps.bus.publish("runtime.exited", {
+      id: host.id,
+      pid: child.pid,
+      code: exit.code,
+      signal: exit.signal,
+      at: rfc3339(exit.at),
+      expected,
+    });
+    host.dispatch({ type: "exited", code: exit.code, signal: exit.signal, ...(errors ? { errors } : {}) });
+  }
+
+  async kill(): Promise<void> {
+    const child = this.child;
+    const generation = this.host.generation();
+    if (child === undefined || this.childGeneration !== generation) {
+      // No process of this generation yet: a launch in flight finishes the kill itself; otherwise (remote
+      // runtimes) the "exit" is immediate, dispatched after the dispatch that asked for the kill.
+      if (this.launching?.generation === generation) return;
+      queueMicrotask(() => {
+        if (this.host.awaitsExit(generation)) this.host.dispatch({ type: "exited", code: 0, signal: null });
+      });
+      return;
+    }
+    await killChild(child, this.host.spec(), this.deps.logger);
+  }
+}
