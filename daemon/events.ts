@@ -11,6 +11,7 @@ export type Topic =
   | "runtime.probe.failed"
   | "runtime.health"
   | "runtime.reload.failed"
+  | "runtime.swap"
   | "hardware.sample"
   | "hardware.inventory"
   | "models.changed"

@@ -141,14 +141,9 @@ async function wake(
     );
   ctx.waiting.set(model, waiting + 1);
   try {
-    if (rt.state === "stopped") {
-      ctx.host.logger.info(
-        { runtime: rt.id, model },
-        "starting a stopped runtime on demand for an HTTP request",
-      );
-      rt.start();
-    }
-    await ctx.host.routing.ensureReady(rt, ctx.host.routing.now() + ctx.spec.start_timeout_ms);
+    // A stopped runtime is started too (routing passed it over only for being stopped); in a swap group
+    // this may first stop the least recently used idle runtime on its GPU, or wait for a busy one.
+    await ctx.host.routing.ensureReady(rt, ctx.host.routing.now() + ctx.spec.start_timeout_ms, true);
     return undefined;
   } catch (error) {
     if (error instanceof RmxError && error.code === "TIMEOUT")
