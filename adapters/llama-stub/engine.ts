@@ -57,7 +57,10 @@ export class RequestAborted extends Error {
 }
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  if (ms <= 0 || signal.aborted) return Promise.resolve();
+  if (signal.aborted) return Promise.resolve();
+  // A pace faster than the timer's 1 ms still yields to the event loop: resolving at once would chain
+  // microtasks for the whole answer, starving I/O (nothing flushed, the answer piled up in memory).
+  if (ms <= 0) return new Promise((resolve) => setImmediate(resolve));
   return new Promise((resolve) => {
     const done = () => {
       clearTimeout(timer);

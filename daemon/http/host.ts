@@ -16,7 +16,7 @@ export interface GatewayRouting {
   runtime(id: string): RuntimeSupervisor | undefined;
   placeOf(rt: RuntimeSupervisor): RuntimePlace;
   /** Starts an idle runtime and waits until it is ready; throws TIMEOUT or BACKEND_FAILED. */
-  ensureReady(rt: RuntimeSupervisor, deadline: number): Promise<void>;
+  ensureReady(rt: RuntimeSupervisor, deadline: number, startStopped?: boolean): Promise<void>;
   /** The runtime is busy (never idled, never swapped out) until the returned function runs. */
   begin(runtimeId: string): () => void;
   /** Counted like chat.respond: routing's p95 and the node entry's `http` block. */

@@ -21,6 +21,7 @@ import {
   unavailable,
   upstreamFailed,
 } from "./answer.js";
+import { embeddingsRefusal, heldBack } from "./embed-refusal.js";
 import { type ForwardOutcome, forward } from "./forward.js";
 import type { GatewayHost } from "./host.js";
 import { resolveModelName } from "./model-names.js";
@@ -141,14 +142,9 @@ async function wake(
     );
   ctx.waiting.set(model, waiting + 1);
   try {
-    if (rt.state === "stopped") {
-      ctx.host.logger.info(
-        { runtime: rt.id, model },
-        "starting a stopped runtime on demand for an HTTP request",
-      );
-      rt.start();
-    }
-    await ctx.host.routing.ensureReady(rt, ctx.host.routing.now() + ctx.spec.start_timeout_ms);
+    // A stopped runtime is started too (routing passed it over only for being stopped); in a swap group
+    // this may first stop the least recently used idle runtime on its GPU, or wait for a busy one.
+    await ctx.host.routing.ensureReady(rt, ctx.host.routing.now() + ctx.spec.start_timeout_ms, true);
     return undefined;
   } catch (error) {
     if (error instanceof RmxError && error.code === "TIMEOUT")
@@ -229,6 +225,7 @@ export async function serveInference(
     );
 
   const failures: string[] = [];
+  let refusal: { error: GatewayError; model: string; cell: string } | undefined;
   for (const ref of refs) {
     const rt = ref.runtime === undefined ? undefined : routing.runtime(ref.runtime);
     if (rt === undefined) {
@@ -273,7 +270,7 @@ export async function serveInference(
           idleTimeoutMs: ctx.spec.upstream_timeout_ms,
           answerHeaders: { ...answerHeaders, "x-rmx-cell": ref.cell },
         },
-        (status) => status < 400 || (status < 500 && !(route === "/v1/embeddings" && status === 404)),
+        (status) => status < 400 || (status < 500 && !(route === "/v1/embeddings" && heldBack(status))),
       );
     } finally {
       end();
@@ -288,15 +285,12 @@ export async function serveInference(
       continue;
     }
     if (outcome.kind === "refused") {
-      // Only a 404 from /v1/embeddings is held back: the backend has no embeddings endpoint.
-      const e: GatewayError = {
-        status: 501,
-        type: "invalid_request_error",
-        code: "embeddings_not_supported",
-        message: `cell ${ref.cell} (runtime ${rt.id}) cannot embed: its backend has no /v1/embeddings (start llama-server with --embeddings, or ask another model)`,
-        klass: "client",
-      };
-      return fail(e, place.model, ref.cell);
+      // Only /v1/embeddings holds answers back: a cell that cannot embed lets the next cell try.
+      const r = embeddingsRefusal(outcome.status, outcome.body, ref.cell, rt.id);
+      if (!r.cellCannotEmbed) return fail(r.error, place.model, ref.cell);
+      refusal ??= { error: r.error, model: place.model, cell: ref.cell };
+      failures.push(`${ref.cell}: ${r.error.message}`);
+      continue;
     }
     ctx.record({
       model: place.model,
@@ -308,5 +302,6 @@ export async function serveInference(
     });
     return;
   }
+  if (refusal !== undefined) return fail(refusal.error, refusal.model, refusal.cell);
   fail(upstreamFailed(`every cell tried failed: ${failures.join("; then ")}`), model);
 }

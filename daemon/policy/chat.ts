@@ -27,7 +27,8 @@ export interface ChatHost {
   runtime(id: string): RuntimeSupervisor | undefined;
   placeOf(rt: RuntimeSupervisor): RuntimePlace;
   /** Starts an idle runtime and waits until it is ready; throws TIMEOUT or BACKEND_FAILED. */
-  ensureReady(rt: RuntimeSupervisor, deadline: number): Promise<void>;
+  /** Starts an idle runtime (with `startStopped`, a stopped one too), making room in its swap group. */
+  ensureReady(rt: RuntimeSupervisor, deadline: number, startStopped?: boolean): Promise<void>;
   /** Marks the runtime busy (it must not idle mid-request); returns the function that ends it. */
   begin(runtimeId: string): () => void;
   /** `route` defaults to the chat route; the HTTP gateway passes the one it served. */

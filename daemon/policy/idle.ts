@@ -124,6 +124,12 @@ export interface ActivityHost {
   busyLeases(runtimeId: string): number;
 }
 
+/** Makes room on a runtime's GPU before it starts (swap-groups.ts). */
+export interface RoomMaker {
+  makeRoom(rt: RuntimeSupervisor, deadline: number): Promise<void>;
+  wakeWaiters(): void;
+}
+
 const WAKE_STATES: readonly RuntimeState[] = ["ready", "failed", "exhausted", "stopped", "idle"];
 
 /**
@@ -133,7 +139,10 @@ const WAKE_STATES: readonly RuntimeState[] = ["ready", "failed", "exhausted", "s
 export class RuntimeActivity {
   private readonly tracker: IdleTracker;
   private readonly inflight = new Map<string, number>();
+  /** Clock time of each runtime's last request (or start): swap groups stop the least recent. */
+  private readonly lastRequest = new Map<string, number>();
   private stopped = false;
+  private room: RoomMaker | undefined;
 
   constructor(private readonly host: ActivityHost) {
     this.tracker = new IdleTracker({ clock: host.clock, onIdle: (id) => this.onIdle(id) });
@@ -150,9 +159,24 @@ export class RuntimeActivity {
     this.tracker.configure(runtimeId, idleTtlMs);
   }
 
+  /** Swap groups: consulted before every on-demand start. */
+  useRoomMaker(room: RoomMaker): void {
+    this.room = room;
+  }
+
+  lastRequestAt(id: string): number {
+    return this.lastRequest.get(id) ?? 0;
+  }
+
+  /** Requests in flight and busy leases. */
+  busy(id: string): number {
+    return this.host.busyLeases(id) + (this.inflight.get(id) ?? 0);
+  }
+
   /** The runtime became ready or served a request: its idle period starts again. */
   touch(runtimeId: string): void {
     this.tracker.touch(runtimeId);
+    this.lastRequest.set(runtimeId, this.host.clock.now());
   }
 
   /** Leases and requests in flight both keep a runtime from idling. */
@@ -165,7 +189,7 @@ export class RuntimeActivity {
   /** A request to the runtime begins; the returned function ends it (once). */
   begin(id: string): () => void {
     this.inflight.set(id, (this.inflight.get(id) ?? 0) + 1);
-    this.tracker.touch(id);
+    this.touch(id);
     this.sync();
     let ended = false;
     return () => {
@@ -174,22 +198,33 @@ export class RuntimeActivity {
       const n = (this.inflight.get(id) ?? 1) - 1;
       if (n <= 0) this.inflight.delete(id);
       else this.inflight.set(id, n);
-      this.tracker.touch(id);
+      this.touch(id);
       this.sync();
+      this.room?.wakeWaiters();
     };
   }
 
   /**
-   * An idle runtime is started (no restart budget: idle is not a failure) and awaited until ready; one caught
-   * going idle in the meantime is started again.
+   * An idle runtime (with `startStopped`, a stopped one too) is started (no restart budget: idle is not a
+   * failure) and awaited until ready; one caught going idle in the meantime is started again. A runtime in a
+   * swap group first gets room on its GPU (idle runtimes there may be stopped; busy ones are waited for).
    */
-  async ensureReady(rt: RuntimeSupervisor, deadline: number): Promise<void> {
+  async ensureReady(rt: RuntimeSupervisor, deadline: number, startStopped = false): Promise<void> {
+    const startable = () => rt.state === "idle" || (startStopped && rt.state === "stopped");
     for (;;) {
       if (rt.state === "ready") return;
-      if (rt.state === "idle") {
-        this.host.logger.info({ runtime: rt.id }, "starting an idle runtime on demand");
-        this.tracker.touch(rt.id);
-        rt.start();
+      if (startable()) {
+        await this.room?.makeRoom(rt, deadline);
+        if (startable()) {
+          this.host.logger.info(
+            { runtime: rt.id },
+            rt.state === "idle"
+              ? "starting an idle runtime on demand"
+              : "starting a stopped runtime on demand for an HTTP request",
+          );
+          this.touch(rt.id);
+          rt.start();
+        }
       }
       const remaining = deadline - this.host.clock.now();
       if (remaining <= 0) throw timeoutError(rt, 0);
@@ -216,10 +251,6 @@ export class RuntimeActivity {
     if (this.stopped || rt === undefined || rt.state !== "ready" || this.busy(id) > 0) return;
     this.host.logger.info({ runtime: id, idle_ttl_ms: rt.spec.idle_ttl_ms }, "stopping an idle runtime");
     rt.idle();
-  }
-
-  private busy(id: string): number {
-    return this.host.busyLeases(id) + (this.inflight.get(id) ?? 0);
   }
 }
 

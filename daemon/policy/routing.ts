@@ -57,6 +57,21 @@ function isDefaultRouting(req: ResolveRequest): boolean {
 
 const MAX_LISTED = 6;
 
+/**
+ * How long one build of the candidates serves requests: building them (every runtime's view, the matrix
+ * cells, the lease book) was most of the gateway's own cost per request. Anything that changes them
+ * publishes an event (below) that drops the cache at once; only the routed p95s may be this much stale.
+ */
+const CANDIDATES_TTL_MS = 100;
+const INVALIDATING_TOPICS = [
+  "runtime.*",
+  "lease.*",
+  "matrix.changed",
+  "models.changed",
+  "hardware.inventory",
+  "config.reloaded",
+];
+
 export function noEligibleCell(req: ResolveRequest, routed: Routed): RmxError {
   const asked = [
     req.agent !== undefined ? `agent ${req.agent}` : undefined,
@@ -83,8 +98,13 @@ export class Router {
   private evaluationQueued = false;
   private restoreTimer: NodeJS.Timeout | undefined;
   private stopped = false;
+  private cached: { at: number; candidates: Candidate[] } | undefined;
+  private readonly offBus: () => void;
 
   constructor(private readonly host: RoutingHost) {
+    this.offBus = host.bus.subscribe(INVALIDATING_TOPICS, () => {
+      this.cached = undefined;
+    });
     const policy = host.policy;
     this.fallback = new FallbackTracker({
       clock: host.clock,
@@ -114,7 +134,22 @@ export class Router {
     return [...caps];
   }
 
+  /** The candidates now: one build serves CANDIDATES_TTL_MS, or until an event changes them. */
   candidates(): Candidate[] {
+    const now = this.host.clock.now();
+    const hit = this.cached;
+    if (hit !== undefined && now - hit.at >= 0 && now - hit.at < CANDIDATES_TTL_MS) return hit.candidates;
+    const candidates = this.buildCandidates();
+    this.cached = { at: now, candidates };
+    return candidates;
+  }
+
+  /** Drops the cached candidates (a change that publishes no event). */
+  invalidate(): void {
+    this.cached = undefined;
+  }
+
+  private buildCandidates(): Candidate[] {
     const runtimes = [...this.host.runtimes()];
     return buildCandidates(
       runtimes.map((rt) => ({ spec: rt.spec, state: rt.state, view: rt.view() })),
@@ -225,6 +260,8 @@ export class Router {
 
   stop(): void {
     this.stopped = true;
+    this.offBus();
+    this.cached = undefined;
     if (this.restoreTimer !== undefined) clearTimeout(this.restoreTimer);
     this.restoreTimer = undefined;
   }

@@ -27,6 +27,7 @@ import { RoutedRequests } from "./request-stats.js";
 import type { Candidate } from "./resolve.js";
 import { Router } from "./routing.js";
 import { ScheduleRunner } from "./schedule.js";
+import { SwapGroups } from "./swap-groups.js";
 import { PolicySwitches } from "./switches.js";
 
 export type { PolicyHost } from "./host.js";
@@ -97,6 +98,18 @@ export class Policy {
       runtimes,
       busyLeases: (id) => this.router.leaseBook().busyLeases(id),
     });
+    this.activity.useRoomMaker(
+      new SwapGroups({
+        clock,
+        bus,
+        logger,
+        runtimes,
+        inventory: () => host.inventory(),
+        resolveModelPath: (m) => host.resolveModelPath(m),
+        busy: (id) => this.activity.busy(id),
+        lastRequestAt: (id) => this.activity.lastRequestAt(id),
+      }),
+    );
     this.schedules = new ScheduleRunner({ runtimes, bus, logger }, config.timezone);
     this.desk = new LeaseDesk({
       leases: this.leases,
@@ -231,7 +244,7 @@ export class Policy {
       stickyNote: (routed) => this.router.stickyNote(routed),
       runtime: (id) => host.runtimes.get(id),
       placeOf: (rt) => placeOf(rt.spec, (m) => host.models().get(m)),
-      ensureReady: (rt, deadline) => this.activity.ensureReady(rt, deadline),
+      ensureReady: (rt, deadline, startStopped) => this.activity.ensureReady(rt, deadline, startStopped),
       begin: (id) => {
         const idle = this.activity.begin(id);
         const open = this.inFlight.begin(id);

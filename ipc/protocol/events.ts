@@ -32,6 +32,7 @@ export type Topic =
   | "runtime.budget.denied"
   | "runtime.probe.failed"
   | "runtime.reload.failed"
+  | "runtime.swap"
   | "runtime.health"
   | "hardware.sample"
   | "hardware.inventory"
@@ -64,6 +65,17 @@ export interface ReloadFailedPayload {
   pid?: number;
   restart_budget: RestartBudgetView;
   log: string;
+}
+
+/** A swap-group decision: runtimes on one GPU that cannot all fit (stop the least recently used idle ones, or wait). */
+export interface SwapEvent {
+  action: "stop" | "wait";
+  /** The runtime that is starting. */
+  id: string;
+  gpu: string;
+  stopped?: string[];
+  busy?: string[];
+  reason: string;
 }
 
 /** A probe's failure as `runtime.probe.failed` carries it (an adapter's ProbeOutcome that is not ok). */
@@ -127,6 +139,7 @@ export interface EventPayloads {
     outcome?: ProbeFailure;
   };
   "runtime.reload.failed": ReloadFailedPayload;
+  "runtime.swap": SwapEvent;
   "runtime.health": RuntimeHealthPayload;
   "hardware.sample": HardwareSample;
   "hardware.inventory": HardwareInventory;

@@ -152,7 +152,10 @@ describe("start-up", () => {
     const port = (blocker.address() as net.AddressInfo).port;
     try {
       const d = await startDaemon({ args: ["--http", `127.0.0.1:${port}`] });
-      const info = await call<{ listen?: string; problem?: string }>(d, "http.token");
+      // The socket answers before the gateway has tried its port: wait for the attempt's verdict.
+      const token = () => call<{ listen?: string; problem?: string }>(d, "http.token");
+      await until(async () => (await token()).problem !== undefined, 10_000, "the gateway's port problem");
+      const info = await token();
       expect(info.listen).toBeUndefined();
       expect(info.problem).toContain(`port ${port} is in use`);
       expect(info.problem).toContain("http.listen");

@@ -2,7 +2,7 @@
 import http from "node:http";
 import OpenAI from "openai";
 import { call } from "../policy-e2e/support.js";
-import { type DaemonHandle, type StartOptions, startDaemon } from "../support/daemon-harness.js";
+import { type DaemonHandle, type StartOptions, startDaemon, until } from "../support/daemon-harness.js";
 
 export interface Gateway {
   d: DaemonHandle;
@@ -18,7 +18,18 @@ export async function startGateway(opts: StartOptions & { http?: string } = {}):
     ...opts,
     args: [...(opts.args ?? []), "--http", opts.http ?? "127.0.0.1:0"],
   });
-  const info = await call<{ token?: string; listen?: string; base_url?: string }>(d, "http.token");
+  // The socket answers before the gateway has bound its port: wait for it to listen (or to say why not).
+  const token = () =>
+    call<{ token?: string; listen?: string; base_url?: string; problem?: string }>(d, "http.token");
+  await until(
+    async () => {
+      const t = await token();
+      return t.listen !== undefined || t.problem !== undefined;
+    },
+    10_000,
+    "the HTTP gateway to listen",
+  );
+  const info = await token();
   if (info.listen === undefined || info.base_url === undefined)
     throw new Error(`gateway not listening: ${JSON.stringify(info)}\n${d.stderr()}`);
   const baseURL = info.base_url;
