@@ -348,7 +348,8 @@ function resolveSandbox(
 /** "url applies only to adapter remote": the adapters that accept the key, from the registry. */
 function onlyFor(key: AdapterKey): string {
   const kinds = adaptersAccepting(key);
-  return `${key} applies only to ${kinds.length === 1 ? "adapter" : "adapters"} ${kinds.join(", ")}`;
+  const list = kinds.length <= 1 ? kinds.join("") : `${kinds.slice(0, -1).join(", ")} and ${kinds.at(-1)}`;
+  return `${key} applies only to ${kinds.length === 1 ? "adapter" : "adapters"} ${list}`;
 }
 
 function resolveRuntime(

@@ -308,7 +308,7 @@ export class Daemon {
     if (base === undefined)
       throw new RmxError(
         "DASHBOARD_UNAVAILABLE",
-        "no HTTP listener: the gateway is off (http.listen / rmxd --http HOST:PORT) and no --observability listener runs",
+        "no HTTP listener: the gateway is off (set http.listen or start rmxd with --http HOST:PORT) and no --observability HOST:PORT listener runs",
       );
     const { token, expiresAt } = this.sessions.issueLogin();
     return { url: `${base}/login?token=${token}`, expires_at: rfc3339(expiresAt) };

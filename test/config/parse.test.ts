@@ -635,7 +635,7 @@ runtimes:
         line: 15,
         column: 48,
         path: "runtimes[6].api_key_env",
-        message: "api_key_env applies only to adapters remote, llama.cpp and llama-stub",
+        message: "api_key_env applies only to adapters llama.cpp, llama-stub and remote",
       },
     ]);
   });

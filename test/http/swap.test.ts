@@ -37,6 +37,7 @@ beforeAll(async () => {
     adapter: llama-stub
     model: ${JSON.stringify(path.join(dir, `${id}.gguf`))}
     hardware: gpu:0
+    auto_start: false
     args: ["--alias", "${id}", "--stub-tokens-per-second", "50", "--exit-clean-on-term"]`;
   g = await startGateway({
     env: { PATH: `${fake}${path.delimiter}${process.env.PATH ?? ""}` },
