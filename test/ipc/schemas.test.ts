@@ -21,6 +21,7 @@ describe("paramSchemas", () => {
       "events.subscribe",
       "events.unsubscribe",
       "hardware.get",
+      "http.token",
       "lease.acquire",
       "lease.list",
       "lease.release",
@@ -41,6 +42,7 @@ describe("paramSchemas", () => {
       "runtime.status",
       "runtime.stop",
       "runtime.switch",
+      "transcribe.respond",
     ]);
   });
 
