@@ -5,6 +5,7 @@ import { llamaCppAdapter } from "./llama-cpp/adapter.js";
 import { llamaStubAdapter } from "./llama-stub/adapter.js";
 import { remoteAdapter } from "./remote/adapter.js";
 import type { Adapter, AdapterKey } from "./types.js";
+import { whisperCppAdapter } from "./whisper-cpp/adapter.js";
 
 /** Every backend rmxd knows, by `adapter:` value. Adding a backend: its folder, and one line here. */
 const ADAPTERS: Record<AdapterKind, Adapter> = {
@@ -12,6 +13,7 @@ const ADAPTERS: Record<AdapterKind, Adapter> = {
   "llama-stub": llamaStubAdapter,
   command: commandAdapter,
   remote: remoteAdapter,
+  "whisper.cpp": whisperCppAdapter,
 };
 
 export function getAdapter(kind: AdapterKind): Adapter {

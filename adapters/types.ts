@@ -53,6 +53,16 @@ export interface LlamaMetrics {
   prompt_tokens_cached_total?: number;
 }
 
+/**
+ * A backend's counters: llama-server's `/metrics` fields, plus what they cannot say. whisper.cpp has no
+ * `/metrics`; its adapter reports the transcriptions rmxd routed (audio seconds transcribed and the wall time
+ * those requests took), which the matrix turns into audio seconds per second.
+ */
+export interface BackendMetrics extends LlamaMetrics {
+  audio_seconds_total?: number;
+  audio_busy_seconds_total?: number;
+}
+
 /** One entry of llama-server's `/slots`. */
 export interface SlotInfo {
   id: number;
@@ -61,16 +71,17 @@ export interface SlotInfo {
 }
 
 /** What a backend serves. Declared per adapter; requests name one (leases' `capability`, future routing). */
-export type Capability = "chat" | "completion" | "embeddings" | "transcription" | "infer";
+export const CAPABILITIES = ["chat", "completion", "embeddings", "transcription", "infer"] as const;
+export type Capability = (typeof CAPABILITIES)[number];
 
 /**
  * What a runtime's `model` is. `gguf`: a file rmxd reads (header facts, memory estimate, fit, parameter
- * cache); `name`: a name the endpoint serves, never read (remote). New formats (e.g. `onnx`) join here.
+ * cache); `whisper-ggml`: whisper.cpp's GGML `.bin` (header facts, estimate, fit); `name`: a name the endpoint serves, never read (remote). New formats (e.g. `onnx`) join here.
  */
-export type ModelFormat = "gguf" | "name";
+export type ModelFormat = "gguf" | "whisper-ggml" | "name";
 
 /** Runtime config keys an adapter may need or accept beyond the common ones. */
-export type AdapterKey = "model" | "binary" | "url" | "api_key_env";
+export type AdapterKey = "model" | "binary" | "url" | "api_key_env" | "threads";
 
 /** The per-adapter config rules config/ checks: keys it needs (with what to put there) and keys only it accepts. */
 export interface AdapterConfigRules {
@@ -90,8 +101,11 @@ export interface Adapter {
   readonly spawns: boolean;
   readonly capabilities: readonly Capability[];
   readonly modelFormat: ModelFormat;
-  /** The request protocol rmxd speaks to it (adapters/shared/openai-client.ts). */
-  readonly protocol: "openai";
+  /**
+   * The request protocol rmxd speaks to it: `openai` (adapters/shared/openai-client.ts), or whisper-server's
+   * multipart `/inference` upload (adapters/whisper-cpp/transcribe-backend.ts).
+   */
+  readonly protocol: "openai" | "whisper-inference";
   /** The matrix scrapes `/metrics` and `/slots` (llama-server's) of its live runtimes each tick. */
   readonly scrapesLoad: boolean;
   readonly config: AdapterConfigRules;
@@ -107,7 +121,7 @@ export interface Adapter {
    * `undefined` when the backend does not serve metrics (501/404); throws RmxError otherwise (BACKEND_FAILED
    * with `data.status` 401/403 when it refuses our key). `spec` gives the key to send.
    */
-  scrapeMetrics(endpoint: string, timeoutMs: number, spec?: RuntimeSpec): Promise<LlamaMetrics | undefined>;
+  scrapeMetrics(endpoint: string, timeoutMs: number, spec?: RuntimeSpec): Promise<BackendMetrics | undefined>;
   /** `undefined` when the backend does not serve slots (501 is not an error); throws RmxError otherwise. */
   scrapeSlots(endpoint: string, timeoutMs: number, spec?: RuntimeSpec): Promise<SlotInfo[] | undefined>;
   chatUrl(endpoint: string): string;

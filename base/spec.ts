@@ -3,7 +3,7 @@
  * and what adapters/ and daemon/ consume. The bottom layer: imports nothing.
  */
 
-export type AdapterKind = "llama.cpp" | "llama-stub" | "command" | "remote";
+export type AdapterKind = "llama.cpp" | "llama-stub" | "command" | "remote" | "whisper.cpp";
 export type SandboxKind = "none" | "bwrap" | "systemd-run";
 /** `cpu` or `gpu:N`. */
 export type HardwareId = string;
@@ -90,6 +90,8 @@ export interface RuntimeSpec {
   gpu_layers?: number;
   /** Parallel slots (`-np`); also the default lease capacity of the runtime's cell. */
   slots?: number;
+  /** whisper.cpp: compute threads (`-t`). */
+  threads?: number;
   health: HealthSpec;
   restart_budget: RestartBudgetSpec;
   backoff: BackoffSpec;

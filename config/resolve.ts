@@ -392,6 +392,9 @@ function resolveRuntime(
   if (rt.api_key_env !== undefined && !adapter.config.accepts.includes("api_key_env")) {
     problem([...at, "api_key_env"], onlyFor("api_key_env"));
   }
+  if (rt.threads !== undefined && !adapter.config.accepts.includes("threads")) {
+    problem([...at, "threads"], onlyFor("threads"));
+  }
 
   const ownBlocks = blocksPart(rt);
   const blocks = deepMerge<RuntimeDefaults>(defaults, ownBlocks);
@@ -422,6 +425,7 @@ function resolveRuntime(
     auto_start: rt.auto_start ?? BUILTIN_RUNTIME_SCALARS.auto_start,
     context: rt.context,
     gpu_layers: rt.gpu_layers,
+    threads: rt.threads,
     slots: rt.slots,
     ...blocks,
     idle_ttl_ms: rt.idle_ttl,

@@ -69,7 +69,8 @@
  * - counts: `http.queue` 1 to 100000; `ipc.max_connections` 1 to 65536; `ipc.subscriber_queue` 1 to 1000000;
  *   `ipc.max_batch` 1 to 100000; `ipc.max_json_depth` 8 to 1000; `health.failure_threshold`
  *   1 to 1000000; `restart_budget.max_restarts` 0 to 10000; `restart_budget.window_seconds` 1 to 86400;
- *   `logs.files` 1 to 100; `context` 1 to 16777216; `gpu_layers` 0 to 100000; `slots` 1 to 1024.
+ *   `logs.files` 1 to 100; `context` 1 to 16777216; `gpu_layers` 0 to 100000; `slots` 1 to 1024;
+ *   `threads` 1 to 1024.
  * - others: `port` 1 to 65535; `http.listen`'s port 0 (any free port) to 65535; `backoff.factor` 1 to 100; `backoff.jitter` 0 to 1; `sandbox.cpu_quota` above 0,
  *   at most 100000.
  */
@@ -346,6 +347,7 @@ export const runtimeFileSchema = mapping(
     context: positiveInt("Context size (-c).", { min: 1, max: 16_777_216 }).optional(),
     gpu_layers: nonNegativeInt("Layers offloaded on gpu:N (-ngl).", { min: 0, max: 100_000 }).optional(),
     slots: positiveInt("Parallel slots (-np); also the lease capacity.", { min: 1, max: 1024 }).optional(),
+    threads: positiveInt("whisper.cpp: compute threads (-t).", { min: 1, max: 1024 }).optional(),
     idle_ttl: duration("Stop after this long without requests or leases.", { positive: true }).optional(),
     url: text("remote: base URL of an OpenAI-compatible endpoint.").optional(),
     api_key_env: matching(

@@ -5,7 +5,7 @@ import { performance } from "node:perf_hooks";
 export interface HttpRequestOptions {
   method?: "GET" | "POST";
   headers?: Record<string, string>;
-  /** A string is sent as is; anything else as JSON. */
+  /** A string or a Buffer is sent as is; anything else as JSON. */
   body?: unknown;
   /** Hard limit on the whole exchange: connect, send, and read the full body. */
   timeoutMs: number;
@@ -68,8 +68,12 @@ export function httpRequest(url: string, options: HttpRequestOptions): Promise<H
     const headers: Record<string, string> = { accept: "application/json", ...options.headers };
     let payload: Buffer | undefined;
     if (options.body !== undefined) {
-      const isText = typeof options.body === "string";
-      payload = Buffer.from(isText ? (options.body as string) : JSON.stringify(options.body), "utf8");
+      // A Buffer is sent as it is (multipart uploads); its caller sets the content type.
+      const raw = Buffer.isBuffer(options.body);
+      const isText = raw || typeof options.body === "string";
+      payload = raw
+        ? (options.body as Buffer)
+        : Buffer.from(isText ? (options.body as string) : JSON.stringify(options.body), "utf8");
       if (!isText && headers["content-type"] === undefined) headers["content-type"] = "application/json";
       headers["content-length"] = String(payload.length);
     }

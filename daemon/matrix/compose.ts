@@ -56,6 +56,8 @@ export interface ModelFacts {
   id: string;
   path?: string;
   gguf?: GgufInfo;
+  /** The estimate of a model that is not GGUF (whisper.cpp's GGML `.bin`), from its own header. */
+  estimate?: MemoryEstimate;
   /** Why the file cannot be used. */
   error?: string;
 }
@@ -179,6 +181,10 @@ export function cellFit(
 ): FitVerdict {
   if (hardware === REMOTE_HARDWARE) {
     return { fits: "unknown", reason: "remote endpoint: its memory is the provider's" };
+  }
+  if (model?.gguf === undefined && model?.estimate !== undefined) {
+    const ownRss = sumDefined(runtimes.map((r) => processOf(r, input.sample)?.rss_bytes)) ?? 0;
+    return fitForEstimate(model.estimate, hardware, input, ownRss);
   }
   if (model?.gguf === undefined) {
     const why = model?.error ?? `no GGUF file is known for model "${modelId}"`;
@@ -321,6 +327,8 @@ export function sumThroughput(runtimes: readonly MatrixRuntime[]): Throughput {
   const window = maxDefined(rates.map((t) => t.window_seconds));
   if (generated !== undefined) out.generated_tokens_per_second = Math.round(generated * 10) / 10;
   if (prompt !== undefined) out.prompt_tokens_per_second = Math.round(prompt * 10) / 10;
+  const audio = sumDefined(rates.map((t) => t.audio_seconds_per_second));
+  if (audio !== undefined) out.audio_seconds_per_second = Math.round(audio * 10) / 10;
   if (window !== undefined) out.window_seconds = window;
   // A failed scrape must not look like a quiet backend.
   const failed = runtimes.flatMap((r) =>

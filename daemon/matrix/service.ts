@@ -5,6 +5,7 @@
  */
 
 import { type IntervalHistogram, monitorEventLoopDelay, performance } from "node:perf_hooks";
+import { readModel } from "../../adapters/model-formats.js";
 import { getAdapter } from "../../adapters/registry.js";
 import { keyRefusal, refusesKey } from "../../adapters/shared/auth.js";
 import { readGguf } from "../../adapters/shared/gguf/reader.js";
@@ -198,15 +199,21 @@ class Matrix implements MatrixService {
     return entries;
   }
 
-  /** Reads the GGUF header of model files runtimes name by path, once per file, off the tick. */
+  /** Reads the header (GGUF, whisper GGML) of model files runtimes name by path, once per file, off the tick. */
   private refreshRuntimeModels(): void {
     for (const rt of this.host.runtimes.values()) {
       const file = modelPathOf(rt.spec);
       if (file === undefined || this.runtimeModels.has(file) || this.reading.has(file)) continue;
       if (this.host.models.get(file) !== undefined) continue;
       this.reading.add(file);
-      readGguf(file).then(
-        (gguf) => this.runtimeModels.set(file, { id: file, path: file, gguf }),
+      readModel(file).then(
+        (read) =>
+          this.runtimeModels.set(
+            file,
+            read.format === "gguf"
+              ? { id: file, path: file, gguf: read.info }
+              : { id: file, path: file, estimate: read.estimate },
+          ),
         (error: Error) => this.runtimeModels.set(file, { id: file, path: file, error: error.message }),
       );
       // `reading` keeps the file from being read twice; a reload with a new path reads that one.
@@ -382,6 +389,10 @@ class Matrix implements MatrixService {
           ? { tokens_predicted_total: m.tokens_predicted_total }
           : {}),
         ...(m.prompt_tokens_total !== undefined ? { prompt_tokens_total: m.prompt_tokens_total } : {}),
+        ...(m.audio_seconds_total !== undefined ? { audio_seconds_total: m.audio_seconds_total } : {}),
+        ...(m.audio_busy_seconds_total !== undefined
+          ? { audio_busy_seconds_total: m.audio_busy_seconds_total }
+          : {}),
       };
       const throughput = this.tracker.observe(id, reading);
       if (throughput !== undefined) observation.throughput = throughput;

@@ -11,6 +11,9 @@ export interface CounterReading {
   pid?: number;
   tokens_predicted_total?: number;
   prompt_tokens_total?: number;
+  /** whisper.cpp (the transcriptions rmxd routed): audio seconds transcribed, and the wall time they took. */
+  audio_seconds_total?: number;
+  audio_busy_seconds_total?: number;
 }
 
 /** Rates are rounded to 0.1 token/s: finer is noise at a tick of seconds. */
@@ -36,11 +39,28 @@ export function ratesBetween(prev: CounterReading, next: CounterReading): Throug
   if (!(seconds > 0)) return undefined;
   const generated = rate(prev.tokens_predicted_total, next.tokens_predicted_total, seconds);
   const prompt = rate(prev.prompt_tokens_total, next.prompt_tokens_total, seconds);
-  if (generated === undefined && prompt === undefined) return undefined;
+  const audio = audioSpeed(prev, next);
+  if (generated === undefined && prompt === undefined && audio === undefined) return undefined;
   const out: Throughput = { window_seconds: Math.round(seconds * 1000) / 1000 };
   if (generated !== undefined) out.generated_tokens_per_second = generated;
   if (prompt !== undefined) out.prompt_tokens_per_second = prompt;
+  if (audio !== undefined) out.audio_seconds_per_second = audio;
   return out;
+}
+
+/**
+ * whisper.cpp: Δaudio seconds / Δbusy wall seconds of the transcriptions that finished between the readings
+ * (how many times faster than real time the runtime transcribes); none when no transcription finished or a
+ * counter went down.
+ */
+function audioSpeed(prev: CounterReading, next: CounterReading): number | undefined {
+  if (prev.audio_seconds_total === undefined || next.audio_seconds_total === undefined) return undefined;
+  if (prev.audio_busy_seconds_total === undefined || next.audio_busy_seconds_total === undefined)
+    return undefined;
+  const audio = next.audio_seconds_total - prev.audio_seconds_total;
+  const busy = next.audio_busy_seconds_total - prev.audio_busy_seconds_total;
+  if (!(busy > 0) || !(audio >= 0) || !Number.isFinite(audio / busy)) return undefined;
+  return roundRate(audio / busy);
 }
 
 /** Last reading per runtime; `observe` returns the rates since the previous reading of that runtime. */

@@ -1,6 +1,6 @@
 /**
  * How the daemon's runtimes become resolution candidates: one per runtime, keyed by its matrix cell, with
- * health from its state, lease room from the lease book, capabilities from its hardware and sandbox, and
+ * health from its state, lease room from the lease book, capabilities from its hardware, sandbox and adapter, and
  * fit / size from the matrix or the model catalog. Pure: the caller passes a snapshot.
  */
 
@@ -204,7 +204,8 @@ export function buildCandidates(runtimes: readonly RuntimeSnapshot[], ctx: Candi
       healthy: isServing(r.state),
       state: r.state,
       lease_free: ctx.leases.runtimeFree(place.runtime),
-      capabilities: capabilitiesOf(place, ctx.sandboxes),
+      // Plus what its backend serves (chat, transcription, …), which requests name in `needs`.
+      capabilities: [...capabilitiesOf(place, ctx.sandboxes), ...getAdapter(r.spec.adapter).capabilities],
     };
     const p95 = ctx.routedP95(place.key) ?? r.view.inference?.p95_ms ?? r.view.health.p95_ms;
     if (p95 !== undefined) candidate.p95_ms = p95;

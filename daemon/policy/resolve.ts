@@ -16,6 +16,7 @@
  * With `allow_fallback: true` everything that passes the checks is eligible, pinned ones first.
  */
 
+import { CAPABILITIES } from "../../adapters/types.js";
 import type { SandboxKind } from "../../base/spec.js";
 import type { MatrixCell } from "../../ipc/protocol/matrix.js";
 import type { CellRef, PassedOver, PassReason, PinRecord, ResolveMode } from "../../ipc/protocol/policy.js";
@@ -152,7 +153,7 @@ function dynamicFailure(c: Candidate, req: ResolveRequest): Failure | undefined 
       detail: `${runtimeName(c)} is not healthy${parts.length > 0 ? ` (${parts.join("; ")})` : ""}`,
     };
   }
-  const missing = (req.needs ?? []).filter((n) => !c.capabilities.includes(n));
+  const missing = servedNeeds(req.needs ?? [], c.capabilities).filter((n) => !c.capabilities.includes(n));
   if (missing.length > 0) {
     const offers = c.capabilities.length > 0 ? c.capabilities.join(", ") : "nothing";
     return { why: "missing_capability", detail: `needs ${missing.join(", ")}; offers ${offers}` };
@@ -164,6 +165,17 @@ function dynamicFailure(c: Candidate, req: ResolveRequest): Failure | undefined 
     return { why: "over_slo", detail: `p95 ${Math.round(c.p95_ms)} ms exceeds the ${req.slo_ms} ms SLO` };
   }
   return undefined;
+}
+
+/**
+ * A request that names no served capability (chat, transcription, …) is a chat request, so a cell that says
+ * what it serves, and chat is not among it (whisper.cpp), is not eligible for it; the fallback tracker's
+ * re-resolutions count as chat too. A candidate that names no served capability at all is not judged.
+ */
+const SERVED: ReadonlySet<string> = new Set<string>(CAPABILITIES);
+function servedNeeds(needs: readonly string[], offers: readonly string[]): readonly string[] {
+  const named = needs.some((n) => SERVED.has(n));
+  return named || !offers.some((o) => SERVED.has(o)) ? needs : [...needs, "chat"];
 }
 
 export function resolveCell(

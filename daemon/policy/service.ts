@@ -12,6 +12,7 @@ import type { DaemonConfig } from "../../base/spec.js";
 import type * as Wire from "../../ipc/protocol/policy.js";
 import type { PinRecord } from "../../ipc/protocol/policy.js";
 import type { NodeEntry, RuntimeState } from "../../ipc/protocol/runtime.js";
+import type { TranscribeResult } from "../../ipc/protocol/transcribe.js";
 import type { LeaseCount } from "../matrix/compose.js";
 import { ParameterCache } from "../models/parameter-cache.js";
 import { placeOf } from "./candidates.js";
@@ -29,6 +30,7 @@ import { Router } from "./routing.js";
 import { ScheduleRunner } from "./schedule.js";
 import { SwapGroups } from "./swap-groups.js";
 import { PolicySwitches } from "./switches.js";
+import { type TranscribeInput, transcribe } from "./transcribe.js";
 
 export type { PolicyHost } from "./host.js";
 
@@ -230,6 +232,11 @@ export class Policy {
     signal?: AbortSignal,
   ): Promise<Wire.ChatResult> {
     return respondChat(this.serving(), p, notify, signal);
+  }
+
+  /** Audio to a cell that serves transcription, with the same routing, waking and counting as chat. */
+  transcribe(input: TranscribeInput): Promise<TranscribeResult> {
+    return transcribe(this.serving(), input);
   }
 
   /**

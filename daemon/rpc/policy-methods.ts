@@ -1,6 +1,6 @@
 /**
  * Socket methods of the policy feature: pins, policy switches, resolve, leases, quick actions (reload,
- * switch) and chat. Params are strict zod schemas (an unknown key is an error that names it); each handler
+ * switch), chat and transcription. Params are strict zod schemas (an unknown key is an error that names it); each handler
  * is a thin call into the policy service, looked up at call time (the socket opens before it is attached).
  */
 
@@ -8,7 +8,9 @@ import { RmxError } from "../../base/errors.js";
 import type * as Wire from "../../ipc/protocol/policy.js";
 import type { Lease, PinRecord } from "../../ipc/protocol/policy.js";
 import { type HandlerParams, paramSchemas } from "../../ipc/protocol/schemas.js";
+import type { TranscribeResult } from "../../ipc/protocol/transcribe.js";
 import type { MethodTable } from "../../ipc/server.js";
+import type { TranscribeInput } from "../policy/transcribe.js";
 
 type Params<M extends keyof typeof paramSchemas> = HandlerParams<M>;
 
@@ -41,6 +43,7 @@ export interface PolicyApi {
     notify?: (method: string, payload: unknown) => void,
     signal?: AbortSignal,
   ): Promise<Wire.ChatResult>;
+  transcribe(input: TranscribeInput): Promise<TranscribeResult>;
 }
 
 export interface PolicyMethodsHost {
@@ -102,6 +105,18 @@ export function policyMethods(host: PolicyMethodsHost): MethodTable {
       params: s["chat.respond"],
       handler: (p: Params<"chat.respond">, ctx) =>
         policy().chat(defined(p), (method, payload) => ctx.notify(method, payload), ctx.signal),
+    },
+    "transcribe.respond": {
+      params: s["transcribe.respond"],
+      handler: (p: Params<"transcribe.respond">) => {
+        const { audio_base64, filename, response_format, ...rest } = defined(p);
+        return policy().transcribe({
+          ...rest,
+          audio: Buffer.from(audio_base64, "base64"),
+          filename: filename ?? "audio.wav",
+          response_format: response_format ?? "json",
+        });
+      },
     },
   };
 }

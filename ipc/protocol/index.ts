@@ -16,3 +16,4 @@ export type * from "./methods.js";
 export type * from "./models.js";
 export type * from "./policy.js";
 export * from "./runtime.js";
+export type * from "./transcribe.js";

@@ -40,6 +40,8 @@ import type {
   StartStopResult,
 } from "./runtime.js";
 import type { LogsParams, NoParams, RestoreParams, StartStopParams } from "./runtime.schema.js";
+import type { TranscribeResult } from "./transcribe.js";
+import type { TranscribeParams } from "./transcribe.schema.js";
 
 export type {
   HardwareGetParams,
@@ -79,6 +81,7 @@ export interface Methods {
   "runtime.reload": [ReloadParams, QuickActionResult];
   "runtime.switch": [SwitchParams, QuickActionResult];
   "chat.respond": [ChatParams, ChatResult];
+  "transcribe.respond": [TranscribeParams, TranscribeResult];
   /** The HTTP gateway's bearer token and address (the socket's own access check decides who may read it). */
   "http.token": [Record<string, never> | undefined, HttpTokenResult];
   /** A one-time dashboard login URL (single use, valid 60 s); DASHBOARD_UNAVAILABLE without a listener. */

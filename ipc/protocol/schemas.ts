@@ -9,6 +9,7 @@ import { matrixParamSchemas } from "./matrix.schema.js";
 import type { Methods } from "./methods.js";
 import { policySchemas } from "./policy.schema.js";
 import { runtimeSchemas } from "./runtime.schema.js";
+import { transcribeSchemas } from "./transcribe.schema.js";
 
 export { MAX_TOPICS } from "./events.schema.js";
 
@@ -18,6 +19,7 @@ export const paramSchemas = {
   ...matrixParamSchemas,
   ...policySchemas,
   ...httpSchemas,
+  ...transcribeSchemas,
 } as const satisfies Record<keyof Methods, z.ZodType>;
 
 export type MethodName = keyof typeof paramSchemas;

@@ -42,6 +42,7 @@ describe("paramSchemas", () => {
       "runtime.status",
       "runtime.stop",
       "runtime.switch",
+      "transcribe.respond",
     ]);
   });
 
