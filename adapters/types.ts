@@ -22,6 +22,8 @@ export interface LaunchContext {
   host: string;
   /** Resolved model file (a model id in the spec is resolved by the caller). */
   modelPath?: string;
+  /** Context to launch with when the spec sets none: the model's training context, capped (the estimate's rule). */
+  context?: number;
   hardware: HardwareTarget;
   /** Absolute path of `dist/adapters/llama-stub/main.js` (see `stubEntryPath()`). */
   stubEntry: string;

@@ -30,9 +30,11 @@ export function llamaServerArgs(spec: RuntimeSpec, ctx: LaunchContext): string[]
   const args: string[] = [];
   if (ctx.modelPath !== undefined) args.push("-m", ctx.modelPath);
   args.push("--host", ctx.host, "--port", String(ctx.port), "--metrics");
-  if (spec.context !== undefined) {
-    requireInteger(spec, "context", spec.context, 1, Number.MAX_SAFE_INTEGER);
-    args.push("-c", String(spec.context));
+  // Always the context the memory estimate assumed: without -c b4748 allocates 4096 whatever the model says.
+  const context = spec.context ?? ctx.context;
+  if (context !== undefined) {
+    requireInteger(spec, "context", context, 1, Number.MAX_SAFE_INTEGER);
+    args.push("-c", String(context));
   }
   if (spec.slots !== undefined) {
     requireInteger(spec, "slots", spec.slots, 1, 4096);

@@ -4,7 +4,10 @@
  * MODEL_MISSING, PORT_IN_USE, BINARY_NOT_FOUND, SANDBOX_UNAVAILABLE, …); the supervisor turns that into
  * a `spawn_failed` input.
  */
+import { stat } from "node:fs/promises";
 import { getAdapter } from "../../adapters/registry.js";
+import { launchContext } from "../../adapters/shared/gguf/estimate.js";
+import { readGguf } from "../../adapters/shared/gguf/reader.js";
 import type { Adapter, HardwareTarget, LaunchPlan } from "../../adapters/types.js";
 import type { RuntimeSpec } from "../../base/spec.js";
 import { assertModelReadable, resolveBinary } from "../process/binary.js";
@@ -27,6 +30,39 @@ export interface PreparedLaunch {
   port: number;
 }
 
+/** Training context by model file (path, size, mtime): a GGUF header is read once, not on every respawn. */
+const trainedContexts = new Map<string, number | undefined>();
+
+/**
+ * The context the runtime is launched with: the configured `context`, else the model's training context
+ * capped at DEFAULT_CONTEXT — the same rule the memory estimate uses, so the estimate is what runs.
+ */
+async function contextFor(
+  spec: RuntimeSpec,
+  adapter: Adapter,
+  modelPath: string | undefined,
+): Promise<number | undefined> {
+  if (spec.context !== undefined) return spec.context;
+  if (adapter.modelFormat !== "gguf" || modelPath === undefined) return undefined;
+  let key: string;
+  try {
+    const s = await stat(modelPath);
+    key = `${modelPath}\0${s.size}\0${s.mtimeMs}`;
+  } catch {
+    return undefined;
+  }
+  if (!trainedContexts.has(key)) {
+    let trained: number | undefined;
+    try {
+      trained = (await readGguf(modelPath)).context_length;
+    } catch {
+      trained = undefined; // not our failure to report: the backend names what is wrong with the file
+    }
+    trainedContexts.set(key, trained);
+  }
+  return launchContext({ context_length: trainedContexts.get(key) });
+}
+
 /** Everything up to the spawn: a plan with a resolved binary and a port that was free a moment ago. */
 export async function prepareLaunch(spec: RuntimeSpec, deps: LaunchDeps): Promise<PreparedLaunch> {
   const hardware = deps.resolveHardware(spec.hardware);
@@ -39,10 +75,12 @@ export async function prepareLaunch(spec: RuntimeSpec, deps: LaunchDeps): Promis
   } else {
     port = await allocatePort(spec.host);
   }
+  const context = await contextFor(spec, deps.adapter, modelPath);
   let plan = deps.adapter.plan(spec, {
     port,
     host: spec.host,
     ...(modelPath !== undefined ? { modelPath } : {}),
+    ...(context !== undefined ? { context } : {}),
     hardware,
     stubEntry: deps.stubEntry,
   });

@@ -97,6 +97,15 @@ describe("llama.cpp launch plan", () => {
     );
   });
 
+  it("always passes the context the estimate assumed: configured, else the one the daemon resolved from the model", () => {
+    const args = (spec: Parameters<typeof runtimeSpec>[0], ctx: Parameters<typeof launchContext>[0]) =>
+      llamaServerArgs(runtimeSpec(spec), launchContext(ctx));
+    const flag = (a: string[]) => a[a.indexOf("-c") + 1];
+    expect(flag(args({}, { context: 512 }))).toBe("512");
+    expect(flag(args({ context: 2048 }, { context: 512 }))).toBe("2048");
+    expect(args({}, {}).includes("-c")).toBe(false);
+  });
+
   it("rejects specs it cannot launch, naming the runtime and field", () => {
     expectRmxError(
       () => llamaServerArgs(runtimeSpec({ slots: 0 }), launchContext()),

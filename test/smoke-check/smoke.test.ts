@@ -211,6 +211,9 @@ describe("runtime-smoke", () => {
           "--port",
           String(port),
           "--metrics",
+          // The context the estimate assumed: the model's training context (4096 here), capped at 4096.
+          "-c",
+          "4096",
           "-ngl",
           "0",
           "--alias",
