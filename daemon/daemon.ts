@@ -17,26 +17,20 @@ import { ensureTrustedDir, groupId, type TrustPolicy } from "../base/fs-trust.js
 import { looksLikePath } from "../base/model-ref.js";
 import type { DaemonConfig, RuntimeSpec } from "../base/spec.js";
 import { diffRuntimes } from "../config/diff.js";
-import { parseListen } from "../config/http-listen.js";
 import { type ConfigLocation, loadConfig } from "../config/load.js";
 import type { HardwareInventory } from "../ipc/protocol/hardware.js";
 import { PRODUCT, PROTOCOL_VERSION } from "../ipc/protocol/jsonrpc.js";
 import type { NodeEntry, ReloadResult, RuntimeStatusResult } from "../ipc/protocol/runtime.js";
-import { paramSchemas } from "../ipc/protocol/schemas.js";
 import type { MethodTable } from "../ipc/server/types.js";
 import { PreEncoded, RpcServer } from "../ipc/server.js";
 import { EventBus } from "./events.js";
 import { collectInventory } from "./hardware/inventory.js";
 import { hardwareTarget } from "./hardware/placement.js";
 import { observabilityHost } from "./http/daemon-host.js";
-import { Gateway } from "./http/gateway.js";
-import { httpMethods } from "./http/methods.js";
+import { HttpFace, withHttpListen } from "./http/face.js";
 import { DaemonMetrics } from "./http/metrics.js";
 import type { ObservabilityHost } from "./http/observability-host.js";
-import { listenObservability, type ObservabilityServer } from "./http/observability-server.js";
-import { observabilityRoutes } from "./http/routes.js";
 import { DashboardSessions } from "./http/session.js";
-import { loadOrCreateToken } from "./http/token.js";
 import { acquireDaemonLock, type DaemonLock } from "./lock.js";
 import { createMatrix, type MatrixService } from "./matrix/service.js";
 import { ModelCatalog } from "./models/catalog.js";
@@ -77,37 +71,10 @@ export function formatLocalTime(iso: string): string {
 
 const STATUS_CACHE_MS = 200;
 
-/** `--http` beats the file's `http.listen`; a malformed value is a start-up error naming the flag. */
-function withHttpListen(config: DaemonConfig, flag: string | undefined): DaemonConfig {
-  if (flag === undefined) return config;
-  const listen = parseListen(flag);
-  if (listen === undefined)
-    throw new RmxError(
-      "CONFIG_INVALID",
-      `--http ${flag}: expected HOST:PORT (e.g. 127.0.0.1:8765), [IPv6]:PORT or off`,
-      {
-        flag: "--http",
-        value: flag,
-      },
-    );
-  const http = { ...config.http };
-  if (listen === null) delete http.listen;
-  else http.listen = listen;
-  return { ...config, http };
-}
-
-function httpBlock(policy: Policy | undefined, gateway: Gateway | undefined): { http?: NodeEntry["http"] } {
+function httpBlock(policy: Policy | undefined, gateway: HttpFace["gateway"]): { http?: NodeEntry["http"] } {
   const http = policy?.http();
   if (!http) return {};
   return gateway ? { http: { ...http, gateway: gateway.view() } } : { http };
-}
-
-function deferred(): { promise: Promise<void>; resolve: () => void } {
-  let resolve = () => {};
-  const promise = new Promise<void>((r) => {
-    resolve = r;
-  });
-  return { promise, resolve };
 }
 
 export class Daemon {
@@ -125,15 +92,13 @@ export class Daemon {
   store!: StateStore<PersistedState>;
   matrix: MatrixService | undefined;
   policy: Policy | undefined;
-  gateway: Gateway | undefined;
-  private httpToken: string | undefined;
+  readonly http: HttpFace;
   private server: RpcServer | undefined;
   /** The socket's method table; the dashboard's quick actions run through the same entries. */
   methods: MethodTable = {};
   /** Prometheus metrics; counters and histograms fed from start, gauges set per scrape. */
   metrics!: DaemonMetrics;
   readonly sessions: DashboardSessions;
-  private observability: ObservabilityServer | undefined;
   private lock: DaemonLock | undefined;
   private telemetry: NodeHealthPublisher | undefined;
   private readonly notifier;
@@ -156,6 +121,22 @@ export class Daemon {
       this.bus.publish("daemon.problems", { problems: this.problems.list() }),
     );
     this.sessions = new DashboardSessions(this.clock);
+    const daemon = this;
+    this.http = new HttpFace({
+      logger: this.logger,
+      stateDir: opts.stateDir,
+      get metrics() {
+        return daemon.metrics;
+      },
+      sessions: this.sessions,
+      config: () => this.config,
+      policy: () => this.policy,
+      models: () => this.models,
+      observabilityHost: () => this.observabilityHost(),
+      formatTime: formatLocalTime,
+      noteChange: () => this.noteChange(),
+      ...(opts.observability !== undefined ? { observability: opts.observability } : {}),
+    });
     this.notifier = createNotifier(process.env, { onProblem: (m: string) => this.logger.warn(m) });
   }
 
@@ -228,13 +209,7 @@ export class Daemon {
       maxBatch: this.config.ipc.max_batch,
       maxJsonDepth: this.config.ipc.max_json_depth,
       methods: {
-        ...httpMethods({
-          started: () => this.gatewayAttempt.promise,
-          token: () => this.httpToken,
-          auth: () => this.config.http.auth,
-          listening: () => this.gateway?.listening,
-          problem: () => this.gateway?.notListening,
-        }),
+        ...this.http.methods(),
         ...this.buildMethodTable({
           bus: this.bus,
           getRuntime: (id) => this.getRuntime(id),
@@ -253,23 +228,7 @@ export class Daemon {
 
     for (const spec of this.config.runtimes) this.addRuntime(spec);
     this.wireServices();
-    try {
-      await this.startGateway();
-    } finally {
-      this.gatewayAttempt.resolve();
-    }
-    if (this.opts.observability !== undefined) {
-      this.observability = await listenObservability(
-        observabilityRoutes({
-          host: this.observabilityHost(),
-          metrics: this.metrics,
-          sessions: this.sessions,
-          formatTime: formatLocalTime,
-        }),
-        { ...this.opts.observability, stateDir: this.opts.stateDir },
-      );
-      this.logger.info({ url: this.observability.url }, "observability listener ready");
-    }
+    await this.http.start();
 
     this.telemetry = new NodeHealthPublisher(
       { bus: this.bus, logger: this.logger, status: () => this.status() },
@@ -293,25 +252,8 @@ export class Daemon {
 
   private buildMethodTable(host: Parameters<typeof buildMethods>[0]): MethodTable {
     const table = buildMethods(host);
-    table["dashboard.login"] = {
-      params: paramSchemas["dashboard.login"],
-      handler: () => this.dashboardLogin(),
-    };
     this.methods = table;
     return table;
-  }
-
-  /** `dashboard.login`: a one-time URL (60 s) to the dashboard; DASHBOARD_UNAVAILABLE without a listener. */
-  dashboardLogin(): { url: string; expires_at: string } {
-    const listening = this.gateway?.listening;
-    const base = listening !== undefined ? `http://${listening}` : this.observability?.url;
-    if (base === undefined)
-      throw new RmxError(
-        "DASHBOARD_UNAVAILABLE",
-        "no HTTP listener: the gateway is off (set http.listen or start rmxd with --http HOST:PORT) and no --observability HOST:PORT listener runs",
-      );
-    const { token, expiresAt } = this.sessions.issueLogin();
-    return { url: `${base}/login?token=${token}`, expires_at: rfc3339(expiresAt) };
   }
 
   /** What the observability routes (this listener's now, the gateway's later) need of the daemon. */
@@ -378,35 +320,6 @@ export class Daemon {
       runtimeDeps: (spec) => this.runtimeDeps(spec),
       adopt: (rt) => this.adoptRuntime(rt),
     });
-  }
-
-  /** The HTTP gateway on policy's routing; the token is made (or read) first so `rmx http token` has it. */
-  /** Settles when the gateway's start was attempted; `http.token` waits for it so an early caller sees its outcome. */
-  private readonly gatewayAttempt = deferred();
-
-  private async startGateway(): Promise<void> {
-    const spec = this.config.http;
-    if (spec.listen === undefined || this.policy === undefined) return;
-    if (spec.auth === "token") {
-      const { token, created, file } = await loadOrCreateToken(this.opts.stateDir);
-      this.httpToken = token;
-      if (created) this.logger.info({ file }, "HTTP gateway token created (rmx http token prints it)");
-    }
-    const models = () => this.models;
-    this.gateway = new Gateway(spec, this.httpToken, {
-      logger: this.logger.child({ component: "http" }),
-      // /metrics, the dashboard and /badge.svg on the same listener, under the same Host checks and token.
-      routes: observabilityRoutes({
-        host: this.observabilityHost(),
-        metrics: this.metrics,
-        sessions: this.sessions,
-        formatTime: formatLocalTime,
-      }),
-      routing: this.policy.serving(),
-      lookupModel: (m) => models().get(m),
-      onCounted: () => this.noteChange(),
-    });
-    await this.gateway.start();
   }
 
   /** Children of a previous daemon that died without stopping them (SIGKILL, OOM): stop them first. */
@@ -571,7 +484,7 @@ export class Daemon {
         target: this.nodeId,
         now,
         runtimes,
-        ...httpBlock(this.policy, this.gateway),
+        ...httpBlock(this.policy, this.http.gateway),
         formatTime: formatLocalTime,
       }),
       summary: summarize(runtimes, now),
@@ -672,7 +585,7 @@ export class Daemon {
       this.bus.publish("daemon.stopping", { reason });
       await this.notifier.stopping();
       this.stopWatchdog?.();
-      await this.gateway?.close();
+      await this.http.close();
       this.telemetry?.stop();
       this.policy?.stop();
       await this.policy?.settled(); // a reload in flight may hold a candidate or an old process
@@ -682,7 +595,6 @@ export class Daemon {
       await this.reloads.catch(() => undefined);
       await Promise.allSettled([...this.runtimes.values()].map((r) => r.shutdown()));
       await this.store?.flush();
-      await this.observability?.close();
       await this.server?.close();
       await this.lock?.release();
       this.logger.info("rmxd stopped");

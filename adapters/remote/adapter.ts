@@ -1,5 +1,4 @@
 import { RmxError } from "../../base/errors.js";
-import type { RuntimeSpec } from "../../base/spec.js";
 import { bearerHeaders } from "../shared/auth.js";
 import { httpRequest } from "../shared/http.js";
 import { jsonCheck, probeGet, toProbeOutcome } from "../shared/probe.js";

@@ -8,7 +8,6 @@ import { type IntervalHistogram, monitorEventLoopDelay, performance } from "node
 import { readModel } from "../../adapters/model-formats.js";
 import { getAdapter } from "../../adapters/registry.js";
 import { keyRefusal, refusesKey } from "../../adapters/shared/auth.js";
-import { readGguf } from "../../adapters/shared/gguf/reader.js";
 import type { LlamaMetrics } from "../../adapters/types.js";
 import type { Clock } from "../../base/clock.js";
 import { rfc3339 } from "../../base/clock.js";

@@ -7,13 +7,6 @@
  */
 import type { Logger } from "pino";
 import { getAdapter } from "../../adapters/registry.js";
-import {
-  estimateMemory,
-  type FitTarget,
-  fitOn,
-  type MemoryEstimate,
-} from "../../adapters/shared/gguf/estimate.js";
-import { readGguf } from "../../adapters/shared/gguf/reader.js";
 import type { HardwareTarget } from "../../adapters/types.js";
 import { RmxError } from "../../base/errors.js";
 import type { RuntimeSpec } from "../../base/spec.js";

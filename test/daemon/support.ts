@@ -5,8 +5,6 @@
 
 import { spawn } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
-import type { RmxClient } from "../../ipc/client.js";
-import type { EventNotificationParams } from "../../ipc/protocol/jsonrpc.js";
 import type { RuntimeState, RuntimeView } from "../../ipc/protocol/runtime.js";
 import { pidAlive as alive, type DaemonHandle, RMXD } from "../support/daemon-harness.js";
 import type { Recorder } from "../support/recorder.js";

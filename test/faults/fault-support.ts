@@ -7,8 +7,6 @@ import { readFileSync } from "node:fs";
 import fs from "node:fs/promises";
 import path from "node:path";
 import YAML from "yaml";
-import type { RmxClient } from "../../ipc/client.js";
-import type { EventNotificationParams } from "../../ipc/protocol/jsonrpc.js";
 import type { RuntimeState, RuntimeView } from "../../ipc/protocol/runtime.js";
 import { type DaemonHandle, type StartOptions, startDaemon, tempDir } from "../support/daemon-harness.js";
 import type { Recorder } from "../support/recorder.js";
