@@ -190,3 +190,10 @@ export function fsFailure(code: ErrorCode, doing: string, p: string, error: unkn
     { cause: error },
   );
 }
+
+/** Who may own and write the daemon's dirs: this user or root, and in system mode `ipc.socket_group` too. */
+export function trustPolicyFor(socketGroup: string | undefined): TrustPolicy {
+  const uid = typeof process.getuid === "function" ? process.getuid() : 0;
+  const gid = socketGroup === undefined ? undefined : groupId(socketGroup);
+  return gid === undefined ? { uid } : { uid, writableGroup: gid };
+}

@@ -13,22 +13,22 @@ import type { HardwareTarget, LaunchPlan } from "../adapters/types.js";
 import type { Clock } from "../base/clock.js";
 import { rfc3339, systemClock } from "../base/clock.js";
 import { RmxError } from "../base/errors.js";
-import { ensureTrustedDir, groupId, type TrustPolicy } from "../base/fs-trust.js";
+import { ensureTrustedDir, trustPolicyFor } from "../base/fs-trust.js";
 import { looksLikePath } from "../base/model-ref.js";
 import type { DaemonConfig, RuntimeSpec } from "../base/spec.js";
-import { diffRuntimes } from "../config/diff.js";
 import { type ConfigLocation, loadConfig } from "../config/load.js";
 import type { HardwareInventory } from "../ipc/protocol/hardware.js";
 import { PRODUCT, PROTOCOL_VERSION } from "../ipc/protocol/jsonrpc.js";
 import type { NodeEntry, ReloadResult, RuntimeStatusResult } from "../ipc/protocol/runtime.js";
 import type { MethodTable } from "../ipc/server/types.js";
 import { PreEncoded, RpcServer } from "../ipc/server.js";
+import { applyConfig, type ConfigReloadHost } from "./config-reload.js";
 import { EventBus } from "./events.js";
 import { collectInventory } from "./hardware/inventory.js";
 import { hardwareTarget } from "./hardware/placement.js";
 import { observabilityHost } from "./http/daemon-host.js";
 import { HttpFace, withHttpListen } from "./http/face.js";
-import { DaemonMetrics } from "./http/metrics.js";
+import { type DaemonMetrics, metricsForRuntimes } from "./http/metrics.js";
 import type { ObservabilityHost } from "./http/observability-host.js";
 import { DashboardSessions } from "./http/session.js";
 import { acquireDaemonLock, type DaemonLock } from "./lock.js";
@@ -39,7 +39,7 @@ import { StateStore } from "./persist/state-store.js";
 import { emptyState, type PersistedState, parsePersistedState, persistedRuntime } from "./persisted.js";
 import { attachPolicy, type Policy } from "./policy/service.js";
 import { ProblemBoard } from "./problems.js";
-import { reapOrphans } from "./process/identity.js";
+import { logReap, reapOrphans } from "./process/identity.js";
 import { buildMethods } from "./rpc/methods.js";
 import { detectSandboxes, type SandboxDetection } from "./sandbox/detect.js";
 import { wrapCommand } from "./sandbox/wrap.js";
@@ -148,24 +148,8 @@ export class Daemon {
   async start(): Promise<void> {
     this.config = withHttpListen(await loadConfig(this.opts.config), this.opts.httpListen);
     this.nodeId = this.config.node_id ?? nodeTarget(process.env, os.hostname());
-    this.metrics = new DaemonMetrics(this.nodeId, {
-      placement: (id) => {
-        // From the spec, as the view shows it: this runs inside the supervisor's event dispatch.
-        const spec = this.runtimes.get(id)?.spec;
-        return spec === undefined
-          ? undefined
-          : {
-              ...(spec.model !== undefined ? { model: spec.model } : {}),
-              hardware: spec.hardware,
-              sandbox: spec.sandbox.kind,
-            };
-      },
-    });
-    this.bus.subscribe(["runtime.restart"], (event) => {
-      const p = event.payload as { id: string; automatic: boolean };
-      this.metrics.restart(p.id, p.automatic);
-    });
-    const trust = this.trustPolicy();
+    this.metrics = metricsForRuntimes(this.nodeId, this.runtimes, this.bus);
+    const trust = trustPolicyFor(this.opts.system ? this.config.ipc.socket_group : undefined);
     await ensureTrustedDir("state dir", this.opts.stateDir, trust);
     await ensureTrustedDir("logs dir", this.logsDir, trust);
     this.lock = await acquireDaemonLock(this.opts.stateDir);
@@ -261,14 +245,6 @@ export class Daemon {
     return observabilityHost(this);
   }
 
-  /** Who may own and write the state and logs dirs: this user or root; in system mode also `ipc.socket_group`. */
-  private trustPolicy(): TrustPolicy {
-    const uid = typeof process.getuid === "function" ? process.getuid() : 0;
-    const group = this.opts.system ? this.config.ipc.socket_group : undefined;
-    const gid = group === undefined ? undefined : groupId(group);
-    return gid === undefined ? { uid } : { uid, writableGroup: gid };
-  }
-
   /**
    * The matrix and policy services, each on a host naming only what it uses. The matrix owns the
    * inventory once started (a refresh publishes `hardware.inventory`); policy's leases show in the matrix
@@ -326,23 +302,7 @@ export class Daemon {
   private async reapPreviousChildren(): Promise<void> {
     const records = Object.values(this.store.get().runtimes).flatMap((r) => (r.child ? [r.child] : []));
     // Always: a child whose record never reached the disk is found by its tag (and cgroup) alone.
-    const result = await reapOrphans(records, { grace_ms: 5000, stateDir: this.opts.stateDir });
-    this.logger.info(result.containment, "process containment");
-    if (result.swept.length > 0) {
-      this.logger.warn({ pids: result.swept }, "stopped processes a previous daemon left running");
-    }
-    for (const r of result.reaped) {
-      this.logger.warn(
-        { runtime: r.runtime, pid: r.pid },
-        "stopped a backend left running by a previous daemon",
-      );
-    }
-    for (const s of result.skipped) {
-      this.logger.info(
-        { runtime: s.record.runtime, pid: s.record.pid, why: s.why },
-        "previous child not stopped",
-      );
-    }
+    logReap(this.logger, await reapOrphans(records, { grace_ms: 5000, stateDir: this.opts.stateDir }));
     await this.store.update((draft) => {
       for (const rec of Object.values(draft.runtimes)) delete rec.child;
     });
@@ -522,60 +482,41 @@ export class Daemon {
     await this.notifier.reloading();
     try {
       const next = withHttpListen(await loadConfig(this.opts.config), this.opts.httpListen);
-      const diff = diffRuntimes(this.config.runtimes, next.runtimes);
-      const modelsChanged =
-        JSON.stringify([this.config.models, this.config.model_dirs]) !==
-        JSON.stringify([next.models, next.model_dirs]);
-      this.config = next;
-      if (modelsChanged) {
-        // Rebuild the catalog before runtimes restart, so they resolve their models against the new one.
-        const before = new Set(this.models.list().map((m) => m.id));
-        const catalog = this.createCatalog(next);
-        await catalog.start();
-        this.models.stop();
-        this.models = catalog;
-        const after = new Set(catalog.list().map((m) => m.id));
-        const added = [...after].filter((id) => !before.has(id));
-        const removed = [...before].filter((id) => !after.has(id));
-        if (added.length + removed.length > 0)
-          this.bus.publish("models.changed", { added, removed, changed: [] });
-      }
-      for (const id of diff.removed) {
-        const rt = this.runtimes.get(id);
-        this.runtimes.delete(id);
-        await rt?.dispose();
-        this.problems.report(`log:${id}`, undefined);
-        await this.store.update((draft) => {
-          delete draft.runtimes[id];
-        });
-      }
-      for (const spec of diff.changed) {
-        const old = this.runtimes.get(spec.id);
-        const wasRunning = old?.desired === "running";
-        if (old) {
-          await old.shutdown();
-          this.runtimes.delete(spec.id);
-        }
-        const rt = this.addRuntime(spec);
-        if (wasRunning && rt.desired !== "running") rt.start();
-      }
-      for (const spec of diff.added) this.addRuntime(spec);
-      this.telemetry?.retime(next.telemetry.health_interval_ms);
-      this.matrix?.onConfig(next);
-      this.policy?.onConfig(next);
-      const result = {
-        source: next.source,
-        added: diff.added.map((s) => s.id),
-        removed: diff.removed,
-        changed: diff.changed.map((s) => s.id),
-        unchanged: diff.unchanged,
-      };
-      this.bus.publish("config.reloaded", result);
-      this.logger.info(result, "configuration reloaded");
-      return result;
+      return await applyConfig(this.reloadHost(), next);
     } finally {
       await this.notifier.ready();
     }
+  }
+
+  /** What applying a reloaded configuration touches, and nothing else. */
+  private reloadHost(): ConfigReloadHost {
+    const daemon = this;
+    return {
+      get config() {
+        return daemon.config;
+      },
+      set config(next) {
+        daemon.config = next;
+      },
+      get models() {
+        return daemon.models;
+      },
+      set models(next) {
+        daemon.models = next;
+      },
+      runtimes: this.runtimes,
+      bus: this.bus,
+      logger: this.logger,
+      store: this.store,
+      createCatalog: (config) => this.createCatalog(config),
+      addRuntime: (spec) => this.addRuntime(spec),
+      clearLogProblem: (id) => this.problems.report(`log:${id}`, undefined),
+      onApplied: (next) => {
+        this.telemetry?.retime(next.telemetry.health_interval_ms);
+        this.matrix?.onConfig(next);
+        this.policy?.onConfig(next);
+      },
+    };
   }
 
   /** Stops every child (TERM, then KILL after each runtime's grace) and the socket; idempotent. */

@@ -7,6 +7,7 @@
 import { monitorEventLoopDelay } from "node:perf_hooks";
 import { Counter, Histogram, Registry } from "prom-client";
 import type { LlamaMetrics } from "../../adapters/types.js";
+import type { RuntimeSpec } from "../../base/spec.js";
 import type { MatrixCell } from "../../ipc/protocol/matrix.js";
 import type { RuntimeState, RuntimeStatusResult } from "../../ipc/protocol/runtime.js";
 
@@ -273,4 +274,32 @@ export class DaemonMetrics implements RequestRecorder {
   get contentType(): string {
     return this.registry.contentType;
   }
+}
+
+/**
+ * The daemon's metrics over its runtimes: labels from each runtime's spec (as the view shows it: this runs
+ * inside the supervisor's event dispatch), restarts counted from `runtime.restart` events.
+ */
+export function metricsForRuntimes(
+  nodeId: string,
+  runtimes: ReadonlyMap<string, { readonly spec: RuntimeSpec }>,
+  bus: { subscribe(topics: string[], fn: (event: { payload: unknown }) => void): unknown },
+): DaemonMetrics {
+  const metrics = new DaemonMetrics(nodeId, {
+    placement: (id) => {
+      const spec = runtimes.get(id)?.spec;
+      return spec === undefined
+        ? undefined
+        : {
+            ...(spec.model !== undefined ? { model: spec.model } : {}),
+            hardware: spec.hardware,
+            sandbox: spec.sandbox.kind,
+          };
+    },
+  });
+  bus.subscribe(["runtime.restart"], (event) => {
+    const p = event.payload as { id: string; automatic: boolean };
+    metrics.restart(p.id, p.automatic);
+  });
+  return metrics;
 }

@@ -1,3 +1,4 @@
+import type { Logger } from "pino";
 import { containment, killLeftoverCgroups } from "./cgroup.js";
 import { type ProcessIdentity, stopProcessGroup } from "./child.js";
 import { isValidPid, processExe, processStartTime, readProcStat, signalReaches } from "./proc-stat.js";
@@ -132,4 +133,17 @@ async function reapOne(record: ChildRecord, opts: ReapOptions): Promise<string |
     { signal: "SIGTERM", grace_ms: opts.grace_ms },
   );
   return undefined;
+}
+
+/** What a start-up reap did, in the daemon's log: containment, swept and reaped processes, records left alone. */
+export function logReap(logger: Logger, result: ReapResult): void {
+  logger.info(result.containment, "process containment");
+  if (result.swept.length > 0)
+    logger.warn({ pids: result.swept }, "stopped processes a previous daemon left running");
+  for (const r of result.reaped) {
+    logger.warn({ runtime: r.runtime, pid: r.pid }, "stopped a backend left running by a previous daemon");
+  }
+  for (const s of result.skipped) {
+    logger.info({ runtime: s.record.runtime, pid: s.record.pid, why: s.why }, "previous child not stopped");
+  }
 }
