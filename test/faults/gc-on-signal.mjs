@@ -9,5 +9,8 @@ process.on("SIGUSR2", () => {
   globalThis.gc?.();
   globalThis.gc?.();
   collections += 1;
-  process.stderr.write(`rmx-test-gc ${collections}\n`);
+  // What the daemon still holds after the collection: the JS heap, and the memory of Buffers and other
+  // native objects it references (RSS also counts pages the allocator has not handed back yet).
+  const m = process.memoryUsage();
+  process.stderr.write(`rmx-test-gc ${collections} held=${m.heapUsed + m.external + m.arrayBuffers}\n`);
 });

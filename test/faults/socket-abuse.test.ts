@@ -24,10 +24,11 @@ import {
   stubRuntime,
 } from "./fault-support.js";
 
-// Over the start-up baseline. The figure after the abuse has stayed at ~144 MiB since this test was written;
-// the baseline itself fell from ~84 to ~78 MiB when start-up stopped loading execa and pino-pretty, so the
-// slack is measured from a smaller start (72 MiB = the same absolute ceiling as before, plus a margin).
-const RSS_SLACK = 72 * MiB;
+// What the daemon may still hold after the abuse and a full collection, over what it held before it. Held =
+// heap used + external + array buffers, reported by the daemon itself: RSS after a collection measures whether
+// V8 and the allocator handed pages back (Node 20 returns to ~144 MiB after this abuse, Node 24 keeps ~240 MiB
+// mapped), not what the daemon still references. RSS is reported beside it.
+const HELD_SLACK = 64 * MiB;
 const FD_SLACK = 16;
 const MAX_LINE_BYTES = 1024 * 1024;
 const MAX_RESTARTS = 3;
@@ -90,12 +91,13 @@ function answers(text: string): Array<{ id: unknown; error?: { code: number; dat
     });
 }
 
-/** Full GC in the daemon (see gc-on-signal.mjs); resolves once it has run. */
-async function collectGarbage(h: DaemonHandle): Promise<void> {
-  const count = () => h.stderr().split("rmx-test-gc ").length - 1;
-  const before = count();
+/** Full GC in the daemon (see gc-on-signal.mjs); resolves with the bytes it still holds after it. */
+async function collectGarbage(h: DaemonHandle): Promise<number> {
+  const markers = () => [...h.stderr().matchAll(/rmx-test-gc \d+ held=(\d+)/g)];
+  const before = markers().length;
   process.kill(h.pid, "SIGUSR2");
-  await until(() => count() > before, 10_000, "rmxd to run the requested garbage collection");
+  await until(() => markers().length > before, 10_000, "rmxd to run the requested garbage collection");
+  return Number(markers().at(-1)?.[1]);
 }
 
 async function statusRoundTrip(h: DaemonHandle) {
@@ -126,7 +128,7 @@ describe("the socket under abuse", () => {
     // Warm up (JIT, heap) before the baseline, so the comparison is about what the abuse leaves behind;
     // both figures are taken after a full collection.
     for (let i = 0; i < 20; i++) await statusRoundTrip(h);
-    await collectGarbage(h);
+    const heldBefore = await collectGarbage(h);
     const baseline = { rss: rssBytes(h.pid), fds: openFds(h.pid) };
     let peakRss = baseline.rss;
     const sampler = setInterval(() => {
@@ -225,23 +227,25 @@ describe("the socket under abuse", () => {
     expect(target?.restart_budget).toMatchObject({ used: MAX_RESTARTS, remaining: 0 });
 
     const uncollected = rssBytes(h.pid);
-    await collectGarbage(h);
-    // Freed pages go back to the OS shortly after the collection (background unmapping): poll, bounded.
+    const heldAfter = await collectGarbage(h);
+    // Connections close asynchronously after the peers go: poll the descriptors, bounded.
     let rss = rssBytes(h.pid);
     let fds = openFds(h.pid);
     await until(
       () => {
         rss = rssBytes(h.pid);
         fds = openFds(h.pid);
-        return rss <= baseline.rss + RSS_SLACK && fds <= baseline.fds + FD_SLACK;
+        return fds <= baseline.fds + FD_SLACK;
       },
       10_000,
-      "RSS and descriptors to settle",
+      "descriptors to settle",
     ).catch(() => undefined);
-    const figures = `RSS before ${mib(baseline.rss)}, peak ${mib(peakRss)}, after ${mib(uncollected)} before a full GC and ${mib(rss)} after it (bound +${mib(RSS_SLACK)}); fds before ${baseline.fds}, after ${fds}`;
-    expect(rss, figures).toBeLessThanOrEqual(baseline.rss + RSS_SLACK);
+    const figures = `held before ${mib(heldBefore)}, after ${mib(heldAfter)} (bound +${mib(HELD_SLACK)}); RSS before ${mib(baseline.rss)}, peak ${mib(peakRss)}, after ${mib(uncollected)} before a full GC and ${mib(rss)} after it; fds before ${baseline.fds}, after ${fds}`;
+    expect(heldAfter, figures).toBeLessThanOrEqual(heldBefore + HELD_SLACK);
     expect(fds, `connections released: ${figures}`).toBeLessThanOrEqual(baseline.fds + FD_SLACK);
     report("socket abuse", {
+      held_before: mib(heldBefore),
+      held_after: mib(heldAfter),
       rss_before: mib(baseline.rss),
       rss_peak: mib(peakRss),
       rss_after_uncollected: mib(uncollected),
