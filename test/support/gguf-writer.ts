@@ -204,19 +204,20 @@ export async function writeTinyGguf(path: string, opts: TinyGgufOptions = {}): P
   ];
   for (const [key, value] of archFields)
     if (value !== undefined) metadata.push([key, { type: "uint32", value }]);
-  const extra: Record<string, GgufWritableValue> = {};
+  // A Map, not an object: a metadata key may be any string, "__proto__" included.
+  const extra = new Map<string, GgufWritableValue>();
   if (loader) {
     if (LLAMA_FAMILY_EPS.has(arch))
-      extra[`${arch}.attention.layer_norm_rms_epsilon`] = { type: "float32", value: 1e-5 };
-    extra["tokenizer.ggml.model"] = "llama";
-    extra["tokenizer.ggml.tokens"] = {
+      extra.set(`${arch}.attention.layer_norm_rms_epsilon`, { type: "float32", value: 1e-5 });
+    extra.set("tokenizer.ggml.model", "llama");
+    extra.set("tokenizer.ggml.tokens", {
       type: "array",
       item_type: "string",
       items: ["<unk>", "<s>", "</s>"].map((value): GgufTypedValue => ({ type: "string", value })),
-    };
+    });
   }
-  Object.assign(extra, opts.extraMetadata);
-  for (const [key, value] of Object.entries(extra)) metadata.push([key, typedValue(value)]);
+  for (const [key, value] of Object.entries(opts.extraMetadata ?? {})) extra.set(key, value);
+  for (const [key, value] of extra) metadata.push([key, typedValue(value)]);
 
   const tensors = opts.tensors ?? [
     { name: "token_embd.weight", dims: [opts.embedding_length ?? 8, 16], type: 0 },
