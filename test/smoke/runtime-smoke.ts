@@ -208,6 +208,12 @@ class SmokeRun {
     const started = Date.now();
     // Subscribed in daemon-start, before this status call: a change in between is in the log.
     const now = await this.view();
+    // Settled already (a start-up exit can fail it before we subscribed): that is the answer, no event comes.
+    if (now.state === "failed" || now.state === "exhausted" || now.state === "stopped") {
+      throw new StepFailure(
+        `${this.id} became ${now.state} (${now.reason ?? "no reason"})${await this.describeRuntime()}`,
+      );
+    }
     const rt = now.state === "ready" ? now : await this.settledReady(0, "first start");
     return `${this.id} ready, pid ${rt.pid}, ${rt.endpoint}, after ${seconds(Date.now() - started)}`;
   }
