@@ -1,4 +1,5 @@
 import fs from "node:fs";
+import { GGUF_SCALAR_SIZE } from "../shared/gguf/ggml-types.js";
 
 /**
  * A header-only GGUF reader for the stub: the metadata keys and the few values llama-server reports
@@ -71,22 +72,8 @@ class ChunkReader {
   }
 }
 
-const SCALAR_BYTES: Record<number, number> = {
-  0: 1,
-  1: 1,
-  2: 2,
-  3: 2,
-  4: 4,
-  5: 4,
-  6: 4,
-  7: 1,
-  10: 8,
-  11: 8,
-  12: 8,
-};
-
 function scalar(r: ChunkReader, type: number): string | number | boolean | bigint {
-  const b = r.bytes(SCALAR_BYTES[type] as number);
+  const b = r.bytes(GGUF_SCALAR_SIZE[type] as number);
   switch (type) {
     case 0:
       return b.readUInt8(0);
@@ -119,11 +106,11 @@ function value(r: ChunkReader, type: number): string | number | boolean | bigint
     const itemType = r.u32();
     const n = r.count();
     if (itemType === 8) for (let i = 0; i < n; i++) r.string();
-    else if (SCALAR_BYTES[itemType] !== undefined) r.bytes(n * (SCALAR_BYTES[itemType] as number));
+    else if (GGUF_SCALAR_SIZE[itemType] !== undefined) r.bytes(n * (GGUF_SCALAR_SIZE[itemType] as number));
     else throw new GgufHeaderError(`invalid array type ${itemType}`);
     return n;
   }
-  if (SCALAR_BYTES[type] === undefined) throw new GgufHeaderError(`invalid value type ${type}`);
+  if (GGUF_SCALAR_SIZE[type] === undefined) throw new GgufHeaderError(`invalid value type ${type}`);
   return scalar(r, type);
 }
 
