@@ -58,8 +58,6 @@ export interface DaemonOptions {
   clock?: Clock;
   /** `rmxd --http HOST:PORT|off` (or RMX_HTTP): replaces `http.listen` of the config. */
   httpListen?: string;
-  /** `--observability HOST:PORT`: serve /metrics, the dashboard and /badge.svg there (temporary listener). */
-  observability?: { host: string; port: number; metricsAuth: "token" | "none" };
 }
 
 export type { ReloadResult };
@@ -135,7 +133,6 @@ export class Daemon {
       observabilityHost: () => this.observabilityHost(),
       formatTime: formatLocalTime,
       noteChange: () => this.noteChange(),
-      ...(opts.observability !== undefined ? { observability: opts.observability } : {}),
     });
     this.notifier = createNotifier(process.env, { onProblem: (m: string) => this.logger.warn(m) });
   }
@@ -240,7 +237,7 @@ export class Daemon {
     return table;
   }
 
-  /** What the observability routes (this listener's now, the gateway's later) need of the daemon. */
+  /** What the observability routes (mounted on the gateway's listener) need of the daemon. */
   observabilityHost(): ObservabilityHost {
     return observabilityHost(this);
   }

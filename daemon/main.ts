@@ -8,7 +8,6 @@ import { isRmxError } from "../base/errors.js";
 import { locateConfig } from "../config/load.js";
 import { defaultSocketPath, defaultStateDir } from "../ipc/socket-path.js";
 import { Daemon } from "./daemon.js";
-import { parseListenAddress } from "./http/observability-server.js";
 import { createLogger, resolveLogLevel } from "./log.js";
 import { productVersion } from "./version.js";
 
@@ -22,14 +21,11 @@ Options:
   --socket PATH       socket path or \\\\.\\pipe\\name (else RMX_SOCKET, else the per-user default)
   --state-dir DIR     budgets, desired states, leases and logs (else RMX_STATE_DIR, else the per-user default)
   --http HOST:PORT    the OpenAI-compatible gateway's address, or off (else RMX_HTTP, else the config's
-                      http.listen, default 127.0.0.1:8765; port 0 picks a free port)
+                      http.listen, default 127.0.0.1:8765; port 0 picks a free port); it also serves
+                      /metrics, the dashboard (/, login via \`rmx dashboard\`) and /badge.svg
   --system            system mode: /run/runtime-matrix/rmxd.sock and /var/lib/runtime-matrix
   --pretty            human-readable logs (default when stderr is a terminal)
   --log-level LEVEL   trace|debug|info|warn|error|fatal (else RMX_LOG_LEVEL, else the config's log_level)
-  --observability HOST:PORT
-                      serve /metrics, the dashboard (/) and /badge.svg on HTTP there (else RMX_OBSERVABILITY);
-                      bearer token in <state dir>/observability.token
-  --metrics-auth none /metrics without the bearer token (default: token)
   --version, -v       print the version
   --help, -h          this help
 
@@ -47,8 +43,6 @@ async function main(): Promise<number> {
         system: { type: "boolean", default: false },
         pretty: { type: "boolean" },
         "log-level": { type: "string" },
-        observability: { type: "string" },
-        "metrics-auth": { type: "string" },
         version: { type: "boolean", short: "v" },
         help: { type: "boolean", short: "h" },
       },
@@ -84,10 +78,6 @@ async function main(): Promise<number> {
   try {
     const config = await locateConfig({ ...(values.config ? { flag: values.config as string } : {}), env });
     const httpListen = (values.http as string | undefined) ?? env.RMX_HTTP;
-    const listen = (values.observability as string | undefined) ?? env.RMX_OBSERVABILITY;
-    const metricsAuth: "none" | "token" = values["metrics-auth"] === "none" ? "none" : "token";
-    const observability =
-      listen !== undefined && listen !== "" ? { ...parseListenAddress(listen), metricsAuth } : undefined;
     daemon = new Daemon({
       config,
       socketPath,
@@ -96,7 +86,6 @@ async function main(): Promise<number> {
       logger: bootLogger,
       version,
       ...(httpListen !== undefined && httpListen !== "" ? { httpListen } : {}),
-      ...(observability !== undefined ? { observability } : {}),
     });
     installSignalHandlers(daemon);
     await daemon.start();

@@ -1,6 +1,6 @@
 /**
  * rmxd's HTTP face: the gateway's listener (OpenAI routes, /metrics, the dashboard, /badge.svg under one Host
- * check and token), the temporary `--observability` listener, and the socket methods that hand out the token
+ * check and token), and the socket methods that hand out the token
  * (`http.token`) and a dashboard login (`dashboard.login`). The daemon wires it; it asks only for this host.
  */
 
@@ -17,7 +17,6 @@ import { Gateway } from "./gateway.js";
 import { httpMethods } from "./methods.js";
 import type { DaemonMetrics } from "./metrics.js";
 import type { ObservabilityHost } from "./observability-host.js";
-import { listenObservability, type ObservabilityServer } from "./observability-server.js";
 import { observabilityRoutes } from "./routes.js";
 import type { DashboardSessions } from "./session.js";
 import { loadOrCreateToken } from "./token.js";
@@ -34,8 +33,6 @@ export interface HttpFaceHost {
   formatTime(iso: string): string;
   /** The gateway counted a request (the status snapshot is stale). */
   noteChange(): void;
-  /** `--observability HOST:PORT` (temporary listener), when given. */
-  observability?: { host: string; port: number; metricsAuth: "token" | "none" };
 }
 
 /** `--http` beats the file's `http.listen`; a malformed value is a start-up error naming the flag. */
@@ -57,7 +54,6 @@ export function withHttpListen(config: DaemonConfig, flag: string | undefined): 
 export class HttpFace {
   gateway: Gateway | undefined;
   private token: string | undefined;
-  private observability: ObservabilityServer | undefined;
   /** Settles when the gateway's start was attempted; `http.token` waits for it so an early caller sees its outcome. */
   private readonly attempted: Promise<void>;
   private markAttempted: () => void = () => {};
@@ -82,35 +78,30 @@ export class HttpFace {
     };
   }
 
-  /** The gateway on policy's routing (the token made or read first), then the temporary listener if asked. */
+  /** The gateway on policy's routing (the token made or read first). */
   async start(): Promise<void> {
     try {
       await this.startGateway();
     } finally {
       this.markAttempted();
     }
-    const extra = this.host.observability;
-    if (extra === undefined) return;
-    this.observability = await listenObservability(this.routes(), { ...extra, stateDir: this.host.stateDir });
-    this.host.logger.info({ url: this.observability.url }, "observability listener ready");
   }
 
   /** `dashboard.login`: a one-time URL (60 s) to the dashboard; DASHBOARD_UNAVAILABLE without a listener. */
   dashboardLogin(): { url: string; expires_at: string } {
     const listening = this.gateway?.listening;
-    const base = listening !== undefined ? `http://${listening}` : this.observability?.url;
-    if (base === undefined)
+    if (listening === undefined)
       throw new RmxError(
         "DASHBOARD_UNAVAILABLE",
-        "no HTTP listener: the gateway is off (set http.listen or start rmxd with --http HOST:PORT) and no --observability HOST:PORT listener runs",
+        `no HTTP listener for the dashboard: ${this.gateway?.notListening ?? "the gateway is off"} (set http.listen in the config or start rmxd with --http HOST:PORT)`,
       );
+    const base = `http://${listening}`;
     const { token, expiresAt } = this.host.sessions.issueLogin();
     return { url: `${base}/login?token=${token}`, expires_at: rfc3339(expiresAt) };
   }
 
   async close(): Promise<void> {
     await this.gateway?.close();
-    await this.observability?.close();
   }
 
   private routes() {

@@ -308,7 +308,7 @@ export const COMMANDS: readonly CommandSpec[] = [
   },
   {
     path: ["dashboard"],
-    summary: "Print a one-time login URL to the dashboard (rmxd --observability); --open opens it",
+    summary: "Print a one-time login URL to the dashboard (on the gateway's listener); --open opens it",
     options: { open: { type: "boolean", description: "open the URL in the default browser" } },
     load: () => import("./commands/dashboard.js"),
   },

@@ -1,6 +1,7 @@
 /**
- * A real Prometheus scrapes two real rmxd (node ids a and b) with their bearer tokens: the restart
- * headroom falls when a backend is killed, and `rmx fleet` against that Prometheus lists both nodes.
+ * A real Prometheus scrapes two real rmxd (node ids a and b) on their gateways' listeners — a under
+ * `http.metrics_auth: none`, b with its bearer token: the restart headroom falls when a backend is killed,
+ * and `rmx fleet` against that Prometheus lists both nodes.
  */
 import { afterAll, describe, expect, it } from "vitest";
 import { runCli, stopAll, until } from "../support/daemon-harness.js";
@@ -26,7 +27,10 @@ describe.skipIf(!hasPrometheus)("fleet on a real Prometheus", () => {
   it("sees the headroom fall after a kill, and rmx fleet lists both nodes", {
     timeout: 120_000,
   }, async () => {
-    const nodes: ObservedDaemon[] = await Promise.all([startObservedDaemon("a"), startObservedDaemon("b")]);
+    const nodes: ObservedDaemon[] = await Promise.all([
+      startObservedDaemon("a", { metricsAuth: "none" }),
+      startObservedDaemon("b", { metricsAuth: "token" }),
+    ]);
     prometheus = await startPrometheus(nodes);
     const prom = prometheus;
     const remaining = async (node: string) => {

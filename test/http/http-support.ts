@@ -1,27 +1,42 @@
-/** Starts real rmxd instances with the observability listener, and a real Prometheus scraping them. */
+/**
+ * Starts real rmxd instances with the "see it" routes on the gateway's listener (`--http 127.0.0.1:0`),
+ * and a real Prometheus scraping them.
+ */
 import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import fs from "node:fs/promises";
 import net from "node:net";
 import path from "node:path";
-import { type DaemonHandle, REPO, startDaemon, tempDir, until } from "../support/daemon-harness.js";
+import { embeddedConfigText } from "../../config/embedded.js";
+import { TOKEN_FILE } from "../../daemon/http/token.js";
+import { type DaemonHandle, REPO, tempDir, until } from "../support/daemon-harness.js";
+import { startGateway } from "./support.js";
 
 export interface ObservedDaemon {
   daemon: DaemonHandle;
   /** http://127.0.0.1:PORT */
   url: string;
   token: string;
+  /** The gateway's token file (a Prometheus scrape's credentials_file). */
   tokenPath: string;
+  /** `http.metrics_auth` of this daemon. */
+  metricsAuth: "token" | "none";
   /** A fresh one-time login URL from `dashboard.login`. */
   loginUrl(): Promise<string>;
 }
 
-export async function startObservedDaemon(nodeId: string, extra: string[] = []): Promise<ObservedDaemon> {
-  const daemon = await startDaemon({
-    env: { RMX_NODE_ID: nodeId },
-    args: ["--observability", "127.0.0.1:0", ...extra],
+/** The embedded default's stub runtime (`llama-stub`) behind the gateway, with the node id given. */
+export async function startObservedDaemon(
+  nodeId: string,
+  opts: { metricsAuth?: "token" | "none"; env?: Record<string, string> } = {},
+): Promise<ObservedDaemon> {
+  const metricsAuth = opts.metricsAuth ?? "token";
+  const g = await startGateway({
+    config: `${embeddedConfigText}http: { metrics_auth: ${metricsAuth} }\n`,
+    env: { RMX_NODE_ID: nodeId, ...opts.env },
     ready: ["llama-stub"],
   });
+  const daemon = g.d;
   const loginUrl = async () => {
     const c = await daemon.client();
     try {
@@ -30,10 +45,8 @@ export async function startObservedDaemon(nodeId: string, extra: string[] = []):
       await c.close();
     }
   };
-  const url = new URL(await loginUrl()).origin;
-  const tokenPath = path.join(daemon.stateDir, "observability.token");
-  const token = (await fs.readFile(tokenPath, "utf8")).trim();
-  return { daemon, url, token, tokenPath, loginUrl };
+  const tokenPath = path.join(daemon.stateDir, TOKEN_FILE);
+  return { daemon, url: `http://${g.listen}`, token: g.token, tokenPath, metricsAuth, loginUrl };
 }
 
 export async function freePort(): Promise<number> {
@@ -59,15 +72,16 @@ export interface PrometheusHandle {
   stop(): Promise<void>;
 }
 
-/** A real Prometheus on a free loopback port, scraping each daemon every second with its bearer token. */
+/**
+ * A real Prometheus on a free loopback port, scraping each daemon every second: with its bearer token,
+ * or without one where the daemon runs `http.metrics_auth: none`.
+ */
 export async function startPrometheus(targets: ObservedDaemon[]): Promise<PrometheusHandle> {
   const dir = await tempDir("rmx-prom-");
   const port = await freePort();
   const jobs = targets.map(
     (t, i) => `  - job_name: rmx-${i}
-    authorization:
-      credentials_file: ${t.tokenPath}
-    static_configs:
+${t.metricsAuth === "token" ? `    authorization:\n      credentials_file: ${t.tokenPath}\n` : ""}    static_configs:
       - targets: ["${new URL(t.url).host}"]`,
   );
   const config = `global:

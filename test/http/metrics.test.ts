@@ -1,5 +1,5 @@
 /**
- * /metrics of a real rmxd: bearer auth, the families and labels the alert rules and `rmx fleet` use,
+ * /metrics of a real rmxd on the gateway's listener: bearer auth, the families and labels the alert rules and `rmx fleet` use,
  * the backend's llama metrics re-exported with a runtime label, and `promtool check metrics` clean.
  * The packaged alert rules pass `promtool check rules`; the Grafana dashboard names only real families.
  */
@@ -83,7 +83,7 @@ describe("rmx dashboard without a listener", () => {
     expect(r.code).toBe(1);
     const error = JSON.parse(r.stderr) as { error: { code: string; message: string } };
     expect(error.error.code).toBe("DASHBOARD_UNAVAILABLE");
-    expect(error.error.message).toMatch(/--observability HOST:PORT/);
+    expect(error.error.message).toMatch(/the gateway is off .*--http HOST:PORT/);
   });
 });
 

@@ -3,9 +3,10 @@
  * `http.metrics_auth: none`), /badge.svg with the token, and the dashboard through a one-time login URL that
  * `dashboard.login` builds on the gateway's address — one listener, one Host check, one token.
  */
+import { spawnSync } from "node:child_process";
 import { afterAll, describe, expect, it } from "vitest";
 import { call } from "../policy-e2e/support.js";
-import { stopAll } from "../support/daemon-harness.js";
+import { RMXD, stopAll } from "../support/daemon-harness.js";
 import { raw, startGateway } from "./support.js";
 
 const CONFIG = `
@@ -66,4 +67,15 @@ describe("observability routes mounted on the gateway", () => {
     expect((await raw(g.listen, { path: "/badge.svg", headers: { host: g.listen } })).status).toBe(401);
     expect((await raw(g.listen, { path: "/v1/models", headers: { host: g.listen } })).status).toBe(401);
   }, 60_000);
+
+  it("the temporary --observability / --metrics-auth listener is gone: rmxd refuses the flags", () => {
+    for (const flag of [
+      ["--observability", "127.0.0.1:0"],
+      ["--metrics-auth", "none"],
+    ]) {
+      const r = spawnSync(process.execPath, [RMXD, ...flag], { encoding: "utf8", timeout: 20_000 });
+      expect(r.status, r.stderr).toBe(2);
+      expect(r.stderr).toContain(`Unknown option '${flag[0]}'`);
+    }
+  });
 });
