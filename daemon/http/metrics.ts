@@ -1,15 +1,18 @@
 /**
- * `GET /metrics`: the daemon's state in Prometheus text format. Gauges are written straight from one status
- * snapshot per scrape (a scrape costs one composition, nothing between scrapes, and no per-series label
- * objects); counters and histograms live in prom-client and are fed as things happen (restarts from the bus, probes from the supervisors, requests from whoever
- * routes them: chat.respond now, the gateway later, both through `RequestRecorder`).
+ * `GET /metrics`: the daemon's state in Prometheus text format, rendered for ≤ 5 ms per scrape at 50 runtimes
+ * (bench/metrics-render.mjs). Every part keeps its text between scrapes and redoes only what changed:
+ * counters and histograms (daemon/http/metric-text.ts) re-format a series when it is fed (restarts from the
+ * bus, probes from the supervisors, requests from whoever routes them, through `RequestRecorder`); the
+ * gauges from the status snapshot keep each runtime's label string and its lines while its placement, state
+ * and budget stay the same; the backends' samples keep their lines while the matrix holds the same sample.
  */
 import { monitorEventLoopDelay } from "node:perf_hooks";
-import { Counter, Histogram, Registry } from "prom-client";
+import { getHeapStatistics } from "node:v8";
 import type { LlamaMetrics } from "../../adapters/types.js";
 import type { RuntimeSpec } from "../../base/spec.js";
 import type { MatrixCell } from "../../ipc/protocol/matrix.js";
 import type { RuntimeState, RuntimeStatusResult } from "../../ipc/protocol/runtime.js";
+import { CounterText, escapeLabel, formatValue, HistogramText } from "./metric-text.js";
 
 const STATES: readonly RuntimeState[] = [
   "stopped",
@@ -47,37 +50,50 @@ export interface MetricsSnapshot {
   backend: ReadonlyMap<string, LlamaMetrics>;
 }
 
-function escapeLabel(value: string): string {
-  return value.replace(/\\/g, "\\\\").replace(/\n/g, "\\n").replace(/"/g, '\\"');
-}
-
-/** A gauge family written as text: HELP, TYPE, then one line per series. */
-class GaugeText {
-  private lines: string[] = [];
-  constructor(
-    private readonly name: string,
-    private readonly help: string,
-  ) {}
-  add(labels: string, value: number): void {
-    this.lines.push(`${this.name}{${labels}} ${value}`);
-  }
-  text(): string {
-    const out = `# HELP ${this.name} ${this.help}\n# TYPE ${this.name} gauge\n${this.lines.join("\n")}\n`;
-    this.lines = [];
-    return out;
-  }
-}
-
 type Placement = { model?: string; hardware: string; sandbox: string };
+
+/** The exposition format's content type (text 0.0.4, what prom-client serves). */
+const CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";
+
+const GAUGES = {
+  state: ["rmx_runtime_state", "1 for the runtime's current state, 0 for the others"],
+  ready: ["rmx_runtime_ready", "1 when ready"],
+  remaining: ["rmx_restart_budget_remaining", "Restarts left in the budget window"],
+  max: ["rmx_restart_budget_max", "Restarts allowed per budget window"],
+  reset: [
+    "rmx_restart_budget_reset_timestamp_seconds",
+    "When the oldest counted restart leaves the window (Unix seconds); absent when none is counted",
+  ],
+} as const;
+type GaugeName = keyof typeof GAUGES;
+const GAUGE_NAMES = Object.keys(GAUGES) as GaugeName[];
+const gaugeHeader = (name: string, help: string) => `# HELP ${name} ${help}\n# TYPE ${name} gauge\n`;
+const TPS_NAME = "rmx_cell_tokens_per_second";
+const TPS_HEADER = gaugeHeader(
+  TPS_NAME,
+  "Generated tokens per second of a matrix cell over the last scrape window",
+);
+
+/** One runtime's gauge lines as last rendered, and what they were rendered from. */
+interface RuntimeLines {
+  /** id, model, hardware, sandbox: the label set. */
+  placement: string;
+  labels: string;
+  /** state, remaining, max, reset_at: the values. */
+  values: string;
+  lines: Record<GaugeName, string>;
+}
+
+/** One backend sample's lines, by metric name; kept while the matrix holds the same sample object. */
+type BackendLines = ReadonlyMap<string, string>;
 
 /** The daemon's metrics; `render` takes the snapshot at scrape time. */
 export class DaemonMetrics implements RequestRecorder {
-  readonly registry = new Registry();
-  private readonly restarts: Counter;
-  private readonly probes: Histogram;
-  private readonly requests: Counter;
-  private readonly requestSeconds: Histogram;
-  private readonly ttft: Histogram;
+  private readonly restarts: CounterText;
+  private readonly probes: HistogramText;
+  private readonly requests: CounterText;
+  private readonly requestSeconds: HistogramText;
+  private readonly ttft: HistogramText;
   /** Labels of each runtime as last seen, so restarts and probes carry the same set as the gauges. */
   private readonly labelsOf = new Map<string, Record<string, string>>();
   private readonly placement: ((id: string) => Placement | undefined) | undefined;
@@ -86,6 +102,9 @@ export class DaemonMetrics implements RequestRecorder {
   private readonly startedAt = Math.round(Date.now() / 1000 - process.uptime());
   /** 20 ms resolution: coarse enough to cost nothing, fine enough to see a blocked loop. */
   private readonly loopDelay = monitorEventLoopDelay({ resolution: 20 });
+  private runtimeLines = new Map<string, RuntimeLines>();
+  private cellLines = new Map<string, { key: string; rate: number; line: string }>();
+  private backendLines = new WeakMap<LlamaMetrics, BackendLines>();
 
   /**
    * `placement` gives a runtime's model, hardware and sandbox (as `runtime.status` shows them), so a
@@ -97,62 +116,56 @@ export class DaemonMetrics implements RequestRecorder {
   ) {
     this.placement = opts.placement;
     this.nodeLabel = `node="${escapeLabel(node)}"`;
-    const registers = [this.registry];
     const labelNames = [...RUNTIME_LABELS];
-    this.restarts = new Counter({
-      name: "rmx_restarts_total",
-      help: "Restarts recorded since the daemon started, by reason (automatic, requested)",
-      labelNames: [...labelNames, "reason"],
-      registers,
-    });
-    this.probes = new Histogram({
-      name: "rmx_probe_duration_seconds",
-      help: "Health and inference probe durations",
-      labelNames: [...labelNames, "probe"],
-      buckets: PROBE_BUCKETS,
-      registers,
-    });
-    this.requests = new Counter({
-      name: "rmx_requests_total",
-      help: "Routed requests by model, cell and HTTP status code",
-      labelNames: ["model", "cell", "code", "node"],
-      registers,
-    });
-    this.requestSeconds = new Histogram({
-      name: "rmx_request_duration_seconds",
-      help: "Routed request durations",
-      labelNames: ["model", "cell", "node"],
-      buckets: REQUEST_BUCKETS,
-      registers,
-    });
-    this.ttft = new Histogram({
-      name: "rmx_time_to_first_token_seconds",
-      help: "Time to the first streamed token of routed requests",
-      labelNames: ["model", "cell", "node"],
-      buckets: REQUEST_BUCKETS,
-      registers,
-    });
+    this.restarts = new CounterText(
+      "rmx_restarts_total",
+      "Restarts recorded since the daemon started, by reason (automatic, requested)",
+      [...labelNames, "reason"],
+    );
+    this.probes = new HistogramText(
+      "rmx_probe_duration_seconds",
+      "Health and inference probe durations",
+      [...labelNames, "probe"],
+      PROBE_BUCKETS,
+    );
+    this.requests = new CounterText(
+      "rmx_requests_total",
+      "Routed requests by model, cell and HTTP status code",
+      ["model", "cell", "node", "code"],
+    );
+    this.requestSeconds = new HistogramText(
+      "rmx_request_duration_seconds",
+      "Routed request durations",
+      ["model", "cell", "node"],
+      REQUEST_BUCKETS,
+    );
+    this.ttft = new HistogramText(
+      "rmx_time_to_first_token_seconds",
+      "Time to the first streamed token of routed requests",
+      ["model", "cell", "node"],
+      REQUEST_BUCKETS,
+    );
     this.processMetrics = opts.processMetrics !== false;
     if (this.processMetrics) this.loopDelay.enable();
   }
 
   /**
    * The daemon's own process, a cheap subset of prom-client's defaults (no /proc reads per scrape):
-   * memory, CPU, heap, start time and event-loop delay.
+   * memory, CPU, heap, start time and event-loop delay. `resourceUsage` and `memoryUsage.rss` are one
+   * syscall each; `memoryUsage()` (which walks the heap spaces) is not called.
    */
   private renderProcess(): string {
     if (!this.processMetrics) return "";
-    const mem = process.memoryUsage();
-    const cpu = process.cpuUsage();
+    const usage = process.resourceUsage();
     const lines = [
-      ["rmxd_process_resident_memory_bytes", "gauge", "Resident memory of rmxd", mem.rss],
+      ["rmxd_process_resident_memory_bytes", "gauge", "Resident memory of rmxd", process.memoryUsage.rss()],
       [
         "rmxd_process_cpu_seconds_total",
         "counter",
         "CPU time of rmxd (user + system)",
-        (cpu.user + cpu.system) / 1e6,
+        (usage.userCPUTime + usage.systemCPUTime) / 1e6,
       ],
-      ["rmxd_nodejs_heap_used_bytes", "gauge", "V8 heap in use", mem.heapUsed],
+      ["rmxd_nodejs_heap_used_bytes", "gauge", "V8 heap in use", heapUsed()],
       ["rmxd_process_start_time_seconds", "gauge", "When rmxd started (Unix seconds)", this.startedAt],
       [
         "rmxd_nodejs_eventloop_delay_p99_seconds",
@@ -162,11 +175,10 @@ export class DaemonMetrics implements RequestRecorder {
       ],
     ] as const;
     this.loopDelay.reset();
-    return lines
-      .map(
-        ([name, type, help, value]) => `# HELP ${name} ${help}\n# TYPE ${name} ${type}\n${name} ${value}\n`,
-      )
-      .join("");
+    let out = "";
+    for (const [name, type, help, value] of lines)
+      out += `# HELP ${name} ${help}\n# TYPE ${name} ${type}\n${name} ${formatValue(value)}\n`;
+    return out;
   }
 
   private runtimeLabels(id: string): Record<string, string> {
@@ -199,81 +211,123 @@ export class DaemonMetrics implements RequestRecorder {
     if (r.ttft_seconds !== undefined) this.ttft.observe(labels, r.ttft_seconds);
   }
 
-  /** The snapshot's gauges; a runtime that is gone has no series. */
-  private renderGauges(snapshot: MetricsSnapshot): string {
-    const state = new GaugeText("rmx_runtime_state", "1 for the runtime's current state, 0 for the others");
-    const ready = new GaugeText("rmx_runtime_ready", "1 when ready");
-    const remaining = new GaugeText("rmx_restart_budget_remaining", "Restarts left in the budget window");
-    const max = new GaugeText("rmx_restart_budget_max", "Restarts allowed per budget window");
-    const reset = new GaugeText(
-      "rmx_restart_budget_reset_timestamp_seconds",
-      "When the oldest counted restart leaves the window (Unix seconds); absent when none is counted",
-    );
-    const tps = new GaugeText(
-      "rmx_cell_tokens_per_second",
-      "Generated tokens per second of a matrix cell over the last scrape window",
-    );
-    for (const rt of snapshot.status.runtimes) {
-      const model = rt.model ?? "";
-      const known = this.labelsOf.get(rt.id);
-      if (known?.model !== model || known.hardware !== rt.hardware || known.sandbox !== rt.sandbox)
-        this.labelsOf.set(rt.id, {
-          runtime: rt.id,
-          model,
-          hardware: rt.hardware,
-          sandbox: rt.sandbox,
-          node: this.node,
-        });
-      const labels = `runtime="${escapeLabel(rt.id)}",model="${escapeLabel(model)}",hardware="${escapeLabel(rt.hardware)}",sandbox="${escapeLabel(rt.sandbox)}",${this.nodeLabel}`;
-      for (const s of STATES) state.add(`${labels},state="${s}"`, s === rt.state ? 1 : 0);
-      ready.add(labels, rt.state === "ready" ? 1 : 0);
-      const budget = rt.restart_budget;
-      remaining.add(labels, budget.remaining);
-      max.add(labels, budget.max_restarts);
-      if (budget.reset_at !== undefined) reset.add(labels, Date.parse(budget.reset_at) / 1000);
+  /** A runtime's gauge lines: reused while its placement and values are what they were at the last scrape. */
+  private linesOf(rt: RuntimeStatusResult["runtimes"][number]): RuntimeLines {
+    const model = rt.model ?? "";
+    const placement = `${rt.id}\u0000${model}\u0000${rt.hardware}\u0000${rt.sandbox}`;
+    const budget = rt.restart_budget;
+    const values = `${rt.state}\u0000${budget.remaining}\u0000${budget.max_restarts}\u0000${budget.reset_at ?? ""}`;
+    const last = this.runtimeLines.get(rt.id);
+    if (last !== undefined && last.placement === placement && last.values === values) return last;
+    let labels = last?.labels;
+    if (last === undefined || last.placement !== placement) {
+      // Restarts and probes counted from now on carry the labels the gauges show.
+      this.labelsOf.set(rt.id, {
+        runtime: rt.id,
+        model,
+        hardware: rt.hardware,
+        sandbox: rt.sandbox,
+        node: this.node,
+      });
+      labels = `runtime="${escapeLabel(rt.id)}",model="${escapeLabel(model)}",hardware="${escapeLabel(rt.hardware)}",sandbox="${escapeLabel(rt.sandbox)}",${this.nodeLabel}`;
     }
+    const l = labels as string;
+    let state = "";
+    for (const s of STATES) state += `${GAUGES.state[0]}{${l},state="${s}"} ${s === rt.state ? 1 : 0}\n`;
+    const line = (name: GaugeName, value: number) => `${GAUGES[name][0]}{${l}} ${formatValue(value)}\n`;
+    const lines: RuntimeLines = {
+      placement,
+      labels: l,
+      values,
+      lines: {
+        state,
+        ready: line("ready", rt.state === "ready" ? 1 : 0),
+        remaining: line("remaining", budget.remaining),
+        max: line("max", budget.max_restarts),
+        reset: budget.reset_at === undefined ? "" : line("reset", Date.parse(budget.reset_at) / 1000),
+      },
+    };
+    return lines;
+  }
+
+  /** The snapshot's gauges; a runtime (or cell) that is gone has no series, and its cached lines go too. */
+  private renderGauges(snapshot: MetricsSnapshot): string {
+    const now = new Map<string, RuntimeLines>();
+    for (const rt of snapshot.status.runtimes) now.set(rt.id, this.linesOf(rt));
+    this.runtimeLines = now;
+    let out = "";
+    for (const name of GAUGE_NAMES) {
+      out += gaugeHeader(GAUGES[name][0], GAUGES[name][1]);
+      for (const lines of now.values()) out += lines.lines[name];
+    }
+    const cells = new Map<string, { key: string; rate: number; line: string }>();
+    out += TPS_HEADER;
     for (const cell of snapshot.cells) {
       const rate = cell.throughput.generated_tokens_per_second;
       if (rate === undefined) continue;
-      tps.add(
-        `cell="${escapeLabel(cell.key)}",model="${escapeLabel(cell.model)}",hardware="${escapeLabel(cell.hardware)}",sandbox="${escapeLabel(cell.sandbox)}",${this.nodeLabel}`,
-        rate,
-      );
+      const key = `${cell.key}\u0000${cell.model}\u0000${cell.hardware}\u0000${cell.sandbox}`;
+      let last = this.cellLines.get(cell.key);
+      if (last === undefined || last.key !== key || last.rate !== rate)
+        last = {
+          key,
+          rate,
+          line: `${TPS_NAME}{cell="${escapeLabel(cell.key)}",model="${escapeLabel(cell.model)}",hardware="${escapeLabel(cell.hardware)}",sandbox="${escapeLabel(cell.sandbox)}",${this.nodeLabel}} ${formatValue(rate)}\n`,
+        };
+      cells.set(cell.key, last);
+      out += last.line;
     }
-    return [state, ready, remaining, max, reset, tps].map((g) => g.text()).join("");
+    this.cellLines = cells;
+    return out;
+  }
+
+  /** One sample's lines by metric name, formatted once per sample object the matrix scraped. */
+  private backendLinesOf(id: string, metrics: LlamaMetrics): BackendLines {
+    const known = this.backendLines.get(metrics);
+    if (known !== undefined) return known;
+    const labels = `{runtime="${escapeLabel(id)}",${this.nodeLabel}}`;
+    const lines = new Map<string, string>();
+    for (const [name, value] of Object.entries(metrics))
+      if (typeof value === "number") lines.set(name, `llamacpp_${name}${labels} ${formatValue(value)}\n`);
+    this.backendLines.set(metrics, lines);
+    return lines;
   }
 
   /** The backends' own gauges and counters, last sample per runtime, as `llamacpp_<name>{runtime,node}`. */
   private renderBackend(backend: ReadonlyMap<string, LlamaMetrics>): string {
-    const byName = new Map<string, string[]>();
-    for (const [id, metrics] of backend) {
-      const labels = `{runtime="${escapeLabel(id)}",${this.nodeLabel}}`;
-      for (const [name, value] of Object.entries(metrics)) {
-        if (typeof value !== "number") continue;
-        const lines = byName.get(name) ?? [];
-        if (lines.length === 0) byName.set(name, lines);
-        lines.push(`llamacpp_${name}${labels} ${value}`);
-      }
-    }
+    const byName = new Map<string, string>();
+    for (const [id, metrics] of backend)
+      for (const [name, line] of this.backendLinesOf(id, metrics))
+        byName.set(name, (byName.get(name) ?? "") + line);
     let out = "";
     for (const [name, lines] of byName) {
       const type = name.endsWith("_total") ? "counter" : "gauge";
       out += `# HELP llamacpp_${name} llama-server's ${name}, last sample rmxd scraped\n`;
-      out += `# TYPE llamacpp_${name} ${type}\n${lines.join("\n")}\n`;
+      out += `# TYPE llamacpp_${name} ${type}\n${lines}`;
     }
     return out;
   }
 
   async render(snapshot: MetricsSnapshot): Promise<string> {
-    const gauges = this.renderGauges(snapshot);
     return (
-      gauges + (await this.registry.metrics()) + this.renderBackend(snapshot.backend) + this.renderProcess()
+      this.renderGauges(snapshot) +
+      this.restarts.text() +
+      this.probes.text() +
+      this.requests.text() +
+      this.requestSeconds.text() +
+      this.ttft.text() +
+      this.renderBackend(snapshot.backend) +
+      this.renderProcess()
     );
   }
 
   get contentType(): string {
-    return this.registry.contentType;
+    return CONTENT_TYPE;
   }
+}
+
+/** V8's used heap without `process.memoryUsage()`'s walk of the whole heap and RSS read. */
+function heapUsed(): number {
+  return getHeapStatistics().used_heap_size;
 }
 
 /**

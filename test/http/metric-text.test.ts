@@ -1,0 +1,138 @@
+/**
+ * The cached text families write exactly what prom-client writes for the same observations (any label
+ * values, any order of feeding and scraping), and DaemonMetrics' cached gauges follow every change of the
+ * snapshot: a state or budget change, a runtime gone, a new backend sample. The whole text passes
+ * `promtool check metrics` where promtool exists.
+ */
+import { spawnSync } from "node:child_process";
+import { existsSync } from "node:fs";
+import fc from "fast-check";
+import { Counter, Histogram, Registry } from "prom-client";
+import { describe, expect, it } from "vitest";
+import type { LlamaMetrics } from "../../adapters/types.js";
+import { CounterText, HistogramText } from "../../daemon/http/metric-text.js";
+import { DaemonMetrics, type MetricsSnapshot } from "../../daemon/http/metrics.js";
+
+const PROMTOOL = "/usr/bin/promtool";
+const NAMES = ["runtime", "node", "code"] as const;
+const BUCKETS = [0.005, 0.1, 1, 10];
+
+const labelValue = fc.oneof(
+  fc.constantFrom("", "a", "b", 'q"uote', "back\\slash", "new\nline", "ü"),
+  fc.string({ maxLength: 6 }),
+);
+const labels = fc.record({ runtime: labelValue, node: labelValue, code: labelValue });
+const step = fc.oneof(
+  fc.record({
+    kind: fc.constant("feed" as const),
+    labels,
+    value: fc.double({ min: 0, max: 50, noNaN: true }),
+  }),
+  fc.record({ kind: fc.constant("scrape" as const) }),
+);
+
+describe("cached text families", () => {
+  it("match prom-client's text for the same feeding, scraped at any moment", async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(step, { maxLength: 40 }), async (steps) => {
+        const registry = new Registry();
+        const theirCounter = new Counter({
+          name: "c_total",
+          help: "h",
+          labelNames: NAMES,
+          registers: [registry],
+        });
+        const theirHistogram = new Histogram({
+          name: "h_seconds",
+          help: "h",
+          labelNames: NAMES,
+          buckets: BUCKETS,
+          registers: [registry],
+        });
+        const counter = new CounterText("c_total", "h", NAMES);
+        const histogram = new HistogramText("h_seconds", "h", NAMES, BUCKETS);
+        const compare = async () => {
+          expect(counter.text()).toBe(`${await registry.getSingleMetricAsString("c_total")}\n`);
+          expect(histogram.text()).toBe(`${await registry.getSingleMetricAsString("h_seconds")}\n`);
+        };
+        for (const s of steps) {
+          if (s.kind === "scrape") {
+            await compare();
+            continue;
+          }
+          theirCounter.inc(s.labels, s.value);
+          counter.inc(s.labels, s.value);
+          theirHistogram.observe(s.labels, s.value);
+          histogram.observe(s.labels, s.value);
+        }
+        await compare();
+      }),
+      { numRuns: 200 },
+    );
+  });
+});
+
+function runtime(id: string, state: "ready" | "backoff", remaining: number, resetAt?: string) {
+  return {
+    id,
+    state,
+    model: "m",
+    hardware: "cpu",
+    sandbox: "none",
+    restart_budget: { max_restarts: 3, remaining, ...(resetAt !== undefined ? { reset_at: resetAt } : {}) },
+  };
+}
+
+function snapshot(runtimes: ReturnType<typeof runtime>[], backend = new Map<string, LlamaMetrics>()) {
+  return {
+    status: { runtimes },
+    cells: [
+      {
+        key: "m@cpu/none",
+        model: "m",
+        hardware: "cpu",
+        sandbox: "none",
+        throughput: { generated_tokens_per_second: 7 },
+      },
+    ],
+    backend,
+  } as unknown as MetricsSnapshot;
+}
+
+describe("DaemonMetrics' cached gauges", () => {
+  it("follow state, budget, removal and new backend samples; the text passes promtool", async () => {
+    const metrics = new DaemonMetrics("n1");
+    const sample = { tokens_predicted_total: 5, kv_cache_usage_ratio: 0.5 } as unknown as LlamaMetrics;
+    const first = await metrics.render(
+      snapshot([runtime("a", "ready", 3), runtime("b", "ready", 3)], new Map([["a", sample]])),
+    );
+    expect(first).toMatch(
+      /^rmx_runtime_ready\{runtime="b",model="m",hardware="cpu",sandbox="none",node="n1"\} 1$/m,
+    );
+    expect(first).toMatch(/^llamacpp_tokens_predicted_total\{runtime="a",node="n1"\} 5$/m);
+    expect(first).not.toContain("rmx_restart_budget_reset_timestamp_seconds{");
+
+    metrics.restart("b", true);
+    const second = await metrics.render(
+      snapshot(
+        [runtime("b", "backoff", 2, "2026-01-01T00:00:10.000Z")],
+        new Map([["a", { ...sample, tokens_predicted_total: 9 } as LlamaMetrics]]),
+      ),
+    );
+    expect(second).not.toMatch(/runtime="a",model/);
+    expect(second).toMatch(/^rmx_runtime_ready\{runtime="b",[^}]*\} 0$/m);
+    expect(second).toMatch(/^rmx_runtime_state\{runtime="b",[^}]*,state="backoff"\} 1$/m);
+    expect(second).toMatch(/^rmx_runtime_state\{runtime="b",[^}]*,state="ready"\} 0$/m);
+    expect(second).toMatch(/^rmx_restart_budget_remaining\{runtime="b",[^}]*\} 2$/m);
+    expect(second).toMatch(/^rmx_restart_budget_reset_timestamp_seconds\{runtime="b",[^}]*\} 1767225610$/m);
+    expect(second).toMatch(/^rmx_restarts_total\{runtime="b",model="m",[^}]*,reason="automatic"\} 1$/m);
+    expect(second).toMatch(/^llamacpp_tokens_predicted_total\{runtime="a",node="n1"\} 9$/m);
+    expect(second).toMatch(/^rmxd_process_resident_memory_bytes \d+$/m);
+    expect(second).toMatch(/^rmxd_nodejs_heap_used_bytes \d+$/m);
+
+    if (existsSync(PROMTOOL)) {
+      const check = spawnSync(PROMTOOL, ["check", "metrics"], { input: second, encoding: "utf8" });
+      expect(check.status, `${check.stdout}${check.stderr}`).toBe(0);
+    }
+  });
+});
