@@ -49,6 +49,7 @@ export const ErrorCodes = {
   // Observability
   DASHBOARD_UNAVAILABLE: { rpc: -32070, exit: 1 },
   PROMETHEUS_QUERY_FAILED: { rpc: -32071, exit: 1 },
+  BROWSER_OPEN_FAILED: { rpc: -32072, exit: 1 },
   INTERNAL: { rpc: -32603, exit: 1 },
 } as const;
 

@@ -309,7 +309,20 @@ export const COMMANDS: readonly CommandSpec[] = [
   {
     path: ["dashboard"],
     summary: "Print a one-time login URL to the dashboard (on the gateway's listener); --open opens it",
-    options: { open: { type: "boolean", description: "open the URL in the default browser" } },
+    options: {
+      open: {
+        type: "boolean",
+        description: "open it: --opener, else $BROWSER, else xdg-open / open / the URL handler",
+      },
+      opener: {
+        type: "string",
+        value: "CMD",
+        description: "opener command (URL appended, or in place of %s); implies --open",
+      },
+    },
+    notes: [
+      "Exit 1 with BROWSER_OPEN_FAILED when no opener could be started; the URL is printed first, to open by hand.",
+    ],
     load: () => import("./commands/dashboard.js"),
   },
   {

@@ -136,3 +136,33 @@ describe("DaemonMetrics' cached gauges", () => {
     }
   });
 });
+
+describe("/metrics render cost", () => {
+  it("50 runtimes render in ≤ 5 ms (median of 100 scrapes, each after a probe, a request and a state change)", async () => {
+    const metrics = new DaemonMetrics("n1");
+    const runtimes = Array.from({ length: 50 }, (_, i) => runtime(`rt-${i}`, "ready", 3));
+    const backend = new Map<string, LlamaMetrics>();
+    for (let i = 0; i < 50; i++) {
+      backend.set(`rt-${i}`, {
+        tokens_predicted_total: i,
+        kv_cache_usage_ratio: 0.1,
+      } as unknown as LlamaMetrics);
+      for (let k = 0; k < 20; k++) metrics.probe(`rt-${i}`, "health", k);
+      metrics.record({ model: "m", cell: `c${i}`, code: "200", seconds: 0.2, ttft_seconds: 0.05 });
+    }
+    const samples: number[] = [];
+    for (let r = 0; r < 120; r++) {
+      const rt = runtimes[r % 50] as ReturnType<typeof runtime>;
+      rt.state = rt.state === "ready" ? "backoff" : "ready";
+      metrics.probe(rt.id, "health", r % 30);
+      metrics.record({ model: "m", cell: `c${r % 50}`, code: "200", seconds: 0.1 });
+      const t = performance.now();
+      await metrics.render(snapshot(runtimes, backend));
+      if (r >= 20) samples.push(performance.now() - t);
+    }
+    samples.sort((a, b) => a - b);
+    const median = samples[50] as number;
+    console.log(`/metrics render, 50 runtimes: median ${median.toFixed(3)} ms`);
+    expect(median).toBeLessThanOrEqual(5);
+  });
+});
