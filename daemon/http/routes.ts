@@ -12,6 +12,7 @@ import { badgeFacts, badgeSvg } from "./badge.js";
 import { dashboardPage, loginRequiredPage } from "./dashboard/page.js";
 import { DASHBOARD_JS } from "./dashboard/script.js";
 import { DASHBOARD_CSS } from "./dashboard/style.js";
+import { cellTraffic } from "./dashboard/traffic.js";
 import type { DaemonMetrics } from "./metrics.js";
 import {
   type ObservabilityHost,
@@ -67,6 +68,7 @@ export function dashboardState(host: ObservabilityHost, formatTime: (iso: string
       load: cell.load,
       error_rate: cell.health?.error_rate,
       requests: cell.health?.requests,
+      ...cellTraffic(cell),
     })),
     problems: status.problems,
   };

@@ -1,5 +1,7 @@
 /**
- * The dashboard in a real headless Chromium over a real rmxd: one-time login, the badge, a killed
+ * The dashboard in a real headless Chromium over a real rmxd (the gateway's listener): one-time login
+ * through `rmx dashboard --open` (its $BROWSER a script that hands the URL to this test), the badge, each
+ * cell's tokens/s and error rate, a killed
  * backend seen in the cell and the badge within 1 s, quick actions validated like the socket's, the live
  * log tail, and axe-core with no serious or critical violation. Writes docs/dashboard.png.
  */
@@ -7,8 +9,14 @@ import { readFileSync } from "node:fs";
 import path from "node:path";
 import { type Browser, chromium, type Page } from "playwright-core";
 import { afterAll, describe, expect, it } from "vitest";
-import { REPO, stopAll } from "../support/daemon-harness.js";
-import { CHROMIUM, hasChromium, type ObservedDaemon, startObservedDaemon } from "./http-support.js";
+import { REPO, stopAll, tempDir } from "../support/daemon-harness.js";
+import {
+  CHROMIUM,
+  hasChromium,
+  type ObservedDaemon,
+  recordingOpener,
+  startObservedDaemon,
+} from "./http-support.js";
 
 const CHANGE_BOUND_MS = 1000;
 let browser: Browser | undefined;
@@ -41,10 +49,17 @@ describe.skipIf(!hasChromium)("dashboard in headless Chromium", () => {
     timeout: 120_000,
   }, async () => {
     const node: ObservedDaemon = await startObservedDaemon("dash");
-    const cli = await node.daemon.cli(["dashboard", "--json"]);
+    // Routed requests first, so the cell has throughput and requests to show.
+    for (let i = 0; i < 3; i++) {
+      const chat = await node.daemon.cli(["chat", "--model", "stub-model", `hello ${i}`]);
+      expect(chat.code, chat.stderr).toBe(0);
+    }
+    const opener = await recordingOpener(await tempDir("rmx-browser-"));
+    const cli = await node.daemon.cli(["dashboard", "--open", "--json"], { env: { BROWSER: opener.script } });
     expect(cli.code, cli.stderr).toBe(0);
     const login = JSON.parse(cli.stdout) as { url: string; expires_at: string };
     expect(login.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/login\?token=/);
+    expect(await opener.next()).toBe(login.url);
 
     // Without a session: the page says how to log in; the API refuses.
     expect((await fetch(`${node.url}/`)).status).toBe(401);
@@ -88,6 +103,15 @@ describe.skipIf(!hasChromium)("dashboard in headless Chromium", () => {
     const cell = page.locator('td.cell[data-runtimes~="llama-stub"]');
     expect(await cell.getAttribute("data-code")).toBe("ready");
     expect(await cell.locator("[role=status]").getAttribute("aria-label")).toMatch(/\S+\. \S+/);
+    // Tokens/s and the error rate of each cell, as text (not colour) and as data.
+    await expect
+      .poll(() => cell.getAttribute("data-tokens-per-second"), { timeout: 20_000 })
+      .toMatch(/^\d+(\.\d+)?$/);
+    const facts = (await cell.locator(".facts").textContent()) ?? "";
+    console.log(`dashboard: cell facts "${facts}"`);
+    expect(facts).toMatch(/^\d+\.\d tok\/s · /);
+    expect(facts).toMatch(/\d+\.\d% (request|probe) errors/);
+    expect(await cell.getAttribute("data-error-rate")).toMatch(/^\d+(\.\d+)?(e-?\d+)?$/);
 
     // Kill the backend: the cell and the badge change within 1 s.
     await recordChanges(page);

@@ -4,29 +4,13 @@
  * cookie HttpOnly and SameSite=Strict, the URL single-use). A missing opener is BROWSER_OPEN_FAILED (exit 1)
  * saying to open the printed URL by hand.
  */
-import fs from "node:fs/promises";
-import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { openers } from "../../ipc/cli/commands/dashboard-opener.js";
-import { stopAll, tempDir, until } from "../support/daemon-harness.js";
-import { startObservedDaemon } from "./http-support.js";
+import { stopAll, tempDir } from "../support/daemon-harness.js";
+import { recordingOpener, startObservedDaemon } from "./http-support.js";
 import { raw } from "./support.js";
 
 afterAll(stopAll);
-
-/** A browser stand-in: appends each URL it is asked to open to `file`. */
-async function recordingOpener(
-  dir: string,
-  name: string,
-): Promise<{ script: string; urls(): Promise<string[]> }> {
-  const script = path.join(dir, name);
-  const file = path.join(dir, `${name}.urls`);
-  await fs.writeFile(script, `#!/bin/sh\nprintf '%s\\n' "$1" >> '${file}'\n`, { mode: 0o755 });
-  return {
-    script,
-    urls: async () => (await fs.readFile(file, "utf8").catch(() => "")).split("\n").filter((l) => l !== ""),
-  };
-}
 
 /** Follows a login URL as a browser would: the session cookie it sets, or the refusal. */
 async function redeem(url: string) {
@@ -47,14 +31,7 @@ describe("rmx dashboard --open", () => {
     expect(r.code, r.stderr).toBe(0);
     const printed = r.stdout.split("\n")[0] as string;
     expect(printed).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/login\?token=/);
-    const [opened] = await until(
-      async () => {
-        const urls = await browser.urls();
-        return urls.length > 0 ? urls : undefined;
-      },
-      10_000,
-      "the opener to record the URL",
-    );
+    const opened = await browser.next();
     expect(opened).toBe(printed);
 
     const first = await redeem(opened as string);
@@ -77,14 +54,7 @@ describe("rmx dashboard --open", () => {
       env: { BROWSER: browser.script },
     });
     expect(f.code, f.stderr).toBe(0);
-    const [byFlag] = await until(
-      async () => {
-        const urls = await flagged.urls();
-        return urls.length > 0 ? urls : undefined;
-      },
-      10_000,
-      "--opener to record the URL",
-    );
+    const byFlag = await flagged.next();
     expect(byFlag).toBe(f.stdout.split("\n")[0]);
     expect(await browser.urls()).toHaveLength(1);
     expect((await redeem(byFlag as string)).status).toBe(303);

@@ -49,6 +49,35 @@ export async function startObservedDaemon(
   return { daemon, url: `http://${g.listen}`, token: g.token, tokenPath, metricsAuth, loginUrl };
 }
 
+/**
+ * A browser stand-in for `rmx dashboard --open` (`$BROWSER` or `--opener`): a script that appends each URL it
+ * is asked to open to a file; `next()` waits for the next URL recorded.
+ */
+export async function recordingOpener(dir: string, name = "browser") {
+  const script = path.join(dir, name);
+  const file = path.join(dir, `${name}.urls`);
+  await fs.writeFile(script, `#!/bin/sh\nprintf '%s\\n' "$1" >> '${file}'\n`, { mode: 0o755 });
+  const urls = async () =>
+    (await fs.readFile(file, "utf8").catch(() => "")).split("\n").filter((l) => l !== "");
+  let seen = 0;
+  return {
+    script,
+    urls,
+    /** The next URL the opener was handed (the opener runs detached: it may write after `rmx` exits). */
+    async next(): Promise<string> {
+      const all = await until(
+        async () => {
+          const u = await urls();
+          return u.length > seen ? u : undefined;
+        },
+        10_000,
+        `${name} to be handed a URL`,
+      );
+      return all[seen++] as string;
+    },
+  };
+}
+
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = net.createServer();

@@ -24,6 +24,22 @@ function fmt(n, digits) {
   return n === undefined || n === null ? "—" : Number(n).toFixed(digits);
 }
 
+function pct(rate) {
+  return (rate * 100).toFixed(1) + "%";
+}
+
+// Routed requests (the gateway's telemetry, when the daemon has it), else what the probes saw.
+function errorFacts(cell) {
+  const t = cell.traffic;
+  if (t && t.error_rate !== undefined) {
+    let text = pct(t.error_rate) + " request errors" + (t.total !== undefined ? " of " + t.total : "");
+    if (t.p50_ms !== undefined) text += " · p50 " + fmt(t.p50_ms, 0) + " ms";
+    if (t.ttft_p50_ms !== undefined) text += " · TTFT p50 " + fmt(t.ttft_p50_ms, 0) + " ms";
+    return text;
+  }
+  return cell.error_rate === undefined ? "probe errors —" : pct(cell.error_rate) + " probe errors";
+}
+
 function renderBadge(badge) {
   const b = $("badge");
   b.className = "badge level-" + badge.level;
@@ -54,12 +70,18 @@ function renderMatrix(cells) {
       const s = cell.status;
       const load = cell.load || {};
       const slots = load.slots_total ? (load.slots_busy || 0) + "/" + load.slots_total + " slots" : "load —";
-      const err = cell.error_rate === undefined ? "errors —" : (cell.error_rate * 100).toFixed(1) + "% errors";
-      const facts = fmt(cell.tokens_per_second, 1) + " tok/s · " + slots + " · " + err;
+      const facts = fmt(cell.tokens_per_second, 1) + " tok/s · " + slots + " · " + errorFacts(cell);
       row.append(
         el(
           "td",
-          { class: "cell", "data-cell": cell.key, "data-code": s.code, "data-runtimes": cell.runtimes.join(" ") },
+          {
+            class: "cell",
+            "data-cell": cell.key,
+            "data-code": s.code,
+            "data-runtimes": cell.runtimes.join(" "),
+            "data-tokens-per-second": cell.tokens_per_second === undefined ? undefined : String(cell.tokens_per_second),
+            "data-error-rate": String((cell.traffic && cell.traffic.error_rate) ?? cell.error_rate ?? ""),
+          },
           el("span", { class: "state sev-" + s.severity + " code-" + s.code, role: "status", "aria-label": s.label + ". " + s.aria_hint }, statusText(s)),
           el("br"),
           el("span", { class: "facts" }, cell.available ? facts : "unavailable" + (cell.unavailable_reason ? ": " + cell.unavailable_reason : "")),
