@@ -137,8 +137,10 @@ describe("DaemonMetrics' cached gauges", () => {
   });
 });
 
-describe("/metrics render cost", () => {
-  it("50 runtimes render in ≤ 5 ms (median of 100 scrapes, each after a probe, a request and a state change)", async () => {
+// The render cost is measured in bench/metrics-render.mjs (ratios, same run), never asserted here: this only
+// holds the cached text to every change across many scrapes.
+describe("/metrics cached text under churn", () => {
+  it("50 runtimes: each scrape after a state flip, a probe and a request shows the new state", async () => {
     const metrics = new DaemonMetrics("n1");
     const runtimes = Array.from({ length: 50 }, (_, i) => runtime(`rt-${i}`, "ready", 3));
     const backend = new Map<string, LlamaMetrics>();
@@ -150,19 +152,18 @@ describe("/metrics render cost", () => {
       for (let k = 0; k < 20; k++) metrics.probe(`rt-${i}`, "health", k);
       metrics.record({ model: "m", cell: `c${i}`, code: "200", seconds: 0.2, ttft_seconds: 0.05 });
     }
-    const samples: number[] = [];
     for (let r = 0; r < 120; r++) {
       const rt = runtimes[r % 50] as ReturnType<typeof runtime>;
       rt.state = rt.state === "ready" ? "backoff" : "ready";
       metrics.probe(rt.id, "health", r % 30);
       metrics.record({ model: "m", cell: `c${r % 50}`, code: "200", seconds: 0.1 });
-      const t = performance.now();
-      await metrics.render(snapshot(runtimes, backend));
-      if (r >= 20) samples.push(performance.now() - t);
+      const text = await metrics.render(snapshot(runtimes, backend));
+      const line = text
+        .split("\n")
+        .find(
+          (l) => l.startsWith("rmx_runtime_state{") && l.includes(`runtime="${rt.id}"`) && l.endsWith(" 1"),
+        );
+      expect(line, `scrape ${r}: ${rt.id}`).toContain(`state="${rt.state}"`);
     }
-    samples.sort((a, b) => a - b);
-    const median = samples[50] as number;
-    console.log(`/metrics render, 50 runtimes: median ${median.toFixed(3)} ms`);
-    expect(median).toBeLessThanOrEqual(5);
   });
 });
