@@ -97,7 +97,7 @@ function byText(a: string, b: string): number {
 function hardwareOrder(a: string, b: string): number {
   const rank = (id: string): [number, number] => {
     if (id === "cpu") return [0, 0];
-    const gpu = /^gpu:(\d+)$/.exec(id);
+    const gpu = /^gpu:(\d+)(?:,\d+)*$/.exec(id); // a list sorts by its first GPU
     if (gpu) return [1, Number(gpu[1])];
     return id === REMOTE_HARDWARE ? [3, 0] : [2, 0];
   };

@@ -10,6 +10,9 @@ import { isRmxError } from "../../base/errors.js";
 import { parseConfigText } from "../../config/load.js";
 import { hardwareTarget } from "../../daemon/hardware/placement.js";
 import { fitForEstimate } from "../../daemon/matrix/compose.js";
+import { runtimeCellKey } from "../../daemon/matrix/keys.js";
+import { matchPin, parsePinPattern } from "../../daemon/policy/pins.js";
+import { acceleratorLabel } from "../../daemon/status/compose.js";
 import type { HardwareInventory } from "../../ipc/protocol/hardware.js";
 import { defaultRuntimeSpec } from "../support/runtime-spec.js";
 
@@ -182,6 +185,21 @@ describe("GPU lists", () => {
     expect(message).toContain(
       'hardware "gpu:0,1" is a GPU list, which adapter llama.cpp cannot use (only vllm)',
     );
+  });
+
+  it("the list is the cell's hardware: its key, a pin on it, its accelerator label", () => {
+    const key = runtimeCellKey(spec({ hardware: "gpu:0,1" }), () => undefined);
+    expect(key).toBe("Qwen2.5-7B@gpu:0,1/none");
+    const pin = parsePinPattern("Qwen2.5-7B@gpu:0,1/none");
+    expect(matchPin(pin, { model: "Qwen2.5-7B", hardware: "gpu:0,1", sandbox: "none" })).toBe(true);
+    expect(
+      matchPin(parsePinPattern("Qwen2.5-7B@gpu:*"), {
+        model: "Qwen2.5-7B",
+        hardware: "gpu:0,1",
+        sandbox: "none",
+      }),
+    ).toBe(true);
+    expect(acceleratorLabel("gpu:0,1")).toBe("GPU");
   });
 
   it("the fit check counts the VRAM of every listed GPU", () => {

@@ -154,3 +154,40 @@ describe.runIf(process.platform === "linux")("a running vllm stub", () => {
     expect(stub.stderr()).toContain("Shutting down FastAPI HTTP server.");
   });
 });
+
+describe.runIf(process.platform === "linux")("a vllm stub with an API key", () => {
+  it("keeps /health open, refuses /v1 without the bearer key: readiness reports the refused key", async () => {
+    const port = await freePort();
+    const endpoint = `http://127.0.0.1:${port}`;
+    const stub = runStub(["serve", model, "--host", "127.0.0.1", "--port", String(port)], {
+      VLLM_API_KEY: "k-123",
+    });
+    try {
+      const keyless = defaultRuntimeSpec("v", { adapter: "vllm", model });
+      const outcome = await until(
+        async () => {
+          const o = await vllmAdapter.probeHealth(endpoint, keyless, 1_000);
+          return o.kind === "refused" ? undefined : o;
+        },
+        20_000,
+        "the stub to listen",
+      );
+      expect(outcome).toMatchObject({ kind: "auth", status: 401 });
+      process.env.RMX_TEST_VLLM_STUB_KEY = "k-123";
+      const keyed = defaultRuntimeSpec("v", {
+        adapter: "vllm",
+        model,
+        api_key_env: "RMX_TEST_VLLM_STUB_KEY",
+      });
+      const withKey = await vllmAdapter.probeHealth(endpoint, keyed, 1_000);
+      // The key passes; without --served-model-name vLLM serves the model under its path, not "tiny-llama".
+      expect(withKey.kind, JSON.stringify(withKey)).toBe("error");
+      expect(withKey.kind !== "ok" && withKey.message).toContain(`serves [${JSON.stringify(model)}]`);
+      expect(await vllmAdapter.scrapeMetrics(endpoint, 1_000)).toMatchObject({ tokens_predicted_total: 0 });
+    } finally {
+      delete process.env.RMX_TEST_VLLM_STUB_KEY;
+      stub.proc.kill("SIGTERM");
+      await stub.exited;
+    }
+  });
+});
