@@ -12,6 +12,7 @@ import { hardwareTarget } from "../../daemon/hardware/placement.js";
 import { fitForEstimate } from "../../daemon/matrix/compose.js";
 import { runtimeCellKey } from "../../daemon/matrix/keys.js";
 import { matchPin, parsePinPattern } from "../../daemon/policy/pins.js";
+import { QuickActions, type QuickActionsHost } from "../../daemon/policy/quick-actions.js";
 import { acceleratorLabel } from "../../daemon/status/compose.js";
 import type { HardwareInventory } from "../../ipc/protocol/hardware.js";
 import { defaultRuntimeSpec } from "../support/runtime-spec.js";
@@ -246,5 +247,28 @@ describe("vllm defaults", () => {
     ).runtimes[0];
     expect(own?.stop.grace_ms).toBe(2_000);
     expect(own?.health.start_timeout_ms).toBe(15 * 60_000);
+  });
+});
+
+describe("runtime.switch to a GPU list", () => {
+  const host = (adapter: "llama.cpp" | "vllm") => {
+    const rt = { id: "r", state: "ready", spec: spec({ adapter, id: "r", hardware: "gpu:0" }) };
+    return {
+      runtimes: new Map([["r", rt]]),
+      getRuntime: () => rt,
+      resolveModelPath: (m: string | undefined) => m,
+      resolveHardware: (id: string) => hardwareTarget(id, inv),
+      inventory: () => inv,
+      sandboxes: () => [],
+    } as unknown as QuickActionsHost;
+  };
+  const logger = { info() {}, warn() {}, error() {} };
+
+  it("is refused for an adapter without multiGpu, naming the value, before anything changes", async () => {
+    const quick = new QuickActions(host("llama.cpp"), logger, () => {});
+    await expect(quick.switchRuntime({ id: "r", hardware: "gpu:0,1" })).rejects.toMatchObject({
+      code: "CONFIG_INVALID",
+      message: expect.stringMatching(/^hardware gpu:0,1 is a GPU list, which adapter llama\.cpp cannot use/),
+    });
   });
 });
