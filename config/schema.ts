@@ -33,7 +33,7 @@
  *     cwd: /tmp
  *     host: 127.0.0.1               # default 127.0.0.1
  *     port: 8081                    # omitted → allocated at each start
- *     hardware: gpu:0               # cpu | gpu:N (default cpu)
+ *     hardware: gpu:0               # cpu | gpu:N | gpu:N,M (vllm only) (default cpu)
  *     sandbox: none                 # none | bwrap | systemd-run, or { kind: systemd-run, memory_max: 8GB, cpu_quota: 200 }
  *                                   #   bwrap also takes { kind: bwrap, ro_binds: [/data] }
  *     auto_start: true              # default true: started with the daemon
