@@ -1,11 +1,13 @@
 /**
  * Every model file format rmxd reads, told apart by the file's magic: GGUF (llama.cpp) and whisper.cpp's GGML
- * `.bin`, each with its memory estimate for the fit check. A new format (ONNX…) is a new branch here and a new
+ * `.bin`, each with its memory estimate for the fit check; a directory is a Hugging Face model (vLLM's). A new format (ONNX…) is a new branch here and a new
  * `ModelFormat` in adapters/types.ts.
  */
+import { stat } from "node:fs/promises";
 import { estimateMemory, type MemoryEstimate } from "./shared/gguf/estimate.js";
 import { openModelFile } from "./shared/gguf/open-model.js";
 import { type GgufInfo, readGguf } from "./shared/gguf/reader.js";
+import { estimateHfMemory, type HfModelInfo, readHfModel } from "./vllm/hf/model.js";
 import {
   estimateWhisperMemory,
   GGML_MAGIC,
@@ -15,7 +17,8 @@ import {
 
 export type ModelReading =
   | { format: "gguf"; info: GgufInfo; estimate: MemoryEstimate }
-  | { format: "whisper-ggml"; info: WhisperModelInfo; estimate: MemoryEstimate };
+  | { format: "whisper-ggml"; info: WhisperModelInfo; estimate: MemoryEstimate }
+  | { format: "hf-dir"; info: HfModelInfo; estimate: MemoryEstimate };
 
 /** The first four bytes as a little-endian uint32; `undefined` for a shorter file or one that cannot be opened. */
 async function magicOf(file: string): Promise<number | undefined> {
@@ -35,6 +38,10 @@ async function magicOf(file: string): Promise<number | undefined> {
  * whose errors (MODEL_MISSING, MODEL_INVALID naming the file) stay what they were for a GGUF-only daemon.
  */
 export async function readModel(file: string, opts: { context?: number } = {}): Promise<ModelReading> {
+  if ((await stat(file).catch(() => undefined))?.isDirectory() === true) {
+    const info = await readHfModel(file);
+    return { format: "hf-dir", info, estimate: estimateHfMemory(info, opts) };
+  }
   if ((await magicOf(file)) === GGML_MAGIC) {
     const info = await readWhisperModel(file);
     return { format: "whisper-ggml", info, estimate: estimateWhisperMemory(info) };

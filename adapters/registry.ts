@@ -5,6 +5,7 @@ import { llamaCppAdapter } from "./llama-cpp/adapter.js";
 import { llamaStubAdapter } from "./llama-stub/adapter.js";
 import { remoteAdapter } from "./remote/adapter.js";
 import type { Adapter, AdapterKey } from "./types.js";
+import { vllmAdapter } from "./vllm/adapter.js";
 import { whisperCppAdapter } from "./whisper-cpp/adapter.js";
 
 /** Every backend rmxd knows, by `adapter:` value. Adding a backend: its folder, and one line here. */
@@ -14,6 +15,7 @@ const ADAPTERS: Record<AdapterKind, Adapter> = {
   command: commandAdapter,
   remote: remoteAdapter,
   "whisper.cpp": whisperCppAdapter,
+  vllm: vllmAdapter,
 };
 
 export function getAdapter(kind: AdapterKind): Adapter {

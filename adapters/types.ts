@@ -1,11 +1,13 @@
 import type { AdapterKind, RuntimeSpec } from "../base/spec.js";
 
 export interface HardwareTarget {
-  /** `cpu` or `gpu:N`. */
+  /** `cpu`, `gpu:N`, or a list `gpu:0,1` (adapters with `multiGpu` only). */
   id: string;
   kind: "cpu" | "gpu";
-  /** Device index for `gpu:N`; required when `kind` is `gpu`. */
+  /** Device index for `gpu:N` (the first of a list); required when `kind` is `gpu`. */
   index?: number;
+  /** Every listed GPU's device index, in order; set for a list (`gpu:0,1`) only. */
+  indices?: number[];
   vendor?: "nvidia" | "amd" | "apple" | "intel" | "unknown";
 }
 
@@ -78,9 +80,16 @@ export type Capability = (typeof CAPABILITIES)[number];
 
 /**
  * What a runtime's `model` is. `gguf`: a file rmxd reads (header facts, memory estimate, fit, parameter
- * cache); `whisper-ggml`: whisper.cpp's GGML `.bin` (header facts, estimate, fit); `name`: a name the endpoint serves, never read (remote). New formats (e.g. `onnx`) join here.
+ * cache); `whisper-ggml`: whisper.cpp's GGML `.bin` (header facts, estimate, fit); `hf-dir`: a Hugging Face
+ * model directory (config.json + safetensors headers: facts, estimate, fit); `name`: a name the endpoint serves, never read (remote). New formats (e.g. `onnx`) join here.
  */
-export type ModelFormat = "gguf" | "whisper-ggml" | "name";
+export type ModelFormat = "gguf" | "whisper-ggml" | "hf-dir" | "name";
+
+/** Start-up and stop timings a backend needs beyond the built-in defaults (vLLM loads for minutes). */
+export interface AdapterDefaults {
+  startTimeoutMs?: number;
+  stopGraceMs?: number;
+}
 
 /** Runtime config keys an adapter may need or accept beyond the common ones. */
 export type AdapterKey = "model" | "binary" | "url" | "api_key_env" | "threads";
@@ -111,6 +120,12 @@ export interface Adapter {
   /** The matrix scrapes `/metrics` and `/slots` (llama-server's) of its live runtimes each tick. */
   readonly scrapesLoad: boolean;
   readonly config: AdapterConfigRules;
+  /** May run on a list of GPUs (`hardware: gpu:0,1`); any other adapter given a list is a config error. */
+  readonly multiGpu?: boolean;
+  /** Defaults of its own over the built-in ones (a config's `defaults:` and the runtime's own keys still win). */
+  readonly defaults?: AdapterDefaults;
+  /** Checks the resolved model before launch (throws MODEL_MISSING/MODEL_INVALID); default: a readable file. */
+  assertModel?(modelPath: string): Promise<void>;
   /** What a user can set when the binary is not found (`configKey` is e.g. `runtimes[0].binary`), if anything. */
   binaryHint(configKey: string): string | undefined;
   /** Base URL rmxd talks to: a remote's `url`, else `http://host:port` once a port is known. */

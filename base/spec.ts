@@ -3,9 +3,9 @@
  * and what adapters/ and daemon/ consume. The bottom layer: imports nothing.
  */
 
-export type AdapterKind = "llama.cpp" | "llama-stub" | "command" | "remote" | "whisper.cpp";
+export type AdapterKind = "llama.cpp" | "llama-stub" | "command" | "remote" | "whisper.cpp" | "vllm";
 export type SandboxKind = "none" | "bwrap" | "systemd-run";
-/** `cpu` or `gpu:N`. */
+/** `cpu`, `gpu:N`, or `gpu:0,1` (a GPU list, vLLM's tensor parallelism). */
 export type HardwareId = string;
 
 export interface InferenceProbeSpec {

@@ -1,7 +1,7 @@
 import path from "node:path";
 import { Cron } from "croner";
-import { adaptersAccepting, getAdapter } from "../adapters/registry.js";
-import type { AdapterKey } from "../adapters/types.js";
+import { ADAPTER_KINDS, adaptersAccepting, getAdapter } from "../adapters/registry.js";
+import type { Adapter, AdapterKey } from "../adapters/types.js";
 import { looksLikePath } from "../base/model-ref.js";
 import type {
   BackoffSpec,
@@ -174,7 +174,7 @@ export function resolveConfig(
   }
 
   const runtimes = (file.runtimes ?? []).map((rt, index) =>
-    resolveRuntime(rt, index, { ctx, defaults, modelIds, problem }),
+    resolveRuntime(rt, index, { ctx, defaults, fileDefaults, modelIds, problem }),
   );
   uniqueIds("runtimes", runtimes);
   const runtimeIds = new Set(runtimes.map((r) => r.id));
@@ -352,12 +352,33 @@ function onlyFor(key: AdapterKey): string {
   return `${key} applies only to ${kinds.length === 1 ? "adapter" : "adapters"} ${list}`;
 }
 
+/** Built-in defaults, then the adapter's own (vLLM's long start-up), then the file's `defaults:`. */
+function adapterDefaults(
+  adapter: Adapter,
+  defaults: RuntimeDefaults,
+  fileDefaults: DeepPartial<RuntimeDefaults> | undefined,
+): RuntimeDefaults {
+  const own = adapter.defaults;
+  if (own === undefined) return defaults;
+  const layer: DeepPartial<RuntimeDefaults> = compact({
+    health: own.startTimeoutMs !== undefined ? { start_timeout_ms: own.startTimeoutMs } : undefined,
+    stop: own.stopGraceMs !== undefined ? { grace_ms: own.stopGraceMs } : undefined,
+  });
+  return deepMerge<RuntimeDefaults>(BUILTIN_RUNTIME_DEFAULTS, layer, fileDefaults);
+}
+
+function multiGpuAdapters(): string {
+  return ADAPTER_KINDS.filter((kind) => getAdapter(kind).multiGpu === true).join(", ");
+}
+
 function resolveRuntime(
   rt: RuntimeFile,
   index: number,
   env: {
     ctx: ResolveContext;
     defaults: RuntimeDefaults;
+    /** The file's own `defaults:`, laid over an adapter's defaults (`defaults` has them over the built-in ones). */
+    fileDefaults: DeepPartial<RuntimeDefaults> | undefined;
     modelIds: ReadonlySet<string>;
     problem: (p: ConfigPath, message: string) => void;
   },
@@ -396,8 +417,15 @@ function resolveRuntime(
     problem([...at, "threads"], onlyFor("threads"));
   }
 
+  if (rt.hardware?.includes(",") && adapter.multiGpu !== true) {
+    problem(
+      [...at, "hardware"],
+      `hardware ${describeValue(rt.hardware)} is a GPU list, which adapter ${rt.adapter} cannot use (only ${multiGpuAdapters()}); name one GPU (gpu:N)`,
+    );
+  }
+
   const ownBlocks = blocksPart(rt);
-  const blocks = deepMerge<RuntimeDefaults>(defaults, ownBlocks);
+  const blocks = deepMerge<RuntimeDefaults>(adapterDefaults(adapter, defaults, env.fileDefaults), ownBlocks);
   // Blame the runtime only for a pair it sets itself; a bad `defaults:` is reported once, there.
   for (const { block, low, high, message } of orderingProblems(blocks)) {
     const own = ownBlocks?.[block] as Record<string, unknown> | undefined;

@@ -33,7 +33,7 @@
  *     cwd: /tmp
  *     host: 127.0.0.1               # default 127.0.0.1
  *     port: 8081                    # omitted → allocated at each start
- *     hardware: gpu:0               # cpu | gpu:N (default cpu)
+ *     hardware: gpu:0               # cpu | gpu:N | gpu:N,M (vllm only) (default cpu)
  *     sandbox: none                 # none | bwrap | systemd-run, or { kind: systemd-run, memory_max: 8GB, cpu_quota: 200 }
  *                                   #   bwrap also takes { kind: bwrap, ro_binds: [/data] }
  *     auto_start: true              # default true: started with the daemon
@@ -87,7 +87,8 @@ import {
 import { LISTEN_PATTERN } from "./http-listen.js";
 
 export const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
-export const HARDWARE_PATTERN = /^(cpu|gpu:\d{1,3})$/;
+/** `gpu:0,1` is a GPU list (tensor parallelism); only adapters with `multiGpu` accept one (config/resolve.ts). */
+export const HARDWARE_PATTERN = /^(cpu|gpu:\d{1,3}(,\d{1,3})*)$/;
 export const ENV_NAME_PATTERN = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 /** The `adapter:` values: the registry's (adapters/registry.ts). */
@@ -341,7 +342,11 @@ export const runtimeFileSchema = mapping(
       .max(65535, { error: "expected a port number (1-65535)" })
       .describe("Fixed port (1 to 65535); omitted: allocated at each start.")
       .optional(),
-    hardware: matching(HARDWARE_PATTERN, "cpu or gpu:N", "Hardware: cpu or gpu:N.").optional(),
+    hardware: matching(
+      HARDWARE_PATTERN,
+      "cpu or gpu:N",
+      "Hardware: cpu or gpu:N (vllm: also a GPU list gpu:N,M).",
+    ).optional(),
     sandbox: sandboxFileSchema.optional(),
     auto_start: bool("Start when the daemon starts (default true).").optional(),
     context: positiveInt("Context size (-c).", { min: 1, max: 16_777_216 }).optional(),

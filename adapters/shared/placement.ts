@@ -1,6 +1,15 @@
 import { RmxError } from "../../base/errors.js";
 import type { HardwareTarget } from "../types.js";
 
+/**
+ * The N of each `gpu:N` a hardware id names: `gpu:3` → [3], `gpu:0,1` → [0, 1], `cpu` (or anything else) → [].
+ * These are rmxd's hardware ids (the inventory's `gpu:N`), not vendor-local device indices.
+ */
+export function gpuIndices(hardwareId: string): number[] {
+  const list = /^gpu:(\d+(?:,\d+)*)$/.exec(hardwareId)?.[1];
+  return list === undefined ? [] : list.split(",").map(Number);
+}
+
 /** The device index of a `gpu:N` target; HARDWARE_UNKNOWN when it has none. */
 export function gpuIndex(hardware: HardwareTarget): number {
   const index = hardware.index ?? Number(/^gpu:(\d+)$/.exec(hardware.id)?.[1]);

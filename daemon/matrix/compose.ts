@@ -11,6 +11,7 @@ import {
   type MemoryEstimate,
 } from "../../adapters/shared/gguf/estimate.js";
 import type { GgufInfo } from "../../adapters/shared/gguf/reader.js";
+import { gpuIndices } from "../../adapters/shared/placement.js";
 import type { LlamaMetrics, SlotInfo } from "../../adapters/types.js";
 import type { Clock } from "../../base/clock.js";
 import { rfc3339 } from "../../base/clock.js";
@@ -96,7 +97,7 @@ function byText(a: string, b: string): number {
 function hardwareOrder(a: string, b: string): number {
   const rank = (id: string): [number, number] => {
     if (id === "cpu") return [0, 0];
-    const gpu = /^gpu:(\d+)$/.exec(id);
+    const gpu = /^gpu:(\d+)(?:,\d+)*$/.exec(id); // a list sorts by its first GPU
     if (gpu) return [1, Number(gpu[1])];
     return id === REMOTE_HARDWARE ? [3, 0] : [2, 0];
   };
@@ -165,9 +166,14 @@ function fitTarget(
     const available = (sample?.memory.available_bytes ?? inventory.memory.total_bytes) + ownRss;
     return { kind: "cpu", id: "cpu", available_bytes: Math.min(available, inventory.memory.total_bytes) };
   }
-  const gpu = inventory.gpus.find((g) => g.id === hardware);
-  if (gpu === undefined) return undefined;
-  const vram = gpu.vram_bytes ?? sample?.gpus.find((g) => g.id === hardware)?.vram_total_bytes;
+  // A GPU list (`gpu:0,1`, tensor parallelism) holds the model across its GPUs: the sum of their VRAM.
+  const ids = gpuIndices(hardware).map((n) => `gpu:${n}`);
+  const gpus = ids.map((id) => inventory.gpus.find((g) => g.id === id));
+  if (ids.length === 0 || gpus.includes(undefined)) return undefined;
+  const vrams = gpus.map(
+    (gpu) => gpu?.vram_bytes ?? sample?.gpus.find((g) => g.id === gpu?.id)?.vram_total_bytes,
+  );
+  const vram = vrams.includes(undefined) ? undefined : sumDefined(vrams);
   return vram === undefined ? { kind: "gpu", id: hardware } : { kind: "gpu", id: hardware, vram_bytes: vram };
 }
 

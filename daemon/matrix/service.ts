@@ -205,7 +205,8 @@ class Matrix implements MatrixService {
       if (file === undefined || this.runtimeModels.has(file) || this.reading.has(file)) continue;
       if (this.host.models.get(file) !== undefined) continue;
       this.reading.add(file);
-      readModel(file).then(
+      // The context sizes an HF model's KV estimate (GGUF estimates are recomputed per cell with it anyway).
+      readModel(file, rt.spec.context !== undefined ? { context: rt.spec.context } : {}).then(
         (read) =>
           this.runtimeModels.set(
             file,

@@ -31,7 +31,8 @@ export interface PinScope {
 }
 
 const SANDBOX_KINDS: readonly SandboxKind[] = ["none", "bwrap", "systemd-run"];
-const HARDWARE_LITERAL = /^(cpu|gpu:\d+)$/;
+/** `gpu:0,1` too: the hardware of a vLLM cell over a GPU list. */
+const HARDWARE_LITERAL = /^(cpu|gpu:\d+(,\d+)*)$/;
 const HARDWARE_GLOB = /^[a-z0-9:*]+$/;
 const SANDBOX_GLOB = /^[a-z*-]+$/;
 

@@ -140,9 +140,18 @@ export class QuickActions {
     this.refuseIfBusy(rt.id, "switch");
     const host = this.checks();
     const hardware = p.hardware === undefined ? spec.hardware : checkHardware(host, p.hardware, keeps);
+    const adapter = getAdapter(spec.adapter);
+    if (hardware.includes(",") && adapter.multiGpu !== true) {
+      throw new RmxError(
+        "CONFIG_INVALID",
+        `hardware ${hardware} is a GPU list, which adapter ${spec.adapter} cannot use (name one GPU, gpu:N); ${keeps}`,
+        { id: spec.id, hardware },
+      );
+    }
     const sandbox = p.sandbox === undefined ? spec.sandbox.kind : checkSandbox(host, p.sandbox, keeps);
     let check: ModelCheck | undefined;
-    if (spec.model !== undefined && hardware !== spec.hardware) {
+    // The GGUF check, as reload's: other formats are checked by the backend's launch (assertModel, its loader).
+    if (spec.model !== undefined && hardware !== spec.hardware && adapter.modelFormat === "gguf") {
       check = await checkModel(host, spec, spec.model, hardware, keeps);
     }
     const next: RuntimeSpec = { ...spec, hardware, sandbox: { ...spec.sandbox, kind: sandbox } };

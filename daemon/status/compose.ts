@@ -170,7 +170,7 @@ export interface NodeEntryInput {
 /** Fallback accelerator label when the hardware inventory is not at hand. */
 export function acceleratorLabel(hardware: HardwareId): string {
   if (hardware === "cpu") return "CPU";
-  if (/^gpu:\d+$/.test(hardware)) return "GPU";
+  if (/^gpu:\d+(,\d+)*$/.test(hardware)) return "GPU";
   return hardware;
 }
 

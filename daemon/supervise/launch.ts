@@ -67,7 +67,7 @@ async function contextFor(
 export async function prepareLaunch(spec: RuntimeSpec, deps: LaunchDeps): Promise<PreparedLaunch> {
   const hardware = deps.resolveHardware(spec.hardware);
   const modelPath = deps.resolveModelPath(spec.model);
-  if (modelPath !== undefined) await assertModelReadable(modelPath);
+  if (modelPath !== undefined) await (deps.adapter.assertModel ?? assertModelReadable)(modelPath);
   let port: number;
   if (spec.port !== undefined) {
     await assertPortFree(spec.host, spec.port);

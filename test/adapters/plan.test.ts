@@ -271,7 +271,7 @@ describe("registry", () => {
   });
 
   it("rejects an unknown kind from a config file", () => {
-    expectRmxError(() => getAdapter("vllm" as AdapterKind), "CONFIG_INVALID", 'unknown adapter "vllm"');
+    expectRmxError(() => getAdapter("tgi" as AdapterKind), "CONFIG_INVALID", 'unknown adapter "tgi"');
     expectRmxError(() => getAdapter("toString" as AdapterKind), "CONFIG_INVALID", "unknown adapter");
   });
 });

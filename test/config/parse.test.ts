@@ -402,7 +402,7 @@ runtimes:
         column: 14,
         path: "runtimes[0].adapter",
         message:
-          'expected one of llama.cpp, llama-stub, command, remote, whisper.cpp, got "llama-cpp" (did you mean "llama.cpp"?)',
+          'expected one of llama.cpp, llama-stub, command, remote, whisper.cpp, vllm, got "llama-cpp" (did you mean "llama.cpp"?)',
       },
       {
         line: 4,
@@ -635,7 +635,7 @@ runtimes:
         line: 15,
         column: 48,
         path: "runtimes[6].api_key_env",
-        message: "api_key_env applies only to adapters llama.cpp, llama-stub and remote",
+        message: "api_key_env applies only to adapters llama.cpp, llama-stub, remote and vllm",
       },
     ]);
   });

@@ -1,6 +1,7 @@
 /**
  * `rmx models`: every model the daemon knows, with GGUF facts, estimated need and fit per hardware id.
- * `rmx models inspect FILE [--context N]`: reads the file here, without the daemon.
+ * `rmx models inspect FILE [--context N]`: reads the file here, without the daemon; a directory is read as a
+ * Hugging Face model (vLLM's: config.json facts, safetensors parameter count).
  */
 
 import type { MemoryEstimate } from "../../../adapters/shared/gguf/estimate.js";
@@ -136,6 +137,14 @@ async function inspectLocally(file: string, context: number | undefined): Promis
 export async function run(ctx: CliContext, args: ParsedCommandArgs): Promise<number> {
   if (args.command[1] === "inspect") {
     const file = args.positionals[0] as string;
+    const hf = await import("../../../adapters/vllm/hf/inspect.js");
+    if (await hf.isDirectory(file)) {
+      const result = await hf.inspectHfDir(file, parseContext(stringValue(args, "context"), args.spec));
+      ctx.write(
+        ctx.json ? `${JSON.stringify(result, null, 2)}\n` : `${hf.renderHfInspect(result).join("\n")}\n`,
+      );
+      return ExitCode.OK;
+    }
     const result = await inspectLocally(file, parseContext(stringValue(args, "context"), args.spec));
     ctx.write(ctx.json ? `${JSON.stringify(result, null, 2)}\n` : `${renderInspect(result).join("\n")}\n`);
     return ExitCode.OK;
