@@ -122,6 +122,8 @@ export interface ActivityHost {
   readonly logger: Pick<Logger, "info">;
   readonly runtimes: ReadonlyMap<string, RuntimeSupervisor>;
   busyLeases(runtimeId: string): number;
+  /** Idle timers; real ones unless a test drives time. */
+  readonly timers?: Timers;
 }
 
 /** Makes room on a runtime's GPU and starts it there, one start per GPU at a time (swap-groups.ts). */
@@ -146,7 +148,11 @@ export class RuntimeActivity {
   private room: RoomMaker | undefined;
 
   constructor(private readonly host: ActivityHost) {
-    this.tracker = new IdleTracker({ clock: host.clock, onIdle: (id) => this.onIdle(id) });
+    this.tracker = new IdleTracker({
+      clock: host.clock,
+      ...(host.timers !== undefined ? { timers: host.timers } : {}),
+      onIdle: (id) => this.onIdle(id),
+    });
   }
 
   /** Every runtime's idle TTL from its spec; in-flight counts of runtimes no longer configured go. */
