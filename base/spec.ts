@@ -157,6 +157,8 @@ export interface HttpSpec {
   /** Origins answered with CORS headers (and preflight); empty: no CORS. */
   cors_origins: string[];
   max_body_bytes: number;
+  /** Largest multipart upload (POST /v1/audio/transcriptions); OpenAI's own limit is 25 MB. */
+  max_upload_bytes: number;
   headers_timeout_ms: number;
   /** Longest gap between two chunks of a request body. */
   body_timeout_ms: number;

@@ -62,6 +62,7 @@ export const BUILTIN_DAEMON_DEFAULTS: DaemonDefaults = {
     allowed_hosts: [],
     cors_origins: [],
     max_body_bytes: 4 * 1024 * 1024,
+    max_upload_bytes: 25 * 1024 * 1024,
     headers_timeout_ms: 10_000,
     body_timeout_ms: 10_000,
     start_timeout_ms: 120_000,

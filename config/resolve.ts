@@ -263,6 +263,7 @@ function resolveHttp(
         allowed_hosts: file.allowed_hosts,
         cors_origins: file.cors_origins,
         max_body_bytes: file.max_body,
+        max_upload_bytes: file.max_upload,
         headers_timeout_ms: file.headers_timeout,
         body_timeout_ms: file.body_timeout,
         start_timeout_ms: file.start_timeout,

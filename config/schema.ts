@@ -11,7 +11,7 @@
  *        max_batch: 100, max_json_depth: 64 }
  * policy: { allow_fallback: true, allow_remote: false, allow_cpu: true, required_sandbox: bwrap, restore_after: 30s }
  * http: { listen: 127.0.0.1:8765, auth: token, metrics_auth: token, allowed_hosts: [], cors_origins: [], max_body: 4MB,
- *         headers_timeout: 10s, body_timeout: 10s, start_timeout: 120s, queue: 64, upstream_timeout: 5m }
+ *         max_upload: 25MB, headers_timeout: 10s, body_timeout: 10s, start_timeout: 120s, queue: 64, upstream_timeout: 5m }
  * defaults:                  # daemon-wide defaults for every runtime; per-runtime keys override (deep merge)
  *   health: { path: /health, interval: 5s, timeout: 2s, failure_threshold: 3, start_timeout: 120s,
  *             start_poll_initial: 10ms, start_poll_max: 50ms,
@@ -65,7 +65,7 @@
  *   `http.headers_timeout`, `http.body_timeout`: 100ms to 10m.
  * - sizes: `ipc.max_line_bytes` 1KB to 256MB; `ipc.max_unsent_per_connection` 64KB to 1GB;
  *   `ipc.max_unsent_total` 64KB to 16GB; `http.max_body` 1KB to 256MB; `logs.max_bytes` 64KB to 1TB;
- *   `sandbox.memory_max` 1MB to 1024TB.
+ *   `http.max_upload` 1KB to 1GB; `sandbox.memory_max` 1MB to 1024TB.
  * - counts: `http.queue` 1 to 100000; `ipc.max_connections` 1 to 65536; `ipc.subscriber_queue` 1 to 1000000;
  *   `ipc.max_batch` 1 to 100000; `ipc.max_json_depth` 8 to 1000; `health.failure_threshold`
  *   1 to 1000000; `restart_budget.max_restarts` 0 to 10000; `restart_budget.window_seconds` 1 to 86400;
@@ -456,6 +456,10 @@ export const configFileSchema = mapping(
           "Origins given CORS headers.",
         ).optional(),
         max_body: size("Largest request body.", { min: KiB, max: 256 * MiB }).optional(),
+        max_upload: size("Largest audio upload (multipart, POST /v1/audio/transcriptions).", {
+          min: KiB,
+          max: 1024 * MiB,
+        }).optional(),
         headers_timeout: duration("Longest time to receive a request's headers.", {
           min: 100,
           max: 600_000,

@@ -20,6 +20,8 @@ export interface TranscriptionInput {
   filename: string;
   response_format: ResponseFormat;
   language?: string;
+  prompt?: string;
+  temperature?: number;
 }
 
 export interface TranscriptionReply {
@@ -62,6 +64,8 @@ export async function postTranscription(
     { name: "response_format", value: input.response_format },
   ];
   if (input.language !== undefined) fields.push({ name: "language", value: input.language });
+  if (input.prompt !== undefined) fields.push({ name: "prompt", value: input.prompt });
+  if (input.temperature !== undefined) fields.push({ name: "temperature", value: String(input.temperature) });
   const form = buildMultipart(fields);
   const done = recorder.begin(base);
   const started = performance.now();

@@ -19,6 +19,7 @@ import { INFERENCE_ROUTES, type InferenceContext, type InferenceRoute, serveInfe
 import { listModels } from "./models.js";
 import type { Route } from "./observability-host.js";
 import { GatewayStats } from "./stats.js";
+import { serveTranscriptions, TRANSCRIPTIONS_ROUTE } from "./transcriptions.js";
 
 export type { GatewayView };
 
@@ -177,6 +178,7 @@ export class Gateway {
       sendJson(res, 200, listModels(this.host.routing.candidates(), this.createdSeconds), verdict.cors);
       return;
     }
+    if (path === TRANSCRIPTIONS_ROUTE) return void serveTranscriptions(this.ctx, req, res, verdict.cors);
     if ((INFERENCE_ROUTES as readonly string[]).includes(path)) {
       if (req.method !== "POST") {
         sendError(

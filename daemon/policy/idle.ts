@@ -122,11 +122,14 @@ export interface ActivityHost {
   readonly logger: Pick<Logger, "info">;
   readonly runtimes: ReadonlyMap<string, RuntimeSupervisor>;
   busyLeases(runtimeId: string): number;
+  /** Idle timers; real ones unless a test drives time. */
+  readonly timers?: Timers;
 }
 
-/** Makes room on a runtime's GPU before it starts (swap-groups.ts). */
+/** Makes room on a runtime's GPU and starts it there, one start per GPU at a time (swap-groups.ts). */
 export interface RoomMaker {
-  makeRoom(rt: RuntimeSupervisor, deadline: number): Promise<void>;
+  /** Runs `start` once the runtime may start; throws TIMEOUT at `deadline`. */
+  startWithRoom(rt: RuntimeSupervisor, deadline: number, start: () => void): Promise<void>;
   wakeWaiters(): void;
 }
 
@@ -145,7 +148,11 @@ export class RuntimeActivity {
   private room: RoomMaker | undefined;
 
   constructor(private readonly host: ActivityHost) {
-    this.tracker = new IdleTracker({ clock: host.clock, onIdle: (id) => this.onIdle(id) });
+    this.tracker = new IdleTracker({
+      clock: host.clock,
+      ...(host.timers !== undefined ? { timers: host.timers } : {}),
+      onIdle: (id) => this.onIdle(id),
+    });
   }
 
   /** Every runtime's idle TTL from its spec; in-flight counts of runtimes no longer configured go. */
@@ -214,8 +221,9 @@ export class RuntimeActivity {
     for (;;) {
       if (rt.state === "ready") return;
       if (startable()) {
-        await this.room?.makeRoom(rt, deadline);
-        if (startable()) {
+        // Checked again under the GPU's turn: another request may have started it meanwhile.
+        const start = () => {
+          if (!startable()) return;
           this.host.logger.info(
             { runtime: rt.id },
             rt.state === "idle"
@@ -224,7 +232,9 @@ export class RuntimeActivity {
           );
           this.touch(rt.id);
           rt.start();
-        }
+        };
+        if (this.room === undefined) start();
+        else await this.room.startWithRoom(rt, deadline, start);
       }
       const remaining = deadline - this.host.clock.now();
       if (remaining <= 0) throw timeoutError(rt, 0);

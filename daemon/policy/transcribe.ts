@@ -6,6 +6,7 @@
 import { postTranscription, type ResponseFormat } from "../../adapters/whisper-cpp/transcribe-backend.js";
 import { RmxError } from "../../base/errors.js";
 import { MAX_AUDIO_BYTES, type TranscribeResult } from "../../ipc/protocol/transcribe.js";
+import type { RuntimeSupervisor } from "../supervise/runtime.js";
 import type { ChatHost } from "./chat.js";
 import type { ResolveRequest } from "./resolve.js";
 import { noEligibleCell } from "./routing.js";
@@ -23,6 +24,10 @@ export interface TranscribeInput {
   filename: string;
   response_format: ResponseFormat;
   language?: string;
+  /** Text that conditions the decoder (whisper-server's `prompt`). */
+  prompt?: string;
+  /** Sampling temperature, 0 to 1 (whisper-server's `temperature`). */
+  temperature?: number;
   model?: string;
   agent?: string;
   project?: string;
@@ -56,12 +61,28 @@ export async function transcribe(host: TranscribeHost, input: TranscribeInput): 
       },
     );
   }
+  return transcribeOn(host, { cell: ref.cell, rt }, input, deadline, (r) => host.ensureReady(r, deadline));
+}
+
+/**
+ * One transcription on a chosen runtime: busy from here (never idled or swapped out), woken by `wake` (the
+ * socket wakes an idle runtime; the gateway also starts a stopped one, from its bounded queue), posted
+ * until `deadline`, counted under the cell.
+ */
+export async function transcribeOn(
+  host: Pick<TranscribeHost, "placeOf" | "begin" | "record" | "now">,
+  target: { cell: string; rt: RuntimeSupervisor },
+  input: Omit<TranscribeInput, "model" | "agent" | "project" | "timeout_ms">,
+  deadline: number,
+  wake: (rt: RuntimeSupervisor) => Promise<void>,
+): Promise<TranscribeResult> {
+  const { rt } = target;
   const place = host.placeOf(rt);
   const end = host.begin(rt.id);
   const started = host.now();
   let ok = false;
   try {
-    await host.ensureReady(rt, deadline);
+    await wake(rt);
     const endpoint = rt.endpoint;
     if (endpoint === undefined) {
       throw new RmxError(
@@ -77,11 +98,13 @@ export async function transcribe(host: TranscribeHost, input: TranscribeInput): 
         filename: input.filename,
         response_format: input.response_format,
         ...(input.language !== undefined ? { language: input.language } : {}),
+        ...(input.prompt !== undefined ? { prompt: input.prompt } : {}),
+        ...(input.temperature !== undefined ? { temperature: input.temperature } : {}),
       },
       Math.max(1, deadline - host.now()),
     );
     ok = true;
-    return { ...reply, cell: ref.cell, runtime: rt.id, model: place.model };
+    return { ...reply, cell: target.cell, runtime: rt.id, model: place.model };
   } finally {
     end();
     host.record(place.key, host.now() - started, ok, TRANSCRIBE_ROUTE);

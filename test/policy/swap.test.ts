@@ -7,7 +7,7 @@ const GIB = 1024 ** 3;
 
 const member = fc.record({
   id: fc.constantFrom("a", "b", "c", "d", "e", "f"),
-  gpu: fc.constantFrom("gpu:0", "gpu:1"),
+  gpus: fc.constantFrom(["gpu:0"], ["gpu:1"]),
   needBytes: fc.option(
     fc.integer({ min: 1, max: 16 }).map((g) => g * GIB),
     { nil: undefined },
@@ -18,12 +18,23 @@ const member = fc.record({
 });
 const world = fc.record({
   members: fc.uniqueArray(member, { selector: (m) => m.id, minLength: 1, maxLength: 6 }),
-  vram: fc.integer({ min: 4, max: 40 }).map((g) => g * GIB),
+  vram: fc.integer({ min: 4, max: 40 }).map(
+    (g) =>
+      new Map([
+        ["gpu:0", g * GIB],
+        ["gpu:1", g * GIB],
+      ]),
+  ),
   now: fc.integer({ min: 1_000_000, max: 2_000_000 }),
 });
 
 const onGpu = (ms: SwapMember[], start: SwapMember) =>
-  ms.filter((m) => m.id !== start.id && m.gpu === start.gpu && m.running && m.needBytes !== undefined);
+  ms.filter(
+    (m) => m.id !== start.id && m.gpus[0] === start.gpus[0] && m.running && m.needBytes !== undefined,
+  );
+/** The size of the start's GPU (both GPUs are the same size here). */
+const sizeOf = (vram: ReadonlyMap<string, number>, start: SwapMember) =>
+  vram.get(start.gpus[0] as string) ?? 0;
 
 describe("planSwap", () => {
   it("never stops a runtime with requests in flight, and never stops the one starting", () => {
@@ -36,7 +47,7 @@ describe("planSwap", () => {
           const v = members.find((m) => m.id === id) as SwapMember;
           expect(v.busy).toBe(0);
           expect(v.running).toBe(true);
-          expect(v.gpu).toBe(start.gpu);
+          expect(v.gpus).toEqual(start.gpus);
           expect(id).not.toBe(start.id);
         }
       }),
@@ -51,7 +62,7 @@ describe("planSwap", () => {
         if (d.kind !== "stop" || start.needBytes === undefined) return;
         const left = onGpu(members, start).filter((m) => !d.victims.includes(m.id));
         const used = left.reduce((s, m) => s + (m.needBytes ?? 0), 0);
-        expect(used + start.needBytes).toBeLessThanOrEqual(vram);
+        expect(used + start.needBytes).toBeLessThanOrEqual(sizeOf(vram, start));
         expect(d.reason).toContain("least recently used");
       }),
     );
@@ -73,7 +84,7 @@ describe("planSwap", () => {
         const usedWithout = onGpu(members, start)
           .filter((m) => !last.includes(m.id))
           .reduce((s, m) => s + (m.needBytes ?? 0), 0);
-        expect(usedWithout + start.needBytes).toBeGreaterThan(vram);
+        expect(usedWithout + start.needBytes).toBeGreaterThan(sizeOf(vram, start));
       }),
     );
   });
@@ -89,10 +100,11 @@ describe("planSwap", () => {
         }
         const others = onGpu(members, start);
         const used = others.reduce((s, m) => s + (m.needBytes ?? 0), 0);
-        if (d.kind === "fits") expect(used + start.needBytes <= vram || start.needBytes > vram).toBe(true);
+        const size = sizeOf(vram, start);
+        if (d.kind === "fits") expect(used + start.needBytes <= size || start.needBytes > size).toBe(true);
         if (d.kind === "wait") {
           const busyUse = others.filter((m) => m.busy > 0).reduce((s, m) => s + (m.needBytes ?? 0), 0);
-          expect(busyUse + start.needBytes).toBeGreaterThan(vram);
+          expect(busyUse + start.needBytes).toBeGreaterThan(size);
           expect(d.busy.length).toBeGreaterThan(0);
         }
       }),
@@ -101,13 +113,14 @@ describe("planSwap", () => {
 
   it("names sizes, the GPU and the idle time in its reason", () => {
     const ms: SwapMember[] = [
-      { id: "a", gpu: "gpu:0", needBytes: 15 * GIB, running: true, busy: 0, lastRequestAt: 1000 },
-      { id: "b", gpu: "gpu:0", needBytes: 15 * GIB, running: false, busy: 1, lastRequestAt: 5000 },
+      { id: "a", gpus: ["gpu:0"], needBytes: 15 * GIB, running: true, busy: 0, lastRequestAt: 1000 },
+      { id: "b", gpus: ["gpu:0"], needBytes: 15 * GIB, running: false, busy: 1, lastRequestAt: 5000 },
     ];
-    const d = planSwap("b", ms, 24 * GIB, 6000);
+    const vram = new Map([["gpu:0", 24 * GIB]]);
+    const d = planSwap("b", ms, vram, 6000);
     expect(d).toMatchObject({ kind: "stop", victims: ["a"] });
     expect(d.reason).toMatch(/b needs 15\.0 GiB on gpu:0 \(24\.0 GiB\).*a \(15\.0 GiB, idle 5000 ms\)/);
-    const busyA = planSwap("b", [{ ...ms[0], busy: 1 } as SwapMember, ms[1] as SwapMember], 24 * GIB, 6000);
+    const busyA = planSwap("b", [{ ...ms[0], busy: 1 } as SwapMember, ms[1] as SwapMember], vram, 6000);
     expect(busyA).toMatchObject({ kind: "wait", busy: ["a"] });
   });
 });
