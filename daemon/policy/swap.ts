@@ -6,6 +6,8 @@
  * of its estimate on each. No I/O, no clock of its own: `now` comes from the caller's injected clock, only
  * for the reason's wording.
  */
+
+import { gpuIndices } from "../../adapters/shared/placement.js";
 import { formatBytes } from "../../base/format.js";
 
 export interface SwapMember {
@@ -96,13 +98,6 @@ export function planSwap(
     busy,
     reason: `${head}; only stopping ${busy.join(", ")}, which serve requests now, would make room: waiting for them to go idle`,
   };
-}
-
-/** `gpu:0` → [0]; `gpu:0,1` → [0, 1]; anything else (cpu, remote, malformed) → []. */
-export function gpuIndices(hardwareId: string): number[] {
-  const m = /^gpu:(\d+(?:,\d+)*)$/.exec(hardwareId);
-  if (m === null) return [];
-  return [...new Set((m[1] as string).split(",").map(Number))];
 }
 
 /** The swap groups (`gpu:N` ids, as the inventory names GPUs) a runtime placed on `hardwareId` belongs to. */

@@ -6,8 +6,9 @@
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { gpuIndices } from "../../adapters/shared/placement.js";
 import { GpuQueue, type Release } from "../../daemon/policy/gpu-queue.js";
-import { gpuIndices, planSwap, type SwapMember, shareOf, swapGroupsOf } from "../../daemon/policy/swap.js";
+import { planSwap, type SwapMember, shareOf, swapGroupsOf } from "../../daemon/policy/swap.js";
 
 const GIB = 1024 ** 3;
 const PLACES = [["gpu:0"], ["gpu:1"], ["gpu:0", "gpu:1"]] as const;
