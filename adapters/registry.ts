@@ -3,6 +3,7 @@ import type { AdapterKind } from "../base/spec.js";
 import { commandAdapter } from "./command/adapter.js";
 import { llamaCppAdapter } from "./llama-cpp/adapter.js";
 import { llamaStubAdapter } from "./llama-stub/adapter.js";
+import { onnxRuntimeAdapter } from "./onnxruntime/adapter.js";
 import { remoteAdapter } from "./remote/adapter.js";
 import type { Adapter, AdapterKey } from "./types.js";
 import { whisperCppAdapter } from "./whisper-cpp/adapter.js";
@@ -14,6 +15,7 @@ const ADAPTERS: Record<AdapterKind, Adapter> = {
   command: commandAdapter,
   remote: remoteAdapter,
   "whisper.cpp": whisperCppAdapter,
+  onnxruntime: onnxRuntimeAdapter,
 };
 
 export function getAdapter(kind: AdapterKind): Adapter {

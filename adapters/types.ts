@@ -63,6 +63,10 @@ export interface LlamaMetrics {
 export interface BackendMetrics extends LlamaMetrics {
   audio_seconds_total?: number;
   audio_busy_seconds_total?: number;
+  /** onnxruntime / Triton: successful inference requests, failed ones, and the seconds the successes took. */
+  inference_requests_total?: number;
+  inference_failures_total?: number;
+  inference_busy_seconds_total?: number;
 }
 
 /** One entry of llama-server's `/slots`. */
@@ -78,9 +82,10 @@ export type Capability = (typeof CAPABILITIES)[number];
 
 /**
  * What a runtime's `model` is. `gguf`: a file rmxd reads (header facts, memory estimate, fit, parameter
- * cache); `whisper-ggml`: whisper.cpp's GGML `.bin` (header facts, estimate, fit); `name`: a name the endpoint serves, never read (remote). New formats (e.g. `onnx`) join here.
+ * cache); `whisper-ggml`: whisper.cpp's GGML `.bin` (header facts, estimate, fit); `onnx`: an ONNX ModelProto
+ * (graph facts, weights, estimate, fit); `name`: a name the endpoint serves, never read (remote).
  */
-export type ModelFormat = "gguf" | "whisper-ggml" | "name";
+export type ModelFormat = "gguf" | "whisper-ggml" | "onnx" | "name";
 
 /** Runtime config keys an adapter may need or accept beyond the common ones. */
 export type AdapterKey = "model" | "binary" | "url" | "api_key_env" | "threads";
@@ -105,9 +110,10 @@ export interface Adapter {
   readonly modelFormat: ModelFormat;
   /**
    * The request protocol rmxd speaks to it: `openai` (adapters/shared/openai-client.ts), or whisper-server's
-   * multipart `/inference` upload (adapters/whisper-cpp/transcribe-backend.ts).
+   * multipart `/inference` upload (adapters/whisper-cpp/transcribe-backend.ts), or KServe v2 tensors
+   * (`POST /v2/models/{name}/infer`, adapters/onnxruntime/infer-backend.ts).
    */
-  readonly protocol: "openai" | "whisper-inference";
+  readonly protocol: "openai" | "whisper-inference" | "kserve-v2";
   /** The matrix scrapes `/metrics` and `/slots` (llama-server's) of its live runtimes each tick. */
   readonly scrapesLoad: boolean;
   readonly config: AdapterConfigRules;

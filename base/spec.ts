@@ -3,7 +3,7 @@
  * and what adapters/ and daemon/ consume. The bottom layer: imports nothing.
  */
 
-export type AdapterKind = "llama.cpp" | "llama-stub" | "command" | "remote" | "whisper.cpp";
+export type AdapterKind = "llama.cpp" | "llama-stub" | "command" | "remote" | "whisper.cpp" | "onnxruntime";
 export type SandboxKind = "none" | "bwrap" | "systemd-run";
 /** `cpu` or `gpu:N`. */
 export type HardwareId = string;
