@@ -90,7 +90,10 @@ async function main(): Promise<void> {
   face.ready(await createSession(ort, options));
   process.stderr.write(`rmx-onnx-server: model "${options.name}" ready (${options.provider})\n`);
   for (const signal of ["SIGTERM", "SIGINT"] as const)
-    process.once(signal, () => face.server.close(() => process.exit(EXIT.ok)));
+    process.once(signal, () => {
+      face.server.close(() => process.exit(EXIT.ok));
+      face.server.closeAllConnections();
+    });
 }
 
 void main();
