@@ -5,8 +5,15 @@
  */
 import { performance } from "node:perf_hooks";
 import { RmxError } from "../../base/errors.js";
-import type { InferTensor } from "../../ipc/protocol/infer.js";
 import { httpRequest } from "../shared/http.js";
+
+/** One KServe v2 JSON tensor; `data` is flat (row-major) or nested to the shape. */
+export interface InferTensor {
+  name: string;
+  shape: number[];
+  datatype: string;
+  data: unknown[];
+}
 
 export interface InferRequest {
   inputs: InferTensor[];

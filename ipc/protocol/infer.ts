@@ -1,12 +1,8 @@
 /** Wire shapes of `infer.respond` (KServe v2 tensors routed to a cell that serves `infer`). Types only. */
 
-/** One KServe v2 JSON tensor; `data` is flat (row-major) or nested to the shape. */
-export interface InferTensor {
-  name: string;
-  shape: number[];
-  datatype: string;
-  data: unknown[];
-}
+import type { InferTensor } from "../../adapters/onnxruntime/infer-backend.js";
+
+export type { InferTensor };
 
 export interface InferResult {
   /** The backend's answer: `model_name` and `outputs` as KServe v2 gives them. */
