@@ -1,9 +1,11 @@
 /**
  * Every model file format rmxd reads, told apart by the file's magic: GGUF (llama.cpp) and whisper.cpp's GGML
- * `.bin`, each with its memory estimate for the fit check; a directory is a Hugging Face model (vLLM's). A new format (ONNX…) is a new branch here and a new
- * `ModelFormat` in adapters/types.ts.
+ * `.bin`, ONNX (by name or protobuf shape), and a directory as a Hugging Face model (vLLM's), each with its
+ * memory estimate for the fit check. A new format is a new branch here and a new `ModelFormat` in
+ * adapters/types.ts.
  */
 import { stat } from "node:fs/promises";
+import { estimateOnnxMemory, type OnnxModelInfo, readOnnxModel } from "./onnxruntime/onnx-model.js";
 import { estimateMemory, type MemoryEstimate } from "./shared/gguf/estimate.js";
 import { openModelFile } from "./shared/gguf/open-model.js";
 import { type GgufInfo, readGguf } from "./shared/gguf/reader.js";
@@ -18,7 +20,21 @@ import {
 export type ModelReading =
   | { format: "gguf"; info: GgufInfo; estimate: MemoryEstimate }
   | { format: "whisper-ggml"; info: WhisperModelInfo; estimate: MemoryEstimate }
-  | { format: "hf-dir"; info: HfModelInfo; estimate: MemoryEstimate };
+  | { format: "hf-dir"; info: HfModelInfo; estimate: MemoryEstimate }
+  | { format: "onnx"; info: OnnxModelInfo; estimate: MemoryEstimate };
+
+/** "GGUF" as a little-endian uint32. */
+const GGUF_MAGIC = 0x46554747;
+
+/**
+ * ONNX has no magic: a `.onnx` name, or (not named `.gguf`) a protobuf whose first field is ModelProto's
+ * ir_version (tag 0x08, a varint). Checked after the GGUF and whisper magics.
+ */
+function looksOnnx(file: string, magic: number | undefined): boolean {
+  if (/\.onnx$/i.test(file)) return true;
+  if (/\.gguf$/i.test(file) || magic === undefined || magic === GGUF_MAGIC) return false;
+  return (magic & 0xff) === 0x08;
+}
 
 /** The first four bytes as a little-endian uint32; `undefined` for a shorter file or one that cannot be opened. */
 async function magicOf(file: string): Promise<number | undefined> {
@@ -33,6 +49,14 @@ async function magicOf(file: string): Promise<number | undefined> {
   }
 }
 
+/** The format a file is read as: the whisper and GGUF magics first, then ONNX, else GGUF (its errors). */
+export async function sniffFormat(file: string): Promise<ModelReading["format"]> {
+  const magic = await magicOf(file);
+  if (magic === GGML_MAGIC) return "whisper-ggml";
+  if (magic !== GGUF_MAGIC && looksOnnx(file, magic)) return "onnx";
+  return "gguf";
+}
+
 /**
  * Reads any supported model. A whisper GGML magic reads as whisper; anything else goes to the GGUF reader,
  * whose errors (MODEL_MISSING, MODEL_INVALID naming the file) stay what they were for a GGUF-only daemon.
@@ -42,9 +66,14 @@ export async function readModel(file: string, opts: { context?: number } = {}): 
     const info = await readHfModel(file);
     return { format: "hf-dir", info, estimate: estimateHfMemory(info, opts) };
   }
-  if ((await magicOf(file)) === GGML_MAGIC) {
+  const format = await sniffFormat(file);
+  if (format === "whisper-ggml") {
     const info = await readWhisperModel(file);
     return { format: "whisper-ggml", info, estimate: estimateWhisperMemory(info) };
+  }
+  if (format === "onnx") {
+    const info = await readOnnxModel(file);
+    return { format: "onnx", info, estimate: estimateOnnxMemory(info) };
   }
   const info = await readGguf(file);
   return { format: "gguf", info, estimate: estimateMemory(info, opts) };

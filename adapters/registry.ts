@@ -3,6 +3,7 @@ import type { AdapterKind } from "../base/spec.js";
 import { commandAdapter } from "./command/adapter.js";
 import { llamaCppAdapter } from "./llama-cpp/adapter.js";
 import { llamaStubAdapter } from "./llama-stub/adapter.js";
+import { onnxRuntimeAdapter } from "./onnxruntime/adapter.js";
 import { remoteAdapter } from "./remote/adapter.js";
 import type { Adapter, AdapterKey } from "./types.js";
 import { vllmAdapter } from "./vllm/adapter.js";
@@ -16,6 +17,7 @@ const ADAPTERS: Record<AdapterKind, Adapter> = {
   remote: remoteAdapter,
   "whisper.cpp": whisperCppAdapter,
   vllm: vllmAdapter,
+  onnxruntime: onnxRuntimeAdapter,
 };
 
 export function getAdapter(kind: AdapterKind): Adapter {

@@ -65,6 +65,10 @@ export interface LlamaMetrics {
 export interface BackendMetrics extends LlamaMetrics {
   audio_seconds_total?: number;
   audio_busy_seconds_total?: number;
+  /** onnxruntime / Triton: successful inference requests, failed ones, and the seconds the successes took. */
+  inference_requests_total?: number;
+  inference_failures_total?: number;
+  inference_busy_seconds_total?: number;
 }
 
 /** One entry of llama-server's `/slots`. */
@@ -81,9 +85,10 @@ export type Capability = (typeof CAPABILITIES)[number];
 /**
  * What a runtime's `model` is. `gguf`: a file rmxd reads (header facts, memory estimate, fit, parameter
  * cache); `whisper-ggml`: whisper.cpp's GGML `.bin` (header facts, estimate, fit); `hf-dir`: a Hugging Face
- * model directory (config.json + safetensors headers: facts, estimate, fit); `name`: a name the endpoint serves, never read (remote). New formats (e.g. `onnx`) join here.
+ * model directory (config.json + safetensors headers: facts, estimate, fit); `onnx`: an ONNX ModelProto
+ * (graph facts, weights, estimate, fit); `name`: a name the endpoint serves, never read (remote).
  */
-export type ModelFormat = "gguf" | "whisper-ggml" | "hf-dir" | "name";
+export type ModelFormat = "gguf" | "whisper-ggml" | "hf-dir" | "onnx" | "name";
 
 /** Start-up and stop timings a backend needs beyond the built-in defaults (vLLM loads for minutes). */
 export interface AdapterDefaults {
@@ -114,9 +119,10 @@ export interface Adapter {
   readonly modelFormat: ModelFormat;
   /**
    * The request protocol rmxd speaks to it: `openai` (adapters/shared/openai-client.ts), or whisper-server's
-   * multipart `/inference` upload (adapters/whisper-cpp/transcribe-backend.ts).
+   * multipart `/inference` upload (adapters/whisper-cpp/transcribe-backend.ts), or KServe v2 tensors
+   * (`POST /v2/models/{name}/infer`, adapters/onnxruntime/infer-backend.ts).
    */
-  readonly protocol: "openai" | "whisper-inference";
+  readonly protocol: "openai" | "whisper-inference" | "kserve-v2";
   /** The matrix scrapes `/metrics` and `/slots` (llama-server's) of its live runtimes each tick. */
   readonly scrapesLoad: boolean;
   readonly config: AdapterConfigRules;

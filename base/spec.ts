@@ -3,7 +3,14 @@
  * and what adapters/ and daemon/ consume. The bottom layer: imports nothing.
  */
 
-export type AdapterKind = "llama.cpp" | "llama-stub" | "command" | "remote" | "whisper.cpp" | "vllm";
+export type AdapterKind =
+  | "llama.cpp"
+  | "llama-stub"
+  | "command"
+  | "remote"
+  | "whisper.cpp"
+  | "vllm"
+  | "onnxruntime";
 export type SandboxKind = "none" | "bwrap" | "systemd-run";
 /** `cpu`, `gpu:N`, or `gpu:0,1` (a GPU list, vLLM's tensor parallelism). */
 export type HardwareId = string;

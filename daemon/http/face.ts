@@ -14,6 +14,7 @@ import type { MethodTable } from "../../ipc/server/types.js";
 import type { ModelCatalog } from "../models/catalog.js";
 import type { Policy } from "../policy/service.js";
 import { Gateway } from "./gateway.js";
+import { inferRoute } from "./infer-route.js";
 import { httpMethods } from "./methods.js";
 import type { DaemonMetrics } from "./metrics.js";
 import type { ObservabilityHost } from "./observability-host.js";
@@ -125,7 +126,14 @@ export class HttpFace {
     this.gateway = new Gateway(spec, this.token, {
       logger: this.host.logger.child({ component: "http" }),
       // /metrics, the dashboard and /badge.svg on the same listener, under the same Host checks and token.
-      routes: this.routes(),
+      routes: [
+        ...this.routes(),
+        inferRoute({
+          infer: (i) => policy.infer(i),
+          maxBodyBytes: spec.max_body_bytes,
+          bodyTimeoutMs: spec.body_timeout_ms,
+        }),
+      ],
       routing: policy.serving(),
       lookupModel: (m) => this.host.models().get(m),
       onCounted: () => this.host.noteChange(),

@@ -335,6 +335,8 @@ export function sumThroughput(runtimes: readonly MatrixRuntime[]): Throughput {
   if (prompt !== undefined) out.prompt_tokens_per_second = Math.round(prompt * 10) / 10;
   const audio = sumDefined(rates.map((t) => t.audio_seconds_per_second));
   if (audio !== undefined) out.audio_seconds_per_second = Math.round(audio * 10) / 10;
+  const inferences = sumDefined(rates.map((t) => t.inferences_per_second));
+  if (inferences !== undefined) out.inferences_per_second = Math.round(inferences * 10) / 10;
   if (window !== undefined) out.window_seconds = window;
   // A failed scrape must not look like a quiet backend.
   const failed = runtimes.flatMap((r) =>

@@ -22,14 +22,14 @@ function aliasOf(spec: RuntimeSpec): string | undefined {
 
 /**
  * A runtime's model id: the configured model id; for a path, the catalog entry with that path or
- * the file name without `.gguf`; with no model, `--alias` or the runtime id.
+ * the file name without `.gguf` / `.onnx`; with no model, `--alias` or the runtime id.
  */
 export function modelIdOf(spec: RuntimeSpec, lookup: (idOrPath: string) => ModelEntry | undefined): string {
   if (spec.model !== undefined) {
     const entry = lookup(spec.model);
     if (entry) return entry.id;
     if (getAdapter(spec.adapter).modelFormat === "name") return spec.model;
-    return path.basename(spec.model).replace(/\.gguf$/i, "");
+    return path.basename(spec.model).replace(/\.(gguf|onnx)$/i, "");
   }
   return aliasOf(spec) ?? spec.id;
 }

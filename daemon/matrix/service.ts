@@ -393,6 +393,9 @@ class Matrix implements MatrixService {
         ...(m.audio_busy_seconds_total !== undefined
           ? { audio_busy_seconds_total: m.audio_busy_seconds_total }
           : {}),
+        ...(m.inference_requests_total !== undefined
+          ? { inference_requests_total: m.inference_requests_total }
+          : {}),
       };
       const throughput = this.tracker.observe(id, reading);
       if (throughput !== undefined) observation.throughput = throughput;

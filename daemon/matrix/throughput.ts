@@ -14,6 +14,8 @@ export interface CounterReading {
   /** whisper.cpp (the transcriptions rmxd routed): audio seconds transcribed, and the wall time they took. */
   audio_seconds_total?: number;
   audio_busy_seconds_total?: number;
+  /** onnxruntime / Triton: successful inference requests (nv_inference_request_success). */
+  inference_requests_total?: number;
 }
 
 /** Rates are rounded to 0.1 token/s: finer is noise at a tick of seconds. */
@@ -40,11 +42,14 @@ export function ratesBetween(prev: CounterReading, next: CounterReading): Throug
   const generated = rate(prev.tokens_predicted_total, next.tokens_predicted_total, seconds);
   const prompt = rate(prev.prompt_tokens_total, next.prompt_tokens_total, seconds);
   const audio = audioSpeed(prev, next);
-  if (generated === undefined && prompt === undefined && audio === undefined) return undefined;
+  const inferences = rate(prev.inference_requests_total, next.inference_requests_total, seconds);
+  if (generated === undefined && prompt === undefined && audio === undefined && inferences === undefined)
+    return undefined;
   const out: Throughput = { window_seconds: Math.round(seconds * 1000) / 1000 };
   if (generated !== undefined) out.generated_tokens_per_second = generated;
   if (prompt !== undefined) out.prompt_tokens_per_second = prompt;
   if (audio !== undefined) out.audio_seconds_per_second = audio;
+  if (inferences !== undefined) out.inferences_per_second = inferences;
   return out;
 }
 

@@ -9,6 +9,7 @@
  */
 import type { Logger } from "pino";
 import type { DaemonConfig } from "../../base/spec.js";
+import type { InferResult } from "../../ipc/protocol/infer.js";
 import type * as Wire from "../../ipc/protocol/policy.js";
 import type { PinRecord } from "../../ipc/protocol/policy.js";
 import type { NodeEntry, RuntimeState } from "../../ipc/protocol/runtime.js";
@@ -20,6 +21,7 @@ import { CHAT_ROUTE, type ChatHost, respondChat } from "./chat.js";
 import type { PolicyHost } from "./host.js";
 import { RuntimeActivity } from "./idle.js";
 import { InFlightRequests } from "./in-flight.js";
+import { type InferInput, infer } from "./infer.js";
 import { LeaseManager } from "./lease.js";
 import { isStoredLease, LeaseDesk } from "./lease-desk.js";
 import { clearPin, PinStore, readablePins, setPin } from "./pins.js";
@@ -237,6 +239,11 @@ export class Policy {
   /** Audio to a cell that serves transcription, with the same routing, waking and counting as chat. */
   transcribe(input: TranscribeInput): Promise<TranscribeResult> {
     return transcribe(this.serving(), input);
+  }
+
+  /** KServe v2 tensors to a cell that serves `infer` (onnxruntime), routed, woken and counted like chat. */
+  infer(input: InferInput): Promise<InferResult> {
+    return infer(this.serving(), input);
   }
 
   /**

@@ -5,11 +5,13 @@
  */
 
 import { RmxError } from "../../base/errors.js";
+import type { InferResult } from "../../ipc/protocol/infer.js";
 import type * as Wire from "../../ipc/protocol/policy.js";
 import type { Lease, PinRecord } from "../../ipc/protocol/policy.js";
 import { type HandlerParams, paramSchemas } from "../../ipc/protocol/schemas.js";
 import type { TranscribeResult } from "../../ipc/protocol/transcribe.js";
 import type { MethodTable } from "../../ipc/server.js";
+import type { InferInput } from "../policy/infer.js";
 import type { TranscribeInput } from "../policy/transcribe.js";
 
 type Params<M extends keyof typeof paramSchemas> = HandlerParams<M>;
@@ -44,6 +46,7 @@ export interface PolicyApi {
     signal?: AbortSignal,
   ): Promise<Wire.ChatResult>;
   transcribe(input: TranscribeInput): Promise<TranscribeResult>;
+  infer(input: InferInput): Promise<InferResult>;
 }
 
 export interface PolicyMethodsHost {
@@ -117,6 +120,10 @@ export function policyMethods(host: PolicyMethodsHost): MethodTable {
           response_format: response_format ?? "json",
         });
       },
+    },
+    "infer.respond": {
+      params: s["infer.respond"],
+      handler: (p: Params<"infer.respond">) => policy().infer(defined(p) as InferInput),
     },
   };
 }

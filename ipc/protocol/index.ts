@@ -10,6 +10,7 @@ export type * from "./events.js";
 export type * from "./gateway.js";
 export type * from "./hardware.js";
 export type * from "./http.js";
+export type * from "./infer.js";
 export * from "./jsonrpc.js";
 export type * from "./matrix.js";
 export type * from "./methods.js";

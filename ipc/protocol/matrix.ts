@@ -11,6 +11,8 @@ export interface Throughput {
   prompt_tokens_per_second?: number;
   /** whisper.cpp: audio seconds transcribed per second of request wall time (of the transcriptions rmxd routed). */
   audio_seconds_per_second?: number;
+  /** onnxruntime / Triton: successful inference requests per second (Δnv_inference_request_success / Δt). */
+  inferences_per_second?: number;
   /** Window the rates were computed over. */
   window_seconds?: number;
   /** Why rates are missing for a live runtime: its scrape failed ("llama: backend refuses our key (401)"). */

@@ -6,6 +6,8 @@ import type { SubscribeResult } from "./events.js";
 import type { SubscribeParams, UnsubscribeParams } from "./events.schema.js";
 import type { HardwareResult } from "./hardware.js";
 import type { DashboardLoginResult, HttpTokenResult } from "./http.js";
+import type { InferResult } from "./infer.js";
+import type { InferParams } from "./infer.schema.js";
 import type { MatrixResult } from "./matrix.js";
 import type { HardwareGetParams, ModelsInspectParams } from "./matrix.schema.js";
 import type { ModelInspectResult, ModelListResult } from "./models.js";
@@ -82,6 +84,7 @@ export interface Methods {
   "runtime.switch": [SwitchParams, QuickActionResult];
   "chat.respond": [ChatParams, ChatResult];
   "transcribe.respond": [TranscribeParams, TranscribeResult];
+  "infer.respond": [InferParams, InferResult];
   /** The HTTP gateway's bearer token and address (the socket's own access check decides who may read it). */
   "http.token": [Record<string, never> | undefined, HttpTokenResult];
   /** A one-time dashboard login URL (single use, valid 60 s); DASHBOARD_UNAVAILABLE without a listener. */

@@ -5,6 +5,7 @@
 import type { z } from "zod";
 import { eventsSchemas } from "./events.schema.js";
 import { httpSchemas } from "./http.schema.js";
+import { inferSchemas } from "./infer.schema.js";
 import { matrixParamSchemas } from "./matrix.schema.js";
 import type { Methods } from "./methods.js";
 import { policySchemas } from "./policy.schema.js";
@@ -20,6 +21,7 @@ export const paramSchemas = {
   ...policySchemas,
   ...httpSchemas,
   ...transcribeSchemas,
+  ...inferSchemas,
 } as const satisfies Record<keyof Methods, z.ZodType>;
 
 export type MethodName = keyof typeof paramSchemas;

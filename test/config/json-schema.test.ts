@@ -97,7 +97,15 @@ describe("configJsonSchema", () => {
     const runtime = (props.runtimes as Schema).items as Schema;
     expect(runtime.required).toEqual(["id", "adapter"]);
     const rp = runtime.properties as Record<string, Schema>;
-    expect(rp.adapter?.enum).toEqual(["llama.cpp", "llama-stub", "command", "remote", "whisper.cpp", "vllm"]);
+    expect(rp.adapter?.enum).toEqual([
+      "llama.cpp",
+      "llama-stub",
+      "command",
+      "remote",
+      "whisper.cpp",
+      "vllm",
+      "onnxruntime",
+    ]);
     expect((props.log_level as Schema).enum).toEqual(["trace", "debug", "info", "warn", "error", "fatal"]);
     const schedule = (props.schedule as Schema).items as Schema;
     expect(schedule.required).toEqual(["id", "cron", "action", "runtime"]);

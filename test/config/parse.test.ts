@@ -402,7 +402,7 @@ runtimes:
         column: 14,
         path: "runtimes[0].adapter",
         message:
-          'expected one of llama.cpp, llama-stub, command, remote, whisper.cpp, vllm, got "llama-cpp" (did you mean "llama.cpp"?)',
+          'expected one of llama.cpp, llama-stub, command, remote, whisper.cpp, vllm, onnxruntime, got "llama-cpp" (did you mean "llama.cpp"?)',
       },
       {
         line: 4,

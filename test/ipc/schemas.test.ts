@@ -22,6 +22,7 @@ describe("paramSchemas", () => {
       "events.unsubscribe",
       "hardware.get",
       "http.token",
+      "infer.respond",
       "lease.acquire",
       "lease.list",
       "lease.release",

@@ -145,6 +145,13 @@ export async function run(ctx: CliContext, args: ParsedCommandArgs): Promise<num
       );
       return ExitCode.OK;
     }
+    const { sniffFormat } = await import("../../../adapters/model-formats.js");
+    if ((await sniffFormat(file)) === "onnx") {
+      const onnx = await import("../../../adapters/onnxruntime/inspect.js");
+      const r = await onnx.inspectOnnx(file);
+      ctx.write(ctx.json ? `${JSON.stringify(r, null, 2)}\n` : `${onnx.renderOnnxInspect(r).join("\n")}\n`);
+      return ExitCode.OK;
+    }
     const result = await inspectLocally(file, parseContext(stringValue(args, "context"), args.spec));
     ctx.write(ctx.json ? `${JSON.stringify(result, null, 2)}\n` : `${renderInspect(result).join("\n")}\n`);
     return ExitCode.OK;
