@@ -146,7 +146,16 @@ export async function run(ctx: CliContext, args: ParsedCommandArgs): Promise<num
       return ExitCode.OK;
     }
     const { sniffFormat } = await import("../../../adapters/model-formats.js");
-    if ((await sniffFormat(file)) === "onnx") {
+    const format = await sniffFormat(file);
+    if (format === "whisper-ggml") {
+      const whisper = await import("../../../adapters/whisper-cpp/inspect.js");
+      const r = await whisper.inspectWhisper(file);
+      ctx.write(
+        ctx.json ? `${JSON.stringify(r, null, 2)}\n` : `${whisper.renderWhisperInspect(r).join("\n")}\n`,
+      );
+      return ExitCode.OK;
+    }
+    if (format === "onnx") {
       const onnx = await import("../../../adapters/onnxruntime/inspect.js");
       const r = await onnx.inspectOnnx(file);
       ctx.write(ctx.json ? `${JSON.stringify(r, null, 2)}\n` : `${onnx.renderOnnxInspect(r).join("\n")}\n`);
