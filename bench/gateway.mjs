@@ -25,22 +25,28 @@ process.on("exit", () => {
   for (const c of children) c.kill("SIGKILL");
 });
 
+// The stub logs each request like llama-server does, and rmxd captures every line, also of the requests
+// that go to the backend directly or through the floor. BENCH_STUB_LOGS=0 turns the stub's log off, to see
+// the gateway's own cost without that capture.
+const stubLogs = process.env.BENCH_STUB_LOGS !== "0";
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), "rmx-bench-gw-"));
 fs.writeFileSync(
   path.join(dir, "rmx.yaml"),
   `runtimes:
   - id: bench
     adapter: llama-stub
-    args: ["--alias", "bench", "--stub-tokens-per-second", "1000000"]
+    args: ["--alias", "bench", "--stub-tokens-per-second", "1000000"${stubLogs ? "" : ', "--log-disable"'}]
     slots: 64
     context: 262144
     auto_start: true
 `,
 );
 const socket = path.join(dir, "rmxd.sock");
+// BENCH_RMXD_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles the daemon under this load.
+const rmxdNodeArgs = (process.env.BENCH_RMXD_NODE_ARGS ?? "").split(" ").filter((a) => a !== "");
 const rmxd = spawn(
   process.execPath,
-  [path.join(REPO, "dist/daemon/main.js"), "--config", path.join(dir, "rmx.yaml"), "--http", "127.0.0.1:0"],
+  [...rmxdNodeArgs, path.join(REPO, "dist/daemon/main.js"), "--config", path.join(dir, "rmx.yaml"), "--http", "127.0.0.1:0"],
   {
     env: {
       ...process.env,
@@ -169,8 +175,11 @@ for (let r = 0; r < ROUNDS; r++) {
     void all;
   }
 }
+// rmxd's exit is awaited: a --cpu-prof profile is written as it exits.
+const rmxdExited = new Promise((resolve) => rmxd.once("exit", resolve));
 rmxd.kill("SIGTERM");
 floor.kill("SIGTERM");
+await Promise.race([rmxdExited, new Promise((r) => setTimeout(r, 10_000))]);
 
 const fmt = (ms) => (ms < 1 ? `${Math.round(ms * 1000)} µs` : `${ms.toFixed(2)} ms`);
 const st = (xs) => summarize(xs);
@@ -200,10 +209,14 @@ const summary = {
   floor_ttfb_added_ms: addedTtfb("floor"),
 };
 const ratio = summary.p50_added_ms / summary.floor_p50_added_ms;
+const ttfbRatio = summary.ttfb_added_ms / summary.floor_ttfb_added_ms;
+summary.stream_tok_s = st(tput.rmxd).median;
+summary.floor_stream_tok_s = st(tput.floor).median;
+const tputRatio = summary.floor_stream_tok_s / summary.stream_tok_s;
 const section = `<!-- gateway:start -->
 ## Gateway
 
-Run ${new Date().toISOString()}; \`BENCH_SCALE=${SCALE}\`; \`node bench/gateway.mjs\`. One llama stub (64 slots, unthrottled), reached three ways in
+Run ${new Date().toISOString()}; \`BENCH_SCALE=${SCALE}\`${stubLogs ? "" : ", \`BENCH_STUB_LOGS=0\`"}; \`node bench/gateway.mjs\`. One llama stub (64 slots, unthrottled), reached three ways in
 one run, requests interleaved: directly, through a floor proxy (node:http piping over a keep-alive pool:
 bench/children/floor-proxy.mjs), and through rmxd's gateway (auth, Host guard, matrix routing, telemetry).
 
@@ -213,7 +226,9 @@ ${rows.join("\n")}
 
 Added over the backend: rmxd p50 ${fmt(summary.p50_added_ms)}, p99 ${fmt(summary.p99_added_ms)}, time to first byte ${fmt(summary.ttfb_added_ms)};
 floor p50 ${fmt(summary.floor_p50_added_ms)}, p99 ${fmt(summary.floor_p99_added_ms)}, time to first byte ${fmt(summary.floor_ttfb_added_ms)}.
-Targets: p50 added ≤ 0.3 ms: **${summary.p50_added_ms <= 0.3 ? "met" : "missed"}**; within 1.1× of the floor's overhead: **${ratio <= 1.1 ? "met" : "missed"}** (${ratio.toFixed(2)}×).
+Targets: p50 added ≤ 0.3 ms: **${summary.p50_added_ms <= 0.3 ? "met" : "missed"}**; within 1.1× of the floor's overhead: **${ratio <= 1.1 ? "met" : "missed"}** (${ratio.toFixed(2)}×);
+time to first byte within 1.1× of the floor's: **${ttfbRatio <= 1.1 ? "met" : "missed"}** (${ttfbRatio.toFixed(2)}×);
+streaming throughput within 1.1× of the floor's: **${tputRatio <= 1.1 ? "met" : "missed"}** (floor ÷ rmxd ${tputRatio.toFixed(2)}×).
 <!-- gateway:end -->
 `;
 const resultsFile = path.join(REPO, "bench/results.md");
