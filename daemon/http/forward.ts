@@ -47,7 +47,12 @@ export type ForwardOutcome =
  * reuses the warmest socket; no Nagle delay on a request or a streamed token.
  */
 const httpAgent = new http.Agent({ keepAlive: true, maxFreeSockets: 256, scheduling: "lifo", noDelay: true });
-const httpsAgent = new https.Agent({ keepAlive: true, maxFreeSockets: 64, scheduling: "lifo", noDelay: true });
+const httpsAgent = new https.Agent({
+  keepAlive: true,
+  maxFreeSockets: 64,
+  scheduling: "lifo",
+  noDelay: true,
+});
 
 const MAX_ERROR_BODY = 64 * 1024;
 

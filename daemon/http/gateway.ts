@@ -121,7 +121,11 @@ export class Gateway {
   }
 
   view(): GatewayView {
-    const v: GatewayView = { auth: this.spec.auth, in_flight: this.inFlight, requests: this.host.routing.telemetry() };
+    const v: GatewayView = {
+      auth: this.spec.auth,
+      in_flight: this.inFlight,
+      requests: this.host.routing.telemetry(),
+    };
     if (this.address !== undefined) v.listen = this.address;
     if (this.problem !== undefined) v.problem = this.problem;
     return v;

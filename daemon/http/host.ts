@@ -6,9 +6,9 @@ import type { Logger } from "pino";
 import type { GatewaySeriesView } from "../../ipc/protocol/gateway.js";
 import type { ModelEntry } from "../../ipc/protocol/models.js";
 import type { RuntimePlace } from "../policy/candidates.js";
+import type { ObservedRequest } from "../policy/request-stats.js";
 import type { Candidate, ResolveRequest } from "../policy/resolve.js";
 import type { Routed } from "../policy/routing.js";
-import type { ObservedRequest } from "../policy/request-stats.js";
 import type { RuntimeSupervisor } from "../supervise/runtime.js";
 import type { Route } from "./observability-host.js";
 

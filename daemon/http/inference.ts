@@ -25,7 +25,7 @@ import { embeddingsRefusal, heldBack } from "./embed-refusal.js";
 import { type ForwardOutcome, forward } from "./forward.js";
 import type { GatewayHost } from "./host.js";
 import { resolveModelName } from "./model-names.js";
-import { UpstreamTargets } from "./upstream.js";
+import type { UpstreamTargets } from "./upstream.js";
 
 export type InferenceRoute = "/v1/chat/completions" | "/v1/completions" | "/v1/embeddings";
 

@@ -39,7 +39,10 @@ function build(spec: RuntimeSpec, endpoint: string, route: UpstreamRoute): Upstr
 export class UpstreamTargets {
   private readonly byRuntime = new WeakMap<object, Entry>();
 
-  get(rt: { readonly spec: RuntimeSpec; readonly endpoint: string | undefined }, route: UpstreamRoute): UpstreamTarget | undefined {
+  get(
+    rt: { readonly spec: RuntimeSpec; readonly endpoint: string | undefined },
+    route: UpstreamRoute,
+  ): UpstreamTarget | undefined {
     const endpoint = rt.endpoint;
     if (endpoint === undefined) return undefined;
     let entry = this.byRuntime.get(rt);

@@ -8,8 +8,8 @@
  * with no request in the window is dropped at the next read.
  */
 import type { Clock } from "../../base/clock.js";
-import type { CellRequestTelemetry } from "../../ipc/protocol/matrix.js";
 import type { ErrorClass, GatewaySeriesView } from "../../ipc/protocol/gateway.js";
+import type { CellRequestTelemetry } from "../../ipc/protocol/matrix.js";
 import { type HttpBlock, RouteStats, SLOW_ROUTE_MS } from "../health/routes.js";
 import { p50p95, percentileOf, SampleRing } from "./sample-ring.js";
 
@@ -66,12 +66,22 @@ export function modelOfCell(cellKey: string): string {
   return at < 0 ? cellKey : cellKey.slice(0, at);
 }
 
+const CELL_PERCENTILES_MS = 1000;
+
+type Percentiles = Pick<
+  CellRequestTelemetry,
+  "p50_ms" | "p95_ms" | "ttft_p50_ms" | "ttft_p95_ms" | "slow" | "slow_reason"
+>;
+
 const round4 = (x: number) => Math.round(x * 10_000) / 10_000;
 
 export class RequestStats {
   private readonly series = new Map<string, Series>();
   private readonly routes: RouteStats;
   private readonly slowMs: number;
+  /** Requests recorded so far: a memo taken at the same count is exact. */
+  private records = 0;
+  private readonly cellMemo = new Map<string, { at: number; records: number; percentiles: Percentiles }>();
 
   constructor(
     private readonly clock: Clock,
@@ -84,7 +94,13 @@ export class RequestStats {
 
   /** chat.respond's shape: a cell key, a route, and whether it succeeded. */
   record(cellKey: string, route: string, ms: number, ok: boolean): void {
-    this.observe({ model: modelOfCell(cellKey), cell: cellKey, route, ms, ...(ok ? {} : { error: "upstream" }) });
+    this.observe({
+      model: modelOfCell(cellKey),
+      cell: cellKey,
+      route,
+      ms,
+      ...(ok ? {} : { error: "upstream" }),
+    });
   }
 
   observe(r: RequestRecord): void {
@@ -106,6 +122,7 @@ export class RequestStats {
       };
       this.series.set(key, s);
     }
+    this.records++;
     s.lastAt = now;
     s.total++;
     const klass = r.error;
@@ -131,10 +148,10 @@ export class RequestStats {
       errors += c.failed;
     }
     const stats: CellRequestStats = { total, errors, error_rate: total === 0 ? 0 : errors / total };
-    const p50 = percentileOf(ms, 50);
-    const p95 = percentileOf(ms, 95);
-    if (p50 !== undefined) stats.p50_ms = p50;
-    if (p95 !== undefined) stats.p95_ms = p95;
+    if (ms.length === 0) return stats;
+    const sorted = Float64Array.from(ms).sort();
+    stats.p50_ms = sorted[Math.max(0, Math.ceil(0.5 * sorted.length) - 1)] as number;
+    stats.p95_ms = sorted[Math.max(0, Math.ceil(0.95 * sorted.length) - 1)] as number;
     return stats;
   }
 
@@ -151,7 +168,8 @@ export class RequestStats {
       const ms: number[] = [];
       s.ring.collect(ms, "ms", since, false);
       const p95 = percentileOf(ms, 95);
-      if (p95 !== undefined && p95 >= thresholdMs) slow.push({ line: `${s.routeKey} (${Math.round(p95)} ms)`, p95 });
+      if (p95 !== undefined && p95 >= thresholdMs)
+        slow.push({ line: `${s.routeKey} (${Math.round(p95)} ms)`, p95 });
     }
     return slow
       .sort((a, b) => b.p95 - a.p95 || (a.line < b.line ? -1 : 1))
@@ -175,11 +193,32 @@ export class RequestStats {
     return out.sort((a, b) => (a.model + a.cell + a.route < b.model + b.cell + b.route ? -1 : 1));
   }
 
-  /** A matrix cell's requests over all its routes; undefined when none is recorded. */
+  /**
+   * A matrix cell's requests over all its routes; undefined when none is recorded. Counts are exact; the
+   * percentiles at most CELL_PERCENTILES_MS old (exact while nothing was recorded since): the matrix
+   * composes on every build of routing's candidates, and sorting the rings that often is not worth it.
+   */
   cellTelemetry(cellKey: string): CellRequestTelemetry | undefined {
     const since = this.prune();
-    const series = [...this.series.values()].filter((s) => s.cell === cellKey);
-    return series.length === 0 ? undefined : this.telemetry(series, since);
+    const series: Series[] = [];
+    for (const s of this.series.values()) if (s.cell === cellKey) series.push(s);
+    if (series.length === 0) return undefined;
+    const now = this.clock.now();
+    const memo = this.cellMemo.get(cellKey);
+    const fresh =
+      memo !== undefined &&
+      now >= memo.at &&
+      (memo.records === this.records
+        ? now - memo.at < this.windowMs / 10
+        : now - memo.at < CELL_PERCENTILES_MS);
+    let percentiles: Percentiles;
+    if (fresh) percentiles = memo.percentiles;
+    else {
+      percentiles = this.percentiles(series, since);
+      if (this.cellMemo.size >= this.limits.maxSeries) this.cellMemo.clear();
+      this.cellMemo.set(cellKey, { at: now, records: this.records, percentiles });
+    }
+    return { ...this.counts(series), ...percentiles };
   }
 
   /** The node entry's `http` block over `windowMs`. */
@@ -193,20 +232,33 @@ export class RequestStats {
   }
 
   private telemetry(series: readonly Series[], since: number): CellRequestTelemetry {
+    return { ...this.counts(series), ...this.percentiles(series, since) };
+  }
+
+  private counts(series: readonly Series[]): CellRequestTelemetry {
     let total = 0;
     let errors = 0;
     const byClass: Partial<Record<ErrorClass, number>> = {};
-    const ms: number[] = [];
-    const ttft: number[] = [];
     for (const s of series) {
       total += s.total;
       errors += s.errors;
-      for (const [k, n] of Object.entries(s.byClass) as [ErrorClass, number][]) byClass[k] = (byClass[k] ?? 0) + n;
-      s.ring.collect(ms, "ms", since, true);
-      s.ring.collect(ttft, "ttft", since, true);
+      for (const [k, n] of Object.entries(s.byClass) as [ErrorClass, number][])
+        byClass[k] = (byClass[k] ?? 0) + n;
     }
     const t: CellRequestTelemetry = { total, errors, error_rate: total === 0 ? 0 : round4(errors / total) };
     if (errors > 0) t.errors_by_class = byClass;
+    return t;
+  }
+
+  /** Latency and time-to-first-token percentiles of the window's successes, and the slow annotation. */
+  private percentiles(series: readonly Series[], since: number): Percentiles {
+    const ms: number[] = [];
+    const ttft: number[] = [];
+    for (const s of series) {
+      s.ring.collect(ms, "ms", since, true);
+      s.ring.collect(ttft, "ttft", since, true);
+    }
+    const t: Percentiles = {};
     const lat = p50p95(ms);
     const first = p50p95(ttft);
     if (lat.p50 !== undefined) t.p50_ms = lat.p50;

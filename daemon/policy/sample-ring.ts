@@ -33,7 +33,7 @@ export class SampleRing {
   push(at: number, ms: number, ok: boolean, ttftMs: number | undefined): void {
     const i = this.next;
     this.at[i] = at;
-    this.ms[i] = ms < 0 ? 0 : ms;
+    this.ms[i] = Math.max(ms, 0);
     this.ttft[i] = ttftMs === undefined ? Number.NaN : ttftMs;
     this.ok[i] = ok ? 1 : 0;
     this.next = i + 1 === this.at.length ? 0 : i + 1;
@@ -45,7 +45,12 @@ export class SampleRing {
    * token ("ttft", only those that have one); `okOnly` keeps the successful ones. Returns how many of the
    * window's samples failed (of all, whatever `okOnly`).
    */
-  collect(into: number[], field: "ms" | "ttft", since: number, okOnly: boolean): { seen: number; failed: number } {
+  collect(
+    into: number[],
+    field: "ms" | "ttft",
+    since: number,
+    okOnly: boolean,
+  ): { seen: number; failed: number } {
     const n = this.at.length;
     let seen = 0;
     let failed = 0;
@@ -63,22 +68,26 @@ export class SampleRing {
   }
 }
 
-/** Nearest-rank percentile of numbers sorted in place here; `p` in percent. Undefined when empty. */
-export function percentileOf(values: number[], p: number): number | undefined {
-  const n = values.length;
-  if (n === 0) return undefined;
-  values.sort((a, b) => a - b);
-  const rank = Math.min(n, Math.max(1, Math.ceil((p / 100) * n)));
-  return values[rank - 1];
+/** Ascending, in a typed array: its native numeric sort is several times faster than a comparator's. */
+function sorted(values: readonly number[]): Float64Array {
+  return Float64Array.from(values).sort();
 }
 
-/** p50 and p95 of `values` (sorted in place), rounded to 0.01 ms. */
-export function p50p95(values: number[]): { p50?: number; p95?: number } {
+function rankOf(n: number, p: number): number {
+  return Math.min(n, Math.max(1, Math.ceil((p / 100) * n))) - 1;
+}
+
+/** Nearest-rank percentile; `p` in percent. Undefined when empty. */
+export function percentileOf(values: readonly number[], p: number): number | undefined {
+  if (values.length === 0) return undefined;
+  const s = sorted(values);
+  return s[rankOf(s.length, p)];
+}
+
+/** Nearest-rank p50 and p95, rounded to 0.01 ms; `{}` when empty. */
+export function p50p95(values: readonly number[]): { p50?: number; p95?: number } {
   if (values.length === 0) return {};
-  values.sort((a, b) => a - b);
-  const at = (p: number) => {
-    const rank = Math.min(values.length, Math.max(1, Math.ceil((p / 100) * values.length)));
-    return Math.round((values[rank - 1] as number) * 100) / 100;
-  };
+  const s = sorted(values);
+  const at = (p: number) => Math.round((s[rankOf(s.length, p)] as number) * 100) / 100;
   return { p50: at(50), p95: at(95) };
 }

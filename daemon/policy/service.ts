@@ -293,7 +293,13 @@ export class Policy {
         host.onRouted(
           r.ttftMs === undefined
             ? { model: r.model, cell: r.cell, code: codeLabel(r.code), seconds }
-            : { model: r.model, cell: r.cell, code: codeLabel(r.code), seconds, ttft_seconds: r.ttftMs / 1000 },
+            : {
+                model: r.model,
+                cell: r.cell,
+                code: codeLabel(r.code),
+                seconds,
+                ttft_seconds: r.ttftMs / 1000,
+              },
         );
       },
       telemetry: () => this.requests.view(),

@@ -192,7 +192,9 @@ export function renderMatrixGrid(
     for (const c of routed) {
       const t = c.requests as CellRequestTelemetry;
       const text = requestsText(t);
-      lines.push(`  ${pad(c.key, keyWidth)}${GAP}${t.slow === true ? paintTone(opts.palette, "warn", text) : text}`);
+      lines.push(
+        `  ${pad(c.key, keyWidth)}${GAP}${t.slow === true ? paintTone(opts.palette, "warn", text) : text}`,
+      );
     }
   }
   lines.push("", ...LEGEND);
