@@ -131,8 +131,12 @@ export function forward(
       }
       client.writeHead(status, headers);
       sent = true;
-      // Headers otherwise leave with the first chunk: a stream's client sees it begin at once.
-      if (headers["content-type"]?.includes("event-stream") === true) client.flushHeaders();
+      // A stream's client sees it begin at once: its headers leave with a first chunk that came with them
+      // (one write, as a plain proxy sends it), else alone right after (a model may think for seconds).
+      if (headers["content-type"]?.includes("event-stream") === true)
+        setImmediate(() => {
+          if (!client.headersSent && !client.destroyed) client.flushHeaders();
+        });
       // Bytes pass through untouched: no chunk is parsed. The first one is the time to first token.
       const resume = () => response.resume();
       response.on("data", (chunk: Buffer) => {

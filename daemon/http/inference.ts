@@ -254,7 +254,7 @@ export async function serveInference(
         recorded = true;
         routing.observe({
           model: place.model,
-          cell: ref.cell,
+          cell: place.key,
           route,
           ms: performance.now() - started,
           code: CLIENT_CLOSED,
@@ -292,9 +292,10 @@ export async function serveInference(
     // Time to first token: the first chunk of a stream; a plain answer's whole duration.
     const ttftMs =
       klass !== undefined ? undefined : streamed && outcome.kind === "done" ? outcome.ttfbMs : ms;
+    // Under the runtime's cell key, as routing looks its p95 up (the same key the client sees).
     routing.observe({
       model: place.model,
-      cell: ref.cell,
+      cell: place.key,
       route,
       ms,
       code: codeOf(outcome),
