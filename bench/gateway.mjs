@@ -25,22 +25,35 @@ process.on("exit", () => {
   for (const c of children) c.kill("SIGKILL");
 });
 
+// The stub logs each request like llama-server does, and rmxd captures every line, also of the requests
+// that go to the backend directly or through the floor. BENCH_STUB_LOGS=0 turns the stub's log off, to see
+// the gateway's own cost without that capture.
+const stubLogs = process.env.BENCH_STUB_LOGS !== "0";
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), "rmx-bench-gw-"));
 fs.writeFileSync(
   path.join(dir, "rmx.yaml"),
   `runtimes:
   - id: bench
     adapter: llama-stub
-    args: ["--alias", "bench", "--stub-tokens-per-second", "1000000"]
+    args: ["--alias", "bench", "--stub-tokens-per-second", "1000000"${stubLogs ? "" : ', "--log-disable"'}]
     slots: 64
     context: 262144
     auto_start: true
 `,
 );
 const socket = path.join(dir, "rmxd.sock");
+// BENCH_RMXD_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles the daemon under this load.
+const rmxdNodeArgs = (process.env.BENCH_RMXD_NODE_ARGS ?? "").split(" ").filter((a) => a !== "");
 const rmxd = spawn(
   process.execPath,
-  [path.join(REPO, "dist/daemon/main.js"), "--config", path.join(dir, "rmx.yaml"), "--http", "127.0.0.1:0"],
+  [
+    ...rmxdNodeArgs,
+    path.join(REPO, "dist/daemon/main.js"),
+    "--config",
+    path.join(dir, "rmx.yaml"),
+    "--http",
+    "127.0.0.1:0",
+  ],
   {
     env: {
       ...process.env,
@@ -77,9 +90,14 @@ for (;;) {
 const gw = await client.call("http.token");
 await client.close();
 
-const floor = spawn(process.execPath, [path.join(REPO, "bench/children/floor-proxy.mjs"), endpoint], {
-  stdio: ["ignore", "pipe", "inherit"],
-});
+const floorNodeArgs = (process.env.BENCH_FLOOR_NODE_ARGS ?? "").split(" ").filter((a) => a !== "");
+const floor = spawn(
+  process.execPath,
+  [...floorNodeArgs, path.join(REPO, "bench/children/floor-proxy.mjs"), endpoint],
+  {
+    stdio: ["ignore", "pipe", "inherit"],
+  },
+);
 children.push(floor);
 const floorPort = await new Promise((resolve) =>
   floor.stdout.once("data", (d) => resolve(Number(String(d).trim()))),
@@ -149,14 +167,34 @@ const lat = Object.fromEntries(subjects.map((s) => [s.name, []]));
 const ttfb = Object.fromEntries(subjects.map((s) => [s.name, []]));
 const tput = Object.fromEntries(subjects.map((s) => [s.name, []]));
 
+/** CPU seconds (user + system) a process used so far, from /proc; undefined where there is none. */
+function cpuSeconds(pid) {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return undefined;
+  }
+}
+
 // Warm-up: pools, JIT, the stub's slots.
 for (const s of subjects) for (let i = 0; i < 200; i++) await post(s, plain);
 // Interleaved, so drift (other load on the machine) hits every subject alike.
+const cpuBefore = { floor: cpuSeconds(floor.pid), rmxd: cpuSeconds(rmxd.pid) };
 for (let i = 0; i < N; i++) {
   for (const s of subjects) {
     lat[s.name].push((await post(s, plain))[0]);
     ttfb[s.name].push((await post(s, streamed))[1]);
   }
+}
+// CPU per request of the proxy itself: less at the mercy of other load on the machine than latency is.
+// rmxd's includes what it does besides proxying (probes, samplers, capturing the stub's log lines).
+const cpuPerRequest = {};
+for (const name of ["floor", "rmxd"]) {
+  const after = cpuSeconds(name === "floor" ? floor.pid : rmxd.pid);
+  const before = cpuBefore[name];
+  if (after !== undefined && before !== undefined) cpuPerRequest[name] = ((after - before) * 1000) / (2 * N);
 }
 for (let r = 0; r < ROUNDS; r++) {
   for (const s of subjects) {
@@ -169,8 +207,11 @@ for (let r = 0; r < ROUNDS; r++) {
     void all;
   }
 }
+// rmxd's exit is awaited: a --cpu-prof profile is written as it exits.
+const exited = [rmxd, floor].map((c) => new Promise((resolve) => c.once("exit", resolve)));
 rmxd.kill("SIGTERM");
 floor.kill("SIGTERM");
+await Promise.race([Promise.all(exited), new Promise((r) => setTimeout(r, 10_000))]);
 
 const fmt = (ms) => (ms < 1 ? `${Math.round(ms * 1000)} µs` : `${ms.toFixed(2)} ms`);
 const st = (xs) => summarize(xs);
@@ -198,12 +239,18 @@ const summary = {
   floor_p99_added_ms: added("floor", "p99"),
   ttfb_added_ms: addedTtfb("rmxd"),
   floor_ttfb_added_ms: addedTtfb("floor"),
+  cpu_ms_per_request: cpuPerRequest.rmxd,
+  floor_cpu_ms_per_request: cpuPerRequest.floor,
 };
 const ratio = summary.p50_added_ms / summary.floor_p50_added_ms;
+const ttfbRatio = summary.ttfb_added_ms / summary.floor_ttfb_added_ms;
+summary.stream_tok_s = st(tput.rmxd).median;
+summary.floor_stream_tok_s = st(tput.floor).median;
+const tputRatio = summary.floor_stream_tok_s / summary.stream_tok_s;
 const section = `<!-- gateway:start -->
 ## Gateway
 
-Run ${new Date().toISOString()}; \`BENCH_SCALE=${SCALE}\`; \`node bench/gateway.mjs\`. One llama stub (64 slots, unthrottled), reached three ways in
+Run ${new Date().toISOString()}; \`BENCH_SCALE=${SCALE}\`${stubLogs ? "" : ", `BENCH_STUB_LOGS=0`"}; \`node bench/gateway.mjs\`. One llama stub (64 slots, unthrottled), reached three ways in
 one run, requests interleaved: directly, through a floor proxy (node:http piping over a keep-alive pool:
 bench/children/floor-proxy.mjs), and through rmxd's gateway (auth, Host guard, matrix routing, telemetry).
 
@@ -213,7 +260,10 @@ ${rows.join("\n")}
 
 Added over the backend: rmxd p50 ${fmt(summary.p50_added_ms)}, p99 ${fmt(summary.p99_added_ms)}, time to first byte ${fmt(summary.ttfb_added_ms)};
 floor p50 ${fmt(summary.floor_p50_added_ms)}, p99 ${fmt(summary.floor_p99_added_ms)}, time to first byte ${fmt(summary.floor_ttfb_added_ms)}.
-Targets: p50 added ≤ 0.3 ms: **${summary.p50_added_ms <= 0.3 ? "met" : "missed"}**; within 1.1× of the floor's overhead: **${ratio <= 1.1 ? "met" : "missed"}** (${ratio.toFixed(2)}×).
+CPU per request (non-stream and stream, interleaved phase): rmxd ${summary.cpu_ms_per_request === undefined ? "n/a" : fmt(summary.cpu_ms_per_request)}, floor ${summary.floor_cpu_ms_per_request === undefined ? "n/a" : fmt(summary.floor_cpu_ms_per_request)}.
+Targets: p50 added ≤ 0.3 ms: **${summary.p50_added_ms <= 0.3 ? "met" : "missed"}**; within 1.1× of the floor's overhead: **${ratio <= 1.1 ? "met" : "missed"}** (${ratio.toFixed(2)}×);
+time to first byte within 1.1× of the floor's: **${ttfbRatio <= 1.1 ? "met" : "missed"}** (${ttfbRatio.toFixed(2)}×);
+streaming throughput within 1.1× of the floor's: **${tputRatio <= 1.1 ? "met" : "missed"}** (floor ÷ rmxd ${tputRatio.toFixed(2)}×).
 <!-- gateway:end -->
 `;
 const resultsFile = path.join(REPO, "bench/results.md");

@@ -263,6 +263,7 @@ export class Daemon {
       },
       runtimes: this.runtimes,
       cellLeases: (key) => this.policy?.cellLeases(key),
+      cellRequests: (key) => this.policy?.cellRequests(key),
     });
     this.policy = attachPolicy({
       clock: this.clock,

@@ -26,3 +26,5 @@ const server = http.createServer((req, res) => {
   req.pipe(up);
 });
 server.listen(0, "127.0.0.1", () => process.stdout.write(`${server.address().port}\n`));
+// A clean exit on SIGTERM, so a --cpu-prof profile (BENCH_FLOOR_NODE_ARGS) is written.
+process.on("SIGTERM", () => process.exit(0));

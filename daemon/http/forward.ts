@@ -10,14 +10,27 @@ import http from "node:http";
 import https from "node:https";
 import { performance } from "node:perf_hooks";
 
+/** Where a request goes, resolved once per runtime endpoint and route (upstream.ts), not per request. */
+export interface UpstreamTarget {
+  https: boolean;
+  hostname: string;
+  port: number;
+  path: string;
+  /** `POST http://127.0.0.1:8080/v1/chat/completions`, for messages. */
+  label: string;
+  /** The backend's auth headers and the content type; the length is added per request. */
+  headers: Readonly<Record<string, string>>;
+}
+
 export interface ForwardRequest {
-  url: URL;
-  headers: Record<string, string>;
+  target: UpstreamTarget;
   body: Buffer;
   /** Longest silence from the backend (connect, headers, or between two chunks). */
   idleTimeoutMs: number;
-  /** Extra headers of the answer (X-Rmx-Cell, CORS). */
-  answerHeaders: Record<string, string>;
+  /** Extra headers of the answer (CORS); not changed. */
+  answerHeaders: Readonly<Record<string, string>>;
+  /** The serving cell, answered as X-Rmx-Cell. */
+  cell: string;
 }
 
 export type ForwardOutcome =
@@ -25,15 +38,21 @@ export type ForwardOutcome =
   | { kind: "retry"; status?: number; message: string; timedOut: boolean }
   /** The backend answered this (4xx) and nothing was sent: the caller decides what the client sees. */
   | { kind: "refused"; status: number; body: string }
-  | { kind: "done"; status: number; ttfbMs?: number; bytes: number }
+  | { kind: "done"; status: number; ttfbMs?: number }
   | { kind: "aborted"; ttfbMs?: number }
   | { kind: "broken"; message: string; ttfbMs?: number };
 
-/** Keep-alive pools: a fresh TCP connection per request would cost more than the whole gateway. */
-const agents = {
-  "http:": new http.Agent({ keepAlive: true, maxFreeSockets: 256, scheduling: "lifo" }),
-  "https:": new https.Agent({ keepAlive: true, maxFreeSockets: 64, scheduling: "lifo" }),
-};
+/**
+ * Keep-alive pools: a fresh TCP connection per request would cost more than the whole gateway. LIFO
+ * reuses the warmest socket; no Nagle delay on a request or a streamed token.
+ */
+const httpAgent = new http.Agent({ keepAlive: true, maxFreeSockets: 256, scheduling: "lifo", noDelay: true });
+const httpsAgent = new https.Agent({
+  keepAlive: true,
+  maxFreeSockets: 64,
+  scheduling: "lifo",
+  noDelay: true,
+});
 
 const MAX_ERROR_BODY = 64 * 1024;
 
@@ -46,26 +65,24 @@ export function forward(
   passStatus: (status: number) => boolean,
 ): Promise<ForwardOutcome> {
   const started = performance.now();
+  const { target } = req;
   return new Promise((resolve) => {
     let settled = false;
     let sent = false;
     let ttfbMs: number | undefined;
-    let bytes = 0;
     const settle = (outcome: ForwardOutcome) => {
       if (settled) return;
       settled = true;
       client.off("close", onClientClose);
       resolve(outcome);
     };
-    const transport = req.url.protocol === "https:" ? https : http;
-    const upstream = transport.request(req.url, {
+    const upstream = (target.https ? https : http).request({
+      host: target.hostname,
+      port: target.port,
+      path: target.path,
       method: "POST",
-      agent: agents[req.url.protocol === "https:" ? "https:" : "http:"],
-      headers: {
-        ...req.headers,
-        "content-type": "application/json",
-        "content-length": String(req.body.length),
-      },
+      agent: target.https ? httpsAgent : httpAgent,
+      headers: { ...target.headers, "content-length": req.body.length },
     });
     const onClientClose = () => {
       if (client.writableFinished) return;
@@ -77,7 +94,7 @@ export function forward(
       upstream.destroy(new Error(`no data from the backend for ${req.idleTimeoutMs} ms`));
     });
     upstream.on("error", (error) => {
-      const message = `POST ${req.url.origin}${req.url.pathname}: ${error.message || (error as NodeJS.ErrnoException).code}`;
+      const message = `${target.label}: ${error.message || (error as NodeJS.ErrnoException).code}`;
       if (!sent) settle({ kind: "retry", message, timedOut: error.message.startsWith("no data") });
       else {
         client.destroy();
@@ -107,26 +124,31 @@ export function forward(
         );
         return;
       }
-      const headers: Record<string, string> = { ...req.answerHeaders };
+      const headers: Record<string, string> = { ...req.answerHeaders, "x-rmx-cell": req.cell };
       for (const name of PASSED_HEADERS) {
         const value = response.headers[name];
         if (typeof value === "string") headers[name] = value;
       }
       client.writeHead(status, headers);
       sent = true;
-      // Headers otherwise leave with the first chunk: a stream's client sees it begin at once.
-      if (headers["content-type"]?.includes("event-stream") === true) client.flushHeaders();
+      // A stream's client sees it begin at once: its headers leave with a first chunk that came with them
+      // (one write, as a plain proxy sends it), else alone right after (a model may think for seconds).
+      if (headers["content-type"]?.includes("event-stream") === true)
+        setImmediate(() => {
+          if (!client.headersSent && !client.destroyed) client.flushHeaders();
+        });
+      // Bytes pass through untouched: no chunk is parsed. The first one is the time to first token.
+      const resume = () => response.resume();
       response.on("data", (chunk: Buffer) => {
         if (ttfbMs === undefined) ttfbMs = performance.now() - started;
-        bytes += chunk.length;
         if (!client.write(chunk)) {
           response.pause();
-          client.once("drain", () => response.resume());
+          client.once("drain", resume);
         }
       });
       response.on("end", () => {
         client.end();
-        settle({ kind: "done", status, bytes, ...(ttfbMs === undefined ? {} : { ttfbMs }) });
+        settle(ttfbMs === undefined ? { kind: "done", status } : { kind: "done", status, ttfbMs });
       });
       response.on("aborted", () => {
         client.destroy();

@@ -18,8 +18,8 @@ import type { GatewayHost } from "./host.js";
 import { INFERENCE_ROUTES, type InferenceContext, type InferenceRoute, serveInference } from "./inference.js";
 import { listModels } from "./models.js";
 import type { Route } from "./observability-host.js";
-import { GatewayStats } from "./stats.js";
 import { serveTranscriptions, TRANSCRIPTIONS_ROUTE } from "./transcriptions.js";
+import { UpstreamTargets } from "./upstream.js";
 
 export type { GatewayView };
 
@@ -47,7 +47,6 @@ export class Gateway {
   private address: string | undefined;
   private problem: string | undefined;
   private inFlight = 0;
-  private readonly stats = new GatewayStats();
   private readonly waiting = new Map<string, number>();
   private readonly ctx: InferenceContext;
   private readonly createdSeconds = Math.floor(Date.now() / 1000);
@@ -57,7 +56,7 @@ export class Gateway {
     private readonly token: string | undefined,
     private readonly host: GatewayHost,
   ) {
-    this.ctx = { host, spec, waiting: this.waiting, record: (s) => this.stats.record(s) };
+    this.ctx = { host, spec, waiting: this.waiting, upstreams: new UpstreamTargets() };
   }
 
   /** Listens; resolves with the address, or undefined (logged) when the port is taken. Throws on a config error. */
@@ -123,7 +122,11 @@ export class Gateway {
   }
 
   view(): GatewayView {
-    const v: GatewayView = { auth: this.spec.auth, in_flight: this.inFlight, requests: this.stats.view() };
+    const v: GatewayView = {
+      auth: this.spec.auth,
+      in_flight: this.inFlight,
+      requests: this.host.routing.telemetry(),
+    };
     if (this.address !== undefined) v.listen = this.address;
     if (this.problem !== undefined) v.problem = this.problem;
     return v;
@@ -153,7 +156,15 @@ export class Gateway {
         ...verdict.cors,
         ...(verdict.error.status === 401 ? { "www-authenticate": "Bearer" } : {}),
       });
-      this.stats.record({ model: "", cell: "", route: path.slice(0, 64), ms: 0, error: verdict.error.klass });
+      // Counted under its route only when it is one the gateway serves: a made-up path is not a series.
+      this.host.routing.observe({
+        model: "",
+        cell: "",
+        route: (INFERENCE_ROUTES as readonly string[]).includes(path) ? path : "(other)",
+        ms: 0,
+        code: verdict.error.status,
+        error: verdict.error.klass,
+      });
       this.host.onCounted();
       return;
     }
@@ -219,16 +230,17 @@ export class Gateway {
       const body = await readBody(req, this.spec.max_body_bytes, this.spec.body_timeout_ms);
       if (!body.ok) {
         sendError(res, body.error, { ...cors, connection: "close" });
-        this.stats.record({
+        this.host.routing.observe({
           model: "",
           cell: "",
           route,
           ms: performance.now() - started,
+          code: body.error.status,
           error: body.error.klass,
         });
         return;
       }
-      await serveInference(this.ctx, route, req, res, body.body, cors);
+      await serveInference(this.ctx, route, req, res, body.body, cors, started);
     } catch (error) {
       this.host.logger.error({ err: error, route }, "HTTP gateway request failed");
       if (!res.headersSent)

@@ -3,8 +3,10 @@
  * exactly like `chat.respond` (policy's `serving()` provides it), the catalog for model aliases, and a log.
  */
 import type { Logger } from "pino";
+import type { GatewaySeriesView } from "../../ipc/protocol/gateway.js";
 import type { ModelEntry } from "../../ipc/protocol/models.js";
 import type { RuntimePlace } from "../policy/candidates.js";
+import type { ObservedRequest } from "../policy/request-stats.js";
 import type { Candidate, ResolveRequest } from "../policy/resolve.js";
 import type { Routed } from "../policy/routing.js";
 import type { RuntimeSupervisor } from "../supervise/runtime.js";
@@ -19,8 +21,13 @@ export interface GatewayRouting {
   ensureReady(rt: RuntimeSupervisor, deadline: number, startStopped?: boolean): Promise<void>;
   /** The runtime is busy (never idled, never swapped out) until the returned function runs. */
   begin(runtimeId: string): () => void;
-  /** Counted like chat.respond: routing's p95 and the node entry's `http` block. */
-  record(cellKey: string, ms: number, ok: boolean, route?: string): void;
+  /**
+   * The one record of a request the gateway answered (per cell tried): its telemetry, routing's p95, the
+   * node entry's `http` block and the Prometheus request series.
+   */
+  observe(request: ObservedRequest): void;
+  /** The series of `runtime.status`'s `node.http.gateway.requests`. */
+  telemetry(): GatewaySeriesView[];
   now(): number;
 }
 

@@ -25,7 +25,7 @@ import { embeddingsRefusal, heldBack } from "./embed-refusal.js";
 import { type ForwardOutcome, forward } from "./forward.js";
 import type { GatewayHost } from "./host.js";
 import { resolveModelName } from "./model-names.js";
-import type { GatewaySample } from "./stats.js";
+import type { UpstreamTargets } from "./upstream.js";
 
 export type InferenceRoute = "/v1/chat/completions" | "/v1/completions" | "/v1/embeddings";
 
@@ -35,12 +35,6 @@ export const INFERENCE_ROUTES: readonly InferenceRoute[] = [
   "/v1/embeddings",
 ];
 
-const SUFFIX: Record<InferenceRoute, string> = {
-  "/v1/chat/completions": "/chat/completions",
-  "/v1/completions": "/completions",
-  "/v1/embeddings": "/embeddings",
-};
-
 const MODES: readonly ResolveMode[] = ["quick", "balanced", "deep", "verified"];
 const RETRY_AFTER_S = 5;
 
@@ -49,8 +43,11 @@ export interface InferenceContext {
   spec: HttpSpec;
   /** Requests per model waiting for their runtime to start. */
   waiting: Map<string, number>;
-  record(sample: GatewaySample): void;
+  upstreams: UpstreamTargets;
 }
+
+/** What a client that went away before the answer ended is counted as (nginx's "client closed request"). */
+export const CLIENT_CLOSED = 499;
 
 type Body = Record<string, unknown>;
 
@@ -162,14 +159,6 @@ async function wake(
   }
 }
 
-function upstreamUrl(rt: RuntimeSupervisor, route: InferenceRoute): URL | undefined {
-  const endpoint = rt.endpoint;
-  if (endpoint === undefined) return undefined;
-  const chat = getAdapter(rt.spec.adapter).chatUrl(endpoint);
-  const base = chat.endsWith("/chat/completions") ? chat.slice(0, -"/chat/completions".length) : chat;
-  return new URL(base + SUFFIX[route]);
-}
-
 function classOf(outcome: ForwardOutcome): ErrorClass | undefined {
   switch (outcome.kind) {
     case "done":
@@ -185,6 +174,21 @@ function classOf(outcome: ForwardOutcome): ErrorClass | undefined {
   }
 }
 
+/** The HTTP status counted for a forward's outcome (the answer sent, or what the cell answered when retried). */
+function codeOf(outcome: ForwardOutcome): number {
+  switch (outcome.kind) {
+    case "done":
+    case "refused":
+      return outcome.status;
+    case "aborted":
+      return CLIENT_CLOSED;
+    case "broken":
+      return 502;
+    case "retry":
+      return outcome.status ?? (outcome.timedOut ? 504 : 502);
+  }
+}
+
 export async function serveInference(
   ctx: InferenceContext,
   route: InferenceRoute,
@@ -192,27 +196,30 @@ export async function serveInference(
   res: http.ServerResponse,
   raw: Buffer,
   answerHeaders: Record<string, string>,
+  started: number,
 ): Promise<void> {
-  const started = performance.now();
+  const routing = ctx.host.routing;
+  // One record per cell tried; a request that reached no cell is recorded once as it is answered.
+  let recorded = false;
   const fail = (e: GatewayError, model = "", cell = "") => {
     sendError(res, e, answerHeaders);
-    ctx.record({ model, cell, route, ms: performance.now() - started, error: e.klass });
+    if (recorded) return;
+    routing.observe({ model, cell, route, ms: performance.now() - started, code: e.status, error: e.klass });
   };
   const checked = validate(route, raw);
   if ("error" in checked) return fail(checked.error);
   const { body } = checked;
   const asked = body.model as string | undefined;
-  const routing = ctx.host.routing;
   const model = asked === undefined ? undefined : resolveModelName(asked, routing, ctx.host.lookupModel);
   if (asked !== undefined && model === undefined) {
     const known = [...new Set(routing.candidates().map((c) => c.cell.model))].sort();
+    // Counted under no model: a name the client made up is not a series (nor a Prometheus label).
     return fail(
       notFound(
         `The model '${asked}' does not exist here; models served: ${known.join(", ") || "(none)"}`,
         "model_not_found",
         "model",
       ),
-      asked,
     );
   }
   const rr = resolveRequest(req, model);
@@ -223,6 +230,7 @@ export async function serveInference(
       unavailable(`no healthy cell for model ${model ?? "(any)"}: ${why}`, "no_healthy_cell", RETRY_AFTER_S),
       model,
     );
+  const streamed = body.stream === true;
 
   const failures: string[] = [];
   let refusal: { error: GatewayError; model: string; cell: string } | undefined;
@@ -243,32 +251,35 @@ export async function serveInference(
       }
       if (woke !== undefined) return fail(woke, place.model, ref.cell);
       if (res.destroyed) {
-        ctx.record({
+        recorded = true;
+        routing.observe({
           model: place.model,
-          cell: ref.cell,
+          cell: place.key,
           route,
           ms: performance.now() - started,
+          code: CLIENT_CLOSED,
           error: "aborted",
         });
         return;
       }
-      const url = upstreamUrl(rt, route);
-      if (url === undefined) {
+      const target = ctx.upstreams.get(rt, route);
+      if (target === undefined) {
         failures.push(`${ref.cell}: runtime ${rt.id} has no endpoint (state ${rt.state})`);
         continue;
       }
-      // An endpoint rmxd does not launch serves models by their own names: ask for the one configured.
+      // An endpoint rmxd does not launch serves models by their own names: ask for the one configured;
+      // one it launches gets the client's bytes as they came (parsed once above, never re-serialised).
       const payload = !getAdapter(rt.spec.adapter).spawns
         ? Buffer.from(JSON.stringify({ ...body, model: rt.spec.model ?? place.model }), "utf8")
         : raw;
       outcome = await forward(
         res,
         {
-          url,
-          headers: getAdapter(rt.spec.adapter).authHeaders(rt.spec),
+          target,
           body: payload,
           idleTimeoutMs: ctx.spec.upstream_timeout_ms,
-          answerHeaders: { ...answerHeaders, "x-rmx-cell": ref.cell },
+          answerHeaders,
+          cell: ref.cell,
         },
         (status) => status < 400 || (status < 500 && !(route === "/v1/embeddings" && heldBack(status))),
       );
@@ -277,10 +288,21 @@ export async function serveInference(
     }
     const ms = performance.now() - started;
     const klass = classOf(outcome);
-    routing.record(place.key, ms, klass === undefined, route);
-    ctx.host.onCounted();
+    recorded = true;
+    // Time to first token: the first chunk of a stream; a plain answer's whole duration.
+    const ttftMs =
+      klass !== undefined ? undefined : streamed && outcome.kind === "done" ? outcome.ttfbMs : ms;
+    // Under the runtime's cell key, as routing looks its p95 up (the same key the client sees).
+    routing.observe({
+      model: place.model,
+      cell: place.key,
+      route,
+      ms,
+      code: codeOf(outcome),
+      ...(ttftMs === undefined ? {} : { ttftMs }),
+      ...(klass === undefined ? {} : { error: klass }),
+    });
     if (outcome.kind === "retry") {
-      ctx.record({ model: place.model, cell: ref.cell, route, ms, error: klass ?? "upstream" });
       failures.push(`${ref.cell}: ${outcome.message}`);
       continue;
     }
@@ -292,14 +314,6 @@ export async function serveInference(
       failures.push(`${ref.cell}: ${r.error.message}`);
       continue;
     }
-    ctx.record({
-      model: place.model,
-      cell: ref.cell,
-      route,
-      ms,
-      ...(outcome.kind !== "aborted" && outcome.ttfbMs !== undefined ? { ttfbMs: outcome.ttfbMs } : {}),
-      ...(klass === undefined ? {} : { error: klass }),
-    });
     return;
   }
   if (refusal !== undefined) return fail(refusal.error, refusal.model, refusal.cell);

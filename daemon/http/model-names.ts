@@ -3,7 +3,11 @@
  * runtime id (its model), or a cell key (`model@hardware/sandbox`, its model). Undefined: none.
  */
 import type { ModelEntry } from "../../ipc/protocol/models.js";
+import type { Candidate } from "../policy/resolve.js";
 import type { GatewayRouting } from "./host.js";
+
+/** The models the candidates serve, per build of the candidates (routing caches the array itself). */
+const servedOf = new WeakMap<readonly Candidate[], Set<string>>();
 
 export function resolveModelName(
   asked: string,
@@ -11,7 +15,11 @@ export function resolveModelName(
   lookupModel: (idOrPath: string) => ModelEntry | undefined,
 ): string | undefined {
   const candidates = routing.candidates();
-  const served = new Set(candidates.map((c) => c.cell.model));
+  let served = servedOf.get(candidates);
+  if (served === undefined) {
+    served = new Set(candidates.map((c) => c.cell.model));
+    servedOf.set(candidates, served);
+  }
   if (served.has(asked)) return asked;
   const entry = lookupModel(asked);
   if (entry !== undefined && served.has(entry.id)) return entry.id;

@@ -14,7 +14,7 @@ import type { ResolveRequest } from "../policy/resolve.js";
 import { TRANSCRIBE_ROUTE, transcribeOn } from "../policy/transcribe.js";
 import type { RuntimeSupervisor } from "../supervise/runtime.js";
 import { badRequest, type GatewayError, notFound, sendError, unavailable, upstreamFailed } from "./answer.js";
-import type { InferenceContext } from "./inference.js";
+import { CLIENT_CLOSED, type InferenceContext } from "./inference.js";
 import { resolveModelName } from "./model-names.js";
 import { boundaryOf, type FormPart, MultipartError, MultipartParser } from "./multipart-stream.js";
 
@@ -300,7 +300,14 @@ export async function serveTranscriptions(
   let cell = "";
   const fail = (e: GatewayError, headers: Record<string, string> = {}) => {
     sendError(res, e, { ...cors, ...headers });
-    ctx.record({ model, cell, route, ms: performance.now() - started, error: e.klass });
+    ctx.host.routing.observe({
+      model,
+      cell,
+      route,
+      ms: performance.now() - started,
+      code: e.status,
+      error: e.klass,
+    });
   };
   try {
     if (req.method !== "POST") {
@@ -374,7 +381,14 @@ export async function serveTranscriptions(
       throw error;
     }
     if (res.destroyed) {
-      ctx.record({ model, cell, route, ms: performance.now() - started, error: "aborted" });
+      ctx.host.routing.observe({
+        model,
+        cell,
+        route,
+        ms: performance.now() - started,
+        code: CLIENT_CLOSED,
+        error: "aborted",
+      });
       return;
     }
     res.writeHead(200, {
@@ -385,7 +399,8 @@ export async function serveTranscriptions(
       "x-rmx-cell": cell,
     });
     res.end(reply.body);
-    ctx.record({ model, cell, route, ms: performance.now() - started });
+    const ms = performance.now() - started;
+    ctx.host.routing.observe({ model, cell, route, ms, code: 200, ttftMs: ms });
   } catch (error) {
     ctx.host.logger.error({ err: error, route }, "HTTP gateway request failed");
     if (res.headersSent) res.destroy();

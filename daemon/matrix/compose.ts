@@ -20,6 +20,7 @@ import type { HardwareId, RuntimeSpec, SandboxKind } from "../../base/spec.js";
 import type { HardwareInventory, HardwareSample } from "../../ipc/protocol/hardware.js";
 import type {
   CellLoad,
+  CellRequestTelemetry,
   MatrixCell,
   MatrixChange,
   MatrixResult,
@@ -78,6 +79,8 @@ export interface MatrixInput {
   sandboxes: readonly SandboxDetection[];
   runtimes: readonly MatrixRuntime[];
   leases?: LeaseCounter;
+  /** Set by the policy feature: the requests it routed to a cell; `undefined` → none yet. */
+  requests?: (cellKey: string) => CellRequestTelemetry | undefined;
   /** Compose only the cells that have a runtime (the tick: idle cells change only with models or config). */
   servingOnly?: boolean;
 }
@@ -472,6 +475,7 @@ export function composeMatrix(input: MatrixInput, clock: Clock): MatrixResult {
       throughput = sumThroughput(runtimes);
       load = cellLoad(hardware, runtimes, input.sample, lease);
     }
+    const requests = runtimes.length === 0 ? undefined : input.requests?.(key);
     const out: MatrixCell = {
       key,
       model,
@@ -491,6 +495,7 @@ export function composeMatrix(input: MatrixInput, clock: Clock): MatrixResult {
     if (unavailable !== undefined) out.unavailable_reason = unavailable;
     const health = mergeHealth(views.map((v) => v.health));
     if (health !== undefined) out.health = health;
+    if (requests !== undefined) out.requests = requests;
     return out;
   };
   const localHardware = axes.hardware.filter((h) => h !== REMOTE_HARDWARE);

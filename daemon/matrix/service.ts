@@ -20,7 +20,7 @@ import type {
   HardwareSample,
   TickStats,
 } from "../../ipc/protocol/hardware.js";
-import type { MatrixCell, MatrixResult } from "../../ipc/protocol/matrix.js";
+import type { CellRequestTelemetry, MatrixCell, MatrixResult } from "../../ipc/protocol/matrix.js";
 import type { ModelEntry, ModelInspectResult, ModelListResult } from "../../ipc/protocol/models.js";
 import type { RuntimeState, RuntimeView, StatusCode } from "../../ipc/protocol/runtime.js";
 import type { EventBus } from "../events.js";
@@ -68,6 +68,8 @@ export interface MatrixHost {
   readonly runtimes: ReadonlyMap<string, MatrixRuntimeSource>;
   /** Leases held on a cell and its capacity (the policy feature's); `undefined` → no leases, capacity = slots. */
   cellLeases?(cellKey: string): LeaseCount | undefined;
+  /** Requests routed to a cell (the policy feature's). */
+  cellRequests?(cellKey: string): CellRequestTelemetry | undefined;
 }
 
 /** 20 ms: fine enough to see a blocked loop, coarse enough to cost nothing while idle. */
@@ -231,6 +233,9 @@ class Matrix implements MatrixService {
         runtimes: this.matrixRuntimes(),
         ...(this.host.cellLeases !== undefined
           ? { leases: (key: string) => this.host.cellLeases?.(key) }
+          : {}),
+        ...(this.host.cellRequests !== undefined
+          ? { requests: (key: string) => this.host.cellRequests?.(key) }
           : {}),
       },
       this.host.clock,

@@ -36,7 +36,13 @@ export interface PolicyHost {
    * A routed request changed what `runtime.status` shows without an event; the request feeds the
    * request metrics (daemon/http/metrics.ts RequestRecorder's shape).
    */
-  onRouted(request?: { model: string; cell: string; code: string; seconds: number }): void;
+  onRouted(request?: {
+    model: string;
+    cell: string;
+    code: string;
+    seconds: number;
+    ttft_seconds?: number;
+  }): void;
   /** The deps every supervisor of a runtime is built with (a reload's candidate is built with them). */
   runtimeDeps(spec: RuntimeSpec): RuntimeDeps;
   /** Makes `rt` the runtime of its id (a reload's candidate taking over from the old supervisor). */

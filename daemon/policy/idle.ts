@@ -193,11 +193,16 @@ export class RuntimeActivity {
     }
   }
 
+  /** One runtime's count: a request beginning or ending changes only its own (leases call `sync`). */
+  private syncOne(id: string): void {
+    this.tracker.setLeases(id, this.host.busyLeases(id) + (this.inflight.get(id) ?? 0));
+  }
+
   /** A request to the runtime begins; the returned function ends it (once). */
   begin(id: string): () => void {
     this.inflight.set(id, (this.inflight.get(id) ?? 0) + 1);
     this.touch(id);
-    this.sync();
+    this.syncOne(id);
     let ended = false;
     return () => {
       if (ended) return;
@@ -206,7 +211,7 @@ export class RuntimeActivity {
       if (n <= 0) this.inflight.delete(id);
       else this.inflight.set(id, n);
       this.touch(id);
-      this.sync();
+      this.syncOne(id);
       this.room?.wakeWaiters();
     };
   }

@@ -9,7 +9,9 @@
  */
 import type { Logger } from "pino";
 import type { DaemonConfig } from "../../base/spec.js";
+import type { GatewaySeriesView } from "../../ipc/protocol/gateway.js";
 import type { InferResult } from "../../ipc/protocol/infer.js";
+import type { CellRequestTelemetry } from "../../ipc/protocol/matrix.js";
 import type * as Wire from "../../ipc/protocol/policy.js";
 import type { PinRecord } from "../../ipc/protocol/policy.js";
 import type { NodeEntry, RuntimeState } from "../../ipc/protocol/runtime.js";
@@ -26,7 +28,7 @@ import { LeaseManager } from "./lease.js";
 import { isStoredLease, LeaseDesk } from "./lease-desk.js";
 import { clearPin, PinStore, readablePins, setPin } from "./pins.js";
 import { QuickActions } from "./quick-actions.js";
-import { RoutedRequests } from "./request-stats.js";
+import { modelOfCell, type ObservedRequest, RequestStats } from "./request-stats.js";
 import type { Candidate } from "./resolve.js";
 import { Router } from "./routing.js";
 import { ScheduleRunner } from "./schedule.js";
@@ -38,6 +40,17 @@ export type { PolicyHost } from "./host.js";
 
 /** Window of the node entry's `http` block. */
 const HTTP_WINDOW_MS = 300_000;
+
+const CODE_LABELS = new Map<number, string>();
+/** Status codes as Prometheus label text, converted once per code. */
+function codeLabel(code: number): string {
+  let text = CODE_LABELS.get(code);
+  if (text === undefined) {
+    text = String(code);
+    if (CODE_LABELS.size < 64) CODE_LABELS.set(code, text);
+  }
+  return text;
+}
 
 export class Policy {
   readonly pins: PinStore;
@@ -51,7 +64,7 @@ export class Policy {
   /** `lease.acquire` / `lease.release`. */
   readonly desk: LeaseDesk;
   private readonly parameters: ParameterCache;
-  private readonly requests: RoutedRequests;
+  private readonly requests: RequestStats;
   /** Chat requests open per runtime: a reload waits for those that may still reach the old process. */
   private readonly inFlight = new InFlightRequests();
   private readonly logger: Logger;
@@ -65,7 +78,7 @@ export class Policy {
     this.logger = logger;
     const config = host.config();
     this.switches = new PolicySwitches(config.policy);
-    this.requests = new RoutedRequests(clock);
+    this.requests = new RequestStats(clock);
     this.parameters = new ParameterCache(() => host.models());
     const pins = readablePins(host.stored().pins, (error, record) =>
       logger.warn({ err: error, scope: record.scope }, "ignoring an unreadable stored pin"),
@@ -171,6 +184,11 @@ export class Policy {
     return capacity === 0 ? undefined : { held: book.cellHeld(key), capacity };
   }
 
+  /** A matrix cell's request telemetry (matrix.get); undefined before its first request. */
+  cellRequests(key: string): CellRequestTelemetry | undefined {
+    return this.requests.cellTelemetry(key);
+  }
+
   /** Routed-request statistics for the node entry's `http` block. */
   http(): NodeEntry["http"] {
     return this.requests.http(HTTP_WINDOW_MS);
@@ -250,7 +268,11 @@ export class Policy {
    * Routing, waking and counting as `chat.respond` uses them, for requests that arrive another way (the
    * HTTP gateway): one machinery, so pins, fallback, modes, leases, on-demand start and idle_ttl agree.
    */
-  serving(): ChatHost & { candidates(): Candidate[] } {
+  serving(): ChatHost & {
+    candidates(): Candidate[];
+    observe(r: ObservedRequest): void;
+    telemetry(): GatewaySeriesView[];
+  } {
     const { host } = this;
     return {
       route: (req) => this.router.route(req),
@@ -269,14 +291,25 @@ export class Policy {
       },
       record: (key, ms, ok, route = CHAT_ROUTE) => {
         this.requests.record(key, route, ms, ok);
-        const at = key.lastIndexOf("@");
-        host.onRouted({
-          model: at < 0 ? key : key.slice(0, at),
-          cell: key,
-          code: ok ? "200" : "502",
-          seconds: ms / 1000,
-        });
+        host.onRouted({ model: modelOfCell(key), cell: key, code: ok ? "200" : "502", seconds: ms / 1000 });
       },
+      // The gateway's one record per request: telemetry, routing's p95 and the Prometheus series alike.
+      observe: (r) => {
+        this.requests.observe(r);
+        const seconds = r.ms / 1000;
+        host.onRouted(
+          r.ttftMs === undefined
+            ? { model: r.model, cell: r.cell, code: codeLabel(r.code), seconds }
+            : {
+                model: r.model,
+                cell: r.cell,
+                code: codeLabel(r.code),
+                seconds,
+                ttft_seconds: r.ttftMs / 1000,
+              },
+        );
+      },
+      telemetry: () => this.requests.view(),
       now: () => host.clock.now(),
     };
   }

@@ -70,7 +70,8 @@ export async function transcribe(host: TranscribeHost, input: TranscribeInput): 
  * until `deadline`, counted under the cell.
  */
 export async function transcribeOn(
-  host: Pick<TranscribeHost, "placeOf" | "begin" | "record" | "now">,
+  // Without `record` the caller counts the request itself (the gateway records it once, with its HTTP code).
+  host: Pick<TranscribeHost, "placeOf" | "begin" | "now"> & Partial<Pick<TranscribeHost, "record">>,
   target: { cell: string; rt: RuntimeSupervisor },
   input: Omit<TranscribeInput, "model" | "agent" | "project" | "timeout_ms">,
   deadline: number,
@@ -107,6 +108,6 @@ export async function transcribeOn(
     return { ...reply, cell: target.cell, runtime: rt.id, model: place.model };
   } finally {
     end();
-    host.record(place.key, host.now() - started, ok, TRANSCRIBE_ROUTE);
+    host.record?.(place.key, host.now() - started, ok, TRANSCRIBE_ROUTE);
   }
 }

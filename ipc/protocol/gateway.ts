@@ -2,10 +2,11 @@
 
 export type ErrorClass = "auth" | "client" | "not_found" | "unavailable" | "upstream" | "timeout" | "aborted";
 
-export interface GatewaySeriesView {
-  model: string;
-  cell: string;
-  route: string;
+/**
+ * Requests routed to a series (one model, cell and route in `runtime.status`; a whole cell in
+ * `matrix.get`): counts since the series appeared, percentiles over the last 5 minutes' successes.
+ */
+export interface CellRequestTelemetry {
   total: number;
   errors: number;
   error_rate: number;
@@ -15,6 +16,15 @@ export interface GatewaySeriesView {
   /** Time to the first byte of the answer (for streams: the first token). */
   ttft_p50_ms?: number;
   ttft_p95_ms?: number;
+  /** The p95 is at or over the slow-route threshold (1500 ms); `slow_reason` says by how much. */
+  slow?: true;
+  slow_reason?: string;
+}
+
+export interface GatewaySeriesView extends CellRequestTelemetry {
+  model: string;
+  cell: string;
+  route: string;
 }
 
 export interface GatewayView {

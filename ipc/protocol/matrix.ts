@@ -2,9 +2,10 @@
 
 import type { FitVerdict } from "../../base/fit.js";
 import type { HardwareId, SandboxKind } from "../../base/spec.js";
+import type { CellRequestTelemetry } from "./gateway.js";
 import type { LatencySummary, StatusCode, StatusObject } from "./runtime.js";
 
-export type { FitVerdict };
+export type { CellRequestTelemetry, FitVerdict };
 
 export interface Throughput {
   generated_tokens_per_second?: number;
@@ -45,6 +46,8 @@ export interface MatrixCell {
   throughput: Throughput;
   load: CellLoad;
   fit: FitVerdict;
+  /** Requests rmxd routed to this cell (gateway, chat.respond); absent before the first. */
+  requests?: CellRequestTelemetry;
   updated: string;
 }
 

@@ -11,6 +11,7 @@ import {
   renderMatrixList,
 } from "../../ipc/cli/commands/matrix.js";
 import { createPalette, visibleWidth } from "../../ipc/cli/format.js";
+import type { MatrixCell } from "../../ipc/protocol/matrix.js";
 import type { RuntimeState } from "../../ipc/protocol/runtime.js";
 import { GIB, gguf, inventory, matrixRuntime, SANDBOXES, sample } from "./fixtures.js";
 
@@ -177,5 +178,50 @@ describe("rmx matrix --list", () => {
     expect(at("huge@gpu:0/none")).toBe("nofit");
     expect(at("huge@cpu/systemd-run")).toBe("n/a");
     expect(at("llama-8b-q4@cpu/systemd-run")).toBe("error");
+  });
+});
+
+describe("rmx matrix request telemetry", () => {
+  const withRequests = () =>
+    composeMatrix(
+      {
+        models: [{ id: "llama-8b-q4", gguf: gguf() }],
+        inventory: inventory([{ vram: 24 * GIB }]),
+        sample: sample(),
+        sandboxes: SANDBOXES,
+        runtimes: [matrixRuntime("fast", "ready", { model: "llama-8b-q4", hardware: "gpu:0" })],
+        requests: (key) =>
+          key === "llama-8b-q4@gpu:0/none"
+            ? {
+                total: 1234,
+                errors: 5,
+                error_rate: 0.0041,
+                p95_ms: 2400,
+                ttft_p50_ms: 12.3,
+                slow: true,
+                slow_reason: "p95 2400 ms is at or over the 1500 ms slow-route threshold (last 5 min)",
+              }
+            : { total: 1, errors: 0, error_rate: 0 },
+      },
+      clock,
+    );
+
+  it("only cells with a runtime carry requests; the grid lists them compactly, the sentences in words", () => {
+    const result = withRequests();
+    expect(result.cells.filter((c) => c.requests !== undefined).map((c) => c.key)).toEqual([
+      "llama-8b-q4@gpu:0/none",
+    ]);
+    const lines = renderMatrixGrid(result, { palette: plain, formatTime: hhmmss });
+    for (const line of lines) expect(visibleWidth(line), line).toBeLessThanOrEqual(80);
+    expect(lines).toContain("  llama-8b-q4@gpu:0/none  req 1.2k err 0.4% p95 2.4s ttft 12ms slow");
+    const sentence = cellSentence(result.cells.find((c) => c.requests !== undefined) as MatrixCell);
+    expect(sentence).toContain(
+      "1234 requests routed, 5 errors, 95th percentile 2400 milliseconds, first token after 12 milliseconds, slow: p95 2400 ms",
+    );
+  });
+
+  it("a matrix without requests renders as before", () => {
+    const lines = renderMatrixGrid(example(), { palette: plain, formatTime: hhmmss });
+    expect(lines.some((l) => l.startsWith("Requests routed"))).toBe(false);
   });
 });

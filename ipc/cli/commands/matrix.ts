@@ -2,7 +2,7 @@
  * `rmx matrix [--list]`: the grid (models as rows, hardware/sandbox as columns, a short state word and the
  * generated tokens/s per cell, then a legend), or the same facts as one sentence per cell for screen readers.
  */
-import type { MatrixCell, MatrixResult } from "../../protocol/matrix.js";
+import type { CellRequestTelemetry, MatrixCell, MatrixResult } from "../../protocol/matrix.js";
 import type { StatusCode } from "../../protocol/runtime.js";
 import { booleanValue } from "../args.js";
 import type { ParsedCommandArgs } from "../command-spec.js";
@@ -53,6 +53,23 @@ export function cellWord(cell: MatrixCell): { text: string; word: string; tone: 
   const { word, tone } = WORDS[cell.status.code];
   const rate = cell.throughput.generated_tokens_per_second;
   return { text: rate === undefined ? word : `${word} ${formatRate(rate)}`, word, tone };
+}
+
+/** Milliseconds in at most five characters: 0.4ms, 38ms, 1.2s, 42s. */
+function msText(ms: number): string {
+  if (ms < 10) return `${ms.toFixed(1).replace(/\.0$/, "")}ms`;
+  if (ms < 1000) return `${Math.round(ms)}ms`;
+  if (ms < 10_000) return `${(ms / 1000).toFixed(1)}s`;
+  return `${Math.round(ms / 1000)}s`;
+}
+
+/** `req 1.2k err 0.4% p95 38ms ttft 12ms`, then `slow` when the p95 is over the slow-route threshold. */
+export function requestsText(t: CellRequestTelemetry): string {
+  const parts = [`req ${formatRate(t.total)}`, `err ${Math.round(t.error_rate * 1000) / 10}%`];
+  if (t.p95_ms !== undefined) parts.push(`p95 ${msText(t.p95_ms)}`);
+  if (t.ttft_p50_ms !== undefined) parts.push(`ttft ${msText(t.ttft_p50_ms)}`);
+  if (t.slow === true) parts.push("slow");
+  return parts.join(" ");
 }
 
 function cut(text: string, max: number): string {
@@ -168,6 +185,18 @@ export function renderMatrixGrid(
       lines.push(parts.join(GAP).trimEnd());
     }
   }
+  const routed = result.cells.filter((c) => c.requests !== undefined);
+  if (routed.length > 0) {
+    const keyWidth = Math.max(...routed.map((c) => visibleWidth(c.key)));
+    lines.push("", "Requests routed (p95 and time to first token p50 over the last 5 min):");
+    for (const c of routed) {
+      const t = c.requests as CellRequestTelemetry;
+      const text = requestsText(t);
+      lines.push(
+        `  ${pad(c.key, keyWidth)}${GAP}${t.slow === true ? paintTone(opts.palette, "warn", text) : text}`,
+      );
+    }
+  }
   lines.push("", ...LEGEND);
   return lines;
 }
@@ -218,6 +247,14 @@ export function cellSentence(cell: MatrixCell): string {
   const fit = cell.fit.fits === true ? "fits" : cell.fit.fits === false ? "does not fit" : "fit unknown";
   parts.push(`${fit}: ${cell.fit.reason}`);
   if (cell.runtimes.length > 0) parts.push(`runtimes: ${cell.runtimes.join(", ")}`);
+  const r = cell.requests;
+  if (r !== undefined) {
+    const req = [`${plural(r.total, "request")} routed, ${plural(r.errors, "error")}`];
+    if (r.p95_ms !== undefined) req.push(`95th percentile ${Math.round(r.p95_ms)} milliseconds`);
+    if (r.ttft_p50_ms !== undefined) req.push(`first token after ${Math.round(r.ttft_p50_ms)} milliseconds`);
+    if (r.slow === true) req.push(`slow: ${r.slow_reason ?? "over the slow-route threshold"}`);
+    parts.push(req.join(", "));
+  }
   return `${place}: ${parts.join("; ")}.`;
 }
 
