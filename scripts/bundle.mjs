@@ -5,6 +5,11 @@
  * alone are over a hundred). package.json's bin entries point at these; dist/ stays as tsc wrote it for
  * the typed client export and the tests.
  *
+ * The CLI is its own build, sharing nothing with the daemon's: `rmx runtime status` (the command scripts
+ * poll) is one self-contained file, dist/bin/rmx.js, with no chunk to look up and link; every other
+ * command is a module of dist/bin/rmx-commands/, loaded by its `import()` only when it runs (those share
+ * chunks among themselves, not with rmx.js: the few classes that cross over are told apart by name).
+ *
  * Each module's `import.meta.url` is rewritten to the URL of its own file in dist/ (computed from the
  * bundle's location at run time), so paths a module derives from it (the stub's entry, package.json,
  * the daemon's entry for `rmx service install`) stay exactly what they are unbundled.
@@ -25,33 +30,115 @@ export const ENTRIES = [
   { entry: "daemon/main.js", out: "rmxd.js" },
   { entry: "ipc/cli/main.js", out: "rmx.js" },
 ];
+const DAEMON_ENTRIES = ENTRIES.filter((e) => e.out === "rmxd.js");
+const CLI_ENTRY = "ipc/cli/main.js";
+/** The commands bundled into rmx.js itself: the one scripts run in a loop. */
+const EAGER_COMMANDS = new Set(["runtime-status.js"]);
+const COMMANDS_DIR = "rmx-commands";
 const EXTERNAL = ["pino-pretty", "systeminformation"];
 
-/** Replaces `import.meta.url` in a dist/ module with the URL that module has when run unbundled. */
-const keepModuleUrls = {
-  name: "keep-module-urls",
+/**
+ * Replaces `import.meta.url` in a dist/ module with the URL that module has when run unbundled; `outDir`
+ * is where the output files sit (the bundle's own import.meta.url).
+ */
+function keepModuleUrls(outDir) {
+  return {
+    name: "keep-module-urls",
+    setup(b) {
+      b.onLoad({ filter: /\.js$/ }, async (args) => {
+        const text = await fs.promises.readFile(args.path, "utf8");
+        if (!args.path.startsWith(DIST + path.sep) || !text.includes("import.meta.url")) return undefined;
+        const rel = path.relative(outDir, args.path).split(path.sep).join("/");
+        return {
+          contents: text.replaceAll(
+            "import.meta.url",
+            `new URL(${JSON.stringify(rel)}, import.meta.url).href`,
+          ),
+          loader: "js",
+        };
+      });
+    },
+  };
+}
+
+/** The command table's `import("./commands/x.js")`: eager ones stay in, the rest load from rmx-commands/. */
+const lazyCommands = {
+  name: "lazy-commands",
   setup(b) {
-    b.onLoad({ filter: /\.js$/ }, async (args) => {
-      const text = await fs.promises.readFile(args.path, "utf8");
-      if (!args.path.startsWith(DIST + path.sep) || !text.includes("import.meta.url")) return undefined;
-      const rel = path.relative(OUT, args.path).split(path.sep).join("/");
-      return {
-        contents: text.replaceAll("import.meta.url", `new URL(${JSON.stringify(rel)}, import.meta.url).href`),
-        loader: "js",
-      };
+    b.onResolve({ filter: /^\.\/commands\/[\w-]+\.js$/ }, (args) => {
+      const file = path.basename(args.path);
+      if (EAGER_COMMANDS.has(file) || args.kind !== "dynamic-import") return undefined;
+      return { path: `./${COMMANDS_DIR}/${file}`, external: true };
     });
   },
 };
 
+/**
+ * Node built-ins as CommonJS values (`process.getBuiltinModule`, Node >= 20.16) instead of ESM imports: an
+ * ESM import of a built-in builds its facade by reading every export, and that runs the lazy getters
+ * (node:net's BlockList alone loads a few internal modules), a few ms of the CLI's start for nothing.
+ */
+const builtinsAsValues = {
+  name: "builtins-as-values",
+  setup(b) {
+    b.onResolve({ filter: /^node:/ }, (args) => ({ path: args.path, namespace: "rmx-builtin" }));
+    b.onLoad({ filter: /.*/, namespace: "rmx-builtin" }, (args) => ({
+      contents: `module.exports = process.getBuiltinModule(${JSON.stringify(args.path)});`,
+      loader: "js",
+    }));
+  },
+};
+
+const COMMON = {
+  bundle: true,
+  platform: "node",
+  format: "esm",
+  target: "node20.19",
+  external: EXTERNAL,
+  // CommonJS packages (pino, yaml) call require() for builtins: give the ESM bundle one.
+  banner: {
+    js: 'import { createRequire as __rmxCreateRequire } from "node:module"; const require = __rmxCreateRequire(import.meta.url);',
+  },
+  legalComments: "none",
+  logLevel: "warning",
+};
+
+function sourceOf(entry) {
+  const source = path.join(DIST, entry);
+  if (!fs.existsSync(source)) throw new Error(`bundle: ${source} is missing: run tsc first (npm run build)`);
+  return source;
+}
+
+/** dist/bin/rmx.js (no chunks) and dist/bin/rmx-commands/ (the lazily loaded commands). */
+async function bundleCli() {
+  await build({
+    ...COMMON,
+    entryPoints: { rmx: sourceOf(CLI_ENTRY) },
+    outdir: OUT,
+    splitting: false,
+    banner: {},
+    plugins: [lazyCommands, builtinsAsValues, keepModuleUrls(OUT)],
+  });
+  const commandsDir = path.join(DIST, "ipc/cli/commands");
+  const lazy = fs
+    .readdirSync(commandsDir)
+    .filter((f) => f.endsWith(".js") && !EAGER_COMMANDS.has(f))
+    .map((f) => path.join(commandsDir, f));
+  const outDir = path.join(OUT, COMMANDS_DIR);
+  await build({
+    ...COMMON,
+    entryPoints: lazy,
+    outdir: outDir,
+    splitting: true,
+    chunkNames: "chunk-[hash]",
+    plugins: [keepModuleUrls(outDir)],
+  });
+}
+
 export async function bundle() {
   fs.rmSync(OUT, { recursive: true, force: true });
   const entryPoints = {};
-  for (const { entry, out } of ENTRIES) {
-    const source = path.join(DIST, entry);
-    if (!fs.existsSync(source))
-      throw new Error(`bundle: ${source} is missing: run tsc first (npm run build)`);
-    entryPoints[out.replace(/\.js$/, "")] = source;
-  }
+  for (const { entry, out } of DAEMON_ENTRIES) entryPoints[out.replace(/\.js$/, "")] = sourceOf(entry);
   await build({
     entryPoints,
     outdir: OUT,
@@ -65,7 +152,7 @@ export async function bundle() {
     format: "esm",
     target: "node20.19",
     external: EXTERNAL,
-    plugins: [keepModuleUrls],
+    plugins: [keepModuleUrls(OUT)],
     // CommonJS packages (pino, yaml) call require() for builtins: give the ESM bundle one.
     banner: {
       js: 'import { createRequire as __rmxCreateRequire } from "node:module"; const require = __rmxCreateRequire(import.meta.url);',
@@ -73,6 +160,7 @@ export async function bundle() {
     legalComments: "none",
     logLevel: "warning",
   });
+  await bundleCli();
   for (const { out } of ENTRIES) fs.chmodSync(path.join(OUT, out), 0o755);
 }
 

@@ -8,6 +8,7 @@ import { readFileSync } from "node:fs";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
+import { pathToFileURL } from "node:url";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { REPO, startDaemon, stopAll } from "../support/daemon-harness.js";
 
@@ -86,6 +87,35 @@ describe("bundled entries", () => {
       );
     expect(loaded.length).toBeGreaterThan(0);
     expect(loaded.filter((url) => !url.includes("/dist/bin/"))).toEqual([]);
+    // The status path is one file: no chunk, no other command's module (scripts/bundle.mjs).
+    expect(loaded.filter((url) => url.includes("/dist/bin/"))).toEqual([pathToFileURL(BIN_RMX).href]);
+  });
+
+  it("a lazily loaded command of the bundled CLI fails a usage check as the unbundled one does (exit 2, same lines)", async () => {
+    const args = ["runtime", "logs", "--id", "x", "--lines", "abc"];
+    const env = { RMX_SOCKET: path.join(os.tmpdir(), "rmx-bundle-no-daemon.sock") };
+    const bundled = await run(BIN_RMX, args, env);
+    const unbundled = await run(path.join(REPO, "dist/ipc/cli/main.js"), args, env);
+    expect(bundled.code).toBe(2);
+    expect(bundled.err).toBe(
+      'rmx: flag -n/--lines: expected a whole number, got "abc"\nusage: rmx runtime logs --id RT [--lines N] [--follow]\n',
+    );
+    expect(bundled).toEqual(unbundled);
+  });
+
+  it("a lazily loaded command of the bundled CLI resolves paths from its own module (service install names the daemon entry)", async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), "rmx-bundle-service-"));
+    try {
+      const args = ["service", "install", "--dry-run", "--target-dir", dir];
+      const bundled = await run(BIN_RMX, args);
+      const unbundled = await run(path.join(REPO, "dist/ipc/cli/main.js"), args);
+      expect(bundled.err).toBe("");
+      expect(bundled.code).toBe(0);
+      expect(bundled.out).toContain(path.join(REPO, "dist"));
+      expect(bundled.out).toBe(unbundled.out);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it("the bundled daemon logs JSON by default and loads pino-pretty for --pretty", async () => {
