@@ -13,7 +13,9 @@ import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { REPO, startDaemon, stopAll } from "../support/daemon-harness.js";
 
 const BIN_RMXD = path.join(REPO, "dist/bin/rmxd.js");
-const BIN_RMX = path.join(REPO, "dist/bin/rmx.js");
+const BIN_RMX = path.join(REPO, "dist/bin/rmx.cjs");
+/** The ES module twin of the CLI bundle, for `node dist/bin/rmx.js`. */
+const BIN_RMX_ESM = path.join(REPO, "dist/bin/rmx.js");
 
 function run(
   script: string,
@@ -41,15 +43,17 @@ describe("bundled entries", () => {
   it("package.json's bin entries are the bundles", () => {
     const pkg = JSON.parse(readFileSync(path.join(REPO, "package.json"), "utf8"));
     expect(pkg.bin.rmxd).toBe("dist/bin/rmxd.js");
-    expect(pkg.bin.rmx).toBe("dist/bin/rmx.js");
+    expect(pkg.bin.rmx).toBe("dist/bin/rmx.cjs");
     expect(readFileSync(BIN_RMXD, "utf8").startsWith("#!/usr/bin/env node\n")).toBe(true);
     expect(readFileSync(BIN_RMX, "utf8").startsWith("#!/usr/bin/env node\n")).toBe(true);
+    expect(readFileSync(BIN_RMX_ESM, "utf8").startsWith("#!/usr/bin/env node\n")).toBe(true);
   });
 
   it("print the package version (package.json found from the bundle)", async () => {
     const { version } = JSON.parse(readFileSync(path.join(REPO, "package.json"), "utf8"));
     expect((await run(BIN_RMXD, ["--version"])).out.trim()).toBe(`rmxd ${version}`);
     expect((await run(BIN_RMX, ["--version"])).out.trim()).toBe(`rmx ${version}`);
+    expect((await run(BIN_RMX_ESM, ["--version"])).out.trim()).toBe(`rmx ${version}`);
   });
 
   it("the bundled daemon runs the embedded stub runtime, and the bundled CLI reads it from the bundle alone", async () => {
