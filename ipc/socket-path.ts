@@ -2,7 +2,6 @@
  * Where the daemon's socket lives, and the checks that keep it private. Node built-ins only: the CLI
  * and the client import this without loading the daemon.
  */
-import { createHash } from "node:crypto";
 import { lstat, mkdir, realpath, stat } from "node:fs/promises";
 import { connect } from "node:net";
 import os from "node:os";
@@ -52,6 +51,8 @@ function windowsPipeName(opts: SocketLocationOptions): string {
   if (opts.system) return `${WINDOWS_PIPE_PREFIX}${PRODUCT_DIR}`;
   const username = opts.username ?? currentUsername();
   const uid = opts.uid ?? currentUid();
+  // Loaded here, not imported: node:crypto costs the CLI's every start a few ms, and only Windows needs it.
+  const { createHash } = process.getBuiltinModule("node:crypto");
   const digest = createHash("sha256").update(`${username}${uid}`).digest("hex").slice(0, 16);
   return `${WINDOWS_PIPE_PREFIX}${PRODUCT_DIR}-${digest}`;
 }

@@ -5,6 +5,13 @@
  * alone are over a hundred). package.json's bin entries point at these; dist/ stays as tsc wrote it for
  * the typed client export and the tests.
  *
+ * The CLI is its own build, sharing nothing with the daemon's: `rmx runtime status` (the command scripts
+ * poll) is one self-contained CommonJS file, dist/bin/rmx.cjs (package.json's bin), with no chunk to look
+ * up and link — a CommonJS main starts a few ms sooner than an ES module one, which is a tenth of the
+ * whole start. Every other command is a module of dist/bin/rmx-commands/, loaded by its `import()` only
+ * when it runs (those share chunks among themselves, not with rmx.cjs: the few classes that cross over
+ * are told apart by name). dist/bin/rmx.js stays, an ES module that runs rmx.cjs, for `node dist/bin/rmx.js`.
+ *
  * Each module's `import.meta.url` is rewritten to the URL of its own file in dist/ (computed from the
  * bundle's location at run time), so paths a module derives from it (the stub's entry, package.json,
  * the daemon's entry for `rmx service install`) stay exactly what they are unbundled.
@@ -25,33 +32,112 @@ export const ENTRIES = [
   { entry: "daemon/main.js", out: "rmxd.js" },
   { entry: "ipc/cli/main.js", out: "rmx.js" },
 ];
+const DAEMON_ENTRIES = ENTRIES.filter((e) => e.out === "rmxd.js");
+const CLI_ENTRY = "ipc/cli/main.js";
+/** The commands bundled into rmx.js itself: the one scripts run in a loop. */
+const EAGER_COMMANDS = new Set(["runtime-status.js"]);
+const COMMANDS_DIR = "rmx-commands";
 const EXTERNAL = ["pino-pretty", "systeminformation"];
 
-/** Replaces `import.meta.url` in a dist/ module with the URL that module has when run unbundled. */
-const keepModuleUrls = {
-  name: "keep-module-urls",
+/**
+ * Replaces `import.meta.url` in a dist/ module with the URL that module has when run unbundled; `outDir`
+ * is where the output files sit, `selfUrl` the expression for the bundle's own URL there.
+ */
+function keepModuleUrls(outDir, selfUrl = "import.meta.url") {
+  return {
+    name: "keep-module-urls",
+    setup(b) {
+      b.onLoad({ filter: /\.js$/ }, async (args) => {
+        const text = await fs.promises.readFile(args.path, "utf8");
+        if (!args.path.startsWith(DIST + path.sep) || !text.includes("import.meta.url")) return undefined;
+        const rel = path.relative(outDir, args.path).split(path.sep).join("/");
+        return {
+          contents: text.replaceAll("import.meta.url", `new URL(${JSON.stringify(rel)}, ${selfUrl}).href`),
+          loader: "js",
+        };
+      });
+    },
+  };
+}
+
+/** The command table's `import("./commands/x.js")`: eager ones stay in, the rest load from rmx-commands/. */
+const lazyCommands = {
+  name: "lazy-commands",
   setup(b) {
-    b.onLoad({ filter: /\.js$/ }, async (args) => {
-      const text = await fs.promises.readFile(args.path, "utf8");
-      if (!args.path.startsWith(DIST + path.sep) || !text.includes("import.meta.url")) return undefined;
-      const rel = path.relative(OUT, args.path).split(path.sep).join("/");
-      return {
-        contents: text.replaceAll("import.meta.url", `new URL(${JSON.stringify(rel)}, import.meta.url).href`),
-        loader: "js",
-      };
+    b.onResolve({ filter: /^\.\/commands\/[\w-]+\.js$/ }, (args) => {
+      const file = path.basename(args.path);
+      if (EAGER_COMMANDS.has(file) || args.kind !== "dynamic-import") return undefined;
+      return { path: `./${COMMANDS_DIR}/${file}`, external: true };
     });
   },
 };
 
+const COMMON = {
+  bundle: true,
+  platform: "node",
+  format: "esm",
+  target: "node20.19",
+  external: EXTERNAL,
+  // CommonJS packages (pino, yaml) call require() for builtins: give the ESM bundle one.
+  banner: {
+    js: 'import { createRequire as __rmxCreateRequire } from "node:module"; const require = __rmxCreateRequire(import.meta.url);',
+  },
+  legalComments: "none",
+  logLevel: "warning",
+};
+
+function sourceOf(entry) {
+  const source = path.join(DIST, entry);
+  if (!fs.existsSync(source)) throw new Error(`bundle: ${source} is missing: run tsc first (npm run build)`);
+  return source;
+}
+
+/** The bundle's own URL in CommonJS, where `import.meta` is not. */
+const CJS_SELF_URL = "__rmxSelfUrl";
+
+/** dist/bin/rmx.cjs (no chunks), its ES module twin rmx.js, and dist/bin/rmx-commands/ (the lazy commands). */
+async function bundleCli() {
+  await build({
+    ...COMMON,
+    entryPoints: { rmx: sourceOf(CLI_ENTRY) },
+    outdir: OUT,
+    outExtension: { ".js": ".cjs" },
+    format: "cjs",
+    splitting: false,
+    banner: { js: `const ${CJS_SELF_URL} = require("node:url").pathToFileURL(__filename).href;` },
+    plugins: [lazyCommands, keepModuleUrls(OUT, CJS_SELF_URL)],
+  });
+  fs.writeFileSync(
+    path.join(OUT, "rmx.js"),
+    [
+      "#!/usr/bin/env node",
+      "// `node dist/bin/rmx.js`: the CLI is rmx.cjs (package.json's bin), see scripts/bundle.mjs.",
+      'import { createRequire } from "node:module";',
+      'createRequire(import.meta.url)("./rmx.cjs");',
+      "",
+    ].join("\n"),
+  );
+  fs.chmodSync(path.join(OUT, "rmx.cjs"), 0o755);
+  const commandsDir = path.join(DIST, "ipc/cli/commands");
+  const lazy = fs
+    .readdirSync(commandsDir)
+    .filter((f) => f.endsWith(".js") && !EAGER_COMMANDS.has(f))
+    .map((f) => path.join(commandsDir, f));
+  const outDir = path.join(OUT, COMMANDS_DIR);
+  await build({
+    ...COMMON,
+    entryPoints: lazy,
+    outdir: outDir,
+    splitting: true,
+    chunkNames: "chunk-[hash]",
+    plugins: [keepModuleUrls(outDir)],
+  });
+}
+
 export async function bundle() {
   fs.rmSync(OUT, { recursive: true, force: true });
   const entryPoints = {};
-  for (const { entry, out } of ENTRIES) {
-    const source = path.join(DIST, entry);
-    if (!fs.existsSync(source))
-      throw new Error(`bundle: ${source} is missing: run tsc first (npm run build)`);
-    entryPoints[out.replace(/\.js$/, "")] = source;
-  }
+  for (const { entry, out } of DAEMON_ENTRIES) entryPoints[out.replace(/\.js$/, "")] = sourceOf(entry);
   await build({
     entryPoints,
     outdir: OUT,
@@ -65,7 +151,7 @@ export async function bundle() {
     format: "esm",
     target: "node20.19",
     external: EXTERNAL,
-    plugins: [keepModuleUrls],
+    plugins: [keepModuleUrls(OUT)],
     // CommonJS packages (pino, yaml) call require() for builtins: give the ESM bundle one.
     banner: {
       js: 'import { createRequire as __rmxCreateRequire } from "node:module"; const require = __rmxCreateRequire(import.meta.url);',
@@ -73,6 +159,7 @@ export async function bundle() {
     legalComments: "none",
     logLevel: "warning",
   });
+  await bundleCli();
   for (const { out } of ENTRIES) fs.chmodSync(path.join(OUT, out), 0o755);
 }
 

@@ -19,7 +19,7 @@ const entry = (bundle, tsc) => {
   return BUNDLED && fs.existsSync(b) ? b : path.join(REPO, tsc);
 };
 const RMXD = entry("dist/bin/rmxd.js", "dist/daemon/main.js");
-const RMX = entry("dist/bin/rmx.js", "dist/ipc/cli/main.js");
+const RMX = entry("dist/bin/rmx.cjs", "dist/ipc/cli/main.js");
 export const entries = { rmxd: RMXD, rmx: RMX };
 const CLIENT = path.join(REPO, "dist/ipc/client.js");
 

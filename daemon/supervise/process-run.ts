@@ -17,7 +17,7 @@ import {
 } from "../process/child.js";
 import type { RotatingLog } from "../process/logs.js";
 import { describeEnd, exitErrors, killChild } from "./exit.js";
-import { type LaunchDeps, prepareLaunch, spawnPlan } from "./launch.js";
+import { type LaunchDeps, type PreparedLaunch, prepareLaunch, spawnPlan } from "./launch.js";
 import type { Input } from "./state.js";
 
 /** What the process side reads of and tells the supervisor. */
@@ -44,6 +44,12 @@ export interface ProcessDeps extends LaunchDeps {
   stateDir: string;
 }
 
+/**
+ * How long a launch prepared at an exit stays good for the respawn that follows: a restart without delay
+ * takes it at once; after a longer backoff the port and binary are checked again.
+ */
+const PREPARED_FRESH_MS = 1000;
+
 export class ProcessRun {
   child: ChildHandle | undefined;
   /** The machine generation `child` was spawned for: a kill only ever reaches the current one. */
@@ -53,6 +59,11 @@ export class ProcessRun {
   /** The current child's exit handling (remnants ended, exit dispatched); never rejects. */
   exitHandled: Promise<void> | undefined;
   port: number | undefined;
+  /**
+   * The next launch, prepared (port, binary, plan) while the last exit is still being handled: the respawn
+   * after a crash then spawns at once instead of after those checks. Taken only for the same spec, fresh.
+   */
+  private ahead: { spec: RuntimeSpec; at: number; prepared: Promise<PreparedLaunch> } | undefined;
   /** The RmxError the launch of a generation failed with before any process ran (for runtime.start's answer). */
   private failed: { generation: number; error: RmxError } | undefined;
 
@@ -95,7 +106,7 @@ export class ProcessRun {
         host.startProbes(generation);
         return;
       }
-      const { plan, port } = await prepareLaunch(spec, this.deps);
+      const { plan, port } = await this.prepare(spec);
       this.port = port;
       if (abandoned()) return;
       if (host.killRequested()) return exitWithoutProcess();
@@ -116,6 +127,7 @@ export class ProcessRun {
       this.exitHandled = child.exited
         // A leader that exits on its own leaves its group, escapees and orphans: end them before any restart.
         .then(async (exit) => {
+          if (!host.disposed() && generation === host.generation()) this.prepareAhead();
           await endRemnants(child);
           this.onExit(child, generation, exit);
         })
@@ -139,6 +151,29 @@ export class ProcessRun {
       if (host.killRequested()) exitWithoutProcess();
       else host.dispatch({ type: "spawn_failed", reason });
     }
+  }
+
+  /** Starts preparing the launch a restart will want; a failure here is only reported by that launch. */
+  private prepareAhead(): void {
+    if (!this.deps.adapter.spawns) return;
+    const spec = this.host.spec();
+    const prepared = prepareLaunch(spec, this.deps);
+    prepared.catch(() => undefined);
+    this.ahead = { spec, at: performance.now(), prepared };
+  }
+
+  /** The launch prepared ahead when it is for this spec and fresh (and succeeded), else prepared now. */
+  private async prepare(spec: RuntimeSpec): Promise<PreparedLaunch> {
+    const ahead = this.ahead;
+    this.ahead = undefined;
+    if (ahead !== undefined && ahead.spec === spec && performance.now() - ahead.at <= PREPARED_FRESH_MS) {
+      try {
+        return await ahead.prepared;
+      } catch {
+        // Prepared again below: that attempt's error is the one the launch reports.
+      }
+    }
+    return prepareLaunch(spec, this.deps);
   }
 
   private onExit(child: ChildHandle, generation: number, exit: ExitInfo): void {

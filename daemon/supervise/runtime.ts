@@ -71,7 +71,8 @@ export interface RestoreOutcome {
 export class RuntimeSupervisor {
   private machine: Machine;
   private readonly run: ProcessRun;
-  private retryTimer: NodeJS.Timeout | undefined;
+  /** The pending retry: a timer, or for a retry due at once the token of a queued microtask. */
+  private retryTimer: NodeJS.Timeout | symbol | undefined;
   private disposed = false;
   /** Built from a persisted record whose desired state was running: the first start is a resume. */
   private resumePending: boolean;
@@ -320,8 +321,7 @@ export class RuntimeSupervisor {
         this.armRetry(effect.at);
         break;
       case "cancel_retry":
-        if (this.retryTimer) clearTimeout(this.retryTimer);
-        this.retryTimer = undefined;
+        this.cancelRetry();
         break;
       default:
         reportEffect(effect, {
@@ -368,9 +368,20 @@ export class RuntimeSupervisor {
   }
 
   private armRetry(at: number): void {
-    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.cancelRetry();
     const delay = Math.max(0, Math.min(at - this.deps.clock.now(), 2 ** 31 - 1));
-    this.retryTimer = setTimeout(() => {
+    if (delay === 0) {
+      // A restart without delay (the crash loop's path): after this dispatch, not a timer turn later.
+      const token = Symbol("retry");
+      this.retryTimer = token;
+      queueMicrotask(() => {
+        if (this.retryTimer !== token) return; // cancelled meanwhile
+        this.retryTimer = undefined;
+        if (!this.disposed) this.dispatch({ type: "retry_due" });
+      });
+      return;
+    }
+    const timer = setTimeout(() => {
       this.retryTimer = undefined;
       if (this.disposed) return;
       if (this.deps.clock.now() < at) {
@@ -379,12 +390,17 @@ export class RuntimeSupervisor {
       }
       this.dispatch({ type: "retry_due" });
     }, delay);
-    this.retryTimer.unref?.();
+    timer.unref?.();
+    this.retryTimer = timer;
+  }
+
+  private cancelRetry(): void {
+    if (this.retryTimer !== undefined && typeof this.retryTimer !== "symbol") clearTimeout(this.retryTimer);
+    this.retryTimer = undefined;
   }
 
   private clearTimers(): void {
-    if (this.retryTimer) clearTimeout(this.retryTimer);
-    this.retryTimer = undefined;
+    this.cancelRetry();
     this.probes.stop();
   }
 

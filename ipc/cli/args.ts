@@ -18,6 +18,17 @@ export class UsageError extends Error {
   }
 }
 
+/**
+ * A UsageError from any copy of this module: the commands other than `runtime status` are bundled apart
+ * from the CLI's core (scripts/bundle.mjs), each side with its own class, so `instanceof` alone would miss.
+ */
+export function isUsageError(error: unknown): error is UsageError {
+  if (error instanceof UsageError) return true;
+  return (
+    error instanceof Error && error.name === "UsageError" && typeof (error as UsageError).usage === "string"
+  );
+}
+
 export interface GlobalFlags {
   socket?: string;
   json: boolean;

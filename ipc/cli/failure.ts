@@ -3,7 +3,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { exitCodeFor } from "../../base/errors.js";
-import { UsageError } from "./args.js";
+import { isUsageError } from "./args.js";
 import { ExitCode } from "./exit-codes.js";
 
 export interface Failure {
@@ -75,7 +75,7 @@ export function describeFailure(
   socketPath: string,
   env: NodeJS.ProcessEnv = process.env,
 ): Failure {
-  if (error instanceof UsageError) {
+  if (isUsageError(error)) {
     return failure(ExitCode.USAGE, [`rmx: ${error.message}`, error.usage], "USAGE", error.message, {
       usage: error.usage,
     });

@@ -11,10 +11,12 @@ process.stdout.on("error", (error: NodeJS.ErrnoException) => {
   throw error;
 });
 
-const code = await runCli(process.argv.slice(2), {
+// No top-level await: the bin is bundled as CommonJS (scripts/bundle.mjs), which a CommonJS main starts faster.
+void runCli(process.argv.slice(2), {
   streams: { stdout: process.stdout, stderr: process.stderr },
   env: process.env,
+}).then((code) => {
+  process.exitCode = code;
+  // Everything should be closed by now; if a stray handle lingers, do not hang the shell.
+  setTimeout(() => process.exit(code), 1000).unref();
 });
-process.exitCode = code;
-// Everything should be closed by now; if a stray handle lingers, do not hang the shell.
-setTimeout(() => process.exit(code), 1000).unref();

@@ -8,11 +8,14 @@ import { readFileSync } from "node:fs";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
+import { pathToFileURL } from "node:url";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { REPO, startDaemon, stopAll } from "../support/daemon-harness.js";
 
 const BIN_RMXD = path.join(REPO, "dist/bin/rmxd.js");
-const BIN_RMX = path.join(REPO, "dist/bin/rmx.js");
+const BIN_RMX = path.join(REPO, "dist/bin/rmx.cjs");
+/** The ES module twin of the CLI bundle, for `node dist/bin/rmx.js`. */
+const BIN_RMX_ESM = path.join(REPO, "dist/bin/rmx.js");
 
 function run(
   script: string,
@@ -40,15 +43,17 @@ describe("bundled entries", () => {
   it("package.json's bin entries are the bundles", () => {
     const pkg = JSON.parse(readFileSync(path.join(REPO, "package.json"), "utf8"));
     expect(pkg.bin.rmxd).toBe("dist/bin/rmxd.js");
-    expect(pkg.bin.rmx).toBe("dist/bin/rmx.js");
+    expect(pkg.bin.rmx).toBe("dist/bin/rmx.cjs");
     expect(readFileSync(BIN_RMXD, "utf8").startsWith("#!/usr/bin/env node\n")).toBe(true);
     expect(readFileSync(BIN_RMX, "utf8").startsWith("#!/usr/bin/env node\n")).toBe(true);
+    expect(readFileSync(BIN_RMX_ESM, "utf8").startsWith("#!/usr/bin/env node\n")).toBe(true);
   });
 
   it("print the package version (package.json found from the bundle)", async () => {
     const { version } = JSON.parse(readFileSync(path.join(REPO, "package.json"), "utf8"));
     expect((await run(BIN_RMXD, ["--version"])).out.trim()).toBe(`rmxd ${version}`);
     expect((await run(BIN_RMX, ["--version"])).out.trim()).toBe(`rmx ${version}`);
+    expect((await run(BIN_RMX_ESM, ["--version"])).out.trim()).toBe(`rmx ${version}`);
   });
 
   it("the bundled daemon runs the embedded stub runtime, and the bundled CLI reads it from the bundle alone", async () => {
@@ -86,6 +91,35 @@ describe("bundled entries", () => {
       );
     expect(loaded.length).toBeGreaterThan(0);
     expect(loaded.filter((url) => !url.includes("/dist/bin/"))).toEqual([]);
+    // The status path is one file: no chunk, no other command's module (scripts/bundle.mjs).
+    expect(loaded.filter((url) => url.includes("/dist/bin/"))).toEqual([pathToFileURL(BIN_RMX).href]);
+  });
+
+  it("a lazily loaded command of the bundled CLI fails a usage check as the unbundled one does (exit 2, same lines)", async () => {
+    const args = ["runtime", "logs", "--id", "x", "--lines", "abc"];
+    const env = { RMX_SOCKET: path.join(os.tmpdir(), "rmx-bundle-no-daemon.sock") };
+    const bundled = await run(BIN_RMX, args, env);
+    const unbundled = await run(path.join(REPO, "dist/ipc/cli/main.js"), args, env);
+    expect(bundled.code).toBe(2);
+    expect(bundled.err).toBe(
+      'rmx: flag -n/--lines: expected a whole number, got "abc"\nusage: rmx runtime logs --id RT [--lines N] [--follow]\n',
+    );
+    expect(bundled).toEqual(unbundled);
+  });
+
+  it("a lazily loaded command of the bundled CLI resolves paths from its own module (service install names the daemon entry)", async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), "rmx-bundle-service-"));
+    try {
+      const args = ["service", "install", "--dry-run", "--target-dir", dir];
+      const bundled = await run(BIN_RMX, args);
+      const unbundled = await run(path.join(REPO, "dist/ipc/cli/main.js"), args);
+      expect(bundled.err).toBe("");
+      expect(bundled.code).toBe(0);
+      expect(bundled.out).toContain(path.join(REPO, "dist"));
+      expect(bundled.out).toBe(unbundled.out);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it("the bundled daemon logs JSON by default and loads pino-pretty for --pretty", async () => {

@@ -34,6 +34,23 @@ describe("tags", () => {
 });
 
 describe.runIf(process.platform === "linux")("the /proc sweep", () => {
+  it("reads a tag at the end of an environment many times the read size (64 KiB of other variables)", async () => {
+    const tag = `${instancePrefix(`/tmp/rmx-sweep-big-${process.pid}`)}big/1.z`;
+    const env: Record<string, string> = { PATH: process.env.PATH ?? "" };
+    for (let i = 0; i < 64; i++) env[`RMX_TEST_FILLER_${i}`] = "x".repeat(1024);
+    env.RMX_TAG = tag; // last: found only when every block before it was read
+    const child = spawn("sleep", ["1000"], { detached: true, env, stdio: "ignore" });
+    child.unref();
+    strays.push(child.pid as number);
+    await waitFor(
+      async () => (await readTag(child.pid as number)) !== undefined,
+      5000,
+      "the process to exec",
+    );
+    expect(await readTag(child.pid as number)).toBe(tag);
+    expect(await findTagged({ exact: tag })).toEqual([child.pid]);
+  });
+
   it("finds and kills tagged processes in other sessions, and only those", async () => {
     const prefix = instancePrefix(`/tmp/rmx-sweep-${process.pid}`);
     const ours = [escapee(`${prefix}a/1.x`), escapee(`${prefix}a/1.x`)];
