@@ -5,13 +5,15 @@
  * scripts/node24.sh fills). Writes bench/lean-results.md with a column per Node.
  *
  *   daemon RSS with N HTTP runtimes probed every 5 s  ÷ an idle Node process, ÷ PM2's daemon
- *   RSS growth over 10,000 runtime.status calls (after 10,000 uncounted ones: the heap's working size)
+ *   RSS growth over 10,000 runtime.status calls and 1,000 gateway requests (GET /v1/models with the
+ *   token), after as many uncounted ones: the heap's working size
  *   daemon CPU (% of one core) over the quiet period
  *   cold `rmx runtime status --json` ÷ `node -e 0`, with and without NODE_EXTRA_CA_CERTS (interleaved runs)
  *   crash → new process born ÷ a bare spawn loop (PM2 too)
  *
  * Knobs: BENCH_SCALE (as bench/run.mjs), BENCH_RMX_ENTRY=dist (unbundled entries: the "before"),
- * BENCH_RMX_EXTRA='{"http":{…}}' (merged into rmxd's config: the hook for the HTTP gateway),
+ * BENCH_RMX_EXTRA='{"http":{…}}' (merged into rmxd's config; default {"http":{"listen":"127.0.0.1:0"}}: the
+ * gateway on, as shipped, on a free port),
  * BENCH_LEAN_OUT=FILE, BENCH_NODES=/path/node,/path/node (instead of this one + Node 24).
  */
 import { execFileSync, spawn } from "node:child_process";
@@ -44,6 +46,7 @@ const sizes = {
   quietMs: duration(30_000, 5_000),
   statusRuns: count(20, 5),
   calls: 10_000,
+  gatewayRequests: 1_000,
   crashes: count(100, 10),
 };
 const log = (m) =>
@@ -100,16 +103,36 @@ async function coldStatus(d, withCa) {
   return { cli: median(cli), floor: median(floor) };
 }
 
+/** GET /v1/models on the gateway `requests` times, one at a time over a keep-alive connection. */
+async function gatewayRound(gateway, requests) {
+  for (let i = 0; i < requests; i++) {
+    const res = await fetch(`${gateway.base}/v1/models`, { headers: gateway.headers });
+    await res.arrayBuffer();
+    if (res.status !== 200) throw new Error(`gateway GET /v1/models answered ${res.status}`);
+  }
+}
+
 async function growth(d) {
   const api = await d.connect();
   try {
+    const http = await api.raw.call("http.token");
+    if (!http.listen)
+      throw new Error(`the gateway is off (${http.problem ?? "no address"}): see BENCH_RMX_EXTRA`);
+    const gateway = {
+      base: `http://${http.listen}`,
+      headers: http.token ? { authorization: `Bearer ${http.token}` } : {},
+    };
+    const round = async () => {
+      for (let i = 0; i < sizes.calls; i++) await api.list();
+      await gatewayRound(gateway, sizes.gatewayRequests);
+    };
     // As many calls again first: the heap grows to its working size then; a leak keeps growing after.
-    for (let i = 0; i < sizes.calls; i++) await api.list();
+    await round();
     const before = mib((await usage(d.daemonPid)).rssBytes);
-    for (let i = 0; i < sizes.calls; i++) await api.list();
+    await round();
     await new Promise((r) => setTimeout(r, 2000));
     const after = mib((await usage(d.daemonPid)).rssBytes);
-    return { before, after };
+    return { before, after, gatewayRequests: sizes.gatewayRequests };
   } finally {
     await api.close();
   }
@@ -123,7 +146,9 @@ async function one() {
     if (!a.ok) throw new Error(`${peer.name}: ${a.note}`);
   }
   pm2.init(runDir);
-  const extraConfig = process.env.BENCH_RMX_EXTRA ? JSON.parse(process.env.BENCH_RMX_EXTRA) : {};
+  const extraConfig = process.env.BENCH_RMX_EXTRA
+    ? JSON.parse(process.env.BENCH_RMX_EXTRA)
+    : { http: { listen: "127.0.0.1:0" } };
   const out = { node: process.version, entry: path.relative(path.join(BENCH_DIR, ".."), rmx.entries.rmxd) };
   try {
     log(`respawn: ${sizes.crashes} crashes (floor, rmxd, PM2)`);
@@ -147,7 +172,7 @@ async function one() {
     await stopIdle();
     log("cold status, with and without NODE_EXTRA_CA_CERTS");
     out.status = { ca: await coldStatus(d, true), noCa: await coldStatus(d, false) };
-    log(`growth over ${sizes.calls} runtime.status calls`);
+    log(`growth over ${sizes.calls} runtime.status calls and ${sizes.gatewayRequests} gateway requests`);
     out.growth = await growth(d);
     await d.teardown();
   } finally {
@@ -197,7 +222,7 @@ const ROWS = [
   ],
   ["daemon RSS ÷ PM2", (o) => o.rss.rmxd / o.rss.pm2, 0.9, (o) => `${r1(o.rss.rmxd)} / ${r1(o.rss.pm2)} MiB`],
   [
-    "RSS growth over the status calls (MiB)",
+    "RSS growth over the status calls + gateway requests (MiB)",
     (o) => o.growth.after - o.growth.before,
     2,
     (o) => `${r1(o.growth.before)} → ${r1(o.growth.after)} MiB`,
@@ -237,7 +262,7 @@ function render(results, meta) {
     "# Lean and fast: ratios (bench/lean.mjs)",
     "",
     `${meta.date}, BENCH_SCALE=${SCALE}: ${sizes.runtimes} HTTP runtimes probed every 5 s, ${sizes.quietMs / 1000} s quiet period, ` +
-      `${sizes.statusRuns} cold status runs interleaved with \`node -e 0\`, ${sizes.calls} status calls, ${sizes.crashes} crashes. ` +
+      `${sizes.statusRuns} cold status runs interleaved with \`node -e 0\`, ${sizes.calls} status calls + ${sizes.gatewayRequests} gateway requests, ${sizes.crashes} crashes. ` +
       `rmxd entries: ${results[0]?.entry ?? "?"}. ` +
       `Machine: ${os.cpus().length} cores, load ${meta.loadStart} at start, ${currentLoad()} at end. Medians; ` +
       "every ratio is against a floor or peer measured in the same run on the same Node.",

@@ -3,6 +3,8 @@
  * rmxd — the runtime-matrix daemon.
  *   rmxd [--config FILE] [--socket PATH] [--state-dir DIR] [--http HOST:PORT|off] [--system] [--pretty] [--log-level LEVEL]
  */
+// First: V8 flags that must be set before the heap grows.
+import "./v8-tuning.js";
 import { parseArgs } from "node:util";
 import { isRmxError } from "../base/errors.js";
 import { locateConfig } from "../config/load.js";

@@ -29,7 +29,8 @@ const DIST = path.join(ROOT, "dist");
 const OUT = process.env.RMX_BUNDLE_OUT ?? path.join(DIST, "bin");
 
 export const ENTRIES = [
-  { entry: "daemon/main.js", out: "rmxd.js" },
+  // `first`: evaluated before the entry is even parsed (see earlyFirst below).
+  { entry: "daemon/main.js", out: "rmxd.js", first: "daemon/v8-tuning.js" },
   { entry: "ipc/cli/main.js", out: "rmx.js" },
 ];
 const DAEMON_ENTRIES = ENTRIES.filter((e) => e.out === "rmxd.js");
@@ -72,6 +73,43 @@ const lazyCommands = {
   },
 };
 
+/**
+ * zod re-exports every locale (`z.locales`, about 360 KB of messages in 50 languages) and nothing here
+ * reads them: zod configures its English messages from `locales/en.js` directly. The index is replaced
+ * by one that exports English only, so the daemon does not parse (or keep the source of) the rest.
+ */
+const englishZodLocales = {
+  name: "zod-english-locales",
+  setup(b) {
+    b.onLoad({ filter: /[\\/]zod[\\/]v4[\\/]locales[\\/]index\.js$/ }, () => ({
+      contents: 'export { default as en } from "./en.js";\n',
+      loader: "js",
+      resolveDir: path.join(ROOT, "node_modules", "zod", "v4", "locales"),
+    }));
+  },
+};
+
+/**
+ * An entry with `first` becomes a few lines that import `first` and then the real entry dynamically:
+ * the daemon's V8 flags (daemon/v8-tuning.ts) are set before V8 parses and compiles the ~2 MB the daemon
+ * loads, which is when its young generation would otherwise grow (and then stay resident).
+ */
+const earlyFirst = {
+  name: "early-first",
+  setup(b) {
+    b.onResolve({ filter: /^rmx-early:/ }, (args) => ({ path: args.path.slice(10), namespace: "rmx-early" }));
+    b.onLoad({ filter: /.*/, namespace: "rmx-early" }, (args) => {
+      const { entry, first } = ENTRIES.find((e) => e.entry === args.path);
+      const url = (rel) => JSON.stringify(path.join(DIST, rel));
+      return {
+        contents: `#!/usr/bin/env node\nimport ${url(first)};\nawait import(${url(entry)});\n`,
+        loader: "js",
+        resolveDir: DIST,
+      };
+    });
+  },
+};
+
 const COMMON = {
   bundle: true,
   platform: "node",
@@ -105,7 +143,7 @@ async function bundleCli() {
     format: "cjs",
     splitting: false,
     banner: { js: `const ${CJS_SELF_URL} = require("node:url").pathToFileURL(__filename).href;` },
-    plugins: [lazyCommands, keepModuleUrls(OUT, CJS_SELF_URL)],
+    plugins: [lazyCommands, keepModuleUrls(OUT, CJS_SELF_URL), englishZodLocales],
   });
   fs.writeFileSync(
     path.join(OUT, "rmx.js"),
@@ -130,14 +168,17 @@ async function bundleCli() {
     outdir: outDir,
     splitting: true,
     chunkNames: "chunk-[hash]",
-    plugins: [keepModuleUrls(outDir)],
+    plugins: [keepModuleUrls(outDir), englishZodLocales],
   });
 }
 
 export async function bundle() {
   fs.rmSync(OUT, { recursive: true, force: true });
   const entryPoints = {};
-  for (const { entry, out } of DAEMON_ENTRIES) entryPoints[out.replace(/\.js$/, "")] = sourceOf(entry);
+  for (const { entry, out, first } of DAEMON_ENTRIES) {
+    const source = sourceOf(entry); // throws when tsc has not run
+    entryPoints[out.replace(/\.js$/, "")] = first ? `rmx-early:${entry}` : source;
+  }
   await build({
     entryPoints,
     outdir: OUT,
@@ -151,7 +192,7 @@ export async function bundle() {
     format: "esm",
     target: "node20.19",
     external: EXTERNAL,
-    plugins: [keepModuleUrls(OUT)],
+    plugins: [earlyFirst, keepModuleUrls(OUT), englishZodLocales],
     // CommonJS packages (pino, yaml) call require() for builtins: give the ESM bundle one.
     banner: {
       js: 'import { createRequire as __rmxCreateRequire } from "node:module"; const require = __rmxCreateRequire(import.meta.url);',

@@ -1,5 +1,6 @@
-import pidusage from "pidusage";
+import type pidusageModule from "pidusage";
 import type { ProcessSample } from "../../ipc/protocol/hardware.js";
+import { ProcStatSampler } from "./proc-stat.js";
 
 /** True when a process with this pid exists (EPERM: it exists but belongs to someone else). */
 export function isAlive(pid: number): boolean {
@@ -12,14 +13,30 @@ export function isAlive(pid: number): boolean {
 }
 
 /**
- * CPU and RSS of the given processes with ONE batched pidusage call. Pids that are gone are left out: they are
- * filtered before the call, and because pidusage rejects a whole batch when one pid vanishes in between (ps
+ * CPU and RSS of the given processes: from /proc on Linux (proc-stat.ts), else with ONE batched pidusage call.
+ * Pids that are gone are left out: they are filtered before the call, and because pidusage rejects a whole batch when one pid vanishes in between (ps
  * back-end), a rejected batch is retried with the survivors, then pid by pid.
  */
 export async function sampleProcesses(pids: readonly number[]): Promise<Record<number, ProcessSample>> {
   const live = [...new Set(pids)].filter((pid) => Number.isInteger(pid) && pid > 0 && isAlive(pid));
+  if (process.platform === "linux") {
+    procStat ??= new ProcStatSampler();
+    return procStat.sample(live);
+  }
   if (live.length === 0) return {};
-  let stats: Record<number, pidusage.Status | null | undefined>;
+  // Elsewhere pidusage (ps or the Windows API), loaded only there.
+  pidusageLoaded ??= import("pidusage").then((m) => m.default);
+  return sampleWithPidusage(await pidusageLoaded, live);
+}
+
+let procStat: ProcStatSampler | undefined;
+let pidusageLoaded: Promise<typeof pidusageModule> | undefined;
+
+async function sampleWithPidusage(
+  pidusage: typeof pidusageModule,
+  live: number[],
+): Promise<Record<number, ProcessSample>> {
+  let stats: Record<number, pidusageModule.Status | null | undefined>;
   try {
     stats = await pidusage(live);
   } catch {

@@ -91,6 +91,8 @@ export interface MatrixService {
   /** One tick now (sample, scrape, compose, publish); resolves when it is done. */
   tick(): Promise<void>;
   readonly stats: TickStats;
+  /** Ticks that composed and published the serving cells (the others had nobody following them). */
+  readonly composedTicks: number;
   readonly lastSample: HardwareSample | undefined;
 }
 
@@ -128,6 +130,7 @@ class Matrix implements MatrixService {
   private readonly unsubscribe: (() => void)[] = [];
   private stopped = false;
   private composeTotalMs = 0;
+  composedTicks = 0;
   private readonly loopDelay: IntervalHistogram = monitorEventLoopDelay({
     resolution: LOOP_DELAY_RESOLUTION_MS,
   });
@@ -295,31 +298,44 @@ class Matrix implements MatrixService {
     const scraped = await this.scrapeAll();
     if (this.stopped) return;
     const composeStart = performance.now();
-    this.refreshRuntimeModels();
-    // Idle cells change only with models, config or inventory, and those recheck the whole matrix.
-    const { cells } = this.result({ servingOnly: true });
-    for (const cell of cells) {
-      this.host.bus.publish("runtime.health", {
-        scope: "cell",
-        key: cell.key,
-        status: cell.status,
-        throughput: cell.throughput,
-        load: cell.load,
-      });
-    }
-    this.publishChanges(cells, true);
-    const end = performance.now();
-    const compose = end - composeStart;
     const s = this.stats;
     s.ticks++;
     s.scraped = scraped;
     s.last_scrape_ms = round2(composeStart - scrapeStart);
+    this.rotateLoopDelay();
+    // Compute on read: the observations are kept either way, and `matrix.get`, the status and /metrics
+    // compose from them when asked. Composing per tick only pays when someone follows the cells; the
+    // codes compared below then still start from the last published ones, so a late subscriber's first
+    // `matrix.changed` carries every change since.
+    const bus = this.host.bus;
+    const healthWatched = bus.hasSubscribers("runtime.health");
+    if (!healthWatched && !bus.hasSubscribers("matrix.changed")) {
+      s.last_tick_ms = round2(composeStart - startedAt);
+      return;
+    }
+    this.refreshRuntimeModels();
+    // Idle cells change only with models, config or inventory, and those recheck the whole matrix.
+    const { cells } = this.result({ servingOnly: true });
+    if (healthWatched) {
+      for (const cell of cells) {
+        bus.publish("runtime.health", {
+          scope: "cell",
+          key: cell.key,
+          status: cell.status,
+          throughput: cell.throughput,
+          load: cell.load,
+        });
+      }
+    }
+    this.publishChanges(cells, true);
+    const end = performance.now();
+    const compose = end - composeStart;
     s.last_compose_ms = round2(compose);
     s.max_compose_ms = round2(Math.max(s.max_compose_ms ?? 0, compose));
     this.composeTotalMs += compose;
-    s.mean_compose_ms = round2(this.composeTotalMs / s.ticks);
+    this.composedTicks++;
+    s.mean_compose_ms = round2(this.composeTotalMs / this.composedTicks);
     s.last_tick_ms = round2(end - startedAt);
-    this.rotateLoopDelay();
   }
 
   /**

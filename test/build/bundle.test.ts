@@ -122,6 +122,15 @@ describe("bundled entries", () => {
     }
   });
 
+  it("the daemon's bundle entry sets its V8 flags first and loads the daemon only then", () => {
+    const entry = readFileSync(BIN_RMXD, "utf8");
+    expect(entry.length).toBeLessThan(2_000);
+    const tuning = /import "\.\/(chunk-[A-Z0-9]+\.js)";/.exec(entry)?.[1];
+    const tuningChunk = readFileSync(path.join(REPO, "dist/bin", tuning ?? "missing"), "utf8");
+    expect(tuningChunk).toContain("--semi-space-growth-factor=1");
+    expect(entry.indexOf(`"./${tuning}"`)).toBeLessThan(entry.search(/await import\("\.\/chunk-/));
+  });
+
   it("the bundled daemon logs JSON by default and loads pino-pretty for --pretty", async () => {
     const plain = await startDaemon({ entry: BIN_RMXD, config: "runtimes: []\n" });
     expect(plain.stderr()).toMatch(/^\{"level":30,/m);

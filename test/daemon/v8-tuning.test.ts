@@ -1,0 +1,44 @@
+/**
+ * daemon/v8-tuning.ts keeps V8's young generation at its initial size: measured in a child process (the
+ * flag is process-wide) that allocates short-lived objects, with the tuning and with RMX_V8_GROWTH=default.
+ */
+import { execFile } from "node:child_process";
+import path from "node:path";
+import { describe, expect, it } from "vitest";
+import { REPO } from "../support/daemon-harness.js";
+
+const TUNING = path.join(REPO, "dist/daemon/v8-tuning.js");
+const CHURN = `
+await import(${JSON.stringify(TUNING)});
+const v8 = await import("node:v8");
+let keep = [];
+// Enough garbage, some of it surviving a scavenge or two, for V8 to grow new space if it may.
+for (let round = 0; round < 400; round++) {
+  const batch = [];
+  for (let i = 0; i < 2000; i++) batch.push({ i, s: "x" + i });
+  keep.push(batch);
+  if (keep.length > 40) keep = [];
+}
+const space = v8.getHeapSpaceStatistics().find((s) => s.space_name === "new_space");
+process.stdout.write(String(space.space_size));
+`;
+
+function newSpaceAfterChurn(env: Record<string, string>): Promise<number> {
+  return new Promise((resolve, reject) => {
+    execFile(
+      process.execPath,
+      ["--input-type=module", "-e", CHURN],
+      { env: { ...process.env, ...env }, timeout: 60_000 },
+      (error, out) => (error ? reject(error) : resolve(Number(out))),
+    );
+  });
+}
+
+describe("daemon V8 tuning", () => {
+  it("new space stays at its initial 1-2 MiB under churn; V8's default lets it grow", async () => {
+    const tuned = await newSpaceAfterChurn({ RMX_V8_GROWTH: "" });
+    const untuned = await newSpaceAfterChurn({ RMX_V8_GROWTH: "default" });
+    expect(tuned).toBeLessThanOrEqual(2 * 1024 * 1024);
+    expect(untuned).toBeGreaterThan(tuned);
+  });
+});

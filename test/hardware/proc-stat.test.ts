@@ -1,0 +1,132 @@
+import { spawn } from "node:child_process";
+import { once } from "node:events";
+import fs from "node:fs";
+import fc from "fast-check";
+import { afterEach, describe, expect, it } from "vitest";
+import { cpuPercent, ProcStatSampler, parseProcStat } from "../../daemon/hardware/proc-stat.js";
+
+const linux = process.platform === "linux";
+const stops: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  for (const stop of stops.splice(0)) await stop();
+});
+
+/** A /proc/<pid>/stat line: fields 3.. after the name, with utime/stime/starttime/rss where the kernel puts them. */
+function statLine(
+  pid: number,
+  name: string,
+  v: { utime: number; stime: number; start: number; rss: number },
+): string {
+  const after = Array.from({ length: 50 }, () => "0");
+  after[0] = "S";
+  after[11] = String(v.utime);
+  after[12] = String(v.stime);
+  after[19] = String(v.start);
+  after[21] = String(v.rss);
+  return `${pid} (${name}) ${after.join(" ")}\n`;
+}
+
+describe("parseProcStat", () => {
+  it("reads CPU ticks, start and RSS whatever the process name holds (spaces, parentheses)", () => {
+    fc.assert(
+      fc.property(
+        fc.string({ maxLength: 16 }),
+        fc.nat(),
+        fc.nat(),
+        fc.nat(),
+        fc.nat(),
+        (name, utime, stime, start, rss) => {
+          const stat = parseProcStat(statLine(42, name, { utime, stime, start, rss }));
+          expect(stat).toEqual({
+            cpuSeconds: (utime + stime) / 100,
+            startSeconds: start / 100,
+            rssPages: rss,
+          });
+        },
+      ),
+    );
+  });
+
+  it("is undefined for text that is not a stat line", () => {
+    expect(parseProcStat("")).toBeUndefined();
+    expect(parseProcStat("12 (x) S 1 2")).toBeUndefined();
+  });
+});
+
+describe("cpuPercent", () => {
+  it("is CPU time over wall time since the previous reading, since the start for the first; never negative", () => {
+    fc.assert(
+      fc.property(
+        fc.double({ min: 0, max: 1e5, noNaN: true }),
+        fc.double({ min: 0, max: 1e3, noNaN: true }),
+        fc.double({ min: 0.01, max: 1e5, noNaN: true }),
+        (cpu, used, elapsed) => {
+          const before = { cpuSeconds: cpu, uptime: 100 };
+          const now = { cpuSeconds: cpu + used, uptime: 100 + elapsed };
+          const close = (a: number, b: number) =>
+            expect(Math.abs(a - b)).toBeLessThanOrEqual(1e-9 * Math.max(1, b));
+          close(cpuPercent(now, before, 0), (used / elapsed) * 100);
+          close(cpuPercent(now, undefined, 100), ((cpu + used) / elapsed) * 100);
+          expect(cpuPercent(before, now, 0)).toBe(0);
+        },
+      ),
+    );
+  });
+});
+
+describe("ProcStatSampler over a /proc tree", () => {
+  it("forgets a pid's history when the pid is reused by a process that started later", () => {
+    const files = new Map<string, string>();
+    const read = (file: string) => {
+      const text = files.get(file);
+      if (text === undefined) throw Object.assign(new Error(`ENOENT ${file}`), { code: "ENOENT" });
+      return text;
+    };
+    const sampler = new ProcStatSampler("/p", read);
+    files.set("/p/uptime", "1000.00 0\n");
+    files.set("/p/7/stat", statLine(7, "a", { utime: 500, stime: 500, start: 50_000, rss: 10 }));
+    expect(sampler.sample([7, 8])).toEqual({ 7: { pid: 7, cpu_percent: 2, rss_bytes: 40_960 } });
+    // 10 s later: 1 s more CPU → 10 %.
+    files.set("/p/uptime", "1010.00 0\n");
+    files.set("/p/7/stat", statLine(7, "a", { utime: 550, stime: 550, start: 50_000, rss: 10 }));
+    expect(sampler.sample([7])[7]?.cpu_percent).toBe(10);
+    // Same pid, another process (started at 1005 s): measured since its own start.
+    files.set("/p/uptime", "1015.00 0\n");
+    files.set("/p/7/stat", statLine(7, "b", { utime: 100, stime: 0, start: 100_500, rss: 10 }));
+    expect(sampler.sample([7])[7]?.cpu_percent).toBe(10);
+  });
+});
+
+describe.runIf(linux)("ProcStatSampler on this machine's /proc", () => {
+  it("samples a real process: its CPU since start, its RSS as the kernel counts it, nothing for a gone pid", async () => {
+    // Burns ~300 ms of CPU, says so, then sleeps: the sample is taken while it sleeps.
+    const child = spawn(
+      process.execPath,
+      [
+        "-e",
+        "const t=process.cpuUsage();while((process.cpuUsage(t).user+process.cpuUsage(t).system)<300000);process.stdout.write('busy done\\n');setInterval(()=>{},1e6)",
+      ],
+      { stdio: ["ignore", "pipe", "inherit"] },
+    );
+    stops.push(async () => {
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill("SIGKILL");
+        await once(child, "exit");
+      }
+    });
+    await once(child.stdout, "data");
+    const pid = child.pid as number;
+    const sampler = new ProcStatSampler();
+    const sample = sampler.sample([pid])[pid];
+    expect(sample?.cpu_percent).toBeGreaterThan(0);
+    const vmRssKb = Number(/VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${pid}/status`, "latin1"))?.[1]);
+    // The same kernel counter in pages and in kB, read a moment apart (Node's own threads still touch a few
+    // pages): a wrong page size would be off by 4× or more.
+    const ratio = (sample?.rss_bytes ?? 0) / 1024 / vmRssKb;
+    expect(ratio).toBeGreaterThan(0.9);
+    expect(ratio).toBeLessThan(1.1);
+    child.kill("SIGKILL");
+    await once(child, "exit");
+    expect(sampler.sample([pid])).toEqual({});
+  });
+});
