@@ -45,7 +45,12 @@ function modelIds(body: string): string[] | string {
  * `/v1/models` must list `name`. A list without it is `wrong_backend`: the port is answered by a server that is
  * not the one rmxd launched there (another server holds it), which no retry fixes.
  */
-async function probeServedName(base: string, spec: RuntimeSpec, timeoutMs: number, name: string): Promise<ProbeOutcome> {
+async function probeServedName(
+  base: string,
+  spec: RuntimeSpec,
+  timeoutMs: number,
+  name: string,
+): Promise<ProbeOutcome> {
   const url = `${base}/v1/models`;
   const result = await httpRequest(url, { method: "GET", timeoutMs, headers: bearerHeaders(spec) });
   let served: string[] = [];
@@ -109,7 +114,11 @@ export const vllmAdapter: Adapter = {
   },
   async probeInference(endpoint, spec, timeoutMs, ctx): Promise<ProbeOutcome> {
     const url = `${trimSlash(endpoint)}/v1/completions`;
-    const body = { model: servedModelName(spec, ctx?.modelId), prompt: spec.health.inference.prompt, max_tokens: 1 };
+    const body = {
+      model: servedModelName(spec, ctx?.modelId),
+      prompt: spec.health.inference.prompt,
+      max_tokens: 1,
+    };
     const result = await httpRequest(url, { method: "POST", body, timeoutMs, headers: bearerHeaders(spec) });
     return toProbeOutcome(result, `POST ${url}`, completionHasText);
   },

@@ -10,7 +10,13 @@ import { budgetResetAt } from "../../daemon/supervise/budget.js";
 import { initialMachine, type Machine, type StepContext, step } from "../../daemon/supervise/state.js";
 
 const budget: RestartBudgetSpec = { max_restarts: 3, window_seconds: 600, retry_at_reset: true };
-const backoff: BackoffSpec = { initial_ms: 500, max_ms: 30_000, factor: 2, jitter: 0.2, reset_after_ms: 60_000 };
+const backoff: BackoffSpec = {
+  initial_ms: 500,
+  max_ms: 30_000,
+  factor: 2,
+  jitter: 0.2,
+  reset_after_ms: 60_000,
+};
 const T0 = 1_700_000_000_000;
 const REASON = 'the server on 127.0.0.1:8000 is not the one rmxd launched: … lists ["x"], not "y"';
 
@@ -79,7 +85,8 @@ describe("wrong_backend at start-up", () => {
           expect(r.machine.restartsTotal).toBe(m0.restartsTotal);
           const horizon = budgetResetAt(r.machine.budget, c.budget, c.now);
           const retry = r.effects.find((e) => e.type === "schedule_retry");
-          if (retryAtReset && horizon !== undefined) expect(retry).toEqual({ type: "schedule_retry", at: horizon, kind: "reset" });
+          if (retryAtReset && horizon !== undefined)
+            expect(retry).toEqual({ type: "schedule_retry", at: horizon, kind: "reset" });
           else expect(retry).toBeUndefined();
         },
       ),

@@ -6,8 +6,8 @@
 import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { stopAll, tempDir } from "../support/daemon-harness.js";
 import { startGateway } from "../http/support.js";
+import { stopAll, tempDir } from "../support/daemon-harness.js";
 import { VLLM_STUB, writeHfDir } from "./vllm-support.js";
 
 afterAll(async () => {

@@ -7,9 +7,9 @@
  */
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type Gateway, raw, startGateway } from "../http/support.js";
 import { stopAll, tempDir } from "../support/daemon-harness.js";
 import { record } from "../support/recorder.js";
-import { type Gateway, raw, startGateway } from "../http/support.js";
 import { VLLM_STUB, writeHfDir } from "./vllm-support.js";
 
 /** Longer than the llama runtime's start timeout and the gateway's wait; far shorter than vLLM's 15 min. */

@@ -152,7 +152,9 @@ describe.runIf(process.platform === "linux")("a running vllm stub", () => {
 
   it("the probe context's model id is the name checked and sent (over the spec's own model)", async () => {
     const other = defaultRuntimeSpec("o", { adapter: "vllm", model: "other-model" });
-    expect((await vllmAdapter.probeHealth(endpoint, other, 1_000, { modelId: "tiny-llama" })).kind).toBe("ok");
+    expect((await vllmAdapter.probeHealth(endpoint, other, 1_000, { modelId: "tiny-llama" })).kind).toBe(
+      "ok",
+    );
     const inference = await vllmAdapter.probeInference(endpoint, other, 2_000, { modelId: "tiny-llama" });
     expect(inference.kind).toBe("ok");
   });
