@@ -29,6 +29,17 @@ export interface LaunchContext {
   hardware: HardwareTarget;
   /** Absolute path of `dist/adapters/llama-stub/main.js` (see `stubEntryPath()`). */
   stubEntry: string;
+  /**
+   * The matrix's model id for the runtime (daemon/matrix/keys.ts `modelIdOf`: a catalog entry's id also when
+   * `model` is its path): the name clients send as `model`, so a backend that checks it serves under it.
+   */
+  modelId?: string;
+}
+
+/** What the supervisor knows of a runtime beyond its spec, for the probes: the name it launched it to serve. */
+export interface ProbeContext {
+  /** As in LaunchContext: the matrix's model id for the runtime. */
+  modelId?: string;
 }
 
 export type ProbeOutcome =
@@ -37,7 +48,19 @@ export type ProbeOutcome =
   | { kind: "loading"; ms: number; status?: number; message: string }
   /** 401/403: the backend is up and refuses our key. Never a reason to restart it (the key is the problem). */
   | { kind: "auth"; ms: number; status: number; message: string }
-  | { kind: "refused" | "timeout" | "http_error" | "error"; ms: number; status?: number; message: string };
+  | { kind: "refused" | "timeout" | "http_error" | "error"; ms: number; status?: number; message: string }
+  /**
+   * The port answers, but not as the backend rmxd launched there: it serves `served`, not `expected` (another
+   * server holds the port). At start-up a definite failure that will not fix itself; in steady state a failure.
+   */
+  | {
+      kind: "wrong_backend";
+      ms: number;
+      status: number;
+      message: string;
+      served: string[];
+      expected: string;
+    };
 
 /** llama-server's `/metrics`, by name; a field is absent when the build does not report it or it is not finite. */
 export interface LlamaMetrics {
@@ -138,8 +161,18 @@ export interface Adapter {
   endpoint(spec: RuntimeSpec, port: number | undefined): string | undefined;
   /** Throws RmxError (CONFIG_INVALID, HARDWARE_UNKNOWN) for a spec it cannot launch. */
   plan(spec: RuntimeSpec, ctx: LaunchContext): LaunchPlan;
-  probeHealth(endpoint: string, spec: RuntimeSpec, timeoutMs: number): Promise<ProbeOutcome>;
-  probeInference(endpoint: string, spec: RuntimeSpec, timeoutMs: number): Promise<ProbeOutcome>;
+  probeHealth(
+    endpoint: string,
+    spec: RuntimeSpec,
+    timeoutMs: number,
+    ctx?: ProbeContext,
+  ): Promise<ProbeOutcome>;
+  probeInference(
+    endpoint: string,
+    spec: RuntimeSpec,
+    timeoutMs: number,
+    ctx?: ProbeContext,
+  ): Promise<ProbeOutcome>;
   /**
    * `undefined` when the backend does not serve metrics (501/404); throws RmxError otherwise (BACKEND_FAILED
    * with `data.status` 401/403 when it refuses our key). `spec` gives the key to send.

@@ -32,6 +32,7 @@ import { type DaemonMetrics, metricsForRuntimes } from "./http/metrics.js";
 import type { ObservabilityHost } from "./http/observability-host.js";
 import { DashboardSessions } from "./http/session.js";
 import { acquireDaemonLock, type DaemonLock } from "./lock.js";
+import { modelIdOf } from "./matrix/keys.js";
 import { createMatrix, type MatrixService } from "./matrix/service.js";
 import { ModelCatalog } from "./models/catalog.js";
 import { createNotifier } from "./notify/sd-notify.js";
@@ -346,6 +347,7 @@ export class Daemon {
         const index = this.config.runtimes.findIndex((r) => r.id === id);
         return index < 0 ? undefined : index;
       },
+      modelId: (s) => modelIdOf(s, (m) => this.models.get(m)),
     };
   }
 

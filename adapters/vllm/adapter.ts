@@ -41,18 +41,34 @@ function modelIds(body: string): string[] | string {
   });
 }
 
-/** `/v1/models` must list `name`; an error outcome otherwise that says what it serves instead. */
-async function probeServedName(base: string, spec: RuntimeSpec, timeoutMs: number): Promise<ProbeOutcome> {
+/**
+ * `/v1/models` must list `name`. A list without it is `wrong_backend`: the port is answered by a server that is
+ * not the one rmxd launched there (another server holds it), which no retry fixes.
+ */
+async function probeServedName(
+  base: string,
+  spec: RuntimeSpec,
+  timeoutMs: number,
+  name: string,
+): Promise<ProbeOutcome> {
   const url = `${base}/v1/models`;
-  const name = servedModelName(spec);
   const result = await httpRequest(url, { method: "GET", timeoutMs, headers: bearerHeaders(spec) });
-  return toProbeOutcome(result, `GET ${url}`, (body) => {
+  let served: string[] = [];
+  const outcome = toProbeOutcome(result, `GET ${url}`, (body) => {
     const ids = modelIds(body);
     if (typeof ids === "string") return ids;
-    return ids.includes(name)
-      ? undefined
-      : `serves ${JSON.stringify(ids)}, not the served name "${name}" rmxd launched it with (--served-model-name); is another server on this port?`;
+    served = ids;
+    return undefined;
   });
+  if (outcome.kind !== "ok" || served.includes(name)) return outcome;
+  return {
+    kind: "wrong_backend",
+    ms: outcome.ms,
+    status: outcome.status,
+    served,
+    expected: name,
+    message: `GET ${url} lists ${JSON.stringify(served)}, not "${name}", the --served-model-name rmxd launched vLLM with`,
+  };
 }
 
 const completionHasText = jsonCheck((value) => {
@@ -86,19 +102,23 @@ export const vllmAdapter: Adapter = {
     if (spec.cwd !== undefined) plan.cwd = spec.cwd;
     return plan;
   },
-  async probeHealth(endpoint, spec, timeoutMs) {
+  async probeHealth(endpoint, spec, timeoutMs, ctx) {
     const base = trimSlash(endpoint);
     const url = `${base}${spec.health.path || "/health"}`;
     // A 503 stays an http_error: in steady state it is vLLM's dead engine (a failure to count), and the
-    // start-up poll retries every outcome but ok until start_timeout anyway.
+    // start-up poll retries it until start_timeout (an engine still coming up may answer it).
     const health = await probeGet(url, timeoutMs);
     if (health.kind !== "ok") return health;
-    const served = await probeServedName(base, spec, timeoutMs);
+    const served = await probeServedName(base, spec, timeoutMs, servedModelName(spec, ctx?.modelId));
     return served.kind === "ok" ? health : served;
   },
-  async probeInference(endpoint, spec, timeoutMs): Promise<ProbeOutcome> {
+  async probeInference(endpoint, spec, timeoutMs, ctx): Promise<ProbeOutcome> {
     const url = `${trimSlash(endpoint)}/v1/completions`;
-    const body = { model: servedModelName(spec), prompt: spec.health.inference.prompt, max_tokens: 1 };
+    const body = {
+      model: servedModelName(spec, ctx?.modelId),
+      prompt: spec.health.inference.prompt,
+      max_tokens: 1,
+    };
     const result = await httpRequest(url, { method: "POST", body, timeoutMs, headers: bearerHeaders(spec) });
     return toProbeOutcome(result, `POST ${url}`, completionHasText);
   },

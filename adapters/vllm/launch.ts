@@ -23,9 +23,11 @@ export function vllmBinary(spec: RuntimeSpec): string {
 
 /**
  * The name the runtime's model is served under: the matrix's model id for it (daemon/matrix/keys.ts
- * `modelIdOf`): a models[].id as it is, a path's last component (without `.gguf`).
+ * `modelIdOf`), which the supervisor passes as `modelId` (a catalog entry's id also when `model` is its path,
+ * so chat's `model: <id>` is served). Without it: a models[].id as it is, a path's last component.
  */
-export function servedModelName(spec: RuntimeSpec): string {
+export function servedModelName(spec: RuntimeSpec, modelId?: string): string {
+  if (modelId !== undefined && modelId !== "") return modelId;
   const model = spec.model ?? spec.id;
   return looksLikePath(model) ? path.basename(model).replace(/\.gguf$/i, "") : model;
 }
@@ -60,7 +62,7 @@ export function vllmArgs(spec: RuntimeSpec, ctx: LaunchContext): string[] {
   }
   refuseOwnedFlags(spec);
   const args = ["serve", ctx.modelPath, "--host", ctx.host, "--port", String(ctx.port)];
-  args.push("--served-model-name", servedModelName(spec));
+  args.push("--served-model-name", servedModelName(spec, ctx.modelId));
   const context = spec.context ?? ctx.context;
   if (context !== undefined) args.push("--max-model-len", String(context));
   if (ctx.hardware.kind === "gpu") {

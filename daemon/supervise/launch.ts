@@ -23,6 +23,8 @@ export interface LaunchDeps {
   wrapSandbox: (plan: LaunchPlan, spec: RuntimeSpec, modelPath: string | undefined) => LaunchPlan;
   /** Position of the runtime in the config's `runtimes:` list, for messages that name the key to set. */
   configIndex?: (id: string) => number | undefined;
+  /** The matrix's model id for a spec: the launch context's `modelId` (the name a backend serves it under). */
+  modelId?: (spec: RuntimeSpec) => string | undefined;
 }
 
 export interface PreparedLaunch {
@@ -76,11 +78,13 @@ export async function prepareLaunch(spec: RuntimeSpec, deps: LaunchDeps): Promis
     port = await allocatePort(spec.host);
   }
   const context = await contextFor(spec, deps.adapter, modelPath);
+  const modelId = deps.modelId?.(spec);
   let plan = deps.adapter.plan(spec, {
     port,
     host: spec.host,
     ...(modelPath !== undefined ? { modelPath } : {}),
     ...(context !== undefined ? { context } : {}),
+    ...(modelId !== undefined ? { modelId } : {}),
     hardware,
     stubEntry: deps.stubEntry,
   });

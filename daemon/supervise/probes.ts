@@ -4,7 +4,7 @@
  * measures and reports: what an outcome means (degraded, unhealthy) is the state machine's decision.
  */
 
-import type { Adapter, ProbeOutcome } from "../../adapters/types.js";
+import type { Adapter, ProbeContext, ProbeOutcome } from "../../adapters/types.js";
 import type { Clock } from "../../base/clock.js";
 import { formatMs } from "../../base/format.js";
 import type { RuntimeSpec } from "../../base/spec.js";
@@ -21,11 +21,15 @@ export interface ProbeHost {
   adapter: Adapter;
   spec: () => RuntimeSpec;
   endpoint: () => string | undefined;
+  /** The matrix's model id for the runtime: the name it was launched to serve (probes check and send it). */
+  modelId?: () => string | undefined;
   /** The process of `generation` is still the one to probe, in the phase the probe is for. */
   starting: (generation: number) => boolean;
   steady: (generation: number) => boolean;
   onReady: () => void;
   onStartTimeout: (reason: string) => void;
+  /** The start-up poll found another server on the port: a definite failure, not one to wait out. */
+  onWrongBackend: (reason: string) => void;
   onSteady: (probe: ProbeKind, outcome: ProbeOutcome) => void;
   /** A probe result was recorded (the status snapshot is stale). */
   onObserved?: (probe: ProbeKind, outcome: ProbeOutcome) => void;
@@ -55,6 +59,11 @@ export class Prober {
     this.timers = {};
   }
 
+  private probeContext(): ProbeContext {
+    const modelId = this.host.modelId?.();
+    return modelId !== undefined ? { modelId } : {};
+  }
+
   private background(task: () => Promise<void>, what: string): void {
     task().catch((error) => this.host.onError(error, what));
   }
@@ -70,9 +79,20 @@ export class Prober {
       this.startTimer = undefined;
       const endpoint = host.endpoint();
       if (!host.starting(generation) || endpoint === undefined) return;
-      const outcome = await host.adapter.probeHealth(endpoint, spec, spec.health.timeout_ms);
+      const outcome = await host.adapter.probeHealth(
+        endpoint,
+        spec,
+        spec.health.timeout_ms,
+        this.probeContext(),
+      );
       if (!host.starting(generation)) return;
       lastOutcome = outcome;
+      if (outcome.kind === "wrong_backend") {
+        // Waiting out start_timeout, or a restart, would find the same server there: fail now, and say why.
+        this.record("health", outcome);
+        host.onWrongBackend(wrongBackendReason(endpoint, outcome));
+        return;
+      }
       // A backend that refuses our key is up: ready, then degraded by that same answer (never a restart).
       if (outcome.kind === "ok" || outcome.kind === "auth") {
         if (outcome.kind === "ok")
@@ -120,8 +140,13 @@ export class Prober {
     const began = host.clock.now();
     const outcome =
       probe === "health"
-        ? await host.adapter.probeHealth(endpoint, spec, spec.health.timeout_ms)
-        : await host.adapter.probeInference(endpoint, spec, spec.health.inference.timeout_ms);
+        ? await host.adapter.probeHealth(endpoint, spec, spec.health.timeout_ms, this.probeContext())
+        : await host.adapter.probeInference(
+            endpoint,
+            spec,
+            spec.health.inference.timeout_ms,
+            this.probeContext(),
+          );
     if (!host.steady(generation)) return; // stopped, restarted or disposed while the probe was in flight
     this.record(probe, outcome);
     host.onSteady(probe, outcome);
@@ -132,7 +157,9 @@ export class Prober {
 
   private record(probe: ProbeKind, outcome: ProbeOutcome): void {
     const failed = outcome.kind !== "ok";
-    const error = failed && isErrorOutcome(outcome.kind, outcome.status);
+    // Another server on our port is a backend failure as far as the error rate goes.
+    const kind = outcome.kind === "wrong_backend" ? "error" : outcome.kind;
+    const error = failed && isErrorOutcome(kind, outcome.status);
     this.host.onObserved?.(probe, outcome);
     (probe === "health" ? this.health : this.inference).record({
       ok: !error,
@@ -148,6 +175,26 @@ function roundMs(ms: number): number {
   return Math.round(ms * 100) / 100;
 }
 
+/**
+ * Names the port, what is served there and what was expected: "the server on 127.0.0.1:8000 is not the one
+ * rmxd launched: GET …/v1/models lists ["other"], not "qwen" …; another server holds the port?".
+ */
+export function wrongBackendReason(
+  endpoint: string,
+  outcome: Extract<ProbeOutcome, { kind: "wrong_backend" }>,
+): string {
+  let where = endpoint;
+  try {
+    where = new URL(endpoint).host;
+  } catch {
+    // not a URL: name it as configured
+  }
+  return (
+    `the server on ${where} is not the one rmxd launched: ${outcome.message}; ` +
+    "another server holds the port? will not fix itself (stop it or move this runtime's port)"
+  );
+}
+
 export function describeOutcome(outcome: ProbeOutcome): string {
   switch (outcome.kind) {
     case "ok":
@@ -156,6 +203,8 @@ export function describeOutcome(outcome: ProbeOutcome): string {
       return `loading (${outcome.message})`;
     case "timeout":
       return `no answer within ${Math.round(outcome.ms)} ms`;
+    case "wrong_backend":
+      return `not our backend: ${outcome.message}`;
     default:
       return outcome.status !== undefined ? `HTTP ${outcome.status}: ${outcome.message}` : outcome.message;
   }

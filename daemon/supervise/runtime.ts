@@ -60,6 +60,8 @@ export interface RuntimeDeps {
   onObserved?: (probe: ProbeKind, outcome: ProbeOutcome) => void;
   /** Position of the runtime in the config's `runtimes:` list, for messages that name the key to set. */
   configIndex?: (id: string) => number | undefined;
+  /** The matrix's model id for a spec (served under it, probed by it); see LaunchContext.modelId. */
+  modelId?: (spec: RuntimeSpec) => string | undefined;
 }
 
 export interface RestoreOutcome {
@@ -99,10 +101,12 @@ export class RuntimeSupervisor {
       adapter: deps.adapter,
       spec: () => this.spec,
       endpoint: () => this.endpoint,
+      modelId: () => deps.modelId?.(this.spec),
       starting: (g) => this.current(g) && this.machine.state === "starting",
       steady: (g) => this.current(g) && this.machine.killing === undefined,
       onReady: () => this.dispatch({ type: "healthy" }),
       onStartTimeout: (reason) => this.dispatch({ type: "start_timeout", reason }),
+      onWrongBackend: (reason) => this.dispatch({ type: "wrong_backend", reason }),
       onSteady: (probe, outcome) => {
         this.lastFailure = outcome;
         this.dispatch(probeInput(probe, outcome, this.spec));

@@ -23,16 +23,28 @@ import {
 
 export type Desired = "running" | "stopped";
 
-/** Why the current process is being killed; decides what its exit means. */
-export type KillIntent = "stop" | "restart" | "unhealthy" | "idle";
+/**
+ * Why the current process is being killed; decides what its exit means. `fail`: it cannot work where it is
+ * (another server answers on its port); its exit leaves the runtime `failed`, with no restart.
+ */
+export type KillIntent = "stop" | "restart" | "unhealthy" | "idle" | "fail";
 
 export type ProbeKind = "health" | "inference";
 
 /**
  * How a steady-state probe failed; `timeout` on a live process suggests a hang. `auth` (401/403) is the
  * backend up and refusing our key: degraded, never a restart (a new process would refuse the same key).
+ * `wrong_backend`: another server answers on our port; counted like any failure (the restart's start-up
+ * poll then fails it for good if that server is still there).
  */
-export type ProbeFailure = "loading" | "refused" | "timeout" | "http_error" | "error" | "auth";
+export type ProbeFailure =
+  | "loading"
+  | "refused"
+  | "timeout"
+  | "http_error"
+  | "error"
+  | "auth"
+  | "wrong_backend";
 
 export interface Machine {
   state: RuntimeState;
@@ -84,6 +96,8 @@ export type Input =
       status?: number;
     }
   | { type: "start_timeout"; reason: string }
+  /** The start-up poll found another server on the port: stop the process, `failed` with no restart. */
+  | { type: "wrong_backend"; reason: string }
   /** `errors`: the backend's own error lines of this run (backend-errors.ts), for the reason. */
   | { type: "exited"; code: number | null; signal: string | null; errors?: BackendErrors }
   | { type: "retry_due" }
@@ -199,19 +213,26 @@ export function step(m: Machine, input: Input, ctx: StepContext): StepResult {
     }
   };
   /**
-   * The same start-up exit twice in a row: retrying will not fix it, so the budget is not spent on it. One
-   * retry still comes at the budget's reset horizon with `retry_at_reset` (a transient cause, such as VRAM held
-   * by another process, heals); a reconfigure or restore clears it at once.
+   * A failure no restart fixes: `failed`, the budget not spent on it. One retry still comes at the budget's
+   * reset horizon with `retry_at_reset` (the cause may be transient); a reconfigure or restore clears it at once.
    */
-  const configurationError = (why: string, errors: readonly string[]) => {
-    clearRetry(); // `startupExit` stays: the retry at the horizon failing the same way is failed again at once
-    set("failed", `${why} twice in a row; will not fix itself: ${errorsText(errors)}`);
+  const definiteFailure = (why: string) => {
+    clearRetry();
+    set("failed", why);
     const horizon = budgetResetAt(next.budget, ctx.budget, ctx.now);
     if (ctx.budget.retry_at_reset && horizon !== undefined) {
       next.nextRetryAt = horizon;
       next.retryKind = "reset";
       effects.push({ type: "schedule_retry", at: horizon, kind: "reset" });
     }
+  };
+  /**
+   * The same start-up exit twice in a row: retrying will not fix it (a transient cause, such as VRAM held by
+   * another process, heals by the retry at the horizon).
+   */
+  const configurationError = (why: string, errors: readonly string[]) => {
+    // `startupExit` stays: the retry at the horizon failing the same way is failed again at once
+    definiteFailure(`${why} twice in a row; will not fix itself: ${errorsText(errors)}`);
   };
   /** A run ended or failed to become healthy while the runtime should be running. */
   const afterFailure = (why: string) => {
@@ -360,6 +381,11 @@ export function step(m: Machine, input: Input, ctx: StepContext): StepResult {
       kill("unhealthy", "starting", input.reason);
       break;
     }
+    case "wrong_backend": {
+      if (!m.alive || m.killing !== undefined || m.state !== "starting") break;
+      kill("fail", "stopping", input.reason);
+      break;
+    }
     case "exited": {
       if (!m.alive) break;
       next.alive = false;
@@ -381,6 +407,11 @@ export function step(m: Machine, input: Input, ctx: StepContext): StepResult {
       }
       if (intent === "idle") {
         set("idle", "stopped after idle time; starts on demand");
+        break;
+      }
+      if (intent === "fail") {
+        delete next.lastErrors; // its last lines are the answer to our stop signal, not the cause
+        definiteFailure(m.reason ?? "failed");
         break;
       }
       if (intent === "restart") {

@@ -307,6 +307,8 @@ const INPUTS: Input[] = [
   probeFail("auth"),
   probeFail("auth", "inference"),
   { type: "start_timeout", reason: "t" },
+  { type: "wrong_backend", reason: "w" },
+  probeFail("wrong_backend"),
   { type: "exited", code: 1, signal: null },
   { type: "exited", code: null, signal: "SIGKILL" },
   { type: "retry_due" },

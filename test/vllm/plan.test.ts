@@ -100,6 +100,14 @@ describe("vllm plan", () => {
     expect(plan.args).not.toContain("--max-model-len");
   });
 
+  it("the launch context's modelId (the matrix's model id) is the served name, over the path's folder", () => {
+    const plan = vllmAdapter.plan(spec({ model: "/models/Qwen2.5-0.5B" }), {
+      ...ctx(hardwareTarget("gpu:0", inv)),
+      modelId: "qwen-small",
+    });
+    expect(plan.args.slice(6, 8)).toEqual(["--served-model-name", "qwen-small"]);
+  });
+
   it("a GPU list is tensor parallelism over exactly those devices", () => {
     const hw = hardwareTarget("gpu:0,1", inv);
     expect(hw).toEqual({ id: "gpu:0,1", kind: "gpu", index: 0, indices: [0, 1], vendor: "nvidia" });

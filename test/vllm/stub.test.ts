@@ -98,12 +98,17 @@ describe.runIf(process.platform === "linux")("a running vllm stub", () => {
     expect(await childrenOf(stub.proc.pid as number)).toHaveLength(2);
   });
 
-  it("a healthy server that does not serve the runtime's name fails the probe with what it serves", async () => {
+  it("a healthy server that does not serve the runtime's name is wrong_backend, with what it serves", async () => {
     const other = defaultRuntimeSpec("o", { adapter: "vllm", model: "other-model" });
     const outcome = await vllmAdapter.probeHealth(endpoint, other, 1_000);
-    expect(outcome.kind).toBe("error");
+    expect(outcome).toMatchObject({
+      kind: "wrong_backend",
+      status: 200,
+      served: ["tiny-llama"],
+      expected: "other-model",
+    });
     expect(outcome.kind !== "ok" && outcome.message).toContain(
-      'serves ["tiny-llama"], not the served name "other-model" rmxd launched it with (--served-model-name)',
+      'lists ["tiny-llama"], not "other-model", the --served-model-name rmxd launched vLLM with',
     );
   });
 
@@ -145,6 +150,15 @@ describe.runIf(process.platform === "linux")("a running vllm stub", () => {
     expect(after).toMatchObject({ tokens_predicted_total: 4 + 4 + 1, prompt_tokens_total: 3 + 3 + 1 });
   });
 
+  it("the probe context's model id is the name checked and sent (over the spec's own model)", async () => {
+    const other = defaultRuntimeSpec("o", { adapter: "vllm", model: "other-model" });
+    expect((await vllmAdapter.probeHealth(endpoint, other, 1_000, { modelId: "tiny-llama" })).kind).toBe(
+      "ok",
+    );
+    const inference = await vllmAdapter.probeInference(endpoint, other, 2_000, { modelId: "tiny-llama" });
+    expect(inference.kind).toBe("ok");
+  });
+
   it("SIGTERM: stops serving, stops its workers, exits 0", async () => {
     const workers = await childrenOf(stub.proc.pid as number);
     stub.proc.kill("SIGTERM");
@@ -181,8 +195,8 @@ describe.runIf(process.platform === "linux")("a vllm stub with an API key", () =
       });
       const withKey = await vllmAdapter.probeHealth(endpoint, keyed, 1_000);
       // The key passes; without --served-model-name vLLM serves the model under its path, not "tiny-llama".
-      expect(withKey.kind, JSON.stringify(withKey)).toBe("error");
-      expect(withKey.kind !== "ok" && withKey.message).toContain(`serves [${JSON.stringify(model)}]`);
+      expect(withKey.kind, JSON.stringify(withKey)).toBe("wrong_backend");
+      expect(withKey.kind !== "ok" && withKey.message).toContain(`lists [${JSON.stringify(model)}]`);
       expect(await vllmAdapter.scrapeMetrics(endpoint, 1_000)).toMatchObject({ tokens_predicted_total: 0 });
     } finally {
       delete process.env.RMX_TEST_VLLM_STUB_KEY;

@@ -6,7 +6,9 @@
  * port refused while the "engine" loads, then `/health` 200 (vLLM binds its socket first but listens only
  * once the engine is up); SIGTERM → stop listening, stop the workers, exit 0.
  * Stub-only knobs are environment variables so its command line stays vLLM's: VLLM_STUB_LOAD_MS (engine
- * start-up), VLLM_STUB_MS_PER_TOKEN (generation speed), VLLM_STUB_WORKER_STUBBORN (workers ignore SIGTERM).
+ * start-up), VLLM_STUB_MS_PER_TOKEN (generation speed), VLLM_STUB_WORKER_STUBBORN (workers ignore SIGTERM),
+ * VLLM_STUB_SERVE_AS (serve under these comma-separated names whatever --served-model-name says: the server
+ * another user left on the port, as rmxd sees it).
  */
 import { type ChildProcess, fork } from "node:child_process";
 import path from "node:path";
@@ -51,6 +53,8 @@ async function main(): Promise<void> {
     process.exit(2);
   }
   const { options } = parsed;
+  const serveAs = process.env.VLLM_STUB_SERVE_AS;
+  if (serveAs !== undefined && serveAs !== "") options.servedModelNames = serveAs.split(",");
   log(`vLLM API server version 0.0.0-stub`);
   log(
     `args: model=${options.model} served_model_name=${options.servedModelNames.join(",")} tensor_parallel_size=${options.tensorParallelSize}`,
