@@ -180,6 +180,9 @@ describe("rmx matrix groups by capability", () => {
       /: Ready; 42\.4 generated tokens per second; .*; serves chat, completion and embeddings; runtimes: chat\.$/,
     );
     expect(cellSentence(at(r, "mystery@cpu/none"))).toMatch(/: No runtime; .*; capabilities not known\.$/);
+    expect(cellSentence(at(r, "idle-gguf@cpu/none"))).toMatch(
+      /: No runtime; .*; would serve chat, completion and embeddings\.$/,
+    );
     for (const line of renderMatrixList(r, hhmmss)) expect(line).not.toMatch(/[✓✗…·]/);
   });
 });

@@ -354,7 +354,9 @@ export function cellSentence(cell: MatrixCell): string {
   const fit = cell.fit.fits === true ? "fits" : cell.fit.fits === false ? "does not fit" : "fit unknown";
   parts.push(`${fit}: ${cell.fit.reason}`);
   const caps = cell.capabilities ?? [];
-  parts.push(caps.length > 0 ? `serves ${wordList(caps)}` : "capabilities not known");
+  // A cell without a runtime serves nothing yet; its capabilities say what a runtime there would serve.
+  const verb = cell.runtimes.length > 0 ? "serves" : "would serve";
+  parts.push(caps.length > 0 ? `${verb} ${wordList(caps)}` : "capabilities not known");
   if (cell.runtimes.length > 0) parts.push(`runtimes: ${cell.runtimes.join(", ")}`);
   const r = cell.requests;
   if (r !== undefined) {
