@@ -129,7 +129,7 @@ export class HttpFace {
       routes: [
         ...this.routes(),
         inferRoute({
-          infer: (i) => policy.infer(i),
+          routing: policy.serving(),
           maxBodyBytes: spec.max_body_bytes,
           bodyTimeoutMs: spec.body_timeout_ms,
         }),

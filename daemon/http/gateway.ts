@@ -11,10 +11,12 @@ import type { HttpSpec } from "../../base/spec.js";
 import { httpExposure } from "../../config/http-exposure.js";
 import { formatListen } from "../../config/http-listen.js";
 import type { GatewayView } from "../../ipc/protocol/gateway.js";
+import { INFER_ROUTE } from "../policy/infer.js";
 import { type GatewayError, notFound, sendError, sendJson } from "./answer.js";
 import { readBody } from "./body.js";
 import { guard } from "./guard.js";
 import type { GatewayHost } from "./host.js";
+import { INFER_PATH } from "./infer-route.js";
 import { INFERENCE_ROUTES, type InferenceContext, type InferenceRoute, serveInference } from "./inference.js";
 import { listModels } from "./models.js";
 import type { Route } from "./observability-host.js";
@@ -40,6 +42,23 @@ function internalError(): GatewayError {
     message: "the route failed; see rmxd's log",
     klass: "upstream",
   };
+}
+
+/** What the 404 of an unknown path lists: every route the gateway itself serves. */
+export const GATEWAY_ROUTES = [
+  "POST /v1/chat/completions",
+  "POST /v1/completions",
+  "POST /v1/embeddings",
+  `POST ${TRANSCRIPTIONS_ROUTE}`,
+  `POST ${INFER_ROUTE}`,
+  "GET /v1/models",
+  "GET /health",
+] as const;
+
+/** The route label a refused request is counted under: a route the gateway serves, else "(other)". */
+function routeLabel(path: string): string {
+  if ((INFERENCE_ROUTES as readonly string[]).includes(path) || path === TRANSCRIPTIONS_ROUTE) return path;
+  return INFER_PATH.test(path) ? INFER_ROUTE : "(other)";
 }
 
 export class Gateway {
@@ -160,7 +179,7 @@ export class Gateway {
       this.host.routing.observe({
         model: "",
         cell: "",
-        route: (INFERENCE_ROUTES as readonly string[]).includes(path) ? path : "(other)",
+        route: routeLabel(path),
         ms: 0,
         code: verdict.error.status,
         error: verdict.error.klass,
@@ -174,11 +193,21 @@ export class Gateway {
       return;
     }
     if (mounted !== undefined) {
-      mounted.handle(req, res).catch((error: unknown) => {
-        this.host.logger.error({ err: error, route: path }, "HTTP route failed");
-        if (!res.headersSent) sendError(res, internalError(), verdict.cors);
-        else res.destroy();
-      });
+      // Inference requests on a mounted route (KServe infer) are in flight like chat's; /metrics is not.
+      const inference = mounted.path === INFER_PATH;
+      if (inference) this.inFlight++;
+      mounted
+        .handle(req, res)
+        .catch((error: unknown) => {
+          this.host.logger.error({ err: error, route: path }, "HTTP route failed");
+          if (!res.headersSent) sendError(res, internalError(), verdict.cors);
+          else res.destroy();
+        })
+        .finally(() => {
+          if (!inference) return;
+          this.inFlight--;
+          this.host.onCounted();
+        });
       return;
     }
     if (open) {
@@ -189,7 +218,14 @@ export class Gateway {
       sendJson(res, 200, listModels(this.host.routing.candidates(), this.createdSeconds), verdict.cors);
       return;
     }
-    if (path === TRANSCRIPTIONS_ROUTE) return void serveTranscriptions(this.ctx, req, res, verdict.cors);
+    if (path === TRANSCRIPTIONS_ROUTE) {
+      this.inFlight++;
+      void serveTranscriptions(this.ctx, req, res, verdict.cors).finally(() => {
+        this.inFlight--;
+        this.host.onCounted();
+      });
+      return;
+    }
     if ((INFERENCE_ROUTES as readonly string[]).includes(path)) {
       if (req.method !== "POST") {
         sendError(
@@ -211,7 +247,7 @@ export class Gateway {
     sendError(
       res,
       notFound(
-        `no route ${req.method} ${path.slice(0, 200)}: the gateway serves /v1/chat/completions, /v1/completions, /v1/embeddings, /v1/models and /health`,
+        `no route ${req.method} ${path.slice(0, 200)}: the gateway serves ${GATEWAY_ROUTES.join(", ")}`,
         "unknown_route",
       ),
       verdict.cors,

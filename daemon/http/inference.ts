@@ -21,6 +21,7 @@ import {
   unavailable,
   upstreamFailed,
 } from "./answer.js";
+import { lacksCapability, ROUTE_CAPABILITY } from "./capability-refusal.js";
 import { embeddingsRefusal, heldBack } from "./embed-refusal.js";
 import { type ForwardOutcome, forward } from "./forward.js";
 import type { GatewayHost } from "./host.js";
@@ -81,8 +82,13 @@ function header(req: http.IncomingMessage, name: string): string | undefined {
   return typeof v === "string" && v !== "" ? v : undefined;
 }
 
-function resolveRequest(req: http.IncomingMessage, model: string | undefined): ResolveRequest | GatewayError {
-  const r: ResolveRequest = {};
+function resolveRequest(
+  req: http.IncomingMessage,
+  model: string | undefined,
+  route: InferenceRoute,
+): ResolveRequest | GatewayError {
+  // Each route needs its own capability: an embeddings request never reaches a cell that only chats.
+  const r: ResolveRequest = { needs: [ROUTE_CAPABILITY[route]] };
   const agent = header(req, "x-rmx-agent");
   const project = header(req, "x-rmx-project");
   const mode = header(req, "x-rmx-mode");
@@ -222,7 +228,10 @@ export async function serveInference(
       ),
     );
   }
-  const rr = resolveRequest(req, model);
+  const lacks =
+    model === undefined ? undefined : lacksCapability(routing.candidates(), model, ROUTE_CAPABILITY[route]);
+  if (lacks !== undefined) return fail(lacks, model);
+  const rr = resolveRequest(req, model, route);
   if ("status" in rr) return fail(rr, model);
   const { refs, why } = cellsToTry(ctx, rr);
   if (refs.length === 0)

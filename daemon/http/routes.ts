@@ -10,6 +10,7 @@ import { paramSchemas } from "../../ipc/protocol/schemas.js";
 import { joinTailAndFollowed } from "../rpc/methods.js";
 import { badgeFacts, badgeSvg } from "./badge.js";
 import { dashboardPage, loginRequiredPage } from "./dashboard/page.js";
+import { cellRate } from "./dashboard/rate.js";
 import { DASHBOARD_JS } from "./dashboard/script.js";
 import { DASHBOARD_CSS } from "./dashboard/style.js";
 import { cellTraffic } from "./dashboard/traffic.js";
@@ -69,6 +70,7 @@ export function dashboardState(host: ObservabilityHost, formatTime: (iso: string
       error_rate: cell.health?.error_rate,
       requests: cell.health?.requests,
       ...cellTraffic(cell),
+      ...cellRate(cell),
     })),
     problems: status.problems,
   };

@@ -12,7 +12,7 @@ import {
 } from "../../adapters/shared/gguf/estimate.js";
 import type { GgufInfo } from "../../adapters/shared/gguf/reader.js";
 import { gpuIndices } from "../../adapters/shared/placement.js";
-import type { LlamaMetrics, SlotInfo } from "../../adapters/types.js";
+import { CAPABILITIES, type Capability, type LlamaMetrics, type SlotInfo } from "../../adapters/types.js";
 import type { Clock } from "../../base/clock.js";
 import { rfc3339 } from "../../base/clock.js";
 import type { FitVerdict } from "../../base/fit.js";
@@ -422,6 +422,35 @@ function unavailableReason(
   return reasons.length > 0 ? reasons.join("; ") : undefined;
 }
 
+// ─── Capabilities ────────────────────────────────────────────────────────────────────────────
+
+/** Capabilities in their canonical order (CAPABILITIES), each once. */
+function ordered(caps: Iterable<Capability>): Capability[] {
+  const set = new Set(caps);
+  return CAPABILITIES.filter((c) => set.has(c));
+}
+
+/** What a cell's runtimes serve: the union of their adapters' capabilities. */
+export function capabilitiesOf(runtimes: readonly Pick<MatrixRuntime, "spec">[]): Capability[] {
+  return ordered(runtimes.flatMap((r) => getAdapter(r.spec.adapter).capabilities));
+}
+
+/** Per model: what its runtimes (on any cell) serve; the same model elsewhere would be served the same way. */
+function capabilitiesByModel(runtimes: readonly MatrixRuntime[]): Map<string, Capability[]> {
+  const byModel = new Map<string, MatrixRuntime[]>();
+  for (const r of runtimes) byModel.set(r.model, [...(byModel.get(r.model) ?? []), r]);
+  return new Map([...byModel].map(([model, rs]) => [model, capabilitiesOf(rs)]));
+}
+
+/**
+ * A cell no runtime serves, of a model no runtime names: what llama.cpp (the adapter that serves GGUF) would
+ * serve when the model is a GGUF file; otherwise unknown (a whisper or ONNX file without a runtime is not told
+ * apart here), and the cell has no `capabilities`.
+ */
+function formatCapabilities(model: ModelFacts | undefined): Capability[] | undefined {
+  return model?.gguf !== undefined ? ordered(getAdapter("llama.cpp").capabilities) : undefined;
+}
+
 // ─── The matrix ──────────────────────────────────────────────────────────────────────────────
 
 /** The key of the cell a runtime serves. */
@@ -442,6 +471,7 @@ export function composeMatrix(input: MatrixInput, clock: Clock): MatrixResult {
     else list.push(r);
   }
   const facts = new Map(input.models.map((m) => [m.id, m]));
+  const modelCapabilities = capabilitiesByModel(input.runtimes);
   const estimates = new EstimateCache();
   const cells: MatrixCell[] = [];
   // A thousand cells share nine (hardware, sandbox) availabilities and, without runtimes, one fit per
@@ -493,6 +523,11 @@ export function composeMatrix(input: MatrixInput, clock: Clock): MatrixResult {
       updated,
     };
     if (unavailable !== undefined) out.unavailable_reason = unavailable;
+    const capabilities =
+      runtimes.length > 0
+        ? capabilitiesOf(runtimes)
+        : (modelCapabilities.get(model) ?? formatCapabilities(facts.get(model)));
+    if (capabilities !== undefined) out.capabilities = capabilities;
     const health = mergeHealth(views.map((v) => v.health));
     if (health !== undefined) out.health = health;
     if (requests !== undefined) out.requests = requests;

@@ -15,10 +15,18 @@ import { noEligibleCell } from "./routing.js";
 export const INFER_ROUTE = "/v2/models/{name}/infer";
 export const DEFAULT_INFER_TIMEOUT_MS = 60_000;
 
-export type InferHost = Pick<
-  ChatHost,
-  "route" | "runtime" | "placeOf" | "ensureReady" | "begin" | "record" | "now"
->;
+/**
+ * Without `record` the caller counts the request itself: the gateway records each `POST
+ * /v2/models/{name}/infer` once, through `observe`, with the HTTP status it answered (refusals too).
+ */
+export type InferHost = Pick<ChatHost, "route" | "runtime" | "placeOf" | "ensureReady" | "begin" | "now"> &
+  Partial<Pick<ChatHost, "record">>;
+
+/** Where a request went, once it was routed: the gateway names them when it records the answer. */
+export interface InferTarget {
+  cell: string;
+  model: string;
+}
 
 export interface InferInput {
   model: string;
@@ -30,7 +38,11 @@ export interface InferInput {
 }
 
 /** Throws NO_ELIGIBLE_CELL, BACKEND_FAILED (with the backend's status and `error`), TIMEOUT. */
-export async function infer(host: InferHost, input: InferInput): Promise<InferResult> {
+export async function infer(
+  host: InferHost,
+  input: InferInput,
+  onTarget?: (target: InferTarget) => void,
+): Promise<InferResult> {
   const deadline = host.now() + (input.timeout_ms ?? DEFAULT_INFER_TIMEOUT_MS);
   const req: ResolveRequest = { needs: ["infer"], model: input.model };
   if (input.agent !== undefined) req.agent = input.agent;
@@ -48,6 +60,7 @@ export async function infer(host: InferHost, input: InferInput): Promise<InferRe
       },
     );
   const place = host.placeOf(rt);
+  onTarget?.({ cell: ref.cell, model: place.model });
   const end = host.begin(rt.id);
   const started = host.now();
   let ok = false;
@@ -72,6 +85,6 @@ export async function infer(host: InferHost, input: InferInput): Promise<InferRe
     return { ...reply, cell: ref.cell, runtime: rt.id, model: place.model };
   } finally {
     end();
-    host.record(place.key, host.now() - started, ok, INFER_ROUTE);
+    host.record?.(place.key, host.now() - started, ok, INFER_ROUTE);
   }
 }

@@ -1,5 +1,6 @@
 /** Wire shapes of `matrix.get` and the `matrix.*` events: cells of models x hardware x sandboxes. */
 
+import type { Capability } from "../../adapters/types.js";
 import type { FitVerdict } from "../../base/fit.js";
 import type { HardwareId, SandboxKind } from "../../base/spec.js";
 import type { CellRequestTelemetry } from "./gateway.js";
@@ -41,6 +42,12 @@ export interface MatrixCell {
   available: boolean;
   unavailable_reason?: string;
   runtimes: string[];
+  /**
+   * What the cell serves, in the order chat, completion, embeddings, transcription, infer: its runtimes'
+   * adapters' capabilities; a cell without a runtime takes those of the model's runtimes on other cells, or,
+   * for a GGUF model no runtime names, llama.cpp's. Absent when not known (a non-GGUF model without runtimes).
+   */
+  capabilities?: Capability[];
   status: StatusObject;
   health?: LatencySummary;
   throughput: Throughput;

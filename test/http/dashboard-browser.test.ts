@@ -112,6 +112,10 @@ describe.skipIf(!hasChromium)("dashboard in headless Chromium", () => {
     expect(facts).toMatch(/^\d+\.\d tok\/s · /);
     expect(facts).toMatch(/\d+\.\d% (request|probe) errors/);
     expect(await cell.getAttribute("data-error-rate")).toMatch(/^\d+(\.\d+)?(e-?\d+)?$/);
+    // What the cell serves, as a caption of words, and the unit its rate is in.
+    expect(await cell.locator(".caps").textContent()).toBe("chat · completion · embeddings");
+    expect(await cell.getAttribute("data-capabilities")).toBe("chat completion embeddings");
+    expect(await cell.getAttribute("data-rate-unit")).toBe("tok/s");
 
     // Kill the backend: the cell and the badge change within 1 s.
     await recordChanges(page);

@@ -159,7 +159,7 @@ describe("rmx matrix --list", () => {
     const fast = result.cells.find((c) => c.key === "llama-8b-q4@gpu:0/none");
     expect(fast && cellSentence(fast)).toBe(
       "llama-8b-q4 on gpu:0 in sandbox none: Ready; 1234.5 generated tokens per second; 0 of 1 lease held; " +
-        `fits: ${fast?.fit.reason}; runtimes: fast.`,
+        `fits: ${fast?.fit.reason}; serves chat, completion and embeddings; runtimes: fast.`,
     );
     const sd = lines.find((l) => l.startsWith("huge on cpu in sandbox systemd-run"));
     expect(sd).toMatch(

@@ -25,7 +25,7 @@ export function dashboardPage(csrf: string, node: string): string {
 <main>
   <section aria-labelledby="matrix-title">
     <h2 id="matrix-title">Matrix</h2>
-    <p class="hint">Models by hardware and sandbox. Each cell: state, tokens per second, load, error rate (of routed requests, with p50 and time to first token, where counted; else of probes).</p>
+    <p class="hint">Models by hardware and sandbox. Each cell: state, its rate (tokens per second for chat, completion and embeddings; times real time for transcription; inferences per second for infer), load, error rate (of routed requests, with p50 and time to first token, where counted; else of probes), and what it serves.</p>
     <div class="scroll"><table id="matrix"><caption class="sr-only">Runtime matrix</caption></table></div>
   </section>
   <section aria-labelledby="runtimes-title">

@@ -40,6 +40,13 @@ function errorFacts(cell) {
   return cell.error_rate === undefined ? "probe errors —" : pct(cell.error_rate) + " probe errors";
 }
 
+// The cell's rate in its capability's unit: "42.0 tok/s", "12.3× real time", "250.0 inferences/s".
+function rateText(cell) {
+  const unit = cell.rate_unit || "tok/s";
+  const value = cell.rate_unit ? cell.rate : cell.tokens_per_second;
+  return fmt(value, 1) + (unit === "× real time" ? "" : " ") + unit;
+}
+
 function renderBadge(badge) {
   const b = $("badge");
   b.className = "badge level-" + badge.level;
@@ -70,7 +77,8 @@ function renderMatrix(cells) {
       const s = cell.status;
       const load = cell.load || {};
       const slots = load.slots_total ? (load.slots_busy || 0) + "/" + load.slots_total + " slots" : "load —";
-      const facts = fmt(cell.tokens_per_second, 1) + " tok/s · " + slots + " · " + errorFacts(cell);
+      const facts = rateText(cell) + " · " + slots + " · " + errorFacts(cell);
+      const caps = cell.capabilities || [];
       row.append(
         el(
           "td",
@@ -80,11 +88,15 @@ function renderMatrix(cells) {
             "data-code": s.code,
             "data-runtimes": cell.runtimes.join(" "),
             "data-tokens-per-second": cell.tokens_per_second === undefined ? undefined : String(cell.tokens_per_second),
+            "data-capabilities": caps.join(" "),
+            "data-rate-unit": cell.rate_unit,
             "data-error-rate": String((cell.traffic && cell.traffic.error_rate) ?? cell.error_rate ?? ""),
           },
           el("span", { class: "state sev-" + s.severity + " code-" + s.code, role: "status", "aria-label": s.label + ". " + s.aria_hint }, statusText(s)),
           el("br"),
           el("span", { class: "facts" }, cell.available ? facts : "unavailable" + (cell.unavailable_reason ? ": " + cell.unavailable_reason : "")),
+          caps.length > 0 ? el("br") : undefined,
+          caps.length > 0 ? el("span", { class: "caps", "aria-label": "serves " + caps.join(", ") }, caps.join(" · ")) : undefined,
         ),
       );
     }

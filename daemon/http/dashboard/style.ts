@@ -22,6 +22,7 @@ th, td { border: 1px solid var(--line); padding: .4rem .6rem; text-align: left; 
 th { background: var(--card); }
 .cell .state { font-weight: 600; }
 .cell .facts { color: var(--muted); font-size: .85rem; }
+.cell .caps { color: var(--muted); font-size: .75rem; letter-spacing: .02em; }
 .sev-info, .level-ok { color: var(--ok); }
 .sev-warn, .level-warn { color: var(--warn); }
 .sev-error, .level-error { color: var(--error); }

@@ -1,8 +1,10 @@
 /**
- * `rmx matrix [--list]`: the grid (models as rows, hardware/sandbox as columns, a short state word and the
- * generated tokens/s per cell, then a legend), or the same facts as one sentence per cell for screen readers.
+ * `rmx matrix [--list]`: one grid per capability group (models as rows, hardware/sandbox as columns, a short
+ * state word and the group's rate per cell: tokens/s, × real time, inferences/s; then a legend with each
+ * group's unit), or the same facts as one sentence per cell for screen readers.
  */
-import type { CellRequestTelemetry, MatrixCell, MatrixResult } from "../../protocol/matrix.js";
+import type { Capability } from "../../../adapters/types.js";
+import type { CellRequestTelemetry, MatrixCell, MatrixResult, Throughput } from "../../protocol/matrix.js";
 import type { StatusCode } from "../../protocol/runtime.js";
 import { booleanValue } from "../args.js";
 import type { ParsedCommandArgs } from "../command-spec.js";
@@ -32,10 +34,84 @@ const SANDBOX_HEADER: Record<string, string> = { none: "none", bwrap: "bwrap", "
 
 export const LEGEND = [
   "Legend: ready, degr(aded), start(ing), error, off: best state of the cell's",
-  "  runtimes, then its generated tokens/s. --: no runtime; nofit: no runtime and",
-  "  the model does not fit; n/a: sandbox or hardware unavailable here.",
+  "  runtimes, then its rate in the grid's unit. --: no runtime; nofit: no runtime",
+  "  and the model does not fit; n/a: sandbox or hardware unavailable here.",
   "  systemd = systemd-run. `rmx matrix --list` says the same in sentences.",
 ];
+
+/**
+ * One grid per group, in this order, each with its own rate: text generation in generated tokens/s,
+ * transcription in audio seconds per second of wall time (`12x` = twelve times real time), infer in
+ * inferences/s. Cells whose capabilities are not known get a last grid without a rate.
+ */
+export interface CapabilityGroup {
+  title: string;
+  capabilities: readonly Capability[];
+  /** The legend's unit line. */
+  unit?: string;
+  rate(t: Throughput): number | undefined;
+  rateText(rate: number): string;
+  /** The --list sentence's rate: "12.3 audio seconds per second, 12.3 times real time". */
+  rateSentence(t: Throughput): string | undefined;
+}
+
+export const CAPABILITY_GROUPS: readonly CapabilityGroup[] = [
+  {
+    title: "chat · completion · embeddings",
+    capabilities: ["chat", "completion", "embeddings"],
+    unit: "generated tokens/s",
+    rate: (t) => t.generated_tokens_per_second,
+    rateText: formatRate,
+    rateSentence: (t) => {
+      const rates: string[] = [];
+      if (t.generated_tokens_per_second !== undefined)
+        rates.push(`${t.generated_tokens_per_second} generated`);
+      if (t.prompt_tokens_per_second !== undefined) rates.push(`${t.prompt_tokens_per_second} prompt`);
+      return rates.length > 0 ? `${rates.join(" and ")} tokens per second` : undefined;
+    },
+  },
+  {
+    title: "transcription",
+    capabilities: ["transcription"],
+    unit: "audio seconds per second (12x: 12 times real time)",
+    rate: (t) => t.audio_seconds_per_second,
+    rateText: (rate) => `${formatRate(rate)}x`,
+    rateSentence: (t) =>
+      t.audio_seconds_per_second === undefined
+        ? undefined
+        : `${t.audio_seconds_per_second} audio seconds transcribed per second, ${t.audio_seconds_per_second} times real time`,
+  },
+  {
+    title: "infer",
+    capabilities: ["infer"],
+    unit: "inferences/s",
+    rate: (t) => t.inferences_per_second,
+    rateText: formatRate,
+    rateSentence: (t) =>
+      t.inferences_per_second === undefined ? undefined : `${t.inferences_per_second} inferences per second`,
+  },
+];
+
+const UNKNOWN_GROUP: CapabilityGroup = {
+  title: "capabilities not known (no runtime names the model)",
+  capabilities: [],
+  rate: () => undefined,
+  rateText: formatRate,
+  rateSentence: () => undefined,
+};
+
+/** The groups a cell is drawn in: those sharing one of its capabilities, or the unknown group. */
+export function groupsOf(cell: MatrixCell): CapabilityGroup[] {
+  const caps = cell.capabilities ?? [];
+  const groups = CAPABILITY_GROUPS.filter((g) => g.capabilities.some((c) => caps.includes(c)));
+  return groups.length > 0 ? groups : [UNKNOWN_GROUP];
+}
+
+/** The unit lines of the legend, for the groups drawn. */
+export function unitLegend(groups: readonly CapabilityGroup[]): string[] {
+  const units = groups.filter((g) => g.unit !== undefined).map((g) => `${g.title} = ${g.unit}`);
+  return units.map((u, i) => `${i === 0 ? "Units: " : "  "}${u}${i === units.length - 1 ? "." : ";"}`);
+}
 
 /** 0.4 → "0.4", 42.3 → "42", 1234 → "1.2k": at most four characters. */
 export function formatRate(rate: number): string {
@@ -45,14 +121,18 @@ export function formatRate(rate: number): string {
   return `${Math.round(rate / 1000)}k`;
 }
 
-export function cellWord(cell: MatrixCell): { text: string; word: string; tone: StateTone } {
+/** The cell's word and rate in `group`'s unit (default: its first group). */
+export function cellWord(
+  cell: MatrixCell,
+  group: CapabilityGroup = groupsOf(cell)[0] as CapabilityGroup,
+): { text: string; word: string; tone: StateTone } {
   if (cell.runtimes.length === 0) {
     const mark = !cell.available ? UNAVAILABLE : cell.fit.fits === false ? NO_FIT : NO_RUNTIME;
     return { text: mark.word, word: mark.word, tone: mark.tone };
   }
   const { word, tone } = WORDS[cell.status.code];
-  const rate = cell.throughput.generated_tokens_per_second;
-  return { text: rate === undefined ? word : `${word} ${formatRate(rate)}`, word, tone };
+  const rate = group.rate(cell.throughput);
+  return { text: rate === undefined ? word : `${word} ${group.rateText(rate)}`, word, tone };
 }
 
 /** Milliseconds in at most five characters: 0.4ms, 38ms, 1.2s, 42s. */
@@ -88,8 +168,9 @@ interface Column {
 }
 
 /**
- * The grid, split into blocks of columns so that no line is wider than `width` (each block repeats the model
- * column). Colours only tint the state word; the words carry the meaning.
+ * The grid, one per capability group with cells, each split into blocks of columns so that no line is wider
+ * than `width` (each block repeats the model column). Colours only tint the state word; the words carry the
+ * meaning.
  */
 export function renderMatrixGrid(
   result: MatrixResult,
@@ -97,7 +178,6 @@ export function renderMatrixGrid(
 ): string[] {
   const width = Math.max(40, opts.width ?? GRID_WIDTH);
   const formatTime = opts.formatTime ?? formatLocalTime;
-  const byKey = new Map(result.cells.map((c) => [c.key, c]));
   const serving = result.cells.filter((c) => c.runtimes.length > 0);
   const ready = serving.filter((c) => c.status.code === "ready").length;
   const { models, hardware, sandboxes } = result.axes;
@@ -108,6 +188,43 @@ export function renderMatrixGrid(
   ];
   if (models.length === 0) return [...lines, "", "No models: add models or model_dirs to the configuration."];
 
+  const drawn: CapabilityGroup[] = [];
+  for (const group of [...CAPABILITY_GROUPS, UNKNOWN_GROUP]) {
+    const cells = result.cells.filter((c) => groupsOf(c).includes(group));
+    if (cells.length === 0) continue;
+    drawn.push(group);
+    lines.push("", `${group.title}:`);
+    lines.push(...groupGrid(result, cells, group, width, opts.palette));
+  }
+  const routed = result.cells.filter((c) => c.requests !== undefined);
+  if (routed.length > 0) {
+    const keyWidth = Math.max(...routed.map((c) => visibleWidth(c.key)));
+    lines.push("", "Requests routed (p95 and time to first token p50 over the last 5 min):");
+    for (const c of routed) {
+      const t = c.requests as CellRequestTelemetry;
+      const text = requestsText(t);
+      lines.push(
+        `  ${pad(c.key, keyWidth)}${GAP}${t.slow === true ? paintTone(opts.palette, "warn", text) : text}`,
+      );
+    }
+  }
+  lines.push("", ...LEGEND, ...unitLegend(drawn));
+  return lines;
+}
+
+/** One group's grid: the models with a cell in the group as rows, every hardware/sandbox as columns. */
+function groupGrid(
+  result: MatrixResult,
+  cells: readonly MatrixCell[],
+  group: CapabilityGroup,
+  width: number,
+  palette: Palette,
+): string[] {
+  const lines: string[] = [];
+  const byKey = new Map(cells.map((c) => [c.key, c]));
+  const { hardware, sandboxes } = result.axes;
+  const inGroup = new Set(cells.map((c) => c.model));
+  const models = result.axes.models.filter((m) => inGroup.has(m));
   const columns: Column[] = [];
   const cellAt = (model: string, column: Column): MatrixCell | undefined =>
     byKey.get(
@@ -121,7 +238,8 @@ export function renderMatrixGrid(
       column.width = Math.max(visibleWidth(hw), visibleWidth(header));
       for (const model of models) {
         const cell = cellAt(model, column);
-        if (cell !== undefined) column.width = Math.max(column.width, visibleWidth(cellWord(cell).text));
+        if (cell !== undefined)
+          column.width = Math.max(column.width, visibleWidth(cellWord(cell, group).text));
       }
       column.width = Math.min(column.width, width - MODEL_COLUMN_MAX - GAP.length);
       columns.push(column);
@@ -154,8 +272,8 @@ export function renderMatrixGrid(
   }
   if (block.length > 0) blocks.push(block);
 
-  for (const cols of blocks) {
-    lines.push("");
+  for (const [i, cols] of blocks.entries()) {
+    if (i > 0) lines.push("");
     lines.push([pad("", modelWidth), ...cols.map((c) => pad(c.hardware, c.width))].join(GAP).trimEnd());
     lines.push(
       [
@@ -175,29 +293,16 @@ export function renderMatrixGrid(
           parts.push(pad("", column.width));
           continue;
         }
-        const { text, word, tone } = cellWord(cell);
+        const { text, word, tone } = cellWord(cell, group);
         const shown = cut(text, column.width);
         const painted = shown.startsWith(word)
-          ? paintTone(opts.palette, tone, word) + shown.slice(word.length)
+          ? paintTone(palette, tone, word) + shown.slice(word.length)
           : shown;
         parts.push(pad(painted, column.width));
       }
       lines.push(parts.join(GAP).trimEnd());
     }
   }
-  const routed = result.cells.filter((c) => c.requests !== undefined);
-  if (routed.length > 0) {
-    const keyWidth = Math.max(...routed.map((c) => visibleWidth(c.key)));
-    lines.push("", "Requests routed (p95 and time to first token p50 over the last 5 min):");
-    for (const c of routed) {
-      const t = c.requests as CellRequestTelemetry;
-      const text = requestsText(t);
-      lines.push(
-        `  ${pad(c.key, keyWidth)}${GAP}${t.slow === true ? paintTone(opts.palette, "warn", text) : text}`,
-      );
-    }
-  }
-  lines.push("", ...LEGEND);
   return lines;
 }
 
@@ -215,6 +320,11 @@ function bytesText(bytes: number): string {
   return `${bytes} bytes`;
 }
 
+/** "chat", "chat and completion", "chat, completion and embeddings". */
+function wordList(words: readonly string[]): string {
+  return words.length <= 1 ? words.join("") : `${words.slice(0, -1).join(", ")} and ${words.at(-1)}`;
+}
+
 /** One sentence per cell, no symbols or abbreviations: for screen readers and grep. */
 export function cellSentence(cell: MatrixCell): string {
   const place =
@@ -224,12 +334,9 @@ export function cellSentence(cell: MatrixCell): string {
   const parts: string[] = [];
   if (!cell.available) parts.push(`unavailable (${cell.unavailable_reason ?? "no reason given"})`);
   parts.push(cell.status.label);
-  const t = cell.throughput;
-  if (t.generated_tokens_per_second !== undefined || t.prompt_tokens_per_second !== undefined) {
-    const rates: string[] = [];
-    if (t.generated_tokens_per_second !== undefined) rates.push(`${t.generated_tokens_per_second} generated`);
-    if (t.prompt_tokens_per_second !== undefined) rates.push(`${t.prompt_tokens_per_second} prompt`);
-    parts.push(`${rates.join(" and ")} tokens per second`);
+  for (const group of groupsOf(cell)) {
+    const rate = group.rateSentence(cell.throughput);
+    if (rate !== undefined) parts.push(rate);
   }
   const l = cell.load;
   const load: string[] = [];
@@ -246,6 +353,10 @@ export function cellSentence(cell: MatrixCell): string {
   if (load.length > 0) parts.push(load.join(", "));
   const fit = cell.fit.fits === true ? "fits" : cell.fit.fits === false ? "does not fit" : "fit unknown";
   parts.push(`${fit}: ${cell.fit.reason}`);
+  const caps = cell.capabilities ?? [];
+  // A cell without a runtime serves nothing yet; its capabilities say what a runtime there would serve.
+  const verb = cell.runtimes.length > 0 ? "serves" : "would serve";
+  parts.push(caps.length > 0 ? `${verb} ${wordList(caps)}` : "capabilities not known");
   if (cell.runtimes.length > 0) parts.push(`runtimes: ${cell.runtimes.join(", ")}`);
   const r = cell.requests;
   if (r !== undefined) {
