@@ -32,7 +32,8 @@ export function substitutePlaceholders(arg: string, spec: RuntimeSpec, ctx: Laun
 export const commandAdapter: Adapter = {
   kind: "command",
   spawns: true,
-  capabilities: ["chat"],
+  // It speaks the OpenAI API: what it cannot serve it refuses itself (an embeddings refusal lets the next cell try).
+  capabilities: ["chat", "completion", "embeddings"],
   // Its model (when set) is handled like llama.cpp's: a models[].id or a GGUF path rmxd reads.
   modelFormat: "gguf",
   protocol: "openai",

@@ -22,7 +22,8 @@ const hasChoices = jsonCheck((value) =>
 export const remoteAdapter: Adapter = {
   kind: "remote",
   spawns: false,
-  capabilities: ["chat"],
+  // It speaks the OpenAI API: what it cannot serve it refuses itself (an embeddings refusal lets the next cell try).
+  capabilities: ["chat", "completion", "embeddings"],
   modelFormat: "name",
   protocol: "openai",
   scrapesLoad: false,

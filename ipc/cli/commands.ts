@@ -241,7 +241,8 @@ export const COMMANDS: readonly CommandSpec[] = [
   },
   {
     path: ["matrix"],
-    summary: "Show the runtime matrix: models × hardware × sandboxes, state and tokens/s per cell",
+    summary:
+      "Show the runtime matrix: models × hardware × sandboxes, one grid per capability, each cell's state and rate",
     options: {
       list: { type: "boolean", description: "one sentence per cell instead of the grid (screen readers)" },
     },
