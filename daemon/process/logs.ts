@@ -20,14 +20,29 @@ const HIGH_WATER_BYTES = 1024 * 1024;
 const MAX_PENDING_BYTES = 8 * 1024 * 1024;
 const TAIL_BLOCK = 64 * 1024;
 const NEWLINE = 0x0a;
+/**
+ * Output is coalesced before it goes to the disk: one write per this window, or sooner once this many
+ * bytes wait. A backend logs a line per request; a write (and its promise hops) per line cost more than
+ * the proxying itself. `flush`, `tail` and `close` write at once, so readers never miss a line.
+ */
+export const WRITE_WINDOW_MS = 25;
+export const WRITE_BATCH_BYTES = 64 * 1024;
+/**
+ * Output not yet split into lines while nobody follows: split lazily, when the ring is read or a
+ * follower subscribes, and only the part the ring keeps. Past this much it is compacted (cut to the
+ * bytes of the last ring-full of lines), so memory stays bounded.
+ */
+const UNSPLIT_MAX_BYTES = 1024 * 1024;
 
 /**
  * A child's log: size-bounded files rotated `file → file.1 → … → file.(files-1)`, plus an in-memory
  * ring of recent lines and live followers.
  *
- * `write` never touches the disk itself: it splits lines (synchronously, for the ring and followers)
- * and queues the bytes; one async writer drains the queue. Each file is cut at a line boundary when
- * one fits and never exceeds `max_bytes`, so the files on disk total at most `max_bytes * files`.
+ * `write` never touches the disk itself: it queues the bytes, and one async writer drains the queue
+ * (coalesced: WRITE_WINDOW_MS / WRITE_BATCH_BYTES). Lines are split synchronously for followers; while
+ * nobody follows, the raw bytes wait and only the last RING_LINES lines of them are split when the ring
+ * is read. Each file is cut at a line boundary when one fits and never exceeds `max_bytes`, so the
+ * files on disk total at most `max_bytes * files`.
  */
 export class RotatingLog {
   readonly path: string;
@@ -40,6 +55,11 @@ export class RotatingLog {
   private partial = "";
   private partialCut = false;
   private readonly listeners = new Set<(line: string) => void>();
+  /** Output not yet split into the ring (only while nobody follows). */
+  private unsplit: Buffer[] = [];
+  private unsplitBytes = 0;
+  private unsplitNewlines = 0;
+  private windowTimer: NodeJS.Timeout | undefined;
 
   private pending: Buffer[] = [];
   private pendingBytes = 0;
@@ -99,7 +119,8 @@ export class RotatingLog {
     if (this.closed) return true;
     const bytes = typeof chunk === "string" ? Buffer.from(chunk, "utf8") : chunk;
     if (bytes.length === 0) return true;
-    this.splitLines(bytes);
+    if (this.listeners.size > 0) this.splitLines(bytes);
+    else this.deferLines(bytes);
     if (this.pendingBytes + bytes.length > MAX_PENDING_BYTES) {
       this.dropped += bytes.length;
       this.droppedTotal += bytes.length;
@@ -107,8 +128,27 @@ export class RotatingLog {
       this.pending.push(bytes);
       this.pendingBytes += bytes.length;
     }
-    if (this.draining === undefined) this.draining = this.drain();
+    this.scheduleDrain(this.pendingBytes >= WRITE_BATCH_BYTES);
     return this.pendingBytes < HIGH_WATER_BYTES;
+  }
+
+  /** Starts the writer now, or (`now` false) at the end of the coalescing window. */
+  private scheduleDrain(now: boolean): void {
+    if (this.draining !== undefined) return;
+    if (!now) {
+      this.windowTimer ??= setTimeout(() => this.startDrain(), WRITE_WINDOW_MS);
+      return;
+    }
+    this.startDrain();
+  }
+
+  private startDrain(): void {
+    if (this.windowTimer !== undefined) {
+      clearTimeout(this.windowTimer);
+      this.windowTimer = undefined;
+    }
+    if (this.draining === undefined && (this.pending.length > 0 || this.dropped > 0))
+      this.draining = this.drain();
   }
 
   /** Bytes dropped so far because the source outran the disk and did not pause. */
@@ -118,6 +158,7 @@ export class RotatingLog {
 
   /** Newest last; at most the last 200 complete lines (a trailing partial line is not included). */
   lastLines(n = RING_LINES): string[] {
+    this.splitDeferred();
     const ordered = this.ring.slice(this.ringStart).concat(this.ring.slice(0, this.ringStart));
     return n >= ordered.length ? ordered : ordered.slice(ordered.length - Math.max(0, n));
   }
@@ -131,6 +172,8 @@ export class RotatingLog {
 
   /** Live follow: called with every complete line from now on. Returns the unsubscribe function. */
   onLine(listener: (line: string) => void): () => void {
+    // Lines written before this call are the ring's, not the new follower's.
+    this.splitDeferred();
     this.listeners.add(listener);
     return () => {
       this.listeners.delete(listener);
@@ -138,6 +181,7 @@ export class RotatingLog {
   }
 
   async flush(): Promise<void> {
+    this.startDrain();
     while (this.draining !== undefined) await this.draining;
   }
 
@@ -152,6 +196,47 @@ export class RotatingLog {
   }
 
   // ─── lines ─────────────────────────────────────────────────────────────────────────────────
+
+  private deferLines(bytes: Buffer): void {
+    this.unsplit.push(bytes);
+    this.unsplitBytes += bytes.length;
+    for (let nl = bytes.indexOf(NEWLINE); nl >= 0; nl = bytes.indexOf(NEWLINE, nl + 1)) this.unsplitNewlines++;
+    if (this.unsplitBytes > UNSPLIT_MAX_BYTES) {
+      this.compactDeferred();
+      if (this.unsplitBytes > UNSPLIT_MAX_BYTES) this.splitDeferred();
+    }
+  }
+
+  /**
+   * When the waiting bytes hold more than a ring-full of lines, everything before the last RING_LINES
+   * of them can never be seen again (nobody follows): the ring and the partial line start afresh after
+   * that newline. A newline byte never sits inside a UTF-8 sequence, so the decoder restarts cleanly.
+   */
+  private compactDeferred(): void {
+    if (this.unsplitNewlines <= RING_LINES) return;
+    const all = this.unsplit.length === 1 ? this.unsplit[0]! : Buffer.concat(this.unsplit, this.unsplitBytes);
+    let cut = all.length;
+    for (let i = 0; i <= RING_LINES; i++) cut = all.lastIndexOf(NEWLINE, cut - 1);
+    const rest = all.subarray(cut + 1);
+    this.ring.length = 0;
+    this.ringStart = 0;
+    this.decoder.end();
+    this.partial = "";
+    this.partialCut = false;
+    this.unsplit = rest.length > 0 ? [rest] : [];
+    this.unsplitBytes = rest.length;
+    this.unsplitNewlines = RING_LINES;
+  }
+
+  private splitDeferred(): void {
+    if (this.unsplitBytes === 0) return;
+    this.compactDeferred();
+    const parts = this.unsplit;
+    this.unsplit = [];
+    this.unsplitBytes = 0;
+    this.unsplitNewlines = 0;
+    if (parts.length > 0) this.splitLines(parts.length === 1 ? parts[0]! : Buffer.concat(parts));
+  }
 
   private splitLines(bytes: Buffer): void {
     const text = this.decoder.write(bytes);
@@ -205,22 +290,13 @@ export class RotatingLog {
     return run;
   }
 
+  /**
+   * One writer session holds the file lock once and writes batches until the queue is empty: writes
+   * that arrive meanwhile join the next batch instead of starting a session of their own.
+   */
   private async drain(): Promise<void> {
     try {
-      while (this.pending.length > 0 || this.dropped > 0) {
-        const parts = this.pending;
-        this.pending = [];
-        this.pendingBytes = 0;
-        if (this.dropped > 0) {
-          parts.push(
-            Buffer.from(`[rmx] dropped ${this.dropped} bytes of output: the log writer fell behind\n`),
-          );
-          this.dropped = 0;
-        }
-        const batch = parts.length === 1 ? parts[0]! : Buffer.concat(parts);
-        await this.exclusive(() => this.writeOut(batch));
-        this.setFailure(undefined);
-      }
+      await this.exclusive(() => this.drainBatches());
     } catch (error) {
       this.setFailure(
         new RmxError("LOG_WRITE_FAILED", `cannot write log ${this.path}: ${errnoText(error)}`, {
@@ -236,6 +312,21 @@ export class RotatingLog {
       await handle?.close().catch(() => undefined);
     } finally {
       this.draining = undefined;
+    }
+  }
+
+  private async drainBatches(): Promise<void> {
+    while (this.pending.length > 0 || this.dropped > 0) {
+      const parts = this.pending;
+      this.pending = [];
+      this.pendingBytes = 0;
+      if (this.dropped > 0) {
+        parts.push(Buffer.from(`[rmx] dropped ${this.dropped} bytes of output: the log writer fell behind\n`));
+        this.dropped = 0;
+      }
+      const batch = parts.length === 1 ? parts[0]! : Buffer.concat(parts);
+      await this.writeOut(batch);
+      this.setFailure(undefined);
     }
   }
 
