@@ -78,8 +78,19 @@ const MAX_LISTED = 6;
  */
 const CANDIDATES_TTL_MS = 100;
 const CANDIDATES_REBUILD_MS = 2000;
+/**
+ * Not "runtime.*": runtime.health comes every health interval and only carries latencies (refreshed
+ * on their own) and statuses (which follow runtime.state.changed); subscribing to it also made the
+ * health publisher compose a status snapshot nobody else asked for.
+ */
 const INVALIDATING_TOPICS = [
-  "runtime.*",
+  "runtime.state.changed",
+  "runtime.exited",
+  "runtime.restart",
+  "runtime.budget.denied",
+  "runtime.probe.failed",
+  "runtime.reload.failed",
+  "runtime.swap",
   "lease.*",
   "matrix.changed",
   "models.changed",

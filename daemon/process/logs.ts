@@ -25,7 +25,7 @@ const NEWLINE = 0x0a;
  * bytes wait. A backend logs a line per request; a write (and its promise hops) per line cost more than
  * the proxying itself. `flush`, `tail` and `close` write at once, so readers never miss a line.
  */
-export const WRITE_WINDOW_MS = 25;
+export const WRITE_WINDOW_MS = 50;
 export const WRITE_BATCH_BYTES = 64 * 1024;
 /**
  * Output not yet split into lines while nobody follows: split lazily, when the ring is read or a
@@ -200,7 +200,8 @@ export class RotatingLog {
   private deferLines(bytes: Buffer): void {
     this.unsplit.push(bytes);
     this.unsplitBytes += bytes.length;
-    for (let nl = bytes.indexOf(NEWLINE); nl >= 0; nl = bytes.indexOf(NEWLINE, nl + 1)) this.unsplitNewlines++;
+    for (let nl = bytes.indexOf(NEWLINE); nl >= 0; nl = bytes.indexOf(NEWLINE, nl + 1))
+      this.unsplitNewlines++;
     if (this.unsplitBytes > UNSPLIT_MAX_BYTES) {
       this.compactDeferred();
       if (this.unsplitBytes > UNSPLIT_MAX_BYTES) this.splitDeferred();
@@ -321,7 +322,9 @@ export class RotatingLog {
       this.pending = [];
       this.pendingBytes = 0;
       if (this.dropped > 0) {
-        parts.push(Buffer.from(`[rmx] dropped ${this.dropped} bytes of output: the log writer fell behind\n`));
+        parts.push(
+          Buffer.from(`[rmx] dropped ${this.dropped} bytes of output: the log writer fell behind\n`),
+        );
         this.dropped = 0;
       }
       const batch = parts.length === 1 ? parts[0]! : Buffer.concat(parts);

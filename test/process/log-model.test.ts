@@ -63,10 +63,16 @@ const op: fc.Arbitrary<Op> = fc.oneof(
       split: fc.nat(),
     }),
   },
-  { weight: 2, arbitrary: fc.record({ kind: fc.constant("lines" as const), n: fc.integer({ min: 0, max: 250 }) }) },
+  {
+    weight: 2,
+    arbitrary: fc.record({ kind: fc.constant("lines" as const), n: fc.integer({ min: 0, max: 250 }) }),
+  },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant("follow" as const) }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant("unfollow" as const) }) },
-  { weight: 1, arbitrary: fc.record({ kind: fc.constant("tail" as const), n: fc.integer({ min: 1, max: 40 }) }) },
+  {
+    weight: 1,
+    arbitrary: fc.record({ kind: fc.constant("tail" as const), n: fc.integer({ min: 1, max: 40 }) }),
+  },
 );
 
 describe("RotatingLog against a naive model", () => {
