@@ -60,6 +60,8 @@ export class RotatingLog {
   private unsplitBytes = 0;
   private unsplitNewlines = 0;
   private windowTimer: NodeJS.Timeout | undefined;
+  /** A reader (flush, tail, close, a paused source) waits: write everything queued, not just one batch. */
+  private urgent = false;
 
   private pending: Buffer[] = [];
   private pendingBytes = 0;
@@ -142,7 +144,10 @@ export class RotatingLog {
     this.startDrain();
   }
 
-  private startDrain(): void {
+  /** `urgent`: someone waits for the disk (see drainBatches). */
+  private startDrain(urgent = false): void {
+    if (urgent && (this.draining !== undefined || this.pending.length > 0 || this.dropped > 0))
+      this.urgent = true;
     if (this.windowTimer !== undefined) {
       clearTimeout(this.windowTimer);
       this.windowTimer = undefined;
@@ -181,7 +186,7 @@ export class RotatingLog {
   }
 
   async flush(): Promise<void> {
-    this.startDrain();
+    this.startDrain(true);
     while (this.draining !== undefined) await this.draining;
   }
 
@@ -313,11 +318,22 @@ export class RotatingLog {
       await handle?.close().catch(() => undefined);
     } finally {
       this.draining = undefined;
+      if (this.pending.length > 0 || this.dropped > 0) this.scheduleDrain(false);
+      else this.urgent = false;
     }
   }
 
+  /**
+   * Writes one batch, then more only while someone waits or a full batch is queued: output that came in
+   * during the write waits for the next window instead of making a small write of its own.
+   */
   private async drainBatches(): Promise<void> {
-    while (this.pending.length > 0 || this.dropped > 0) {
+    let first = true;
+    while (
+      (this.pending.length > 0 || this.dropped > 0) &&
+      (first || this.urgent || this.pendingBytes >= WRITE_BATCH_BYTES)
+    ) {
+      first = false;
       const parts = this.pending;
       this.pending = [];
       this.pendingBytes = 0;

@@ -3,7 +3,7 @@
  * followers get exactly the lines completed while they follow, and the disk (after a flush) holds a
  * suffix of the bytes written, whatever the chunking, the reads in between and the rotations.
  */
-import { readdir, readFile } from "node:fs/promises";
+import { open, readdir, readFile } from "node:fs/promises";
 import path from "node:path";
 import fc from "fast-check";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -162,5 +162,34 @@ describe("RotatingLog against a naive model", () => {
     expect(ring.slice(0, 198)).toEqual(Array.from({ length: 198 }, (_, k) => line(30_000 - 198 + k)));
     expect(ring.slice(-2)).toEqual(["L".repeat(MAX_LINE_CHARS), "trailing"]);
     await log.close();
+  });
+
+  it("coalesces output that comes in many turns of the event loop into a few disk writes", async () => {
+    // A spy on the real FileHandle's write: the disk is real, only the calls are counted.
+    const probe = await open(path.join(dir, "probe"), "w");
+    const proto = Object.getPrototypeOf(probe) as { write: (...args: unknown[]) => unknown };
+    await probe.close();
+    const original = proto.write;
+    let writes = 0;
+    proto.write = function (this: unknown, ...args: unknown[]) {
+      writes++;
+      return original.apply(this, args);
+    };
+    try {
+      const log = new RotatingLog(path.join(dir, "many.log"), { max_bytes: 1 << 20, files: 2 });
+      for (let i = 0; i < 100; i++) {
+        log.write(`request ${i}\n`);
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+      await log.flush();
+      expect(await readFile(path.join(dir, "many.log"), "utf8")).toBe(
+        Array.from({ length: 100 }, (_, i) => `request ${i}\n`).join(""),
+      );
+      // One write per line before; now one per WRITE_WINDOW_MS (a loaded machine may need a few windows).
+      expect(writes).toBeLessThan(20);
+      await log.close();
+    } finally {
+      proto.write = original;
+    }
   });
 });
