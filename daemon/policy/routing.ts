@@ -125,12 +125,12 @@ export class Router {
   private restoreTimer: NodeJS.Timeout | undefined;
   private stopped = false;
   private cached: { builtAt: number; at: number; candidates: Candidate[] } | undefined;
+  /** The lease book's places change with the runtimes' specs: on the same events as the candidates. */
+  private book: { at: number; book: LeaseBook } | undefined;
   private readonly offBus: () => void;
 
   constructor(private readonly host: RoutingHost) {
-    this.offBus = host.bus.subscribe(INVALIDATING_TOPICS, () => {
-      this.cached = undefined;
-    });
+    this.offBus = host.bus.subscribe(INVALIDATING_TOPICS, () => this.invalidate());
     const policy = host.policy;
     this.fallback = new FallbackTracker({
       clock: host.clock,
@@ -146,8 +146,14 @@ export class Router {
     return [...this.host.runtimes()].map((rt) => placeOf(rt.spec, this.host.lookupModel));
   }
 
+  /** The book's counts are live (`leasesHeld`); only its places are kept, as the candidates are. */
   leaseBook(): LeaseBook {
-    return new LeaseBook(this.places(), this.host.leasesHeld);
+    const now = this.host.clock.now();
+    const hit = this.book;
+    if (hit !== undefined && now - hit.at >= 0 && now - hit.at < CANDIDATES_REBUILD_MS) return hit.book;
+    const book = new LeaseBook(this.places(), this.host.leasesHeld);
+    this.book = { at: now, book };
+    return book;
   }
 
   /** Capabilities a lease target offers: those of the runtime, or of any runtime in the cell. */
@@ -181,6 +187,7 @@ export class Router {
   /** Drops the cached candidates (a change that publishes no event). */
   invalidate(): void {
     this.cached = undefined;
+    this.book = undefined;
   }
 
   private buildCandidates(): Candidate[] {
@@ -295,7 +302,7 @@ export class Router {
   stop(): void {
     this.stopped = true;
     this.offBus();
-    this.cached = undefined;
+    this.invalidate();
     if (this.restoreTimer !== undefined) clearTimeout(this.restoreTimer);
     this.restoreTimer = undefined;
   }

@@ -62,4 +62,17 @@ describe("Router candidate cache", () => {
     expect(builds()).toBe(4);
     r.stop();
   });
+
+  it("keeps the lease book's places until an event changes them (its counts stay live)", () => {
+    const { r, clock, bus } = router();
+    const book = r.leaseBook();
+    clock.advance(500);
+    expect(r.leaseBook()).toBe(book);
+    bus.publish("config.reloaded", {} as never);
+    const next = r.leaseBook();
+    expect(next).not.toBe(book);
+    clock.advance(2000);
+    expect(r.leaseBook()).not.toBe(next);
+    r.stop();
+  });
 });
