@@ -102,7 +102,7 @@ describe("RotatingLog against a naive model", () => {
                 const ring = all().slice(-200);
                 expect(log.lastLines(o.n)).toEqual(ring.slice(ring.length - Math.min(o.n, ring.length)));
               } else if (o.kind === "follow") {
-                const f = { seen: [] as string[], from: all().length, stop: () => undefined };
+                const f = { seen: [] as string[], from: all().length, stop: (): void => undefined };
                 f.stop = log.onLine((line) => f.seen.push(line));
                 followers.push(f);
               } else if (o.kind === "unfollow") {
