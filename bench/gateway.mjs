@@ -297,7 +297,7 @@ const tputRatio = summary.floor_stream_tok_s / summary.stream_tok_s;
 const section = `<!-- gateway:start -->
 ## Gateway
 
-Run ${new Date().toISOString()}; \`BENCH_SCALE=${SCALE}\`${stubLogs ? "" : ", `BENCH_STUB_LOGS=0`"}; \`node bench/gateway.mjs\`. One llama stub (64 slots, unthrottled), reached three ways in
+Run ${new Date().toISOString()}; \`BENCH_SCALE=${SCALE}\`${stubLogs ? "" : ", `BENCH_STUB_LOGS=0`"}${base === undefined ? "" : ", `BENCH_BASELINE_DIST=…`"}; \`node bench/gateway.mjs\`. One llama stub (64 slots, unthrottled), reached three ways in
 one run, requests interleaved: directly, through a floor proxy (node:http piping over a keep-alive pool:
 bench/children/floor-proxy.mjs), and through rmxd's gateway (auth, Host guard, matrix routing, telemetry).
 
