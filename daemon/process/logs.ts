@@ -1,10 +1,13 @@
-import { constants } from "node:fs";
+import { closeSync, constants, fstatSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from "node:fs";
 import type { FileHandle } from "node:fs/promises";
 import { mkdir, open, rename, unlink } from "node:fs/promises";
 import { dirname } from "node:path";
 import { StringDecoder } from "node:string_decoder";
 import { RmxError } from "../../base/errors.js";
 import { errnoText } from "../../base/fs-errors.js";
+import { bytesThatFit, TAIL_MAX_BYTES, tailLines } from "./log-bytes.js";
+
+export { TAIL_MAX_BYTES, TAIL_MAX_LINE_BYTES, tailLines } from "./log-bytes.js";
 
 /** Append, create 0600, and never through a symlink planted at the log's name (ELOOP instead). */
 const APPEND_NOFOLLOW =
@@ -138,7 +141,10 @@ export class RotatingLog {
   private scheduleDrain(now: boolean): void {
     if (this.draining !== undefined) return;
     if (!now) {
-      this.windowTimer ??= setTimeout(() => this.startDrain(), WRITE_WINDOW_MS);
+      if (this.windowTimer === undefined) {
+        this.windowTimer = setTimeout(() => this.startDrain(), WRITE_WINDOW_MS);
+        writeBeforeExit(this);
+      }
       return;
     }
     this.startDrain();
@@ -151,6 +157,7 @@ export class RotatingLog {
     if (this.windowTimer !== undefined) {
       clearTimeout(this.windowTimer);
       this.windowTimer = undefined;
+      waitingForWindow.delete(this);
     }
     if (this.draining === undefined && (this.pending.length > 0 || this.dropped > 0))
       this.draining = this.drain();
@@ -198,6 +205,65 @@ export class RotatingLog {
       this.handle = undefined;
       await handle?.close();
     });
+  }
+
+  /**
+   * For the process's `exit` (no async work runs any more): writes what waits for the coalescing window,
+   * synchronously, with the same cuts and rotation. A batch already being written is left to its write:
+   * appending after it out of order would be worse than losing it.
+   */
+  flushSync(): void {
+    waitingForWindow.delete(this);
+    if (this.draining !== undefined || (this.pending.length === 0 && this.dropped === 0)) return;
+    const parts = this.pending;
+    this.pending = [];
+    this.pendingBytes = 0;
+    if (this.dropped > 0) {
+      parts.push(Buffer.from(`[rmx] dropped ${this.dropped} bytes of output: the log writer fell behind\n`));
+      this.dropped = 0;
+    }
+    const batch = Buffer.concat(parts);
+    let fd = this.handle?.fd;
+    try {
+      let offset = 0;
+      while (offset < batch.length) {
+        if (fd === undefined) {
+          mkdirSync(dirname(this.path), { recursive: true, mode: 0o700 });
+          fd = openSync(this.path, APPEND_NOFOLLOW, 0o600);
+          const st = fstatSync(fd);
+          if (!st.isFile() || st.nlink > 1) return;
+          this.size = st.size;
+        }
+        const take = bytesThatFit(batch, offset, this.size, this.maxBytes);
+        for (let done = 0; done < take; ) done += writeSync(fd, batch, offset + done, take - done);
+        this.size += take;
+        offset += take;
+        if (offset < batch.length) {
+          if (fd !== this.handle?.fd) closeSync(fd);
+          fd = undefined;
+          this.rotateSync();
+        }
+      }
+    } catch {
+      // Exiting: nowhere left to report a disk error.
+    } finally {
+      if (fd !== undefined && fd !== this.handle?.fd) closeSync(fd);
+    }
+  }
+
+  private rotateSync(): void {
+    if (this.files === 1) {
+      rmSync(this.path, { force: true });
+      return;
+    }
+    for (let i = this.files - 1; i >= 1; i--) {
+      const from = i === 1 ? this.path : `${this.path}.${i - 1}`;
+      try {
+        renameSync(from, `${this.path}.${i}`);
+      } catch (error) {
+        ignoreMissing(error as NodeJS.ErrnoException);
+      }
+    }
   }
 
   // ─── lines ─────────────────────────────────────────────────────────────────────────────────
@@ -369,16 +435,7 @@ export class RotatingLog {
     let offset = 0;
     while (offset < batch.length) {
       const handle = await this.openFile();
-      const room = this.maxBytes - this.size;
-      const left = batch.length - offset;
-      let take: number;
-      if (left <= room) {
-        take = left;
-      } else {
-        // Cut at the last newline that fits; an empty file takes a hard cut rather than nothing.
-        const nl = room > 0 ? batch.lastIndexOf(NEWLINE, offset + room - 1) : -1;
-        take = nl >= offset ? nl + 1 - offset : this.size === 0 ? room : 0;
-      }
+      const take = bytesThatFit(batch, offset, this.size, this.maxBytes);
       if (take > 0) {
         await writeAll(handle, batch.subarray(offset, offset + take));
         this.size += take;
@@ -442,43 +499,17 @@ export class RotatingLog {
   }
 }
 
-/** Most bytes one `tail` reads from disk, whatever `n`. */
-export const TAIL_MAX_BYTES = 4 * 1024 * 1024;
-/** Longest line `tail` returns whole; longer ones are cut with a marker giving the bytes cut. */
-export const TAIL_MAX_LINE_BYTES = 64 * 1024;
+/** Logs whose output waits for the coalescing window: written synchronously if the process exits first. */
+const waitingForWindow = new Set<RotatingLog>();
+let exitHookInstalled = false;
 
-/**
- * The last `n` lines of `data`. `headCut`: the read stopped at the byte cap inside the first line, whose
- * start (at least `unreadBefore` more bytes) was never read.
- */
-export function tailLines(data: Buffer, n: number, headCut: boolean, unreadBefore: number): string[] {
-  const lines: Buffer[] = [];
-  let from = 0;
-  for (let nl = data.indexOf(NEWLINE); nl >= 0; nl = data.indexOf(NEWLINE, from)) {
-    lines.push(data.subarray(from, nl));
-    from = nl + 1;
-  }
-  if (from < data.length) lines.push(data.subarray(from));
-  const kept = lines.slice(-n);
-  const firstIsPartial = headCut && kept.length === lines.length;
-  return kept.map((raw, index) => {
-    const line = raw.at(-1) === 0x0d ? raw.subarray(0, -1) : raw;
-    if (index === 0 && firstIsPartial) {
-      const end = line.subarray(charStart(line, Math.max(0, line.length - TAIL_MAX_LINE_BYTES)));
-      const cut = unreadBefore + line.length - end.length;
-      return `[rmx] line cut: at least ${cut} earlier bytes not read …${end.toString("utf8")}`;
-    }
-    if (line.length <= TAIL_MAX_LINE_BYTES) return line.toString("utf8");
-    const keep = charStart(line, TAIL_MAX_LINE_BYTES);
-    return `${line.subarray(0, keep).toString("utf8")}… [rmx] line cut: ${line.length - keep} bytes not shown`;
+function writeBeforeExit(log: RotatingLog): void {
+  waitingForWindow.add(log);
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  process.on("exit", () => {
+    for (const l of waitingForWindow) l.flushSync();
   });
-}
-
-/** The nearest UTF-8 character boundary at or before `at`. */
-function charStart(bytes: Buffer, at: number): number {
-  let i = at;
-  while (i > 0 && i < bytes.length && ((bytes[i] as number) & 0xc0) === 0x80) i--;
-  return i;
 }
 
 async function writeAll(handle: FileHandle, data: Buffer): Promise<void> {

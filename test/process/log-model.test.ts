@@ -3,8 +3,11 @@
  * followers get exactly the lines completed while they follow, and the disk (after a flush) holds a
  * suffix of the bytes written, whatever the chunking, the reads in between and the rotations.
  */
+
+import { execFileSync } from "node:child_process";
 import { open, readdir, readFile } from "node:fs/promises";
 import path from "node:path";
+import { fileURLToPath } from "node:url";
 import fc from "fast-check";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { MAX_LINE_CHARS, RotatingLog } from "../../daemon/process/logs.js";
@@ -191,5 +194,22 @@ describe("RotatingLog against a naive model", () => {
     } finally {
       proto.write = original;
     }
+  });
+
+  it("writes what waits for the window synchronously when the process exits, rotating as it goes", async () => {
+    const logs = path.resolve(
+      path.dirname(fileURLToPath(import.meta.url)),
+      "../../dist/daemon/process/logs.js",
+    );
+    const file = path.join(dir, "exit.log");
+    const lines = Array.from({ length: 10 }, (_, i) => `line-${String(i).padStart(4, "0")}\n`);
+    // 10 lines of 10 bytes into files of 64: file.1 takes 6 whole lines, file the other 4.
+    const script = `import { RotatingLog } from ${JSON.stringify(logs)};
+      const log = new RotatingLog(${JSON.stringify(file)}, { max_bytes: 64, files: 2 });
+      for (const line of ${JSON.stringify(lines)}) log.write(line);
+      process.exit(0);`;
+    execFileSync(process.execPath, ["--input-type=module", "-e", script]);
+    expect(await readFile(`${file}.1`, "utf8")).toBe(lines.slice(0, 6).join(""));
+    expect(await readFile(file, "utf8")).toBe(lines.slice(6).join(""));
   });
 });
