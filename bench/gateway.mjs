@@ -3,6 +3,8 @@
 // time to first byte) and streaming throughput with 64 concurrent clients, against a floor (a minimal
 // node:http proxy to the same backend), all in one run. Writes a "Gateway" section into bench/results.md.
 //   npm run build && node bench/gateway.mjs     (BENCH_SCALE=0.1 for a quick look)
+// BENCH_BASELINE_DIST=DIR (a copy of an older build's dist/) adds a fourth subject in the same run: an
+// rmxd from that build with a stub of its own, so a change is measured before/after under the same load.
 import { spawn } from "node:child_process";
 import fs from "node:fs";
 import http from "node:http";
@@ -10,7 +12,6 @@ import os from "node:os";
 import path from "node:path";
 import { performance } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
-import { RmxClient } from "../dist/ipc/client.js";
 import { summarize } from "./lib/stats.mjs";
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
@@ -41,54 +42,63 @@ fs.writeFileSync(
     auto_start: true
 `,
 );
-const socket = path.join(dir, "rmxd.sock");
 // BENCH_RMXD_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles the daemon under this load.
 const rmxdNodeArgs = (process.env.BENCH_RMXD_NODE_ARGS ?? "").split(" ").filter((a) => a !== "");
-const rmxd = spawn(
-  process.execPath,
-  [
-    ...rmxdNodeArgs,
-    path.join(REPO, "dist/daemon/main.js"),
-    "--config",
-    path.join(dir, "rmx.yaml"),
-    "--http",
-    "127.0.0.1:0",
-  ],
-  {
-    env: {
-      ...process.env,
-      RMX_SOCKET: socket,
-      RMX_STATE_DIR: path.join(dir, "state"),
-      RMX_LOG_LEVEL: "warn",
-    },
-    stdio: ["ignore", "ignore", "inherit"],
-  },
-);
-children.push(rmxd);
+const baselineDist = process.env.BENCH_BASELINE_DIST;
 
-async function connect() {
+/** An rmxd from `dist` with its own state dir and socket; resolves once its stub is ready. */
+async function startRmxd(dist, tag, nodeArgs) {
+  const socket = path.join(dir, `rmxd-${tag}.sock`);
+  const proc = spawn(
+    process.execPath,
+    [
+      ...nodeArgs,
+      path.join(dist, "daemon/main.js"),
+      "--config",
+      path.join(dir, "rmx.yaml"),
+      "--http",
+      "127.0.0.1:0",
+    ],
+    {
+      env: {
+        ...process.env,
+        RMX_SOCKET: socket,
+        RMX_STATE_DIR: path.join(dir, `state-${tag}`),
+        RMX_LOG_LEVEL: "warn",
+      },
+      stdio: ["ignore", "ignore", "inherit"],
+    },
+  );
+  children.push(proc);
+  const { RmxClient } = await import(path.join(dist, "ipc/client.js"));
+  let client;
   for (let i = 0; ; i++) {
     try {
-      return await RmxClient.connect({ socketPath: socket });
+      client = await RmxClient.connect({ socketPath: socket });
+      break;
     } catch (error) {
       if (i > 200) throw error;
       await new Promise((r) => setTimeout(r, 50));
     }
   }
-}
-const client = await connect();
-let endpoint;
-for (;;) {
-  const status = await client.call("runtime.status");
-  const rt = status.runtimes.find((r) => r.id === "bench");
-  if (rt?.state === "ready") {
-    endpoint = rt.endpoint;
-    break;
+  let endpoint;
+  for (;;) {
+    const status = await client.call("runtime.status");
+    const rt = status.runtimes.find((r) => r.id === "bench");
+    if (rt?.state === "ready") {
+      endpoint = rt.endpoint;
+      break;
+    }
+    await new Promise((r) => setTimeout(r, 50));
   }
-  await new Promise((r) => setTimeout(r, 50));
+  const gw = await client.call("http.token");
+  await client.close();
+  return { proc, endpoint, gw };
 }
-const gw = await client.call("http.token");
-await client.close();
+const main = await startRmxd(path.join(REPO, "dist"), "main", rmxdNodeArgs);
+const rmxd = main.proc;
+const { endpoint, gw } = main;
+const base = baselineDist === undefined ? undefined : await startRmxd(path.resolve(baselineDist), "base", []);
 
 const floorNodeArgs = (process.env.BENCH_FLOOR_NODE_ARGS ?? "").split(" ").filter((a) => a !== "");
 const floor = spawn(
@@ -121,6 +131,14 @@ const subjects = [
     headers: { authorization: `Bearer ${gw.token}` },
   },
 ];
+if (base !== undefined)
+  subjects.push({
+    name: "base",
+    label: "rmxd gateway, baseline build",
+    host: base.gw.listen.slice(0, base.gw.listen.lastIndexOf(":")),
+    port: Number(base.gw.listen.split(":").pop()),
+    headers: { authorization: `Bearer ${base.gw.token}` },
+  });
 const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
 
 /** One POST; resolves with [total ms, ms to first body byte, bytes]. */
@@ -181,18 +199,40 @@ function cpuSeconds(pid) {
 // Warm-up: pools, JIT, the stub's slots.
 for (const s of subjects) for (let i = 0; i < 200; i++) await post(s, plain);
 // Interleaved, so drift (other load on the machine) hits every subject alike.
-const cpuBefore = { floor: cpuSeconds(floor.pid), rmxd: cpuSeconds(rmxd.pid) };
+const pids = { floor: floor.pid, rmxd: rmxd.pid, ...(base === undefined ? {} : { base: base.proc.pid }) };
+const cpuBefore = Object.fromEntries(Object.entries(pids).map(([name, pid]) => [name, cpuSeconds(pid)]));
+// With a baseline, its stub gets as many requests as the main one (the direct and floor ones mirrored,
+// unrecorded), so both daemons capture as many log lines and their CPU per request compares.
+const baseStub =
+  base === undefined
+    ? undefined
+    : {
+        name: "base-direct",
+        host: new URL(base.endpoint).hostname,
+        port: Number(new URL(base.endpoint).port),
+        headers: {},
+      };
+const baseDirect = { lat: [], ttfb: [] };
 for (let i = 0; i < N; i++) {
   for (const s of subjects) {
     lat[s.name].push((await post(s, plain))[0]);
     ttfb[s.name].push((await post(s, streamed))[1]);
+    if (baseStub !== undefined && (s.name === "direct" || s.name === "floor")) {
+      // The baseline's added latency is over its own stub: the mirror of the direct requests.
+      const [total] = await post(baseStub, plain);
+      const [, first] = await post(baseStub, streamed);
+      if (s.name === "direct") {
+        baseDirect.lat.push(total);
+        baseDirect.ttfb.push(first);
+      }
+    }
   }
 }
 // CPU per request of the proxy itself: less at the mercy of other load on the machine than latency is.
 // rmxd's includes what it does besides proxying (probes, samplers, capturing the stub's log lines).
 const cpuPerRequest = {};
-for (const name of ["floor", "rmxd"]) {
-  const after = cpuSeconds(name === "floor" ? floor.pid : rmxd.pid);
+for (const name of Object.keys(pids)) {
+  const after = cpuSeconds(pids[name]);
   const before = cpuBefore[name];
   if (after !== undefined && before !== undefined) cpuPerRequest[name] = ((after - before) * 1000) / (2 * N);
 }
@@ -208,9 +248,9 @@ for (let r = 0; r < ROUNDS; r++) {
   }
 }
 // rmxd's exit is awaited: a --cpu-prof profile is written as it exits.
-const exited = [rmxd, floor].map((c) => new Promise((resolve) => c.once("exit", resolve)));
-rmxd.kill("SIGTERM");
-floor.kill("SIGTERM");
+const procs = [rmxd, floor, ...(base === undefined ? [] : [base.proc])];
+const exited = procs.map((c) => new Promise((resolve) => c.once("exit", resolve)));
+for (const c of procs) c.kill("SIGTERM");
 await Promise.race([Promise.all(exited), new Promise((r) => setTimeout(r, 10_000))]);
 
 const fmt = (ms) => (ms < 1 ? `${Math.round(ms * 1000)} µs` : `${ms.toFixed(2)} ms`);
@@ -242,6 +282,13 @@ const summary = {
   cpu_ms_per_request: cpuPerRequest.rmxd,
   floor_cpu_ms_per_request: cpuPerRequest.floor,
 };
+if (base !== undefined) {
+  summary.base_p50_added_ms = st(lat.base).median - st(baseDirect.lat).median;
+  summary.base_p99_added_ms = st(lat.base).p99 - st(baseDirect.lat).p99;
+  summary.base_ttfb_added_ms = st(ttfb.base).median - st(baseDirect.ttfb).median;
+  summary.base_cpu_ms_per_request = cpuPerRequest.base;
+  summary.base_stream_tok_s = st(tput.base).median;
+}
 const ratio = summary.p50_added_ms / summary.floor_p50_added_ms;
 const ttfbRatio = summary.ttfb_added_ms / summary.floor_ttfb_added_ms;
 summary.stream_tok_s = st(tput.rmxd).median;
@@ -250,7 +297,7 @@ const tputRatio = summary.floor_stream_tok_s / summary.stream_tok_s;
 const section = `<!-- gateway:start -->
 ## Gateway
 
-Run ${new Date().toISOString()}; \`BENCH_SCALE=${SCALE}\`${stubLogs ? "" : ", `BENCH_STUB_LOGS=0`"}; \`node bench/gateway.mjs\`. One llama stub (64 slots, unthrottled), reached three ways in
+Run ${new Date().toISOString()}; \`BENCH_SCALE=${SCALE}\`${stubLogs ? "" : ", `BENCH_STUB_LOGS=0`"}${base === undefined ? "" : ", `BENCH_BASELINE_DIST=…`"}; \`node bench/gateway.mjs\`. One llama stub (64 slots, unthrottled), reached three ways in
 one run, requests interleaved: directly, through a floor proxy (node:http piping over a keep-alive pool:
 bench/children/floor-proxy.mjs), and through rmxd's gateway (auth, Host guard, matrix routing, telemetry).
 
@@ -260,7 +307,7 @@ ${rows.join("\n")}
 
 Added over the backend: rmxd p50 ${fmt(summary.p50_added_ms)}, p99 ${fmt(summary.p99_added_ms)}, time to first byte ${fmt(summary.ttfb_added_ms)};
 floor p50 ${fmt(summary.floor_p50_added_ms)}, p99 ${fmt(summary.floor_p99_added_ms)}, time to first byte ${fmt(summary.floor_ttfb_added_ms)}.
-CPU per request (non-stream and stream, interleaved phase): rmxd ${summary.cpu_ms_per_request === undefined ? "n/a" : fmt(summary.cpu_ms_per_request)}, floor ${summary.floor_cpu_ms_per_request === undefined ? "n/a" : fmt(summary.floor_cpu_ms_per_request)}.
+${base === undefined ? "" : `Baseline build (\`BENCH_BASELINE_DIST\`, same run, over its own stub): p50 added ${fmt(summary.base_p50_added_ms)}, p99 ${fmt(summary.base_p99_added_ms)}, time to first byte ${fmt(summary.base_ttfb_added_ms)}, CPU per request ${summary.base_cpu_ms_per_request === undefined ? "n/a" : fmt(summary.base_cpu_ms_per_request)}, streaming ${Math.round(summary.base_stream_tok_s)} tok/s.\n`}CPU per request (non-stream and stream, interleaved phase): rmxd ${summary.cpu_ms_per_request === undefined ? "n/a" : fmt(summary.cpu_ms_per_request)}, floor ${summary.floor_cpu_ms_per_request === undefined ? "n/a" : fmt(summary.floor_cpu_ms_per_request)}.
 Targets: p50 added ≤ 0.3 ms: **${summary.p50_added_ms <= 0.3 ? "met" : "missed"}**; within 1.1× of the floor's overhead: **${ratio <= 1.1 ? "met" : "missed"}** (${ratio.toFixed(2)}×);
 time to first byte within 1.1× of the floor's: **${ttfbRatio <= 1.1 ? "met" : "missed"}** (${ttfbRatio.toFixed(2)}×);
 streaming throughput within 1.1× of the floor's: **${tputRatio <= 1.1 ? "met" : "missed"}** (floor ÷ rmxd ${tputRatio.toFixed(2)}×).

@@ -207,10 +207,39 @@ export function buildCandidates(runtimes: readonly RuntimeSnapshot[], ctx: Candi
       // Plus what its backend serves (chat, transcription, …), which requests name in `needs`.
       capabilities: [...capabilitiesOf(place, ctx.sandboxes), ...getAdapter(r.spec.adapter).capabilities],
     };
-    const p95 = ctx.routedP95(place.key) ?? r.view.inference?.p95_ms ?? r.view.health.p95_ms;
+    const p95 = candidateP95(place.key, r.view, ctx.routedP95);
     if (p95 !== undefined) candidate.p95_ms = p95;
     const params = numberField(fromMatrix, "parameter_count") ?? ctx.parameterCount(r.spec);
     if (params !== undefined) candidate.parameter_count = params;
     return candidate;
+  });
+}
+
+/** A candidate's latency: of the requests routed to its cell, else what its backend or probes report. */
+export function candidateP95(
+  cellKey: string,
+  view: Pick<RuntimeView, "health" | "inference">,
+  routedP95: (cellKey: string) => number | undefined,
+): number | undefined {
+  return routedP95(cellKey) ?? view.inference?.p95_ms ?? view.health.p95_ms;
+}
+
+/**
+ * The same candidates with their latencies as they are now (the one input that moves with every request
+ * and publishes no event); new objects, so a routing decision in progress keeps the set it started with.
+ */
+export function refreshLatencies(
+  candidates: readonly Candidate[],
+  views: ReadonlyMap<string, Pick<RuntimeView, "health" | "inference">>,
+  routedP95: (cellKey: string) => number | undefined,
+  updated: string,
+): Candidate[] {
+  return candidates.map((c) => {
+    const view = c.runtimeId === undefined ? undefined : views.get(c.runtimeId);
+    const next: Candidate = { ...c, cell: { ...c.cell, updated } };
+    const p95 = view === undefined ? c.p95_ms : candidateP95(c.cell.key, view, routedP95);
+    if (p95 === undefined) delete next.p95_ms;
+    else next.p95_ms = p95;
+    return next;
   });
 }

@@ -13,10 +13,18 @@ import type { PolicySpec, RuntimeSpec } from "../../base/spec.js";
 import type { MatrixCell } from "../../ipc/protocol/matrix.js";
 import type { ModelEntry } from "../../ipc/protocol/models.js";
 import type { CellRef, ResolveResult } from "../../ipc/protocol/policy.js";
+import type { RuntimeView } from "../../ipc/protocol/runtime.js";
 import type { EventBus } from "../events.js";
 import type { SandboxDetection } from "../sandbox/detect.js";
 import type { RuntimeSupervisor } from "../supervise/runtime.js";
-import { buildCandidates, capabilitiesOf, LeaseBook, placeOf, type RuntimePlace } from "./candidates.js";
+import {
+  buildCandidates,
+  capabilitiesOf,
+  LeaseBook,
+  placeOf,
+  type RuntimePlace,
+  refreshLatencies,
+} from "./candidates.js";
 import { FallbackTracker } from "./fallback.js";
 import type { PinStore } from "./pins.js";
 import type { Candidate, Resolution, ResolveRequest } from "./resolve.js";
@@ -62,9 +70,27 @@ const MAX_LISTED = 6;
  * cells, the lease book) was most of the gateway's own cost per request. Anything that changes them
  * publishes an event (below) that drops the cache at once; only the routed p95s may be this much stale.
  */
+/**
+ * Candidates are built again on the events that change them (INVALIDATING_TOPICS) and at the latest
+ * every CANDIDATES_REBUILD_MS (a change that publishes nothing); in between, only their latencies, which
+ * move with every request, are refreshed every CANDIDATES_TTL_MS. A full build (the matrix's cells,
+ * leases, sandboxes) cost more than the routing decision every 100 ms under load.
+ */
 const CANDIDATES_TTL_MS = 100;
+const CANDIDATES_REBUILD_MS = 2000;
+/**
+ * Not "runtime.*": runtime.health comes every health interval and only carries latencies (refreshed
+ * on their own) and statuses (which follow runtime.state.changed); subscribing to it also made the
+ * health publisher compose a status snapshot nobody else asked for.
+ */
 const INVALIDATING_TOPICS = [
-  "runtime.*",
+  "runtime.state.changed",
+  "runtime.exited",
+  "runtime.restart",
+  "runtime.budget.denied",
+  "runtime.probe.failed",
+  "runtime.reload.failed",
+  "runtime.swap",
   "lease.*",
   "matrix.changed",
   "models.changed",
@@ -98,13 +124,13 @@ export class Router {
   private evaluationQueued = false;
   private restoreTimer: NodeJS.Timeout | undefined;
   private stopped = false;
-  private cached: { at: number; candidates: Candidate[] } | undefined;
+  private cached: { builtAt: number; at: number; candidates: Candidate[] } | undefined;
+  /** The lease book's places change with the runtimes' specs: on the same events as the candidates. */
+  private book: { at: number; book: LeaseBook } | undefined;
   private readonly offBus: () => void;
 
   constructor(private readonly host: RoutingHost) {
-    this.offBus = host.bus.subscribe(INVALIDATING_TOPICS, () => {
-      this.cached = undefined;
-    });
+    this.offBus = host.bus.subscribe(INVALIDATING_TOPICS, () => this.invalidate());
     const policy = host.policy;
     this.fallback = new FallbackTracker({
       clock: host.clock,
@@ -120,8 +146,14 @@ export class Router {
     return [...this.host.runtimes()].map((rt) => placeOf(rt.spec, this.host.lookupModel));
   }
 
+  /** The book's counts are live (`leasesHeld`); only its places are kept, as the candidates are. */
   leaseBook(): LeaseBook {
-    return new LeaseBook(this.places(), this.host.leasesHeld);
+    const now = this.host.clock.now();
+    const hit = this.book;
+    if (hit !== undefined && now - hit.at >= 0 && now - hit.at < CANDIDATES_REBUILD_MS) return hit.book;
+    const book = new LeaseBook(this.places(), this.host.leasesHeld);
+    this.book = { at: now, book };
+    return book;
   }
 
   /** Capabilities a lease target offers: those of the runtime, or of any runtime in the cell. */
@@ -134,19 +166,28 @@ export class Router {
     return [...caps];
   }
 
-  /** The candidates now: one build serves CANDIDATES_TTL_MS, or until an event changes them. */
+  /** The candidates now: built on the events that change them; latencies at most CANDIDATES_TTL_MS old. */
   candidates(): Candidate[] {
     const now = this.host.clock.now();
     const hit = this.cached;
-    if (hit !== undefined && now - hit.at >= 0 && now - hit.at < CANDIDATES_TTL_MS) return hit.candidates;
+    const fresh = (since: number, ms: number) => now - since >= 0 && now - since < ms;
+    if (hit !== undefined && fresh(hit.builtAt, CANDIDATES_REBUILD_MS)) {
+      if (fresh(hit.at, CANDIDATES_TTL_MS)) return hit.candidates;
+      const views = new Map<string, RuntimeView>();
+      for (const rt of this.host.runtimes()) views.set(rt.id, rt.view());
+      hit.candidates = refreshLatencies(hit.candidates, views, this.host.routedP95, rfc3339(now));
+      hit.at = now;
+      return hit.candidates;
+    }
     const candidates = this.buildCandidates();
-    this.cached = { at: now, candidates };
+    this.cached = { builtAt: now, at: now, candidates };
     return candidates;
   }
 
   /** Drops the cached candidates (a change that publishes no event). */
   invalidate(): void {
     this.cached = undefined;
+    this.book = undefined;
   }
 
   private buildCandidates(): Candidate[] {
@@ -261,7 +302,7 @@ export class Router {
   stop(): void {
     this.stopped = true;
     this.offBus();
-    this.cached = undefined;
+    this.invalidate();
     if (this.restoreTimer !== undefined) clearTimeout(this.restoreTimer);
     this.restoreTimer = undefined;
   }

@@ -1,10 +1,13 @@
-import { constants } from "node:fs";
+import { closeSync, constants, fstatSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from "node:fs";
 import type { FileHandle } from "node:fs/promises";
 import { mkdir, open, rename, unlink } from "node:fs/promises";
 import { dirname } from "node:path";
 import { StringDecoder } from "node:string_decoder";
 import { RmxError } from "../../base/errors.js";
 import { errnoText } from "../../base/fs-errors.js";
+import { bytesThatFit, TAIL_MAX_BYTES, tailLines } from "./log-bytes.js";
+
+export { TAIL_MAX_BYTES, TAIL_MAX_LINE_BYTES, tailLines } from "./log-bytes.js";
 
 /** Append, create 0600, and never through a symlink planted at the log's name (ELOOP instead). */
 const APPEND_NOFOLLOW =
@@ -20,14 +23,29 @@ const HIGH_WATER_BYTES = 1024 * 1024;
 const MAX_PENDING_BYTES = 8 * 1024 * 1024;
 const TAIL_BLOCK = 64 * 1024;
 const NEWLINE = 0x0a;
+/**
+ * Output is coalesced before it goes to the disk: one write per this window, or sooner once this many
+ * bytes wait. A backend logs a line per request; a write (and its promise hops) per line cost more than
+ * the proxying itself. `flush`, `tail` and `close` write at once, so readers never miss a line.
+ */
+export const WRITE_WINDOW_MS = 50;
+export const WRITE_BATCH_BYTES = 64 * 1024;
+/**
+ * Output not yet split into lines while nobody follows: split lazily, when the ring is read or a
+ * follower subscribes, and only the part the ring keeps. Past this much it is compacted (cut to the
+ * bytes of the last ring-full of lines), so memory stays bounded.
+ */
+const UNSPLIT_MAX_BYTES = 1024 * 1024;
 
 /**
  * A child's log: size-bounded files rotated `file → file.1 → … → file.(files-1)`, plus an in-memory
  * ring of recent lines and live followers.
  *
- * `write` never touches the disk itself: it splits lines (synchronously, for the ring and followers)
- * and queues the bytes; one async writer drains the queue. Each file is cut at a line boundary when
- * one fits and never exceeds `max_bytes`, so the files on disk total at most `max_bytes * files`.
+ * `write` never touches the disk itself: it queues the bytes, and one async writer drains the queue
+ * (coalesced: WRITE_WINDOW_MS / WRITE_BATCH_BYTES). Lines are split synchronously for followers; while
+ * nobody follows, the raw bytes wait and only the last RING_LINES lines of them are split when the ring
+ * is read. Each file is cut at a line boundary when one fits and never exceeds `max_bytes`, so the
+ * files on disk total at most `max_bytes * files`.
  */
 export class RotatingLog {
   readonly path: string;
@@ -40,6 +58,13 @@ export class RotatingLog {
   private partial = "";
   private partialCut = false;
   private readonly listeners = new Set<(line: string) => void>();
+  /** Output not yet split into the ring (only while nobody follows). */
+  private unsplit: Buffer[] = [];
+  private unsplitBytes = 0;
+  private unsplitNewlines = 0;
+  private windowTimer: NodeJS.Timeout | undefined;
+  /** A reader (flush, tail, close, a paused source) waits: write everything queued, not just one batch. */
+  private urgent = false;
 
   private pending: Buffer[] = [];
   private pendingBytes = 0;
@@ -99,7 +124,8 @@ export class RotatingLog {
     if (this.closed) return true;
     const bytes = typeof chunk === "string" ? Buffer.from(chunk, "utf8") : chunk;
     if (bytes.length === 0) return true;
-    this.splitLines(bytes);
+    if (this.listeners.size > 0) this.splitLines(bytes);
+    else this.deferLines(bytes);
     if (this.pendingBytes + bytes.length > MAX_PENDING_BYTES) {
       this.dropped += bytes.length;
       this.droppedTotal += bytes.length;
@@ -107,8 +133,34 @@ export class RotatingLog {
       this.pending.push(bytes);
       this.pendingBytes += bytes.length;
     }
-    if (this.draining === undefined) this.draining = this.drain();
+    this.scheduleDrain(this.pendingBytes >= WRITE_BATCH_BYTES);
     return this.pendingBytes < HIGH_WATER_BYTES;
+  }
+
+  /** Starts the writer now, or (`now` false) at the end of the coalescing window. */
+  private scheduleDrain(now: boolean): void {
+    if (this.draining !== undefined) return;
+    if (!now) {
+      if (this.windowTimer === undefined) {
+        this.windowTimer = setTimeout(() => this.startDrain(), WRITE_WINDOW_MS);
+        writeBeforeExit(this);
+      }
+      return;
+    }
+    this.startDrain();
+  }
+
+  /** `urgent`: someone waits for the disk (see drainBatches). */
+  private startDrain(urgent = false): void {
+    if (urgent && (this.draining !== undefined || this.pending.length > 0 || this.dropped > 0))
+      this.urgent = true;
+    if (this.windowTimer !== undefined) {
+      clearTimeout(this.windowTimer);
+      this.windowTimer = undefined;
+      waitingForWindow.delete(this);
+    }
+    if (this.draining === undefined && (this.pending.length > 0 || this.dropped > 0))
+      this.draining = this.drain();
   }
 
   /** Bytes dropped so far because the source outran the disk and did not pause. */
@@ -118,6 +170,7 @@ export class RotatingLog {
 
   /** Newest last; at most the last 200 complete lines (a trailing partial line is not included). */
   lastLines(n = RING_LINES): string[] {
+    this.splitDeferred();
     const ordered = this.ring.slice(this.ringStart).concat(this.ring.slice(0, this.ringStart));
     return n >= ordered.length ? ordered : ordered.slice(ordered.length - Math.max(0, n));
   }
@@ -131,6 +184,8 @@ export class RotatingLog {
 
   /** Live follow: called with every complete line from now on. Returns the unsubscribe function. */
   onLine(listener: (line: string) => void): () => void {
+    // Lines written before this call are the ring's, not the new follower's.
+    this.splitDeferred();
     this.listeners.add(listener);
     return () => {
       this.listeners.delete(listener);
@@ -138,6 +193,7 @@ export class RotatingLog {
   }
 
   async flush(): Promise<void> {
+    this.startDrain(true);
     while (this.draining !== undefined) await this.draining;
   }
 
@@ -151,7 +207,108 @@ export class RotatingLog {
     });
   }
 
+  /**
+   * For the process's `exit` (no async work runs any more): writes what waits for the coalescing window,
+   * synchronously, with the same cuts and rotation. A batch already being written is left to its write:
+   * appending after it out of order would be worse than losing it.
+   */
+  flushSync(): void {
+    waitingForWindow.delete(this);
+    if (this.draining !== undefined || (this.pending.length === 0 && this.dropped === 0)) return;
+    const parts = this.pending;
+    this.pending = [];
+    this.pendingBytes = 0;
+    if (this.dropped > 0) {
+      parts.push(Buffer.from(`[rmx] dropped ${this.dropped} bytes of output: the log writer fell behind\n`));
+      this.dropped = 0;
+    }
+    const batch = Buffer.concat(parts);
+    let fd = this.handle?.fd;
+    try {
+      let offset = 0;
+      while (offset < batch.length) {
+        if (fd === undefined) {
+          mkdirSync(dirname(this.path), { recursive: true, mode: 0o700 });
+          fd = openSync(this.path, APPEND_NOFOLLOW, 0o600);
+          const st = fstatSync(fd);
+          if (!st.isFile() || st.nlink > 1) return;
+          this.size = st.size;
+        }
+        const take = bytesThatFit(batch, offset, this.size, this.maxBytes);
+        for (let done = 0; done < take; ) done += writeSync(fd, batch, offset + done, take - done);
+        this.size += take;
+        offset += take;
+        if (offset < batch.length) {
+          if (fd !== this.handle?.fd) closeSync(fd);
+          fd = undefined;
+          this.rotateSync();
+        }
+      }
+    } catch {
+      // Exiting: nowhere left to report a disk error.
+    } finally {
+      if (fd !== undefined && fd !== this.handle?.fd) closeSync(fd);
+    }
+  }
+
+  private rotateSync(): void {
+    if (this.files === 1) {
+      rmSync(this.path, { force: true });
+      return;
+    }
+    for (let i = this.files - 1; i >= 1; i--) {
+      const from = i === 1 ? this.path : `${this.path}.${i - 1}`;
+      try {
+        renameSync(from, `${this.path}.${i}`);
+      } catch (error) {
+        ignoreMissing(error as NodeJS.ErrnoException);
+      }
+    }
+  }
+
   // ─── lines ─────────────────────────────────────────────────────────────────────────────────
+
+  private deferLines(bytes: Buffer): void {
+    this.unsplit.push(bytes);
+    this.unsplitBytes += bytes.length;
+    for (let nl = bytes.indexOf(NEWLINE); nl >= 0; nl = bytes.indexOf(NEWLINE, nl + 1))
+      this.unsplitNewlines++;
+    if (this.unsplitBytes > UNSPLIT_MAX_BYTES) {
+      this.compactDeferred();
+      if (this.unsplitBytes > UNSPLIT_MAX_BYTES) this.splitDeferred();
+    }
+  }
+
+  /**
+   * When the waiting bytes hold more than a ring-full of lines, everything before the last RING_LINES
+   * of them can never be seen again (nobody follows): the ring and the partial line start afresh after
+   * that newline. A newline byte never sits inside a UTF-8 sequence, so the decoder restarts cleanly.
+   */
+  private compactDeferred(): void {
+    if (this.unsplitNewlines <= RING_LINES) return;
+    const all = this.unsplit.length === 1 ? this.unsplit[0]! : Buffer.concat(this.unsplit, this.unsplitBytes);
+    let cut = all.length;
+    for (let i = 0; i <= RING_LINES; i++) cut = all.lastIndexOf(NEWLINE, cut - 1);
+    const rest = all.subarray(cut + 1);
+    this.ring.length = 0;
+    this.ringStart = 0;
+    this.decoder.end();
+    this.partial = "";
+    this.partialCut = false;
+    this.unsplit = rest.length > 0 ? [rest] : [];
+    this.unsplitBytes = rest.length;
+    this.unsplitNewlines = RING_LINES;
+  }
+
+  private splitDeferred(): void {
+    if (this.unsplitBytes === 0) return;
+    this.compactDeferred();
+    const parts = this.unsplit;
+    this.unsplit = [];
+    this.unsplitBytes = 0;
+    this.unsplitNewlines = 0;
+    if (parts.length > 0) this.splitLines(parts.length === 1 ? parts[0]! : Buffer.concat(parts));
+  }
 
   private splitLines(bytes: Buffer): void {
     const text = this.decoder.write(bytes);
@@ -205,22 +362,13 @@ export class RotatingLog {
     return run;
   }
 
+  /**
+   * One writer session holds the file lock once and writes batches until the queue is empty: writes
+   * that arrive meanwhile join the next batch instead of starting a session of their own.
+   */
   private async drain(): Promise<void> {
     try {
-      while (this.pending.length > 0 || this.dropped > 0) {
-        const parts = this.pending;
-        this.pending = [];
-        this.pendingBytes = 0;
-        if (this.dropped > 0) {
-          parts.push(
-            Buffer.from(`[rmx] dropped ${this.dropped} bytes of output: the log writer fell behind\n`),
-          );
-          this.dropped = 0;
-        }
-        const batch = parts.length === 1 ? parts[0]! : Buffer.concat(parts);
-        await this.exclusive(() => this.writeOut(batch));
-        this.setFailure(undefined);
-      }
+      await this.exclusive(() => this.drainBatches());
     } catch (error) {
       this.setFailure(
         new RmxError("LOG_WRITE_FAILED", `cannot write log ${this.path}: ${errnoText(error)}`, {
@@ -236,6 +384,34 @@ export class RotatingLog {
       await handle?.close().catch(() => undefined);
     } finally {
       this.draining = undefined;
+      if (this.pending.length > 0 || this.dropped > 0) this.scheduleDrain(false);
+      else this.urgent = false;
+    }
+  }
+
+  /**
+   * Writes one batch, then more only while someone waits or a full batch is queued: output that came in
+   * during the write waits for the next window instead of making a small write of its own.
+   */
+  private async drainBatches(): Promise<void> {
+    let first = true;
+    while (
+      (this.pending.length > 0 || this.dropped > 0) &&
+      (first || this.urgent || this.pendingBytes >= WRITE_BATCH_BYTES)
+    ) {
+      first = false;
+      const parts = this.pending;
+      this.pending = [];
+      this.pendingBytes = 0;
+      if (this.dropped > 0) {
+        parts.push(
+          Buffer.from(`[rmx] dropped ${this.dropped} bytes of output: the log writer fell behind\n`),
+        );
+        this.dropped = 0;
+      }
+      const batch = parts.length === 1 ? parts[0]! : Buffer.concat(parts);
+      await this.writeOut(batch);
+      this.setFailure(undefined);
     }
   }
 
@@ -259,16 +435,7 @@ export class RotatingLog {
     let offset = 0;
     while (offset < batch.length) {
       const handle = await this.openFile();
-      const room = this.maxBytes - this.size;
-      const left = batch.length - offset;
-      let take: number;
-      if (left <= room) {
-        take = left;
-      } else {
-        // Cut at the last newline that fits; an empty file takes a hard cut rather than nothing.
-        const nl = room > 0 ? batch.lastIndexOf(NEWLINE, offset + room - 1) : -1;
-        take = nl >= offset ? nl + 1 - offset : this.size === 0 ? room : 0;
-      }
+      const take = bytesThatFit(batch, offset, this.size, this.maxBytes);
       if (take > 0) {
         await writeAll(handle, batch.subarray(offset, offset + take));
         this.size += take;
@@ -332,43 +499,17 @@ export class RotatingLog {
   }
 }
 
-/** Most bytes one `tail` reads from disk, whatever `n`. */
-export const TAIL_MAX_BYTES = 4 * 1024 * 1024;
-/** Longest line `tail` returns whole; longer ones are cut with a marker giving the bytes cut. */
-export const TAIL_MAX_LINE_BYTES = 64 * 1024;
+/** Logs whose output waits for the coalescing window: written synchronously if the process exits first. */
+const waitingForWindow = new Set<RotatingLog>();
+let exitHookInstalled = false;
 
-/**
- * The last `n` lines of `data`. `headCut`: the read stopped at the byte cap inside the first line, whose
- * start (at least `unreadBefore` more bytes) was never read.
- */
-export function tailLines(data: Buffer, n: number, headCut: boolean, unreadBefore: number): string[] {
-  const lines: Buffer[] = [];
-  let from = 0;
-  for (let nl = data.indexOf(NEWLINE); nl >= 0; nl = data.indexOf(NEWLINE, from)) {
-    lines.push(data.subarray(from, nl));
-    from = nl + 1;
-  }
-  if (from < data.length) lines.push(data.subarray(from));
-  const kept = lines.slice(-n);
-  const firstIsPartial = headCut && kept.length === lines.length;
-  return kept.map((raw, index) => {
-    const line = raw.at(-1) === 0x0d ? raw.subarray(0, -1) : raw;
-    if (index === 0 && firstIsPartial) {
-      const end = line.subarray(charStart(line, Math.max(0, line.length - TAIL_MAX_LINE_BYTES)));
-      const cut = unreadBefore + line.length - end.length;
-      return `[rmx] line cut: at least ${cut} earlier bytes not read …${end.toString("utf8")}`;
-    }
-    if (line.length <= TAIL_MAX_LINE_BYTES) return line.toString("utf8");
-    const keep = charStart(line, TAIL_MAX_LINE_BYTES);
-    return `${line.subarray(0, keep).toString("utf8")}… [rmx] line cut: ${line.length - keep} bytes not shown`;
+function writeBeforeExit(log: RotatingLog): void {
+  waitingForWindow.add(log);
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  process.on("exit", () => {
+    for (const l of waitingForWindow) l.flushSync();
   });
-}
-
-/** The nearest UTF-8 character boundary at or before `at`. */
-function charStart(bytes: Buffer, at: number): number {
-  let i = at;
-  while (i > 0 && i < bytes.length && ((bytes[i] as number) & 0xc0) === 0x80) i--;
-  return i;
 }
 
 async function writeAll(handle: FileHandle, data: Buffer): Promise<void> {

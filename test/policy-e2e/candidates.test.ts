@@ -13,6 +13,7 @@ import {
   placeOf,
   type RuntimePlace,
   type RuntimeSnapshot,
+  refreshLatencies,
 } from "../../daemon/policy/candidates.js";
 import type { MatrixCell } from "../../ipc/protocol/matrix.js";
 import type { RuntimeState, StatusObject } from "../../ipc/protocol/runtime.js";
@@ -146,6 +147,28 @@ describe("buildCandidates", () => {
       ctx({ routedP95: (key) => (key === "a@cpu/none" ? 7 : undefined) }),
     );
     expect([a?.p95_ms, b?.p95_ms, c?.p95_ms]).toEqual([7, 60, 3]);
+  });
+
+  it("refreshes only the latencies of built candidates, as a full build would give them, in new objects", () => {
+    const runtimes = [
+      snapshot(spec("a"), "ready", { health: 1, inference: 50 }),
+      snapshot(spec("b"), "ready", { health: 2 }),
+      snapshot(spec("c"), "ready"),
+    ];
+    const built = buildCandidates(runtimes, ctx({}));
+    const routed = (key: string) => (key === "b@cpu/none" ? 9 : undefined);
+    const later = [
+      snapshot(spec("a"), "ready", { health: 1, inference: 40 }),
+      snapshot(spec("b"), "ready", { health: 2 }),
+      snapshot(spec("c"), "ready", { health: 5 }),
+    ];
+    const views = new Map(later.map((r) => [r.spec.id, r.view]));
+    const refreshed = refreshLatencies(built, views, routed, "2026-12-01T00:00:01Z");
+    const rebuilt = buildCandidates(later, ctx({ routedP95: routed, updated: "2026-12-01T00:00:01Z" }));
+    expect(refreshed).toEqual(rebuilt);
+    expect(refreshed.map((c) => c.p95_ms)).toEqual([40, 9, 5]);
+    // The set a routing decision already holds is not changed under it.
+    expect(built.map((c) => c.p95_ms)).toEqual([50, 2, undefined]);
   });
 
   it("takes fit from the matrix, parameter counts from the catalog, and marks unavailable sandboxes", () => {
