@@ -1,6 +1,6 @@
 import { RmxError } from "../../base/errors.js";
 import type { AdapterKind, RuntimeSpec } from "../../base/spec.js";
-import { backendKey, bearerHeaders } from "../shared/auth.js";
+import { backendKeyEnv, bearerHeaders } from "../shared/auth.js";
 import { localEndpoint } from "../shared/endpoint.js";
 import { httpRequest } from "../shared/http.js";
 import { parseLlamaMetrics } from "../shared/metrics.js";
@@ -54,17 +54,7 @@ export function llamaServerArgs(spec: RuntimeSpec, ctx: LaunchContext): string[]
  */
 export function llamaServerEnv(spec: RuntimeSpec, ctx: LaunchContext): Record<string, string> {
   const env: Record<string, string> = { ...placementEnv(ctx.hardware) };
-  if (spec.api_key_env !== undefined) {
-    const key = backendKey(spec);
-    if (key === undefined) {
-      throw new RmxError(
-        "CONFIG_INVALID",
-        `runtime "${spec.id}": api_key_env names ${spec.api_key_env}, which is unset or empty in rmxd's environment; set it where rmxd starts (or remove api_key_env)`,
-        { runtime: spec.id, field: "api_key_env", variable: spec.api_key_env },
-      );
-    }
-    env.LLAMA_API_KEY = key;
-  }
+  Object.assign(env, backendKeyEnv(spec, "LLAMA_API_KEY"));
   return { ...env, ...spec.env };
 }
 

@@ -5,11 +5,9 @@
  * The file is read on demand: fields are walked by their tags and raw_data is skipped, never loaded.
  */
 import { readSync } from "node:fs";
-import type { FileHandle } from "node:fs/promises";
-import { RmxError } from "../../base/errors.js";
 import { formatBytes } from "../../base/format.js";
 import type { MemoryEstimate } from "../shared/gguf/estimate.js";
-import { openModelFile } from "../shared/gguf/open-model.js";
+import { openModelOf } from "../shared/gguf/open-model.js";
 import { ELEM_TYPES, elemTypeName } from "./dtypes.js";
 import { type ByteSource, bufferSource, type Field, ProtoCursor, WIRE } from "./proto.js";
 
@@ -234,20 +232,10 @@ function fileSource(fd: number, size: number): ByteSource {
 
 /** RmxError MODEL_MISSING (cannot open) or MODEL_INVALID (not a regular file, malformed protobuf at byte N). */
 export async function readOnnxModel(file: string): Promise<OnnxModelInfo> {
-  let handle: FileHandle;
-  let size: number;
-  try {
-    ({
-      handle,
-      info: { size },
-    } = await openModelFile(file));
-  } catch (error) {
-    if (error instanceof RmxError) throw error;
-    const code = (error as NodeJS.ErrnoException).code;
-    throw new RmxError("MODEL_MISSING", `${file}: cannot open the ONNX model (${code ?? String(error)})`, {
-      path: file,
-    });
-  }
+  const {
+    handle,
+    info: { size },
+  } = await openModelOf(file, "ONNX");
   try {
     return {
       format: "onnx",

@@ -7,7 +7,7 @@ import path from "node:path";
 import { RmxError } from "../../base/errors.js";
 import { looksLikePath } from "../../base/model-ref.js";
 import type { RuntimeSpec } from "../../base/spec.js";
-import { backendKey } from "../shared/auth.js";
+import { backendKeyEnv } from "../shared/auth.js";
 import { gpuIndex } from "../shared/placement.js";
 import type { HardwareTarget, LaunchContext } from "../types.js";
 
@@ -92,16 +92,6 @@ export function vllmEnv(spec: RuntimeSpec, ctx: LaunchContext): Record<string, s
       env.CUDA_VISIBLE_DEVICES = list.join(",");
     }
   }
-  if (spec.api_key_env !== undefined) {
-    const key = backendKey(spec);
-    if (key === undefined) {
-      throw new RmxError(
-        "CONFIG_INVALID",
-        `runtime "${spec.id}": api_key_env names ${spec.api_key_env}, which is unset or empty in rmxd's environment; set it where rmxd starts (or remove api_key_env)`,
-        { runtime: spec.id, field: "api_key_env", variable: spec.api_key_env },
-      );
-    }
-    env.VLLM_API_KEY = key;
-  }
+  Object.assign(env, backendKeyEnv(spec, "VLLM_API_KEY"));
   return { ...env, ...spec.env };
 }

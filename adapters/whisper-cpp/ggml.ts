@@ -1,13 +1,7 @@
-/**
- * Facts about a whisper.cpp GGML model file, read from its header (`whisper_model_load` in whisper.cpp):
- * the magic 0x67676d6c ("ggml" as a little-endian uint32), then eleven int32 hyper-parameters. From them: the
- * size class, a parameter count and a memory estimate for the fit check.
- */
-import type { FileHandle } from "node:fs/promises";
 import { RmxError } from "../../base/errors.js";
 import { formatBytes } from "../../base/format.js";
 import type { MemoryEstimate } from "../shared/gguf/estimate.js";
-import { openModelFile } from "../shared/gguf/open-model.js";
+import { openModelOf } from "../shared/gguf/open-model.js";
 
 export const GGML_MAGIC = 0x67676d6c;
 const HEADER_FIELDS = [
@@ -122,20 +116,10 @@ export function whisperParameterCount(h: WhisperHeader): number {
  * bad header).
  */
 export async function readWhisperModel(file: string): Promise<WhisperModelInfo> {
-  let handle: FileHandle;
-  let size: number;
-  try {
-    ({
-      handle,
-      info: { size },
-    } = await openModelFile(file));
-  } catch (error) {
-    if (error instanceof RmxError) throw error;
-    const code = (error as NodeJS.ErrnoException).code;
-    throw new RmxError("MODEL_MISSING", `${file}: cannot open the whisper model (${code ?? String(error)})`, {
-      path: file,
-    });
-  }
+  const {
+    handle,
+    info: { size },
+  } = await openModelOf(file, "whisper");
   try {
     const bytes = Buffer.alloc(GGML_HEADER_BYTES);
     const { bytesRead } = await handle.read(bytes, 0, GGML_HEADER_BYTES, 0);

@@ -61,3 +61,19 @@ export async function openModelFile(path: string): Promise<OpenedModel> {
     throw error;
   }
 }
+
+/**
+ * `openModelFile`, with a failure to open worded for `what` ("ONNX", "whisper"): MODEL_MISSING naming the
+ * file and the errno; MODEL_INVALID (not a regular file) as it is.
+ */
+export async function openModelOf(path: string, what: string): Promise<OpenedModel> {
+  try {
+    return await openModelFile(path);
+  } catch (error) {
+    if (error instanceof RmxError) throw error;
+    const code = (error as NodeJS.ErrnoException).code;
+    throw new RmxError("MODEL_MISSING", `${path}: cannot open the ${what} model (${code ?? String(error)})`, {
+      path,
+    });
+  }
+}
