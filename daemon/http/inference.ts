@@ -129,12 +129,15 @@ function cellsToTry(ctx: InferenceContext, req: ResolveRequest): { refs: CellRef
   return { refs: stopped.slice(0, 2), why: why || "no runtime is configured" };
 }
 
-/** Starts a stopped or idle runtime and waits for it, holding a place in the model's bounded queue. */
-async function wake(
+/**
+ * Starts a stopped or idle runtime and waits for it, holding a place in the model's bounded queue: the
+ * refusal to answer (queue full, start timeout), "failed" when it did not start, undefined when ready.
+ */
+export async function wake(
   ctx: InferenceContext,
   rt: RuntimeSupervisor,
   model: string,
-): Promise<GatewayError | "failed" | undefined> {
+): Promise<GatewayError | { failed: string } | undefined> {
   if (rt.state === "ready") return undefined;
   const waiting = ctx.waiting.get(model) ?? 0;
   if (waiting >= ctx.spec.queue)
@@ -157,7 +160,7 @@ async function wake(
         RETRY_AFTER_S,
       );
     ctx.host.logger.warn({ runtime: rt.id, err: (error as Error).message }, "on-demand start failed");
-    return "failed";
+    return { failed: (error as Error).message };
   } finally {
     const n = (ctx.waiting.get(model) ?? 1) - 1;
     if (n <= 0) ctx.waiting.delete(model);
@@ -254,7 +257,7 @@ export async function serveInference(
     let outcome: ForwardOutcome;
     try {
       const woke = await wake(ctx, rt, place.model);
-      if (woke === "failed") {
+      if (woke !== undefined && "failed" in woke) {
         failures.push(`${ref.cell}: runtime ${rt.id} did not start (state ${rt.state})`);
         continue;
       }

@@ -14,7 +14,7 @@ import type { ResolveRequest } from "../policy/resolve.js";
 import { TRANSCRIBE_ROUTE, transcribeOn } from "../policy/transcribe.js";
 import type { RuntimeSupervisor } from "../supervise/runtime.js";
 import { badRequest, type GatewayError, notFound, sendError, unavailable, upstreamFailed } from "./answer.js";
-import { CLIENT_CLOSED, type InferenceContext } from "./inference.js";
+import { CLIENT_CLOSED, type InferenceContext, wake } from "./inference.js";
 import { resolveModelName } from "./model-names.js";
 import { boundaryOf, type FormPart, MultipartError, MultipartParser } from "./multipart-stream.js";
 
@@ -256,36 +256,12 @@ function chooseTarget(
   );
 }
 
-/** Starts a stopped or idle runtime and waits for it, holding a place in the model's bounded queue. */
-async function wake(ctx: InferenceContext, rt: RuntimeSupervisor, model: string): Promise<void> {
-  if (rt.state === "ready") return;
-  const waiting = ctx.waiting.get(model) ?? 0;
-  if (waiting >= ctx.spec.queue)
-    throw new Refusal(
-      unavailable(
-        `${waiting} requests already wait for model ${model} to start (http.queue ${ctx.spec.queue})`,
-        "queue_full",
-        RETRY_AFTER_S,
-      ),
-    );
-  ctx.waiting.set(model, waiting + 1);
-  try {
-    await ctx.host.routing.ensureReady(rt, ctx.host.routing.now() + ctx.spec.start_timeout_ms, true);
-  } catch (error) {
-    if (isRmxError(error, "TIMEOUT"))
-      throw new Refusal(
-        unavailable(
-          `${error.message} (http.start_timeout ${ctx.spec.start_timeout_ms} ms)`,
-          "start_timeout",
-          RETRY_AFTER_S,
-        ),
-      );
-    throw new Refusal(upstreamFailed(`runtime ${rt.id} did not start: ${(error as Error).message}`));
-  } finally {
-    const n = (ctx.waiting.get(model) ?? 1) - 1;
-    if (n <= 0) ctx.waiting.delete(model);
-    else ctx.waiting.set(model, n);
-  }
+/** `wake`, its refusals thrown (transcribeOn's wake resolves or throws). */
+async function wakeOrRefuse(ctx: InferenceContext, rt: RuntimeSupervisor, model: string): Promise<void> {
+  const woke = await wake(ctx, rt, model);
+  if (woke === undefined) return;
+  if ("failed" in woke) throw new Refusal(upstreamFailed(`runtime ${rt.id} did not start: ${woke.failed}`));
+  throw new Refusal(woke);
 }
 
 export async function serveTranscriptions(
@@ -373,7 +349,7 @@ export async function serveTranscriptions(
           ...(form.temperature !== undefined ? { temperature: form.temperature } : {}),
         },
         routing.now() + ctx.spec.start_timeout_ms + ctx.spec.upstream_timeout_ms,
-        (rt) => wake(ctx, rt, place.model),
+        (rt) => wakeOrRefuse(ctx, rt, place.model),
       );
     } catch (error) {
       if (error instanceof Refusal) return fail(error.answer, { "x-rmx-cell": cell });
