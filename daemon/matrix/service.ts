@@ -27,6 +27,7 @@ import type { EventBus } from "../events.js";
 import { collectInventory } from "../hardware/inventory.js";
 import { HardwareSampler } from "../hardware/sampler.js";
 import type { SandboxDetection } from "../sandbox/detect.js";
+import { ChangeGate } from "../telemetry/change-gate.js";
 import {
   composeMatrix,
   diffStatusCodes,
@@ -131,6 +132,7 @@ class Matrix implements MatrixService {
   private stopped = false;
   private composeTotalMs = 0;
   composedTicks = 0;
+  private readonly healthGate = new ChangeGate();
   private readonly loopDelay: IntervalHistogram = monitorEventLoopDelay({
     resolution: LOOP_DELAY_RESOLUTION_MS,
   });
@@ -317,15 +319,23 @@ class Matrix implements MatrixService {
     // Idle cells change only with models, config or inventory, and those recheck the whole matrix.
     const { cells } = this.result({ servingOnly: true });
     if (healthWatched) {
+      // Only cells whose entry changed (telemetry/change-gate.ts): quiet cells cost no events.
+      const gate = this.healthGate;
+      gate.begin(bus.subscriptionsMade);
+      const seen = new Set<string>();
       for (const cell of cells) {
-        bus.publish("runtime.health", {
+        const payload = {
           scope: "cell",
           key: cell.key,
           status: cell.status,
           throughput: cell.throughput,
           load: cell.load,
-        });
+        } as const;
+        seen.add(cell.key);
+        if (gate.changed(cell.key, JSON.stringify([payload.status, payload.throughput, payload.load])))
+          bus.publish("runtime.health", payload);
       }
+      gate.keepOnly(seen);
     }
     this.publishChanges(cells, true);
     const end = performance.now();
