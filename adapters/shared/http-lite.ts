@@ -24,8 +24,13 @@ const DEFAULT_MAX_BODY = 4 * 1024 * 1024;
 const STALE_SOCKET = new Set(["ECONNRESET", "EPIPE", "ECONNABORTED"]);
 const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const HEADER_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
-/** A server's `Keep-Alive: timeout=N` is honoured with this margin, so we never race its close. */
-const KEEP_ALIVE_MARGIN_MS = 1000;
+/**
+ * A server's `Keep-Alive: timeout=N` bounds how long a kept socket is reused. No margin (node's agent
+ * takes 1 s off): llama-server and node both say 5 s, the probe interval is 5 s, and a margin would make
+ * every probe a new connection (connect, write, close: most of the daemon's quiet CPU). Losing the race
+ * at the edge costs one resend on a fresh socket, never a failed probe.
+ */
+const KEEP_ALIVE_MARGIN_MS = 0;
 
 interface Target {
   key: string;

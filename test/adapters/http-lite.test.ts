@@ -181,6 +181,16 @@ describe("liteGet's connections", () => {
     expect(s.connections.size).toBe(2);
   });
 
+  it("honours the server's Keep-Alive timeout: past it, a new connection without a failed try", async () => {
+    // node says `Keep-Alive: timeout=0` for a keep-alive timeout under a second: reuse nothing.
+    const s = await serve(json({ status: "ok" }), (server) => {
+      server.keepAliveTimeout = 900;
+    });
+    expect((await liteGet(`${s.url}/health`, { timeoutMs: 2000 })).kind).toBe("response");
+    expect((await liteGet(`${s.url}/health`, { timeoutMs: 2000 })).kind).toBe("response");
+    expect(s.connections.size).toBe(2);
+  });
+
   it("a kept socket the server reset as the request arrived is resent once on a fresh one", async () => {
     const served = new Map<Socket, number>();
     const s = await serve((req, res) => {
