@@ -14,7 +14,9 @@
  * Knobs: BENCH_SCALE (as bench/run.mjs), BENCH_RMX_ENTRY=dist (unbundled entries: the "before"),
  * BENCH_RMX_EXTRA='{"http":{…}}' (merged into rmxd's config; default {"http":{"listen":"127.0.0.1:0"}}: the
  * gateway on, as shipped, on a free port),
- * BENCH_LEAN_OUT=FILE, BENCH_NODES=/path/node,/path/node (instead of this one + Node 24).
+ * BENCH_RMXD=FILE (another rmxd entry: a saved before-build), BENCH_RMXD_FLAGS='--cpu-prof --cpu-prof-dir=DIR'
+ * (Node flags for rmxd alone: profiles; the profile is written when rmxd exits on SIGTERM),
+ * BENCH_LEAN_ONLY=quiet (the quiet period alone, printed: profiling runs), BENCH_LEAN_OUT=FILE, BENCH_NODES=/path/node,/path/node (instead of this one + Node 24).
  */
 import { execFileSync, spawn } from "node:child_process";
 import fs from "node:fs";
@@ -40,6 +42,8 @@ import { measureRespawn } from "./measures/respawn.mjs";
 import * as pm2 from "./peers/pm2.mjs";
 import * as rmx from "./peers/rmx.mjs";
 
+/** BENCH_LEAN_ONLY=quiet: the footprint's quiet period alone (profiling runs; prints, writes no table). */
+const QUIET_ONLY = process.env.BENCH_LEAN_ONLY === "quiet";
 const BENCH_DIR = path.dirname(fileURLToPath(import.meta.url));
 const sizes = {
   runtimes: 50, // the issue's fleet, at every scale
@@ -151,9 +155,11 @@ async function one() {
     : { http: { listen: "127.0.0.1:0" } };
   const out = { node: process.version, entry: path.relative(path.join(BENCH_DIR, ".."), rmx.entries.rmxd) };
   try {
-    log(`respawn: ${sizes.crashes} crashes (floor, rmxd, PM2)`);
-    const rs = await measureRespawn({ peers: [rmx, pm2], runDir, crashes: sizes.crashes, log });
-    out.born = { floor: median(rs.floor.born), rmxd: median(rs.rmxd.born), pm2: median(rs.PM2.born) };
+    if (!QUIET_ONLY) {
+      log(`respawn: ${sizes.crashes} crashes (floor, rmxd, PM2)`);
+      const rs = await measureRespawn({ peers: [rmx, pm2], runDir, crashes: sizes.crashes, log });
+      out.born = { floor: median(rs.floor.born), rmxd: median(rs.rmxd.born), pm2: median(rs.PM2.born) };
+    }
 
     const idle = spawnTracked(process.execPath, ["-e", "setInterval(() => {}, 60_000)"]);
     const stopIdle = onCleanup("idle node", async () => {
@@ -161,15 +167,24 @@ async function one() {
       await pidGone(idle.pid, 5000);
     });
     log(`footprint: PM2, ${sizes.runtimes} children, ${sizes.quietMs / 1000} s`);
-    let d = await deployHttp(pm2, runDir);
-    const pm2Quiet = await sampleQuiet([d.daemonPid], sizes.quietMs);
-    await d.teardown();
+    let d;
+    let pm2Quiet = { rss: [Number.NaN], cpu: Number.NaN };
+    if (!QUIET_ONLY) {
+      d = await deployHttp(pm2, runDir);
+      pm2Quiet = await sampleQuiet([d.daemonPid], sizes.quietMs);
+      await d.teardown();
+    }
     log(`footprint: rmxd, ${sizes.runtimes} children, ${sizes.quietMs / 1000} s (idle node alongside)`);
     d = await deployHttp(rmx, runDir, extraConfig);
     const q = await sampleQuiet([d.daemonPid, idle.pid], sizes.quietMs);
     out.rss = { rmxd: q.rss[0], idle: q.rss[1], pm2: pm2Quiet.rss[0] };
     out.cpu = { rmxd: q.cpu, pm2: pm2Quiet.cpu };
     await stopIdle();
+    if (QUIET_ONLY) {
+      log(`quiet period only: rmxd CPU ${q.cpu.toFixed(2)} % of a core`);
+      await d.teardown();
+      return 0;
+    }
     log("cold status, with and without NODE_EXTRA_CA_CERTS");
     out.status = { ca: await coldStatus(d, true), noCa: await coldStatus(d, false) };
     log(`growth over ${sizes.calls} runtime.status calls and ${sizes.gatewayRequests} gateway requests`);

@@ -39,6 +39,7 @@ interface Subscription {
 export class EventBus {
   private seq = 0;
   private readonly subs = new Set<Subscription>();
+  private subscribed = 0;
 
   constructor(
     private readonly clock: Clock,
@@ -69,6 +70,7 @@ export class EventBus {
     const matchers = patterns.map(compileTopicPattern);
     const sub: Subscription = { matches: (t) => matchers.some((m) => m(t)), listener };
     this.subs.add(sub);
+    this.subscribed += 1;
     return () => {
       this.subs.delete(sub);
     };
@@ -98,6 +100,11 @@ export class EventBus {
   hasSubscribers(topic: Topic): boolean {
     for (const sub of this.subs) if (sub.matches(topic)) return true;
     return false;
+  }
+
+  /** Subscriptions ever made: a change-only publisher repeats its current state to a new one. */
+  get subscriptionsMade(): number {
+    return this.subscribed;
   }
 
   get subscriberCount(): number {

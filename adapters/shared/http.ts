@@ -163,7 +163,7 @@ function errorCode(err: unknown): string | undefined {
   return undefined;
 }
 
-function classifyError(err: unknown, method: string, url: string, ms: number): HttpResult {
+export function classifyError(err: unknown, method: string, url: string, ms: number): HttpResult {
   const code = errorCode(err);
   const text = err instanceof Error && err.message !== "" ? err.message : (code ?? String(err));
   const message = `${method} ${url}: ${text}`;

@@ -1,7 +1,8 @@
 import { RmxError } from "../../base/errors.js";
 import type { ProbeOutcome } from "../types.js";
 import { keyRefusal, refusesKey } from "./auth.js";
-import { type HttpResult, httpRequest } from "./http.js";
+import type { HttpResult } from "./http.js";
+import { liteGet } from "./http-lite.js";
 
 const EXCERPT_CHARS = 200;
 
@@ -46,7 +47,8 @@ export function probeGet(
   headers?: Record<string, string>,
 ): Promise<ProbeOutcome> {
   const what = `GET ${url}`;
-  return httpRequest(url, { method: "GET", timeoutMs, ...(headers ? { headers } : {}) }).then((result) =>
+  // Probes and scrapes are the daemon's steady load: the keep-alive GET client on node:net (http-lite.ts).
+  return liteGet(url, { timeoutMs, ...(headers ? { headers } : {}) }).then((result) =>
     toProbeOutcome(result, what),
   );
 }
@@ -75,7 +77,7 @@ export async function getOptional(
   timeoutMs: number,
   headers: Record<string, string> = {},
 ): Promise<string | undefined> {
-  const result = await httpRequest(url, { method: "GET", timeoutMs, headers });
+  const result = await liteGet(url, { timeoutMs, headers });
   if (result.kind === "timeout") {
     throw new RmxError("TIMEOUT", `GET ${url} did not answer within ${timeoutMs} ms`, { url });
   }

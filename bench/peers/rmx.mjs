@@ -18,7 +18,12 @@ const entry = (bundle, tsc) => {
   const b = path.join(REPO, bundle);
   return BUNDLED && fs.existsSync(b) ? b : path.join(REPO, tsc);
 };
-const RMXD = entry("dist/bin/rmxd.js", "dist/daemon/main.js");
+// BENCH_RMXD=FILE: another rmxd entry (a saved "before" build, for alternating before/after runs).
+const RMXD = process.env.BENCH_RMXD
+  ? path.resolve(process.env.BENCH_RMXD)
+  : entry("dist/bin/rmxd.js", "dist/daemon/main.js");
+/** BENCH_RMXD_FLAGS='--cpu-prof --cpu-prof-dir=DIR': Node flags for rmxd alone (profiles). */
+const RMXD_FLAGS = (process.env.BENCH_RMXD_FLAGS ?? "").split(/\s+/).filter(Boolean);
 const RMX = entry("dist/bin/rmx.cjs", "dist/ipc/cli/main.js");
 export const entries = { rmxd: RMXD, rmx: RMX };
 const CLIENT = path.join(REPO, "dist/ipc/client.js");
@@ -76,7 +81,7 @@ export async function deploy({ dir, programs, extraConfig = {} }) {
   });
   delete env.RMX_CONFIG;
   delete env.RMX_LOG_LEVEL;
-  const daemon = spawnTracked(process.execPath, [RMXD, "--config", configPath], {
+  const daemon = spawnTracked(process.execPath, [...RMXD_FLAGS, RMXD, "--config", configPath], {
     env,
     logFile: path.join(dir, "rmxd.log"),
     // Its own process group: a Ctrl-C on the bench must not reach it before the bench's own teardown does.

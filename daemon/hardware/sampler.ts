@@ -1,6 +1,5 @@
 import os from "node:os";
-import type { IntervalHistogram } from "node:perf_hooks";
-import { monitorEventLoopDelay, performance } from "node:perf_hooks";
+import { performance } from "node:perf_hooks";
 import type { Clock } from "../../base/clock.js";
 import { rfc3339, systemClock } from "../../base/clock.js";
 import type {
@@ -10,6 +9,7 @@ import type {
   HardwareSample,
   LoopDelay,
 } from "../../ipc/protocol/hardware.js";
+import { type LoopDelayMonitor, type LoopDelayWindow, sharedLoopDelay } from "../telemetry/loop-delay.js";
 import { queryNvidiaSample } from "./nvidia.js";
 import { sampleProcesses } from "./process-usage.js";
 import type { DrmCard } from "./sysfs-gpu.js";
@@ -26,6 +26,8 @@ export interface HardwareSamplerOptions {
   clock?: Clock;
   /** Bound on one nvidia-smi call; default min(interval, 3000) ms, at least 500 ms. */
   gpuTimeoutMs?: number;
+  /** Where the loop delay is measured; default the daemon's one monitor. */
+  loopDelay?: LoopDelayMonitor;
 }
 
 interface CpuTimes {
@@ -45,8 +47,6 @@ function cpuTimes(): CpuTimes {
   return { busy, total };
 }
 
-const NS_PER_MS = 1e6;
-
 /**
  * Samples memory, CPU, GPUs and the runtimes' processes on an interval. Every source is cheap and asynchronous
  * (node:os counters, one nvidia-smi call, sysfs reads, one batched pidusage call); a tick never overlaps the
@@ -59,7 +59,8 @@ export class HardwareSampler {
   private inFlight: Promise<HardwareSample> | undefined;
   private lastCpu: CpuTimes = cpuTimes();
   private amdCards: Promise<DrmCard[]> | undefined;
-  private histogram: IntervalHistogram | undefined;
+  /** Delay since the first start() (telemetry/loop-delay.ts: one timer for every reader). */
+  private loopWindow: LoopDelayWindow | undefined;
   /** Interval ticks skipped because the previous one was still running. */
   skippedTicks = 0;
 
@@ -70,8 +71,7 @@ export class HardwareSampler {
 
   start(): void {
     if (this.timer !== undefined) return;
-    this.histogram ??= monitorEventLoopDelay({ resolution: 10 });
-    this.histogram.enable();
+    this.loopWindow = (this.opts.loopDelay ?? sharedLoopDelay).open(this.loopWindow);
     this.timer = setInterval(() => this.tick(), this.opts.intervalMs);
     this.timer.unref();
     this.tick();
@@ -80,15 +80,12 @@ export class HardwareSampler {
   stop(): void {
     if (this.timer !== undefined) clearInterval(this.timer);
     this.timer = undefined;
-    this.histogram?.disable();
+    if (this.loopWindow !== undefined) (this.opts.loopDelay ?? sharedLoopDelay).close(this.loopWindow);
   }
 
   /** Event-loop delay since start(), in ms (zeros before start). */
   get loopDelay(): LoopDelay {
-    const h = this.histogram;
-    if (h === undefined || h.count === 0) return { p50_ms: 0, p99_ms: 0, max_ms: 0 };
-    const ms = (ns: number): number => Math.round((ns / NS_PER_MS) * 100) / 100;
-    return { p50_ms: ms(h.percentile(50)), p99_ms: ms(h.percentile(99)), max_ms: ms(h.max) };
+    return this.loopWindow?.summary() ?? { p50_ms: 0, p99_ms: 0, max_ms: 0 };
   }
 
   /** One sample now; joins the tick in flight instead of starting a second one. */

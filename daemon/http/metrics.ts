@@ -6,12 +6,12 @@
  * gauges from the status snapshot keep each runtime's label string and its lines while its placement, state
  * and budget stay the same; the backends' samples keep their lines while the matrix holds the same sample.
  */
-import { monitorEventLoopDelay } from "node:perf_hooks";
 import { getHeapStatistics } from "node:v8";
 import type { LlamaMetrics } from "../../adapters/types.js";
 import type { RuntimeSpec } from "../../base/spec.js";
 import type { MatrixCell } from "../../ipc/protocol/matrix.js";
 import type { RuntimeState, RuntimeStatusResult } from "../../ipc/protocol/runtime.js";
+import { type LoopDelayWindow, sharedLoopDelay } from "../telemetry/loop-delay.js";
 import { CounterText, escapeLabel, formatValue, HistogramText } from "./metric-text.js";
 
 const STATES: readonly RuntimeState[] = [
@@ -105,7 +105,8 @@ export class DaemonMetrics implements RequestRecorder {
   private readonly processMetrics: boolean;
   private readonly startedAt = Math.round(Date.now() / 1000 - process.uptime());
   /** 20 ms resolution: coarse enough to cost nothing, fine enough to see a blocked loop. */
-  private readonly loopDelay = monitorEventLoopDelay({ resolution: 20 });
+  /** Since the previous scrape, on the daemon's one loop-delay monitor (telemetry/loop-delay.ts). */
+  private readonly loopDelay: LoopDelayWindow | undefined;
   private runtimeLines = new Map<string, RuntimeLines>();
   private cellLines = new Map<string, { key: string; rate: number; line: string }>();
   private backendLines = new WeakMap<LlamaMetrics, BackendLines>();
@@ -150,7 +151,7 @@ export class DaemonMetrics implements RequestRecorder {
       REQUEST_BUCKETS,
     );
     this.processMetrics = opts.processMetrics !== false;
-    if (this.processMetrics) this.loopDelay.enable();
+    if (this.processMetrics) this.loopDelay = sharedLoopDelay.open();
   }
 
   /**
@@ -175,10 +176,10 @@ export class DaemonMetrics implements RequestRecorder {
         "rmxd_nodejs_eventloop_delay_p99_seconds",
         "gauge",
         "p99 event-loop delay since the previous scrape",
-        this.loopDelay.count > 0 ? this.loopDelay.percentile(99) / 1e9 : 0,
+        (this.loopDelay?.percentile(99) ?? 0) / 1000,
       ],
     ] as const;
-    this.loopDelay.reset();
+    this.loopDelay?.reset();
     let out = "";
     for (const [name, type, help, value] of lines)
       out += `# HELP ${name} ${help}\n# TYPE ${name} ${type}\n${name} ${formatValue(value)}\n`;

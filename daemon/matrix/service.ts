@@ -4,7 +4,7 @@
  * `hardware.sample`, `runtime.health` (scope "cell") and `matrix.changed`.
  */
 
-import { type IntervalHistogram, monitorEventLoopDelay, performance } from "node:perf_hooks";
+import { performance } from "node:perf_hooks";
 import { readModel } from "../../adapters/model-formats.js";
 import { getAdapter } from "../../adapters/registry.js";
 import { keyRefusal, refusesKey } from "../../adapters/shared/auth.js";
@@ -27,6 +27,8 @@ import type { EventBus } from "../events.js";
 import { collectInventory } from "../hardware/inventory.js";
 import { HardwareSampler } from "../hardware/sampler.js";
 import type { SandboxDetection } from "../sandbox/detect.js";
+import { ChangeGate } from "../telemetry/change-gate.js";
+import { type LoopDelayWindow, sharedLoopDelay } from "../telemetry/loop-delay.js";
 import {
   composeMatrix,
   diffStatusCodes,
@@ -71,10 +73,6 @@ export interface MatrixHost {
   /** Requests routed to a cell (the policy feature's). */
   cellRequests?(cellKey: string): CellRequestTelemetry | undefined;
 }
-
-/** 20 ms: fine enough to see a blocked loop, coarse enough to cost nothing while idle. */
-const LOOP_DELAY_RESOLUTION_MS = 20;
-const NS_PER_MS = 1e6;
 
 export interface MatrixService {
   cells(): MatrixCell[];
@@ -131,9 +129,9 @@ class Matrix implements MatrixService {
   private stopped = false;
   private composeTotalMs = 0;
   composedTicks = 0;
-  private readonly loopDelay: IntervalHistogram = monitorEventLoopDelay({
-    resolution: LOOP_DELAY_RESOLUTION_MS,
-  });
+  private readonly healthGate = new ChangeGate();
+  /** Per tick interval, on the daemon's one loop-delay monitor (telemetry/loop-delay.ts). */
+  private loopDelay: LoopDelayWindow | undefined;
   readonly stats: TickStats = { ticks: 0, scraped: 0, skipped: 0 };
 
   constructor(private readonly host: MatrixHost) {
@@ -153,7 +151,7 @@ class Matrix implements MatrixService {
       this.host.bus.subscribe(["runtime.state.changed", "models.changed"], () => this.scheduleRecheck()),
     );
     this.sampler.start();
-    this.loopDelay.enable();
+    this.loopDelay = sharedLoopDelay.open(this.loopDelay);
   }
 
   private createSampler(): HardwareSampler {
@@ -317,15 +315,23 @@ class Matrix implements MatrixService {
     // Idle cells change only with models, config or inventory, and those recheck the whole matrix.
     const { cells } = this.result({ servingOnly: true });
     if (healthWatched) {
+      // Only cells whose entry changed (telemetry/change-gate.ts): quiet cells cost no events.
+      const gate = this.healthGate;
+      gate.begin(bus.subscriptionsMade);
+      const seen = new Set<string>();
       for (const cell of cells) {
-        bus.publish("runtime.health", {
+        const payload = {
           scope: "cell",
           key: cell.key,
           status: cell.status,
           throughput: cell.throughput,
           load: cell.load,
-        });
+        } as const;
+        seen.add(cell.key);
+        if (gate.changed(cell.key, JSON.stringify([payload.status, payload.throughput, payload.load])))
+          bus.publish("runtime.health", payload);
       }
+      gate.keepOnly(seen);
     }
     this.publishChanges(cells, true);
     const end = performance.now();
@@ -339,18 +345,13 @@ class Matrix implements MatrixService {
   }
 
   /**
-   * The histogram records each timer interval, resolution included: the excess over the resolution is the
-   * delay. Read per tick interval and reset, so start-up storms do not hide what a steady tick costs.
+   * The window records how late the monitor's timer fired: the delay. Read per tick interval and reset, so
+   * start-up storms do not hide what a steady tick costs.
    */
   private rotateLoopDelay(): void {
     const h = this.loopDelay;
-    if (h.count === 0) return;
-    const excess = (ns: number): number => round2(Math.max(0, ns / NS_PER_MS - LOOP_DELAY_RESOLUTION_MS));
-    const interval = {
-      p50_ms: excess(h.percentile(50)),
-      p99_ms: excess(h.percentile(99)),
-      max_ms: excess(h.max),
-    };
+    if (h === undefined || h.count === 0) return;
+    const interval = h.summary();
     h.reset();
     const s = this.stats;
     s.loop_delay_last_interval = interval;
@@ -499,7 +500,7 @@ class Matrix implements MatrixService {
   stop(): void {
     this.stopped = true;
     this.sampler.stop();
-    this.loopDelay.disable();
+    if (this.loopDelay !== undefined) sharedLoopDelay.close(this.loopDelay);
     if (this.recheck !== undefined) clearImmediate(this.recheck);
     this.recheck = undefined;
     for (const off of this.unsubscribe.splice(0)) off();

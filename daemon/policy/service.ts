@@ -25,6 +25,7 @@ import { RuntimeActivity } from "./idle.js";
 import { InFlightRequests } from "./in-flight.js";
 import { type InferInput, infer } from "./infer.js";
 import { LeaseManager } from "./lease.js";
+import { LeaseBookMemo } from "./lease-book-memo.js";
 import { isStoredLease, LeaseDesk } from "./lease-desk.js";
 import { clearPin, PinStore, readablePins, setPin } from "./pins.js";
 import { QuickActions } from "./quick-actions.js";
@@ -56,6 +57,8 @@ export class Policy {
   readonly pins: PinStore;
   readonly leases: LeaseManager;
   readonly router: Router;
+  /** The matrix's compose asks once per cell: one book per turn (lease-book-memo.ts). */
+  private readonly composeBook = new LeaseBookMemo(() => this.router.leaseBook());
   private readonly switches: PolicySwitches;
   private readonly activity: RuntimeActivity;
   private readonly schedules: ScheduleRunner;
@@ -179,7 +182,7 @@ export class Policy {
 
   /** Held leases on a cell and its capacity, for the matrix's load; undefined for a cell no runtime serves. */
   cellLeases(key: string): LeaseCount | undefined {
-    const book = this.router.leaseBook();
+    const book = this.composeBook.get();
     const capacity = book.cellSlots(key);
     return capacity === 0 ? undefined : { held: book.cellHeld(key), capacity };
   }

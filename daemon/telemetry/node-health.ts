@@ -1,14 +1,19 @@
 /**
- * Publishes `runtime.health` every interval: one event for the node (the reference entry shape) and
- * one per runtime. Severity is composed afresh from current findings each time: nothing latches.
+ * Publishes `runtime.health` each interval for the node (the reference entry shape) and each runtime
+ * whose entry changed (change-gate.ts: a new subscriber gets them all; latency figures are refreshed
+ * once a minute). Severity is composed afresh from current findings each time: nothing latches.
  */
 import type { Logger } from "pino";
 import type { RuntimeStatusResult } from "../../ipc/protocol/runtime.js";
 import type { EventBus } from "../events.js";
+import { ChangeGate, nodeSignature, runtimeSignature } from "./change-gate.js";
+
+/** How often unchanged entries are published anyway, so followers see the latency figures move. */
+const LATENCY_REFRESH_MS = 60_000;
 
 /** What the publisher needs: where to publish, where to complain, and the status to publish. */
 export interface NodeHealthHost {
-  readonly bus: Pick<EventBus, "publish" | "hasSubscribers">;
+  readonly bus: Pick<EventBus, "publish" | "hasSubscribers" | "subscriptionsMade">;
   readonly logger: Pick<Logger, "error">;
   status(): RuntimeStatusResult;
 }
@@ -17,11 +22,14 @@ export class NodeHealthPublisher {
   private timer: NodeJS.Timeout | undefined;
   /** The last publication failure, so a persistent one is logged once, not every interval. */
   private lastFailure: string | undefined;
+  private gate: ChangeGate;
 
   constructor(
     private readonly daemon: NodeHealthHost,
     private intervalMs: number,
-  ) {}
+  ) {
+    this.gate = gateFor(intervalMs);
+  }
 
   start(): void {
     this.stop();
@@ -38,6 +46,7 @@ export class NodeHealthPublisher {
   retime(intervalMs: number): void {
     if (intervalMs === this.intervalMs) return;
     this.intervalMs = intervalMs;
+    this.gate = gateFor(intervalMs);
     if (this.timer) this.start();
   }
 
@@ -57,21 +66,30 @@ export class NodeHealthPublisher {
   publish(): void {
     // Nothing listens most of the time: skip composing entries nobody will read.
     if (!this.daemon.bus.hasSubscribers("runtime.health")) return;
+    const { bus } = this.daemon;
     const snapshot = this.daemon.status();
-    this.daemon.bus.publish("runtime.health", {
-      scope: "node",
-      entry: snapshot.node,
-      summary: snapshot.summary,
-    });
+    const gate = this.gate;
+    gate.begin(bus.subscriptionsMade);
+    const node = { scope: "node", entry: snapshot.node, summary: snapshot.summary } as const;
+    if (gate.changed("node", nodeSignature(node))) bus.publish("runtime.health", node);
+    const seen = new Set<string>(["node"]);
     for (const rt of snapshot.runtimes) {
-      this.daemon.bus.publish("runtime.health", {
+      const payload = {
         scope: "runtime",
         id: rt.id,
         state: rt.state,
         status: rt.status,
         health: rt.health,
         restart_budget: rt.restart_budget,
-      });
+      } as const;
+      const key = `runtime ${rt.id}`;
+      seen.add(key);
+      if (gate.changed(key, runtimeSignature(payload))) bus.publish("runtime.health", payload);
     }
+    gate.keepOnly(seen);
   }
+}
+
+function gateFor(intervalMs: number): ChangeGate {
+  return new ChangeGate(Math.max(1, Math.round(LATENCY_REFRESH_MS / intervalMs)));
 }

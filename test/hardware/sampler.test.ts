@@ -8,6 +8,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { ManualClock } from "../../base/clock.js";
 import { isAlive, sampleProcesses } from "../../daemon/hardware/process-usage.js";
 import { HardwareSampler } from "../../daemon/hardware/sampler.js";
+import { LoopDelayMonitor } from "../../daemon/telemetry/loop-delay.js";
 import type { HardwareInventory, HardwareSample } from "../../ipc/protocol/hardware.js";
 import { INVENTORY_CSV, writeFakeNvidiaSmi } from "./fake-nvidia.js";
 
@@ -100,6 +101,8 @@ describe("HardwareSampler", () => {
         pids: () => [child.pid],
         onSample: (s) => samples.push(s),
         clock,
+        // The daemon's monitor fires every 100 ms; this test's three samples take about as long.
+        loopDelay: new LoopDelayMonitor(10),
       }),
     );
     sampler.start();
