@@ -92,7 +92,8 @@ const INVALIDATING_TOPICS = [
   "runtime.reload.failed",
   "runtime.swap",
   "lease.*",
-  "matrix.changed",
+  // Not matrix.changed: following it would make the matrix compose every tick for nobody (compute on read);
+  // what changes a cell's eligibility arrives as the runtime events above, and the 2 s rebuild covers the rest.
   "models.changed",
   "hardware.inventory",
   "config.reloaded",

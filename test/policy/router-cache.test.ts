@@ -75,4 +75,12 @@ describe("Router candidate cache", () => {
     expect(r.leaseBook()).not.toBe(next);
     r.stop();
   });
+
+  it("follows neither runtime.health nor matrix.changed: with no other follower the matrix composes on read", () => {
+    const { r, bus } = router();
+    expect(bus.hasSubscribers("runtime.health")).toBe(false);
+    expect(bus.hasSubscribers("matrix.changed")).toBe(false);
+    expect(bus.hasSubscribers("runtime.state.changed")).toBe(true);
+    r.stop();
+  });
 });
