@@ -58,7 +58,14 @@ export interface RawAnswer {
 /** One raw request (for headers the OpenAI client never sends, like a foreign Host). */
 export function raw(
   listen: string,
-  opts: { method?: string; path: string; headers?: Record<string, string>; body?: string },
+  // `chunks` are written one by one (chunked transfer), so a body can end anywhere.
+  opts: {
+    method?: string;
+    path: string;
+    headers?: Record<string, string>;
+    body?: string | Buffer;
+    chunks?: Buffer[];
+  },
 ): Promise<RawAnswer> {
   const colon = listen.lastIndexOf(":");
   return new Promise((resolve, reject) => {
@@ -86,6 +93,7 @@ export function raw(
     req.on("error", (error) => {
       if (!answered) reject(error);
     });
+    for (const c of opts.chunks ?? []) req.write(c);
     req.end(opts.body);
   });
 }

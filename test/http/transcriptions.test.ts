@@ -17,7 +17,7 @@ import type { GatewaySeriesView } from "../../ipc/protocol/gateway.js";
 import { call } from "../policy-e2e/support.js";
 import { stopAll, tempDir } from "../support/daemon-harness.js";
 import { WHISPER_STUB } from "../whisper/whisper-server-harness.js";
-import { type Gateway, startGateway } from "./support.js";
+import { type Gateway, type RawAnswer, raw, startGateway } from "./support.js";
 
 /** http.max_upload here: a 1 s tone (32 KB) fits, a 5 s one (160 KB) does not. */
 const MAX_UPLOAD = 128 * 1024;
@@ -52,42 +52,18 @@ afterAll(async () => {
   await fs.rm(dir, { recursive: true, force: true });
 });
 
-interface Answer {
-  status: number;
-  headers: http.IncomingHttpHeaders;
-  body: string;
-}
-
-/** One raw POST; `chunks` are written one by one (chunked), so a body can end anywhere. */
-function post(opts: { headers?: Record<string, string>; body?: Buffer; chunks?: Buffer[] }): Promise<Answer> {
-  const colon = g.listen.lastIndexOf(":");
-  return new Promise((resolve, reject) => {
-    let answered = false;
-    const req = http.request(
-      {
-        host: g.listen.slice(0, colon),
-        port: Number(g.listen.slice(colon + 1)),
-        method: "POST",
-        path: ROUTE,
-        headers: { authorization: `Bearer ${g.token}`, ...opts.headers },
-        agent: false,
-      },
-      (res) => {
-        answered = true;
-        let body = "";
-        res.setEncoding("utf8");
-        res.on("data", (c: string) => {
-          body += c;
-        });
-        res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
-      },
-    );
-    // A refusal may come before the whole body is sent: the rest then fails with EPIPE or a reset.
-    req.on("error", (error) => {
-      if (!answered) reject(error);
-    });
-    for (const c of opts.chunks ?? []) req.write(c);
-    req.end(opts.body);
+/** One raw POST to the route with the token. */
+function post(opts: {
+  headers?: Record<string, string>;
+  body?: Buffer;
+  chunks?: Buffer[];
+}): Promise<RawAnswer> {
+  return raw(g.listen, {
+    method: "POST",
+    path: ROUTE,
+    headers: { authorization: `Bearer ${g.token}`, ...opts.headers },
+    ...(opts.body !== undefined ? { body: opts.body } : {}),
+    ...(opts.chunks !== undefined ? { chunks: opts.chunks } : {}),
   });
 }
 
@@ -97,7 +73,7 @@ function form(fields: FormField[]) {
 }
 
 const wav = (seconds = 1): FormField => ({ name: "file", filename: "tone.wav", data: toneWav(seconds) });
-const errorOf = (a: Answer) =>
+const errorOf = (a: RawAnswer) =>
   (JSON.parse(a.body) as { error: { code: string; message: string; param: string | null } }).error;
 
 describe("transcriptions through the real openai client", () => {

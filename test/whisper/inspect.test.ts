@@ -3,25 +3,10 @@ import { mkdtemp, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { writeWhisperHeader } from "../../adapters/whisper-cpp/ggml.js";
+import { TINY_HEADER as TINY, writeWhisperHeader } from "../../adapters/whisper-cpp/ggml.js";
 import { startDaemon, stopAll } from "../support/daemon-harness.js";
 
 afterAll(stopAll);
-
-/** whisper.cpp's own tiny test model's header (models/for-tests-ggml-tiny.bin). */
-const TINY = {
-  n_vocab: 51865,
-  n_audio_ctx: 1500,
-  n_audio_state: 384,
-  n_audio_head: 6,
-  n_audio_layer: 4,
-  n_text_ctx: 448,
-  n_text_state: 384,
-  n_text_head: 6,
-  n_text_layer: 4,
-  n_mels: 80,
-  ftype: 1,
-};
 
 describe("rmx models inspect, whisper GGML", () => {
   it("prints the size class, the encoder and decoder dims, the estimate and the fit; --json carries the facts", async () => {
