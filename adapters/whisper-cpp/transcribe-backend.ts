@@ -20,7 +20,9 @@ export interface TranscriptionInput {
   filename: string;
   response_format: ResponseFormat;
   language?: string;
+  /** Text that conditions the decoder (whisper-server's `prompt`). */
   prompt?: string;
+  /** Sampling temperature, 0 to 1 (whisper-server's `temperature`). */
   temperature?: number;
 }
 

@@ -218,14 +218,7 @@ function chooseTarget(
   const own = routing.candidates().filter((c) => c.cell.model === model);
   if (own.length > 0 && !own.some((c) => c.capabilities.includes("transcription"))) {
     const offers = [...new Set(own.flatMap((c) => c.capabilities))].sort().join(", ") || "nothing";
-    const able = [
-      ...new Set(
-        routing
-          .candidates()
-          .filter((c) => c.capabilities.includes("transcription"))
-          .map((c) => c.cell.model),
-      ),
-    ].sort();
+    const able = modelsThatTranscribe(routing);
     return badRequest(
       `the model '${model}' cannot transcribe (its cells offer ${offers}); models that transcribe: ${able.join(", ") || "(none)"}`,
       "model_cannot_transcribe",
@@ -254,6 +247,12 @@ function chooseTarget(
     "no_healthy_cell",
     RETRY_AFTER_S,
   );
+}
+
+/** The models some cell can transcribe with, for the refusals' hints. */
+function modelsThatTranscribe(routing: InferenceContext["host"]["routing"]): string[] {
+  const able = routing.candidates().filter((c) => c.capabilities.includes("transcription"));
+  return [...new Set(able.map((c) => c.cell.model))].sort();
 }
 
 /** `wake`, its refusals thrown (transcribeOn's wake resolves or throws). */
@@ -313,14 +312,7 @@ export async function serveTranscriptions(
     const resolved = resolveModelName(form.model, routing, ctx.host.lookupModel);
     if (resolved === undefined) {
       model = form.model;
-      const able = [
-        ...new Set(
-          routing
-            .candidates()
-            .filter((c) => c.capabilities.includes("transcription"))
-            .map((c) => c.cell.model),
-        ),
-      ].sort();
+      const able = modelsThatTranscribe(routing);
       return fail(
         notFound(
           `The model '${form.model.slice(0, 200)}' does not exist here; models that transcribe: ${able.join(", ") || "(none)"}`,

@@ -3,7 +3,7 @@
  * if it sleeps, post the audio, count the request. The socket's `transcribe.respond` calls it; so can the HTTP
  * gateway, with the same host (`Policy.serving()`), so pins, leases, on-demand start and idle_ttl agree.
  */
-import { postTranscription, type ResponseFormat } from "../../adapters/whisper-cpp/transcribe-backend.js";
+import { postTranscription, type TranscriptionInput } from "../../adapters/whisper-cpp/transcribe-backend.js";
 import { RmxError } from "../../base/errors.js";
 import { MAX_AUDIO_BYTES, type TranscribeResult } from "../../ipc/protocol/transcribe.js";
 import type { RuntimeSupervisor } from "../supervise/runtime.js";
@@ -19,15 +19,7 @@ export type TranscribeHost = Pick<
   "route" | "runtime" | "placeOf" | "ensureReady" | "begin" | "record" | "now"
 >;
 
-export interface TranscribeInput {
-  audio: Buffer;
-  filename: string;
-  response_format: ResponseFormat;
-  language?: string;
-  /** Text that conditions the decoder (whisper-server's `prompt`). */
-  prompt?: string;
-  /** Sampling temperature, 0 to 1 (whisper-server's `temperature`). */
-  temperature?: number;
+export interface TranscribeInput extends TranscriptionInput {
   model?: string;
   agent?: string;
   project?: string;
@@ -73,7 +65,7 @@ export async function transcribeOn(
   // Without `record` the caller counts the request itself (the gateway records it once, with its HTTP code).
   host: Pick<TranscribeHost, "placeOf" | "begin" | "now"> & Partial<Pick<TranscribeHost, "record">>,
   target: { cell: string; rt: RuntimeSupervisor },
-  input: Omit<TranscribeInput, "model" | "agent" | "project" | "timeout_ms">,
+  input: TranscriptionInput,
   deadline: number,
   wake: (rt: RuntimeSupervisor) => Promise<void>,
 ): Promise<TranscribeResult> {
