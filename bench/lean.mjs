@@ -181,8 +181,11 @@ async function one() {
     out.cpu = { rmxd: q.cpu, pm2: pm2Quiet.cpu };
     await stopIdle();
     if (QUIET_ONLY) {
-      log(`quiet period only: rmxd CPU ${q.cpu.toFixed(2)} % of a core`);
+      log(
+        `quiet period only: rmxd CPU ${q.cpu.toFixed(2)} % of a core, RSS ${q.rss[0].toFixed(1)} MiB (idle node ${q.rss[1].toFixed(1)})`,
+      );
       await d.teardown();
+      process.stdout.write(`${JSON.stringify(out)}\n`);
       return 0;
     }
     log("cold status, with and without NODE_EXTRA_CA_CERTS");
@@ -297,6 +300,7 @@ async function main() {
     : [process.execPath, node24()].filter(Boolean);
   const results = [];
   for (const node of nodes) results.push(await runOn(node));
+  if (QUIET_ONLY) return 0; // each run logged its figures; no table from a quiet period alone
   const md = render(results, { date: new Date().toISOString(), loadStart });
   fs.writeFileSync(process.env.BENCH_LEAN_OUT ?? path.join(BENCH_DIR, "lean-results.md"), md);
   process.stdout.write(md);
