@@ -5,6 +5,7 @@
 import type http from "node:http";
 import { performance } from "node:perf_hooks";
 import type { GatewayError } from "./answer.js";
+import { idleWatch, type Watched } from "./idle-watch.js";
 
 export type BodyResult = { ok: true; body: Buffer } | { ok: false; error: GatewayError };
 
@@ -15,37 +16,30 @@ export function readBody(req: http.IncomingMessage, maxBytes: number, idleMs: nu
     const chunks: Buffer[] = [];
     let size = 0;
     let done = false;
-    let timer: NodeJS.Timeout | undefined;
-    let lastData = performance.now();
+    // The idle time is watched on one timer shared by every body (idle-watch.ts), not on a timer per
+    // body: the body is parsed after the request is handed over, so nearly every request armed one.
+    const watch = idleWatch(idleMs);
+    const watched: Watched = {
+      lastData: performance.now(),
+      stalled: () =>
+        finish({
+          ok: false,
+          error: {
+            status: 408,
+            type: "invalid_request_error",
+            code: "body_timeout",
+            message: `request body stalled: no data for ${idleMs} ms (http.body_timeout)`,
+            klass: "client",
+          },
+        }),
+    };
     const finish = (result: BodyResult) => {
       if (done) return;
       done = true;
-      if (timer !== undefined) clearTimeout(timer);
+      watch.delete(watched);
       // The listeners stay: they do nothing once done (removing four per request cost more than they
       // do), and a `data` listener left on a refused body lets it drain instead of stalling the socket.
       resolve(result);
-    };
-    // One timer per body, not one per chunk: a chunk only notes the time, and the timer, when it fires,
-    // sleeps again for what is left of the idle time since the last chunk. A body that is already whole
-    // (the usual small request, parsed with its headers) needs no timer at all.
-    const check = () => {
-      timer = undefined;
-      if (done || req.complete) return;
-      const idle = performance.now() - lastData;
-      if (idle < idleMs) {
-        timer = setTimeout(check, idleMs - idle);
-        return;
-      }
-      finish({
-        ok: false,
-        error: {
-          status: 408,
-          type: "invalid_request_error",
-          code: "body_timeout",
-          message: `request body stalled: no data for ${idleMs} ms (http.body_timeout)`,
-          klass: "client",
-        },
-      });
     };
     const onData = (chunk: Buffer) => {
       if (done) return;
@@ -55,7 +49,7 @@ export function readBody(req: http.IncomingMessage, maxBytes: number, idleMs: nu
         return;
       }
       chunks.push(chunk);
-      if (timer !== undefined) lastData = performance.now();
+      watched.lastData = performance.now();
     };
     const onEnd = () =>
       finish({ ok: true, body: chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks) });
@@ -74,7 +68,7 @@ export function readBody(req: http.IncomingMessage, maxBytes: number, idleMs: nu
     req.on("end", onEnd);
     req.on("error", onError);
     req.on("aborted", onError);
-    if (!req.complete) timer = setTimeout(check, idleMs);
+    if (!req.complete) watch.add(watched);
   });
 }
 

@@ -20,14 +20,11 @@ import { INFER_PATH } from "./infer-route.js";
 import { INFERENCE_ROUTES, type InferenceContext, type InferenceRoute, serveInference } from "./inference.js";
 import { listModels } from "./models.js";
 import type { Route } from "./observability-host.js";
+import { RouteTable } from "./route-table.js";
 import { serveTranscriptions, TRANSCRIPTIONS_ROUTE } from "./transcriptions.js";
 import { UpstreamTargets } from "./upstream.js";
 
 export type { GatewayView };
-
-function routeMatches(route: Route, path: string): boolean {
-  return typeof route.path === "string" ? route.path === path : route.path.test(path);
-}
 
 /** Whether a mounted route needs the bearer token (session routes check their own cookie). */
 function needsBearer(route: Route, metricsAuth: HttpSpec["metrics_auth"]): boolean {
@@ -69,6 +66,7 @@ export class Gateway {
   private readonly waiting = new Map<string, number>();
   private readonly ctx: InferenceContext;
   private readonly createdSeconds = Math.floor(Date.now() / 1000);
+  private readonly mounted: RouteTable;
 
   constructor(
     private readonly spec: HttpSpec,
@@ -76,6 +74,7 @@ export class Gateway {
     private readonly host: GatewayHost,
   ) {
     this.ctx = { host, spec, waiting: this.waiting, upstreams: new UpstreamTargets() };
+    this.mounted = new RouteTable(host.routes ?? []);
   }
 
   /** Listens; resolves with the address, or undefined (logged) when the port is taken. Throws on a config error. */
@@ -165,7 +164,7 @@ export class Gateway {
     const url = req.url ?? "/";
     const q = url.indexOf("?");
     const path = q < 0 ? url : url.slice(0, q);
-    const mounted = this.host.routes?.find((r) => r.method === req.method && routeMatches(r, path));
+    const mounted = this.mounted.find(req.method, path);
     const open =
       (req.method === "GET" && path === "/health") ||
       (mounted !== undefined && !needsBearer(mounted, this.spec.metrics_auth));
@@ -258,7 +257,7 @@ export class Gateway {
     route: InferenceRoute,
     req: http.IncomingMessage,
     res: http.ServerResponse,
-    cors: Record<string, string>,
+    cors: Readonly<Record<string, string>>,
   ): Promise<void> {
     this.inFlight++;
     const started = performance.now();

@@ -11,7 +11,7 @@ import { bearerMatches } from "./token.js";
 export interface GuardVerdict {
   error?: GatewayError;
   /** CORS headers for an allowed cross-origin request. */
-  cors: Record<string, string>;
+  cors: Readonly<Record<string, string>>;
   /** An allowed preflight: answer 204 with `cors`. */
   preflight: boolean;
 }
@@ -26,18 +26,22 @@ function sameOrigin(origin: string, host: string): boolean {
   }
 }
 
+/** No CORS headers: shared by every same-origin request (frozen: an answer adds its own headers on a copy). */
+const NO_CORS: Readonly<Record<string, string>> = Object.freeze({});
+/** The verdict of nearly every request (same origin or none, allowed): one object, not two per request. */
+const PASS: GuardVerdict = Object.freeze({ cors: NO_CORS, preflight: false }) as GuardVerdict;
+
 export function guard(
   req: http.IncomingMessage,
   spec: Pick<HttpSpec, "allowed_hosts" | "cors_origins" | "auth">,
   token: string | undefined,
   open: boolean,
 ): GuardVerdict {
-  const cors: Record<string, string> = {};
   const host = req.headers.host;
   if (!hostAllowed(host, spec.allowed_hosts)) {
     const name = host === undefined ? "(none)" : hostName(host).slice(0, 100);
     return {
-      cors,
+      cors: NO_CORS,
       preflight: false,
       error: forbidden(
         `Host ${name} is not served here: only loopback names and http.allowed_hosts are (DNS-rebinding guard)`,
@@ -45,6 +49,7 @@ export function guard(
       ),
     };
   }
+  let cors = NO_CORS;
   const origin = req.headers.origin;
   if (origin !== undefined && origin !== "" && !sameOrigin(origin, host as string)) {
     if (!spec.cors_origins.includes(origin))
@@ -56,17 +61,21 @@ export function guard(
           "origin_not_allowed",
         ),
       };
-    cors["access-control-allow-origin"] = origin;
-    cors.vary = "Origin";
-    cors["access-control-expose-headers"] = "x-rmx-cell";
+    const allowed: Record<string, string> = {
+      "access-control-allow-origin": origin,
+      vary: "Origin",
+      "access-control-expose-headers": "x-rmx-cell",
+    };
     if (req.method === "OPTIONS") {
-      cors["access-control-allow-methods"] = "GET, POST, OPTIONS";
-      cors["access-control-allow-headers"] = ALLOW_HEADERS;
-      cors["access-control-max-age"] = "600";
-      return { cors, preflight: true };
+      allowed["access-control-allow-methods"] = "GET, POST, OPTIONS";
+      allowed["access-control-allow-headers"] = ALLOW_HEADERS;
+      allowed["access-control-max-age"] = "600";
+      return { cors: allowed, preflight: true };
     }
+    cors = allowed;
   }
-  if (open || spec.auth === "none" || token === undefined) return { cors, preflight: false };
+  const pass = cors === NO_CORS ? PASS : { cors, preflight: false };
+  if (open || spec.auth === "none" || token === undefined) return pass;
   if (!bearerMatches(req.headers.authorization, token)) {
     const why =
       req.headers.authorization === undefined ? "no Authorization header" : "the bearer token does not match";
@@ -76,5 +85,5 @@ export function guard(
       error: unauthorized(`${why}: send Authorization: Bearer <token>; \`rmx http token\` prints it`),
     };
   }
-  return { cors, preflight: false };
+  return pass;
 }

@@ -10,7 +10,7 @@ import { getAdapter } from "../../adapters/registry.js";
 import { RmxError } from "../../base/errors.js";
 import type { HttpSpec } from "../../base/spec.js";
 import type { CellRef, ResolveMode } from "../../ipc/protocol/policy.js";
-import type { ResolveRequest } from "../policy/resolve.js";
+import type { Candidate, ResolveRequest } from "../policy/resolve.js";
 import type { RuntimeSupervisor } from "../supervise/runtime.js";
 import {
   badRequest,
@@ -198,13 +198,37 @@ function codeOf(outcome: ForwardOutcome): number {
   }
 }
 
+/**
+ * The refusal of a model that cannot serve the route, per build of the candidates (routing keeps the array
+ * until something changes them): pure over the candidates, so it is worked out once per model and route.
+ */
+const refusals = new WeakMap<readonly Candidate[], Map<string, GatewayError | undefined>>();
+
+function capabilityRefusal(
+  candidates: readonly Candidate[],
+  model: string,
+  route: InferenceRoute,
+): GatewayError | undefined {
+  let byModel = refusals.get(candidates);
+  if (byModel === undefined) {
+    byModel = new Map();
+    refusals.set(candidates, byModel);
+  }
+  const key = `${route} ${model}`;
+  if (byModel.has(key)) return byModel.get(key);
+  const lacks = lacksCapability(candidates, model, ROUTE_CAPABILITY[route]);
+  // Bounded: `model` is one the candidates serve (resolveModelName), the routes are three.
+  byModel.set(key, lacks);
+  return lacks;
+}
+
 export async function serveInference(
   ctx: InferenceContext,
   route: InferenceRoute,
   req: http.IncomingMessage,
   res: http.ServerResponse,
   raw: Buffer,
-  answerHeaders: Record<string, string>,
+  answerHeaders: Readonly<Record<string, string>>,
   started: number,
 ): Promise<void> {
   const routing = ctx.host.routing;
@@ -231,8 +255,7 @@ export async function serveInference(
       ),
     );
   }
-  const lacks =
-    model === undefined ? undefined : lacksCapability(routing.candidates(), model, ROUTE_CAPABILITY[route]);
+  const lacks = model === undefined ? undefined : capabilityRefusal(routing.candidates(), model, route);
   if (lacks !== undefined) return fail(lacks, model);
   const rr = resolveRequest(req, model, route);
   if ("status" in rr) return fail(rr, model);
@@ -256,7 +279,8 @@ export async function serveInference(
     const end = routing.begin(rt.id);
     let outcome: ForwardOutcome;
     try {
-      const woke = await wake(ctx, rt, place.model);
+      // A ready runtime (nearly every request) needs no wake: no async call, no promise to wait on.
+      const woke = rt.state === "ready" ? undefined : await wake(ctx, rt, place.model);
       if (woke !== undefined && "failed" in woke) {
         failures.push(`${ref.cell}: runtime ${rt.id} did not start (state ${rt.state})`);
         continue;

@@ -51,12 +51,22 @@ abstract class Family<S extends { text: string | undefined }> {
     this.header = `# HELP ${name} ${help}\n# TYPE ${name} ${type}\n`;
   }
 
+  /** The last labels object seen and its series: recording code passes one object per series, kept. */
+  private lastLabels: Labels | undefined;
+  private lastSeries: S | undefined;
+
   protected seriesFor(labels: Labels): S {
+    if (labels === this.lastLabels) return this.lastSeries as S;
     const key = seriesKey(this.labelNames, labels);
     let s = this.series.get(key);
     if (s === undefined) {
       s = this.create(labelText(this.labelNames, labels));
       this.series.set(key, s);
+    }
+    // Only a frozen object can be trusted to name the same series next time.
+    if (Object.isFrozen(labels)) {
+      this.lastLabels = labels;
+      this.lastSeries = s;
     }
     return s;
   }

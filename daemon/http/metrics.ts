@@ -88,6 +88,11 @@ interface RuntimeLines {
 type BackendLines = ReadonlyMap<string, string>;
 
 /** The daemon's metrics; `render` takes the snapshot at scrape time. */
+interface RequestSeries {
+  labels: Readonly<Record<string, string>>;
+  byCode: Map<string, Readonly<Record<string, string>>>;
+}
+
 export class DaemonMetrics implements RequestRecorder {
   private readonly restarts: CounterText;
   private readonly probes: HistogramText;
@@ -96,10 +101,9 @@ export class DaemonMetrics implements RequestRecorder {
   private readonly ttft: HistogramText;
   /** Labels of each runtime as last seen, so restarts and probes carry the same set as the gauges. */
   private readonly labelsOf = new Map<string, Record<string, string>>();
-  private readonly requestLabels = new Map<
-    string,
-    { labels: Record<string, string>; byCode: Map<string, Record<string, string>> }
-  >();
+  private readonly requestLabels = new Map<string, RequestSeries>();
+  /** The series recorded last: a request of the same one builds no key. */
+  private lastRequest: RequestSeries | undefined;
   private readonly placement: ((id: string) => Placement | undefined) | undefined;
   private readonly nodeLabel: string;
   private readonly processMetrics: boolean;
@@ -212,16 +216,24 @@ export class DaemonMetrics implements RequestRecorder {
   record(r: RequestObservation): void {
     // Label objects per series, made once: a request costs two map lookups, not three fresh objects.
     // Bounded: models and cells are configured ones (a made-up model name is counted under "").
-    const key = `${r.model}\u0000${r.cell}`;
-    let series = this.requestLabels.get(key);
-    if (series === undefined) {
-      series = { labels: { model: r.model, cell: r.cell, node: this.node }, byCode: new Map() };
-      this.requestLabels.set(key, series);
+    // Frozen, so the families know the object names the same series next time (metric-text.ts).
+    let series = this.lastRequest;
+    if (series === undefined || series.labels.model !== r.model || series.labels.cell !== r.cell) {
+      const key = `${r.model}\u0000${r.cell}`;
+      series = this.requestLabels.get(key);
+      if (series === undefined) {
+        series = {
+          labels: Object.freeze({ model: r.model, cell: r.cell, node: this.node }),
+          byCode: new Map(),
+        };
+        this.requestLabels.set(key, series);
+      }
+      this.lastRequest = series;
     }
     const { labels } = series;
     let coded = series.byCode.get(r.code);
     if (coded === undefined) {
-      coded = { ...labels, code: r.code };
+      coded = Object.freeze({ ...labels, code: r.code });
       series.byCode.set(r.code, coded);
     }
     this.requests.inc(coded);

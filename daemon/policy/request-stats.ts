@@ -82,6 +82,8 @@ export class RequestStats {
   /** Requests recorded so far: a memo taken at the same count is exact. */
   private records = 0;
   private readonly cellMemo = new Map<string, { at: number; records: number; percentiles: Percentiles }>();
+  /** The series recorded last, while the map holds it. */
+  private last: Series | undefined;
 
   constructor(
     private readonly clock: Clock,
@@ -105,22 +107,18 @@ export class RequestStats {
 
   observe(r: RequestRecord): void {
     const now = this.clock.now();
-    const key = `${r.model}\u0000${r.cell}\u0000${r.route}`;
-    let s = this.series.get(key);
+    // The series of the request before, when this one is of it too (the usual case under load): no key
+    // string is built and hashed. It is dropped with the map's entry (prune, evict), never used stale.
+    const last = this.last;
+    let s =
+      last !== undefined && last.model === r.model && last.cell === r.cell && last.route === r.route
+        ? last
+        : undefined;
     if (s === undefined) {
-      if (this.series.size >= this.limits.maxSeries) this.evictOldest();
-      s = {
-        model: r.model,
-        cell: r.cell,
-        route: r.route,
-        routeKey: `${r.route} on ${r.cell}`,
-        total: 0,
-        errors: 0,
-        byClass: {},
-        ring: new SampleRing(this.limits.maxSamples),
-        lastAt: now,
-      };
-      this.series.set(key, s);
+      const key = `${r.model}\u0000${r.cell}\u0000${r.route}`;
+      s = this.series.get(key);
+      if (s === undefined) s = this.addSeries(key, r, now);
+      this.last = s;
     }
     this.records++;
     s.lastAt = now;
@@ -133,6 +131,23 @@ export class RequestStats {
     }
     s.ring.push(now, r.ms, ok, ok ? r.ttftMs : undefined);
     if (r.cell !== "") this.routes.record(s.routeKey, r.ms, ok);
+  }
+
+  private addSeries(key: string, r: RequestRecord, now: number): Series {
+    if (this.series.size >= this.limits.maxSeries) this.evictOldest();
+    const s: Series = {
+      model: r.model,
+      cell: r.cell,
+      route: r.route,
+      routeKey: `${r.route} on ${r.cell}`,
+      total: 0,
+      errors: 0,
+      byClass: {},
+      ring: new SampleRing(this.limits.maxSamples),
+      lastAt: now,
+    };
+    this.series.set(key, s);
+    return s;
   }
 
   /** A cell over its routes in the window: every request's latency (failed ones too, as routing sees them). */
@@ -275,7 +290,11 @@ export class RequestStats {
   /** Drops series with no request in the window; returns the window's start. */
   private prune(): number {
     const cutoff = this.clock.now() - this.windowMs;
-    for (const [key, s] of this.series) if (s.ring.newestAt <= cutoff) this.series.delete(key);
+    for (const [key, s] of this.series)
+      if (s.ring.newestAt <= cutoff) {
+        this.series.delete(key);
+        if (s === this.last) this.last = undefined;
+      }
     return cutoff;
   }
 
@@ -288,6 +307,8 @@ export class RequestStats {
         oldestKey = key;
       }
     }
-    if (oldestKey !== undefined) this.series.delete(oldestKey);
+    if (oldestKey === undefined) return;
+    if (this.series.get(oldestKey) === this.last) this.last = undefined;
+    this.series.delete(oldestKey);
   }
 }

@@ -12,7 +12,7 @@ import { RmxError } from "../../base/errors.js";
 import type { PolicySpec, RuntimeSpec } from "../../base/spec.js";
 import type { MatrixCell } from "../../ipc/protocol/matrix.js";
 import type { ModelEntry } from "../../ipc/protocol/models.js";
-import type { CellRef, ResolveResult } from "../../ipc/protocol/policy.js";
+import type { CellRef, PinRecord, ResolveResult } from "../../ipc/protocol/policy.js";
 import type { RuntimeView } from "../../ipc/protocol/runtime.js";
 import type { EventBus } from "../events.js";
 import type { SandboxDetection } from "../sandbox/detect.js";
@@ -64,6 +64,14 @@ function isDefaultRouting(req: ResolveRequest): boolean {
 }
 
 const MAX_LISTED = 6;
+/** Routing decisions kept per build of the candidates; more distinct requests than this start over. */
+const MAX_MEMO = 64;
+
+/** A decision of a request the fallback tracker does not follow, and the inputs it was made on. */
+interface Memo {
+  pin: PinRecord | undefined;
+  routed: Routed;
+}
 
 /**
  * How long one build of the candidates serves requests: building them (every runtime's view, the matrix
@@ -99,6 +107,11 @@ const INVALIDATING_TOPICS = [
   "config.reloaded",
 ];
 
+/** What resolveCell reads of a request besides its pin (agent and project only select the pin). */
+function memoKey(req: ResolveRequest): string {
+  return JSON.stringify([req.model, req.mode, req.slo_ms, req.needs]);
+}
+
 export function noEligibleCell(req: ResolveRequest, routed: Routed): RmxError {
   const asked = [
     req.agent !== undefined ? `agent ${req.agent}` : undefined,
@@ -129,6 +142,11 @@ export class Router {
   /** The lease book's places change with the runtimes' specs: on the same events as the candidates. */
   private book: { at: number; book: LeaseBook } | undefined;
   private readonly offBus: () => void;
+  /**
+   * resolveCell is pure over the request, the candidates, the pin and the switches: a request routed again
+   * against the same (identical) inputs gets the same decision, shared (callers only read it).
+   */
+  private memo: { candidates: Candidate[]; policy: PolicySpec; byRequest: Map<string, Memo> } | undefined;
 
   constructor(private readonly host: RoutingHost) {
     this.offBus = host.bus.subscribe(INVALIDATING_TOPICS, () => this.invalidate());
@@ -189,6 +207,7 @@ export class Router {
   invalidate(): void {
     this.cached = undefined;
     this.book = undefined;
+    this.memo = undefined;
   }
 
   private buildCandidates(): Candidate[] {
@@ -209,16 +228,33 @@ export class Router {
 
   route(req: ResolveRequest): Routed {
     const candidates = this.candidates();
-    const pin = this.host.pins.lookup({
-      ...(req.agent !== undefined ? { agent: req.agent } : {}),
-      ...(req.project !== undefined ? { project: req.project } : {}),
-    });
-    const resolution = resolveCell(req, candidates, pin, this.host.policy());
+    const pin = this.host.pins.lookup(
+      req.agent === undefined && req.project === undefined
+        ? {}
+        : {
+            ...(req.agent !== undefined ? { agent: req.agent } : {}),
+            ...(req.project !== undefined ? { project: req.project } : {}),
+          },
+    );
+    const policy = this.host.policy();
+    // Only the tracker's requests have side effects (and a decision that changes with time): never memoised.
+    const key = isDefaultRouting(req) ? undefined : memoKey(req);
+    if (key !== undefined) {
+      const hit = this.memoFor(candidates, policy).get(key);
+      if (hit !== undefined && hit.pin === pin) return hit.routed;
+    }
+    const resolution = resolveCell(req, candidates, pin, policy);
     const routed: Routed = { resolution, candidates };
     if (pin !== undefined) routed.scope = pin.scope;
     if (resolution.chosen !== undefined) routed.serve = resolution.chosen;
+    if (key !== undefined) {
+      const byRequest = this.memoFor(candidates, policy);
+      if (byRequest.size >= MAX_MEMO) byRequest.clear();
+      byRequest.set(key, { pin, routed });
+      return routed;
+    }
     const preferred = resolution.preferred;
-    if (pin === undefined || preferred === undefined || !isDefaultRouting(req)) return routed;
+    if (pin === undefined || preferred === undefined) return routed;
 
     const prefCandidate = candidates.find(
       (c) => c.cell.key === preferred.cell && c.runtimeId === preferred.runtime,
@@ -241,6 +277,15 @@ export class Router {
       resolution.chosen?.cell === cell ? resolution.chosen : resolution.ranked.find((r) => r.cell === cell);
     if (ref !== undefined) routed.serve = ref;
     return routed;
+  }
+
+  /** The memo of the current candidates and switches (a new one when either changed). */
+  private memoFor(candidates: Candidate[], policy: PolicySpec): Map<string, Memo> {
+    const m = this.memo;
+    if (m !== undefined && m.candidates === candidates && m.policy === policy) return m.byRequest;
+    const byRequest = new Map<string, Memo>();
+    this.memo = { candidates, policy, byRequest };
+    return byRequest;
   }
 
   /** The answer of `runtime.resolve`. Throws NO_ELIGIBLE_CELL with every passed-over cell in `data`. */
