@@ -3,22 +3,34 @@
  * insertion and deletion, not a timer of its own (arming a Node timer asks libuv for the time, and every
  * request with a body armed one, since the body is parsed only after the request is handed over).
  * The timer sleeps until the earliest deadline of the bodies watched; when it fires, the stalled ones are
- * told and it sleeps again for the next one. A deadline fires no earlier than a per-body timer would.
+ * told and it sleeps again for the next one. A body is told no earlier than a timer of its own would.
  */
 import { performance } from "node:perf_hooks";
+import { realTimers, type Timers } from "../policy/timers.js";
 
 export interface Watched {
-  /** When the body last moved (performance.now()). */
+  /** When the body last moved, on the watch's clock (performance.now() for the real one); now when added. */
   lastData: number;
   /** Called once, when it did not move for the idle time; the watch is dropped first. */
   stalled(): void;
 }
 
+export interface WatchClock {
+  now(): number;
+  /** Unref'd: a watched body's socket keeps the process up, the timer alone must not. */
+  timers: Timers;
+}
+
+const REAL: WatchClock = { now: () => performance.now(), timers: realTimers };
+
 export class IdleWatch {
   private readonly watched = new Set<Watched>();
-  private timer: NodeJS.Timeout | undefined;
+  private armed = false;
 
-  constructor(private readonly idleMs: number) {}
+  constructor(
+    private readonly idleMs: number,
+    private readonly clock: WatchClock = REAL,
+  ) {}
 
   get size(): number {
     return this.watched.size;
@@ -26,18 +38,23 @@ export class IdleWatch {
 
   add(w: Watched): void {
     this.watched.add(w);
-    // A body added later has a later deadline than any watched one: the timer armed already comes first.
-    if (this.timer === undefined) this.arm(this.idleMs);
+    // A body added now has a later deadline than every watched one: a timer armed already comes first.
+    if (!this.armed) this.arm(this.idleMs);
   }
 
+  /** The body is done. The timer is left to fire (and find nothing): clearing it per body costs what the Set saves. */
   delete(w: Watched): void {
     this.watched.delete(w);
-    // The timer is left to fire and find nothing: clearing it per body would cost what the Set saves.
+  }
+
+  private arm(ms: number): void {
+    this.armed = true;
+    this.clock.timers.setTimeout(() => this.fire(), ms);
   }
 
   private fire(): void {
-    this.timer = undefined;
-    const now = performance.now();
+    this.armed = false;
+    const now = this.clock.now();
     let next = Number.POSITIVE_INFINITY;
     const stalled: Watched[] = [];
     for (const w of this.watched) {
@@ -45,17 +62,14 @@ export class IdleWatch {
       if (left <= 0) stalled.push(w);
       else if (left < next) next = left;
     }
+    // Armed while the stalled are told: a body one of them adds is covered by the timer armed below.
+    this.armed = true;
     for (const w of stalled) {
       this.watched.delete(w);
       w.stalled();
     }
-    if (this.watched.size > 0 && this.timer === undefined) this.arm(Math.max(1, Math.ceil(next)));
-  }
-
-  private arm(ms: number): void {
-    this.timer = setTimeout(() => this.fire(), ms);
-    // Unref'd: a watched body's socket keeps the process up; the timer alone must not keep it up.
-    this.timer.unref();
+    if (this.watched.size === 0) this.armed = false;
+    else this.arm(Math.max(1, Math.ceil(Math.min(next, this.idleMs))));
   }
 }
 
