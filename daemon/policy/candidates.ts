@@ -26,15 +26,26 @@ export interface RuntimePlace {
   slots: number;
 }
 
+/**
+ * Places by spec, with the catalog entry their model was looked up as: a spec is replaced, never changed,
+ * on a reload, so a place is worked out once per spec and catalog entry, not on every request that asks.
+ */
+const places = new WeakMap<RuntimeSpec, { entry: ModelEntry | undefined; place: Readonly<RuntimePlace> }>();
+
 export function placeOf(
   spec: RuntimeSpec,
   lookup: (idOrPath: string) => ModelEntry | undefined,
 ): RuntimePlace {
+  // The one lookup the place depends on (modelIdOf asks for the spec's model and nothing else).
+  const entry = spec.model === undefined ? undefined : lookup(spec.model);
+  const known = places.get(spec);
+  if (known !== undefined && known.entry === entry) return known.place;
   const remote = !getAdapter(spec.adapter).spawns;
-  const model = modelIdOf(spec, lookup);
+  const model = modelIdOf(spec, () => entry);
   const hardware = remote ? REMOTE_HARDWARE : spec.hardware;
   const sandbox: SandboxKind = remote ? "none" : spec.sandbox.kind;
-  return {
+  // Frozen: shared by every caller.
+  const place = Object.freeze({
     runtime: spec.id,
     key: cellKey(model, hardware, sandbox),
     model,
@@ -42,7 +53,9 @@ export function placeOf(
     sandbox,
     remote,
     slots: spec.slots ?? 1,
-  };
+  });
+  places.set(spec, { entry, place });
+  return place;
 }
 
 function sandboxWorks(kind: SandboxKind, sandboxes: readonly SandboxDetection[]): SandboxDetection {

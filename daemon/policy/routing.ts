@@ -69,6 +69,7 @@ const MAX_MEMO = 64;
 
 /** A decision of a request the fallback tracker does not follow, and the inputs it was made on. */
 interface Memo {
+  asked: ResolveRequest;
   pin: PinRecord | undefined;
   routed: Routed;
 }
@@ -107,9 +108,25 @@ const INVALIDATING_TOPICS = [
   "config.reloaded",
 ];
 
-/** What resolveCell reads of a request besides its pin (agent and project only select the pin). */
+/** Whether something made at `since` is under `ms` old at `now` (a clock set back makes it stale). */
+function fresh(now: number, since: number, ms: number): boolean {
+  return now - since >= 0 && now - since < ms;
+}
+
+/**
+ * What resolveCell reads of a request besides its pin (agent and project only select the pin). Two
+ * requests may share a key (a NUL in a name); `sameAsked` tells them apart, so a hit is always exact.
+ */
 function memoKey(req: ResolveRequest): string {
-  return JSON.stringify([req.model, req.mode, req.slo_ms, req.needs]);
+  return `${req.model ?? ""}\u0000${req.mode ?? ""}\u0000${req.slo_ms ?? ""}\u0000${req.needs?.join("\u0000") ?? ""}`;
+}
+
+function sameAsked(a: ResolveRequest, b: ResolveRequest): boolean {
+  if (a.model !== b.model || a.mode !== b.mode || a.slo_ms !== b.slo_ms) return false;
+  const x = a.needs;
+  const y = b.needs;
+  if (x === undefined || y === undefined) return x === y;
+  return x.length === y.length && x.every((n, i) => n === y[i]);
 }
 
 export function noEligibleCell(req: ResolveRequest, routed: Routed): RmxError {
@@ -189,9 +206,8 @@ export class Router {
   candidates(): Candidate[] {
     const now = this.host.clock.now();
     const hit = this.cached;
-    const fresh = (since: number, ms: number) => now - since >= 0 && now - since < ms;
-    if (hit !== undefined && fresh(hit.builtAt, CANDIDATES_REBUILD_MS)) {
-      if (fresh(hit.at, CANDIDATES_TTL_MS)) return hit.candidates;
+    if (hit !== undefined && fresh(now, hit.builtAt, CANDIDATES_REBUILD_MS)) {
+      if (fresh(now, hit.at, CANDIDATES_TTL_MS)) return hit.candidates;
       const views = new Map<string, RuntimeView>();
       for (const rt of this.host.runtimes()) views.set(rt.id, rt.view());
       hit.candidates = refreshLatencies(hit.candidates, views, this.host.routedP95, rfc3339(now));
@@ -241,7 +257,7 @@ export class Router {
     const key = isDefaultRouting(req) ? undefined : memoKey(req);
     if (key !== undefined) {
       const hit = this.memoFor(candidates, policy).get(key);
-      if (hit !== undefined && hit.pin === pin) return hit.routed;
+      if (hit !== undefined && hit.pin === pin && sameAsked(hit.asked, req)) return hit.routed;
     }
     const resolution = resolveCell(req, candidates, pin, policy);
     const routed: Routed = { resolution, candidates };
@@ -250,7 +266,13 @@ export class Router {
     if (key !== undefined) {
       const byRequest = this.memoFor(candidates, policy);
       if (byRequest.size >= MAX_MEMO) byRequest.clear();
-      byRequest.set(key, { pin, routed });
+      const asked: ResolveRequest = {};
+      if (req.model !== undefined) asked.model = req.model;
+      if (req.mode !== undefined) asked.mode = req.mode;
+      if (req.slo_ms !== undefined) asked.slo_ms = req.slo_ms;
+      // A copy: the caller's array may change after this.
+      if (req.needs !== undefined) asked.needs = [...req.needs];
+      byRequest.set(key, { asked, pin, routed });
       return routed;
     }
     const preferred = resolution.preferred;

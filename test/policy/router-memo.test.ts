@@ -73,7 +73,8 @@ type Step =
 
 const request: fc.Arbitrary<ResolveRequest> = fc.record(
   {
-    model: fc.constantFrom("m1", "m2", "m3"),
+    // "m1\u0000quick" without a mode has the key of "m1" in quick mode: told apart on a hit.
+    model: fc.constantFrom("m1", "m2", "m3", "m1\u0000quick"),
     mode: fc.constantFrom("balanced" as const, "quick" as const, "verified" as const),
     needs: fc.constantFrom(["chat"], ["embeddings"], ["slot"]),
     agent: fc.constantFrom("x", "y"),
