@@ -5,7 +5,7 @@
 import type http from "node:http";
 import { performance } from "node:perf_hooks";
 import type { GatewayError } from "./answer.js";
-import { idleWatch, type Watched } from "./idle-watch.js";
+import { idleWatch, Watched } from "./idle-watch.js";
 
 export type BodyResult = { ok: true; body: Buffer } | { ok: false; error: GatewayError };
 
@@ -19,20 +19,18 @@ export function readBody(req: http.IncomingMessage, maxBytes: number, idleMs: nu
     // The idle time is watched on one timer shared by every body (idle-watch.ts), not on a timer per
     // body: the body is parsed after the request is handed over, so nearly every request armed one.
     const watch = idleWatch(idleMs);
-    const watched: Watched = {
-      lastData: performance.now(),
-      stalled: () =>
-        finish({
-          ok: false,
-          error: {
-            status: 408,
-            type: "invalid_request_error",
-            code: "body_timeout",
-            message: `request body stalled: no data for ${idleMs} ms (http.body_timeout)`,
-            klass: "client",
-          },
-        }),
-    };
+    const watched = new Watched(performance.now(), () =>
+      finish({
+        ok: false,
+        error: {
+          status: 408,
+          type: "invalid_request_error",
+          code: "body_timeout",
+          message: `request body stalled: no data for ${idleMs} ms (http.body_timeout)`,
+          klass: "client",
+        },
+      }),
+    );
     const finish = (result: BodyResult) => {
       if (done) return;
       done = true;

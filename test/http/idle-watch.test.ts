@@ -6,7 +6,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { ManualClock } from "../../base/clock.js";
-import { IdleWatch, type Watched } from "../../daemon/http/idle-watch.js";
+import { IdleWatch, Watched } from "../../daemon/http/idle-watch.js";
 import { FakeTimers } from "../policy/fixtures.js";
 
 type Step =
@@ -36,13 +36,10 @@ describe("IdleWatch", () => {
             const b: (typeof bodies)[number] = {
               told: 0,
               done: false,
-              w: {
-                lastData: clock.now(),
-                stalled: () => {
-                  b.told++;
-                  b.toldAt = clock.now();
-                },
-              },
+              w: new Watched(clock.now(), () => {
+                b.told++;
+                b.toldAt = clock.now();
+              }),
             };
             bodies.push(b);
             watch.add(b.w);

@@ -67,7 +67,7 @@ function setup() {
 type Step =
   | { kind: "route"; req: ResolveRequest }
   | { kind: "policy"; allow_cpu: boolean }
-  | { kind: "pin"; patterns: string[] | undefined }
+  | { kind: "pin"; patterns: readonly string[] | undefined }
   | { kind: "event" }
   | { kind: "wait"; ms: number };
 
@@ -107,7 +107,7 @@ describe("Router decision memo", () => {
             t.setPin(
               s.patterns === undefined
                 ? undefined
-                : { scope: "agent:x", agent: "x", patterns: s.patterns, set_at: "2026-01-01T00:00:00Z" },
+                : { scope: "agent:x", agent: "x", patterns: [...s.patterns], set_at: "2026-01-01T00:00:00Z" },
             );
           else if (s.kind === "event") t.bus.publish("runtime.state.changed", { id: "a" } as never);
           else t.clock.advance(s.ms);
