@@ -1,7 +1,9 @@
 /**
  * Incremental parser of one HTTP/1.1 response to a GET: status line, headers, then a body framed by
  * Content-Length, chunked transfer coding (extensions and trailers skipped) or the connection's end.
- * Pure: bytes in, a state out; the socket, timers and retries are http-lite.ts's.
+ * Pure: bytes in, a state out; the socket, timers and retries are http-lite.ts's. With a `BodySink` (the
+ * gateway's upstream leg, daemon/http/upstream-exchange.ts) the head is reported as soon as it is parsed
+ * and the body is handed on piece by piece instead of kept.
  */
 
 /** llhttp's default limit (node's --max-http-header-size): a head larger than this is refused. */
@@ -18,6 +20,14 @@ export interface ParsedHead {
   status: number;
   /** Lower-cased names; repeated headers joined with ", " (node's rule for most). */
   headers: Map<string, string>;
+}
+
+/** Where a streaming parse reports to; see the module comment. */
+export interface BodySink {
+  /** The final (non-1xx) head, before any of its body. */
+  head(head: ParsedHead): void;
+  /** A piece of the body as it arrived, its chunked framing removed; never empty. */
+  body(piece: Buffer): void;
 }
 
 type Phase = "head" | "length" | "chunk_size" | "chunk_data" | "chunk_crlf" | "trailers" | "eof" | "done";
@@ -37,7 +47,10 @@ export class ResponseParser {
   /** Bytes of the response seen so far: a reused socket that closes before any is stale, not failed. */
   received = 0;
 
-  constructor(private readonly maxBodyBytes: number) {}
+  constructor(
+    private readonly maxBodyBytes: number,
+    private readonly sink?: BodySink,
+  ) {}
 
   bodyText(): string {
     return Buffer.concat(this.body, this.bodyBytes).toString("utf8");
@@ -129,7 +142,9 @@ export class ResponseParser {
   private take(bytes: Buffer): ParseEvent | undefined {
     this.bodyBytes += bytes.length;
     if (this.bodyBytes > this.maxBodyBytes) return { kind: "too_large" };
-    if (bytes.length > 0) this.body.push(bytes);
+    if (bytes.length === 0) return undefined;
+    if (this.sink === undefined) this.body.push(bytes);
+    else this.sink.body(bytes);
     return undefined;
   }
 
@@ -171,6 +186,7 @@ export class ResponseParser {
       this.phase = "eof";
       this.keepAlive = false;
     }
+    this.sink?.head(this.head);
     return used;
   }
 }
