@@ -4,7 +4,8 @@
 // node:http proxy to the same backend), all in one run. Writes a "Gateway" section into bench/results.md.
 //   npm run build && node bench/gateway.mjs     (BENCH_SCALE=0.1 for a quick look)
 // BENCH_BASELINE_DIST=DIR (a copy of an older build's dist/) adds a fourth subject in the same run: an
-// rmxd from that build with a stub of its own, so a change is measured before/after under the same load.
+// rmxd from that build with a stub of its own, so a change is measured before/after under the same load
+// (BENCH_BASELINE_NODE_ARGS: its node flags, e.g. the same --cpu-prof as BENCH_RMXD_NODE_ARGS).
 import { spawn } from "node:child_process";
 import fs from "node:fs";
 import http from "node:http";
@@ -17,7 +18,8 @@ import { summarize } from "./lib/stats.mjs";
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const SCALE = Number(process.env.BENCH_SCALE ?? 1);
 const N = Math.max(50, Math.round(3000 * SCALE));
-const ROUNDS = Math.max(2, Math.round(5 * SCALE));
+// Throughput rounds are short (well under a second each) and noisy on a shared machine: at least 6.
+const ROUNDS = Math.max(6, Math.round(10 * SCALE));
 const STREAMS = 64;
 const STREAM_TOKENS = 200;
 
@@ -98,7 +100,10 @@ async function startRmxd(dist, tag, nodeArgs) {
 const main = await startRmxd(path.join(REPO, "dist"), "main", rmxdNodeArgs);
 const rmxd = main.proc;
 const { endpoint, gw } = main;
-const base = baselineDist === undefined ? undefined : await startRmxd(path.resolve(baselineDist), "base", []);
+// BENCH_BASELINE_NODE_ARGS profiles the baseline daemon alike, so both profiles come from one run.
+const baseNodeArgs = (process.env.BENCH_BASELINE_NODE_ARGS ?? "").split(" ").filter((a) => a !== "");
+const base =
+  baselineDist === undefined ? undefined : await startRmxd(path.resolve(baselineDist), "base", baseNodeArgs);
 
 const floorNodeArgs = (process.env.BENCH_FLOOR_NODE_ARGS ?? "").split(" ").filter((a) => a !== "");
 const floor = spawn(

@@ -102,28 +102,29 @@ class Exchange implements ConnectionUser, BodySink {
   onData(chunk: Buffer): void {
     const event = this.parser.feed(chunk);
     if (this.settled || event.kind === "more") return;
-    if (event.kind === "done") return this.complete(event.keepAlive);
     // `too_large` cannot happen (no limit); an invalid answer is node's "Parse Error".
-    this.fail(`Parse Error: ${event.kind === "invalid" ? event.reason : "response too large"}`);
+    if (event.kind === "done") this.complete(event.keepAlive);
+    else
+      this.fail(`Parse Error: ${event.kind === "invalid" ? event.reason : "response too large"}`, "invalid");
   }
 
   onEnd(): void {
     if (this.settled) return;
     const event = this.parser.end();
-    if (event.kind === "done") return this.complete(false);
-    if (this.stale(undefined)) return this.resend();
-    this.fail("socket hang up");
+    if (event.kind === "done") this.complete(false);
+    else if (this.stale(undefined)) this.resend();
+    else this.fail("socket hang up", "closed");
   }
 
   onError(error: NodeJS.ErrnoException): void {
     if (this.settled) return;
-    if (this.stale(error.code)) return this.resend();
-    this.fail(error.message || (error.code ?? "socket error"));
+    if (this.stale(error.code)) this.resend();
+    else this.fail(error.message || (error.code ?? "socket error"), "closed");
   }
 
   onTimeout(): void {
     if (this.settled) return;
-    this.fail(`no data from the backend for ${this.req.idleTimeoutMs} ms`, true);
+    this.fail(`no data from the backend for ${this.req.idleTimeoutMs} ms`, "timeout");
   }
 
   // --- outcomes ---
@@ -152,7 +153,12 @@ class Exchange implements ConnectionUser, BodySink {
       const text = Buffer.concat(held.pieces, held.bytes).toString("utf8");
       const { status } = held;
       if (status >= 500)
-        this.settle({ kind: "retry", status, message: `HTTP ${status}: ${text.slice(0, 300)}`, timedOut: false });
+        this.settle({
+          kind: "retry",
+          status,
+          message: `HTTP ${status}: ${text.slice(0, 300)}`,
+          timedOut: false,
+        });
       else this.settle({ kind: "refused", status, body: text });
       return;
     }
@@ -164,19 +170,21 @@ class Exchange implements ConnectionUser, BodySink {
   }
 
   /** The connection failed: closed, and the outcome by how far the answer got. */
-  private fail(reason: string, timedOut = false): void {
+  private fail(reason: string, how: "closed" | "timeout" | "invalid"): void {
+    const timedOut = how === "timeout";
     this.wire.pool.release(this.conn, false);
     if (this.held !== undefined) {
       const { status } = this.held;
-      return this.settle({ kind: "retry", status, message: `HTTP ${status} (body cut)`, timedOut: false });
+      this.settle({ kind: "retry", status, message: `HTTP ${status} (body cut)`, timedOut: false });
+      return;
     }
-    if (!this.sent)
-      return this.settle({ kind: "retry", message: `${this.req.target.label}: ${reason}`, timedOut });
+    if (!this.sent) {
+      this.settle({ kind: "retry", message: `${this.req.target.label}: ${reason}`, timedOut });
+      return;
+    }
     this.client.destroy();
     const message =
-      this.parser.head !== undefined && !timedOut
-        ? "the backend closed the answer mid-stream"
-        : `${this.req.target.label}: ${reason}`;
+      how === "closed" ? "the backend closed the answer mid-stream" : `${this.req.target.label}: ${reason}`;
     this.settle({ kind: "broken", message, ...this.ttfb() });
   }
 
