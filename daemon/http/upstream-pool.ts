@@ -125,11 +125,14 @@ export class UpstreamPool {
 }
 
 const pools = new Map<string, UpstreamPool>();
+/** Endpoints come and go (a restarted runtime gets a new port): pools with nothing idle are dropped past this. */
+const MAX_POOLS = 256;
 
 export function poolFor(host: string, port: number): UpstreamPool {
   const key = `${host}:${port}`;
   let pool = pools.get(key);
   if (pool === undefined) {
+    if (pools.size >= MAX_POOLS) for (const [k, p] of pools) if (p.idleCount === 0) pools.delete(k);
     pool = new UpstreamPool(host, port);
     pools.set(key, pool);
   }

@@ -82,6 +82,15 @@ describe("keep-alive", () => {
     expect(backend.connections).toBe(5);
   });
 
+  it("reuses a socket no longer than the server's Keep-Alive timeout, less a second", async () => {
+    const short = await setup((socket) => socket.write(okAnswer("{}", "Keep-Alive: timeout=1\r\n")));
+    for (let i = 0; i < 3; i++) expect((await post(short.gateway.port)).status).toBe(200);
+    expect(short.backend.connections).toBe(3);
+    const long = await setup((socket) => socket.write(okAnswer("{}", "Keep-Alive: timeout=30\r\n")));
+    for (let i = 0; i < 3; i++) expect((await post(long.gateway.port)).status).toBe(200);
+    expect(long.backend.connections).toBe(1);
+  });
+
   it("a body larger than one packet leaves whole", async () => {
     const { backend, gateway } = await setup((socket) => socket.write(okAnswer()));
     const big = JSON.stringify({ model: "m", pad: "x".repeat(300_000) });
