@@ -13,8 +13,8 @@
 import type http from "node:http";
 import { performance } from "node:perf_hooks";
 import { type BodySink, type ParsedHead, ResponseParser } from "../../adapters/shared/http-lite-parse.js";
-import type { ForwardOutcome, ForwardRequest } from "./forward.js";
 import type { ConnectionUser, UpstreamConnection } from "./upstream-pool.js";
+import type { ForwardOutcome, ForwardRequest } from "./upstream-types.js";
 import { type UpstreamWire, writeRequest } from "./upstream-wire.js";
 
 const MAX_ERROR_BODY = 64 * 1024;

@@ -5,8 +5,8 @@
 import http from "node:http";
 import https from "node:https";
 import { performance } from "node:perf_hooks";
-import type { ForwardOutcome, ForwardRequest } from "./forward.js";
 import { PASSED_HEADERS } from "./upstream-exchange.js";
+import type { ForwardOutcome, ForwardRequest } from "./upstream-types.js";
 
 /**
  * Keep-alive pools: a fresh TCP connection per request would cost more than the whole gateway. LIFO

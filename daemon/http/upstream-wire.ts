@@ -3,8 +3,9 @@
  * endpoint and route): the same head node:http sends for forward.ts's request (the target's headers,
  * Host, Connection: keep-alive), with only Content-Length added per request.
  */
-import type { UpstreamTarget } from "./forward.js";
+
 import { poolFor, type UpstreamPool } from "./upstream-pool.js";
+import type { UpstreamTarget } from "./upstream-types.js";
 
 export interface UpstreamWire {
   pool: UpstreamPool;
