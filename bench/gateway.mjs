@@ -4,7 +4,8 @@
 // node:http proxy to the same backend), all in one run. Writes a "Gateway" section into bench/results.md.
 //   npm run build && node bench/gateway.mjs     (BENCH_SCALE=0.1 for a quick look)
 // BENCH_BASELINE_DIST=DIR (a copy of an older build's dist/) adds a fourth subject in the same run: an
-// rmxd from that build with a stub of its own, so a change is measured before/after under the same load.
+// rmxd from that build with a stub of its own, so a change is measured before/after under the same load
+// (BENCH_BASELINE_NODE_ARGS: its node flags, e.g. the same --cpu-prof as BENCH_RMXD_NODE_ARGS).
 import { spawn } from "node:child_process";
 import fs from "node:fs";
 import http from "node:http";
@@ -17,7 +18,8 @@ import { summarize } from "./lib/stats.mjs";
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const SCALE = Number(process.env.BENCH_SCALE ?? 1);
 const N = Math.max(50, Math.round(3000 * SCALE));
-const ROUNDS = Math.max(2, Math.round(5 * SCALE));
+// Throughput rounds are short (well under a second each) and noisy on a shared machine: at least 6.
+const ROUNDS = Math.max(6, Math.round(10 * SCALE));
 const STREAMS = 64;
 const STREAM_TOKENS = 200;
 
@@ -98,7 +100,10 @@ async function startRmxd(dist, tag, nodeArgs) {
 const main = await startRmxd(path.join(REPO, "dist"), "main", rmxdNodeArgs);
 const rmxd = main.proc;
 const { endpoint, gw } = main;
-const base = baselineDist === undefined ? undefined : await startRmxd(path.resolve(baselineDist), "base", []);
+// BENCH_BASELINE_NODE_ARGS profiles the baseline daemon alike, so both profiles come from one run.
+const baseNodeArgs = (process.env.BENCH_BASELINE_NODE_ARGS ?? "").split(" ").filter((a) => a !== "");
+const base =
+  baselineDist === undefined ? undefined : await startRmxd(path.resolve(baselineDist), "base", baseNodeArgs);
 
 const floorNodeArgs = (process.env.BENCH_FLOOR_NODE_ARGS ?? "").split(" ").filter((a) => a !== "");
 const floor = spawn(
@@ -141,8 +146,23 @@ if (base !== undefined)
   });
 const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
 
+/**
+ * Failed requests per subject, each sent again once. On a loaded machine a proxy's pooled socket can
+ * lose the race with the backend's idle close (node's agent does not resend; the floor then resets its
+ * client): counted and reported rather than ending the run.
+ */
+const failures = {};
+async function post(s, body) {
+  try {
+    return await postOnce(s, body);
+  } catch (error) {
+    failures[s.name] = [...(failures[s.name] ?? []), error.message];
+    return postOnce(s, body);
+  }
+}
+
 /** One POST; resolves with [total ms, ms to first body byte, bytes]. */
-function post(s, body) {
+function postOnce(s, body) {
   const payload = JSON.stringify(body);
   const t0 = performance.now();
   return new Promise((resolve, reject) => {
@@ -174,7 +194,8 @@ function post(s, body) {
         );
       },
     );
-    req.on("error", reject);
+    // Named, so a failure says which subject failed.
+    req.on("error", (error) => reject(new Error(`${s.name}: ${error.message}`, { cause: error })));
     req.end(payload);
   });
 }
@@ -280,6 +301,7 @@ const summary = {
   ttfb_added_ms: addedTtfb("rmxd"),
   floor_ttfb_added_ms: addedTtfb("floor"),
   cpu_ms_per_request: cpuPerRequest.rmxd,
+  failures: Object.fromEntries(Object.entries(failures).map(([name, errors]) => [name, errors.length])),
   floor_cpu_ms_per_request: cpuPerRequest.floor,
 };
 if (base !== undefined) {
@@ -307,7 +329,13 @@ ${rows.join("\n")}
 
 Added over the backend: rmxd p50 ${fmt(summary.p50_added_ms)}, p99 ${fmt(summary.p99_added_ms)}, time to first byte ${fmt(summary.ttfb_added_ms)};
 floor p50 ${fmt(summary.floor_p50_added_ms)}, p99 ${fmt(summary.floor_p99_added_ms)}, time to first byte ${fmt(summary.floor_ttfb_added_ms)}.
-${base === undefined ? "" : `Baseline build (\`BENCH_BASELINE_DIST\`, same run, over its own stub): p50 added ${fmt(summary.base_p50_added_ms)}, p99 ${fmt(summary.base_p99_added_ms)}, time to first byte ${fmt(summary.base_ttfb_added_ms)}, CPU per request ${summary.base_cpu_ms_per_request === undefined ? "n/a" : fmt(summary.base_cpu_ms_per_request)}, streaming ${Math.round(summary.base_stream_tok_s)} tok/s.\n`}CPU per request (non-stream and stream, interleaved phase): rmxd ${summary.cpu_ms_per_request === undefined ? "n/a" : fmt(summary.cpu_ms_per_request)}, floor ${summary.floor_cpu_ms_per_request === undefined ? "n/a" : fmt(summary.floor_cpu_ms_per_request)}.
+${base === undefined ? "" : `Baseline build (\`BENCH_BASELINE_DIST\`, same run, over its own stub): p50 added ${fmt(summary.base_p50_added_ms)}, p99 ${fmt(summary.base_p99_added_ms)}, time to first byte ${fmt(summary.base_ttfb_added_ms)}, CPU per request ${summary.base_cpu_ms_per_request === undefined ? "n/a" : fmt(summary.base_cpu_ms_per_request)}, streaming ${Math.round(summary.base_stream_tok_s)} tok/s.\n`}${
+  Object.keys(failures).length === 0
+    ? ""
+    : `Failed requests, sent again once: ${Object.entries(failures)
+        .map(([name, errors]) => `${name} ${errors.length} (${[...new Set(errors)].join(", ")})`)
+        .join("; ")}.\n`
+}CPU per request (non-stream and stream, interleaved phase): rmxd ${summary.cpu_ms_per_request === undefined ? "n/a" : fmt(summary.cpu_ms_per_request)}, floor ${summary.floor_cpu_ms_per_request === undefined ? "n/a" : fmt(summary.floor_cpu_ms_per_request)}.
 Targets: p50 added ≤ 0.3 ms: **${summary.p50_added_ms <= 0.3 ? "met" : "missed"}**; within 1.1× of the floor's overhead: **${ratio <= 1.1 ? "met" : "missed"}** (${ratio.toFixed(2)}×);
 time to first byte within 1.1× of the floor's: **${ttfbRatio <= 1.1 ? "met" : "missed"}** (${ttfbRatio.toFixed(2)}×);
 streaming throughput within 1.1× of the floor's: **${tputRatio <= 1.1 ? "met" : "missed"}** (floor ÷ rmxd ${tputRatio.toFixed(2)}×).

@@ -1,7 +1,9 @@
 /**
  * Incremental parser of one HTTP/1.1 response to a GET: status line, headers, then a body framed by
  * Content-Length, chunked transfer coding (extensions and trailers skipped) or the connection's end.
- * Pure: bytes in, a state out; the socket, timers and retries are http-lite.ts's.
+ * Pure: bytes in, a state out; the socket, timers and retries are http-lite.ts's. With a `BodySink` (the
+ * gateway's upstream leg, daemon/http/upstream-exchange.ts) the head is reported as soon as it is parsed
+ * and the body is handed on piece by piece instead of kept.
  */
 
 /** llhttp's default limit (node's --max-http-header-size): a head larger than this is refused. */
@@ -20,16 +22,26 @@ export interface ParsedHead {
   headers: Map<string, string>;
 }
 
+/** Where a streaming parse reports to; see the module comment. */
+export interface BodySink {
+  /** The final (non-1xx) head, before any of its body. */
+  head(head: ParsedHead): void;
+  /** A piece of the body as it arrived, its chunked framing removed; never empty. */
+  body(piece: Buffer): void;
+}
+
 type Phase = "head" | "length" | "chunk_size" | "chunk_data" | "chunk_crlf" | "trailers" | "eof" | "done";
 
 const STATUS_LINE = /^HTTP\/1\.([01]) (\d{3})(?: .*)?$/;
-const CHUNK_SIZE = /^([0-9A-Fa-f]+)[ \t]*(?:;.*)?$/;
+/** Shared, never written: a parse of a streamed answer makes none per piece (nor per event below). */
+const EMPTY = Buffer.alloc(0);
+const MORE: ParseEvent = Object.freeze({ kind: "more" });
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 
 export class ResponseParser {
   head: ParsedHead | undefined;
   private phase: Phase = "head";
-  private pending: Buffer = Buffer.alloc(0);
+  private pending: Buffer = EMPTY;
   private readonly body: Buffer[] = [];
   private bodyBytes = 0;
   private remaining = 0;
@@ -37,7 +49,10 @@ export class ResponseParser {
   /** Bytes of the response seen so far: a reused socket that closes before any is stale, not failed. */
   received = 0;
 
-  constructor(private readonly maxBodyBytes: number) {}
+  constructor(
+    private readonly maxBodyBytes: number,
+    private readonly sink?: BodySink,
+  ) {}
 
   bodyText(): string {
     return Buffer.concat(this.body, this.bodyBytes).toString("utf8");
@@ -49,13 +64,13 @@ export class ResponseParser {
       this.phase = "done";
       return { kind: "done", keepAlive: false };
     }
-    return this.phase === "done" ? { kind: "done", keepAlive: this.keepAlive } : { kind: "more" };
+    return this.phase === "done" ? { kind: "done", keepAlive: this.keepAlive } : MORE;
   }
 
   feed(chunk: Buffer): ParseEvent {
     this.received += chunk.length;
     let data = this.pending.length === 0 ? chunk : Buffer.concat([this.pending, chunk]);
-    this.pending = Buffer.alloc(0);
+    this.pending = EMPTY;
     while (data.length > 0) {
       const step = this.step(data);
       if (typeof step !== "number") return step;
@@ -63,12 +78,12 @@ export class ResponseParser {
         this.pending = data;
         if (this.phase === "head" && data.length > MAX_HEAD_BYTES) return invalid("header overflow");
         if (this.pending.length > MAX_HEAD_BYTES) return invalid("chunk header or trailer overflow");
-        return { kind: "more" };
+        return MORE;
       }
       data = data.subarray(step);
     }
     if (this.phase === "done") return { kind: "done", keepAlive: this.keepAlive };
-    return { kind: "more" };
+    return MORE;
   }
 
   /** Consumes from `data`: the bytes used (0 = needs more), or a final event. */
@@ -91,10 +106,8 @@ export class ResponseParser {
       case "chunk_size": {
         const eol = data.indexOf("\r\n");
         if (eol < 0) return 0;
-        const match = CHUNK_SIZE.exec(data.toString("latin1", 0, eol));
-        if (!match?.[1]) return invalid("invalid chunk size");
-        const size = Number.parseInt(match[1], 16);
-        if (!Number.isSafeInteger(size)) return invalid("invalid chunk size");
+        const size = chunkSize(data, eol);
+        if (size === undefined) return invalid("invalid chunk size");
         this.remaining = size;
         this.phase = size === 0 ? "trailers" : "chunk_data";
         return eol + 2;
@@ -129,7 +142,9 @@ export class ResponseParser {
   private take(bytes: Buffer): ParseEvent | undefined {
     this.bodyBytes += bytes.length;
     if (this.bodyBytes > this.maxBodyBytes) return { kind: "too_large" };
-    if (bytes.length > 0) this.body.push(bytes);
+    if (bytes.length === 0) return undefined;
+    if (this.sink === undefined) this.body.push(bytes);
+    else this.sink.body(bytes);
     return undefined;
   }
 
@@ -171,8 +186,32 @@ export class ResponseParser {
       this.phase = "eof";
       this.keepAlive = false;
     }
+    this.sink?.head(this.head);
     return used;
   }
+}
+
+/**
+ * The size of a chunk-size line `data[0, eol)`: hex digits, optional spaces or tabs, an optional
+ * `;extension` (no CR or LF in it); undefined when it is not one or not a safe integer. By hand, not
+ * a regex on a string: a stream's every token is one chunk.
+ */
+function chunkSize(data: Buffer, eol: number): number | undefined {
+  let size = 0;
+  let i = 0;
+  for (; i < eol; i++) {
+    const c = data[i] as number;
+    const digit =
+      c >= 48 && c <= 57 ? c - 48 : c >= 65 && c <= 70 ? c - 55 : c >= 97 && c <= 102 ? c - 87 : -1;
+    if (digit < 0) break;
+    size = size * 16 + digit;
+  }
+  if (i === 0 || !Number.isSafeInteger(size)) return undefined;
+  while (i < eol && (data[i] === 32 || data[i] === 9)) i++;
+  if (i === eol) return size;
+  if (data[i] !== 59) return undefined;
+  for (i++; i < eol; i++) if (data[i] === 10 || data[i] === 13) return undefined;
+  return size;
 }
 
 function invalid(reason: string): ParseEvent {

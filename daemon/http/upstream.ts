@@ -4,7 +4,7 @@
  */
 import { getAdapter } from "../../adapters/registry.js";
 import type { RuntimeSpec } from "../../base/spec.js";
-import type { UpstreamTarget } from "./forward.js";
+import type { UpstreamTarget } from "./upstream-types.js";
 
 const SUFFIX = {
   "/v1/chat/completions": "/chat/completions",
