@@ -263,6 +263,17 @@ export class RmxClient {
     await this.closedPromise;
   }
 
+  /**
+   * Drops the connection at once, without waiting for the daemon to close its side as `close()` does:
+   * for a one-shot caller that has every answer it wanted and is about to exit (`rmx runtime status`),
+   * where that wait is a round trip through the daemon's event loop spent doing nothing.
+   */
+  destroy(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.socket.destroy();
+  }
+
   private onData(chunk: Buffer): void {
     const { lines, overflow } = this.decoder.push(chunk);
     for (const line of lines) this.onLine(line);

@@ -4,9 +4,13 @@
  */
 import { lstat, mkdir, realpath, stat } from "node:fs/promises";
 import { connect } from "node:net";
-import os from "node:os";
 import path from "node:path";
 import { RmxError } from "../base/errors.js";
+
+/** node:os is outside Node's start-up snapshot and only the fallbacks need it: loaded when they run. */
+function os(): typeof import("node:os") {
+  return process.getBuiltinModule("node:os");
+}
 
 export interface SocketLocationOptions {
   system?: boolean;
@@ -36,7 +40,7 @@ function currentUid(): number {
 
 function currentUsername(): string {
   try {
-    return os.userInfo().username;
+    return os().userInfo().username;
   } catch {
     // No passwd entry (containers running as an arbitrary uid).
     return "";
@@ -66,14 +70,15 @@ export function defaultStateDir(opts: SocketLocationOptions = {}): string {
   if (platform === "win32") {
     const base = opts.system
       ? (nonEmpty(env.ProgramData) ?? "C:\\ProgramData")
-      : (nonEmpty(env.LOCALAPPDATA) ?? p.join(nonEmpty(env.USERPROFILE) ?? os.homedir(), "AppData", "Local"));
+      : (nonEmpty(env.LOCALAPPDATA) ??
+        p.join(nonEmpty(env.USERPROFILE) ?? os().homedir(), "AppData", "Local"));
     return p.join(base, PRODUCT_DIR);
   }
   if (opts.system) return "/var/lib/runtime-matrix";
   const xdg = nonEmpty(env.XDG_STATE_HOME);
   // The XDG spec says relative values are invalid and must be ignored.
   if (xdg !== undefined && p.isAbsolute(xdg)) return p.join(xdg, PRODUCT_DIR);
-  const home = nonEmpty(env.HOME) ?? os.homedir();
+  const home = nonEmpty(env.HOME) ?? os().homedir();
   return p.join(home, ".local", "state", PRODUCT_DIR);
 }
 
@@ -87,7 +92,7 @@ export function defaultSocketPath(opts: SocketLocationOptions = {}): string {
   if (opts.system) return "/run/runtime-matrix/rmxd.sock";
   if (platform === "darwin") {
     // os.tmpdir() on macOS is per user (/var/folders/…), unlike /tmp.
-    return p.join(opts.tmpdir ?? os.tmpdir(), PRODUCT_DIR, SOCKET_NAME);
+    return p.join(opts.tmpdir ?? os().tmpdir(), PRODUCT_DIR, SOCKET_NAME);
   }
   const runtimeDir = nonEmpty(env.XDG_RUNTIME_DIR);
   if (runtimeDir !== undefined && p.isAbsolute(runtimeDir))

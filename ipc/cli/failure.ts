@@ -52,13 +52,15 @@ export function startCommand(env: NodeJS.ProcessEnv, daemonEntry: string): strin
   return `node ${daemonEntry.includes(" ") ? JSON.stringify(daemonEntry) : daemonEntry}`;
 }
 
-/** dist/daemon/main.js of the package this CLI belongs to. */
-export const DAEMON_ENTRY = fileURLToPath(new URL("../../daemon/main.js", import.meta.url));
+/** dist/daemon/main.js of the package this CLI belongs to; computed when a failure needs it, not at start. */
+export function daemonEntry(): string {
+  return fileURLToPath(new URL("../../daemon/main.js", import.meta.url));
+}
 
 export function notRunningLines(socketPath: string, env: NodeJS.ProcessEnv = process.env): string[] {
   return [
     `rmx: rmxd is not running (nothing answers on ${socketPath}).`,
-    `Start it with \`${startCommand(env, DAEMON_ENTRY)}\`, or \`systemctl --user start rmxd\` when it is installed as a service.`,
+    `Start it with \`${startCommand(env, daemonEntry())}\`, or \`systemctl --user start rmxd\` when it is installed as a service.`,
   ];
 }
 
@@ -88,7 +90,7 @@ export function describeFailure(
     const lines = notRunningLines(socketPath, env);
     return failure(ExitCode.NOT_RUNNING, lines, "DAEMON_NOT_RUNNING", lines.join(" ").replace(/^rmx: /, ""), {
       socket: socketPath,
-      start: startCommand(env, DAEMON_ENTRY),
+      start: startCommand(env, daemonEntry()),
     });
   }
   const message = error instanceof Error ? error.message : String(error);

@@ -13,7 +13,8 @@ process.stdout.on("error", (error: NodeJS.ErrnoException) => {
 
 // No top-level await: the bin is bundled as CommonJS (scripts/bundle.mjs), which a CommonJS main starts faster.
 void runCli(process.argv.slice(2), {
-  streams: { stdout: process.stdout, stderr: process.stderr },
+  // stderr is created on first write: a run that prints no error never builds its stream.
+  streams: { stdout: process.stdout, stderr: { write: (text: string) => process.stderr.write(text) } },
   env: process.env,
 }).then((code) => {
   process.exitCode = code;

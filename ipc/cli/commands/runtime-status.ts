@@ -20,11 +20,16 @@ async function frame(ctx: CliContext, client: RmxClient): Promise<string> {
 
 export async function run(ctx: CliContext, args: ParsedCommandArgs): Promise<number> {
   const client = await ctx.connect();
-  try {
-    if (!booleanValue(args, "watch")) {
+  if (!booleanValue(args, "watch")) {
+    // One answer and done: drop the connection rather than wait for the daemon's side of the close.
+    try {
       ctx.write(await frame(ctx, client));
       return ExitCode.OK;
+    } finally {
+      client.destroy();
     }
+  }
+  try {
     return await watch(ctx, client);
   } finally {
     await client.close();
