@@ -16,8 +16,20 @@
  * Every failure (no home, unwritable dir, another user's file, corrupt or stale content) means "no
  * cache": the CLI runs as it would without one and prints nothing about it.
  */
-import fs from "node:fs";
-import path from "node:path";
+import {
+  closeSync,
+  constants,
+  fstatSync,
+  lstatSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
+import { basename, dirname, isAbsolute, join } from "node:path";
 
 /** File format: MAGIC, one flags byte, the id's length and bytes, the payload's length (u32 LE), payload × 2. */
 const MAGIC = Buffer.from("RMXCODE1", "latin1");
@@ -66,7 +78,7 @@ export function decodeCodeCache(file: Buffer, bundleId: string): CodeCache | und
 }
 
 function absolute(value: string | undefined): string | undefined {
-  return value !== undefined && value !== "" && path.isAbsolute(value) ? value : undefined;
+  return value !== undefined && value !== "" && isAbsolute(value) ? value : undefined;
 }
 
 /**
@@ -82,8 +94,8 @@ export function codeCacheDir(
     platform === "win32"
       ? absolute(env.LOCALAPPDATA)
       : (absolute(env.XDG_CACHE_HOME) ??
-        (absolute(env.HOME) === undefined ? undefined : path.join(env.HOME as string, ".cache")));
-  return base === undefined ? undefined : path.join(base, "runtime-matrix", "cli");
+        (absolute(env.HOME) === undefined ? undefined : join(env.HOME as string, ".cache")));
+  return base === undefined ? undefined : join(base, "runtime-matrix", "cli");
 }
 
 /** One file per bundle and Node build: V8 rejects another version's cache anyway. */
@@ -98,19 +110,19 @@ const S_IWOTH = 0o002;
 export function readOwnFile(file: string): Buffer | undefined {
   let fd: number;
   try {
-    fd = fs.openSync(file, fs.constants.O_RDONLY | (fs.constants.O_NOFOLLOW ?? 0));
+    fd = openSync(file, constants.O_RDONLY | (constants.O_NOFOLLOW ?? 0));
   } catch {
     return undefined;
   }
   try {
-    const st = fs.fstatSync(fd);
+    const st = fstatSync(fd);
     const uid = typeof process.getuid === "function" ? process.getuid() : undefined;
     if (!st.isFile() || st.size > MAX_CACHE_BYTES) return undefined;
     if (uid !== undefined && (st.uid !== uid || (st.mode & (S_IWGRP | S_IWOTH)) !== 0)) return undefined;
     const bytes = Buffer.allocUnsafe(st.size);
     let read = 0;
     while (read < bytes.length) {
-      const n = fs.readSync(fd, bytes, read, bytes.length - read, read);
+      const n = readSync(fd, bytes, read, bytes.length - read, read);
       if (n === 0) return undefined;
       read += n;
     }
@@ -118,7 +130,7 @@ export function readOwnFile(file: string): Buffer | undefined {
   } catch {
     return undefined;
   } finally {
-    fs.closeSync(fd);
+    closeSync(fd);
   }
 }
 
@@ -127,28 +139,35 @@ export function readOwnFile(file: string): Buffer | undefined {
  * directory is created private (0700). Throws on any failure; the caller decides it does not matter.
  */
 export function writeFileAtomic(file: string, data: Uint8Array): void {
-  const dir = path.dirname(file);
-  fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const temp = path.join(dir, `.${path.basename(file)}.${process.pid}.tmp`);
+  const dir = dirname(file);
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const temp = join(dir, `.${basename(file)}.${process.pid}.tmp`);
   try {
-    fs.writeFileSync(temp, data, { mode: 0o600, flag: "wx" });
-    fs.renameSync(temp, file);
+    writeFileSync(temp, data, { mode: 0o600, flag: "wx" });
+    renameSync(temp, file);
   } catch (error) {
-    fs.rmSync(temp, { force: true });
+    rmSync(temp, { force: true });
     throw error;
   }
 }
 
-/** Removes caches of other bundles (older builds) of this Node build beside `file`; errors are ignored. */
-export function pruneOtherBundles(file: string, nodeVersion: string, arch: string): void {
-  const dir = path.dirname(file);
-  const own = path.basename(file);
-  const suffix = `-${nodeVersion}-${arch}.bin`;
+/** A cache of another build unused this long is garbage; a live one is at worst rebuilt once. */
+export const PRUNE_AFTER_MS = 7 * 24 * 60 * 60 * 1000;
+
+/**
+ * Removes, beside `file`, the caches of other builds (another bundle or Node) and temporary files left by
+ * an interrupted write, when older than PRUNE_AFTER_MS: two installs used side by side each keep theirs.
+ * Errors are ignored.
+ */
+export function pruneOtherBundles(file: string, now: number = Date.now()): void {
+  const dir = dirname(file);
+  const own = basename(file);
   try {
-    for (const name of fs.readdirSync(dir)) {
-      if (name !== own && name.startsWith("rmx-core-") && name.endsWith(suffix)) {
-        fs.rmSync(path.join(dir, name), { force: true });
-      }
+    for (const name of readdirSync(dir)) {
+      const ours = name.startsWith("rmx-core-") || name.startsWith(".rmx-core-");
+      if (name === own || !ours) continue;
+      const entry = join(dir, name);
+      if (now - lstatSync(entry).mtimeMs > PRUNE_AFTER_MS) rmSync(entry, { force: true });
     }
   } catch {
     // A cache we cannot tidy is still a cache.

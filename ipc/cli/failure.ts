@@ -1,6 +1,6 @@
 /** Turns any failure into the lines `rmx` prints on stderr and the exit code it ends with. */
-import fs from "node:fs";
-import path from "node:path";
+import { accessSync, constants, existsSync } from "node:fs";
+import { delimiter, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { exitCodeFor } from "../../base/errors.js";
 import { isUsageError } from "./args.js";
@@ -35,12 +35,12 @@ export function errorData(error: unknown): Record<string, unknown> | undefined {
  * install or `npm link`), else the daemon entry that sits beside this CLI in the same package, by its path.
  */
 export function startCommand(env: NodeJS.ProcessEnv, daemonEntry: string): string {
-  const dirs = (env.PATH ?? "").split(path.delimiter).filter((d) => d !== "");
+  const dirs = (env.PATH ?? "").split(delimiter).filter((d) => d !== "");
   const names = process.platform === "win32" ? ["rmxd.cmd", "rmxd.exe", "rmxd"] : ["rmxd"];
   for (const dir of dirs) {
     for (const name of names) {
       try {
-        fs.accessSync(path.join(dir, name), fs.constants.X_OK);
+        accessSync(join(dir, name), constants.X_OK);
         return "rmxd";
       } catch {
         // not here
@@ -48,7 +48,7 @@ export function startCommand(env: NodeJS.ProcessEnv, daemonEntry: string): strin
     }
   }
   // Run from sources (tests), there is no built entry beside this file: the bin name is all we can say.
-  if (!fs.existsSync(daemonEntry)) return "rmxd";
+  if (!existsSync(daemonEntry)) return "rmxd";
   return `node ${daemonEntry.includes(" ") ? JSON.stringify(daemonEntry) : daemonEntry}`;
 }
 

@@ -9,9 +9,9 @@
  * The core's `import()` of a lazily loaded command is rewritten by the bundler to `__rmxImport`, this
  * file's own `import()`: code compiled by `vm.Script` has no module loader of its own to import with.
  */
-import fs from "node:fs";
-import path from "node:path";
-import vm from "node:vm";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { Script } from "node:vm";
 import {
   codeCacheDir,
   codeCacheName,
@@ -25,7 +25,7 @@ import {
 /** The core's content hash, written in by the bundler (scripts/bundle.mjs `bundleCli`). */
 declare const RMX_CORE_ID: string;
 
-const CORE = path.join(__dirname, "rmx-core.cjs");
+const CORE = join(__dirname, "rmx-core.cjs");
 const WRAPPER_PARAMS = "exports, require, module, __filename, __dirname, __rmxImport";
 
 /** `rmx … runtime status …`: the run whose functions the cache should hold. */
@@ -39,7 +39,7 @@ function cacheFile(): string | undefined {
     const dir = codeCacheDir(process.env);
     return dir === undefined
       ? undefined
-      : path.join(dir, codeCacheName(RMX_CORE_ID, process.version, process.arch));
+      : join(dir, codeCacheName(RMX_CORE_ID, process.version, process.arch));
   } catch {
     return undefined;
   }
@@ -47,11 +47,11 @@ function cacheFile(): string | undefined {
 
 function launch(): void {
   // A shebang is not JavaScript inside a function body; the core has one only when built from main.ts.
-  const source = fs.readFileSync(CORE, "utf8").replace(/^#!.*/, "");
+  const source = readFileSync(CORE, "utf8").replace(/^#!.*/, "");
   const file = cacheFile();
   const bytes = file === undefined ? undefined : readOwnFile(file);
   const cached = bytes === undefined ? undefined : decodeCodeCache(bytes, RMX_CORE_ID);
-  const script = new vm.Script(`(function (${WRAPPER_PARAMS}) {${source}\n})`, {
+  const script = new Script(`(function (${WRAPPER_PARAMS}) {${source}\n})`, {
     filename: CORE,
     ...(cached === undefined ? {} : { cachedData: cached.payload }),
   });
@@ -63,7 +63,7 @@ function launch(): void {
       if (code !== 0) return;
       try {
         writeFileAtomic(file, encodeCodeCache(RMX_CORE_ID, script.createCachedData(), hot));
-        if (stale) pruneOtherBundles(file, process.version, process.arch);
+        if (stale) pruneOtherBundles(file);
       } catch {
         // No cache this time: the next run compiles again, as one without a cache does.
       }

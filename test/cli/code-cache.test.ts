@@ -12,6 +12,7 @@ import {
   codeCacheName,
   decodeCodeCache,
   encodeCodeCache,
+  PRUNE_AFTER_MS,
   pruneOtherBundles,
   readOwnFile,
   writeFileAtomic,
@@ -120,18 +121,24 @@ describe("code cache files", () => {
     expect(readOwnFile(path.join(dir, "missing.bin"))).toBeUndefined();
   });
 
-  it("of other bundles of the same Node build are pruned, others kept", () => {
+  it("of other builds are pruned once unused for a week; ours, recent ones and unrelated files stay", () => {
     const sub = path.join(dir, "prune");
     fs.mkdirSync(sub);
-    const names = [
-      codeCacheName("new", "v20.1.0", "x64"),
-      codeCacheName("old", "v20.1.0", "x64"),
-      codeCacheName("old", "v24.1.0", "x64"),
-      "unrelated.txt",
-    ];
-    for (const name of names) fs.writeFileSync(path.join(sub, name), "x");
-    pruneOtherBundles(path.join(sub, names[0] as string), "v20.1.0", "x64");
-    expect(fs.readdirSync(sub).sort()).toEqual([names[0], names[2], "unrelated.txt"].sort());
-    pruneOtherBundles(path.join(dir, "gone", "x.bin"), "v20.1.0", "x64");
+    const now = Date.now();
+    const old = new Date(now - PRUNE_AFTER_MS - 60_000);
+    const names = {
+      own: codeCacheName("new", "v20.1.0", "x64"),
+      oldBundle: codeCacheName("old", "v20.1.0", "x64"),
+      oldNode: codeCacheName("new", "v18.1.0", "x64"),
+      recent: codeCacheName("other", "v20.1.0", "x64"),
+      oldTemp: `.${codeCacheName("new", "v20.1.0", "x64")}.123.tmp`,
+      unrelated: "unrelated.txt",
+    };
+    for (const name of Object.values(names)) fs.writeFileSync(path.join(sub, name), "x");
+    for (const name of [names.own, names.oldBundle, names.oldNode, names.oldTemp, names.unrelated])
+      fs.utimesSync(path.join(sub, name), old, old);
+    pruneOtherBundles(path.join(sub, names.own), now);
+    expect(fs.readdirSync(sub).sort()).toEqual([names.own, names.recent, names.unrelated].sort());
+    pruneOtherBundles(path.join(dir, "gone", "x.bin"), now);
   });
 });

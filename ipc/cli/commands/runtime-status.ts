@@ -13,7 +13,9 @@ const CLEAR_SCREEN = "\u001b[2J\u001b[H";
 const REDRAW_DEBOUNCE_MS = 50;
 
 async function frame(ctx: CliContext, client: RmxClient): Promise<string> {
-  const result = await client.call("runtime.status");
+  const answer = client.call("runtime.status");
+  ctx.readyOutput();
+  const result = await answer;
   if (ctx.json) return `${JSON.stringify(result, null, 2)}\n`;
   return `${renderStatus(result, ctx.palette, formatLocalTime).join("\n")}\n`;
 }
