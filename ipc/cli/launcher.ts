@@ -6,6 +6,8 @@
  * (`runtime status`, the command scripts poll) and this run has them. Bundled as CommonJS, never run as
  * the ES module tsc writes: `__dirname` and `require` are CommonJS's.
  *
+ * `runtime status --json` alone is answered here without the core when all goes well (fast-status.ts).
+ *
  * The core's `import()` of a lazily loaded command is rewritten by the bundler to `__rmxImport`, this
  * file's own `import()`: code compiled by `vm.Script` has no module loader of its own to import with.
  */
@@ -21,6 +23,7 @@ import {
   readOwnFile,
   writeFileAtomic,
 } from "./code-cache.js";
+import { fastStatusSocket, runFastStatus } from "./fast-status.js";
 
 /** The core's content hash, written in by the bundler (scripts/bundle.mjs `bundleCli`). */
 declare const RMX_CORE_ID: string;
@@ -74,4 +77,6 @@ function launch(): void {
   core(module.exports, require, module, CORE, __dirname, (specifier: string) => import(specifier));
 }
 
-launch();
+const fastSocket = fastStatusSocket(process.argv.slice(2), process.env);
+if (fastSocket === undefined) launch();
+else runFastStatus(fastSocket, launch);

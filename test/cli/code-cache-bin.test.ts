@@ -1,6 +1,7 @@
 /**
  * The installed bin (dist/bin/rmx.cjs, the launcher) with its code cache, against a fake daemon on a real
- * socket: whatever state the cache directory is in (missing, unwritable, stale, corrupt, not ours), the
+ * socket, running `rmx runtime status` (the text form: `--json` alone is answered without the core,
+ * fast-status.ts): whatever state the cache directory is in (missing, unwritable, stale, corrupt, not ours), the
  * command prints what it prints without a cache, exits 0, and says nothing about the cache; a good cache
  * is used and kept, a bad one replaced.
  */
@@ -26,8 +27,10 @@ const STATUS = {
   summary: { ready: 0, total: 0, attention_required: false },
   runtimes: [],
   problems: [],
+  node: { target: "t", status: { label: "Ready" } },
 };
-const EXPECTED = `${JSON.stringify(STATUS, null, 2)}\n`;
+/** What the unbundled core prints for STATUS (set before the tests). */
+let EXPECTED = "";
 
 let dir: string;
 let fake: FakeDaemon;
@@ -36,6 +39,15 @@ beforeAll(async () => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), "rmx-cc-bin-"));
   fake = await FakeDaemon.start(path.join(dir, "rmxd.sock"));
   fake.on("runtime.status", () => STATUS);
+  EXPECTED = await new Promise<string>((resolve, reject) =>
+    execFile(
+      process.execPath,
+      [path.join(ROOT, "dist/ipc/cli/main.js"), "runtime", "status"],
+      { env: { ...process.env, RMX_SOCKET: fake.socketPath, NO_COLOR: "1", TZ: "UTC" } },
+      (error, out) => (error ? reject(error) : resolve(out)),
+    ),
+  );
+  expect(EXPECTED).toContain("Node t: Ready");
 });
 
 afterAll(async () => {
@@ -45,12 +57,13 @@ afterAll(async () => {
 
 function status(
   cacheHome: string,
-  args = ["runtime", "status", "--json"],
+  args = ["runtime", "status"],
 ): Promise<{ code: number; out: string; err: string }> {
   const env: NodeJS.ProcessEnv = {
     ...process.env,
     RMX_SOCKET: fake.socketPath,
     NO_COLOR: "1",
+    TZ: "UTC",
     XDG_CACHE_HOME: cacheHome,
   };
   delete env.NODE_OPTIONS;
@@ -166,9 +179,11 @@ describe("the rmx bin's code cache", () => {
       RMX_SOCKET: fake.socketPath,
       XDG_CACHE_HOME: home,
       RMX_NO_CODE_CACHE: "1",
+      NO_COLOR: "1",
+      TZ: "UTC",
     };
     const out = await new Promise<string>((resolve, reject) =>
-      execFile(process.execPath, [BIN, "runtime", "status", "--json"], { env }, (error, stdout) =>
+      execFile(process.execPath, [BIN, "runtime", "status"], { env }, (error, stdout) =>
         error ? reject(error) : resolve(stdout),
       ),
     );
