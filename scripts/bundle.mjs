@@ -5,12 +5,14 @@
  * alone are over a hundred). package.json's bin entries point at these; dist/ stays as tsc wrote it for
  * the typed client export and the tests.
  *
- * The CLI is its own build, sharing nothing with the daemon's: `rmx runtime status` (the command scripts
- * poll) is one self-contained CommonJS file, dist/bin/rmx.cjs (package.json's bin), with no chunk to look
- * up and link — a CommonJS main starts a few ms sooner than an ES module one, which is a tenth of the
- * whole start. Every other command is a module of dist/bin/rmx-commands/, loaded by its `import()` only
- * when it runs (those share chunks among themselves, not with rmx.cjs: the few classes that cross over
- * are told apart by name). dist/bin/rmx.js stays, an ES module that runs rmx.cjs, for `node dist/bin/rmx.js`.
+ * The CLI is its own build, sharing nothing with the daemon's. dist/bin/rmx.cjs (package.json's bin) is
+ * a small CommonJS launcher (ipc/cli/launcher.ts): it answers `rmx runtime status --json` (the command
+ * scripts poll) by itself (ipc/cli/fast-status.ts) and runs everything else in the CLI core,
+ * dist/bin/rmx-core.cjs, one self-contained CommonJS file compiled through a V8 code cache
+ * (ipc/cli/code-cache.ts; the core's content hash, written into the launcher, names the cache). Every
+ * command but runtime status is a module of dist/bin/rmx-commands/, loaded by its `import()` only when it
+ * runs (those share chunks among themselves, not with the core: the few classes that cross over are told
+ * apart by name). dist/bin/rmx.js stays, an ES module that runs rmx.cjs, for `node dist/bin/rmx.js`.
  *
  * Each module's `import.meta.url` is rewritten to the URL of its own file in dist/ (computed from the
  * bundle's location at run time), so paths a module derives from it (the stub's entry, package.json,
