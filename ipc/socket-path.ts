@@ -4,9 +4,13 @@
  */
 import { lstat, mkdir, realpath, stat } from "node:fs/promises";
 import { connect } from "node:net";
-import os from "node:os";
-import path from "node:path";
+import { dirname, join, posix, resolve, win32 } from "node:path";
 import { RmxError } from "../base/errors.js";
+
+/** node:os is outside Node's start-up snapshot and only the fallbacks need it: loaded when they run. */
+function os(): typeof import("node:os") {
+  return process.getBuiltinModule("node:os");
+}
 
 export interface SocketLocationOptions {
   system?: boolean;
@@ -36,7 +40,7 @@ function currentUid(): number {
 
 function currentUsername(): string {
   try {
-    return os.userInfo().username;
+    return os().userInfo().username;
   } catch {
     // No passwd entry (containers running as an arbitrary uid).
     return "";
@@ -60,20 +64,21 @@ function windowsPipeName(opts: SocketLocationOptions): string {
 export function defaultStateDir(opts: SocketLocationOptions = {}): string {
   const env = opts.env ?? process.env;
   const platform = opts.platform ?? process.platform;
-  const p = platform === "win32" ? path.win32 : path.posix;
+  const p = platform === "win32" ? win32 : posix;
   const explicit = nonEmpty(env.RMX_STATE_DIR);
   if (explicit !== undefined) return explicit;
   if (platform === "win32") {
     const base = opts.system
       ? (nonEmpty(env.ProgramData) ?? "C:\\ProgramData")
-      : (nonEmpty(env.LOCALAPPDATA) ?? p.join(nonEmpty(env.USERPROFILE) ?? os.homedir(), "AppData", "Local"));
+      : (nonEmpty(env.LOCALAPPDATA) ??
+        p.join(nonEmpty(env.USERPROFILE) ?? os().homedir(), "AppData", "Local"));
     return p.join(base, PRODUCT_DIR);
   }
   if (opts.system) return "/var/lib/runtime-matrix";
   const xdg = nonEmpty(env.XDG_STATE_HOME);
   // The XDG spec says relative values are invalid and must be ignored.
   if (xdg !== undefined && p.isAbsolute(xdg)) return p.join(xdg, PRODUCT_DIR);
-  const home = nonEmpty(env.HOME) ?? os.homedir();
+  const home = nonEmpty(env.HOME) ?? os().homedir();
   return p.join(home, ".local", "state", PRODUCT_DIR);
 }
 
@@ -83,11 +88,11 @@ export function defaultSocketPath(opts: SocketLocationOptions = {}): string {
   const explicit = nonEmpty(env.RMX_SOCKET);
   if (explicit !== undefined) return explicit;
   if (platform === "win32") return windowsPipeName(opts);
-  const p = path.posix;
+  const p = posix;
   if (opts.system) return "/run/runtime-matrix/rmxd.sock";
   if (platform === "darwin") {
     // os.tmpdir() on macOS is per user (/var/folders/…), unlike /tmp.
-    return p.join(opts.tmpdir ?? os.tmpdir(), PRODUCT_DIR, SOCKET_NAME);
+    return p.join(opts.tmpdir ?? os().tmpdir(), PRODUCT_DIR, SOCKET_NAME);
   }
   const runtimeDir = nonEmpty(env.XDG_RUNTIME_DIR);
   if (runtimeDir !== undefined && p.isAbsolute(runtimeDir))
@@ -113,7 +118,7 @@ function octal(mode: number): string {
  */
 export async function prepareSocketDir(socketPath: string, opts: { system?: boolean }): Promise<void> {
   if (process.platform === "win32" || isWindowsPipe(socketPath)) return;
-  const dir = path.dirname(path.resolve(socketPath));
+  const dir = dirname(resolve(socketPath));
   const mode = opts.system ? 0o750 : 0o700;
   try {
     await mkdir(dir, { recursive: true, mode });
@@ -142,7 +147,7 @@ export async function prepareSocketDir(socketPath: string, opts: { system?: bool
       "SOCKET_UNSAFE",
       `socket directory ${dir} is shared (owner uid ${st.uid}, mode ${octal(st.mode)}): anyone may create ` +
         `files there; refusing to put the socket in it (use a private subdirectory, e.g. ` +
-        `RMX_SOCKET=${path.join(dir, `rmx-${uid === -1 ? "user" : uid}`, SOCKET_NAME)}, which rmxd creates 0700, ` +
+        `RMX_SOCKET=${join(dir, `rmx-${uid === -1 ? "user" : uid}`, SOCKET_NAME)}, which rmxd creates 0700, ` +
         "or unset RMX_SOCKET to use $XDG_RUNTIME_DIR/runtime-matrix)",
       { dir, owner_uid: st.uid, mode: octal(st.mode) },
     );
@@ -172,7 +177,7 @@ export async function prepareSocketDir(socketPath: string, opts: { system?: bool
  * directory away and put their own in its place.
  */
 async function checkAncestors(dir: string, uid: number): Promise<void> {
-  let current = await realpath(path.dirname(dir));
+  let current = await realpath(dirname(dir));
   for (;;) {
     const st = await stat(current);
     const sticky = (st.mode & 0o1000) !== 0;
@@ -195,7 +200,7 @@ async function checkAncestors(dir: string, uid: number): Promise<void> {
         { dir, ancestor: current, owner_uid: st.uid, mode: octal(st.mode) },
       );
     }
-    const parent = path.dirname(current);
+    const parent = dirname(current);
     if (parent === current) return;
     current = parent;
   }

@@ -5,12 +5,14 @@
  * alone are over a hundred). package.json's bin entries point at these; dist/ stays as tsc wrote it for
  * the typed client export and the tests.
  *
- * The CLI is its own build, sharing nothing with the daemon's: `rmx runtime status` (the command scripts
- * poll) is one self-contained CommonJS file, dist/bin/rmx.cjs (package.json's bin), with no chunk to look
- * up and link — a CommonJS main starts a few ms sooner than an ES module one, which is a tenth of the
- * whole start. Every other command is a module of dist/bin/rmx-commands/, loaded by its `import()` only
- * when it runs (those share chunks among themselves, not with rmx.cjs: the few classes that cross over
- * are told apart by name). dist/bin/rmx.js stays, an ES module that runs rmx.cjs, for `node dist/bin/rmx.js`.
+ * The CLI is its own build, sharing nothing with the daemon's. dist/bin/rmx.cjs (package.json's bin) is
+ * a small CommonJS launcher (ipc/cli/launcher.ts): it answers `rmx runtime status --json` (the command
+ * scripts poll) by itself (ipc/cli/fast-status.ts) and runs everything else in the CLI core,
+ * dist/bin/rmx-core.cjs, one self-contained CommonJS file compiled through a V8 code cache
+ * (ipc/cli/code-cache.ts; the core's content hash, written into the launcher, names the cache). Every
+ * command but runtime status is a module of dist/bin/rmx-commands/, loaded by its `import()` only when it
+ * runs (those share chunks among themselves, not with the core: the few classes that cross over are told
+ * apart by name). dist/bin/rmx.js stays, an ES module that runs rmx.cjs, for `node dist/bin/rmx.js`.
  *
  * Each module's `import.meta.url` is rewritten to the URL of its own file in dist/ (computed from the
  * bundle's location at run time), so paths a module derives from it (the stub's entry, package.json,
@@ -19,6 +21,7 @@
  * External: optional or heavy packages loaded only on some paths (pino-pretty with --pretty,
  * systeminformation on macOS) resolve from node_modules at run time, as before.
  */
+import { createHash } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -130,20 +133,53 @@ function sourceOf(entry) {
   return source;
 }
 
-/** The bundle's own URL in CommonJS, where `import.meta` is not. */
+/**
+ * The bundle's own URL in CommonJS, where `import.meta` is not: a function, so a run that derives no path
+ * from it (a plain status) never converts __filename to a URL.
+ */
 const CJS_SELF_URL = "__rmxSelfUrl";
+/** The CLI core: the bundle the launcher (rmx.cjs) compiles through its code cache (ipc/cli/launcher.ts). */
+const CLI_CORE = "rmx-core.cjs";
+const CLI_LAUNCHER_ENTRY = "ipc/cli/launcher.js";
+/** The launcher's `import()`, handed to the core: code compiled by vm.Script cannot import by itself. */
+const CORE_IMPORT = "__rmxImport";
 
-/** dist/bin/rmx.cjs (no chunks), its ES module twin rmx.js, and dist/bin/rmx-commands/ (the lazy commands). */
+/**
+ * dist/bin/rmx.cjs (the launcher), dist/bin/rmx-core.cjs (the CLI core: no chunks), its ES module twin
+ * rmx.js, and dist/bin/rmx-commands/ (the lazy commands).
+ */
 async function bundleCli() {
   await build({
     ...COMMON,
-    entryPoints: { rmx: sourceOf(CLI_ENTRY) },
+    entryPoints: { "rmx-core": sourceOf(CLI_ENTRY) },
     outdir: OUT,
     outExtension: { ".js": ".cjs" },
     format: "cjs",
     splitting: false,
-    banner: { js: `const ${CJS_SELF_URL} = require("node:url").pathToFileURL(__filename).href;` },
-    plugins: [lazyCommands, keepModuleUrls(OUT, CJS_SELF_URL), englishZodLocales],
+    banner: { js: `const ${CJS_SELF_URL} = () => require("node:url").pathToFileURL(__filename).href;` },
+    plugins: [lazyCommands, keepModuleUrls(OUT, `${CJS_SELF_URL}()`), englishZodLocales],
+  });
+  const corePath = path.join(OUT, CLI_CORE);
+  // The core runs as a function body (the launcher wraps it): no shebang, and its lazy commands are
+  // imported by the launcher.
+  let core = fs.readFileSync(corePath, "utf8").replace(/^#!.*\n/, "");
+  core = core.replaceAll(`import("./${COMMANDS_DIR}/`, `${CORE_IMPORT}("./${COMMANDS_DIR}/`);
+  const stray = /\bimport\(/.exec(core);
+  if (stray) {
+    const line = core.slice(0, stray.index).split("\n").length;
+    throw new Error(`bundle: ${corePath}:${line} has an import() the launcher does not provide`);
+  }
+  fs.writeFileSync(corePath, core);
+  const coreId = createHash("sha256").update(core).digest("hex").slice(0, 16);
+  await build({
+    ...COMMON,
+    entryPoints: { rmx: sourceOf(CLI_LAUNCHER_ENTRY) },
+    outdir: OUT,
+    outExtension: { ".js": ".cjs" },
+    format: "cjs",
+    splitting: false,
+    banner: {},
+    define: { RMX_CORE_ID: JSON.stringify(coreId) },
   });
   fs.writeFileSync(
     path.join(OUT, "rmx.js"),

@@ -105,10 +105,15 @@ export function parseCommandArgs(spec: CommandSpec, argv: readonly string[]): Pa
       },
     ]),
   );
-  const parsed = parseArgs({ args: [...argv], options, strict: false, allowPositionals: true, tokens: true });
+  // No words after the command (`rmx runtime status --json`): nothing to parse, and node:util's parser
+  // (modules outside Node's start-up snapshot) is never loaded.
+  const tokens =
+    argv.length === 0
+      ? []
+      : parseArgs({ args: [...argv], options, strict: false, allowPositionals: true, tokens: true }).tokens;
   const values: ParsedCommandArgs["values"] = {};
   const positionals: string[] = [];
-  for (const token of parsed.tokens) {
+  for (const token of tokens) {
     if (token.kind === "positional") {
       positionals.push(token.value);
       continue;

@@ -3,7 +3,12 @@ import type { RmxClient } from "../client.js";
 import type { Palette } from "./format.js";
 
 export interface CliStreams {
-  stdout: { write(text: string): unknown; isTTY?: boolean };
+  stdout: {
+    write(text: string): unknown;
+    isTTY?: boolean;
+    /** Builds the stream now if it is built on first use (main.ts): see CliContext.readyOutput. */
+    ready?(): void;
+  };
   stderr: { write(text: string): unknown };
 }
 
@@ -20,6 +25,11 @@ export interface CliContext {
   write(text: string): void;
   /** Writes one line to stderr. */
   err(line: string): void;
+  /**
+   * Gets stdout ready to write (its stream costs about a millisecond to build): a command calls this
+   * right after sending its request, so that work overlaps the daemon's instead of following it.
+   */
+  readyOutput(): void;
   /** Connects to the daemon; a daemon that is not running throws with stableCode DAEMON_NOT_RUNNING. */
   connect(): Promise<RmxClient>;
   /** Resolves on SIGINT or SIGTERM (Ctrl-C ends watch and follow modes with exit 0). */
@@ -29,16 +39,24 @@ export interface CliContext {
 export function createContext(opts: {
   socketPath: string;
   json: boolean;
-  palette: Palette;
+  /** Called once, when a command first asks for colours or whether stdout is a terminal. */
+  palette: () => Palette;
   streams: CliStreams;
   env: NodeJS.ProcessEnv;
 }): CliContext {
   const { streams } = opts;
+  let palette: Palette | undefined;
   return {
     socketPath: opts.socketPath,
     json: opts.json,
-    isTTY: streams.stdout.isTTY === true,
-    palette: opts.palette,
+    // Asked for only by what prints for a person: `--json` output never builds stdout's stream early.
+    get isTTY() {
+      return streams.stdout.isTTY === true;
+    },
+    get palette() {
+      palette ??= opts.palette();
+      return palette;
+    },
     env: opts.env,
     out: (line) => {
       streams.stdout.write(`${line}\n`);
@@ -48,6 +66,9 @@ export function createContext(opts: {
     },
     err: (line) => {
       streams.stderr.write(`${line}\n`);
+    },
+    readyOutput: () => {
+      streams.stdout.ready?.();
     },
     connect: async () => {
       const { RmxClient } = await import("../client.js");

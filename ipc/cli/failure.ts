@@ -1,6 +1,6 @@
 /** Turns any failure into the lines `rmx` prints on stderr and the exit code it ends with. */
-import fs from "node:fs";
-import path from "node:path";
+import { accessSync, constants, existsSync } from "node:fs";
+import { delimiter, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { exitCodeFor } from "../../base/errors.js";
 import { isUsageError } from "./args.js";
@@ -35,12 +35,12 @@ export function errorData(error: unknown): Record<string, unknown> | undefined {
  * install or `npm link`), else the daemon entry that sits beside this CLI in the same package, by its path.
  */
 export function startCommand(env: NodeJS.ProcessEnv, daemonEntry: string): string {
-  const dirs = (env.PATH ?? "").split(path.delimiter).filter((d) => d !== "");
+  const dirs = (env.PATH ?? "").split(delimiter).filter((d) => d !== "");
   const names = process.platform === "win32" ? ["rmxd.cmd", "rmxd.exe", "rmxd"] : ["rmxd"];
   for (const dir of dirs) {
     for (const name of names) {
       try {
-        fs.accessSync(path.join(dir, name), fs.constants.X_OK);
+        accessSync(join(dir, name), constants.X_OK);
         return "rmxd";
       } catch {
         // not here
@@ -48,17 +48,19 @@ export function startCommand(env: NodeJS.ProcessEnv, daemonEntry: string): strin
     }
   }
   // Run from sources (tests), there is no built entry beside this file: the bin name is all we can say.
-  if (!fs.existsSync(daemonEntry)) return "rmxd";
+  if (!existsSync(daemonEntry)) return "rmxd";
   return `node ${daemonEntry.includes(" ") ? JSON.stringify(daemonEntry) : daemonEntry}`;
 }
 
-/** dist/daemon/main.js of the package this CLI belongs to. */
-export const DAEMON_ENTRY = fileURLToPath(new URL("../../daemon/main.js", import.meta.url));
+/** dist/daemon/main.js of the package this CLI belongs to; computed when a failure needs it, not at start. */
+export function daemonEntry(): string {
+  return fileURLToPath(new URL("../../daemon/main.js", import.meta.url));
+}
 
 export function notRunningLines(socketPath: string, env: NodeJS.ProcessEnv = process.env): string[] {
   return [
     `rmx: rmxd is not running (nothing answers on ${socketPath}).`,
-    `Start it with \`${startCommand(env, DAEMON_ENTRY)}\`, or \`systemctl --user start rmxd\` when it is installed as a service.`,
+    `Start it with \`${startCommand(env, daemonEntry())}\`, or \`systemctl --user start rmxd\` when it is installed as a service.`,
   ];
 }
 
@@ -88,7 +90,7 @@ export function describeFailure(
     const lines = notRunningLines(socketPath, env);
     return failure(ExitCode.NOT_RUNNING, lines, "DAEMON_NOT_RUNNING", lines.join(" ").replace(/^rmx: /, ""), {
       socket: socketPath,
-      start: startCommand(env, DAEMON_ENTRY),
+      start: startCommand(env, daemonEntry()),
     });
   }
   const message = error instanceof Error ? error.message : String(error);

@@ -5,15 +5,36 @@
  */
 import { runCli } from "./run.js";
 
-// `rmx events | head` closes the pipe early: that is a normal end, not a crash.
-process.stdout.on("error", (error: NodeJS.ErrnoException) => {
-  if (error.code === "EPIPE") process.exit(0);
-  throw error;
-});
+let stdout: NodeJS.WriteStream | undefined;
+
+/** process.stdout, built on first use (a pipe's is a net.Socket): runtime-status builds it while the daemon answers. */
+function stdoutStream(): NodeJS.WriteStream {
+  if (stdout === undefined) {
+    stdout = process.stdout;
+    // `rmx events | head` closes the pipe early: that is a normal end, not a crash.
+    stdout.on("error", (error: NodeJS.ErrnoException) => {
+      if (error.code === "EPIPE") process.exit(0);
+      throw error;
+    });
+  }
+  return stdout;
+}
 
 // No top-level await: the bin is bundled as CommonJS (scripts/bundle.mjs), which a CommonJS main starts faster.
 void runCli(process.argv.slice(2), {
-  streams: { stdout: process.stdout, stderr: process.stderr },
+  streams: {
+    stdout: {
+      write: (text: string) => stdoutStream().write(text),
+      get isTTY() {
+        return stdoutStream().isTTY;
+      },
+      ready: () => {
+        stdoutStream();
+      },
+    },
+    // stderr is built on first write: a run that prints no error never builds its stream.
+    stderr: { write: (text: string) => process.stderr.write(text) },
+  },
   env: process.env,
 }).then((code) => {
   process.exitCode = code;

@@ -76,9 +76,8 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
       return ExitCode.OK;
     }
     const args = parseCommandArgs(spec, rest.slice(spec.path.length));
-    const palette = createPalette(
-      colorEnabled({ isTTY: streams.stdout.isTTY, noColorFlag: globals.noColor, env }),
-    );
+    const palette = () =>
+      createPalette(colorEnabled({ isTTY: streams.stdout.isTTY, noColorFlag: globals.noColor, env }));
     const ctx = createContext({ socketPath, json: globals.json, palette, streams, env });
     const command = await spec.load();
     return await command.run(ctx, args);

@@ -13,18 +13,25 @@ const CLEAR_SCREEN = "\u001b[2J\u001b[H";
 const REDRAW_DEBOUNCE_MS = 50;
 
 async function frame(ctx: CliContext, client: RmxClient): Promise<string> {
-  const result = await client.call("runtime.status");
+  const answer = client.call("runtime.status");
+  ctx.readyOutput();
+  const result = await answer;
   if (ctx.json) return `${JSON.stringify(result, null, 2)}\n`;
   return `${renderStatus(result, ctx.palette, formatLocalTime).join("\n")}\n`;
 }
 
 export async function run(ctx: CliContext, args: ParsedCommandArgs): Promise<number> {
   const client = await ctx.connect();
-  try {
-    if (!booleanValue(args, "watch")) {
+  if (!booleanValue(args, "watch")) {
+    // One answer and done: drop the connection rather than wait for the daemon's side of the close.
+    try {
       ctx.write(await frame(ctx, client));
       return ExitCode.OK;
+    } finally {
+      client.destroy();
     }
+  }
+  try {
     return await watch(ctx, client);
   } finally {
     await client.close();

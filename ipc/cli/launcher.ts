@@ -1,0 +1,82 @@
+#!/usr/bin/env node
+/**
+ * The `rmx` bin as installed (dist/bin/rmx.cjs, scripts/bundle.mjs): runs the CLI core, dist/bin/rmx-core.cjs,
+ * compiled from its V8 code cache when there is a good one (code-cache.ts), and leaves one behind after
+ * a successful run when there is none, when V8 rejected it, or when it lacks the hot path's functions
+ * (`runtime status`, the command scripts poll) and this run has them. Bundled as CommonJS, never run as
+ * the ES module tsc writes: `__dirname` and `require` are CommonJS's.
+ *
+ * `runtime status --json` alone is answered here without the core when all goes well (fast-status.ts).
+ *
+ * The core's `import()` of a lazily loaded command is rewritten by the bundler to `__rmxImport`, this
+ * file's own `import()`: code compiled by `vm.Script` has no module loader of its own to import with.
+ */
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { Script } from "node:vm";
+import {
+  codeCacheDir,
+  codeCacheName,
+  decodeCodeCache,
+  encodeCodeCache,
+  pruneOtherBundles,
+  readOwnFile,
+  writeFileAtomic,
+} from "./code-cache.js";
+import { fastStatusSocket, runFastStatus } from "./fast-status.js";
+
+/** The core's content hash, written in by the bundler (scripts/bundle.mjs `bundleCli`). */
+declare const RMX_CORE_ID: string;
+
+const CORE = join(__dirname, "rmx-core.cjs");
+const WRAPPER_PARAMS = "exports, require, module, __filename, __dirname, __rmxImport";
+
+/** `rmx … runtime status …`: the run whose functions the cache should hold. */
+function isHotPath(argv: readonly string[]): boolean {
+  const words = argv.filter((a) => !a.startsWith("-"));
+  return words.includes("runtime") && words.includes("status");
+}
+
+function cacheFile(): string | undefined {
+  try {
+    const dir = codeCacheDir(process.env);
+    return dir === undefined
+      ? undefined
+      : join(dir, codeCacheName(RMX_CORE_ID, process.version, process.arch));
+  } catch {
+    return undefined;
+  }
+}
+
+function launch(): void {
+  // A shebang is not JavaScript inside a function body; the core has one only when built from main.ts.
+  const source = readFileSync(CORE, "utf8").replace(/^#!.*/, "");
+  const file = cacheFile();
+  const bytes = file === undefined ? undefined : readOwnFile(file);
+  const cached = bytes === undefined ? undefined : decodeCodeCache(bytes, RMX_CORE_ID);
+  const script = new Script(`(function (${WRAPPER_PARAMS}) {${source}\n})`, {
+    filename: CORE,
+    ...(cached === undefined ? {} : { cachedData: cached.payload }),
+  });
+  const hot = isHotPath(process.argv.slice(2));
+  const stale = cached === undefined || script.cachedDataRejected === true;
+  if (file !== undefined && (stale || (hot && !cached.hot))) {
+    // At exit, so the cache holds every function this run compiled; only after a run that worked.
+    process.once("exit", (code) => {
+      if (code !== 0) return;
+      try {
+        writeFileAtomic(file, encodeCodeCache(RMX_CORE_ID, script.createCachedData(), hot));
+        if (stale) pruneOtherBundles(file);
+      } catch {
+        // No cache this time: the next run compiles again, as one without a cache does.
+      }
+    });
+  }
+  const core = script.runInThisContext() as (...args: unknown[]) => void;
+  const module = { exports: {} };
+  core(module.exports, require, module, CORE, __dirname, (specifier: string) => import(specifier));
+}
+
+const fastSocket = fastStatusSocket(process.argv.slice(2), process.env);
+if (fastSocket === undefined) launch();
+else runFastStatus(fastSocket, launch);
