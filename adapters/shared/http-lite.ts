@@ -27,8 +27,10 @@ const HEADER_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
 /**
  * A server's `Keep-Alive: timeout=N` bounds how long a kept socket is reused. No margin (node's agent
  * takes 1 s off): llama-server and node both say 5 s, the probe interval is 5 s, and a margin would make
- * every probe a new connection (connect, write, close: most of the daemon's quiet CPU). Losing the race
- * at the edge costs one resend on a fresh socket, never a failed probe.
+ * every probe a new connection (connect, write, close: most of the daemon's quiet CPU). The probe wheel
+ * sends each probe up to 1 % of its interval early (daemon/supervise/probe-wheel.ts) so it arrives
+ * before such a server's deadline; losing the race at the edge costs one resend on a fresh socket,
+ * never a failed probe.
  */
 const KEEP_ALIVE_MARGIN_MS = 0;
 

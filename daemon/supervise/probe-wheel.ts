@@ -1,15 +1,26 @@
 /**
  * One timer for every steady probe of the daemon. A timer per runtime and probe wakes the event loop once
  * per probe (50 runtimes every 5 s: 10 wakes a second, each paying Node's timer-list bookkeeping for its
- * odd duration); the wheel keeps the due jobs in one list behind one timer, and a wake runs every job due
- * within `batchMs` of it. A job therefore runs at most `batchMs` early, never late (beyond the timer's own
- * lateness), and jobs that ran together fall due together next time: probes started within a few ms of
- * each other share every wake from then on.
+ * odd duration); the wheel keeps the due jobs in one list behind one timer.
+ *
+ * A job may run a little early: its slack is 1 % of its delay, at most `earlyMs` (50 ms for a 5 s probe,
+ * 1 ms for a 100 ms one). The wheel wakes half a slack before the earliest job is due and runs every job
+ * whose slack has begun: the jobs due within the next half slack share that wake, and jobs that ran
+ * together fall due together next time, so probes started within a few ms of each other share every wake
+ * from then on. A job never runs late (beyond the timer's own lateness).
+ *
+ * Running early also keeps connections: a backend's keep-alive timeout is commonly the probe interval
+ * itself (5 s: llama-server's cpp-httplib and node's http both), counted from its last answer, and by a
+ * clock that can be some ms behind under load. A probe sent a full interval after the previous one
+ * (later, by the timer's lateness) lost that race for one probe in five to ten on a loaded machine and
+ * paid a new connection, which costs more than the probe; 25 ms early, it finds the socket open.
  */
 import { performance } from "node:perf_hooks";
 
-/** How far ahead of its due time a job may run to share a wake with an earlier one. */
-export const PROBE_BATCH_MS = 10;
+/** The most a job may run ahead of its due time. */
+export const PROBE_EARLY_MS = 50;
+/** …and at most this share of its delay. */
+export const PROBE_EARLY_SHARE = 0.01;
 
 export interface WheelTimers {
   now(): number;
@@ -30,6 +41,8 @@ export interface WheelJob {
 
 interface Entry extends WheelJob {
   due: number;
+  /** The earliest it may run: due minus its slack. */
+  from: number;
   run: () => void;
   done: boolean;
 }
@@ -44,13 +57,22 @@ export class ProbeWheel {
 
   constructor(
     private readonly timers: WheelTimers = realTimers,
-    readonly batchMs = PROBE_BATCH_MS,
+    readonly earlyMs = PROBE_EARLY_MS,
+    readonly earlyShare = PROBE_EARLY_SHARE,
   ) {}
 
-  /** Runs `run` once, `delayMs` from now (up to `batchMs` sooner to share a wake). */
+  /** How early a job scheduled `delayMs` ahead may run. */
+  slack(delayMs: number): number {
+    return Math.min(this.earlyMs, Math.max(0, delayMs) * this.earlyShare);
+  }
+
+  /** Runs `run` once, `delayMs` from now, or up to its slack sooner (see the module comment). */
   schedule(delayMs: number, run: () => void): WheelJob {
+    const due = this.timers.now() + Math.max(0, delayMs);
+    const slack = this.slack(delayMs);
     const entry: Entry = {
-      due: this.timers.now() + Math.max(0, delayMs),
+      due,
+      from: due - slack,
       run,
       done: false,
       cancel: () => {
@@ -61,7 +83,8 @@ export class ProbeWheel {
       },
     };
     this.entries.push(entry);
-    if (entry.due < this.armedFor) this.arm(entry.due);
+    const wakeAt = due - slack / 2;
+    if (wakeAt < this.armedFor) this.arm(wakeAt);
     return entry;
   }
 
@@ -85,15 +108,16 @@ export class ProbeWheel {
   private wake(): void {
     this.timer = undefined;
     this.armedFor = Number.POSITIVE_INFINITY;
-    const horizon = this.timers.now() + this.batchMs;
+    const now = this.timers.now();
     const due: Entry[] = [];
     const waiting: Entry[] = [];
     let next = Number.POSITIVE_INFINITY;
     for (const entry of this.entries) {
-      if (entry.due <= horizon) due.push(entry);
+      if (entry.from <= now) due.push(entry);
       else {
         waiting.push(entry);
-        if (entry.due < next) next = entry.due;
+        const wakeAt = entry.due - (entry.due - entry.from) / 2;
+        if (wakeAt < next) next = wakeAt;
       }
     }
     this.entries = waiting;

@@ -1,6 +1,6 @@
 /**
  * The shared probe wheel (daemon/supervise/probe-wheel.ts) on simulated time: every job runs once, at most
- * `batchMs` early and never late; and the real Prober on it keeps each runtime's cadence (the next probe
+ * its slack early and never late; and the real Prober on it keeps each runtime's cadence (the next probe
  * begins within its interval of the previous one, or as soon as a slow one ends), never two at once.
  */
 import fc from "fast-check";
@@ -52,7 +52,7 @@ class SimTime implements WheelTimers {
 }
 
 describe("ProbeWheel", () => {
-  it("runs every job once, within batchMs before its due time, never late; cancelled ones never", async () => {
+  it("runs every job once, within its slack before its due time, never late; cancelled ones never", async () => {
     await fc.assert(
       fc.asyncProperty(
         fc.array(fc.record({ at: fc.nat(20_000), delay: fc.nat(10_000), cancel: fc.boolean() }), {
@@ -60,9 +60,10 @@ describe("ProbeWheel", () => {
           maxLength: 40,
         }),
         fc.integer({ min: 0, max: 50 }),
-        async (plan, batchMs) => {
+        fc.double({ min: 0, max: 0.05, noNaN: true }),
+        async (plan, earlyMs, share) => {
           const time = new SimTime();
-          const wheel = new ProbeWheel(time, batchMs);
+          const wheel = new ProbeWheel(time, earlyMs, share);
           const ran: { i: number; t: number }[] = [];
           const due: number[] = [];
           // Each job is scheduled at its own moment (a timer of the simulation), and some are cancelled
@@ -79,12 +80,12 @@ describe("ProbeWheel", () => {
           plan.forEach((p, i) => {
             if (!p.cancel) expect(runsOf(i)).toBe(1);
             // Cancelled before it could run even early: never runs. Cancelled later: it may have run, once.
-            else if (p.delay / 2 < p.delay - batchMs) expect(runsOf(i)).toBe(0);
+            else if (p.delay / 2 < p.delay - wheel.slack(p.delay)) expect(runsOf(i)).toBe(0);
           });
           for (const r of ran) {
             const d = due[r.i] as number;
             expect(r.t).toBeLessThanOrEqual(d);
-            expect(r.t).toBeGreaterThanOrEqual(d - batchMs);
+            expect(r.t).toBeGreaterThanOrEqual(d - wheel.slack((plan[r.i] as { delay: number }).delay));
           }
           expect(new Set(ran.map((r) => r.i)).size).toBe(ran.length);
           expect(wheel.size).toBe(0);
@@ -95,19 +96,19 @@ describe("ProbeWheel", () => {
     );
   });
 
-  it("runs jobs due within batchMs of each other in one wake", async () => {
+  it("wakes half a slack before the earliest due job and runs every job whose slack has begun", async () => {
     const time = new SimTime();
-    const wheel = new ProbeWheel(time, 10);
+    const wheel = new ProbeWheel(time, 10, 0.01); // 10 ms slack for 5 s delays
     const ran: number[] = [];
     for (const delay of [5000, 5003, 5009, 5011, 5030]) wheel.schedule(delay, () => ran.push(time.now()));
     await time.runUntil(10_000);
-    expect(ran).toEqual([5000, 5000, 5000, 5011, 5030]);
+    expect(ran).toEqual([4995, 4995, 5004, 5004, 5025]);
     expect(wheel.wakes).toBe(3);
   });
 
   it("a job that throws does not keep the others of its wake from running", async () => {
     const time = new SimTime();
-    const wheel = new ProbeWheel(time, 10);
+    const wheel = new ProbeWheel(time, 10, 0.01);
     const ran: string[] = [];
     wheel.schedule(100, () => {
       throw new Error("boom");
@@ -133,7 +134,7 @@ describe("Prober on the wheel", () => {
         ),
         async (runtimes) => {
           const time = new SimTime();
-          const wheel = new ProbeWheel(time, 10);
+          const wheel = new ProbeWheel(time, 50, 0.01);
           const clock = { now: () => time.now() };
           const runs = runtimes.map(() => [] as { began: number; ended?: number }[]);
           const probers = runtimes.map((r, i) => {
@@ -185,7 +186,8 @@ describe("Prober on the wheel", () => {
               expect(cur.began).toBeGreaterThanOrEqual(ended); // never two at once
               const due = Math.max(ended, prev.began + r.interval);
               expect(cur.began).toBeLessThanOrEqual(due); // within its interval, or right after a slow one
-              expect(cur.began).toBeGreaterThanOrEqual(due - wheel.batchMs); // at most batchMs early
+              // At most its slack early: 1 % of the wait, ≤ 50 ms.
+              expect(cur.began).toBeGreaterThanOrEqual(due - wheel.slack(due - ended));
             }
           });
           expect(wheel.size).toBe(0);
