@@ -27,8 +27,10 @@ const HEADER_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
 /**
  * A server's `Keep-Alive: timeout=N` bounds how long a kept socket is reused. No margin (node's agent
  * takes 1 s off): llama-server and node both say 5 s, the probe interval is 5 s, and a margin would make
- * every probe a new connection (connect, write, close: most of the daemon's quiet CPU). Losing the race
- * at the edge costs one resend on a fresh socket, never a failed probe.
+ * every probe a new connection (connect, write, close: most of the daemon's quiet CPU). The probe wheel
+ * sends each probe up to 1 % of its interval early (daemon/supervise/probe-wheel.ts) so it arrives
+ * before such a server's deadline; losing the race at the edge costs one resend on a fresh socket,
+ * never a failed probe.
  */
 const KEEP_ALIVE_MARGIN_MS = 0;
 
@@ -39,15 +41,8 @@ interface Target {
   request: Buffer;
 }
 
-/** An endpoint's kept socket: idle between exchanges, carrying at most one (no pipelining). */
-interface Kept {
-  socket: net.Socket;
-  busy: boolean;
-  /** performance.now() after which the server said it closes idle sockets. */
-  idleUntil: number;
-}
-
-const kept = new Map<string, Kept>();
+/** Each endpoint's kept socket: idle between exchanges, carrying at most one (no pipelining). */
+const kept = new Map<string, Conn>();
 /** Request bytes per (url, headers): built once, written as is every probe. */
 const targets = new Map<string, Target | null>();
 const MAX_TARGETS = 1024;
@@ -98,156 +93,241 @@ function buildTarget(url: string, extra: Record<string, string> | undefined): Ta
 export function liteGet(url: string, options: LiteGetOptions): Promise<HttpResult> {
   const target = targetOf(url, options.headers);
   if (target === undefined) return httpRequest(url, { ...options, method: "GET" });
-  return exchange(url, target, options);
+  return new Promise((resolve) => new Exchange(url, target, options, resolve).attempt(true));
 }
 
-function exchange(url: string, target: Target, options: LiteGetOptions): Promise<HttpResult> {
-  const started = performance.now();
-  const elapsed = () => performance.now() - started;
-  const maxBody = options.maxBodyBytes ?? DEFAULT_MAX_BODY;
-  return new Promise((resolve) => {
-    let settled = false;
-    let current: { socket: net.Socket; release: (keep: boolean) => void } | undefined;
-    const finish = (result: HttpResult, keep = false) => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      current?.release(keep);
-      current = undefined;
-      resolve(result);
-    };
-    const timer = setTimeout(() => {
-      finish({
+/**
+ * Where every socket's bytes land (net's `onread`): read into one buffer and handed to the exchange, copied
+ * only as far as they were read. The stream path (Readable.push, a `data` event, a fresh buffer per read)
+ * ran as much JavaScript per probe as everything else the exchange does, and never gets hot enough at 10
+ * probes a second for V8 to optimise it. Safe to share: the callback runs synchronously per read.
+ */
+const READ_BUFFER = Buffer.allocUnsafe(64 * 1024);
+
+/**
+ * One socket with its listeners attached once, for its whole life: they hand events to the exchange it
+ * carries now (none while idle), instead of each exchange adding and removing four listeners.
+ */
+class Conn {
+  readonly socket: net.Socket;
+  busy = true;
+  /** performance.now() after which the server said it closes idle sockets. */
+  idleUntil = Number.POSITIVE_INFINITY;
+  exchange: Exchange | undefined;
+
+  constructor(
+    target: Target,
+    /** The endpoint's kept socket (else a one-off for an exchange that found it busy). */
+    readonly kept: boolean,
+  ) {
+    this.socket = net.connect({
+      host: target.host,
+      port: target.port,
+      noDelay: true,
+      onread: {
+        buffer: READ_BUFFER,
+        callback: (n: number, buffer: Uint8Array) => {
+          // The parser keeps what it is given (a partial head, body chunks): give it its own copy.
+          this.exchange?.onData(Buffer.from(buffer.subarray(0, n)));
+          return true;
+        },
+      },
+    });
+    // Errors reach the exchange in flight; an idle socket's reset is noticed by `close`. Never unhandled.
+    this.socket.on("error", (err: NodeJS.ErrnoException) => this.exchange?.onError(err));
+    this.socket.on("end", () => this.exchange?.onEnd());
+    this.socket.on("close", () => {
+      this.exchange?.onEnd();
+      if (this.kept) forget(target.key, this);
+    });
+  }
+}
+
+/** One GET: its attempts (the first, and one resend when a kept socket turns out stale), timer and result. */
+class Exchange {
+  private readonly started = performance.now();
+  private readonly maxBody: number;
+  private readonly timer: NodeJS.Timeout;
+  private settled = false;
+  private conn: Conn | undefined;
+  /** The current attempt's (attempt() makes one before anything reads it). */
+  private parser!: ResponseParser;
+  private reused = false;
+  private allowResend = false;
+
+  constructor(
+    private readonly url: string,
+    private readonly target: Target,
+    options: LiteGetOptions,
+    private readonly resolve: (result: HttpResult) => void,
+  ) {
+    this.maxBody = options.maxBodyBytes ?? DEFAULT_MAX_BODY;
+    this.timer = setTimeout(() => {
+      this.finish({
         kind: "timeout",
         message: `no answer from GET ${url} within ${options.timeoutMs} ms`,
-        ms: elapsed(),
+        ms: this.elapsed(),
       });
     }, options.timeoutMs);
+  }
 
-    const attempt = (allowResend: boolean) => {
-      const { socket, reused, release } = acquire(target);
-      current = { socket, release };
-      const parser = new ResponseParser(maxBody);
-      // Only a socket we kept from an earlier exchange can be stale; a fresh one's failures are real.
-      const stale = (code: string | undefined) =>
-        reused && allowResend && parser.received === 0 && (code === undefined || STALE_SOCKET.has(code));
-      const resend = () => {
-        detach();
-        release(false);
-        current = undefined;
-        attempt(false);
-      };
-      const onData = (chunk: Buffer) => {
-        const event = parser.feed(chunk);
-        if (event.kind === "more") return;
-        if (event.kind === "too_large") {
-          finish({ kind: "error", message: `body of GET ${url} exceeds ${maxBody} bytes`, ms: elapsed() });
-          return;
-        }
-        if (event.kind === "invalid") {
-          finish({
-            kind: "error",
-            code: "HPE_INVALID_RESPONSE",
-            message: `GET ${url}: Parse Error: ${event.reason}`,
-            ms: elapsed(),
-          });
-          return;
-        }
-        detach();
-        const head = parser.head;
-        if (head === undefined) return; // unreachable: "done" comes after a head
-        if (event.keepAlive) noteKeepAlive(target.key, socket, head.headers.get("keep-alive"));
-        finish(
-          { kind: "response", status: head.status, body: parser.bodyText(), ms: elapsed() },
-          event.keepAlive,
-        );
-      };
-      const onEnd = () => {
-        if (settled) return;
-        const event = parser.end();
-        if (event.kind === "done" && parser.head !== undefined) {
-          finish({ kind: "response", status: parser.head.status, body: parser.bodyText(), ms: elapsed() });
-          return;
-        }
-        if (stale(undefined)) return resend();
-        finish(
-          parser.head === undefined
-            ? { kind: "error", code: "ECONNRESET", message: `GET ${url}: socket hang up`, ms: elapsed() }
-            : { kind: "error", message: `GET ${url}: connection closed mid-body`, ms: elapsed() },
-        );
-      };
-      const onError = (err: NodeJS.ErrnoException) => {
-        if (settled) return;
-        if (stale(err.code)) return resend();
-        if (parser.received > 0 && parser.head !== undefined) {
-          finish({ kind: "error", message: `GET ${url}: connection closed mid-body`, ms: elapsed() });
-          return;
-        }
-        finish(classifyError(err, "GET", url, elapsed()));
-      };
-      const detach = () => {
-        socket.off("data", onData);
-        socket.off("end", onEnd);
-        socket.off("close", onEnd);
-        socket.off("error", onError);
-      };
-      socket.on("data", onData);
-      socket.on("end", onEnd);
-      socket.on("close", onEnd);
-      socket.on("error", onError);
-      socket.write(target.request);
-    };
-    attempt(true);
-  });
+  private elapsed(): number {
+    return performance.now() - this.started;
+  }
+
+  attempt(allowResend: boolean): void {
+    const { conn, reused } = acquire(this.target);
+    this.conn = conn;
+    this.reused = reused;
+    this.allowResend = allowResend;
+    this.parser = new ResponseParser(this.maxBody);
+    conn.exchange = this;
+    conn.socket.write(this.target.request);
+  }
+
+  /** Gives the socket back: kept for the next exchange when `keep`, else closed. */
+  private detach(keep: boolean): void {
+    const conn = this.conn;
+    if (conn === undefined) return;
+    this.conn = undefined;
+    conn.exchange = undefined;
+    release(this.target.key, conn, keep);
+  }
+
+  private finish(result: HttpResult, keep = false): void {
+    if (this.settled) return;
+    this.settled = true;
+    clearTimeout(this.timer);
+    this.detach(keep);
+    this.resolve(result);
+  }
+
+  /** Only a socket we kept from an earlier exchange can be stale; a fresh one's failures are real. */
+  private stale(code: string | undefined): boolean {
+    return (
+      this.reused &&
+      this.allowResend &&
+      this.parser.received === 0 &&
+      (code === undefined || STALE_SOCKET.has(code))
+    );
+  }
+
+  private resend(): void {
+    this.detach(false);
+    this.attempt(false);
+  }
+
+  onData(chunk: Buffer): void {
+    if (this.settled) return;
+    const { parser, url } = this;
+    const event = parser.feed(chunk);
+    if (event.kind === "more") return;
+    if (event.kind === "too_large") {
+      this.finish({
+        kind: "error",
+        message: `body of GET ${url} exceeds ${this.maxBody} bytes`,
+        ms: this.elapsed(),
+      });
+      return;
+    }
+    if (event.kind === "invalid") {
+      this.finish({
+        kind: "error",
+        code: "HPE_INVALID_RESPONSE",
+        message: `GET ${url}: Parse Error: ${event.reason}`,
+        ms: this.elapsed(),
+      });
+      return;
+    }
+    const head = parser.head;
+    if (head === undefined) return; // unreachable: "done" comes after a head
+    if (event.keepAlive && this.conn !== undefined) noteKeepAlive(this.conn, head.headers.get("keep-alive"));
+    this.finish(
+      { kind: "response", status: head.status, body: parser.bodyText(), ms: this.elapsed() },
+      event.keepAlive,
+    );
+  }
+
+  onEnd(): void {
+    if (this.settled) return;
+    const { parser, url } = this;
+    const event = parser.end();
+    if (event.kind === "done" && parser.head !== undefined) {
+      this.finish({
+        kind: "response",
+        status: parser.head.status,
+        body: parser.bodyText(),
+        ms: this.elapsed(),
+      });
+      return;
+    }
+    if (this.stale(undefined)) {
+      this.resend();
+      return;
+    }
+    this.finish(
+      parser.head === undefined
+        ? { kind: "error", code: "ECONNRESET", message: `GET ${url}: socket hang up`, ms: this.elapsed() }
+        : { kind: "error", message: `GET ${url}: connection closed mid-body`, ms: this.elapsed() },
+    );
+  }
+
+  onError(err: NodeJS.ErrnoException): void {
+    if (this.settled) return;
+    if (this.stale(err.code)) {
+      this.resend();
+      return;
+    }
+    if (this.parser.received > 0 && this.parser.head !== undefined) {
+      this.finish({
+        kind: "error",
+        message: `GET ${this.url}: connection closed mid-body`,
+        ms: this.elapsed(),
+      });
+      return;
+    }
+    this.finish(classifyError(err, "GET", this.url, this.elapsed()));
+  }
 }
 
 /** The endpoint's kept socket when idle and still open, else a new connection (kept if none is). */
-function acquire(target: Target): {
-  socket: net.Socket;
-  reused: boolean;
-  release: (keep: boolean) => void;
-} {
+function acquire(target: Target): { conn: Conn; reused: boolean } {
   const idle = kept.get(target.key);
   if (idle !== undefined && !idle.busy) {
     if (!idle.socket.destroyed && idle.socket.writable && performance.now() < idle.idleUntil) {
       idle.busy = true;
       idle.socket.ref();
-      return { socket: idle.socket, reused: true, release: (keep) => releaseKept(target.key, idle, keep) };
+      return { conn: idle, reused: true };
     }
     forget(target.key, idle);
   }
-  const socket = net.connect({ host: target.host, port: target.port, noDelay: true });
-  if (kept.has(target.key)) {
-    // Another exchange holds the endpoint's socket: this one gets a connection of its own.
-    return { socket, reused: false, release: () => socket.destroy() };
-  }
-  const entry: Kept = { socket, busy: true, idleUntil: Number.POSITIVE_INFINITY };
-  kept.set(target.key, entry);
-  socket.on("error", () => {}); // an idle socket's reset is noticed by `close`; never unhandled
-  socket.once("close", () => forget(target.key, entry));
-  return { socket, reused: false, release: (keep) => releaseKept(target.key, entry, keep) };
+  // Another exchange holds the endpoint's socket: this one gets a connection of its own.
+  if (kept.has(target.key)) return { conn: new Conn(target, false), reused: false };
+  const conn = new Conn(target, true);
+  kept.set(target.key, conn);
+  return { conn, reused: false };
 }
 
-function releaseKept(key: string, entry: Kept, keep: boolean): void {
-  entry.busy = false;
-  if (!keep || entry.socket.destroyed) {
-    forget(key, entry);
+function release(key: string, conn: Conn, keep: boolean): void {
+  conn.busy = false;
+  if (!conn.kept || !keep || conn.socket.destroyed) {
+    if (conn.kept) forget(key, conn);
+    else conn.socket.destroy();
     return;
   }
   // An idle kept socket must not hold the daemon (or a test) open.
-  entry.socket.unref();
+  conn.socket.unref();
 }
 
-function forget(key: string, entry: Kept): void {
-  entry.socket.destroy();
-  if (kept.get(key) === entry) kept.delete(key);
+function forget(key: string, conn: Conn): void {
+  conn.socket.destroy();
+  if (kept.get(key) === conn) kept.delete(key);
 }
 
-function noteKeepAlive(key: string, socket: net.Socket, hint: string | undefined): void {
-  const entry = kept.get(key);
-  if (entry === undefined || entry.socket !== socket) return;
+function noteKeepAlive(conn: Conn, hint: string | undefined): void {
+  if (!conn.kept) return;
   const seconds = hint === undefined ? undefined : /\btimeout=(\d+)/i.exec(hint)?.[1];
-  entry.idleUntil =
+  conn.idleUntil =
     seconds === undefined
       ? Number.POSITIVE_INFINITY
       : performance.now() + Math.max(0, Number(seconds) * 1000 - KEEP_ALIVE_MARGIN_MS);
@@ -255,5 +335,5 @@ function noteKeepAlive(key: string, socket: net.Socket, hint: string | undefined
 
 /** Closes every kept socket (tests, shutdown). */
 export function closeKeptSockets(): void {
-  for (const [key, entry] of kept) forget(key, entry);
+  for (const [key, conn] of kept) forget(key, conn);
 }

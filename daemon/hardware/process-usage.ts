@@ -18,11 +18,13 @@ export function isAlive(pid: number): boolean {
  * back-end), a rejected batch is retried with the survivors, then pid by pid.
  */
 export async function sampleProcesses(pids: readonly number[]): Promise<Record<number, ProcessSample>> {
-  const live = [...new Set(pids)].filter((pid) => Number.isInteger(pid) && pid > 0 && isAlive(pid));
+  const valid = [...new Set(pids)].filter((pid) => Number.isInteger(pid) && pid > 0);
   if (process.platform === "linux") {
+    // The read of its stat file is the liveness check: a gone pid has none (no kill(pid, 0) first).
     procStat ??= new ProcStatSampler();
-    return procStat.sample(live);
+    return procStat.sample(valid);
   }
+  const live = valid.filter(isAlive);
   if (live.length === 0) return {};
   // Elsewhere pidusage (ps or the Windows API), loaded only there.
   pidusageLoaded ??= import("pidusage").then((m) => m.default);

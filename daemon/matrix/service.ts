@@ -2,6 +2,12 @@
  * The matrix service: samples the hardware on an interval, scrapes every live llama runtime's `/metrics` and
  * `/slots` after each sample, turns counter deltas into throughput, composes the cells, and publishes
  * `hardware.sample`, `runtime.health` (scope "cell") and `matrix.changed`.
+ *
+ * Scrapes follow demand: every tick while someone follows the cells (subscribers) or read them lately
+ * (`matrix.get`, the policy's routing, Prometheus `/metrics`, the dashboard: within `read_hold_ms`), else
+ * once every `idle_scrape_ms`. Two GETs per runtime per tick would otherwise triple the probes' load on a
+ * daemon nobody looks at; the first read after a quiet spell sees figures at most `idle_scrape_ms` old
+ * (throughput then spans that window), and reads from then on keep them one tick fresh.
  */
 
 import { performance } from "node:perf_hooks";
@@ -68,6 +74,8 @@ export interface MatrixHost {
     readonly notes?: readonly string[];
   };
   readonly runtimes: ReadonlyMap<string, MatrixRuntimeSource>;
+  /** How often to scrape while nobody follows or reads the cells (defaults: SCRAPE_CADENCE). */
+  readonly scrapeCadence?: ScrapeCadence;
   /** Leases held on a cell and its capacity (the policy feature's); `undefined` → no leases, capacity = slots. */
   cellLeases?(cellKey: string): LeaseCount | undefined;
   /** Requests routed to a cell (the policy feature's). */
@@ -86,8 +94,13 @@ export interface MatrixService {
   inspect(target: { path?: string; model?: string; context?: number }): Promise<ModelInspectResult>;
   /** The last `/metrics` sample scraped from each live llama runtime, by runtime id (for re-export). */
   backendMetrics(): ReadonlyMap<string, LlamaMetrics>;
-  /** One tick now (sample, scrape, compose, publish); resolves when it is done. */
-  tick(): Promise<void>;
+  /**
+   * One tick now (sample, scrape, compose, publish); resolves when it is done. It scrapes whatever the
+   * demand (`scrape: "due"`: only when the interval's tick would, see the module comment).
+   */
+  tick(opts?: { scrape?: "always" | "due" }): Promise<void>;
+  /** Scrapes done (each of every live scraped runtime), for tests and benches. */
+  readonly scrapeRounds: number;
   readonly stats: TickStats;
   /** Ticks that composed and published the serving cells (the others had nobody following them). */
   readonly composedTicks: number;
@@ -95,6 +108,16 @@ export interface MatrixService {
 }
 
 const SCRAPED_STATES: ReadonlySet<RuntimeState> = new Set(["ready", "degraded"]);
+
+export interface ScrapeCadence {
+  /** Between scrapes while nobody follows or reads the cells. */
+  idle_scrape_ms: number;
+  /** A read keeps every tick scraping for this long. */
+  read_hold_ms: number;
+}
+
+/** 30 s: six 5-s ticks; a minute of hold spans a 15-60 s Prometheus scrape interval. */
+export const SCRAPE_CADENCE: ScrapeCadence = { idle_scrape_ms: 30_000, read_hold_ms: 60_000 };
 
 /** Scrapes must finish well inside a tick, and a hung backend must not hold the matrix. */
 function scrapeTimeout(intervalMs: number): number {
@@ -129,6 +152,10 @@ class Matrix implements MatrixService {
   private stopped = false;
   private composeTotalMs = 0;
   composedTicks = 0;
+  scrapeRounds = 0;
+  /** Clock time of the last read of the cells by a reader, and of the last scrape round. */
+  private lastRead = Number.NEGATIVE_INFINITY;
+  private lastScrape = Number.NEGATIVE_INFINITY;
   private readonly healthGate = new ChangeGate();
   /** Per tick interval, on the daemon's one loop-delay monitor (telemetry/loop-delay.ts). */
   private loopDelay: LoopDelayWindow | undefined;
@@ -146,7 +173,7 @@ class Matrix implements MatrixService {
 
   start(): void {
     this.refreshRuntimeModels();
-    this.codes = statusCodes(this.cells());
+    this.codes = statusCodes(this.compose().cells);
     this.unsubscribe.push(
       this.host.bus.subscribe(["runtime.state.changed", "models.changed"], () => this.scheduleRecheck()),
     );
@@ -223,7 +250,17 @@ class Matrix implements MatrixService {
     }
   }
 
-  result(opts: { servingOnly?: boolean } = {}): MatrixResult {
+  /** A reader looked at the cells: scrape every tick for a while (see the module comment). */
+  private noteRead(): void {
+    this.lastRead = this.host.clock.now();
+  }
+
+  result(): MatrixResult {
+    this.noteRead();
+    return this.compose();
+  }
+
+  private compose(opts: { servingOnly?: boolean } = {}): MatrixResult {
     return composeMatrix(
       {
         ...(opts.servingOnly === true ? { servingOnly: true } : {}),
@@ -248,6 +285,7 @@ class Matrix implements MatrixService {
   }
 
   backendMetrics(): ReadonlyMap<string, LlamaMetrics> {
+    this.noteRead();
     const out = new Map<string, LlamaMetrics>();
     for (const [id, observation] of this.observations)
       if (observation.metrics !== undefined) out.set(id, observation.metrics);
@@ -259,7 +297,7 @@ class Matrix implements MatrixService {
     if (this.recheck !== undefined || this.stopped) return;
     this.recheck = setImmediate(() => {
       this.recheck = undefined;
-      if (!this.stopped) this.publishChanges(this.cells());
+      if (!this.stopped) this.publishChanges(this.compose().cells);
     });
   }
 
@@ -274,7 +312,7 @@ class Matrix implements MatrixService {
 
   // ─── The tick ────────────────────────────────────────────────────────────
 
-  private async afterSample(sample: HardwareSample, startedAt: number): Promise<void> {
+  private async afterSample(sample: HardwareSample, startedAt: number, force = false): Promise<void> {
     if (this.stopped) return;
     this.sample = sample;
     this.host.bus.publish("hardware.sample", sample);
@@ -282,7 +320,7 @@ class Matrix implements MatrixService {
       this.stats.skipped++;
       return;
     }
-    const run = this.scrapeAndPublish(startedAt);
+    const run = this.scrapeAndPublish(startedAt, force || this.scrapeDue());
     this.scraping = run;
     try {
       await run;
@@ -291,9 +329,21 @@ class Matrix implements MatrixService {
     }
   }
 
-  private async scrapeAndPublish(startedAt: number): Promise<void> {
+  /** Someone follows the cells, read them lately, or the idle cadence is up. */
+  private scrapeDue(): boolean {
+    const bus = this.host.bus;
+    if (bus.hasSubscribers("runtime.health") || bus.hasSubscribers("matrix.changed")) return true;
+    const cadence = this.host.scrapeCadence ?? SCRAPE_CADENCE;
+    const now = this.host.clock.now();
+    if (now - this.lastRead < cadence.read_hold_ms) return true;
+    // Up to half a tick early: the tick nearest the cadence, not the one after it.
+    const slack = Math.min(this.intervalMs / 2, cadence.idle_scrape_ms / 10);
+    return now - this.lastScrape >= cadence.idle_scrape_ms - slack;
+  }
+
+  private async scrapeAndPublish(startedAt: number, scrape: boolean): Promise<void> {
     const scrapeStart = performance.now();
-    const scraped = await this.scrapeAll();
+    const scraped = await this.scrapeAll(scrape);
     if (this.stopped) return;
     const composeStart = performance.now();
     const s = this.stats;
@@ -313,7 +363,7 @@ class Matrix implements MatrixService {
     }
     this.refreshRuntimeModels();
     // Idle cells change only with models, config or inventory, and those recheck the whole matrix.
-    const { cells } = this.result({ servingOnly: true });
+    const { cells } = this.compose({ servingOnly: true });
     if (healthWatched) {
       // Only cells whose entry changed (telemetry/change-gate.ts): quiet cells cost no events.
       const gate = this.healthGate;
@@ -363,8 +413,11 @@ class Matrix implements MatrixService {
     };
   }
 
-  /** Scrapes every live runtime whose adapter serves load (`scrapesLoad`) concurrently; forgets the counters of runtimes that are not live. */
-  private async scrapeAll(): Promise<number> {
+  /**
+   * Scrapes every live runtime whose adapter serves load (`scrapesLoad`) concurrently (when `scrape`);
+   * forgets the observations and counters of runtimes that are not live either way.
+   */
+  private async scrapeAll(scrape: boolean): Promise<number> {
     const live = new Set<string>();
     const jobs: Promise<void>[] = [];
     const timeoutMs = scrapeTimeout(this.intervalMs);
@@ -374,10 +427,14 @@ class Matrix implements MatrixService {
       if (!getAdapter(rt.spec.adapter).scrapesLoad || !SCRAPED_STATES.has(rt.state) || endpoint === undefined)
         continue;
       live.add(id);
-      jobs.push(this.scrapeOne(rt, endpoint, timeoutMs));
+      if (scrape) jobs.push(this.scrapeOne(rt, endpoint, timeoutMs));
     }
     for (const id of this.observations.keys()) if (!live.has(id)) this.observations.delete(id);
     this.tracker.retain(live);
+    if (scrape) {
+      this.lastScrape = this.host.clock.now();
+      if (live.size > 0) this.scrapeRounds++;
+    }
     await Promise.all(jobs);
     return jobs.length;
   }
@@ -425,11 +482,11 @@ class Matrix implements MatrixService {
     if (!this.stopped) this.observations.set(id, observation);
   }
 
-  async tick(): Promise<void> {
+  async tick(opts: { scrape?: "always" | "due" } = {}): Promise<void> {
     const started = performance.now();
     const sample = await this.sampler.sampleOnce();
     await this.scraping;
-    await this.afterSample(sample, started);
+    await this.afterSample(sample, started, opts.scrape !== "due");
   }
 
   // ─── Socket views ────────────────────────────────────────────────────────
@@ -466,6 +523,7 @@ class Matrix implements MatrixService {
   }
 
   models(): ModelListResult {
+    this.noteRead();
     return listModels(
       this.host.models.list(),
       this.matrixRuntimes(),

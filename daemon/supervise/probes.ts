@@ -10,6 +10,7 @@ import { formatMs } from "../../base/format.js";
 import type { RuntimeSpec } from "../../base/spec.js";
 import type { LatencySummary } from "../../ipc/protocol/runtime.js";
 import { isErrorOutcome, LatencyWindow } from "../health/window.js";
+import { type ProbeWheel, sharedProbeWheel, type WheelJob } from "./probe-wheel.js";
 import type { Input, ProbeFailure, ProbeKind } from "./state.js";
 
 const START_POLL_GROWTH = 1.5;
@@ -35,11 +36,13 @@ export interface ProbeHost {
   onObserved?: (probe: ProbeKind, outcome: ProbeOutcome) => void;
   /** Logs a background failure that must never become an unhandled rejection. */
   onError: (error: unknown, what: string) => void;
+  /** Where steady probes wait for their turn; default the daemon's one wheel (probe-wheel.ts). */
+  wheel?: ProbeWheel;
 }
 
 export class Prober {
   private startTimer: NodeJS.Timeout | undefined;
-  private timers: Partial<Record<ProbeKind, NodeJS.Timeout>> = {};
+  private jobs: Partial<Record<ProbeKind, WheelJob>> = {};
   readonly health: LatencyWindow;
   readonly inference: LatencyWindow;
 
@@ -54,9 +57,9 @@ export class Prober {
 
   stop(): void {
     if (this.startTimer) clearTimeout(this.startTimer);
-    for (const timer of Object.values(this.timers)) clearTimeout(timer);
+    for (const job of Object.values(this.jobs)) job.cancel();
     this.startTimer = undefined;
-    this.timers = {};
+    this.jobs = {};
   }
 
   private probeContext(): ProbeContext {
@@ -122,18 +125,18 @@ export class Prober {
 
   /**
    * Steady phase. Probes keep a fixed cadence (the next is due `interval` after the previous one began,
-   * never overlapping it), so a hung backend is acted on within threshold × interval + timeout.
+   * never overlapping it), so a hung backend is acted on within threshold × interval + timeout. The
+   * wheel may start one up to a few ms early, to share a wake with other runtimes' probes.
    */
   private schedule(generation: number, probe: ProbeKind, delay: number): void {
-    this.timers[probe] = setTimeout(
-      () => this.background(() => this.steadyProbe(generation, probe), `${probe} probe`),
-      delay,
+    this.jobs[probe] = (this.host.wheel ?? sharedProbeWheel).schedule(delay, () =>
+      this.background(() => this.steadyProbe(generation, probe), `${probe} probe`),
     );
   }
 
   private async steadyProbe(generation: number, probe: ProbeKind): Promise<void> {
     const { host } = this;
-    delete this.timers[probe];
+    delete this.jobs[probe];
     const endpoint = host.endpoint();
     if (!host.steady(generation) || endpoint === undefined) return;
     const spec = host.spec();

@@ -132,3 +132,50 @@ describe.runIf(linux)("ProcStatSampler on this machine's /proc", () => {
     expect(sampler.sample([pid])).toEqual({});
   });
 });
+
+describe.runIf(linux)("ProcStatSampler keeps each stat file open", () => {
+  /** This process's open files that are `file` (readlink of /proc/self/fd/N). */
+  const opened = (file: string) =>
+    fs.readdirSync("/proc/self/fd").filter((fd) => {
+      try {
+        return fs.readlinkSync(`/proc/self/fd/${fd}`) === file;
+      } catch {
+        return false; // the fd readdir itself used, closed since
+      }
+    }).length;
+
+  it("re-reads it every sample (one file per process, however many samples), closes it once the process is gone", async () => {
+    // Burns CPU until killed: its CPU time grows between samples, read through the same open file.
+    const child = spawn(process.execPath, ["-e", "process.stdout.write('up\\n');for(;;);"], {
+      stdio: ["ignore", "pipe", "inherit"],
+    });
+    stops.push(async () => {
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill("SIGKILL");
+        await once(child, "exit");
+      }
+    });
+    await once(child.stdout, "data");
+    const pid = child.pid as number;
+    const stat = `/proc/${pid}/stat`;
+    const uptime = opened("/proc/uptime");
+    const sampler = new ProcStatSampler();
+    const first = sampler.sample([pid])[pid];
+    expect(opened(stat)).toBe(1);
+    expect(opened("/proc/uptime")).toBe(uptime + 1);
+    const cpuOf = () => Number(fs.readFileSync(`/proc/${pid}/stat`, "latin1").split(") ")[1]?.split(" ")[11]);
+    const ticks = cpuOf();
+    while (cpuOf() < ticks + 5) await new Promise((resolve) => setImmediate(resolve)); // 50 ms of its CPU
+    const second = sampler.sample([pid])[pid];
+    expect(opened(stat), "not opened again").toBe(1);
+    expect(second?.cpu_percent).toBeGreaterThan(0);
+    expect(second?.rss_bytes).toBeGreaterThan(0);
+    expect(first).toBeDefined();
+    child.kill("SIGKILL");
+    await once(child, "exit");
+    expect(sampler.sample([pid])).toEqual({});
+    expect(opened(stat), "the gone process's file is closed").toBe(0);
+    sampler.close();
+    expect(opened("/proc/uptime")).toBe(uptime);
+  });
+});
