@@ -140,7 +140,9 @@ describe("bundled entries", () => {
     for (const file of daemonFiles) {
       const text = readFileSync(path.join(dir, file), "latin1");
       const at = text.search(/[^\x00-\x7f]/);
-      expect(at, `${file}: a non-ASCII byte at ${at}: ${JSON.stringify(text.slice(at - 40, at + 40))}`).toBe(-1);
+      expect(at, `${file}: a non-ASCII byte at ${at}: ${JSON.stringify(text.slice(at - 40, at + 40))}`).toBe(
+        -1,
+      );
     }
   });
 
