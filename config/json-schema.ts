@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { configFileSchema } from "./schema.js";
+import { buildConfigFileSchema } from "./schema.js";
 
 /**
  * JSON Schema (draft 2020-12) of rmx.yaml for editors, e.g. with yaml-language-server:
@@ -7,7 +7,7 @@ import { configFileSchema } from "./schema.js";
  * as numbers or strings); cross-field rules (unique ids, references) are checked by the daemon only.
  */
 export function configJsonSchema(): Record<string, unknown> {
-  const schema = z.toJSONSchema(configFileSchema, { io: "input", target: "draft-2020-12" }) as Record<
+  const schema = z.toJSONSchema(buildConfigFileSchema(), { io: "input", target: "draft-2020-12" }) as Record<
     string,
     unknown
   >;

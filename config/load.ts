@@ -8,7 +8,7 @@ import type { DaemonConfig } from "../base/spec.js";
 import { EMBEDDED_SOURCE, embeddedConfigText } from "./embedded.js";
 import { type ConfigIssue, configInvalid, issuesFromZod, placeIssues } from "./issues.js";
 import { expandPath, resolveConfig } from "./resolve.js";
-import { configFileSchema } from "./schema.js";
+import { buildConfigFileSchema } from "./schema.js";
 
 export interface ConfigLocation {
   path?: string;
@@ -134,9 +134,11 @@ export function parseConfigText(
       { line: 1, column: 1, path: "", message: `YAML: ${firstLine(String(err))}` },
     ]);
   }
-  const parsed = configFileSchema.safeParse(data, { reportInput: true });
+  // Built for this parse and dropped with it: nothing keeps the config schema between reloads.
+  const schema = buildConfigFileSchema();
+  const parsed = schema.safeParse(data, { reportInput: true });
   if (!parsed.success) {
-    throw configInvalid(source, placeIssues(doc, lines, issuesFromZod(parsed.error, configFileSchema, data)));
+    throw configInvalid(source, placeIssues(doc, lines, issuesFromZod(parsed.error, schema, data)));
   }
   const { config, issues } = resolveConfig(parsed.data, {
     source,

@@ -210,317 +210,349 @@ function mapping<S extends z.core.$ZodLooseShape>(shape: S, description: string)
   return z.strictObject(shape, { error: "expected a mapping" }).describe(description);
 }
 
-// ─── Runtime blocks (all keys optional: they are merged over the defaults) ───
+/**
+ * Builds the rmx.yaml schema, fresh at each call. The daemon validates its configuration at start and on
+ * reload only; a schema kept in a module constant would stay resident for the daemon's life (about 3.5 MiB of
+ * zod objects, closures and compiled fast paths with 50 runtimes), so each parse builds one and lets it go
+ * (a few ms, next to reading and resolving the file).
+ */
+function buildSchemas() {
+  // ─── Runtime blocks (all keys optional: they are merged over the defaults) ───
 
-export const inferenceProbeFileSchema = mapping(
-  {
-    enabled: bool("Also send a one-token completion to check that inference works.").optional(),
-    interval: duration("Time between inference probes.", { positive: true }).optional(),
-    timeout: duration("Timeout of one inference probe.", { positive: true }).optional(),
-    prompt: text("Prompt of the one-token completion.").optional(),
-  },
-  "Inference probe: a real one-token completion, since /health may answer 200 while inference fails.",
-);
+  const inferenceProbeFileSchema = mapping(
+    {
+      enabled: bool("Also send a one-token completion to check that inference works.").optional(),
+      interval: duration("Time between inference probes.", { positive: true }).optional(),
+      timeout: duration("Timeout of one inference probe.", { positive: true }).optional(),
+      prompt: text("Prompt of the one-token completion.").optional(),
+    },
+    "Inference probe: a real one-token completion, since /health may answer 200 while inference fails.",
+  );
 
-export const healthFileSchema = mapping(
-  {
-    path: matching(/^\//, "an HTTP path starting with '/'", "Path probed on the backend.").optional(),
-    interval: duration("Time between health probes once ready.", { positive: true }).optional(),
-    timeout: duration("Timeout of one health probe.", { positive: true }).optional(),
-    failure_threshold: positiveInt("Consecutive failed probes before the runtime is restarted.", {
-      min: 1,
-      max: 1_000_000,
-    }).optional(),
-    start_timeout: duration("Longest a start-up (model load) may take.", { positive: true }).optional(),
-    start_poll_initial: duration("First polling interval during start-up; grows by 1.5x.", {
-      positive: true,
-    }).optional(),
-    start_poll_max: duration("Largest polling interval during start-up.", { positive: true }).optional(),
-    inference: inferenceProbeFileSchema.optional(),
-  },
-  "Health checking.",
-);
+  const healthFileSchema = mapping(
+    {
+      path: matching(/^\//, "an HTTP path starting with '/'", "Path probed on the backend.").optional(),
+      interval: duration("Time between health probes once ready.", { positive: true }).optional(),
+      timeout: duration("Timeout of one health probe.", { positive: true }).optional(),
+      failure_threshold: positiveInt("Consecutive failed probes before the runtime is restarted.", {
+        min: 1,
+        max: 1_000_000,
+      }).optional(),
+      start_timeout: duration("Longest a start-up (model load) may take.", { positive: true }).optional(),
+      start_poll_initial: duration("First polling interval during start-up; grows by 1.5x.", {
+        positive: true,
+      }).optional(),
+      start_poll_max: duration("Largest polling interval during start-up.", { positive: true }).optional(),
+      inference: inferenceProbeFileSchema.optional(),
+    },
+    "Health checking.",
+  );
 
-export const restartBudgetFileSchema = mapping(
-  {
-    max_restarts: nonNegativeInt("Automatic restarts allowed within the window.", {
-      min: 0,
-      max: 10_000,
-    }).optional(),
-    window_seconds: positiveInt("Length of the sliding window, in seconds.", {
-      min: 1,
-      max: 86_400,
-    }).optional(),
-    retry_at_reset: bool("When exhausted, retry once when the oldest restart leaves the window.").optional(),
-  },
-  "Restart budget: at most max_restarts automatic restarts per window_seconds.",
-);
+  const restartBudgetFileSchema = mapping(
+    {
+      max_restarts: nonNegativeInt("Automatic restarts allowed within the window.", {
+        min: 0,
+        max: 10_000,
+      }).optional(),
+      window_seconds: positiveInt("Length of the sliding window, in seconds.", {
+        min: 1,
+        max: 86_400,
+      }).optional(),
+      retry_at_reset: bool(
+        "When exhausted, retry once when the oldest restart leaves the window.",
+      ).optional(),
+    },
+    "Restart budget: at most max_restarts automatic restarts per window_seconds.",
+  );
 
-export const backoffFileSchema = mapping(
-  {
-    initial: duration("Delay before the first restart.").optional(),
-    max: duration("Largest delay between restarts.", { positive: true }).optional(),
-    factor: z
-      .number({ error: "expected a number >= 1" })
-      .min(1, { error: "expected a number >= 1" })
-      .max(100, { error: "expected a number from 1 to 100" })
-      .describe("Growth factor of the delay after each restart (1 to 100).")
-      .optional(),
-    jitter: z
-      .number({ error: "expected a number between 0 and 1" })
-      .min(0, { error: "expected a number between 0 and 1" })
-      .max(1, { error: "expected a number between 0 and 1" })
-      .describe("Random spread: the delay is multiplied by a factor in [1 - jitter, 1 + jitter] (0 to 1).")
-      .optional(),
-    reset_after: duration("Uptime after which the delay resets to initial.").optional(),
-  },
-  "Exponential backoff between restarts.",
-);
+  const backoffFileSchema = mapping(
+    {
+      initial: duration("Delay before the first restart.").optional(),
+      max: duration("Largest delay between restarts.", { positive: true }).optional(),
+      factor: z
+        .number({ error: "expected a number >= 1" })
+        .min(1, { error: "expected a number >= 1" })
+        .max(100, { error: "expected a number from 1 to 100" })
+        .describe("Growth factor of the delay after each restart (1 to 100).")
+        .optional(),
+      jitter: z
+        .number({ error: "expected a number between 0 and 1" })
+        .min(0, { error: "expected a number between 0 and 1" })
+        .max(1, { error: "expected a number between 0 and 1" })
+        .describe("Random spread: the delay is multiplied by a factor in [1 - jitter, 1 + jitter] (0 to 1).")
+        .optional(),
+      reset_after: duration("Uptime after which the delay resets to initial.").optional(),
+    },
+    "Exponential backoff between restarts.",
+  );
 
-export const stopFileSchema = mapping(
-  {
-    signal: oneOf(STOP_SIGNALS, "Signal sent to the process group to stop it.").optional(),
-    grace: duration("Time allowed to exit before SIGKILL.").optional(),
-  },
-  "How a runtime is stopped.",
-);
+  const stopFileSchema = mapping(
+    {
+      signal: oneOf(STOP_SIGNALS, "Signal sent to the process group to stop it.").optional(),
+      grace: duration("Time allowed to exit before SIGKILL.").optional(),
+    },
+    "How a runtime is stopped.",
+  );
 
-export const logsFileSchema = mapping(
-  {
-    max_bytes: size("Size at which a log file is rotated.", { min: 64 * KiB, max: TiB }).optional(),
-    files: positiveInt("Rotated files kept.", { min: 1, max: 100 }).optional(),
-  },
-  "Log capture and rotation.",
-);
+  const logsFileSchema = mapping(
+    {
+      max_bytes: size("Size at which a log file is rotated.", { min: 64 * KiB, max: TiB }).optional(),
+      files: positiveInt("Rotated files kept.", { min: 1, max: 100 }).optional(),
+    },
+    "Log capture and rotation.",
+  );
 
-const sandboxKind = oneOf(SANDBOXES, "Sandbox kind.");
+  const sandboxKind = oneOf(SANDBOXES, "Sandbox kind.");
 
-export const sandboxFileSchema = z
-  .union(
-    [
-      sandboxKind,
-      mapping(
-        {
-          kind: sandboxKind,
-          memory_max: size("systemd-run only: MemoryMax.", { min: MiB, max: 1024 * TiB }).optional(),
-          cpu_quota: z
-            .number({ error: "expected a positive number (percent of one core)" })
-            .positive({ error: "expected a positive number (percent of one core)" })
-            .max(100_000, { error: "expected a percentage above 0 and at most 100000 (1000 cores)" })
-            .describe("systemd-run only: CPUQuota in percent (100 = one core; above 0, at most 100000).")
-            .optional(),
-          ro_binds: list(text("A path."), "bwrap only: extra read-only bind mounts.").optional(),
-        },
-        "Sandbox with options.",
-      ),
-    ],
-    { error: `expected one of ${SANDBOXES.join(", ")}, or a mapping with kind` },
-  )
-  .describe("Sandbox the runtime runs in: none | bwrap | systemd-run, or a mapping with kind and options.");
-
-export const runtimeFileSchema = mapping(
-  {
-    id: id("Unique runtime id."),
-    adapter: oneOf(ADAPTERS, "Backend adapter."),
-    binary: text("Executable: a path, or a bare name looked up on PATH.").optional(),
-    model: text("Model: the id of an entry in models, or a path to a GGUF file.").optional(),
-    args: list(z.string({ error: "expected a string" }), "Extra command-line arguments.").optional(),
-    env: z
-      .record(
-        matching(ENV_NAME_PATTERN, "an environment variable name", "Variable name."),
-        z.union([z.string(), z.number(), z.boolean()], { error: "expected a string, number or boolean" }),
-        { error: "expected a mapping" },
-      )
-      .describe("Extra environment variables.")
-      .optional(),
-    cwd: text("Working directory.").optional(),
-    host: text("Address the backend listens on.").optional(),
-    port: z
-      .number({ error: "expected a port number (1-65535)" })
-      .int({ error: "expected a port number (1-65535)" })
-      .min(1, { error: "expected a port number (1-65535)" })
-      .max(65535, { error: "expected a port number (1-65535)" })
-      .describe("Fixed port (1 to 65535); omitted: allocated at each start.")
-      .optional(),
-    hardware: matching(
-      HARDWARE_PATTERN,
-      "cpu or gpu:N",
-      "Hardware: cpu or gpu:N (vllm: also a GPU list gpu:N,M).",
-    ).optional(),
-    sandbox: sandboxFileSchema.optional(),
-    auto_start: bool("Start when the daemon starts (default true).").optional(),
-    context: positiveInt("Context size (-c).", { min: 1, max: 16_777_216 }).optional(),
-    gpu_layers: nonNegativeInt("Layers offloaded on gpu:N (-ngl).", { min: 0, max: 100_000 }).optional(),
-    slots: positiveInt("Parallel slots (-np); also the lease capacity.", { min: 1, max: 1024 }).optional(),
-    threads: positiveInt("whisper.cpp: compute threads (-t).", { min: 1, max: 1024 }).optional(),
-    idle_ttl: duration("Stop after this long without requests or leases.", { positive: true }).optional(),
-    url: text("remote: base URL of an OpenAI-compatible endpoint.").optional(),
-    api_key_env: matching(
-      ENV_NAME_PATTERN,
-      "an environment variable name",
-      "remote, llama.cpp, llama-stub: environment variable holding the backend's API key (sent as Bearer; llama-server gets it as LLAMA_API_KEY).",
-    ).optional(),
-    health: healthFileSchema.optional(),
-    restart_budget: restartBudgetFileSchema.optional(),
-    backoff: backoffFileSchema.optional(),
-    stop: stopFileSchema.optional(),
-    logs: logsFileSchema.optional(),
-  },
-  "A supervised runtime.",
-);
-
-export const configFileSchema = mapping(
-  {
-    node_id: text("Node id; default RMX_NODE_ID, ARW_NODE_ID, or the hostname.").optional(),
-    log_level: oneOf(LOG_LEVELS, "Daemon log level.").optional(),
-    timezone: text("IANA time zone for schedules, e.g. Europe/Paris.").optional(),
-    telemetry: mapping(
-      {
-        health_interval: duration("Interval of runtime.health publications.", { positive: true }).optional(),
-        sample_interval: duration("Interval of resource sampling.", { positive: true }).optional(),
-      },
-      "Telemetry intervals.",
-    ).optional(),
-    ipc: mapping(
-      {
-        max_connections: positiveInt("Concurrent socket connections accepted.", {
-          min: 1,
-          max: 65_536,
-        }).optional(),
-        max_line_bytes: size("Largest JSON-RPC line accepted.", { min: KiB, max: 256 * MiB }).optional(),
-        subscriber_queue: positiveInt("Events queued per subscriber before the oldest are dropped.", {
-          min: 1,
-          max: 1_000_000,
-        }).optional(),
-        socket_group: text("System mode: group given access to the socket (mode 0660).").optional(),
-        max_unsent_per_connection: size(
-          "Unsent output one connection may hold beyond the message in flight before it is cut off (OUTPUT_BACKLOG).",
-          { min: 64 * KiB, max: GiB },
-        ).optional(),
-        max_unsent_total: size(
-          "Unsent output across all connections; past it the connection holding the most is cut off.",
-          { min: 64 * KiB, max: 16 * GiB },
-        ).optional(),
-        line_timeout: duration("A line begun must end within this (LINE_TIMEOUT).", { min: 100 }).optional(),
-        idle_timeout: duration(
-          "A connection with nothing in flight, no subscription and nothing pending is closed after this (IDLE_TIMEOUT).",
-          { min: 100 },
-        ).optional(),
-        max_batch: positiveInt("Calls run from one batch; the rest get BATCH_TOO_LARGE.", {
-          min: 1,
-          max: 100_000,
-        }).optional(),
-        max_json_depth: positiveInt(
-          "Arrays/objects nested inside one another in one message (JSON_TOO_DEEP).",
+  const sandboxFileSchema = z
+    .union(
+      [
+        sandboxKind,
+        mapping(
           {
-            min: 8,
-            max: 1000,
+            kind: sandboxKind,
+            memory_max: size("systemd-run only: MemoryMax.", { min: MiB, max: 1024 * TiB }).optional(),
+            cpu_quota: z
+              .number({ error: "expected a positive number (percent of one core)" })
+              .positive({ error: "expected a positive number (percent of one core)" })
+              .max(100_000, { error: "expected a percentage above 0 and at most 100000 (1000 cores)" })
+              .describe("systemd-run only: CPUQuota in percent (100 = one core; above 0, at most 100000).")
+              .optional(),
+            ro_binds: list(text("A path."), "bwrap only: extra read-only bind mounts.").optional(),
           },
-        ).optional(),
-      },
-      "Control socket limits.",
-    ).optional(),
-    policy: mapping(
-      {
-        allow_fallback: bool("Allow leases to fall back to another cell.").optional(),
-        allow_remote: bool("Allow remote runtimes to serve leases.").optional(),
-        allow_cpu: bool("Allow CPU runtimes to serve leases.").optional(),
-        required_sandbox: oneOf(SANDBOXES, "Only cells with this sandbox are eligible.").optional(),
-        restore_after: duration(
-          "A pinned cell must be healthy this long before users move back to it.",
-        ).optional(),
-      },
-      "Placement policy.",
-    ).optional(),
-    http: mapping(
-      {
-        listen: matching(
-          LISTEN_PATTERN,
-          "HOST:PORT, [IPv6]:PORT or off",
-          "Where the OpenAI-compatible gateway listens (default 127.0.0.1:8765), or off.",
-        ).optional(),
-        auth: oneOf(
-          HTTP_AUTH,
-          "token: a bearer token from the state dir; none: no auth (loopback only).",
-        ).optional(),
-        metrics_auth: oneOf(
-          HTTP_AUTH,
-          "none: GET /metrics without the token (a local Prometheus without credentials); default token.",
-        ).optional(),
-        allowed_hosts: list(
-          text("A host name, or host:port."),
-          "Host headers accepted besides loopback names.",
-        ).optional(),
-        cors_origins: list(
-          text("An origin, e.g. http://localhost:3000."),
-          "Origins given CORS headers.",
-        ).optional(),
-        max_body: size("Largest request body.", { min: KiB, max: 256 * MiB }).optional(),
-        max_upload: size("Largest audio upload (multipart, POST /v1/audio/transcriptions).", {
-          min: KiB,
-          max: 1024 * MiB,
-        }).optional(),
-        headers_timeout: duration("Longest time to receive a request's headers.", {
-          min: 100,
-          max: 600_000,
-        }).optional(),
-        body_timeout: duration("Longest gap between two chunks of a request body.", {
-          min: 100,
-          max: 600_000,
-        }).optional(),
-        start_timeout: duration("Longest wait for a stopped or idle runtime to start on demand.", {
-          positive: true,
-        }).optional(),
-        queue: positiveInt("Requests per model waiting for its runtime to start.", {
-          min: 1,
-          max: 100_000,
-        }).optional(),
-        upstream_timeout: duration("Longest silence from a backend before the request fails.", {
-          positive: true,
-        }).optional(),
-      },
-      "The OpenAI-compatible HTTP gateway.",
-    ).optional(),
-    defaults: mapping(
-      {
-        health: healthFileSchema.optional(),
-        restart_budget: restartBudgetFileSchema.optional(),
-        backoff: backoffFileSchema.optional(),
-        stop: stopFileSchema.optional(),
-        logs: logsFileSchema.optional(),
-      },
-      "Defaults for every runtime; per-runtime keys override them (deep merge).",
-    ).optional(),
-    models: list(
-      mapping({ id: id("Model id."), path: text("Path to the GGUF file.") }, "A named model."),
-      "Named models.",
-    ).optional(),
-    model_dirs: list(text("A directory."), "Directories scanned for models.").optional(),
-    runtimes: list(runtimeFileSchema, "Supervised runtimes.").optional(),
-    schedule: list(
-      mapping(
+          "Sandbox with options.",
+        ),
+      ],
+      { error: `expected one of ${SANDBOXES.join(", ")}, or a mapping with kind` },
+    )
+    .describe("Sandbox the runtime runs in: none | bwrap | systemd-run, or a mapping with kind and options.");
+
+  const runtimeFileSchema = mapping(
+    {
+      id: id("Unique runtime id."),
+      adapter: oneOf(ADAPTERS, "Backend adapter."),
+      binary: text("Executable: a path, or a bare name looked up on PATH.").optional(),
+      model: text("Model: the id of an entry in models, or a path to a GGUF file.").optional(),
+      args: list(z.string({ error: "expected a string" }), "Extra command-line arguments.").optional(),
+      env: z
+        .record(
+          matching(ENV_NAME_PATTERN, "an environment variable name", "Variable name."),
+          z.union([z.string(), z.number(), z.boolean()], { error: "expected a string, number or boolean" }),
+          { error: "expected a mapping" },
+        )
+        .describe("Extra environment variables.")
+        .optional(),
+      cwd: text("Working directory.").optional(),
+      host: text("Address the backend listens on.").optional(),
+      port: z
+        .number({ error: "expected a port number (1-65535)" })
+        .int({ error: "expected a port number (1-65535)" })
+        .min(1, { error: "expected a port number (1-65535)" })
+        .max(65535, { error: "expected a port number (1-65535)" })
+        .describe("Fixed port (1 to 65535); omitted: allocated at each start.")
+        .optional(),
+      hardware: matching(
+        HARDWARE_PATTERN,
+        "cpu or gpu:N",
+        "Hardware: cpu or gpu:N (vllm: also a GPU list gpu:N,M).",
+      ).optional(),
+      sandbox: sandboxFileSchema.optional(),
+      auto_start: bool("Start when the daemon starts (default true).").optional(),
+      context: positiveInt("Context size (-c).", { min: 1, max: 16_777_216 }).optional(),
+      gpu_layers: nonNegativeInt("Layers offloaded on gpu:N (-ngl).", { min: 0, max: 100_000 }).optional(),
+      slots: positiveInt("Parallel slots (-np); also the lease capacity.", { min: 1, max: 1024 }).optional(),
+      threads: positiveInt("whisper.cpp: compute threads (-t).", { min: 1, max: 1024 }).optional(),
+      idle_ttl: duration("Stop after this long without requests or leases.", { positive: true }).optional(),
+      url: text("remote: base URL of an OpenAI-compatible endpoint.").optional(),
+      api_key_env: matching(
+        ENV_NAME_PATTERN,
+        "an environment variable name",
+        "remote, llama.cpp, llama-stub: environment variable holding the backend's API key (sent as Bearer; llama-server gets it as LLAMA_API_KEY).",
+      ).optional(),
+      health: healthFileSchema.optional(),
+      restart_budget: restartBudgetFileSchema.optional(),
+      backoff: backoffFileSchema.optional(),
+      stop: stopFileSchema.optional(),
+      logs: logsFileSchema.optional(),
+    },
+    "A supervised runtime.",
+  );
+
+  const configFileSchema = mapping(
+    {
+      node_id: text("Node id; default RMX_NODE_ID, ARW_NODE_ID, or the hostname.").optional(),
+      log_level: oneOf(LOG_LEVELS, "Daemon log level.").optional(),
+      timezone: text("IANA time zone for schedules, e.g. Europe/Paris.").optional(),
+      telemetry: mapping(
         {
-          id: id("Unique schedule id."),
-          cron: text("Cron expression (5 or 6 fields)."),
-          action: oneOf(SCHEDULE_ACTIONS, "What to do."),
-          runtime: id("The runtime acted on."),
-          timezone: text("IANA time zone; default the top-level timezone.").optional(),
+          health_interval: duration("Interval of runtime.health publications.", {
+            positive: true,
+          }).optional(),
+          sample_interval: duration("Interval of resource sampling.", { positive: true }).optional(),
         },
-        "A scheduled action.",
-      ),
-      "Scheduled actions.",
-    ).optional(),
-  },
-  "runtime-matrix daemon configuration (rmx.yaml).",
-);
+        "Telemetry intervals.",
+      ).optional(),
+      ipc: mapping(
+        {
+          max_connections: positiveInt("Concurrent socket connections accepted.", {
+            min: 1,
+            max: 65_536,
+          }).optional(),
+          max_line_bytes: size("Largest JSON-RPC line accepted.", { min: KiB, max: 256 * MiB }).optional(),
+          subscriber_queue: positiveInt("Events queued per subscriber before the oldest are dropped.", {
+            min: 1,
+            max: 1_000_000,
+          }).optional(),
+          socket_group: text("System mode: group given access to the socket (mode 0660).").optional(),
+          max_unsent_per_connection: size(
+            "Unsent output one connection may hold beyond the message in flight before it is cut off (OUTPUT_BACKLOG).",
+            { min: 64 * KiB, max: GiB },
+          ).optional(),
+          max_unsent_total: size(
+            "Unsent output across all connections; past it the connection holding the most is cut off.",
+            { min: 64 * KiB, max: 16 * GiB },
+          ).optional(),
+          line_timeout: duration("A line begun must end within this (LINE_TIMEOUT).", {
+            min: 100,
+          }).optional(),
+          idle_timeout: duration(
+            "A connection with nothing in flight, no subscription and nothing pending is closed after this (IDLE_TIMEOUT).",
+            { min: 100 },
+          ).optional(),
+          max_batch: positiveInt("Calls run from one batch; the rest get BATCH_TOO_LARGE.", {
+            min: 1,
+            max: 100_000,
+          }).optional(),
+          max_json_depth: positiveInt(
+            "Arrays/objects nested inside one another in one message (JSON_TOO_DEEP).",
+            {
+              min: 8,
+              max: 1000,
+            },
+          ).optional(),
+        },
+        "Control socket limits.",
+      ).optional(),
+      policy: mapping(
+        {
+          allow_fallback: bool("Allow leases to fall back to another cell.").optional(),
+          allow_remote: bool("Allow remote runtimes to serve leases.").optional(),
+          allow_cpu: bool("Allow CPU runtimes to serve leases.").optional(),
+          required_sandbox: oneOf(SANDBOXES, "Only cells with this sandbox are eligible.").optional(),
+          restore_after: duration(
+            "A pinned cell must be healthy this long before users move back to it.",
+          ).optional(),
+        },
+        "Placement policy.",
+      ).optional(),
+      http: mapping(
+        {
+          listen: matching(
+            LISTEN_PATTERN,
+            "HOST:PORT, [IPv6]:PORT or off",
+            "Where the OpenAI-compatible gateway listens (default 127.0.0.1:8765), or off.",
+          ).optional(),
+          auth: oneOf(
+            HTTP_AUTH,
+            "token: a bearer token from the state dir; none: no auth (loopback only).",
+          ).optional(),
+          metrics_auth: oneOf(
+            HTTP_AUTH,
+            "none: GET /metrics without the token (a local Prometheus without credentials); default token.",
+          ).optional(),
+          allowed_hosts: list(
+            text("A host name, or host:port."),
+            "Host headers accepted besides loopback names.",
+          ).optional(),
+          cors_origins: list(
+            text("An origin, e.g. http://localhost:3000."),
+            "Origins given CORS headers.",
+          ).optional(),
+          max_body: size("Largest request body.", { min: KiB, max: 256 * MiB }).optional(),
+          max_upload: size("Largest audio upload (multipart, POST /v1/audio/transcriptions).", {
+            min: KiB,
+            max: 1024 * MiB,
+          }).optional(),
+          headers_timeout: duration("Longest time to receive a request's headers.", {
+            min: 100,
+            max: 600_000,
+          }).optional(),
+          body_timeout: duration("Longest gap between two chunks of a request body.", {
+            min: 100,
+            max: 600_000,
+          }).optional(),
+          start_timeout: duration("Longest wait for a stopped or idle runtime to start on demand.", {
+            positive: true,
+          }).optional(),
+          queue: positiveInt("Requests per model waiting for its runtime to start.", {
+            min: 1,
+            max: 100_000,
+          }).optional(),
+          upstream_timeout: duration("Longest silence from a backend before the request fails.", {
+            positive: true,
+          }).optional(),
+        },
+        "The OpenAI-compatible HTTP gateway.",
+      ).optional(),
+      defaults: mapping(
+        {
+          health: healthFileSchema.optional(),
+          restart_budget: restartBudgetFileSchema.optional(),
+          backoff: backoffFileSchema.optional(),
+          stop: stopFileSchema.optional(),
+          logs: logsFileSchema.optional(),
+        },
+        "Defaults for every runtime; per-runtime keys override them (deep merge).",
+      ).optional(),
+      models: list(
+        mapping({ id: id("Model id."), path: text("Path to the GGUF file.") }, "A named model."),
+        "Named models.",
+      ).optional(),
+      model_dirs: list(text("A directory."), "Directories scanned for models.").optional(),
+      runtimes: list(runtimeFileSchema, "Supervised runtimes.").optional(),
+      schedule: list(
+        mapping(
+          {
+            id: id("Unique schedule id."),
+            cron: text("Cron expression (5 or 6 fields)."),
+            action: oneOf(SCHEDULE_ACTIONS, "What to do."),
+            runtime: id("The runtime acted on."),
+            timezone: text("IANA time zone; default the top-level timezone.").optional(),
+          },
+          "A scheduled action.",
+        ),
+        "Scheduled actions.",
+      ).optional(),
+    },
+    "runtime-matrix daemon configuration (rmx.yaml).",
+  );
+  return {
+    inferenceProbeFileSchema,
+    healthFileSchema,
+    restartBudgetFileSchema,
+    backoffFileSchema,
+    stopFileSchema,
+    logsFileSchema,
+    sandboxFileSchema,
+    runtimeFileSchema,
+    configFileSchema,
+  };
+}
+
+/** The schema of a whole rmx.yaml: a new one per call (see buildSchemas). */
+export function buildConfigFileSchema(): Schemas["configFileSchema"] {
+  return buildSchemas().configFileSchema;
+}
+
+type Schemas = ReturnType<typeof buildSchemas>;
 
 /** What a user writes. */
-export type ConfigFileInput = z.input<typeof configFileSchema>;
+export type ConfigFileInput = z.input<Schemas["configFileSchema"]>;
 /** The file after validation: durations in ms, sizes in bytes, nothing resolved or merged yet. */
-export type ConfigFile = z.output<typeof configFileSchema>;
-export type RuntimeFile = z.output<typeof runtimeFileSchema>;
-export type HealthFile = z.output<typeof healthFileSchema>;
-export type RestartBudgetFile = z.output<typeof restartBudgetFileSchema>;
-export type BackoffFile = z.output<typeof backoffFileSchema>;
-export type StopFile = z.output<typeof stopFileSchema>;
-export type LogsFile = z.output<typeof logsFileSchema>;
+export type ConfigFile = z.output<Schemas["configFileSchema"]>;
+export type RuntimeFile = z.output<Schemas["runtimeFileSchema"]>;
+export type HealthFile = z.output<Schemas["healthFileSchema"]>;
+export type RestartBudgetFile = z.output<Schemas["restartBudgetFileSchema"]>;
+export type BackoffFile = z.output<Schemas["backoffFileSchema"]>;
+export type StopFile = z.output<Schemas["stopFileSchema"]>;
+export type LogsFile = z.output<Schemas["logsFileSchema"]>;

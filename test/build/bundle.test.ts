@@ -4,12 +4,13 @@
  * read no module from node_modules on a plain status, and load pino-pretty only when asked.
  */
 import { execFile } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
+import { RpcCallError } from "../../ipc/client.js";
 import { REPO, startDaemon, stopAll } from "../support/daemon-harness.js";
 
 const BIN_RMXD = path.join(REPO, "dist/bin/rmxd.js");
@@ -125,10 +126,39 @@ describe("bundled entries", () => {
   it("the daemon's bundle entry sets its V8 flags first and loads the daemon only then", () => {
     const entry = readFileSync(BIN_RMXD, "utf8");
     expect(entry.length).toBeLessThan(2_000);
-    const tuning = /import "\.\/(chunk-[A-Z0-9]+\.js)";/.exec(entry)?.[1];
+    // The bundle is whitespace-minified: `import"./chunk-…";`.
+    const tuning = /import ?"\.\/(chunk-[A-Z0-9]+\.js)";/.exec(entry)?.[1];
     const tuningChunk = readFileSync(path.join(REPO, "dist/bin", tuning ?? "missing"), "utf8");
     expect(tuningChunk).toContain("--semi-space-growth-factor=1");
     expect(entry.indexOf(`"./${tuning}"`)).toBeLessThan(entry.search(/await import\("\.\/chunk-/));
+  });
+
+  it("the daemon's bundle is ASCII, so V8 holds its source (kept for the process's life) one byte per character", () => {
+    const dir = path.join(REPO, "dist/bin");
+    const daemonFiles = readdirSync(dir).filter((f) => f.startsWith("chunk-") || f === "rmxd.js");
+    expect(daemonFiles.length).toBeGreaterThan(1);
+    for (const file of daemonFiles) {
+      const text = readFileSync(path.join(dir, file), "latin1");
+      const at = text.search(/[^\x00-\x7f]/);
+      expect(at, `${file}: a non-ASCII byte at ${at}: ${JSON.stringify(text.slice(at - 40, at + 40))}`).toBe(
+        -1,
+      );
+    }
+  });
+
+  it("the bundled daemon validates a reloaded configuration with a schema built for that parse", async () => {
+    const h = await startDaemon({ entry: BIN_RMXD, config: "runtimes: []\n" });
+    const file = h.configPath as string;
+    const c = await h.client();
+    await writeFile(file, "log_level: info\nruntimes:\n  - id: a\n    adapter: nope\n");
+    const error = await c.call("config.reload").catch((e: unknown) => e);
+    expect(error, String(error)).toBeInstanceOf(RpcCallError);
+    expect((error as RpcCallError).message).toContain(`${file}:4:5: runtimes[0].adapter: expected one of`);
+    await writeFile(file, "log_level: info\nruntimes: []\n");
+    expect(await c.call("config.reload")).toMatchObject({ added: [], removed: [], changed: [] });
+    await writeFile(file, "log_level: info\nruntimes: []\nhttp: { listen: nowhere }\n");
+    const again = await c.call("config.reload").catch((e: unknown) => e);
+    expect((again as RpcCallError).message, String(again)).toContain(`${file}:3`);
   });
 
   it("the bundled daemon logs JSON by default and loads pino-pretty for --pretty", async () => {
