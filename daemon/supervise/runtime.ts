@@ -31,6 +31,7 @@ import {
   type StepResult,
   step,
 } from "./state.js";
+import { mark } from "../process/trace-tmp.js";
 import { composeView, showsLogLines, VIEW_LOG_LINES } from "./view.js";
 
 export { describeOutcome } from "./probes.js";
@@ -125,6 +126,7 @@ export class RuntimeSupervisor {
           this.machine.generation === g && this.machine.alive && this.machine.killing !== undefined,
         disposed: () => this.disposed,
         dispatch: (input) => this.dispatch(input),
+        respawnsAtOnce: (input) => this.respawnsAtOnce(input),
         startProbes: (g) => this.probes.startUp(g),
         stopProbes: () => this.probes.stop(),
         persist: (spawning) => this.persist(spawning),
@@ -289,19 +291,39 @@ export class RuntimeSupervisor {
 
   // ─── The loop: input → step → effects ───────────────────────────────────────
 
-  private dispatch(input: Input): StepResult {
-    this.resumePending = false;
-    const before = this.machine;
-    const result = step(before, input, {
+  private stepContext(random: () => number) {
+    return {
       now: this.deps.clock.now(),
       budget: this.spec.restart_budget,
       backoff: this.spec.backoff,
       failureThreshold: this.spec.health.failure_threshold,
-      random: this.deps.random,
-    });
+      random,
+    };
+  }
+
+  /**
+   * Whether `input` would lead to a spawn at once (directly, or a retry due now). A look-ahead: the step is
+   * pure and its result dropped. The random source fixed at its top (the longest jitter), so the injected
+   * one is not drawn from and "at once" here means at once whatever the real draw.
+   */
+  private respawnsAtOnce(input: Input): boolean {
+    const context = this.stepContext(() => 1);
+    return step(this.machine, input, context).effects.some(
+      (e) => e.type === "spawn" || (e.type === "schedule_retry" && e.at <= context.now),
+    );
+  }
+
+  private dispatch(input: Input): StepResult {
+    this.resumePending = false;
+    const before = this.machine;
+    mark(`d-${input.type}`);
+    const result = step(before, input, this.stepContext(this.deps.random));
+    mark("d-stepped");
     this.machine = result.machine;
     for (const effect of result.effects) this.apply(effect);
+    mark("d-applied");
     if (result.changed) this.announce(result.changed);
+    mark("d-announced");
     if (
       before.budget !== result.machine.budget ||
       before.desired !== result.machine.desired ||
@@ -309,6 +331,7 @@ export class RuntimeSupervisor {
     ) {
       this.persist();
     }
+    mark("d-persisted");
     return result;
   }
 
