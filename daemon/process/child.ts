@@ -10,8 +10,8 @@ import { containment, killCgroup, placeInCgroup, runtimeCgroup } from "./cgroup.
 import type { RotatingLog } from "./logs.js";
 import { groupMembers, isProcessAlive, processExe, processStartTime, signalReaches } from "./proc-stat.js";
 import { sweepTagged } from "./sweep.js";
-import { mark } from "./trace-tmp.js";
 import { instanceKey, spawnTag, TAG_ENV, type UnitName } from "./tag.js";
+import { mark } from "./trace-tmp.js";
 
 export interface SpawnOptions {
   command: string;

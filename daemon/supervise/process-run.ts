@@ -17,10 +17,10 @@ import {
   stopProcessGroup,
 } from "../process/child.js";
 import type { RotatingLog } from "../process/logs.js";
+import { mark } from "../process/trace-tmp.js";
 import { describeEnd, exitErrors, killChild } from "./exit.js";
 import { type LaunchDeps, type PreparedLaunch, prepareLaunch, spawnPlan } from "./launch.js";
 import type { Input } from "./state.js";
-import { mark } from "../process/trace-tmp.js";
 
 /** What the process side reads of and tells the supervisor. */
 export interface ProcessHost {
@@ -43,6 +43,8 @@ export interface ProcessHost {
   stopProbes(): void;
   /** Persists the runtime; `spawning` is the child being spawned (recorded before the spawn counts as done). */
   persist(spawning?: ProcessIdentity): Promise<void>;
+  /** Writes the budget's write-ahead record synchronously (spawn-journal.ts): right before each fork. */
+  journal(): void;
 }
 
 export interface ProcessDeps extends LaunchDeps {
@@ -130,6 +132,7 @@ export class ProcessRun {
       mark("prepared");
       if (abandoned()) return;
       if (host.killRequested()) return exitWithoutProcess();
+      host.journal();
       const child = await spawnPlan(
         plan,
         this.log,

@@ -16,11 +16,13 @@ import type { EventBus } from "../events.js";
 import type { PersistedRuntime } from "../persisted.js";
 import { endRemnants, type ProcessIdentity, stopProcessGroup } from "../process/child.js";
 import { RotatingLog } from "../process/logs.js";
+import { mark } from "../process/trace-tmp.js";
 import { type BudgetLog, budgetView, dropReserved, sanitizeBudgetLog } from "./budget.js";
 import { reportEffect } from "./effect-reports.js";
 import { resumeGroup, stopOptions } from "./launch.js";
 import { Prober, probeInput } from "./probes.js";
 import { ProcessRun } from "./process-run.js";
+import { journalFile, mergeBudgets, readJournal, removeJournal, writeJournal } from "./spawn-journal.js";
 import {
   type Desired,
   type Effect,
@@ -31,7 +33,6 @@ import {
   type StepResult,
   step,
 } from "./state.js";
-import { mark } from "../process/trace-tmp.js";
 import { composeView, showsLogLines, VIEW_LOG_LINES } from "./view.js";
 
 export { describeOutcome } from "./probes.js";
@@ -84,6 +85,9 @@ export class RuntimeSupervisor {
   private lastFailure: ProbeOutcome | undefined;
   readonly log: RotatingLog;
   private readonly logger: Logger;
+  /** The budget's write-ahead record (spawn-journal.ts). */
+  private readonly journal: string;
+  private journalFailed = false;
 
   constructor(
     public spec: RuntimeSpec,
@@ -95,8 +99,15 @@ export class RuntimeSupervisor {
     for (const why of loaded.dropped) {
       this.logger.warn({ runtime: spec.id }, `persisted restart budget of "${spec.id}": dropped ${why}`);
     }
-    this.machine = initialMachine(loaded.log, persisted?.desired ?? "stopped");
-    this.resumePending = persisted?.desired === "running";
+    // The write-ahead record is never older than state.json where they differ: it is written before
+    // each spawn and at each change of the desired state, synchronously (see spawn-journal.ts).
+    this.journal = journalFile(deps.stateDir, spec.id);
+    const ahead = readJournal(this.journal, deps.clock.now());
+    for (const problem of ahead.problems) this.logger.warn({ runtime: spec.id }, problem);
+    const budget = ahead.record ? mergeBudgets(loaded.log, ahead.record.budget) : loaded.log;
+    const desired = ahead.record?.desired ?? persisted?.desired ?? "stopped";
+    this.machine = initialMachine(budget, desired);
+    this.resumePending = desired === "running";
     this.probes = new Prober({
       clock: deps.clock,
       adapter: deps.adapter,
@@ -130,6 +141,7 @@ export class RuntimeSupervisor {
         startProbes: (g) => this.probes.startUp(g),
         stopProbes: () => this.probes.stop(),
         persist: (spawning) => this.persist(spawning),
+        journal: () => this.writeAhead(),
       },
       deps,
       this.log,
@@ -250,7 +262,12 @@ export class RuntimeSupervisor {
     } else if (child !== undefined) {
       await endRemnants(child); // its leader exited on its own; what it left must not outlive rmxd
     }
-    this.persist();
+    // Once state.json holds everything, the write-ahead record has nothing more to say.
+    const written = await this.persist().then(
+      () => true,
+      () => false,
+    );
+    if (written) this.dropJournal();
     await this.log.close();
   }
 
@@ -263,6 +280,7 @@ export class RuntimeSupervisor {
     await this.run.exitHandled; // the remnants are ended and the exit dispatched (state "stopped") first
     this.disposed = true;
     this.clearTimers();
+    this.dropJournal();
     await this.log.close();
   }
 
@@ -324,6 +342,9 @@ export class RuntimeSupervisor {
     mark("d-applied");
     if (result.changed) this.announce(result.changed);
     mark("d-announced");
+    if (before.desired !== result.machine.desired || lastReset(before) !== lastReset(result.machine)) {
+      this.writeAhead(); // rare (a command); a spawn writes it itself, right before the fork
+    }
     if (
       before.budget !== result.machine.budget ||
       before.desired !== result.machine.desired ||
@@ -394,6 +415,30 @@ export class RuntimeSupervisor {
     return written;
   }
 
+  /** The write-ahead record, synchronously; a failure leaves state.json's write alone (logged once). */
+  private writeAhead(): void {
+    try {
+      writeJournal(this.journal, { budget: this.machine.budget, desired: this.machine.desired });
+      this.journalFailed = false;
+    } catch (error) {
+      if (!this.journalFailed) {
+        this.logger.warn(
+          { err: error, path: this.journal },
+          `cannot write the restart record ${this.journal}: ${(error as Error).message}; state.json alone records the budget`,
+        );
+      }
+      this.journalFailed = true;
+    }
+  }
+
+  private dropJournal(): void {
+    try {
+      removeJournal(this.journal);
+    } catch {
+      // left for the next start to merge; it says nothing state.json does not
+    }
+  }
+
   private armRetry(at: number): void {
     this.cancelRetry();
     const delay = Math.max(0, Math.min(at - this.deps.clock.now(), 2 ** 31 - 1));
@@ -435,3 +480,5 @@ export class RuntimeSupervisor {
     return !this.disposed && generation === this.machine.generation && this.machine.alive;
   }
 }
+
+const lastReset = (m: Machine): number | undefined => m.budget.resets.at(-1);
