@@ -11,7 +11,6 @@ import type { RotatingLog } from "./logs.js";
 import { groupMembers, isProcessAlive, processExe, processStartTime, signalReaches } from "./proc-stat.js";
 import { sweepTagged } from "./sweep.js";
 import { instanceKey, spawnTag, TAG_ENV, type UnitName } from "./tag.js";
-import { mark } from "./trace-tmp.js";
 
 export interface SpawnOptions {
   command: string;
@@ -32,8 +31,6 @@ export interface SpawnOptions {
    * spawnChild resolves only after this does. If it rejects, the child is killed and spawnChild rejects.
    */
   recordSpawn?: (identity: ProcessIdentity) => Promise<void>;
-  /** Told as soon as the process exists or the spawn failed, before the identity reads and the record. */
-  forked?: () => void;
 }
 
 /** What proves a live process is the one we spawned (see identity.ts), as persisted in the child record. */
@@ -91,7 +88,6 @@ export async function spawnChild(opts: SpawnOptions): Promise<ChildHandle> {
   const cgroupBase = opts.unit === undefined ? undefined : (await containment()).dir;
   // node:child_process directly: execa's wrapping (result promise, stream plumbing) is start-up and
   // respawn cost this path does not use. No shell; PATH lookup as execvp does.
-  mark("spawn-call");
   const subprocess = spawn(opts.command, opts.args, {
     env: { ...process.env, ...opts.env, ...(tag === undefined ? {} : { [TAG_ENV]: tag }) },
     ...(opts.cwd === undefined ? {} : { cwd: opts.cwd }),
@@ -119,15 +115,12 @@ export async function spawnChild(opts: SpawnOptions): Promise<ChildHandle> {
     });
   };
   for (const stream of streams) stream.on("data", toLog);
-  mark("spawn-returned");
   subprocess.once("exit", (code, signal) => {
-    mark("exit-event");
     running = false;
     const info: ExitInfo = { code, signal, at: clock.now() };
     const timer = setTimeout(() => resolveExit(info), OUTPUT_DRAIN_MS);
     timer.unref();
     subprocess.once("close", () => {
-      mark("close-event");
       clearTimeout(timer);
       resolveExit(info);
     });
@@ -137,14 +130,12 @@ export async function spawnChild(opts: SpawnOptions): Promise<ChildHandle> {
 
   await new Promise<void>((resolve, reject) => {
     const onSpawn = () => {
-      mark("spawn-event");
       subprocess.off("error", onError);
       resolve();
     };
     const onError = (error: NodeJS.ErrnoException) => {
       subprocess.off("spawn", onSpawn);
       running = false;
-      opts.forked?.();
       reject(spawnError(opts.command, opts.cwd, error));
     };
     subprocess.once("spawn", onSpawn);
@@ -153,7 +144,6 @@ export async function spawnChild(opts: SpawnOptions): Promise<ChildHandle> {
 
   const pid = subprocess.pid!;
   const forkedAt = performance.now();
-  opts.forked?.();
   // As early as possible: what the leader forks before this stays in rmxd's cgroup (the tag sweep's job).
   const cgroup =
     cgroupBase !== undefined && opts.unit !== undefined && tag !== undefined
@@ -185,7 +175,6 @@ export async function spawnChild(opts: SpawnOptions): Promise<ChildHandle> {
     ...(cgroup === undefined ? {} : { cgroup }),
   };
   forkTimes.set(handle, forkedAt);
-  mark("identity-read");
   if (opts.recordSpawn !== undefined) {
     try {
       await opts.recordSpawn(identity);
@@ -199,7 +188,6 @@ export async function spawnChild(opts: SpawnOptions): Promise<ChildHandle> {
       );
     }
   }
-  mark("recorded");
   return handle;
 }
 
@@ -297,7 +285,6 @@ export interface UnitTarget {
 export async function endRemnants(
   child: ChildHandle | UnitTarget | { pid: number; pgid?: number; identity?: ProcessIdentity },
 ): Promise<number[]> {
-  mark("remnants-start");
   signalGroup(child.pgid ?? child.pid, "SIGKILL");
   const killed = new Set<number>();
   const cgroup = "cgroup" in child ? child.cgroup : undefined;
@@ -312,7 +299,6 @@ export async function endRemnants(
       forkedAt === undefined ? undefined : { pid: child.pid, agoMs: performance.now() - forkedAt };
     for (const pid of await sweepTagged({ exact: tag }, after)) killed.add(pid);
   }
-  mark("remnants-end");
   killed.delete(child.pid);
   return [...killed].sort((a, b) => a - b);
 }

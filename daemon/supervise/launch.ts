@@ -102,7 +102,6 @@ export function spawnPlan(
   log: RotatingLog,
   unit: SpawnOptions["unit"],
   recordSpawn: SpawnOptions["recordSpawn"],
-  forked?: () => void,
 ): Promise<ChildHandle> {
   log.write(`--- rmxd: starting ${plan.command} ${plan.args.join(" ")}\n`);
   return spawnChild({
@@ -113,7 +112,6 @@ export function spawnPlan(
     log,
     unit,
     recordSpawn,
-    ...(forked === undefined ? {} : { forked }),
   });
 }
 

@@ -17,7 +17,6 @@ import {
   stopProcessGroup,
 } from "../process/child.js";
 import type { RotatingLog } from "../process/logs.js";
-import { mark } from "../process/trace-tmp.js";
 import { describeEnd, exitErrors, killChild } from "./exit.js";
 import { type LaunchDeps, type PreparedLaunch, prepareLaunch, spawnPlan } from "./launch.js";
 import type { Input } from "./state.js";
@@ -58,7 +57,7 @@ export interface ProcessDeps extends LaunchDeps {
  * takes it at once; after a longer backoff the port and binary are checked again.
  */
 const PREPARED_FRESH_MS = 1000;
-/** The most a crashed unit's cgroup kill and sweep wait for the respawn to fork (a spawn returns in a few ms). */
+/** The most a crashed unit's cgroup kill and sweep wait for the respawn (which takes a few ms). */
 const RESPAWN_WAIT_MS = 100;
 
 export class ProcessRun {
@@ -93,7 +92,6 @@ export class ProcessRun {
 
   /** Starts the spawn for `generation` in the background; its outcome comes back as machine inputs. */
   launch(generation: number): void {
-    mark("launch");
     // Deferred: a synchronous failure must not dispatch from inside the dispatch that asked for the spawn.
     const done = Promise.resolve()
       .then(() => this.launchSteps(generation))
@@ -112,7 +110,6 @@ export class ProcessRun {
   }
 
   private async launchSteps(generation: number): Promise<void> {
-    mark("launch-steps");
     const { host } = this;
     const spec = host.spec();
     /** Superseded by a newer spawn, or the supervisor is gone: this launch must leave nothing behind. */
@@ -129,7 +126,6 @@ export class ProcessRun {
       }
       const { plan, port } = await this.prepare(spec);
       this.port = port;
-      mark("prepared");
       if (abandoned()) return;
       if (host.killRequested()) return exitWithoutProcess();
       host.journal();
@@ -138,8 +134,8 @@ export class ProcessRun {
         this.log,
         { stateDir: this.deps.stateDir, runtime: host.id, generation },
         (identity) => host.persist(identity),
-        () => this.respawned(),
       );
+      this.respawned();
       if (abandoned()) {
         await stopProcessGroup(child, { signal: "SIGKILL", grace_ms: 0 });
         return;
@@ -151,7 +147,6 @@ export class ProcessRun {
       this.exitHandled = child.exited
         // A leader that exits on its own leaves its group, escapees and orphans: end them before any restart.
         .then(async (exit) => {
-          mark("exited-resolved");
           if (!host.disposed() && generation === host.generation()) this.prepareAhead(spec);
           await this.endThenReport(child, generation, exit);
         })
@@ -233,7 +228,7 @@ export class ProcessRun {
       this.onExit(child, generation, exit);
       return;
     }
-    killGroup(child); // at once; the rest after the new process is forked, not competing with its exec
+    killGroup(child); // at once; the rest once the respawn is done, not competing with the new process start
     const remnants = this.afterRespawn().then(() => endRemnants(child));
     this.remnants = remnants.catch(() => undefined);
     this.onExit(child, generation, exit, input);
@@ -241,8 +236,10 @@ export class ProcessRun {
   }
 
   /**
-   * Resolves once the respawn that follows has forked its process or failed (or, should none come, after
-   * RESPAWN_WAIT_MS): what waits on it must not wait on that respawn's own preparation (see `prepare`).
+   * Resolves once the respawn that follows has spawned (its process running, its record saved) or failed,
+   * or, should none come, after RESPAWN_WAIT_MS: the sweep's hundreds of /proc reads then do not compete
+   * with the new process's start for the CPU. What waits on it must not wait on that respawn's own
+   * preparation (see `prepare`, which opens it first).
    */
   private afterRespawn(): Promise<void> {
     return new Promise<void>((resolve) => {
@@ -289,7 +286,6 @@ export class ProcessRun {
       at: rfc3339(exit.at),
       expected,
     });
-    mark("onexit-dispatch");
     host.dispatch(input);
   }
 

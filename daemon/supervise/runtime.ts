@@ -16,7 +16,6 @@ import type { EventBus } from "../events.js";
 import type { PersistedRuntime } from "../persisted.js";
 import { endRemnants, type ProcessIdentity, stopProcessGroup } from "../process/child.js";
 import { RotatingLog } from "../process/logs.js";
-import { mark } from "../process/trace-tmp.js";
 import { type BudgetLog, budgetView, dropReserved, sanitizeBudgetLog } from "./budget.js";
 import { reportEffect } from "./effect-reports.js";
 import { resumeGroup, stopOptions } from "./launch.js";
@@ -334,14 +333,10 @@ export class RuntimeSupervisor {
   private dispatch(input: Input): StepResult {
     this.resumePending = false;
     const before = this.machine;
-    mark(`d-${input.type}`);
     const result = step(before, input, this.stepContext(this.deps.random));
-    mark("d-stepped");
     this.machine = result.machine;
     for (const effect of result.effects) this.apply(effect);
-    mark("d-applied");
     if (result.changed) this.announce(result.changed);
-    mark("d-announced");
     if (before.desired !== result.machine.desired || lastReset(before) !== lastReset(result.machine)) {
       this.writeAhead(); // rare (a command); a spawn writes it itself, right before the fork
     }
@@ -352,7 +347,6 @@ export class RuntimeSupervisor {
     ) {
       this.persist();
     }
-    mark("d-persisted");
     return result;
   }
 
