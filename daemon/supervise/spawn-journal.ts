@@ -41,15 +41,18 @@ export function journalFile(stateDir: string, runtime: string): string {
  */
 export function writeJournal(file: string, record: JournalRecord): void {
   const dir = path.dirname(file);
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
   const temp = path.join(dir, `.${path.basename(file)}.${process.pid}.tmp`);
   const data = JSON.stringify({ budget: dropReserved(record.budget), desired: record.desired });
   rmSync(temp, { force: true });
-  const fd = openSync(
-    temp,
-    constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW,
-    0o600,
-  );
+  const flags = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
+  let fd: number;
+  try {
+    fd = openSync(temp, flags, 0o600);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
+    mkdirSync(dir, { recursive: true, mode: 0o700 }); // the first write in this state dir
+    fd = openSync(temp, flags, 0o600);
+  }
   try {
     writeSync(fd, data);
   } finally {
