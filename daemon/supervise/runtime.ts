@@ -50,6 +50,11 @@ export interface RuntimeDeps {
    * promise it returns resolves once the write is on disk (a spawn waits for that); anything else counts as done.
    */
   persist: (id: string, record: PersistedRuntime) => unknown;
+  /**
+   * Whether this supervisor keeps the runtime's write-ahead record (spawn-journal.ts): read at construction,
+   * written before each spawn. Always, unless told otherwise (a reload's candidate: once promoted).
+   */
+  writeAhead?: () => boolean;
   /** Resolves `cpu`/`gpu:N` against the inventory; throws RmxError HARDWARE_UNKNOWN. */
   resolveHardware: (id: string) => HardwareTarget;
   /** Resolves a model id or path to a file path. */
@@ -101,7 +106,7 @@ export class RuntimeSupervisor {
     // The write-ahead record is never older than state.json where they differ: it is written before
     // each spawn and at each change of the desired state, synchronously (see spawn-journal.ts).
     this.journal = journalFile(deps.stateDir, spec.id);
-    const ahead = readJournal(this.journal, deps.clock.now());
+    const ahead = this.keepsJournal() ? readJournal(this.journal, deps.clock.now()) : { problems: [] };
     for (const problem of ahead.problems) this.logger.warn({ runtime: spec.id }, problem);
     const budget = ahead.record ? mergeBudgets(loaded.log, ahead.record.budget) : loaded.log;
     const desired = ahead.record?.desired ?? persisted?.desired ?? "stopped";
@@ -411,6 +416,7 @@ export class RuntimeSupervisor {
 
   /** The write-ahead record, synchronously; a failure leaves state.json's write alone (logged once). */
   private writeAhead(): void {
+    if (!this.keepsJournal()) return;
     try {
       writeJournal(this.journal, { budget: this.machine.budget, desired: this.machine.desired });
       this.journalFailed = false;
@@ -425,7 +431,12 @@ export class RuntimeSupervisor {
     }
   }
 
+  private keepsJournal(): boolean {
+    return this.deps.writeAhead?.() ?? true;
+  }
+
   private dropJournal(): void {
+    if (!this.keepsJournal()) return;
     try {
       removeJournal(this.journal);
     } catch {
