@@ -70,6 +70,8 @@ export class Candidate {
         bus: this.privateBus,
         logger: base.logger.child({ candidate: true }),
         logsDir: candidateLogsDir(base.logsDir, servingLogPath),
+        // The serving runtime's record until it takes over (spawn-journal.ts).
+        writeAhead: () => this.promoted,
         persist: (id, record) => {
           this.lastRecord = record;
           return this.promoted ? this.persistReal(id, record) : undefined;

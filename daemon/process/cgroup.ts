@@ -91,13 +91,18 @@ export function runtimeCgroup(base: string, instance: string, runtime: string): 
 
 /** Creates the spawn's leaf and moves `pid` into it; undefined (and the tag sweep alone) if that fails. */
 export async function placeInCgroup(dir: string, pid: number): Promise<string | undefined> {
-  try {
-    await mkdir(dir, { recursive: true });
-    await writeFile(path.join(dir, "cgroup.procs"), String(pid));
-    return dir;
-  } catch {
-    return undefined;
+  // Twice: the runtime's cgroup can be removed (rmdir, once empty) by the end of the previous spawn's unit
+  // between the two levels of the mkdir; once the leaf exists it cannot be.
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      await mkdir(dir, { recursive: true });
+      await writeFile(path.join(dir, "cgroup.procs"), String(pid));
+      return dir;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "ENOENT") return undefined;
+    }
   }
+  return undefined;
 }
 
 async function members(dir: string): Promise<number[]> {

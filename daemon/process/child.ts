@@ -303,6 +303,11 @@ export async function endRemnants(
   return [...killed].sort((a, b) => a - b);
 }
 
+/** SIGKILL to a unit's process group: endRemnants' first step, on its own for a caller that defers the rest. */
+export function killGroup(child: { pid: number; pgid?: number }): void {
+  signalGroup(child.pgid ?? child.pid, "SIGKILL");
+}
+
 /**
  * The stop signal, to the whole group unless some members are wrappers to spare (`spare`, by command
  * name): bwrap ends its sandbox at once on SIGTERM instead of passing it on, so the backend inside would

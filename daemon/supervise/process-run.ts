@@ -12,6 +12,7 @@ import {
   type ChildHandle,
   type ExitInfo,
   endRemnants,
+  killGroup,
   type ProcessIdentity,
   stopProcessGroup,
 } from "../process/child.js";
@@ -32,10 +33,17 @@ export interface ProcessHost {
   awaitsExit(generation: number): boolean;
   disposed(): boolean;
   dispatch(input: Input): void;
+  /**
+   * Whether dispatching `input` now would spawn again at once (a restart without delay): a pure look-ahead
+   * at the state machine, which changes nothing.
+   */
+  respawnsAtOnce(input: Input): boolean;
   startProbes(generation: number): void;
   stopProbes(): void;
   /** Persists the runtime; `spawning` is the child being spawned (recorded before the spawn counts as done). */
   persist(spawning?: ProcessIdentity): Promise<void>;
+  /** Writes the budget's write-ahead record synchronously (spawn-journal.ts): right before each fork. */
+  journal(): void;
 }
 
 export interface ProcessDeps extends LaunchDeps {
@@ -49,6 +57,8 @@ export interface ProcessDeps extends LaunchDeps {
  * takes it at once; after a longer backoff the port and binary are checked again.
  */
 const PREPARED_FRESH_MS = 1000;
+/** The most a crashed unit's cgroup kill and sweep wait for the respawn (which takes a few ms). */
+const RESPAWN_WAIT_MS = 100;
 
 export class ProcessRun {
   child: ChildHandle | undefined;
@@ -64,6 +74,13 @@ export class ProcessRun {
    * after a crash then spawns at once instead of after those checks. Taken only for the same spec, fresh.
    */
   private ahead: { spec: RuntimeSpec; at: number; prepared: Promise<PreparedLaunch> } | undefined;
+  /**
+   * The last exited child's remnants being ended (cgroup.kill, the tag sweep). On a restart without delay
+   * they end beside the new spawn, not before it; a launch that has to check the port again waits for them.
+   */
+  private remnants: Promise<unknown> = Promise.resolve();
+  /** Opens the wait of remnants deferred behind a respawn (see endThenReport); a no-op when none waits. */
+  private respawned: () => void = () => undefined;
   /** The RmxError the launch of a generation failed with before any process ran (for runtime.start's answer). */
   private failed: { generation: number; error: RmxError } | undefined;
 
@@ -80,6 +97,7 @@ export class ProcessRun {
       .then(() => this.launchSteps(generation))
       .catch((error) => this.deps.logger.error({ err: error }, "launch failed unexpectedly"))
       .finally(() => {
+        this.respawned();
         if (this.launching?.generation === generation) this.launching = undefined;
       });
     this.launching = { generation, done };
@@ -110,12 +128,14 @@ export class ProcessRun {
       this.port = port;
       if (abandoned()) return;
       if (host.killRequested()) return exitWithoutProcess();
+      host.journal();
       const child = await spawnPlan(
         plan,
         this.log,
         { stateDir: this.deps.stateDir, runtime: host.id, generation },
         (identity) => host.persist(identity),
       );
+      this.respawned();
       if (abandoned()) {
         await stopProcessGroup(child, { signal: "SIGKILL", grace_ms: 0 });
         return;
@@ -127,15 +147,16 @@ export class ProcessRun {
       this.exitHandled = child.exited
         // A leader that exits on its own leaves its group, escapees and orphans: end them before any restart.
         .then(async (exit) => {
-          if (!host.disposed() && generation === host.generation()) this.prepareAhead();
-          await endRemnants(child);
-          this.onExit(child, generation, exit);
+          if (!host.disposed() && generation === host.generation()) this.prepareAhead(spec);
+          await this.endThenReport(child, generation, exit);
         })
         .catch((error) => this.deps.logger.error({ err: error }, "exit handling failed"));
       if (host.killRequested()) {
         await this.kill();
         return;
       }
+      // While it runs: the launch its crash would want, so a restart without delay spawns at once.
+      if (spec.port === undefined) this.prepareAhead(spec);
       host.startProbes(generation);
     } catch (error) {
       // Once the process runs, its exit is what reports; this error is only logged (by `launch`).
@@ -153,37 +174,108 @@ export class ProcessRun {
     }
   }
 
-  /** Starts preparing the launch a restart will want; a failure here is only reported by that launch. */
-  private prepareAhead(): void {
-    if (!this.deps.adapter.spawns) return;
-    const spec = this.host.spec();
+  /**
+   * Starts preparing the launch a restart will want (unless one for this spec is fresh); a failure here is
+   * only reported by that launch.
+   */
+  private prepareAhead(spec: RuntimeSpec): void {
+    if (!this.deps.adapter.spawns || spec !== this.host.spec() || this.freshAhead(spec)) return;
     const prepared = prepareLaunch(spec, this.deps);
     prepared.catch(() => undefined);
     this.ahead = { spec, at: performance.now(), prepared };
   }
 
-  /** The launch prepared ahead when it is for this spec and fresh (and succeeded), else prepared now. */
-  private async prepare(spec: RuntimeSpec): Promise<PreparedLaunch> {
+  private freshAhead(spec: RuntimeSpec): boolean {
     const ahead = this.ahead;
+    return ahead !== undefined && ahead.spec === spec && performance.now() - ahead.at <= PREPARED_FRESH_MS;
+  }
+
+  /**
+   * The launch prepared ahead when it is for this spec and fresh (and succeeded), else prepared now — after
+   * the last unit's remnants are gone, so a port check that fails because an escapee of the old unit still
+   * holds the port is made again once the sweep has killed it, instead of failing the restart.
+   */
+  private async prepare(spec: RuntimeSpec): Promise<PreparedLaunch> {
+    const ahead = this.freshAhead(spec) ? this.ahead : undefined;
     this.ahead = undefined;
-    if (ahead !== undefined && ahead.spec === spec && performance.now() - ahead.at <= PREPARED_FRESH_MS) {
+    if (ahead !== undefined) {
       try {
         return await ahead.prepared;
       } catch {
         // Prepared again below: that attempt's error is the one the launch reports.
       }
     }
+    this.respawned();
+    await this.remnants;
     return prepareLaunch(spec, this.deps);
   }
 
-  private onExit(child: ChildHandle, generation: number, exit: ExitInfo): void {
+  /**
+   * A leader that exits on its own leaves its group, escapees and orphans: the group is SIGKILLed at once
+   * (synchronously, in endRemnants' first step), the cgroup and the /proc sweep take milliseconds. When the
+   * machine restarts at once they run beside the respawn: the new unit has its own tag and cgroup leaf, so
+   * neither can reach it, and the old unit's escapees still die, a few ms later. A port one of them holds:
+   * an allocated port is a new one; a fixed port's check failing is made again after the sweep (`prepare`);
+   * one that passed was free then, and a backend binds long after the sweep ends (the model loads first).
+   * Otherwise (a backoff, exhausted, failed, stopped) the unit is gone before the state says so, as before.
+   */
+  private async endThenReport(child: ChildHandle, generation: number, exit: ExitInfo): Promise<void> {
+    const input = this.exitInput(generation, exit);
+    if (input === undefined || !this.host.respawnsAtOnce(input)) {
+      const remnants = endRemnants(child);
+      this.remnants = remnants.catch(() => undefined);
+      await remnants;
+      this.onExit(child, generation, exit);
+      return;
+    }
+    killGroup(child); // at once; the rest once the respawn is done, not competing with the new process start
+    const remnants = this.afterRespawn().then(() => endRemnants(child));
+    this.remnants = remnants.catch(() => undefined);
+    this.onExit(child, generation, exit, input);
+    await remnants;
+  }
+
+  /**
+   * Resolves once the respawn that follows has spawned (its process running, its record saved) or failed,
+   * or, should none come, after RESPAWN_WAIT_MS: the sweep's hundreds of /proc reads then do not compete
+   * with the new process's start for the CPU. What waits on it must not wait on that respawn's own
+   * preparation (see `prepare`, which opens it first).
+   */
+  private afterRespawn(): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(open, RESPAWN_WAIT_MS);
+      function open(): void {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.respawned = () => {
+        this.respawned = () => undefined;
+        open();
+      };
+    });
+  }
+
+  /** The exit as the machine will get it, when it is the current run's (else undefined: stale, or shutdown). */
+  private exitInput(generation: number, exit: ExitInfo): Input | undefined {
+    const { host } = this;
+    if (host.disposed() || generation !== host.generation()) return undefined;
+    const errors = host.killRequested() ? undefined : exitErrors(this.log);
+    return { type: "exited", code: exit.code, signal: exit.signal, ...(errors ? { errors } : {}) };
+  }
+
+  /** `input`: the exit as the machine gets it, read before our own line is written (see exitInput). */
+  private onExit(
+    child: ChildHandle,
+    generation: number,
+    exit: ExitInfo,
+    input = this.exitInput(generation, exit),
+  ): void {
     const { host } = this;
     if (host.disposed()) return; // daemon shutdown: not a crash, and the desired state stays as it was
     if (this.child === child) host.persist();
-    if (generation !== host.generation()) return;
+    if (input === undefined) return; // a stale generation's exit
     host.stopProbes();
     const expected = host.killRequested();
-    const errors = expected ? undefined : exitErrors(this.log); // read before our own line is written
     const end = describeEnd(exit, expected ? host.spec().stop.signal : undefined);
     this.log.write(`--- rmxd: process ${child.pid} ${end}\n`);
     this.deps.bus.publish("runtime.exited", {
@@ -194,7 +286,7 @@ export class ProcessRun {
       at: rfc3339(exit.at),
       expected,
     });
-    host.dispatch({ type: "exited", code: exit.code, signal: exit.signal, ...(errors ? { errors } : {}) });
+    host.dispatch(input);
   }
 
   async kill(): Promise<void> {

@@ -21,6 +21,7 @@ import { reportEffect } from "./effect-reports.js";
 import { resumeGroup, stopOptions } from "./launch.js";
 import { Prober, probeInput } from "./probes.js";
 import { ProcessRun } from "./process-run.js";
+import { journalFile, mergeBudgets, readJournal, removeJournal, writeJournal } from "./spawn-journal.js";
 import {
   type Desired,
   type Effect,
@@ -49,6 +50,11 @@ export interface RuntimeDeps {
    * promise it returns resolves once the write is on disk (a spawn waits for that); anything else counts as done.
    */
   persist: (id: string, record: PersistedRuntime) => unknown;
+  /**
+   * Whether this supervisor keeps the runtime's write-ahead record (spawn-journal.ts): read at construction,
+   * written before each spawn. Always, unless told otherwise (a reload's candidate: once promoted).
+   */
+  writeAhead?: () => boolean;
   /** Resolves `cpu`/`gpu:N` against the inventory; throws RmxError HARDWARE_UNKNOWN. */
   resolveHardware: (id: string) => HardwareTarget;
   /** Resolves a model id or path to a file path. */
@@ -83,6 +89,9 @@ export class RuntimeSupervisor {
   private lastFailure: ProbeOutcome | undefined;
   readonly log: RotatingLog;
   private readonly logger: Logger;
+  /** The budget's write-ahead record (spawn-journal.ts). */
+  private readonly journal: string;
+  private journalFailed = false;
 
   constructor(
     public spec: RuntimeSpec,
@@ -94,8 +103,15 @@ export class RuntimeSupervisor {
     for (const why of loaded.dropped) {
       this.logger.warn({ runtime: spec.id }, `persisted restart budget of "${spec.id}": dropped ${why}`);
     }
-    this.machine = initialMachine(loaded.log, persisted?.desired ?? "stopped");
-    this.resumePending = persisted?.desired === "running";
+    // The write-ahead record is never older than state.json where they differ: it is written before
+    // each spawn and at each change of the desired state, synchronously (see spawn-journal.ts).
+    this.journal = journalFile(deps.stateDir, spec.id);
+    const ahead = this.keepsJournal() ? readJournal(this.journal, deps.clock.now()) : { problems: [] };
+    for (const problem of ahead.problems) this.logger.warn({ runtime: spec.id }, problem);
+    const budget = ahead.record ? mergeBudgets(loaded.log, ahead.record.budget) : loaded.log;
+    const desired = ahead.record?.desired ?? persisted?.desired ?? "stopped";
+    this.machine = initialMachine(budget, desired);
+    this.resumePending = desired === "running";
     this.probes = new Prober({
       clock: deps.clock,
       adapter: deps.adapter,
@@ -125,9 +141,11 @@ export class RuntimeSupervisor {
           this.machine.generation === g && this.machine.alive && this.machine.killing !== undefined,
         disposed: () => this.disposed,
         dispatch: (input) => this.dispatch(input),
+        respawnsAtOnce: (input) => this.respawnsAtOnce(input),
         startProbes: (g) => this.probes.startUp(g),
         stopProbes: () => this.probes.stop(),
         persist: (spawning) => this.persist(spawning),
+        journal: () => this.writeAhead(),
       },
       deps,
       this.log,
@@ -248,7 +266,12 @@ export class RuntimeSupervisor {
     } else if (child !== undefined) {
       await endRemnants(child); // its leader exited on its own; what it left must not outlive rmxd
     }
-    this.persist();
+    // Once state.json holds everything, the write-ahead record has nothing more to say.
+    const written = await this.persist().then(
+      () => true,
+      () => false,
+    );
+    if (written) this.dropJournal();
     await this.log.close();
   }
 
@@ -261,6 +284,7 @@ export class RuntimeSupervisor {
     await this.run.exitHandled; // the remnants are ended and the exit dispatched (state "stopped") first
     this.disposed = true;
     this.clearTimers();
+    this.dropJournal();
     await this.log.close();
   }
 
@@ -289,19 +313,38 @@ export class RuntimeSupervisor {
 
   // ─── The loop: input → step → effects ───────────────────────────────────────
 
-  private dispatch(input: Input): StepResult {
-    this.resumePending = false;
-    const before = this.machine;
-    const result = step(before, input, {
+  private stepContext(random: () => number) {
+    return {
       now: this.deps.clock.now(),
       budget: this.spec.restart_budget,
       backoff: this.spec.backoff,
       failureThreshold: this.spec.health.failure_threshold,
-      random: this.deps.random,
-    });
+      random,
+    };
+  }
+
+  /**
+   * Whether `input` would lead to a spawn at once (directly, or a retry due now). A look-ahead: the step is
+   * pure and its result dropped. The random source fixed at its top (the longest jitter), so the injected
+   * one is not drawn from and "at once" here means at once whatever the real draw.
+   */
+  private respawnsAtOnce(input: Input): boolean {
+    const context = this.stepContext(() => 1);
+    return step(this.machine, input, context).effects.some(
+      (e) => e.type === "spawn" || (e.type === "schedule_retry" && e.at <= context.now),
+    );
+  }
+
+  private dispatch(input: Input): StepResult {
+    this.resumePending = false;
+    const before = this.machine;
+    const result = step(before, input, this.stepContext(this.deps.random));
     this.machine = result.machine;
     for (const effect of result.effects) this.apply(effect);
     if (result.changed) this.announce(result.changed);
+    if (before.desired !== result.machine.desired || lastReset(before) !== lastReset(result.machine)) {
+      this.writeAhead(); // rare (a command); a spawn writes it itself, right before the fork
+    }
     if (
       before.budget !== result.machine.budget ||
       before.desired !== result.machine.desired ||
@@ -371,6 +414,36 @@ export class RuntimeSupervisor {
     return written;
   }
 
+  /** The write-ahead record, synchronously; a failure leaves state.json's write alone (logged once). */
+  private writeAhead(): void {
+    if (!this.keepsJournal()) return;
+    try {
+      writeJournal(this.journal, { budget: this.machine.budget, desired: this.machine.desired });
+      this.journalFailed = false;
+    } catch (error) {
+      if (!this.journalFailed) {
+        this.logger.warn(
+          { err: error, path: this.journal },
+          `cannot write the restart record ${this.journal}: ${(error as Error).message}; state.json alone records the budget`,
+        );
+      }
+      this.journalFailed = true;
+    }
+  }
+
+  private keepsJournal(): boolean {
+    return this.deps.writeAhead?.() ?? true;
+  }
+
+  private dropJournal(): void {
+    if (!this.keepsJournal()) return;
+    try {
+      removeJournal(this.journal);
+    } catch {
+      // left for the next start to merge; it says nothing state.json does not
+    }
+  }
+
   private armRetry(at: number): void {
     this.cancelRetry();
     const delay = Math.max(0, Math.min(at - this.deps.clock.now(), 2 ** 31 - 1));
@@ -412,3 +485,5 @@ export class RuntimeSupervisor {
     return !this.disposed && generation === this.machine.generation && this.machine.alive;
   }
 }
+
+const lastReset = (m: Machine): number | undefined => m.budget.resets.at(-1);

@@ -15,8 +15,11 @@ import { systemClock } from "../../base/clock.js";
 import { RmxError } from "../../base/errors.js";
 import type { RuntimeSpec } from "../../base/spec.js";
 import { EventBus, type RmxEvent } from "../../daemon/events.js";
+import type { PersistedRuntime } from "../../daemon/persisted.js";
+import { isProcessAlive } from "../../daemon/process/proc-stat.js";
 import { RuntimeSupervisor } from "../../daemon/supervise/runtime.js";
 import type { RuntimeState } from "../../ipc/protocol/runtime.js";
+import { until } from "../support/daemon-harness.js";
 import { defaultRuntimeSpec } from "../support/runtime-spec.js";
 
 let dir: string;
@@ -48,8 +51,15 @@ function crashSpec(id: string): RuntimeSpec {
   );
 }
 
-/** A supervisor whose hardware resolution (the first step of every launch preparation) is `resolve`. */
-function supervisor(s: RuntimeSpec, resolve: (call: number) => HardwareTarget) {
+/**
+ * A supervisor whose hardware resolution (the first step of every launch preparation) is `resolve`;
+ * `persist` stands in for the daemon's store.
+ */
+function supervisor(
+  s: RuntimeSpec,
+  resolve: (call: number) => HardwareTarget,
+  persist: (id: string, record: PersistedRuntime) => unknown = () => undefined,
+) {
   const bus = new EventBus(systemClock);
   const events: RmxEvent[] = [];
   bus.subscribe(["*"], (e) => events.push(e));
@@ -63,7 +73,7 @@ function supervisor(s: RuntimeSpec, resolve: (call: number) => HardwareTarget) {
     random: () => 0.5,
     adapter: getAdapter(s.adapter),
     stubEntry: stubEntryPath(),
-    persist: () => undefined,
+    persist,
     resolveHardware: () => resolve(++preparations),
     resolveModelPath: (m) => m,
     wrapSandbox: (plan) => plan,
@@ -107,5 +117,28 @@ describe.runIf(process.platform !== "win32")("the respawn path", () => {
     expect(spawns, figures).toBe(RESTARTS + 1);
     expect(preparations(), figures).toBe(spawns + 2);
     expect(states(), figures).not.toContain("failed");
+  });
+
+  it("a child that dies during its own spawn (before its record is saved) is counted and restarted like any other", async () => {
+    // The child record is saved only once the child is dead: every spawn ends before it counts as done.
+    const recorded = new Set<number>();
+    const { rt, count, states } = supervisor(
+      crashSpec("dies-in-spawn"),
+      () => cpu,
+      async (_id, record) => {
+        if (record.child === undefined) return;
+        const { pid } = record.child;
+        await until(async () => !(await isProcessAlive(pid)), 10_000, `child ${pid} to die`);
+        recorded.add(pid);
+      },
+    );
+    rt.start();
+    await rt.waitForState(["exhausted"], 30_000);
+    const figures = `exits ${count("runtime.exited")}, records ${recorded.size}, budget ${JSON.stringify(rt.budget())}, transitions ${states().join(" → ")}`;
+    expect(count("runtime.exited"), figures).toBe(RESTARTS + 1);
+    expect(recorded.size, figures).toBe(RESTARTS + 1);
+    expect(rt.budget().used, figures).toBe(RESTARTS);
+    expect(states(), figures).not.toContain("failed");
+    expect(rt.pid, figures).toBeUndefined();
   });
 });
