@@ -1,6 +1,6 @@
 import http from "node:http";
-import https from "node:https";
 import { performance } from "node:perf_hooks";
+import { lazyHttps, lazyHttpsAgent } from "./lazy-https.js";
 
 export interface HttpRequestOptions {
   method?: "GET" | "POST";
@@ -31,7 +31,8 @@ const DEFAULT_MAX_BODY = 4 * 1024 * 1024;
  * to keep. POSTs (inference) get a connection of their own, as before.
  */
 const keepAlive = { keepAlive: true, maxSockets: 4, maxFreeSockets: 1, scheduling: "lifo" } as const;
-const agents = { http: new http.Agent(keepAlive), https: new https.Agent(keepAlive) };
+const httpAgent = new http.Agent(keepAlive);
+const httpsAgent = lazyHttpsAgent(keepAlive);
 /** What a server's close of an idle pooled socket looks like to the next request on it. */
 const STALE_SOCKET = new Set(["ECONNRESET", "EPIPE", "ECONNABORTED"]);
 
@@ -59,7 +60,8 @@ export function httpRequest(url: string, options: HttpRequestOptions): Promise<H
       finish({ kind: "error", message: `invalid URL ${JSON.stringify(url)}`, ms: elapsed() });
       return;
     }
-    const transport = target.protocol === "https:" ? https : target.protocol === "http:" ? http : undefined;
+    const transport =
+      target.protocol === "https:" ? lazyHttps() : target.protocol === "http:" ? http : undefined;
     if (transport === undefined) {
       finish({ kind: "error", message: `unsupported protocol ${target.protocol} in ${url}`, ms: elapsed() });
       return;
@@ -80,7 +82,7 @@ export function httpRequest(url: string, options: HttpRequestOptions): Promise<H
 
     const maxBody = options.maxBodyBytes ?? DEFAULT_MAX_BODY;
     const pooled = method === "GET";
-    const agent = pooled ? (transport === https ? agents.https : agents.http) : false;
+    const agent = pooled ? (transport === http ? httpAgent : httpsAgent()) : false;
     let request: http.ClientRequest;
     const send = (fresh: boolean) => {
       request = transport.request(target, { method, headers, agent: fresh ? false : agent }, (response) => {

@@ -4,9 +4,9 @@
  * can decide whether another cell may try. Headers may carry an API key: they are never logged or echoed.
  */
 import http from "node:http";
-import https from "node:https";
 import { performance } from "node:perf_hooks";
 import { httpRequest } from "./http.js";
+import { lazyHttps } from "./lazy-https.js";
 
 export interface ChatUsage {
   prompt_tokens?: number;
@@ -185,7 +185,7 @@ function streamChat(req: BackendChatRequest, onDelta: (piece: string) => void): 
       resolve({ ok: false, kind: "error", message: `invalid URL ${req.url}`, ms: 0, streamed: false });
       return;
     }
-    const transport = target.protocol === "https:" ? https : http;
+    const transport = target.protocol === "https:" ? lazyHttps() : http;
     const payload = Buffer.from(JSON.stringify({ ...req.body, stream: true }), "utf8");
     const request = transport.request(
       target,

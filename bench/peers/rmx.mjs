@@ -147,9 +147,14 @@ async function allReady(Client, socket, total, timeoutMs) {
   try {
     return await new Promise((resolve, reject) => {
       const states = new Map();
-      timer = setTimeout(() => {
+      timer = setTimeout(async () => {
         const ready = [...states.values()].filter((s) => s === "ready").length;
-        reject(new Error(`only ${ready}/${total} runtimes ready after ${timeoutMs} ms`));
+        // Which ones, as the events left them and as a fresh status shows them: a bench that stalls says why.
+        const fresh = await c.call("runtime.status").catch((e) => ({ runtimes: [], error: String(e) }));
+        const behind = fresh.runtimes
+          .filter((r) => r.state !== "ready" || states.get(r.id) !== "ready")
+          .map((r) => `${r.id}: events ${states.get(r.id)}, status ${r.state} ${JSON.stringify(r).slice(0, 600)}`);
+        reject(new Error(`only ${ready}/${total} runtimes ready after ${timeoutMs} ms\n${behind.join("\n")}`));
       }, timeoutMs);
       const check = () => {
         let ready = 0;

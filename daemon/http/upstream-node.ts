@@ -3,8 +3,8 @@
  * (https, headers it leaves to node). Same outcomes and rules; see forward.ts.
  */
 import http from "node:http";
-import https from "node:https";
 import { performance } from "node:perf_hooks";
+import { lazyHttps, lazyHttpsAgent } from "../../adapters/shared/lazy-https.js";
 import { PASSED_HEADERS } from "./upstream-exchange.js";
 import type { ForwardOutcome, ForwardRequest } from "./upstream-types.js";
 
@@ -13,7 +13,7 @@ import type { ForwardOutcome, ForwardRequest } from "./upstream-types.js";
  * reuses the warmest socket; no Nagle delay on a request or a streamed token.
  */
 const httpAgent = new http.Agent({ keepAlive: true, maxFreeSockets: 256, scheduling: "lifo", noDelay: true });
-const httpsAgent = new https.Agent({
+const httpsAgent = lazyHttpsAgent({
   keepAlive: true,
   maxFreeSockets: 64,
   scheduling: "lifo",
@@ -39,12 +39,12 @@ export function forwardNode(
       client.off("close", onClientClose);
       resolve(outcome);
     };
-    const upstream = (target.https ? https : http).request({
+    const upstream = (target.https ? lazyHttps() : http).request({
       host: target.hostname,
       port: target.port,
       path: target.path,
       method: "POST",
-      agent: target.https ? httpsAgent : httpAgent,
+      agent: target.https ? httpsAgent() : httpAgent,
       headers: { ...target.headers, "content-length": req.body.length },
     });
     const onClientClose = () => {

@@ -11,6 +11,7 @@
 import { connect } from "node:net";
 import { LineDecoder } from "../framing.js";
 import { defaultSocketPath } from "../socket-path.js";
+import { stdoutStream } from "./stdout.js";
 
 /** The core's client waits this long to connect (ipc/client.ts). */
 const CONNECT_TIMEOUT_MS = 2000;
@@ -82,7 +83,7 @@ export function runFastStatus(socketPath: string, fallback: () => void): void {
     clearTimeout(timer);
     socket.write(REQUEST);
     // Built while the daemon answers (see CliContext.readyOutput).
-    stdout();
+    stdoutStream();
   });
   socket.on("data", (chunk: Buffer) => {
     const { lines, overflow } = decoder.push(chunk);
@@ -92,23 +93,9 @@ export function runFastStatus(socketPath: string, fallback: () => void): void {
       if (answer === undefined) return giveUp();
       settled = true;
       socket.destroy();
-      stdout().write(`${JSON.stringify(answer.result, null, 2)}\n`);
+      stdoutStream().write(`${JSON.stringify(answer.result, null, 2)}\n`);
       return;
     }
     if (overflow) giveUp();
   });
-}
-
-let out: NodeJS.WriteStream | undefined;
-
-/** process.stdout, with the core's EPIPE rule: `rmx … | head` ending the pipe early is a normal end. */
-function stdout(): NodeJS.WriteStream {
-  if (out === undefined) {
-    out = process.stdout;
-    out.on("error", (error: NodeJS.ErrnoException) => {
-      if (error.code === "EPIPE") process.exit(0);
-      throw error;
-    });
-  }
-  return out;
 }

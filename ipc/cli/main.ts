@@ -4,21 +4,7 @@
  * their modules with `import()` when they run, and nothing here loads the daemon's heavy dependencies.
  */
 import { runCli } from "./run.js";
-
-let stdout: NodeJS.WriteStream | undefined;
-
-/** process.stdout, built on first use (a pipe's is a net.Socket): runtime-status builds it while the daemon answers. */
-function stdoutStream(): NodeJS.WriteStream {
-  if (stdout === undefined) {
-    stdout = process.stdout;
-    // `rmx events | head` closes the pipe early: that is a normal end, not a crash.
-    stdout.on("error", (error: NodeJS.ErrnoException) => {
-      if (error.code === "EPIPE") process.exit(0);
-      throw error;
-    });
-  }
-  return stdout;
-}
+import { stdoutStream } from "./stdout.js";
 
 // No top-level await: the bin is bundled as CommonJS (scripts/bundle.mjs), which a CommonJS main starts faster.
 void runCli(process.argv.slice(2), {

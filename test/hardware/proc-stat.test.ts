@@ -11,6 +11,19 @@ afterEach(async () => {
   for (const stop of stops.splice(0)) await stop();
 });
 
+/** A node child running `script`, once it has written its first line; killed after the test. */
+async function running(script: string) {
+  const child = spawn(process.execPath, ["-e", script], { stdio: ["ignore", "pipe", "inherit"] });
+  stops.push(async () => {
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill("SIGKILL");
+      await once(child, "exit");
+    }
+  });
+  await once(child.stdout, "data");
+  return child;
+}
+
 /** A /proc/<pid>/stat line: fields 3.. after the name, with utime/stime/starttime/rss where the kernel puts them. */
 function statLine(
   pid: number,
@@ -102,21 +115,9 @@ describe("ProcStatSampler over a /proc tree", () => {
 describe.runIf(linux)("ProcStatSampler on this machine's /proc", () => {
   it("samples a real process: its CPU since start, its RSS as the kernel counts it, nothing for a gone pid", async () => {
     // Burns ~300 ms of CPU, says so, then sleeps: the sample is taken while it sleeps.
-    const child = spawn(
-      process.execPath,
-      [
-        "-e",
-        "const t=process.cpuUsage();while((process.cpuUsage(t).user+process.cpuUsage(t).system)<300000);process.stdout.write('busy done\\n');setInterval(()=>{},1e6)",
-      ],
-      { stdio: ["ignore", "pipe", "inherit"] },
+    const child = await running(
+      "const t=process.cpuUsage();while((process.cpuUsage(t).user+process.cpuUsage(t).system)<300000);process.stdout.write('busy done\\n');setInterval(()=>{},1e6)",
     );
-    stops.push(async () => {
-      if (child.exitCode === null && child.signalCode === null) {
-        child.kill("SIGKILL");
-        await once(child, "exit");
-      }
-    });
-    await once(child.stdout, "data");
     const pid = child.pid as number;
     const sampler = new ProcStatSampler();
     const sample = sampler.sample([pid])[pid];
@@ -146,16 +147,7 @@ describe.runIf(linux)("ProcStatSampler keeps each stat file open", () => {
 
   it("re-reads it every sample (one file per process, however many samples), closes it once the process is gone", async () => {
     // Burns CPU until killed: its CPU time grows between samples, read through the same open file.
-    const child = spawn(process.execPath, ["-e", "process.stdout.write('up\\n');for(;;);"], {
-      stdio: ["ignore", "pipe", "inherit"],
-    });
-    stops.push(async () => {
-      if (child.exitCode === null && child.signalCode === null) {
-        child.kill("SIGKILL");
-        await once(child, "exit");
-      }
-    });
-    await once(child.stdout, "data");
+    const child = await running("process.stdout.write('up\\n');for(;;);");
     const pid = child.pid as number;
     const stat = `/proc/${pid}/stat`;
     const uptime = opened("/proc/uptime");

@@ -38,17 +38,20 @@ afterEach(() => {
   for (const m of matrices.splice(0)) m.stop();
 });
 
-function matrixOn(bus: EventBus): MatrixService {
-  const clock = new ManualClock();
-  const config = parseConfigText(CONFIG, "rmx.yaml", "/etc/rmx", { home: "/home/t" });
+function matrixOn(
+  bus: EventBus,
+  extra: Partial<Parameters<typeof createMatrix>[0]> = {},
+  config = parseConfigText(CONFIG, "rmx.yaml", "/etc/rmx", { home: "/home/t" }),
+): MatrixService {
   const m = createMatrix({
-    clock,
+    clock: new ManualClock(),
     bus,
     config,
     inventory,
     sandboxes: [],
     models: { list: () => [], get: () => undefined },
     runtimes: new Map(),
+    ...extra,
   });
   matrices.push(m);
   return m;
@@ -110,17 +113,15 @@ describe("matrix: scrapes follow demand", () => {
         endpoint: `http://127.0.0.1:${port}`,
         view: () => matrixRuntime("r1", "ready", { model: "tiny", spec: rtSpec }).view,
       };
-      const m = createMatrix({
-        clock,
+      const m = matrixOn(
         bus,
+        {
+          clock,
+          runtimes: new Map([["r1", source]]),
+          scrapeCadence: { idle_scrape_ms: 30_000, read_hold_ms: 60_000 },
+        },
         config,
-        inventory,
-        sandboxes: [],
-        models: { list: () => [], get: () => undefined },
-        runtimes: new Map([["r1", source]]),
-        scrapeCadence: { idle_scrape_ms: 30_000, read_hold_ms: 60_000 },
-      });
-      matrices.push(m);
+      );
       const tick = async () => {
         clock.advance(5000);
         await m.tick({ scrape: "due" });
