@@ -13,7 +13,7 @@ import type { SubscribeParams } from "./protocol/methods.js";
 import { paramSchemas } from "./protocol/schemas.js";
 import { RpcCallError } from "./rpc-error.js";
 import { Connection, type ConnectionHost, endAndDestroy } from "./server/connection.js";
-import { Dispatcher } from "./server/dispatch.js";
+import { Dispatcher, type MaybePromise } from "./server/dispatch.js";
 import { OutputBudget } from "./server/output-budget.js";
 import { SocketFile } from "./server/socket-file.js";
 import {
@@ -157,7 +157,7 @@ export class RpcServer implements ConnectionHost {
   }
 
   /** @internal */
-  answerLine(line: string, ctx: CallContext): Promise<string | null> {
+  answerLine(line: string, ctx: CallContext): MaybePromise<string | null> {
     return this.dispatcher.answerLine(line, ctx);
   }
 

@@ -147,14 +147,21 @@ async function allReady(Client, socket, total, timeoutMs) {
   try {
     return await new Promise((resolve, reject) => {
       const states = new Map();
+      const trail = new Map(); // id → what was applied, in order: a stalled start says what it saw
+      const note = (id, what) => trail.set(id, [...(trail.get(id) ?? []), what]);
       timer = setTimeout(async () => {
         const ready = [...states.values()].filter((s) => s === "ready").length;
         // Which ones, as the events left them and as a fresh status shows them: a bench that stalls says why.
         const fresh = await c.call("runtime.status").catch((e) => ({ runtimes: [], error: String(e) }));
         const behind = fresh.runtimes
           .filter((r) => r.state !== "ready" || states.get(r.id) !== "ready")
-          .map((r) => `${r.id}: events ${states.get(r.id)}, status ${r.state} ${JSON.stringify(r).slice(0, 600)}`);
-        reject(new Error(`only ${ready}/${total} runtimes ready after ${timeoutMs} ms\n${behind.join("\n")}`));
+          .map(
+            (r) =>
+              `${r.id}: events ${states.get(r.id)} (${(trail.get(r.id) ?? []).join(" ")}), status ${r.state} ${JSON.stringify(r).slice(0, 300)}`,
+          );
+        reject(
+          new Error(`only ${ready}/${total} runtimes ready after ${timeoutMs} ms\n${behind.join("\n")}`),
+        );
       }, timeoutMs);
       const check = () => {
         let ready = 0;
@@ -163,11 +170,15 @@ async function allReady(Client, socket, total, timeoutMs) {
       };
       c.subscribe(["runtime.state.changed"], (e) => {
         states.set(e.payload.id, e.payload.to);
+        note(e.payload.id, `#${e.seq}:${e.payload.from}→${e.payload.to}@${e.time}`);
         check();
       })
         .then(() => c.call("runtime.status"))
         .then((status) => {
-          for (const r of status.runtimes) states.set(r.id, r.state);
+          for (const r of status.runtimes) {
+            states.set(r.id, r.state);
+            note(r.id, `snapshot:${r.state}@${status.generated}`);
+          }
           check();
         })
         .catch(reject);

@@ -11,6 +11,7 @@ import type {
   LaggedNotificationParams,
 } from "../protocol/jsonrpc.js";
 import { Notifications } from "../protocol/jsonrpc.js";
+import type { MaybePromise } from "./dispatch.js";
 import type { BudgetHolder, OutputBudget } from "./output-budget.js";
 import type { CallContext, RpcServerLogger, WireEvent, WireLimits } from "./types.js";
 import { encodeResponse, limitError } from "./wire.js";
@@ -21,7 +22,8 @@ const CLOSE_FLUSH_MS = 2000;
 export interface ConnectionHost {
   readonly log: RpcServerLogger;
   readonly budget: OutputBudget;
-  answerLine(line: string, ctx: CallContext): Promise<string | null>;
+  /** A plain value for a synchronous method: written in the same turn (see Dispatcher.answerLine). */
+  answerLine(line: string, ctx: CallContext): MaybePromise<string | null>;
   forget(conn: Connection): void;
 }
 
@@ -224,11 +226,14 @@ export class Connection implements BudgetHolder {
   private handleLine(line: string): void {
     if (this.closing || line.trim() === "") return;
     this.inFlight += 1;
-    void this.host.answerLine(line, this.ctx).then((text) => {
+    const answered = (text: string | null): void => {
       this.inFlight -= 1;
       this.lastActivity = Date.now();
       if (text !== null) this.enqueue(text);
-    });
+    };
+    const answer = this.host.answerLine(line, this.ctx);
+    if (typeof answer === "string" || answer === null) answered(answer);
+    else void answer.then(answered);
   }
 
   sendResponse(response: JsonRpcResponse): void {

@@ -19,6 +19,13 @@ function isValidId(id: unknown): id is RequestId {
 /** Calls past the batch cap refused per event-loop turn. */
 const REFUSALS_PER_TURN = 1000;
 
+/** A value now, or later: a synchronous method's answer is never deferred (see answerLine). */
+export type MaybePromise<T> = T | Promise<T>;
+
+function isPromise<T>(value: MaybePromise<T>): value is Promise<T> {
+  return typeof (value as Promise<T> | null)?.then === "function";
+}
+
 export interface DispatchLimits {
   maxBatch: number;
   maxJsonDepth: number;
@@ -32,8 +39,15 @@ export class Dispatcher {
     private readonly limits: DispatchLimits,
   ) {}
 
-  /** The answer to one line, newline included, or null when nothing is to be sent. Never rejects. */
-  async answerLine(line: string, ctx: CallContext): Promise<string | null> {
+  /**
+   * The answer to one line, newline included, or null when nothing is to be sent. Never rejects.
+   *
+   * A method whose handler returns a plain value (runtime.status, matrix.get: snapshots) is answered
+   * synchronously, so the connection writes the answer in the same turn its content was taken: no event
+   * published in between (a probe settling in a microtask) can reach the socket before an answer that
+   * does not reflect it. Subscribe-then-snapshot clients rely on that order.
+   */
+  answerLine(line: string, ctx: CallContext): MaybePromise<string | null> {
     const { maxJsonDepth } = this.limits;
     // Checked before parsing: recursive code downstream (schemas, serialisers) would overflow the stack.
     if (nestsDeeperThan(line, maxJsonDepth)) {
@@ -55,8 +69,8 @@ export class Dispatcher {
       return `${encodeResponse(answer)}\n`;
     }
     if (Array.isArray(message)) return this.answerBatch(message, ctx);
-    const response = await this.dispatch(message, ctx);
-    return response === null ? null : `${encodeResponse(response)}\n`;
+    const response = this.dispatch(message, ctx);
+    return isPromise(response) ? response.then(encodeLine) : encodeLine(response);
   }
 
   private async answerBatch(batch: unknown[], ctx: CallContext): Promise<string | null> {
@@ -91,17 +105,21 @@ export class Dispatcher {
   }
 
   /** Answers one request object; null for notifications, which are never answered. Never rejects. */
-  async dispatch(message: unknown, ctx: CallContext): Promise<JsonRpcResponse | null> {
-    try {
-      return await this.answer(message, ctx);
-    } catch (error) {
+  dispatch(message: unknown, ctx: CallContext): MaybePromise<JsonRpcResponse | null> {
+    const failed = (error: unknown): JsonRpcResponse => {
       // Only a bug here (a schema that throws, say) gets this far; the client still gets an answer.
       this.log.warn({ connection: ctx.connectionId, err: String(error) }, "request dispatch failed");
       return errorResponse(null, toRpcError(error));
+    };
+    try {
+      const response = this.answer(message, ctx);
+      return isPromise(response) ? response.catch(failed) : response;
+    } catch (error) {
+      return failed(error);
     }
   }
 
-  private async answer(message: unknown, ctx: CallContext): Promise<JsonRpcResponse | null> {
+  private answer(message: unknown, ctx: CallContext): MaybePromise<JsonRpcResponse | null> {
     if (message === null || typeof message !== "object" || Array.isArray(message)) {
       return errorResponse(
         null,
@@ -146,10 +164,9 @@ export class Dispatcher {
       const { message: text, issues } = describeParamsError(parsed.error, input);
       return errorResponse(id, wireError(RpcErrors.INVALID_PARAMS, text, { method, issues }));
     }
-    try {
-      const result = await def.handler(parsed.data, ctx);
-      return isNotification ? null : { jsonrpc: "2.0", id, result: result === undefined ? null : result };
-    } catch (error) {
+    const answered = (result: unknown): JsonRpcResponse | null =>
+      isNotification ? null : { jsonrpc: "2.0", id, result: result === undefined ? null : result };
+    const threw = (error: unknown): JsonRpcResponse | null => {
       if (!(error instanceof RmxError) && !(error instanceof RpcCallError)) {
         this.log.warn(
           { method, connection: ctx.connectionId, err: error instanceof Error ? error.stack : String(error) },
@@ -157,6 +174,16 @@ export class Dispatcher {
         );
       }
       return isNotification ? null : errorResponse(id, toRpcError(error));
+    };
+    try {
+      const result = def.handler(parsed.data, ctx);
+      return isPromise(result) ? result.then(answered, threw) : answered(result);
+    } catch (error) {
+      return threw(error);
     }
   }
+}
+
+function encodeLine(response: JsonRpcResponse | null): string | null {
+  return response === null ? null : `${encodeResponse(response)}\n`;
 }
