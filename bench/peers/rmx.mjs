@@ -138,8 +138,8 @@ function cliEnv(socket) {
 }
 
 /**
- * Subscribe, then take a snapshot: the socket is ordered, so applying the snapshot and later events in
- * arrival order gives the daemon's current view without polling.
+ * Subscribe, then take a snapshot: the snapshot gives the runtimes no event has spoken of yet, and the
+ * events everything after, so the daemon's current view comes without polling.
  */
 async function allReady(Client, socket, total, timeoutMs) {
   const c = await Client.connect({ socketPath: socket });
@@ -147,6 +147,7 @@ async function allReady(Client, socket, total, timeoutMs) {
   try {
     return await new Promise((resolve, reject) => {
       const states = new Map();
+      const heard = new Set(); // runtimes an event has spoken of
       const trail = new Map(); // id → what was applied, in order: a stalled start says what it saw
       const note = (id, what) => trail.set(id, [...(trail.get(id) ?? []), what]);
       timer = setTimeout(async () => {
@@ -170,14 +171,19 @@ async function allReady(Client, socket, total, timeoutMs) {
       };
       c.subscribe(["runtime.state.changed"], (e) => {
         states.set(e.payload.id, e.payload.to);
+        heard.add(e.payload.id);
         note(e.payload.id, `#${e.seq}:${e.payload.from}→${e.payload.to}@${e.time}`);
         check();
       })
         .then(() => c.call("runtime.status"))
         .then((status) => {
+          // Every change after the subscription comes as an event, so an event is never older than the
+          // snapshot's entry: the snapshot fills in only the runtimes no event has spoken of. (Applying it
+          // over them could roll one back: the client resolves the answer's promise after the event lines
+          // of the same read have been handed out, whatever their order on the wire.)
           for (const r of status.runtimes) {
-            states.set(r.id, r.state);
             note(r.id, `snapshot:${r.state}@${status.generated}`);
+            if (!heard.has(r.id)) states.set(r.id, r.state);
           }
           check();
         })
