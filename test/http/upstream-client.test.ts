@@ -278,8 +278,14 @@ describe("failures, as node:http's client gives them", () => {
     const o = await bothOutcomes((s) => {
       s.write("HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nabc", () => s.resetAndDestroy());
     });
-    expect(shape(o.lean)).toEqual(shape(o.node));
-    expect(o.lean).toMatchObject({ kind: "broken", message: "the backend closed the answer mid-stream" });
+    // node's client reports this reset either as the answer ending early or as the request's ECONNRESET,
+    // by timing (seen both ways under load); the outcome is `broken` in both, as the lean client's is.
+    expect(o.node).toMatchObject({ kind: "broken" });
+    expect([
+      "the backend closed the answer mid-stream",
+      "POST http://127.0.0.1:PORT/v1/chat/completions: read ECONNRESET",
+    ]).toContain((o.node as { message: string }).message);
+    expect(shape(o.lean)).toEqual({ kind: "broken", message: "the backend closed the answer mid-stream" });
   });
 
   it("silence: retry, timed out", async () => {
