@@ -1,4 +1,5 @@
 import type http from "node:http";
+import { readCappedBody } from "../shared/read-body.js";
 
 /** Headers b4748 (cpp-httplib) puts on every answer: `Server`, and the request's `Origin` echoed (or empty). */
 export function baseHeaders(req: http.IncomingMessage): Record<string, string> {
@@ -74,22 +75,10 @@ export const jsonError = (message: string) => new HttpError(500, "server_error",
 
 const MAX_BODY_BYTES = 16 * 1024 * 1024;
 
-export function readBody(req: http.IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on("data", (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > MAX_BODY_BYTES) {
-        reject(new HttpError(400, "invalid_request_error", `request body exceeds ${MAX_BODY_BYTES} bytes`));
-        req.destroy();
-        return;
-      }
-      chunks.push(chunk);
-    });
-    req.on("end", () => resolve(Buffer.concat(chunks).toString("utf8")));
-    req.on("error", reject);
-  });
+export async function readBody(req: http.IncomingMessage): Promise<string> {
+  const tooLarge = () =>
+    new HttpError(400, "invalid_request_error", `request body exceeds ${MAX_BODY_BYTES} bytes`);
+  return (await readCappedBody(req, MAX_BODY_BYTES, tooLarge)).toString("utf8");
 }
 
 /** Line and column (1-based) of a character offset, as nlohmann counts them. */

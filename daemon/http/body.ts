@@ -7,6 +7,11 @@ import { performance } from "node:perf_hooks";
 import type { GatewayError } from "./answer.js";
 import { idleWatch, Watched } from "./idle-watch.js";
 
+/** A client that went away mid-body sent a truncated one (400 `aborted`; nobody may be left to read it). */
+export function aborted(message: string): GatewayError {
+  return { status: 400, type: "invalid_request_error", code: "aborted", message, klass: "aborted" };
+}
+
 export type BodyResult = { ok: true; body: Buffer } | { ok: false; error: GatewayError };
 
 export function readBody(req: http.IncomingMessage, maxBytes: number, idleMs: number): Promise<BodyResult> {
@@ -51,17 +56,7 @@ export function readBody(req: http.IncomingMessage, maxBytes: number, idleMs: nu
     };
     const onEnd = () =>
       finish({ ok: true, body: chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks) });
-    const onError = () =>
-      finish({
-        ok: false,
-        error: {
-          status: 400,
-          type: "invalid_request_error",
-          code: "aborted",
-          message: "request aborted",
-          klass: "aborted",
-        },
-      });
+    const onError = () => finish({ ok: false, error: aborted("request aborted") });
     req.on("data", onData);
     req.on("end", onEnd);
     req.on("error", onError);

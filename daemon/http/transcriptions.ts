@@ -14,6 +14,7 @@ import type { ResolveRequest } from "../policy/resolve.js";
 import { TRANSCRIBE_ROUTE, transcribeOn } from "../policy/transcribe.js";
 import type { RuntimeSupervisor } from "../supervise/runtime.js";
 import { badRequest, type GatewayError, notFound, sendError, unavailable, upstreamFailed } from "./answer.js";
+import { aborted } from "./body.js";
 import { CLIENT_CLOSED, type InferenceContext, wake } from "./inference.js";
 import { resolveModelName } from "./model-names.js";
 import { boundaryOf, type FormPart, MultipartError, MultipartParser } from "./multipart-stream.js";
@@ -119,16 +120,7 @@ export function readForm(req: http.IncomingMessage, maxBytes: number, idleMs: nu
       }
     };
     // A client that goes away mid-upload sent a truncated body; there is nobody to answer.
-    const onAborted = () =>
-      finish(
-        new Refusal({
-          status: 400,
-          type: "invalid_request_error",
-          code: "aborted",
-          message: "upload aborted",
-          klass: "aborted",
-        }),
-      );
+    const onAborted = () => finish(new Refusal(aborted("upload aborted")));
     req.on("data", onData);
     req.on("end", onEnd);
     req.on("error", onAborted);

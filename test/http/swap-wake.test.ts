@@ -8,24 +8,14 @@
  *   answered 503 `queue_full` with Retry-After.
  */
 import fs from "node:fs/promises";
-import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { EventNotificationParams } from "../../ipc/protocol/jsonrpc.js";
 import type { Lease } from "../../ipc/protocol/policy.js";
-import { writeFakeNvidiaSmi } from "../hardware/fake-nvidia.js";
 import { collect } from "../matrix/support.js";
-import { stopAll, tempDir } from "../support/daemon-harness.js";
-import { writeTinyGguf } from "../support/gguf-writer.js";
-import { type Gateway, raw, startGateway } from "./support.js";
+import { stopAll } from "../support/daemon-harness.js";
+import { type Gateway, raw } from "./support.js";
+import { startSwapGateway } from "./swap-support.js";
 
-/** 100 layers × ctx 4096 × 64 KV heads × 128 dims × f16: a 13.4 GB KV cache, 14.8 GB with overhead. */
-const BIG = {
-  block_count: 100,
-  embedding_length: 8192,
-  head_count: 64,
-  head_count_kv: 64,
-  context_length: 4096,
-};
 /** States in which a runtime holds its GPU memory. */
 const HOLDING = new Set(["starting", "ready", "unhealthy", "stopping"]);
 
@@ -33,24 +23,11 @@ let dir: string;
 let g: Gateway;
 
 beforeAll(async () => {
-  dir = await tempDir("rmx-http-swap-wake-");
-  const fake = path.join(dir, "fake-bin");
-  await fs.mkdir(fake);
-  await writeFakeNvidiaSmi(fake, "ok");
-  await writeTinyGguf(path.join(dir, "a.gguf"), { ...BIG, name: "A" });
-  await writeTinyGguf(path.join(dir, "b.gguf"), { ...BIG, name: "B" });
-  const rt = (id: string) => `
-  - id: ${id}
-    adapter: llama-stub
-    model: ${JSON.stringify(path.join(dir, `${id}.gguf`))}
-    hardware: gpu:0
-    auto_start: false
-    args: ["--alias", "${id}", "--stub-tokens-per-second", "200", "--exit-clean-on-term"]`;
-  g = await startGateway({
-    env: { PATH: `${fake}${path.delimiter}${process.env.PATH ?? ""}` },
-    config: `http: { queue: 1, start_timeout: 30s }\nruntimes:${rt("a")}${rt("b")}\n`,
-    dir,
-  });
+  ({ g, dir } = await startSwapGateway({
+    prefix: "rmx-http-swap-wake-",
+    tokensPerSecond: 200,
+    head: "http: { queue: 1, start_timeout: 30s }\n",
+  }));
 }, 60_000);
 
 afterAll(async () => {

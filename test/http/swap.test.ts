@@ -5,45 +5,17 @@
  * and starts once A's request ends.
  */
 import fs from "node:fs/promises";
-import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { writeFakeNvidiaSmi } from "../hardware/fake-nvidia.js";
 import { collect } from "../matrix/support.js";
-import { stopAll, tempDir } from "../support/daemon-harness.js";
-import { writeTinyGguf } from "../support/gguf-writer.js";
-import { type Gateway, startGateway } from "./support.js";
-
-/** 100 layers × ctx 4096 × 64 KV heads × 128 dims × f16: a 13.4 GB KV cache, 14.8 GB with overhead. */
-const BIG = {
-  block_count: 100,
-  embedding_length: 8192,
-  head_count: 64,
-  head_count_kv: 64,
-  context_length: 4096,
-};
+import { stopAll } from "../support/daemon-harness.js";
+import type { Gateway } from "./support.js";
+import { startSwapGateway } from "./swap-support.js";
 
 let dir: string;
 let g: Gateway;
 
 beforeAll(async () => {
-  dir = await tempDir("rmx-http-swap-");
-  const fake = path.join(dir, "fake-bin");
-  await fs.mkdir(fake);
-  await writeFakeNvidiaSmi(fake, "ok");
-  await writeTinyGguf(path.join(dir, "a.gguf"), { ...BIG, name: "A" });
-  await writeTinyGguf(path.join(dir, "b.gguf"), { ...BIG, name: "B" });
-  const rt = (id: string) => `
-  - id: ${id}
-    adapter: llama-stub
-    model: ${JSON.stringify(path.join(dir, `${id}.gguf`))}
-    hardware: gpu:0
-    auto_start: false
-    args: ["--alias", "${id}", "--stub-tokens-per-second", "50", "--exit-clean-on-term"]`;
-  g = await startGateway({
-    env: { PATH: `${fake}${path.delimiter}${process.env.PATH ?? ""}` },
-    config: `runtimes:${rt("a")}${rt("b")}\n`,
-    dir,
-  });
+  ({ g, dir } = await startSwapGateway({ prefix: "rmx-http-swap-", tokensPerSecond: 50 }));
 }, 60_000);
 
 afterAll(async () => {

@@ -5,6 +5,7 @@
  */
 import http from "node:http";
 import { performance } from "node:perf_hooks";
+import { readCappedBody } from "../../shared/read-body.js";
 import { InferCounters } from "./counters.js";
 import {
   BadRequest,
@@ -42,22 +43,10 @@ function send(res: http.ServerResponse, status: number, value: unknown, type = "
 class TooLarge extends Error {}
 
 function readBody(req: http.IncomingMessage, limit: number): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const declared = Number(req.headers["content-length"] ?? 0);
-    if (declared > limit)
-      return reject(new TooLarge(`body of ${declared} bytes is over the ${limit}-byte limit`));
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on("data", (c: Buffer) => {
-      size += c.length;
-      if (size > limit) {
-        req.pause();
-        reject(new TooLarge(`body is over the ${limit}-byte limit`));
-      } else chunks.push(c);
-    });
-    req.on("end", () => resolve(Buffer.concat(chunks)));
-    req.on("error", reject);
-  });
+  const declared = Number(req.headers["content-length"] ?? 0);
+  if (declared > limit)
+    return Promise.reject(new TooLarge(`body of ${declared} bytes is over the ${limit}-byte limit`));
+  return readCappedBody(req, limit, () => new TooLarge(`body is over the ${limit}-byte limit`), "pause");
 }
 
 export function createOnnxServer(model: ModelFace): OnnxServer {

@@ -7,6 +7,7 @@
  */
 import { randomUUID } from "node:crypto";
 import http from "node:http";
+import { readCappedBody } from "../../shared/read-body.js";
 import { StubEngine } from "./engine.js";
 import type { ServeOptions } from "./options.js";
 
@@ -30,18 +31,8 @@ function error(res: http.ServerResponse, status: number, type: string, message: 
   json(res, status, { error: { message, type, param: param ?? null, code: status } });
 }
 
-function readBody(req: http.IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on("data", (c: Buffer) => {
-      size += c.length;
-      if (size > MAX_BODY) req.destroy(new Error("body too large"));
-      else chunks.push(c);
-    });
-    req.on("end", () => resolve(Buffer.concat(chunks).toString("utf8")));
-    req.on("error", reject);
-  });
+async function readBody(req: http.IncomingMessage): Promise<string> {
+  return (await readCappedBody(req, MAX_BODY, () => new Error("body too large"))).toString("utf8");
 }
 
 type Body = Record<string, unknown>;

@@ -1,5 +1,6 @@
 import { stat } from "node:fs/promises";
 import http from "node:http";
+import { readCappedBody } from "../../shared/read-body.js";
 import { readWhisperModel } from "../ggml.js";
 import { type ParsedPart, parseMultipart } from "../multipart.js";
 import { wavDurationSeconds } from "../wav.js";
@@ -27,19 +28,8 @@ function send(res: http.ServerResponse, status: number, type: string | undefined
 const json = (res: http.ServerResponse, value: unknown) =>
   send(res, 200, "application/json", JSON.stringify(value));
 
-function readBody(req: http.IncomingMessage): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on("data", (c: Buffer) => {
-      size += c.length;
-      if (size > MAX_BODY) req.destroy(new Error("body too large"));
-      else chunks.push(c);
-    });
-    req.on("end", () => resolve(Buffer.concat(chunks)));
-    req.on("error", reject);
-  });
-}
+const readBody = (req: http.IncomingMessage): Promise<Buffer> =>
+  readCappedBody(req, MAX_BODY, () => new Error("body too large"));
 
 function field(parts: ParsedPart[], name: string): ParsedPart | undefined {
   return parts.find((p) => p.name === name);
