@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { TINY_HEADER, writeWhisperHeader } from "../../adapters/whisper-cpp/ggml.js";
 import { toneWav } from "../../adapters/whisper-cpp/wav.js";
 import type { MatrixCell } from "../../ipc/protocol/matrix.js";
+import { collect } from "../matrix/support.js";
 import { type DaemonHandle, startDaemon, stopAll, tempDir, until } from "../support/daemon-harness.js";
 import { WHISPER_STUB } from "./whisper-server-harness.js";
 
@@ -53,6 +54,10 @@ describe("whisper.cpp through rmxd", () => {
 
   it("transcribes through the matrix and reports audio seconds per second on the cell", async () => {
     const client = await d.client();
+    // The cell's rate covers the one scrape interval in which the transcription finished: follow the cells'
+    // `runtime.health` entries (subscribed before the request) instead of polling, which can miss it.
+    const health = await collect(client, ["runtime.health"]);
+    const from = health.mark();
     const audio = toneWav(2).toString("base64");
     const result = (await client.call("transcribe.respond", {
       audio_base64: audio,
@@ -66,15 +71,18 @@ describe("whisper.cpp through rmxd", () => {
     expect(result.runtime).toBe("asr");
     expect(result.audio_seconds).toBe(2);
     expect(JSON.parse(result.body).text).toBe("");
-    const cell = await until(
-      async () => {
-        const m = (await client.call("matrix.get", {})) as { cells: MatrixCell[] };
-        const c = m.cells.find((x) => x.key === result.cell);
-        return c?.throughput.audio_seconds_per_second !== undefined ? c : undefined;
+    const event = await health.next(
+      (e) => {
+        const p = e.payload as { scope?: string; key?: string; throughput?: MatrixCell["throughput"] };
+        return (
+          p.scope === "cell" && p.key === result.cell && p.throughput?.audio_seconds_per_second !== undefined
+        );
       },
       20_000,
       "the cell's audio throughput",
+      from,
     );
+    const cell = event.payload as Pick<MatrixCell, "throughput">;
     // 2 s of audio at 100 ms per audio second (plus the loaded machine's overhead): far faster than real time.
     expect(cell.throughput.audio_seconds_per_second).toBeGreaterThan(1);
   });
