@@ -427,7 +427,9 @@ class Matrix implements MatrixService {
       if (!getAdapter(rt.spec.adapter).scrapesLoad || !SCRAPED_STATES.has(rt.state) || endpoint === undefined)
         continue;
       live.add(id);
-      if (scrape) jobs.push(this.scrapeOne(rt, endpoint, timeoutMs));
+      // A runtime's first reading is its baseline: taken at its first tick whatever the cadence, so the
+      // rate of what it serves before the next due scrape (one transcription, say) can be computed.
+      if (scrape || !this.observations.has(id)) jobs.push(this.scrapeOne(rt, endpoint, timeoutMs));
     }
     for (const id of this.observations.keys()) if (!live.has(id)) this.observations.delete(id);
     this.tracker.retain(live);
