@@ -8,6 +8,9 @@
  *   RSS growth over 10,000 runtime.status calls and 1,000 gateway requests (GET /v1/models with the
  *   token), after as many uncounted ones: the heap's working size
  *   daemon CPU (% of one core) over the quiet period
+ *   (RSS and CPU are sampled after a settle period, for rmxd and PM2 alike: the steady state of a
+ *   long-lived daemon, without start-up's one-off work — JIT compilation of the hot paths, and V8's
+ *   memory reducer, which runs a few full collections some seconds after start and moves RSS by 5-8 MiB)
  *   cold `rmx runtime status --json` ÷ `node -e 0`, with and without NODE_EXTRA_CA_CERTS (interleaved runs)
  *   crash → new process born ÷ a bare spawn loop (PM2 too)
  *
@@ -16,7 +19,8 @@
  * gateway on, as shipped, on a free port),
  * BENCH_RMXD=FILE (another rmxd entry: a saved before-build), BENCH_RMXD_FLAGS='--cpu-prof --cpu-prof-dir=DIR'
  * (Node flags for rmxd alone: profiles; the profile is written when rmxd exits on SIGTERM),
- * BENCH_LEAN_ONLY=quiet (the quiet period alone, printed: profiling runs), BENCH_LEAN_OUT=FILE, BENCH_NODES=/path/node,/path/node (instead of this one + Node 24).
+ * BENCH_LEAN_SETTLE_MS (the settle period before the quiet one; default 20 s × BENCH_SCALE, at least 5 s;
+ * 0 samples from the moment every runtime is ready), BENCH_LEAN_ONLY=quiet (the quiet period alone, printed: profiling runs), BENCH_LEAN_OUT=FILE, BENCH_NODES=/path/node,/path/node (instead of this one + Node 24).
  */
 import { execFileSync, spawn } from "node:child_process";
 import fs from "node:fs";
@@ -48,6 +52,10 @@ const BENCH_DIR = path.dirname(fileURLToPath(import.meta.url));
 const sizes = {
   runtimes: 50, // the issue's fleet, at every scale
   quietMs: duration(30_000, 5_000),
+  settleMs:
+    process.env.BENCH_LEAN_SETTLE_MS === undefined
+      ? duration(20_000, 5_000)
+      : Number(process.env.BENCH_LEAN_SETTLE_MS),
   statusRuns: count(20, 5),
   calls: 10_000,
   gatewayRequests: 1_000,
@@ -56,6 +64,17 @@ const sizes = {
 const log = (m) =>
   process.stderr.write(`[lean ${process.version} ${new Date().toISOString().slice(11, 19)}] ${m}\n`);
 const mib = (bytes) => bytes / 1024 / 1024;
+
+if (!Number.isFinite(sizes.settleMs) || sizes.settleMs < 0)
+  throw new Error(
+    `BENCH_LEAN_SETTLE_MS must be a number of milliseconds ≥ 0, got ${process.env.BENCH_LEAN_SETTLE_MS}`,
+  );
+
+/** Waits out the settle period (see the header) before a footprint is sampled. */
+function settle() {
+  if (sizes.settleMs > 0) log(`settling for ${sizes.settleMs / 1000} s`);
+  return new Promise((resolve) => setTimeout(resolve, sizes.settleMs));
+}
 
 /** Samples RSS (MiB) of every pid each second for `ms`; CPU % of the first. */
 async function sampleQuiet(pids, ms) {
@@ -171,11 +190,13 @@ async function one() {
     let pm2Quiet = { rss: [Number.NaN], cpu: Number.NaN };
     if (!QUIET_ONLY) {
       d = await deployHttp(pm2, runDir);
+      await settle();
       pm2Quiet = await sampleQuiet([d.daemonPid], sizes.quietMs);
       await d.teardown();
     }
     log(`footprint: rmxd, ${sizes.runtimes} children, ${sizes.quietMs / 1000} s (idle node alongside)`);
     d = await deployHttp(rmx, runDir, extraConfig);
+    await settle();
     const q = await sampleQuiet([d.daemonPid, idle.pid], sizes.quietMs);
     out.rss = { rmxd: q.rss[0], idle: q.rss[1], pm2: pm2Quiet.rss[0] };
     out.cpu = { rmxd: q.cpu, pm2: pm2Quiet.cpu };
@@ -279,7 +300,7 @@ function render(results, meta) {
   return [
     "# Lean and fast: ratios (bench/lean.mjs)",
     "",
-    `${meta.date}, BENCH_SCALE=${SCALE}: ${sizes.runtimes} HTTP runtimes probed every 5 s, ${sizes.quietMs / 1000} s quiet period, ` +
+    `${meta.date}, BENCH_SCALE=${SCALE}: ${sizes.runtimes} HTTP runtimes probed every 5 s, ${sizes.quietMs / 1000} s quiet period after ${sizes.settleMs / 1000} s to settle, ` +
       `${sizes.statusRuns} cold status runs interleaved with \`node -e 0\`, ${sizes.calls} status calls + ${sizes.gatewayRequests} gateway requests, ${sizes.crashes} crashes. ` +
       `rmxd entries: ${results[0]?.entry ?? "?"}. ` +
       `Machine: ${os.cpus().length} cores, load ${meta.loadStart} at start, ${currentLoad()} at end. Medians; ` +

@@ -10,6 +10,7 @@ import { mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { defaultSocketPath, defaultStateDir } from "../ipc/socket-path.js";
+import { DAEMON_NODE_OPTIONS } from "./node-options.js";
 
 export type ServiceKind = "systemd-user" | "systemd-system" | "launchd";
 
@@ -218,6 +219,7 @@ export function renderService(opts: ServiceOptions): RenderedService {
     content = fill(templateText("launchd/dev.runtime-matrix.rmxd.plist"), {
       MARKER: MARKER_LINE,
       NODE: xmlEscape(node),
+      NODE_FLAGS: DAEMON_NODE_OPTIONS.map((flag) => `\n    <string>${xmlEscape(flag)}</string>`).join(""),
       RMXD: xmlEscape(rmxd),
       CONFIG_ARGS: configArgs,
       SOCKET: xmlEscape(socket),
@@ -241,6 +243,7 @@ export function renderService(opts: ServiceOptions): RenderedService {
     const values: Record<string, string> = {
       MARKER: `# ${MARKER_LINE}`,
       NODE: systemdWord(node),
+      NODE_FLAGS: DAEMON_NODE_OPTIONS.map((flag) => ` ${systemdWord(flag)}`).join(""),
       RMXD: systemdWord(rmxd),
       CONFIG_ARGS: config === undefined ? "" : ` --config ${systemdWord(config)}`,
       SOCKET_ENV: socketEnv,

@@ -5,7 +5,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { performance } from "node:perf_hooks";
-import { fileURLToPath } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import { benchEnv, onCleanup, pidGone, spawnTracked, waitFor } from "../lib/procs.mjs";
 
 const REPO = fileURLToPath(new URL("../..", import.meta.url));
@@ -23,7 +23,12 @@ const RMXD = process.env.BENCH_RMXD
   ? path.resolve(process.env.BENCH_RMXD)
   : entry("dist/bin/rmxd.js", "dist/daemon/main.js");
 /** BENCH_RMXD_FLAGS='--cpu-prof --cpu-prof-dir=DIR': Node flags for rmxd alone (profiles). */
-const RMXD_FLAGS = (process.env.BENCH_RMXD_FLAGS ?? "").split(/\s+/).filter(Boolean);
+// rmxd starts with the Node options its service files pass (packaging/node-options.ts), then these.
+const RMXD_FLAGS = [
+  ...(await import(pathToFileURL(path.join(REPO, "dist/packaging/node-options.js")).href))
+    .DAEMON_NODE_OPTIONS,
+  ...(process.env.BENCH_RMXD_FLAGS ?? "").split(/\s+/).filter(Boolean),
+];
 const RMX = entry("dist/bin/rmx.cjs", "dist/ipc/cli/main.js");
 export const entries = { rmxd: RMXD, rmx: RMX };
 const CLIENT = path.join(REPO, "dist/ipc/client.js");

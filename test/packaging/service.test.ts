@@ -3,6 +3,7 @@ import { chmod, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from "node:fs
 import os from "node:os";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { DAEMON_NODE_OPTIONS } from "../../packaging/node-options.js";
 import {
   installService,
   isOurs,
@@ -16,6 +17,8 @@ import {
   uninstallService,
   xmlEscape,
 } from "../../packaging/service.js";
+
+const NODE_FLAGS = DAEMON_NODE_OPTIONS.join(" ");
 
 let dir: string;
 let rmxd: string;
@@ -79,13 +82,13 @@ describe("systemd units", () => {
       if (kind === "systemd-user") {
         expect(value(content, "RuntimeDirectoryMode")).toEqual(["0700"]);
         expect(value(content, "Environment")).toContain('"RMX_SOCKET=%t/runtime-matrix/rmxd.sock"');
-        expect(value(content, "ExecStart")).toEqual([`${process.execPath} ${rmxd}`]);
+        expect(value(content, "ExecStart")).toEqual([`${process.execPath} ${NODE_FLAGS} ${rmxd}`]);
         expect(value(content, "WantedBy")).toEqual(["default.target"]);
         expect(nextCommand).toBe("systemctl --user daemon-reload && systemctl --user enable --now rmxd");
       } else {
         expect(value(content, "RuntimeDirectoryMode")).toEqual(["0750"]);
         expect(value(content, "Environment")).toContain('"RMX_SOCKET=/run/runtime-matrix/rmxd.sock"');
-        expect(value(content, "ExecStart")).toEqual([`${process.execPath} ${rmxd} --system`]);
+        expect(value(content, "ExecStart")).toEqual([`${process.execPath} ${NODE_FLAGS} ${rmxd} --system`]);
         expect(value(content, "User")).toEqual(["rmx"]);
         expect(value(content, "Group")).toEqual([]);
         expect(value(content, "ProtectSystem")).toEqual(["strict"]);
@@ -110,7 +113,7 @@ describe("systemd units", () => {
       targetDir: dir,
     });
     expect(value(content, "ExecStart")).toEqual([
-      `${process.execPath} ${rmxd} --system --config "/etc/rmx/my config.yaml"`,
+      `${process.execPath} ${NODE_FLAGS} ${rmxd} --system --config "/etc/rmx/my config.yaml"`,
     ]);
     expect(value(content, "Environment")).toEqual([
       '"RMX_SOCKET=/run/rmx 100%%/s.sock"',
@@ -312,6 +315,7 @@ describe("launchd plist", () => {
     expect(plist.Label).toBe("dev.runtime-matrix.rmxd");
     expect(plist.ProgramArguments).toEqual([
       "/opt/homebrew/bin/node",
+      ...DAEMON_NODE_OPTIONS,
       "/opt/rmx & co/dist/daemon/main.js",
       "--config",
       "/Users/ada/rmx <test>.yaml",
@@ -356,7 +360,17 @@ describe("launchd plist", () => {
     expect(result.status, result.stderr).toBe(0);
     const plist = JSON.parse(result.stdout) as Record<string, unknown>;
     expect(plist).toEqual(parsePlist(content));
-    expect(plist.ProgramArguments).toEqual(["/usr/local/bin/node", "/x/main.js"]);
+    expect(plist.ProgramArguments).toEqual(["/usr/local/bin/node", ...DAEMON_NODE_OPTIONS, "/x/main.js"]);
+  });
+
+  it("starts rmxd with the daemon's Node options, which this Node accepts, as npm start does", async () => {
+    expect(DAEMON_NODE_OPTIONS.length).toBeGreaterThan(0);
+    // A flag Node does not know makes it exit 9 before rmxd runs: the service would never start.
+    const run = spawnSync(process.execPath, [...DAEMON_NODE_OPTIONS, "-e", "0"], { encoding: "utf8" });
+    expect(run.stderr).toBe("");
+    expect(run.status).toBe(0);
+    const pkg = JSON.parse(await readFile(new URL("../../package.json", import.meta.url), "utf8"));
+    expect(pkg.scripts.start).toContain(`node ${NODE_FLAGS} dist/bin/rmxd.js`);
   });
 
   it("escapes XML", () => {
