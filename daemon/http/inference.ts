@@ -12,6 +12,7 @@ import type { HttpSpec } from "../../base/spec.js";
 import type { CellRef, ResolveMode } from "../../ipc/protocol/policy.js";
 import type { ObservedRequest } from "../policy/request-stats.js";
 import type { Candidate, ResolveRequest } from "../policy/resolve.js";
+import type { Routed } from "../policy/routing.js";
 import type { RuntimeSupervisor } from "../supervise/runtime.js";
 import {
   badRequest,
@@ -107,15 +108,30 @@ function resolveRequest(
   return r;
 }
 
+interface CellsToTry {
+  readonly refs: readonly CellRef[];
+  readonly why: string;
+}
+
+/**
+ * The cells to try of a decision that serves, per decision: routing hands the same (memoised) decision to
+ * every request that asks alike, and the fallback it names is pure over it.
+ */
+const served = new WeakMap<Routed, CellsToTry>();
+
 /** Cells to try, best first: the routed one, then one other runtime (like chat.respond's single retry). */
-function cellsToTry(ctx: InferenceContext, req: ResolveRequest): { refs: CellRef[]; why: string } {
+function cellsToTry(ctx: InferenceContext, req: ResolveRequest): CellsToTry {
   const routed = ctx.host.routing.route(req);
   const serve = routed.serve;
   if (serve !== undefined) {
+    const known = served.get(routed);
+    if (known !== undefined) return known;
     const next =
       routed.resolution.ranked.find((r) => r.runtime !== serve.runtime && r.cell !== serve.cell) ??
       routed.resolution.ranked.find((r) => r.runtime !== serve.runtime);
-    return { refs: next === undefined ? [serve] : [serve, next], why: "" };
+    const tried: CellsToTry = { refs: next === undefined ? [serve] : [serve, next], why: "" };
+    served.set(routed, tried);
+    return tried;
   }
   // A stopped runtime is "unhealthy" to routing, but the gateway starts it on demand: one passed over
   // only for that (every other check passed) is served after a start.
