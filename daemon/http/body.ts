@@ -20,9 +20,9 @@ export function readBody(req: http.IncomingMessage, maxBytes: number, idleMs: nu
 
 /**
  * readBody with a callback: the gateway's inference path goes on in the callback itself, not a microtask
- * later. `done` runs once, synchronously when Content-Length already refuses the body. A body whose last
- * byte was parsed with the request (nearly every request: the body comes in the headers' packet) is done
- * at its last `data` chunk, not a tick later at `end`.
+ * later. `done` runs once, synchronously when Content-Length already refuses the body. A body with a
+ * Content-Length is done at the chunk that completes it (node emits it as it parses the packet, nearly
+ * always the headers' own), not a tick later at `end`; a chunked one at `end`.
  */
 export function readBodyThen(
   req: http.IncomingMessage,
@@ -69,8 +69,8 @@ export function readBodyThen(
       return;
     }
     chunks.push(chunk);
-    // The parser has seen the message's end and nothing is left buffered: this was the last chunk.
-    if (req.complete && req.readableLength === 0) onEnd();
+    // All the declared bytes are in (llhttp passes no more): the body is whole now, a tick before `end`.
+    if (size === declared) onEnd();
     else watched.lastData = performance.now();
   };
   const onEnd = () =>

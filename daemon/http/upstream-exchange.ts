@@ -34,8 +34,8 @@ class Exchange implements ConnectionUser, BodySink {
   /** An answer the caller decides on (not passed): its status and body, kept up to MAX_ERROR_BODY. */
   private held: { status: number; pieces: Buffer[]; bytes: number } | undefined;
   private paused = false;
-  /** The passed answer is a server-sent event stream: its head leaves even before a first chunk. */
-  private streamed = false;
+  /** A server-sent event stream's head was written in this read: it leaves at its end, chunk or not. */
+  private headPending = false;
   private ttfbMs: number | undefined;
 
   constructor(
@@ -71,7 +71,7 @@ class Exchange implements ConnectionUser, BodySink {
     }
     this.client.writeHead(status, headers);
     this.sent = true;
-    this.streamed = headers["content-type"]?.includes("event-stream") === true;
+    this.headPending = headers["content-type"]?.includes("event-stream") === true;
   }
 
   body(piece: Buffer): void {
@@ -102,8 +102,12 @@ class Exchange implements ConnectionUser, BodySink {
     socket?.cork();
     const event = this.parser.feed(chunk);
     // A stream's client sees it begin at once: its headers leave with a first chunk that came with them
-    // (one write, as a plain proxy sends it), else alone now (a model may think for seconds).
-    if (this.streamed && !this.client.headersSent && !this.client.destroyed) this.client.flushHeaders();
+    // (one write, as a plain proxy sends it), else alone now (a model may think for seconds). Not
+    // `headersSent`: that is true from writeHead on, before a byte has left.
+    if (this.headPending) {
+      this.headPending = false;
+      if (this.ttfbMs === undefined && !this.client.destroyed) this.client.flushHeaders();
+    }
     socket?.uncork();
     if (this.settled || event.kind === "more") return;
     // `too_large` cannot happen (no limit); an invalid answer is node's "Parse Error".
