@@ -3,6 +3,7 @@
 // time to first byte) and streaming throughput with 64 concurrent clients, against a floor (a minimal
 // node:http proxy to the same backend), all in one run. Writes a "Gateway" section into bench/results.md.
 //   npm run build && node bench/gateway.mjs     (BENCH_SCALE=0.1 for a quick look)
+// BENCH_GW_CONCURRENCY=C (default 1): C clients in the latency phase at once, N requests in all.
 // BENCH_BASELINE_DIST=DIR (a copy of an older build's dist/) adds a fourth subject in the same run: an
 // rmxd from that build with a stub of its own, so a change is measured before/after under the same load
 // (BENCH_BASELINE_NODE_ARGS: its node flags, e.g. the same --cpu-prof as BENCH_RMXD_NODE_ARGS).
@@ -21,6 +22,9 @@ const N = Math.max(50, Math.round(3000 * SCALE));
 // Throughput rounds are short (well under a second each) and noisy on a shared machine: at least 6.
 const ROUNDS = Math.max(6, Math.round(10 * SCALE));
 const STREAMS = 64;
+// Clients in the interleaved (latency) phase at once, each sending its requests one after another: 1
+// measures a lone request's path; more shows how the added latency grows when requests queue in a proxy.
+const CONCURRENCY = Math.max(1, Math.floor(Number(process.env.BENCH_GW_CONCURRENCY ?? 1)) || 1);
 const STREAM_TOKENS = 200;
 
 const children = [];
@@ -234,7 +238,11 @@ const baseStub =
         headers: {},
       };
 const baseDirect = { lat: [], ttfb: [] };
-for (let i = 0; i < N; i++) {
+/** One client's share of the interleaved phase; BENCH_GW_CONCURRENCY of them run at once. */
+async function interleaved(iterations) {
+  for (let i = 0; i < iterations; i++) await interleavedRound();
+}
+async function interleavedRound() {
   for (const s of subjects) {
     lat[s.name].push((await post(s, plain))[0]);
     ttfb[s.name].push((await post(s, streamed))[1]);
@@ -249,6 +257,11 @@ for (let i = 0; i < N; i++) {
     }
   }
 }
+await Promise.all(
+  Array.from({ length: CONCURRENCY }, (_, w) =>
+    interleaved(Math.floor(N / CONCURRENCY) + (w < N % CONCURRENCY ? 1 : 0)),
+  ),
+);
 // CPU per request of the proxy itself: less at the mercy of other load on the machine than latency is.
 // rmxd's includes what it does besides proxying (probes, samplers, capturing the stub's log lines).
 const cpuPerRequest = {};
@@ -301,6 +314,7 @@ const summary = {
   ttfb_added_ms: addedTtfb("rmxd"),
   floor_ttfb_added_ms: addedTtfb("floor"),
   cpu_ms_per_request: cpuPerRequest.rmxd,
+  concurrency: CONCURRENCY,
   failures: Object.fromEntries(Object.entries(failures).map(([name, errors]) => [name, errors.length])),
   floor_cpu_ms_per_request: cpuPerRequest.floor,
 };
@@ -319,7 +333,7 @@ const tputRatio = summary.floor_stream_tok_s / summary.stream_tok_s;
 const section = `<!-- gateway:start -->
 ## Gateway
 
-Run ${new Date().toISOString()}; \`BENCH_SCALE=${SCALE}\`${stubLogs ? "" : ", `BENCH_STUB_LOGS=0`"}${base === undefined ? "" : ", `BENCH_BASELINE_DIST=…`"}; \`node bench/gateway.mjs\`. One llama stub (64 slots, unthrottled), reached three ways in
+Run ${new Date().toISOString()}; \`BENCH_SCALE=${SCALE}\`${stubLogs ? "" : ", `BENCH_STUB_LOGS=0`"}${CONCURRENCY === 1 ? "" : `, \`BENCH_GW_CONCURRENCY=${CONCURRENCY}\``}${base === undefined ? "" : ", `BENCH_BASELINE_DIST=…`"}; \`node bench/gateway.mjs\`. One llama stub (64 slots, unthrottled), reached three ways in
 one run, requests interleaved: directly, through a floor proxy (node:http piping over a keep-alive pool:
 bench/children/floor-proxy.mjs), and through rmxd's gateway (auth, Host guard, matrix routing, telemetry).
 

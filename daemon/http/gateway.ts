@@ -13,7 +13,7 @@ import { formatListen } from "../../config/http-listen.js";
 import type { GatewayView } from "../../ipc/protocol/gateway.js";
 import { INFER_ROUTE } from "../policy/infer.js";
 import { type GatewayError, notFound, sendError, sendJson } from "./answer.js";
-import { readBody } from "./body.js";
+import { type BodyResult, readBodyThen } from "./body.js";
 import { guard } from "./guard.js";
 import type { GatewayHost } from "./host.js";
 import { INFER_PATH } from "./infer-route.js";
@@ -253,16 +253,30 @@ export class Gateway {
     );
   }
 
-  private async inference(
+  private inference(
     route: InferenceRoute,
     req: http.IncomingMessage,
     res: http.ServerResponse,
     cors: Readonly<Record<string, string>>,
-  ): Promise<void> {
+  ): void {
     this.inFlight++;
     const started = performance.now();
+    // The answer goes on in the body's own callback: the request reaches the backend in the same turn
+    // of the event loop as its last byte, not after a promise's hop.
+    readBodyThen(req, this.spec.max_body_bytes, this.spec.body_timeout_ms, (body) => {
+      void this.answer(route, req, res, body, cors, started);
+    });
+  }
+
+  private async answer(
+    route: InferenceRoute,
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+    body: BodyResult,
+    cors: Readonly<Record<string, string>>,
+    started: number,
+  ): Promise<void> {
     try {
-      const body = await readBody(req, this.spec.max_body_bytes, this.spec.body_timeout_ms);
       if (!body.ok) {
         sendError(res, body.error, { ...cors, connection: "close" });
         this.host.routing.observe({

@@ -12,6 +12,7 @@ import type { HttpSpec } from "../../base/spec.js";
 import type { CellRef, ResolveMode } from "../../ipc/protocol/policy.js";
 import type { ObservedRequest } from "../policy/request-stats.js";
 import type { Candidate, ResolveRequest } from "../policy/resolve.js";
+import type { Routed } from "../policy/routing.js";
 import type { RuntimeSupervisor } from "../supervise/runtime.js";
 import {
   badRequest,
@@ -83,13 +84,20 @@ function header(req: http.IncomingMessage, name: string): string | undefined {
   return typeof v === "string" && v !== "" ? v : undefined;
 }
 
+/** A route's needs, one array per route shared by its requests (routing reads it, and copies what it keeps). */
+const NEEDS: Readonly<Record<InferenceRoute, string[]>> = {
+  "/v1/chat/completions": [ROUTE_CAPABILITY["/v1/chat/completions"]],
+  "/v1/completions": [ROUTE_CAPABILITY["/v1/completions"]],
+  "/v1/embeddings": [ROUTE_CAPABILITY["/v1/embeddings"]],
+};
+
 function resolveRequest(
   req: http.IncomingMessage,
   model: string | undefined,
   route: InferenceRoute,
 ): ResolveRequest | GatewayError {
   // Each route needs its own capability: an embeddings request never reaches a cell that only chats.
-  const r: ResolveRequest = { needs: [ROUTE_CAPABILITY[route]] };
+  const r: ResolveRequest = { needs: NEEDS[route] };
   const agent = header(req, "x-rmx-agent");
   const project = header(req, "x-rmx-project");
   const mode = header(req, "x-rmx-mode");
@@ -107,15 +115,30 @@ function resolveRequest(
   return r;
 }
 
+interface CellsToTry {
+  readonly refs: readonly CellRef[];
+  readonly why: string;
+}
+
+/**
+ * The cells to try of a decision that serves, per decision: routing hands the same (memoised) decision to
+ * every request that asks alike, and the fallback it names is pure over it.
+ */
+const served = new WeakMap<Routed, CellsToTry>();
+
 /** Cells to try, best first: the routed one, then one other runtime (like chat.respond's single retry). */
-function cellsToTry(ctx: InferenceContext, req: ResolveRequest): { refs: CellRef[]; why: string } {
+function cellsToTry(ctx: InferenceContext, req: ResolveRequest): CellsToTry {
   const routed = ctx.host.routing.route(req);
   const serve = routed.serve;
   if (serve !== undefined) {
+    const known = served.get(routed);
+    if (known !== undefined) return known;
     const next =
       routed.resolution.ranked.find((r) => r.runtime !== serve.runtime && r.cell !== serve.cell) ??
       routed.resolution.ranked.find((r) => r.runtime !== serve.runtime);
-    return { refs: next === undefined ? [serve] : [serve, next], why: "" };
+    const tried: CellsToTry = { refs: next === undefined ? [serve] : [serve, next], why: "" };
+    served.set(routed, tried);
+    return tried;
   }
   // A stopped runtime is "unhealthy" to routing, but the gateway starts it on demand: one passed over
   // only for that (every other check passed) is served after a start.
@@ -203,23 +226,29 @@ function codeOf(outcome: ForwardOutcome): number {
  * The refusal of a model that cannot serve the route, per build of the candidates (routing keeps the array
  * until something changes them): pure over the candidates, so it is worked out once per model and route.
  */
-const refusals = new WeakMap<readonly Candidate[], Map<string, GatewayError | undefined>>();
+const refusals = new WeakMap<readonly Candidate[], Map<InferenceRoute, Map<string, GatewayError | null>>>();
 
 function capabilityRefusal(
   candidates: readonly Candidate[],
   model: string,
   route: InferenceRoute,
 ): GatewayError | undefined {
-  let byModel = refusals.get(candidates);
+  let byRoute = refusals.get(candidates);
+  if (byRoute === undefined) {
+    byRoute = new Map();
+    refusals.set(candidates, byRoute);
+  }
+  // By route, then model: no key string built per request. `null` is "serves it", so one lookup answers.
+  let byModel = byRoute.get(route);
   if (byModel === undefined) {
     byModel = new Map();
-    refusals.set(candidates, byModel);
+    byRoute.set(route, byModel);
   }
-  const key = `${route} ${model}`;
-  if (byModel.has(key)) return byModel.get(key);
+  const known = byModel.get(model);
+  if (known !== undefined) return known ?? undefined;
   const lacks = lacksCapability(candidates, model, ROUTE_CAPABILITY[route]);
   // Bounded: `model` is one the candidates serve (resolveModelName), the routes are three.
-  byModel.set(key, lacks);
+  byModel.set(model, lacks ?? null);
   return lacks;
 }
 

@@ -34,6 +34,8 @@ class Exchange implements ConnectionUser, BodySink {
   /** An answer the caller decides on (not passed): its status and body, kept up to MAX_ERROR_BODY. */
   private held: { status: number; pieces: Buffer[]; bytes: number } | undefined;
   private paused = false;
+  /** A server-sent event stream's head was written in this read: it leaves at its end, chunk or not. */
+  private headPending = false;
   private ttfbMs: number | undefined;
 
   constructor(
@@ -67,15 +69,9 @@ class Exchange implements ConnectionUser, BodySink {
       const value = head.headers.get(name);
       if (value !== undefined) headers[name] = value;
     }
-    const { client } = this;
-    client.writeHead(status, headers);
+    this.client.writeHead(status, headers);
     this.sent = true;
-    // A stream's client sees it begin at once: its headers leave with a first chunk that came with them
-    // (one write, as a plain proxy sends it), else alone right after (a model may think for seconds).
-    if (headers["content-type"]?.includes("event-stream") === true)
-      setImmediate(() => {
-        if (!client.headersSent && !client.destroyed) client.flushHeaders();
-      });
+    this.headPending = headers["content-type"]?.includes("event-stream") === true;
   }
 
   body(piece: Buffer): void {
@@ -100,7 +96,19 @@ class Exchange implements ConnectionUser, BodySink {
   // --- the connection's events ---
 
   onData(chunk: Buffer): void {
+    // What this read passes on leaves in one write at its end, not at the next tick (node's own cork per
+    // write): the first chunk of a stream reaches the client before anything else runs.
+    const socket = this.client.socket;
+    socket?.cork();
     const event = this.parser.feed(chunk);
+    // A stream's client sees it begin at once: its headers leave with a first chunk that came with them
+    // (one write, as a plain proxy sends it), else alone now (a model may think for seconds). Not
+    // `headersSent`: that is true from writeHead on, before a byte has left.
+    if (this.headPending) {
+      this.headPending = false;
+      if (this.ttfbMs === undefined && !this.client.destroyed) this.client.flushHeaders();
+    }
+    socket?.uncork();
     if (this.settled || event.kind === "more") return;
     // `too_large` cannot happen (no limit); an invalid answer is node's "Parse Error".
     if (event.kind === "done") this.complete(event.keepAlive);

@@ -96,9 +96,10 @@ export function forwardNode(
       sent = true;
       // A stream's client sees it begin at once: its headers leave with a first chunk that came with them
       // (one write, as a plain proxy sends it), else alone right after (a model may think for seconds).
+      // Not `headersSent`: that is true from writeHead on, before a byte has left.
       if (headers["content-type"]?.includes("event-stream") === true)
         setImmediate(() => {
-          if (!client.headersSent && !client.destroyed) client.flushHeaders();
+          if (ttfbMs === undefined && !client.destroyed) client.flushHeaders();
         });
       // Bytes pass through untouched: no chunk is parsed. The first one is the time to first token.
       const resume = () => response.resume();

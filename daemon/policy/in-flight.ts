@@ -19,7 +19,8 @@ export class InFlightRequests {
       const current = this.open.get(id);
       if (current === undefined || !current.delete(token)) return;
       if (current.size === 0) this.open.delete(id);
-      for (const w of [...this.waiters]) w();
+      // Copied (a waiter removes itself), and only when someone waits: nearly never, on every request.
+      if (this.waiters.size > 0) for (const w of [...this.waiters]) w();
     };
   }
 

@@ -205,6 +205,8 @@ export class PinStore {
   }
 
   lookup(scope: PinScope): PinRecord | undefined {
+    // Most requests name no scope: the default pin's key, without building the scopes to try.
+    if (scope.agent === undefined && scope.project === undefined) return this.byScope.get("*");
     const { agent, project } = normaliseScope(scope);
     const order: PinScope[] = [];
     if (agent !== undefined && project !== undefined) order.push({ agent, project });

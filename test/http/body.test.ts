@@ -1,12 +1,13 @@
 /**
  * readBody over a real socket: a whole body, one that comes in pieces with the server waiting between
- * them, one that stalls (408 after the idle time), one over the limit (413).
+ * them, one that stalls (408 after the idle time), one over the limit (413); readBodyThen's callback for
+ * a body that came with its headers runs at its last chunk, before the request's `end`.
  */
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import net from "node:net";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { type BodyResult, readBody } from "../../daemon/http/body.js";
+import { type BodyResult, readBody, readBodyThen } from "../../daemon/http/body.js";
 
 let server: http.Server;
 let port: number;
@@ -91,5 +92,57 @@ describe("readBody", () => {
     const r = await result;
     socket.destroy();
     expect(!r.ok && r.error.status).toBe(413);
+  });
+});
+
+describe("readBodyThen", () => {
+  /** One request to a server reading its body with readBodyThen; what the callback saw. */
+  async function readWith(
+    write: (socket: net.Socket) => void,
+    maxBytes = MAX,
+  ): Promise<{ result: BodyResult; ended: boolean; sync: boolean }> {
+    let seen!: (s: { result: BodyResult; ended: boolean; sync: boolean }) => void;
+    const got = new Promise<{ result: BodyResult; ended: boolean; sync: boolean }>((resolve) => {
+      seen = resolve;
+    });
+    const own = http.createServer((req, res) => {
+      let returned = false;
+      readBodyThen(req, maxBytes, IDLE_MS, (result) => {
+        seen({ result, ended: req.readableEnded, sync: !returned });
+        res.end("ok");
+      });
+      returned = true;
+    });
+    await new Promise<void>((resolve) => own.listen(0, "127.0.0.1", resolve));
+    const socket = net.connect((own.address() as AddressInfo).port, "127.0.0.1");
+    write(socket);
+    const r = await got;
+    socket.destroy();
+    own.closeAllConnections();
+    await new Promise((resolve) => own.close(resolve));
+    return r;
+  }
+
+  it("reads a body that came with its headers at its last chunk, before the request's end", async () => {
+    const r = await readWith((s) => s.write("POST /x HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nhello"));
+    expect(r.result.ok && r.result.body.toString()).toBe("hello");
+    expect(r.ended).toBe(false);
+  });
+
+  it("reads a chunked body in pieces whole", async () => {
+    const r = await readWith((s) =>
+      s.write(
+        "POST /x HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n3\r\ndef\r\n0\r\n\r\n",
+      ),
+    );
+    expect(r.result.ok && r.result.body.toString()).toBe("abcdef");
+  });
+
+  it("refuses a declared length over the limit at once, in the call itself", async () => {
+    const r = await readWith((s) =>
+      s.write(`POST /x HTTP/1.1\r\nHost: a\r\nContent-Length: ${MAX + 1}\r\n\r\n`),
+    );
+    expect(!r.result.ok && r.result.error.status).toBe(413);
+    expect(r.sync).toBe(true);
   });
 });
