@@ -13,7 +13,7 @@ import http from "node:http";
 import os from "node:os";
 import path from "node:path";
 import { performance } from "node:perf_hooks";
-import { fileURLToPath } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import { summarize } from "./lib/stats.mjs";
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
@@ -51,6 +51,10 @@ fs.writeFileSync(
 // BENCH_RMXD_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles the daemon under this load.
 const rmxdNodeArgs = (process.env.BENCH_RMXD_NODE_ARGS ?? "").split(" ").filter((a) => a !== "");
 const baselineDist = process.env.BENCH_BASELINE_DIST;
+// Every rmxd starts with the Node options its service files pass (packaging/node-options.ts).
+const { DAEMON_NODE_OPTIONS } = await import(
+  pathToFileURL(path.join(REPO, "dist/packaging/node-options.js")).href
+);
 
 /** An rmxd from `dist` with its own state dir and socket; resolves once its stub is ready. */
 async function startRmxd(dist, tag, nodeArgs) {
@@ -58,6 +62,7 @@ async function startRmxd(dist, tag, nodeArgs) {
   const proc = spawn(
     process.execPath,
     [
+      ...DAEMON_NODE_OPTIONS,
       ...nodeArgs,
       path.join(dist, "daemon/main.js"),
       "--config",
