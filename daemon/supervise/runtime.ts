@@ -21,7 +21,7 @@ import { reportEffect } from "./effect-reports.js";
 import { resumeGroup, stopOptions } from "./launch.js";
 import { Prober, probeInput } from "./probes.js";
 import { ProcessRun } from "./process-run.js";
-import { journalFile, mergeBudgets, readJournal, removeJournal, writeJournal } from "./spawn-journal.js";
+import { mergeBudgets, SpawnJournal } from "./spawn-journal.js";
 import {
   type Desired,
   type Effect,
@@ -32,7 +32,7 @@ import {
   type StepResult,
   step,
 } from "./state.js";
-import { composeView, showsLogLines, VIEW_LOG_LINES } from "./view.js";
+import { composeView, showsLogLines, VIEW_LOG_LINES, type ViewFacts } from "./view.js";
 
 export { describeOutcome } from "./probes.js";
 
@@ -90,8 +90,13 @@ export class RuntimeSupervisor {
   readonly log: RotatingLog;
   private readonly logger: Logger;
   /** The budget's write-ahead record (spawn-journal.ts). */
-  private readonly journal: string;
+  private readonly journal: SpawnJournal;
   private journalFailed = false;
+  /**
+   * What holdReports holds: whether a persist was asked for (and the promise each such call got), and the
+   * events and log lines to make, in order.
+   */
+  private held: { asked: boolean; written: Promise<void>; reports: (() => void)[] } | undefined;
 
   constructor(
     public spec: RuntimeSpec,
@@ -105,8 +110,8 @@ export class RuntimeSupervisor {
     }
     // The write-ahead record is never older than state.json where they differ: it is written before
     // each spawn and at each change of the desired state, synchronously (see spawn-journal.ts).
-    this.journal = journalFile(deps.stateDir, spec.id);
-    const ahead = this.keepsJournal() ? readJournal(this.journal, deps.clock.now()) : { problems: [] };
+    this.journal = new SpawnJournal(deps.stateDir, spec.id);
+    const ahead = this.keepsJournal() ? this.journal.read(deps.clock.now()) : { problems: [] };
     for (const problem of ahead.problems) this.logger.warn({ runtime: spec.id }, problem);
     const budget = ahead.record ? mergeBudgets(loaded.log, ahead.record.budget) : loaded.log;
     const desired = ahead.record?.desired ?? persisted?.desired ?? "stopped";
@@ -146,6 +151,9 @@ export class RuntimeSupervisor {
         stopProbes: () => this.probes.stop(),
         persist: (spawning) => this.persist(spawning),
         journal: () => this.writeAhead(),
+        holdReports: (work) => this.holdReports(work),
+        report: (work) => this.report(work),
+        retryDueNow: () => this.retryDueNow(),
       },
       deps,
       this.log,
@@ -295,9 +303,14 @@ export class RuntimeSupervisor {
   }
 
   view(): RuntimeView {
+    return composeView(this.viewFacts());
+  }
+
+  /** What a view is composed from, as it is now (cheap; composing it formats times). */
+  private viewFacts(): ViewFacts {
     const pid = this.pid;
     const endpoint = this.endpoint;
-    return composeView({
+    return {
       spec: this.spec,
       machine: this.machine,
       budget: this.budget(),
@@ -308,7 +321,7 @@ export class RuntimeSupervisor {
       ...this.probes.summaries(),
       ...(showsLogLines(this.machine) ? { lastLogLines: this.log.lastLines(VIEW_LOG_LINES) } : {}),
       formatTime: this.deps.formatTime,
-    });
+    };
   }
 
   // ─── The loop: input → step → effects ───────────────────────────────────────
@@ -340,7 +353,9 @@ export class RuntimeSupervisor {
     const before = this.machine;
     const result = step(before, input, this.stepContext(this.deps.random));
     this.machine = result.machine;
-    for (const effect of result.effects) this.apply(effect);
+    // What acts first (a spawn whose launch is prepared forks right here), then what only reports.
+    for (const effect of result.effects) if (ACTING.has(effect.type)) this.apply(effect);
+    for (const effect of result.effects) if (!ACTING.has(effect.type)) this.apply(effect);
     if (result.changed) this.announce(result.changed);
     if (before.desired !== result.machine.desired || lastReset(before) !== lastReset(result.machine)) {
       this.writeAhead(); // rare (a command); a spawn writes it itself, right before the fork
@@ -370,19 +385,27 @@ export class RuntimeSupervisor {
       case "cancel_retry":
         this.cancelRetry();
         break;
-      default:
-        reportEffect(effect, {
+      default: {
+        const budget = this.budget();
+        const context = {
           id: this.id,
           bus: this.deps.bus,
           logger: this.logger,
-          budget: () => this.budget(),
+          budget: () => budget,
           lastFailure: this.lastFailure,
-        });
+        };
+        this.report(() => reportEffect(effect, context));
+      }
     }
   }
 
+  /** The state change, as it is now, published and logged (when held, after the hold: see holdReports). */
   private announce(changed: NonNullable<StepResult["changed"]>): void {
-    const view = this.view();
+    const facts = this.viewFacts();
+    this.report(() => this.publishChange(changed, composeView(facts)));
+  }
+
+  private publishChange(changed: NonNullable<StepResult["changed"]>, view: RuntimeView): void {
     const level =
       view.status.severity === "error" ? "error" : view.status.severity === "warn" ? "warn" : "info";
     this.logger[level]({ from: changed.from, to: changed.to, reason: changed.reason }, `state ${changed.to}`);
@@ -397,8 +420,15 @@ export class RuntimeSupervisor {
     });
   }
 
-  /** `spawning`: the child being spawned, recorded before the spawn counts as done (see spawnChild). */
+  /**
+   * `spawning`: the child being spawned, recorded before the spawn counts as done (see spawnChild).
+   * While persists are held (persistAfter) the call is noted and answered by the one made after.
+   */
   private persist(spawning?: ProcessIdentity): Promise<void> {
+    if (this.held !== undefined && spawning === undefined) {
+      this.held.asked = true;
+      return this.held.written;
+    }
     const child = this.run.child;
     // A reserved restore is not persisted: after a daemon restart the resume is the counted spawn.
     const record: PersistedRuntime = {
@@ -414,17 +444,60 @@ export class RuntimeSupervisor {
     return written;
   }
 
+  /**
+   * Runs `work` with the runtime's persists, events and log lines held; when it returns they are made,
+   * in order, and the persists as one (the record as it is then holds every change they would have
+   * written). The views the events carry are gathered when they happen and composed after. Nested calls
+   * run inside the outer one.
+   */
+  private holdReports(work: () => void): void {
+    if (this.held !== undefined) {
+      work();
+      return;
+    }
+    let settle!: (written: Promise<void>) => void;
+    const written = new Promise<void>((resolve) => {
+      settle = resolve;
+    });
+    written.catch(() => undefined); // as persist's own: the store logs a failure
+    const held = { asked: false, written, reports: [] as (() => void)[] };
+    this.held = held;
+    try {
+      work();
+    } finally {
+      this.held = undefined;
+      for (const report of held.reports) report();
+      settle(held.asked ? this.persist() : Promise.resolve());
+    }
+  }
+
+  /** Publishes and logs now, or after the hold (holdReports). */
+  private report(work: () => void): void {
+    if (this.held !== undefined) this.held.reports.push(work);
+    else work();
+  }
+
+  /** A restart queued for now (armRetry's microtask) dispatched at once; nothing when none is queued. */
+  private retryDueNow(): void {
+    if (typeof this.retryTimer !== "symbol") return;
+    this.retryTimer = undefined; // the queued microtask finds its token gone
+    if (!this.disposed) this.dispatch({ type: "retry_due" });
+  }
+
   /** The write-ahead record, synchronously; a failure leaves state.json's write alone (logged once). */
   private writeAhead(): void {
     if (!this.keepsJournal()) return;
     try {
-      writeJournal(this.journal, { budget: this.machine.budget, desired: this.machine.desired });
+      this.journal.write(
+        { budget: this.machine.budget, desired: this.machine.desired },
+        this.deps.clock.now(),
+      );
       this.journalFailed = false;
     } catch (error) {
       if (!this.journalFailed) {
         this.logger.warn(
-          { err: error, path: this.journal },
-          `cannot write the restart record ${this.journal}: ${(error as Error).message}; state.json alone records the budget`,
+          { err: error, path: this.journal.files[0] },
+          `cannot write the restart record ${path.dirname(this.journal.files[0])}: ${(error as Error).message}; state.json alone records the budget`,
         );
       }
       this.journalFailed = true;
@@ -438,7 +511,7 @@ export class RuntimeSupervisor {
   private dropJournal(): void {
     if (!this.keepsJournal()) return;
     try {
-      removeJournal(this.journal);
+      this.journal.remove();
     } catch {
       // left for the next start to merge; it says nothing state.json does not
     }
@@ -487,3 +560,6 @@ export class RuntimeSupervisor {
 }
 
 const lastReset = (m: Machine): number | undefined => m.budget.resets.at(-1);
+
+/** The effects that act on the process or the timers; the others only report (effect-reports.ts). */
+const ACTING: ReadonlySet<Effect["type"]> = new Set(["spawn", "kill", "schedule_retry", "cancel_retry"]);
