@@ -130,7 +130,10 @@ export class ProcessRun {
     try {
       forked = this.forkPrepared(generation);
     } catch (error) {
-      forked = { child: Promise.reject(error) }; // spawn() threw: reported by launchSteps, like any failure
+      // spawn() threw: reported by launchSteps (a microtask later), like any failure of the launch.
+      const child = Promise.reject<ChildHandle>(error);
+      child.catch(() => undefined);
+      forked = { child };
     }
     // Deferred: a synchronous failure must not dispatch from inside the dispatch that asked for the spawn.
     const done = Promise.resolve()

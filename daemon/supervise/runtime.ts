@@ -466,8 +466,8 @@ export class RuntimeSupervisor {
       work();
     } finally {
       this.held = undefined;
+      settle(held.asked ? this.persist() : Promise.resolve()); // first: the durable record starts soonest
       for (const report of held.reports) report();
-      settle(held.asked ? this.persist() : Promise.resolve());
     }
   }
 

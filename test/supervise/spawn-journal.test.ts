@@ -35,7 +35,10 @@ const budget = fc.record({ attempts: times, resets: times.map((r) => r.slice(-3)
 describe("the spawn journal", () => {
   it("reads back what it wrote (the reserved restores left out), mode 0600", async () => {
     const journal = new SpawnJournal(dir, "rt");
-    journal.write({ budget: { attempts: [NOW - 5, NOW], resets: [NOW - 10], pending: 2 }, desired: "running" }, NOW);
+    journal.write(
+      { budget: { attempts: [NOW - 5, NOW], resets: [NOW - 10], pending: 2 }, desired: "running" },
+      NOW,
+    );
     const loaded = new SpawnJournal(dir, "rt").read(NOW);
     expect(loaded).toEqual({
       record: { budget: { attempts: [NOW - 5, NOW], resets: [NOW - 10] }, desired: "running" },
@@ -48,7 +51,10 @@ describe("the spawn journal", () => {
     expect(new SpawnJournal(dir, "absent").read(NOW)).toEqual({ problems: [] });
     const [file] = journalFiles(dir, "bad");
     await fs.mkdir(path.dirname(file), { recursive: true });
-    await fs.writeFile(file, encodeRecord(1, { budget: { attempts: [], resets: [] }, desired: "maybe" as never }));
+    await fs.writeFile(
+      file,
+      encodeRecord(1, { budget: { attempts: [], resets: [] }, desired: "maybe" as never }),
+    );
     const loaded = new SpawnJournal(dir, "bad").read(NOW);
     expect(loaded.record).toBeUndefined();
     expect(loaded.problems.join()).toContain(file);
@@ -79,8 +85,14 @@ describe("the spawn journal", () => {
   });
 
   it("property: a write torn at any byte, or with any byte changed, leaves the record before it as the one read", async () => {
-    const before: JournalRecord = { budget: { attempts: [NOW - 7, NOW - 3], resets: [NOW - 9] }, desired: "running" };
-    const next: JournalRecord = { budget: { attempts: [NOW - 7, NOW - 3, NOW], resets: [NOW - 9] }, desired: "stopped" };
+    const before: JournalRecord = {
+      budget: { attempts: [NOW - 7, NOW - 3], resets: [NOW - 9] },
+      desired: "running",
+    };
+    const next: JournalRecord = {
+      budget: { attempts: [NOW - 7, NOW - 3, NOW], resets: [NOW - 9] },
+      desired: "stopped",
+    };
     const journal = new SpawnJournal(dir, "torn");
     journal.write({ budget: { attempts: [NOW - 8], resets: [] }, desired: "running" }, NOW - 2); // slot a
     journal.write(before, NOW - 1); // slot b: the newest complete record
