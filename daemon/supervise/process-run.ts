@@ -8,6 +8,7 @@ import { rfc3339 } from "../../base/clock.js";
 import { isRmxError, RmxError } from "../../base/errors.js";
 import type { RuntimeSpec } from "../../base/spec.js";
 import type { EventBus } from "../events.js";
+import { containmentKnown } from "../process/cgroup.js";
 import {
   type ChildHandle,
   type ExitInfo,
@@ -18,7 +19,6 @@ import {
 } from "../process/child.js";
 import type { RotatingLog } from "../process/logs.js";
 import { describeEnd, exitErrors, killChild } from "./exit.js";
-import { containmentKnown } from "../process/cgroup.js";
 import {
   forkPlan,
   type LaunchDeps,
