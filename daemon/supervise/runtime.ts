@@ -21,6 +21,8 @@ import { reportEffect } from "./effect-reports.js";
 import { resumeGroup, stopOptions } from "./launch.js";
 import { Prober, probeInput } from "./probes.js";
 import { ProcessRun } from "./process-run.js";
+import { ReportHold } from "./report-hold.js";
+import { RetryTimer } from "./retry-timer.js";
 import { mergeBudgets, SpawnJournal } from "./spawn-journal.js";
 import {
   type Desired,
@@ -79,8 +81,10 @@ export interface RestoreOutcome {
 export class RuntimeSupervisor {
   private machine: Machine;
   private readonly run: ProcessRun;
-  /** The pending retry: a timer, or for a retry due at once the token of a queued microtask. */
-  private retryTimer: NodeJS.Timeout | symbol | undefined;
+  /** The pending retry (a timer, or a microtask for one due at once). */
+  private readonly retry: RetryTimer;
+  /** Reports held while a crash's exit and its respawn run (report-hold.ts). */
+  private readonly hold = new ReportHold();
   private disposed = false;
   /** Built from a persisted record whose desired state was running: the first start is a resume. */
   private resumePending: boolean;
@@ -92,11 +96,6 @@ export class RuntimeSupervisor {
   /** The budget's write-ahead record (spawn-journal.ts). */
   private readonly journal: SpawnJournal;
   private journalFailed = false;
-  /**
-   * What holdReports holds: whether a persist was asked for (and the promise each such call got), and the
-   * events and log lines to make, in order.
-   */
-  private held: { asked: boolean; written: Promise<void>; reports: (() => void)[] } | undefined;
 
   constructor(
     public spec: RuntimeSpec,
@@ -116,6 +115,9 @@ export class RuntimeSupervisor {
     const budget = ahead.record ? mergeBudgets(loaded.log, ahead.record.budget) : loaded.log;
     const desired = ahead.record?.desired ?? persisted?.desired ?? "stopped";
     this.machine = initialMachine(budget, desired);
+    this.retry = new RetryTimer(deps.clock, () => {
+      if (!this.disposed) this.dispatch({ type: "retry_due" });
+    });
     this.resumePending = desired === "running";
     this.probes = new Prober({
       clock: deps.clock,
@@ -151,9 +153,9 @@ export class RuntimeSupervisor {
         stopProbes: () => this.probes.stop(),
         persist: (spawning) => this.persist(spawning),
         journal: () => this.writeAhead(),
-        holdReports: (work) => this.holdReports(work),
-        report: (work) => this.report(work),
-        retryDueNow: () => this.retryDueNow(),
+        holdReports: (work) => this.hold.run(work, () => this.persist()),
+        report: (work) => this.hold.report(work),
+        retryDueNow: () => this.retry.fireIfDueNow(),
       },
       deps,
       this.log,
@@ -380,10 +382,10 @@ export class RuntimeSupervisor {
         this.run.kill().catch((error) => this.logger.error({ err: error }, "could not stop the process"));
         break;
       case "schedule_retry":
-        this.armRetry(effect.at);
+        this.retry.arm(effect.at);
         break;
       case "cancel_retry":
-        this.cancelRetry();
+        this.retry.cancel();
         break;
       default: {
         const budget = this.budget();
@@ -394,15 +396,15 @@ export class RuntimeSupervisor {
           budget: () => budget,
           lastFailure: this.lastFailure,
         };
-        this.report(() => reportEffect(effect, context));
+        this.hold.report(() => reportEffect(effect, context));
       }
     }
   }
 
-  /** The state change, as it is now, published and logged (when held, after the hold: see holdReports). */
+  /** The state change, as it is now, published and logged (when held, after the hold: report-hold.ts). */
   private announce(changed: NonNullable<StepResult["changed"]>): void {
     const facts = this.viewFacts();
-    this.report(() => this.publishChange(changed, composeView(facts)));
+    this.hold.report(() => this.publishChange(changed, composeView(facts)));
   }
 
   private publishChange(changed: NonNullable<StepResult["changed"]>, view: RuntimeView): void {
@@ -422,13 +424,11 @@ export class RuntimeSupervisor {
 
   /**
    * `spawning`: the child being spawned, recorded before the spawn counts as done (see spawnChild).
-   * While persists are held (persistAfter) the call is noted and answered by the one made after.
+   * While reports are held (report-hold.ts) the call is noted and answered by the one made after.
    */
   private persist(spawning?: ProcessIdentity): Promise<void> {
-    if (this.held !== undefined && spawning === undefined) {
-      this.held.asked = true;
-      return this.held.written;
-    }
+    const later = spawning === undefined ? this.hold.persistLater() : undefined;
+    if (later !== undefined) return later;
     const child = this.run.child;
     // A reserved restore is not persisted: after a daemon restart the resume is the counted spawn.
     const record: PersistedRuntime = {
@@ -442,46 +442,6 @@ export class RuntimeSupervisor {
     const written = Promise.resolve(this.deps.persist(this.id, record)).then(() => undefined);
     written.catch(() => undefined); // the daemon's store logs it; only the spawn path waits for it
     return written;
-  }
-
-  /**
-   * Runs `work` with the runtime's persists, events and log lines held; when it returns they are made,
-   * in order, and the persists as one (the record as it is then holds every change they would have
-   * written). The views the events carry are gathered when they happen and composed after. Nested calls
-   * run inside the outer one.
-   */
-  private holdReports(work: () => void): void {
-    if (this.held !== undefined) {
-      work();
-      return;
-    }
-    let settle!: (written: Promise<void>) => void;
-    const written = new Promise<void>((resolve) => {
-      settle = resolve;
-    });
-    written.catch(() => undefined); // as persist's own: the store logs a failure
-    const held = { asked: false, written, reports: [] as (() => void)[] };
-    this.held = held;
-    try {
-      work();
-    } finally {
-      this.held = undefined;
-      settle(held.asked ? this.persist() : Promise.resolve()); // first: the durable record starts soonest
-      for (const report of held.reports) report();
-    }
-  }
-
-  /** Publishes and logs now, or after the hold (holdReports). */
-  private report(work: () => void): void {
-    if (this.held !== undefined) this.held.reports.push(work);
-    else work();
-  }
-
-  /** A restart queued for now (armRetry's microtask) dispatched at once; nothing when none is queued. */
-  private retryDueNow(): void {
-    if (typeof this.retryTimer !== "symbol") return;
-    this.retryTimer = undefined; // the queued microtask finds its token gone
-    if (!this.disposed) this.dispatch({ type: "retry_due" });
   }
 
   /** The write-ahead record, synchronously; a failure leaves state.json's write alone (logged once). */
@@ -517,40 +477,8 @@ export class RuntimeSupervisor {
     }
   }
 
-  private armRetry(at: number): void {
-    this.cancelRetry();
-    const delay = Math.max(0, Math.min(at - this.deps.clock.now(), 2 ** 31 - 1));
-    if (delay === 0) {
-      // A restart without delay (the crash loop's path): after this dispatch, not a timer turn later.
-      const token = Symbol("retry");
-      this.retryTimer = token;
-      queueMicrotask(() => {
-        if (this.retryTimer !== token) return; // cancelled meanwhile
-        this.retryTimer = undefined;
-        if (!this.disposed) this.dispatch({ type: "retry_due" });
-      });
-      return;
-    }
-    const timer = setTimeout(() => {
-      this.retryTimer = undefined;
-      if (this.disposed) return;
-      if (this.deps.clock.now() < at) {
-        this.armRetry(at); // long horizons are re-armed in ≤ 24.8-day steps
-        return;
-      }
-      this.dispatch({ type: "retry_due" });
-    }, delay);
-    timer.unref?.();
-    this.retryTimer = timer;
-  }
-
-  private cancelRetry(): void {
-    if (this.retryTimer !== undefined && typeof this.retryTimer !== "symbol") clearTimeout(this.retryTimer);
-    this.retryTimer = undefined;
-  }
-
   private clearTimers(): void {
-    this.cancelRetry();
+    this.retry.cancel();
     this.probes.stop();
   }
 
