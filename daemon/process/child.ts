@@ -72,8 +72,9 @@ export interface ChildHandle {
 }
 
 /**
- * After the leader exits, wait this long at most for its stdout/stderr to drain into the log so the
- * last lines are there when `exited` resolves; a grandchild holding the pipes open must not delay it.
+ * After the leader exits with output still on its way (the pipes paused: see outputDelivered), wait this
+ * long at most for it to drain into the log so the last lines are there when `exited` resolves; a
+ * grandchild holding the pipes open must not delay it longer.
  */
 const OUTPUT_DRAIN_MS = 250;
 /** After SIGKILL, how long to wait for the leader before giving up on it (uninterruptible sleep). */
@@ -176,7 +177,9 @@ export function forkChild(opts: SpawnOptions, cgroupBase: string | undefined): P
  * behind) or a chunk still waits in a stream's buffer, every byte has been through the log's `write`.
  */
 function outputDelivered(streams: readonly NodeJS.ReadableStream[], paused: boolean): boolean {
-  return !paused && streams.every((s) => (s as { readableLength?: number }).readableLength === 0);
+  // Windows reports an exit from a wait thread, in no order with the pipes' reads: there, wait for them.
+  if (process.platform === "win32" || paused) return false;
+  return streams.every((s) => (s as { readableLength?: number }).readableLength === 0);
 }
 
 /** After the exec: the cgroup placement, the identity and the durable record; see spawnChild. */
