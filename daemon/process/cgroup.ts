@@ -18,11 +18,23 @@ export interface Containment {
 }
 
 let detected: Promise<Containment> | undefined;
+/** The detection's outcome once it is in (for a caller that must not wait: forkChild). */
+let known: Containment | undefined;
 
 /** Detected once per process (the move of rmxd into its leaf happens then). `RMX_CGROUPS=off` disables it. */
 export function containment(): Promise<Containment> {
-  detected ??= detect().catch((error: unknown) => ({ whyNot: `cgroup detection failed: ${String(error)}` }));
+  detected ??= detect()
+    .catch((error: unknown): Containment => ({ whyNot: `cgroup detection failed: ${String(error)}` }))
+    .then((outcome) => {
+      known = outcome;
+      return outcome;
+    });
   return detected;
+}
+
+/** containment() when it has been detected already; undefined before (call containment() then). */
+export function containmentKnown(): Containment | undefined {
+  return known;
 }
 
 async function detect(): Promise<Containment> {

@@ -31,6 +31,11 @@ export interface SpawnOptions {
    * spawnChild resolves only after this does. If it rejects, the child is killed and spawnChild rejects.
    */
   recordSpawn?: (identity: ProcessIdentity) => Promise<void>;
+  /**
+   * What `env` is merged onto: `process.env` by default; a launch prepared ahead passes the copy it took
+   * then (reading `process.env` whole costs more than the rest of the spawn's set-up).
+   */
+  baseEnv?: NodeJS.ProcessEnv;
 }
 
 /** What proves a live process is the one we spawned (see identity.ts), as persisted in the child record. */
@@ -67,8 +72,9 @@ export interface ChildHandle {
 }
 
 /**
- * After the leader exits, wait this long at most for its stdout/stderr to drain into the log so the
- * last lines are there when `exited` resolves; a grandchild holding the pipes open must not delay it.
+ * After the leader exits with output still on its way (the pipes paused: see outputDelivered), wait this
+ * long at most for it to drain into the log so the last lines are there when `exited` resolves; a
+ * grandchild holding the pipes open must not delay it longer.
  */
 const OUTPUT_DRAIN_MS = 250;
 /** After SIGKILL, how long to wait for the leader before giving up on it (uninterruptible sleep). */
@@ -83,18 +89,31 @@ const forkTimes = new WeakMap<ChildHandle, number>();
  * going to its log. Rejects with BINARY_NOT_FOUND / BINARY_NOT_EXECUTABLE when the binary cannot be run.
  */
 export async function spawnChild(opts: SpawnOptions): Promise<ChildHandle> {
+  const cgroupBase = opts.unit === undefined ? undefined : (await containment()).dir;
+  return forkChild(opts, cgroupBase);
+}
+
+/**
+ * spawnChild once the containment is known (`containmentKnown()`): the fork happens in this call,
+ * synchronously — a respawn without delay then has nothing between its decision and the new process —
+ * and the promise is the rest (the exec's outcome, cgroup placement, identity, the durable record). A
+ * spawn() that throws (bad arguments) throws here.
+ */
+export function forkChild(opts: SpawnOptions, cgroupBase: string | undefined): Promise<ChildHandle> {
   const clock = opts.clock ?? systemClock;
   const tag = opts.unit === undefined ? undefined : spawnTag(opts.unit);
-  const cgroupBase = opts.unit === undefined ? undefined : (await containment()).dir;
+  const env: NodeJS.ProcessEnv = { ...(opts.baseEnv ?? process.env), ...opts.env };
+  if (tag !== undefined) env[TAG_ENV] = tag;
   // node:child_process directly: execa's wrapping (result promise, stream plumbing) is start-up and
   // respawn cost this path does not use. No shell; PATH lookup as execvp does.
   const subprocess = spawn(opts.command, opts.args, {
-    env: { ...process.env, ...opts.env, ...(tag === undefined ? {} : { [TAG_ENV]: tag }) },
+    env,
     ...(opts.cwd === undefined ? {} : { cwd: opts.cwd }),
     detached: true,
     stdio: ["ignore", "pipe", "pipe"],
     windowsHide: true,
   });
+  const forkedAt = performance.now();
 
   let running = true;
   let resolveExit!: (info: ExitInfo) => void;
@@ -118,6 +137,10 @@ export async function spawnChild(opts: SpawnOptions): Promise<ChildHandle> {
   subprocess.once("exit", (code, signal) => {
     running = false;
     const info: ExitInfo = { code, signal, at: clock.now() };
+    if (outputDelivered(streams, paused)) {
+      resolveExit(info);
+      return;
+    }
     const timer = setTimeout(() => resolveExit(info), OUTPUT_DRAIN_MS);
     timer.unref();
     subprocess.once("close", () => {
@@ -128,7 +151,7 @@ export async function spawnChild(opts: SpawnOptions): Promise<ChildHandle> {
   // Errors after spawn (e.g. a failed kill) carry nothing the exit event does not; keep them unhandled-free.
   subprocess.on("error", () => undefined);
 
-  await new Promise<void>((resolve, reject) => {
+  const execed = new Promise<void>((resolve, reject) => {
     const onSpawn = () => {
       subprocess.off("error", onError);
       resolve();
@@ -141,9 +164,37 @@ export async function spawnChild(opts: SpawnOptions): Promise<ChildHandle> {
     subprocess.once("spawn", onSpawn);
     subprocess.once("error", onError);
   });
+  return execed.then(() =>
+    adopt(opts, subprocess.pid!, { tag, cgroupBase, forkedAt, exited, running: () => running }),
+  );
+}
 
-  const pid = subprocess.pid!;
-  const forkedAt = performance.now();
+/**
+ * Whether everything the exited leader wrote is in the log already, so its exit can be reported at once
+ * instead of after its pipes close (which a grandchild holding them delays up to OUTPUT_DRAIN_MS). The
+ * leader's output was in its pipes before it died, and libuv handles a poll's ready pipes before its
+ * signals (SIGCHLD last), reading each until it is empty: so unless the pipes are paused (the log is
+ * behind) or a chunk still waits in a stream's buffer, every byte has been through the log's `write`.
+ */
+function outputDelivered(streams: readonly NodeJS.ReadableStream[], paused: boolean): boolean {
+  // Windows reports an exit from a wait thread, in no order with the pipes' reads: there, wait for them.
+  if (process.platform === "win32" || paused) return false;
+  return streams.every((s) => (s as { readableLength?: number }).readableLength === 0);
+}
+
+/** After the exec: the cgroup placement, the identity and the durable record; see spawnChild. */
+async function adopt(
+  opts: SpawnOptions,
+  pid: number,
+  forked: {
+    tag: string | undefined;
+    cgroupBase: string | undefined;
+    forkedAt: number;
+    exited: Promise<ExitInfo>;
+    running: () => boolean;
+  },
+): Promise<ChildHandle> {
+  const { tag, cgroupBase, forkedAt, exited, running } = forked;
   // As early as possible: what the leader forks before this stays in rmxd's cgroup (the tag sweep's job).
   const cgroup =
     cgroupBase !== undefined && opts.unit !== undefined && tag !== undefined
@@ -169,7 +220,7 @@ export async function spawnChild(opts: SpawnOptions): Promise<ChildHandle> {
     startTime: identity.start_time,
     exited,
     get running() {
-      return running;
+      return running();
     },
     identity,
     ...(cgroup === undefined ? {} : { cgroup }),

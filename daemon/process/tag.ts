@@ -8,12 +8,18 @@ import path from "node:path";
  */
 export const TAG_ENV = "RMX_TAG";
 
+/** Keys computed so far (one per state dir and user): every spawn's tag starts with one. */
+const instanceKeys = new Map<string, string>();
+
 /** Stable for a state dir and user across daemon restarts: what the start-up sweep looks for. */
 export function instanceKey(stateDir: string, uid: number = process.getuid?.() ?? 0): string {
-  return createHash("sha256")
-    .update(`${path.resolve(stateDir)}\0${uid}`)
-    .digest("hex")
-    .slice(0, 16);
+  const name = `${path.resolve(stateDir)}\0${uid}`;
+  let key = instanceKeys.get(name);
+  if (key === undefined) {
+    key = createHash("sha256").update(name).digest("hex").slice(0, 16);
+    instanceKeys.set(name, key);
+  }
+  return key;
 }
 
 export interface UnitName {

@@ -11,7 +11,8 @@ import { readGguf } from "../../adapters/shared/gguf/reader.js";
 import type { Adapter, HardwareTarget, LaunchPlan } from "../../adapters/types.js";
 import type { RuntimeSpec } from "../../base/spec.js";
 import { assertModelReadable, resolveBinary } from "../process/binary.js";
-import { type ChildHandle, type SpawnOptions, spawnChild } from "../process/child.js";
+import { containment } from "../process/cgroup.js";
+import { type ChildHandle, forkChild, type SpawnOptions } from "../process/child.js";
 import type { RotatingLog } from "../process/logs.js";
 import { allocatePort, assertPortFree } from "../process/port.js";
 
@@ -30,6 +31,8 @@ export interface LaunchDeps {
 export interface PreparedLaunch {
   plan: LaunchPlan;
   port: number;
+  /** `process.env` as it was at the preparation: what the plan's env is merged onto at the spawn. */
+  baseEnv: NodeJS.ProcessEnv;
 }
 
 /** Training context by model file (path, size, mtime): a GGUF header is read once, not on every respawn. */
@@ -89,30 +92,49 @@ export async function prepareLaunch(spec: RuntimeSpec, deps: LaunchDeps): Promis
     stubEntry: deps.stubEntry,
   });
   const hint = binaryHint(spec, deps.configIndex?.(spec.id));
+  const baseEnv = { ...process.env };
   plan = {
     ...plan,
-    command: await resolveBinary(plan.command, { ...process.env, ...plan.env }, hint ? { hint } : {}),
+    command: await resolveBinary(plan.command, { ...baseEnv, ...plan.env }, hint ? { hint } : {}),
   };
-  return { plan: deps.wrapSandbox(plan, spec, modelPath), port };
+  return { plan: deps.wrapSandbox(plan, spec, modelPath), port, baseEnv };
+}
+
+/** Where a spawn's child goes and how it is made durable (see SpawnOptions). */
+export interface SpawnTarget {
+  log: RotatingLog;
+  unit: SpawnOptions["unit"];
+  recordSpawn: SpawnOptions["recordSpawn"];
 }
 
 /** Spawns the plan in its own process group, its output into `log` (after a line saying what starts). */
-export function spawnPlan(
-  plan: LaunchPlan,
-  log: RotatingLog,
-  unit: SpawnOptions["unit"],
-  recordSpawn: SpawnOptions["recordSpawn"],
+export async function spawnPlan(prepared: PreparedLaunch, target: SpawnTarget): Promise<ChildHandle> {
+  const cgroupBase = target.unit === undefined ? undefined : (await containment()).dir;
+  return forkPlan(prepared, target, cgroupBase);
+}
+
+/**
+ * spawnPlan with the containment known (`containmentKnown()`): the fork happens in this call, the
+ * promise is the rest (see forkChild). A spawn() that throws throws here.
+ */
+export function forkPlan(
+  { plan, baseEnv }: PreparedLaunch,
+  { log, unit, recordSpawn }: SpawnTarget,
+  cgroupBase: string | undefined,
 ): Promise<ChildHandle> {
+  // Before the fork: nothing the new process writes can reach the log before this line.
   log.write(`--- rmxd: starting ${plan.command} ${plan.args.join(" ")}\n`);
-  return spawnChild({
+  const options: SpawnOptions = {
     command: plan.command,
     args: plan.args,
     env: plan.env,
+    baseEnv,
     ...(plan.cwd !== undefined ? { cwd: plan.cwd } : {}),
     log,
-    unit,
-    recordSpawn,
-  });
+    ...(unit !== undefined ? { unit } : {}),
+    ...(recordSpawn !== undefined ? { recordSpawn } : {}),
+  };
+  return forkChild(options, cgroupBase);
 }
 
 /** What a user can set when the binary is not found: the adapter knows (the config key, an env variable). */

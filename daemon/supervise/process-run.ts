@@ -8,6 +8,7 @@ import { rfc3339 } from "../../base/clock.js";
 import { isRmxError, RmxError } from "../../base/errors.js";
 import type { RuntimeSpec } from "../../base/spec.js";
 import type { EventBus } from "../events.js";
+import { containmentKnown } from "../process/cgroup.js";
 import {
   type ChildHandle,
   type ExitInfo,
@@ -18,7 +19,14 @@ import {
 } from "../process/child.js";
 import type { RotatingLog } from "../process/logs.js";
 import { describeEnd, exitErrors, killChild } from "./exit.js";
-import { type LaunchDeps, type PreparedLaunch, prepareLaunch, spawnPlan } from "./launch.js";
+import {
+  forkPlan,
+  type LaunchDeps,
+  type PreparedLaunch,
+  prepareLaunch,
+  type SpawnTarget,
+  spawnPlan,
+} from "./launch.js";
 import type { Input } from "./state.js";
 
 /** What the process side reads of and tells the supervisor. */
@@ -44,6 +52,16 @@ export interface ProcessHost {
   persist(spawning?: ProcessIdentity): Promise<void>;
   /** Writes the budget's write-ahead record synchronously (spawn-journal.ts): right before each fork. */
   journal(): void;
+  /**
+   * Runs `work` with the runtime's persists, events and log lines held, made when it returns (the
+   * persists as one): the exit of a crash and the respawn it leads to report after the fork, and write
+   * state.json once, not three times before it.
+   */
+  holdReports(work: () => void): void;
+  /** Publishes or logs now, or after a hold (holdReports), in order with the supervisor's own. */
+  report(work: () => void): void;
+  /** Dispatches a restart that is due now at once, instead of on the microtask it is queued on. */
+  retryDueNow(): void;
 }
 
 export interface ProcessDeps extends LaunchDeps {
@@ -60,6 +78,11 @@ const PREPARED_FRESH_MS = 1000;
 /** The most a crashed unit's cgroup kill and sweep wait for the respawn (which takes a few ms). */
 const RESPAWN_WAIT_MS = 100;
 
+/** A launch whose fork is made: the rest of the spawn (see forkChild). */
+interface Forked {
+  child: Promise<ChildHandle>;
+}
+
 export class ProcessRun {
   child: ChildHandle | undefined;
   /** The machine generation `child` was spawned for: a kill only ever reaches the current one. */
@@ -73,7 +96,15 @@ export class ProcessRun {
    * The next launch, prepared (port, binary, plan) while the last exit is still being handled: the respawn
    * after a crash then spawns at once instead of after those checks. Taken only for the same spec, fresh.
    */
-  private ahead: { spec: RuntimeSpec; at: number; prepared: Promise<PreparedLaunch> } | undefined;
+  private ahead:
+    | {
+        spec: RuntimeSpec;
+        at: number;
+        prepared: Promise<PreparedLaunch>;
+        /** The preparation's outcome once it succeeded: what a fork without a wait needs. */
+        ready?: PreparedLaunch;
+      }
+    | undefined;
   /**
    * The last exited child's remnants being ended (cgroup.kill, the tag sweep). On a restart without delay
    * they end beside the new spawn, not before it; a launch that has to check the port again waits for them.
@@ -90,11 +121,23 @@ export class ProcessRun {
     private readonly log: RotatingLog,
   ) {}
 
-  /** Starts the spawn for `generation` in the background; its outcome comes back as machine inputs. */
+  /**
+   * Starts the spawn for `generation`; its outcome comes back as machine inputs. With the launch prepared
+   * ahead the fork happens in this call (see forkPrepared), the rest in the background.
+   */
   launch(generation: number): void {
+    let forked: Forked | undefined;
+    try {
+      forked = this.forkPrepared(generation);
+    } catch (error) {
+      // spawn() threw: reported by launchSteps (a microtask later), like any failure of the launch.
+      const child = Promise.reject<ChildHandle>(error);
+      child.catch(() => undefined);
+      forked = { child };
+    }
     // Deferred: a synchronous failure must not dispatch from inside the dispatch that asked for the spawn.
     const done = Promise.resolve()
-      .then(() => this.launchSteps(generation))
+      .then(() => this.launchSteps(generation, forked))
       .catch((error) => this.deps.logger.error({ err: error }, "launch failed unexpectedly"))
       .finally(() => {
         this.respawned();
@@ -109,7 +152,35 @@ export class ProcessRun {
     return this.failed?.generation === generation ? this.failed.error : undefined;
   }
 
-  private async launchSteps(generation: number): Promise<void> {
+  /**
+   * The fork, synchronously, when nothing before it has to wait: the launch prepared ahead for this spec
+   * (fresh, succeeded), the containment detected, no stop asked for. That is the restart without delay
+   * after a crash: the exit's dispatch forks in the same call, nothing queued in between. Otherwise
+   * undefined, and launchSteps prepares and spawns. Throws what spawn() throws.
+   */
+  private forkPrepared(generation: number): Forked | undefined {
+    const { host } = this;
+    const spec = host.spec();
+    const prepared = this.freshAhead(spec) ? this.ahead?.ready : undefined;
+    const containment = containmentKnown();
+    if (!this.deps.adapter.spawns || prepared === undefined || containment === undefined) return undefined;
+    if (generation !== host.generation() || host.disposed() || host.killRequested()) return undefined;
+    this.ahead = undefined;
+    this.port = prepared.port;
+    host.journal();
+    return { child: forkPlan(prepared, this.spawnTarget(generation), containment.dir) };
+  }
+
+  private spawnTarget(generation: number): SpawnTarget {
+    return {
+      log: this.log,
+      unit: { stateDir: this.deps.stateDir, runtime: this.host.id, generation },
+      recordSpawn: (identity) => this.host.persist(identity),
+    };
+  }
+
+  /** `forked`: the fork already made (forkPrepared); else this prepares and spawns. */
+  private async launchSteps(generation: number, forked: Forked | undefined): Promise<void> {
     const { host } = this;
     const spec = host.spec();
     /** Superseded by a newer spawn, or the supervisor is gone: this launch must leave nothing behind. */
@@ -117,24 +188,24 @@ export class ProcessRun {
     /** A stop or restart arrived before there was a process to signal: finish it as an immediate exit. */
     const exitWithoutProcess = (): void => host.dispatch({ type: "exited", code: null, signal: null });
     try {
-      if (abandoned()) return;
-      if (host.killRequested()) return exitWithoutProcess();
-      if (!this.deps.adapter.spawns) {
-        this.port = undefined;
-        host.startProbes(generation);
-        return;
+      let child: ChildHandle;
+      if (forked !== undefined) {
+        child = await forked.child;
+      } else {
+        if (abandoned()) return;
+        if (host.killRequested()) return exitWithoutProcess();
+        if (!this.deps.adapter.spawns) {
+          this.port = undefined;
+          host.startProbes(generation);
+          return;
+        }
+        const prepared = await this.prepare(spec);
+        this.port = prepared.port;
+        if (abandoned()) return;
+        if (host.killRequested()) return exitWithoutProcess();
+        host.journal();
+        child = await spawnPlan(prepared, this.spawnTarget(generation));
       }
-      const { plan, port } = await this.prepare(spec);
-      this.port = port;
-      if (abandoned()) return;
-      if (host.killRequested()) return exitWithoutProcess();
-      host.journal();
-      const child = await spawnPlan(
-        plan,
-        this.log,
-        { stateDir: this.deps.stateDir, runtime: host.id, generation },
-        (identity) => host.persist(identity),
-      );
       this.respawned();
       if (abandoned()) {
         await stopProcessGroup(child, { signal: "SIGKILL", grace_ms: 0 });
@@ -181,8 +252,14 @@ export class ProcessRun {
   private prepareAhead(spec: RuntimeSpec): void {
     if (!this.deps.adapter.spawns || spec !== this.host.spec() || this.freshAhead(spec)) return;
     const prepared = prepareLaunch(spec, this.deps);
-    prepared.catch(() => undefined);
-    this.ahead = { spec, at: performance.now(), prepared };
+    const ahead: NonNullable<ProcessRun["ahead"]> = { spec, at: performance.now(), prepared };
+    prepared.then(
+      (launch) => {
+        ahead.ready = launch;
+      },
+      () => undefined,
+    );
+    this.ahead = ahead;
   }
 
   private freshAhead(spec: RuntimeSpec): boolean {
@@ -228,10 +305,16 @@ export class ProcessRun {
       this.onExit(child, generation, exit);
       return;
     }
-    killGroup(child); // at once; the rest once the respawn is done, not competing with the new process start
+    // The group at once, before the fork: were it empty, the old pgid could otherwise be the new leader's pid.
+    killGroup(child);
     const remnants = this.afterRespawn().then(() => endRemnants(child));
     this.remnants = remnants.catch(() => undefined);
-    this.onExit(child, generation, exit, input);
+    // The exit and the restart due at once in one go, reported after them: with the launch prepared, the
+    // fork happens inside (forkPrepared), with no persist, event, timer or microtask before it.
+    this.host.holdReports(() => {
+      this.onExit(child, generation, exit, input);
+      this.host.retryDueNow();
+    });
     await remnants;
   }
 
@@ -278,14 +361,15 @@ export class ProcessRun {
     const expected = host.killRequested();
     const end = describeEnd(exit, expected ? host.spec().stop.signal : undefined);
     this.log.write(`--- rmxd: process ${child.pid} ${end}\n`);
-    this.deps.bus.publish("runtime.exited", {
+    const exited = {
       id: host.id,
       pid: child.pid,
       code: exit.code,
       signal: exit.signal,
       at: rfc3339(exit.at),
       expected,
-    });
+    };
+    host.report(() => this.deps.bus.publish("runtime.exited", exited));
     host.dispatch(input);
   }
 

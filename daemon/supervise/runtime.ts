@@ -21,7 +21,9 @@ import { reportEffect } from "./effect-reports.js";
 import { resumeGroup, stopOptions } from "./launch.js";
 import { Prober, probeInput } from "./probes.js";
 import { ProcessRun } from "./process-run.js";
-import { journalFile, mergeBudgets, readJournal, removeJournal, writeJournal } from "./spawn-journal.js";
+import { ReportHold } from "./report-hold.js";
+import { RetryTimer } from "./retry-timer.js";
+import { mergeBudgets, SpawnJournal } from "./spawn-journal.js";
 import {
   type Desired,
   type Effect,
@@ -32,7 +34,7 @@ import {
   type StepResult,
   step,
 } from "./state.js";
-import { composeView, showsLogLines, VIEW_LOG_LINES } from "./view.js";
+import { composeView, showsLogLines, VIEW_LOG_LINES, type ViewFacts } from "./view.js";
 
 export { describeOutcome } from "./probes.js";
 
@@ -79,8 +81,10 @@ export interface RestoreOutcome {
 export class RuntimeSupervisor {
   private machine: Machine;
   private readonly run: ProcessRun;
-  /** The pending retry: a timer, or for a retry due at once the token of a queued microtask. */
-  private retryTimer: NodeJS.Timeout | symbol | undefined;
+  /** The pending retry (a timer, or a microtask for one due at once). */
+  private readonly retry: RetryTimer;
+  /** Reports held while a crash's exit and its respawn run (report-hold.ts). */
+  private readonly hold = new ReportHold();
   private disposed = false;
   /** Built from a persisted record whose desired state was running: the first start is a resume. */
   private resumePending: boolean;
@@ -90,7 +94,7 @@ export class RuntimeSupervisor {
   readonly log: RotatingLog;
   private readonly logger: Logger;
   /** The budget's write-ahead record (spawn-journal.ts). */
-  private readonly journal: string;
+  private readonly journal: SpawnJournal;
   private journalFailed = false;
 
   constructor(
@@ -105,12 +109,15 @@ export class RuntimeSupervisor {
     }
     // The write-ahead record is never older than state.json where they differ: it is written before
     // each spawn and at each change of the desired state, synchronously (see spawn-journal.ts).
-    this.journal = journalFile(deps.stateDir, spec.id);
-    const ahead = this.keepsJournal() ? readJournal(this.journal, deps.clock.now()) : { problems: [] };
+    this.journal = new SpawnJournal(deps.stateDir, spec.id);
+    const ahead = this.keepsJournal() ? this.journal.read(deps.clock.now()) : { problems: [] };
     for (const problem of ahead.problems) this.logger.warn({ runtime: spec.id }, problem);
     const budget = ahead.record ? mergeBudgets(loaded.log, ahead.record.budget) : loaded.log;
     const desired = ahead.record?.desired ?? persisted?.desired ?? "stopped";
     this.machine = initialMachine(budget, desired);
+    this.retry = new RetryTimer(deps.clock, () => {
+      if (!this.disposed) this.dispatch({ type: "retry_due" });
+    });
     this.resumePending = desired === "running";
     this.probes = new Prober({
       clock: deps.clock,
@@ -146,6 +153,9 @@ export class RuntimeSupervisor {
         stopProbes: () => this.probes.stop(),
         persist: (spawning) => this.persist(spawning),
         journal: () => this.writeAhead(),
+        holdReports: (work) => this.hold.run(work, () => this.persist()),
+        report: (work) => this.hold.report(work),
+        retryDueNow: () => this.retry.fireIfDueNow(),
       },
       deps,
       this.log,
@@ -295,9 +305,14 @@ export class RuntimeSupervisor {
   }
 
   view(): RuntimeView {
+    return composeView(this.viewFacts());
+  }
+
+  /** What a view is composed from, as it is now (cheap; composing it formats times). */
+  private viewFacts(): ViewFacts {
     const pid = this.pid;
     const endpoint = this.endpoint;
-    return composeView({
+    return {
       spec: this.spec,
       machine: this.machine,
       budget: this.budget(),
@@ -308,7 +323,7 @@ export class RuntimeSupervisor {
       ...this.probes.summaries(),
       ...(showsLogLines(this.machine) ? { lastLogLines: this.log.lastLines(VIEW_LOG_LINES) } : {}),
       formatTime: this.deps.formatTime,
-    });
+    };
   }
 
   // ─── The loop: input → step → effects ───────────────────────────────────────
@@ -340,7 +355,9 @@ export class RuntimeSupervisor {
     const before = this.machine;
     const result = step(before, input, this.stepContext(this.deps.random));
     this.machine = result.machine;
-    for (const effect of result.effects) this.apply(effect);
+    // What acts first (a spawn whose launch is prepared forks right here), then what only reports.
+    for (const effect of result.effects) if (ACTING.has(effect.type)) this.apply(effect);
+    for (const effect of result.effects) if (!ACTING.has(effect.type)) this.apply(effect);
     if (result.changed) this.announce(result.changed);
     if (before.desired !== result.machine.desired || lastReset(before) !== lastReset(result.machine)) {
       this.writeAhead(); // rare (a command); a spawn writes it itself, right before the fork
@@ -365,24 +382,32 @@ export class RuntimeSupervisor {
         this.run.kill().catch((error) => this.logger.error({ err: error }, "could not stop the process"));
         break;
       case "schedule_retry":
-        this.armRetry(effect.at);
+        this.retry.arm(effect.at);
         break;
       case "cancel_retry":
-        this.cancelRetry();
+        this.retry.cancel();
         break;
-      default:
-        reportEffect(effect, {
+      default: {
+        const budget = this.budget();
+        const context = {
           id: this.id,
           bus: this.deps.bus,
           logger: this.logger,
-          budget: () => this.budget(),
+          budget: () => budget,
           lastFailure: this.lastFailure,
-        });
+        };
+        this.hold.report(() => reportEffect(effect, context));
+      }
     }
   }
 
+  /** The state change, as it is now, published and logged (when held, after the hold: report-hold.ts). */
   private announce(changed: NonNullable<StepResult["changed"]>): void {
-    const view = this.view();
+    const facts = this.viewFacts();
+    this.hold.report(() => this.publishChange(changed, composeView(facts)));
+  }
+
+  private publishChange(changed: NonNullable<StepResult["changed"]>, view: RuntimeView): void {
     const level =
       view.status.severity === "error" ? "error" : view.status.severity === "warn" ? "warn" : "info";
     this.logger[level]({ from: changed.from, to: changed.to, reason: changed.reason }, `state ${changed.to}`);
@@ -397,8 +422,13 @@ export class RuntimeSupervisor {
     });
   }
 
-  /** `spawning`: the child being spawned, recorded before the spawn counts as done (see spawnChild). */
+  /**
+   * `spawning`: the child being spawned, recorded before the spawn counts as done (see spawnChild).
+   * While reports are held (report-hold.ts) the call is noted and answered by the one made after.
+   */
   private persist(spawning?: ProcessIdentity): Promise<void> {
+    const later = spawning === undefined ? this.hold.persistLater() : undefined;
+    if (later !== undefined) return later;
     const child = this.run.child;
     // A reserved restore is not persisted: after a daemon restart the resume is the counted spawn.
     const record: PersistedRuntime = {
@@ -418,13 +448,16 @@ export class RuntimeSupervisor {
   private writeAhead(): void {
     if (!this.keepsJournal()) return;
     try {
-      writeJournal(this.journal, { budget: this.machine.budget, desired: this.machine.desired });
+      this.journal.write(
+        { budget: this.machine.budget, desired: this.machine.desired },
+        this.deps.clock.now(),
+      );
       this.journalFailed = false;
     } catch (error) {
       if (!this.journalFailed) {
         this.logger.warn(
-          { err: error, path: this.journal },
-          `cannot write the restart record ${this.journal}: ${(error as Error).message}; state.json alone records the budget`,
+          { err: error, path: this.journal.files[0] },
+          `cannot write the restart record ${path.dirname(this.journal.files[0])}: ${(error as Error).message}; state.json alone records the budget`,
         );
       }
       this.journalFailed = true;
@@ -438,46 +471,14 @@ export class RuntimeSupervisor {
   private dropJournal(): void {
     if (!this.keepsJournal()) return;
     try {
-      removeJournal(this.journal);
+      this.journal.remove();
     } catch {
       // left for the next start to merge; it says nothing state.json does not
     }
   }
 
-  private armRetry(at: number): void {
-    this.cancelRetry();
-    const delay = Math.max(0, Math.min(at - this.deps.clock.now(), 2 ** 31 - 1));
-    if (delay === 0) {
-      // A restart without delay (the crash loop's path): after this dispatch, not a timer turn later.
-      const token = Symbol("retry");
-      this.retryTimer = token;
-      queueMicrotask(() => {
-        if (this.retryTimer !== token) return; // cancelled meanwhile
-        this.retryTimer = undefined;
-        if (!this.disposed) this.dispatch({ type: "retry_due" });
-      });
-      return;
-    }
-    const timer = setTimeout(() => {
-      this.retryTimer = undefined;
-      if (this.disposed) return;
-      if (this.deps.clock.now() < at) {
-        this.armRetry(at); // long horizons are re-armed in ≤ 24.8-day steps
-        return;
-      }
-      this.dispatch({ type: "retry_due" });
-    }, delay);
-    timer.unref?.();
-    this.retryTimer = timer;
-  }
-
-  private cancelRetry(): void {
-    if (this.retryTimer !== undefined && typeof this.retryTimer !== "symbol") clearTimeout(this.retryTimer);
-    this.retryTimer = undefined;
-  }
-
   private clearTimers(): void {
-    this.cancelRetry();
+    this.retry.cancel();
     this.probes.stop();
   }
 
@@ -487,3 +488,6 @@ export class RuntimeSupervisor {
 }
 
 const lastReset = (m: Machine): number | undefined => m.budget.resets.at(-1);
+
+/** The effects that act on the process or the timers; the others only report (effect-reports.ts). */
+const ACTING: ReadonlySet<Effect["type"]> = new Set(["spawn", "kill", "schedule_retry", "cancel_retry"]);

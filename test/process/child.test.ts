@@ -1,4 +1,4 @@
-import { chmod, writeFile } from "node:fs/promises";
+import { chmod, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { ManualClock } from "../../base/clock.js";
@@ -100,6 +100,54 @@ describe("spawnChild", () => {
     const error = await spawnChild({ command: file, args: [], env: {}, log }).catch((e: unknown) => e);
     expect(isRmxError(error, "BINARY_NOT_EXECUTABLE")).toBe(true);
     expect((error as Error).message).toContain(file);
+  });
+});
+
+describe("the exit and the leader's last output", () => {
+  /**
+   * Writes `bytes` of numbered lines to stdout, then a last line on each stream, then exits 1 — once the
+   * kernel has it all (a process.exit() with writes still queued would drop them: not ours to lose).
+   */
+  const lastWords = (bytes: number) => `
+    const pad = "x".repeat(100);
+    let block = "";
+    for (let n = 0; block.length < ${bytes}; n++) block += "line " + n + " " + pad + "\\n";
+    process.stdout.write(block);
+    process.stdout.write("last stdout line\\n", () =>
+      process.stderr.write("last stderr line\\n", () => process.exit(1)),
+    );`;
+
+  it.each([0, 60_000, 300_000, 3_000_000])(
+    "after %i bytes, the last lines are in lastLines when exited resolves, and in the file",
+    async (bytes) => {
+      const child = await node(lastWords(bytes));
+      expect((await child.exited).code).toBe(1);
+      // What the leader wrote before dying went through the log first (3 MB: the log falls behind, the
+      // pipes are paused at the exit, and the exit waits for them).
+      const lines = log.lastLines();
+      expect(lines, `${lines.length} lines, last ${lines.at(-1)}`).toContain("last stdout line");
+      expect(lines).toContain("last stderr line");
+      await log.flush();
+      const file = await readFile(log.path, "utf8");
+      expect(file).toContain("last stdout line\n");
+      expect(file).toContain("last stderr line\n");
+    },
+  );
+
+  it("a grandchild holding the pipes open: the exit comes, with the leader's last line in the log", async () => {
+    const child = await node(`
+      const { spawn } = require("node:child_process");
+      const gc = spawn(process.execPath, ["-e", "setInterval(() => {}, 1000)"], { stdio: "inherit", detached: true });
+      console.log("grandchild " + gc.pid);
+      console.log("leader's last line");
+      process.exit(1);`);
+    expect((await child.exited).code).toBe(1);
+    const lines = log.lastLines();
+    const grandchild = Number(lines.find((l) => l.startsWith("grandchild "))?.split(" ")[1]);
+    spawned.push(grandchild);
+    expect(lines).toContain("leader's last line");
+    // The pipes are still open (it holds them): the exit did not wait for them to close.
+    expect(await isProcessAlive(grandchild)).toBe(true);
   });
 });
 

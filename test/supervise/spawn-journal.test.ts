@@ -1,7 +1,8 @@
 /**
  * The budget's write-ahead record (spawn-journal.ts): written and read back as it was, malformed files
- * ignored with a reason, and the merge with state.json's budget — property-tested — keeps every attempt
- * either record holds after the latest reset either holds, once, in order.
+ * ignored with a reason, a torn write (the daemon killed inside it) falling back to the other slot's
+ * record — property-tested, at every cut — and the merge with state.json's budget — property-tested —
+ * keeps every attempt either record holds after the latest reset either holds, once, in order.
  */
 import fs from "node:fs/promises";
 import os from "node:os";
@@ -10,10 +11,11 @@ import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { BudgetLog } from "../../daemon/supervise/budget.js";
 import {
-  journalFile,
+  encodeRecord,
+  type JournalRecord,
+  journalFiles,
   mergeBudgets,
-  readJournal,
-  writeJournal,
+  SpawnJournal,
 } from "../../daemon/supervise/spawn-journal.js";
 
 let dir: string;
@@ -32,27 +34,92 @@ const budget = fc.record({ attempts: times, resets: times.map((r) => r.slice(-3)
 
 describe("the spawn journal", () => {
   it("reads back what it wrote (the reserved restores left out), mode 0600", async () => {
-    const file = journalFile(dir, "rt");
-    writeJournal(file, {
-      budget: { attempts: [NOW - 5, NOW], resets: [NOW - 10], pending: 2 },
-      desired: "running",
-    });
-    const loaded = readJournal(file, NOW);
+    const journal = new SpawnJournal(dir, "rt");
+    journal.write(
+      { budget: { attempts: [NOW - 5, NOW], resets: [NOW - 10], pending: 2 }, desired: "running" },
+      NOW,
+    );
+    const loaded = new SpawnJournal(dir, "rt").read(NOW);
     expect(loaded).toEqual({
       record: { budget: { attempts: [NOW - 5, NOW], resets: [NOW - 10] }, desired: "running" },
       problems: [],
     });
-    expect((await fs.stat(file)).mode & 0o777).toBe(0o600);
+    expect((await fs.stat(journal.files[0])).mode & 0o777).toBe(0o600);
   });
 
   it("a missing file is no record; a malformed one is ignored, saying where and why", async () => {
-    expect(readJournal(journalFile(dir, "absent"), NOW)).toEqual({ problems: [] });
-    const file = journalFile(dir, "bad");
-    await fs.writeFile(file, JSON.stringify({ budget: { attempts: [] }, desired: "maybe" }));
-    const loaded = readJournal(file, NOW);
+    expect(new SpawnJournal(dir, "absent").read(NOW)).toEqual({ problems: [] });
+    const [file] = journalFiles(dir, "bad");
+    await fs.mkdir(path.dirname(file), { recursive: true });
+    await fs.writeFile(
+      file,
+      encodeRecord(1, { budget: { attempts: [], resets: [] }, desired: "maybe" as never }),
+    );
+    const loaded = new SpawnJournal(dir, "bad").read(NOW);
     expect(loaded.record).toBeUndefined();
     expect(loaded.problems.join()).toContain(file);
     expect(loaded.problems.join()).toContain('"maybe"');
+    await fs.writeFile(file, JSON.stringify({ seq: 1, budget: { attempts: [] }, desired: "running" }));
+    const unsigned = new SpawnJournal(dir, "bad").read(NOW);
+    expect(unsigned.record).toBeUndefined();
+    expect(unsigned.problems.join()).toContain(`${file} is torn or corrupt`);
+  });
+
+  it("writes the two slots in turn and reads the newest, also after a clock step back and a shorter record", () => {
+    const journal = new SpawnJournal(dir, "turns");
+    const record = (n: number): JournalRecord => ({
+      budget: { attempts: Array.from({ length: n }, (_, i) => NOW - 100 + i), resets: [] },
+      desired: n % 2 === 0 ? "running" : "stopped",
+    });
+    // Longest first: every later, shorter line ends before what the slot held.
+    const clock = [NOW, NOW + 10, NOW - 50_000, NOW - 50_000, NOW + 20];
+    for (const [i, now] of clock.entries()) {
+      journal.write(record(clock.length - i), now);
+      const fresh = new SpawnJournal(dir, "turns").read(NOW + 100);
+      expect(fresh, `write ${i}`).toEqual({ record: record(clock.length - i), problems: [] });
+    }
+    journal.remove();
+    expect(new SpawnJournal(dir, "turns").read(NOW)).toEqual({ problems: [] });
+    journal.write(record(2), NOW); // after a removal: a new record, read back alone
+    expect(new SpawnJournal(dir, "turns").read(NOW).record).toEqual(record(2));
+  });
+
+  it("property: a write torn at any byte, or with any byte changed, leaves the record before it as the one read", async () => {
+    const before: JournalRecord = {
+      budget: { attempts: [NOW - 7, NOW - 3], resets: [NOW - 9] },
+      desired: "running",
+    };
+    const next: JournalRecord = {
+      budget: { attempts: [NOW - 7, NOW - 3, NOW], resets: [NOW - 9] },
+      desired: "stopped",
+    };
+    const journal = new SpawnJournal(dir, "torn");
+    journal.write({ budget: { attempts: [NOW - 8], resets: [] }, desired: "running" }, NOW - 2); // slot a
+    journal.write(before, NOW - 1); // slot b: the newest complete record
+    const [slotA] = journal.files;
+    const older = await fs.readFile(slotA);
+    const line = Buffer.from(encodeRecord(NOW, next), "utf8"); // what the next write puts into slot a
+    await fc.assert(
+      fc.asyncProperty(
+        fc.oneof(
+          fc.integer({ min: 0, max: line.length - 1 }).map((cut) => ({ cut, flip: undefined })),
+          fc
+            .tuple(fc.integer({ min: 0, max: line.length - 1 }), fc.integer({ min: 1, max: 255 }))
+            .map(([at, xor]) => ({ cut: line.length, flip: { at, xor } })),
+        ),
+        async ({ cut, flip }) => {
+          // The slot as a write killed part-way leaves it: the new bytes up to the cut over what was there.
+          const torn = Buffer.from(older.length > line.length ? older : Buffer.alloc(line.length, 0x20));
+          older.copy(torn);
+          line.copy(torn, 0, 0, cut);
+          if (flip !== undefined) torn[flip.at] = (torn[flip.at] as number) ^ flip.xor;
+          await fs.writeFile(slotA, torn);
+          const loaded = new SpawnJournal(dir, "torn").read(NOW);
+          expect(loaded.record).toEqual(before);
+        },
+      ),
+      { numRuns: 200 },
+    );
   });
 
   it("property: the merge holds every attempt after the latest reset of either record, once, ascending", () => {
