@@ -39,6 +39,34 @@ export function journalFiles(stateDir: string, runtime: string): readonly [strin
   return [`${base}.a.json`, `${base}.b.json`];
 }
 
+/**
+ * The single-file record of rmxd before the two slots (`<id>.json`, plain JSON, renamed into place): read
+ * as older than any slot, so an upgrade right after a daemon was killed keeps its spawns, and removed once
+ * a slot holds the record.
+ */
+export function legacyJournalFile(stateDir: string, runtime: string): string {
+  return path.join(stateDir, "spawned", `${runtime}.json`);
+}
+
+/** The legacy record as a slot's, older than any slot's (a sequence number below every real one). */
+function readLegacy(file: string): Slot {
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    return code === "ENOENT" ? undefined : { problem: `cannot read ${file} (${code})` };
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return { problem: `${file} is not JSON; ignored` };
+  }
+  if (typeof value !== "object" || value === null) return { problem: `${file} is not an object; ignored` };
+  return { seq: -1, value: value as Record<string, unknown> };
+}
+
 /** One line: the record's JSON (with its sequence number), a tab, its CRC-32 in hex. */
 export function encodeRecord(seq: number, record: JournalRecord): string {
   const json = JSON.stringify({ seq, budget: dropReserved(record.budget), desired: record.desired });
@@ -82,11 +110,15 @@ function readSlot(file: string): Slot {
  */
 export class SpawnJournal {
   readonly files: readonly [string, string];
+  readonly legacyFile: string;
   /** The slot the newest record is in (the next write goes to the other one) and its sequence number. */
   private newest: { slot: 0 | 1; seq: number } | undefined;
+  /** A legacy record was read (or may be there): removed after the next slot write. */
+  private legacySeen = true;
 
   constructor(stateDir: string, runtime: string) {
     this.files = journalFiles(stateDir, runtime);
+    this.legacyFile = legacyJournalFile(stateDir, runtime);
   }
 
   /**
@@ -103,8 +135,15 @@ export class SpawnJournal {
       else if (best === undefined || read.seq > best.seq) best = { slot, ...read };
     }
     this.newest = best === undefined ? undefined : { slot: best.slot, seq: best.seq };
+    const legacy = readLegacy(this.legacyFile);
+    this.legacySeen = legacy !== undefined;
+    let file = best === undefined ? this.legacyFile : this.files[best.slot];
+    if (legacy !== undefined && "problem" in legacy) problems.push(legacy.problem);
+    else if (legacy !== undefined && best === undefined) {
+      best = { slot: 1, ...legacy }; // the next write goes to slot 0; `newest` stays unset
+      file = this.legacyFile;
+    }
     if (best === undefined) return { problems };
-    const file = this.files[best.slot];
     const { desired } = best.value;
     if (desired !== "running" && desired !== "stopped") {
       problems.push(`${file}: desired ${JSON.stringify(desired)} is not "running" or "stopped"; ignored`);
@@ -142,12 +181,17 @@ export class SpawnJournal {
       closeSync(fd);
     }
     this.newest = { slot, seq };
+    if (this.legacySeen) {
+      rmSync(this.legacyFile, { force: true }); // a slot holds the record now
+      this.legacySeen = false;
+    }
   }
 
   /** Both slots gone (state.json holds everything); the next record starts afresh. */
   remove(): void {
-    for (const file of this.files) rmSync(file, { force: true });
+    for (const file of [...this.files, this.legacyFile]) rmSync(file, { force: true });
     this.newest = undefined;
+    this.legacySeen = false;
   }
 }
 

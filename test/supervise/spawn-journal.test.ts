@@ -14,6 +14,7 @@ import {
   encodeRecord,
   type JournalRecord,
   journalFiles,
+  legacyJournalFile,
   mergeBudgets,
   SpawnJournal,
 } from "../../daemon/supervise/spawn-journal.js";
@@ -45,6 +46,29 @@ describe("the spawn journal", () => {
       problems: [],
     });
     expect((await fs.stat(journal.files[0])).mode & 0o777).toBe(0o600);
+  });
+
+  it("reads the single-file record of the version before (an upgrade keeps its spawns) and removes it once a slot holds the record", async () => {
+    const legacy = legacyJournalFile(dir, "old");
+    await fs.mkdir(path.dirname(legacy), { recursive: true });
+    const before = { budget: { attempts: [NOW - 7, NOW - 3], resets: [] }, desired: "running" };
+    await fs.writeFile(legacy, JSON.stringify(before));
+    const journal = new SpawnJournal(dir, "old");
+    expect(journal.read(NOW)).toEqual({ record: before, problems: [] });
+    journal.write({ budget: { attempts: [NOW - 7, NOW - 3, NOW], resets: [] }, desired: "running" }, NOW);
+    await expect(fs.stat(legacy)).rejects.toMatchObject({ code: "ENOENT" });
+    expect(new SpawnJournal(dir, "old").read(NOW).record?.budget.attempts).toEqual([NOW - 7, NOW - 3, NOW]);
+    // A slot's record is newer than a legacy one left beside it.
+    await fs.writeFile(
+      legacy,
+      JSON.stringify({ budget: { attempts: [NOW - 1], resets: [] }, desired: "stopped" }),
+    );
+    expect(new SpawnJournal(dir, "old").read(NOW).record?.desired).toBe("running");
+    // A legacy file that is not JSON is named and ignored.
+    await fs.writeFile(legacyJournalFile(dir, "oldbad"), "{");
+    const bad = new SpawnJournal(dir, "oldbad").read(NOW);
+    expect(bad.record).toBeUndefined();
+    expect(bad.problems.join()).toContain(legacyJournalFile(dir, "oldbad"));
   });
 
   it("a missing file is no record; a malformed one is ignored, saying where and why", async () => {
