@@ -19,7 +19,7 @@
  * gateway on, as shipped, on a free port),
  * BENCH_RMXD=FILE (another rmxd entry: a saved before-build), BENCH_RMXD_FLAGS='--cpu-prof --cpu-prof-dir=DIR'
  * (Node flags for rmxd alone: profiles; the profile is written when rmxd exits on SIGTERM),
- * BENCH_LEAN_SETTLE_MS (the settle period before the quiet one; default 20 s × BENCH_SCALE, at least 5 s;
+ * BENCH_LEAN_SETTLE_MS (the settle period before the quiet one; default 20 s at every scale;
  * 0 samples from the moment every runtime is ready), BENCH_LEAN_ONLY=quiet (the quiet period alone, printed: profiling runs), BENCH_LEAN_OUT=FILE, BENCH_NODES=/path/node,/path/node (instead of this one + Node 24).
  */
 import { execFileSync, spawn } from "node:child_process";
@@ -54,7 +54,7 @@ const sizes = {
   quietMs: duration(30_000, 5_000),
   settleMs:
     process.env.BENCH_LEAN_SETTLE_MS === undefined
-      ? duration(20_000, 5_000)
+      ? 20_000 // not scaled: the memory reducer's collections come ~16 s after start at any scale
       : Number(process.env.BENCH_LEAN_SETTLE_MS),
   statusRuns: count(20, 5),
   calls: 10_000,
