@@ -39,12 +39,23 @@ export interface WheelJob {
   cancel(): void;
 }
 
-interface Entry extends WheelJob {
-  due: number;
-  /** The earliest it may run: due minus its slack. */
-  from: number;
-  run: () => void;
-  done: boolean;
+/** A class, not a literal with a `cancel` closure: one object per scheduled probe, not two. */
+class Entry implements WheelJob {
+  done = false;
+
+  constructor(
+    private readonly wheel: ProbeWheel,
+    readonly due: number,
+    /** The earliest it may run: due minus its slack. */
+    readonly from: number,
+    readonly run: () => void,
+  ) {}
+
+  cancel(): void {
+    if (this.done) return;
+    this.done = true;
+    this.wheel.remove(this);
+  }
 }
 
 export class ProbeWheel {
@@ -70,22 +81,17 @@ export class ProbeWheel {
   schedule(delayMs: number, run: () => void): WheelJob {
     const due = this.timers.now() + Math.max(0, delayMs);
     const slack = this.slack(delayMs);
-    const entry: Entry = {
-      due,
-      from: due - slack,
-      run,
-      done: false,
-      cancel: () => {
-        if (entry.done) return;
-        entry.done = true;
-        this.entries = this.entries.filter((e) => e !== entry);
-        if (this.entries.length === 0) this.disarm();
-      },
-    };
+    const entry = new Entry(this, due, due - slack, run);
     this.entries.push(entry);
     const wakeAt = due - slack / 2;
     if (wakeAt < this.armedFor) this.arm(wakeAt);
     return entry;
+  }
+
+  /** A cancelled job leaves the list (Entry.cancel). */
+  remove(entry: Entry): void {
+    this.entries = this.entries.filter((e) => e !== entry);
+    if (this.entries.length === 0) this.disarm();
   }
 
   /** Jobs waiting (tests). */
