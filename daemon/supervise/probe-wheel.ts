@@ -111,25 +111,32 @@ export class ProbeWheel {
     this.armedFor = Number.POSITIVE_INFINITY;
   }
 
+  /** The jobs of the wake in progress: one array for every wake (a wake never nests in another). */
+  private readonly dueNow: Entry[] = [];
+
   private wake(): void {
     this.timer = undefined;
     this.armedFor = Number.POSITIVE_INFINITY;
     const now = this.timers.now();
-    const due: Entry[] = [];
-    const waiting: Entry[] = [];
+    const { entries, dueNow } = this;
+    // Partition in place: the waiting stay in `entries`, in order; the due go to `dueNow`.
+    let kept = 0;
     let next = Number.POSITIVE_INFINITY;
-    for (const entry of this.entries) {
-      if (entry.from <= now) due.push(entry);
+    for (let i = 0; i < entries.length; i++) {
+      const entry = entries[i] as Entry;
+      if (entry.from <= now) dueNow.push(entry);
       else {
-        waiting.push(entry);
+        entries[kept++] = entry;
         const wakeAt = entry.due - (entry.due - entry.from) / 2;
         if (wakeAt < next) next = wakeAt;
       }
     }
-    this.entries = waiting;
+    entries.length = kept;
     if (next !== Number.POSITIVE_INFINITY) this.arm(next);
-    if (due.length > 0) this.wakes++;
-    for (const entry of due) {
+    if (dueNow.length > 0) this.wakes++;
+    for (let i = 0; i < dueNow.length; i++) {
+      const entry = dueNow[i] as Entry;
+      if (entry.done) continue; // cancelled by a job that ran before it in this wake
       entry.done = true;
       try {
         entry.run();
@@ -137,6 +144,7 @@ export class ProbeWheel {
         // A job's own failure is its owner's to report (the prober catches); the others still run.
       }
     }
+    dueNow.length = 0;
   }
 }
 

@@ -117,6 +117,22 @@ describe("ProbeWheel", () => {
     await time.runUntil(1000);
     expect(ran).toEqual(["second"]);
   });
+
+  it("a job cancelled by another job of its own wake does not run", async () => {
+    const time = new SimTime();
+    const wheel = new ProbeWheel(time, 10, 0.01);
+    const ran: string[] = [];
+    let second: { cancel(): void } | undefined;
+    wheel.schedule(100, () => {
+      ran.push("first");
+      second?.cancel();
+    });
+    second = wheel.schedule(100, () => ran.push("second"));
+    wheel.schedule(5000, () => ran.push("later"));
+    await time.runUntil(10_000);
+    expect(ran).toEqual(["first", "later"]);
+    expect(wheel.size).toBe(0);
+  });
 });
 
 describe("Prober on the wheel", () => {
