@@ -102,7 +102,7 @@ export class ProbeWheel {
   private arm(at: number): void {
     this.disarm();
     this.armedFor = at;
-    this.timer = this.timers.set(() => this.wake(), Math.max(0, at - this.timers.now()));
+    this.timer = this.timers.set(this.fire, Math.max(0, at - this.timers.now()));
   }
 
   private disarm(): void {
@@ -110,6 +110,9 @@ export class ProbeWheel {
     this.timer = undefined;
     this.armedFor = Number.POSITIVE_INFINITY;
   }
+
+  /** The timer's callback, made once. */
+  private readonly fire = () => this.wake();
 
   /** The jobs of the wake in progress: one array for every wake (a wake never nests in another). */
   private readonly dueNow: Entry[] = [];
