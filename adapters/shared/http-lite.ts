@@ -61,6 +61,11 @@ interface Repeat {
 }
 
 const DATE_VALUE = /\r\ndate:[ \t]*/i;
+/**
+ * Only answers this small are kept to compare (a health answer is ~200 bytes): a target keeps its
+ * last one for its life, and larger answers (metrics, slots) carry counters that differ every time.
+ */
+const REPEAT_MAX_BYTES = 4096;
 
 /** Whether `buffer[0, n)` is `last`'s answer again; see `Repeat`. */
 function repeats(last: Repeat, buffer: Buffer, n: number): boolean {
@@ -74,6 +79,7 @@ function repeats(last: Repeat, buffer: Buffer, n: number): boolean {
 
 /** The answer `bytes` (whole, parsed to `head` and `body`) as the next read's comparand. */
 function repeatOf(bytes: Buffer, head: ParsedHead, body: string, keepAlive: boolean): Repeat | undefined {
+  if (bytes.length > REPEAT_MAX_BYTES) return undefined;
   const headEnd = bytes.indexOf("\r\n\r\n");
   if (headEnd < 0) return undefined;
   let skipFrom = 0;

@@ -327,6 +327,19 @@ describe("liteGet's repeated answers (the same bytes but for the Date header)", 
     }
   });
 
+  it("a large answer (over 4 KiB) is not kept to compare: parsed every time", async () => {
+    const big = `"${"x".repeat(8000)}"`;
+    const s = await rawServer([answer("Tue, 01 Dec 2026 16:20:00 GMT", big)]);
+    try {
+      const before = liteStats.repeats;
+      for (let i = 0; i < 3; i++)
+        expect(said(await liteGet(`${s.url}/metrics`, { timeoutMs: 2000 }))).toMatchObject({ body: big });
+      expect(liteStats.repeats - before).toBe(0);
+    } finally {
+      s.close();
+    }
+  });
+
   it("an answer that differs elsewhere, even at the same length, is parsed", async () => {
     const date = "Tue, 01 Dec 2026 16:20:00 GMT";
     const s = await rawServer([
