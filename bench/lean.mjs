@@ -20,7 +20,9 @@
  * BENCH_RMXD=FILE (another rmxd entry: a saved before-build), BENCH_RMXD_FLAGS='--cpu-prof --cpu-prof-dir=DIR'
  * (Node flags for rmxd alone: profiles; the profile is written when rmxd exits on SIGTERM),
  * BENCH_LEAN_SETTLE_MS (the settle period before the quiet one; default 20 s at every scale;
- * 0 samples from the moment every runtime is ready), BENCH_LEAN_ONLY=quiet (the quiet period alone, printed: profiling runs), BENCH_LEAN_OUT=FILE, BENCH_NODES=/path/node,/path/node (instead of this one + Node 24).
+ * 0 samples from the moment every runtime is ready), BENCH_LEAN_ONLY=quiet (the quiet period alone, printed:
+ * profiling runs), BENCH_LEAN_KEEP=1 (keep the run directory: rmxd's log, with --trace-gc output),
+ * BENCH_LEAN_OUT=FILE, BENCH_NODES=/path/node,/path/node (instead of this one + Node 24).
  */
 import { execFileSync, spawn } from "node:child_process";
 import fs from "node:fs";
@@ -48,6 +50,8 @@ import * as rmx from "./peers/rmx.mjs";
 
 /** BENCH_LEAN_ONLY=quiet: the footprint's quiet period alone (profiling runs; prints, writes no table). */
 const QUIET_ONLY = process.env.BENCH_LEAN_ONLY === "quiet";
+/** BENCH_LEAN_KEEP=1: the run directory stays (rmxd's log, e.g. with BENCH_RMXD_FLAGS=--trace-gc). */
+const KEEP_RUN_DIR = process.env.BENCH_LEAN_KEEP === "1";
 const BENCH_DIR = path.dirname(fileURLToPath(import.meta.url));
 const sizes = {
   runtimes: 50, // the issue's fleet, at every scale
@@ -216,7 +220,8 @@ async function one() {
     await d.teardown();
   } finally {
     await cleanupAll();
-    fs.rmSync(runDir, { recursive: true, force: true });
+    if (KEEP_RUN_DIR) log(`run directory kept: ${runDir} (rmxd's log: lean-rmxd/rmxd.log)`);
+    else fs.rmSync(runDir, { recursive: true, force: true });
   }
   process.stdout.write(`${JSON.stringify(out)}\n`);
   return 0;

@@ -9,7 +9,7 @@
 import net from "node:net";
 import { performance } from "node:perf_hooks";
 import { classifyError, type HttpResult, httpRequest } from "./http.js";
-import { ResponseParser } from "./http-lite-parse.js";
+import { type ParsedHead, ResponseParser } from "./http-lite-parse.js";
 
 export interface LiteGetOptions {
   headers?: Record<string, string>;
@@ -39,7 +39,72 @@ interface Target {
   host: string;
   port: number;
   request: Buffer;
+  /** The last answer that came whole in one read (see `Repeat`). */
+  last?: Repeat;
 }
+
+/**
+ * A steady probe's answer is, byte for byte, the previous one but for its Date header: when the bytes
+ * of a read match the last whole answer outside that value (same length, no line break in it), it
+ * parses to the same status, framing and body, so the exchange reuses them and allocates nothing for
+ * the answer (no copy, parser, header map or body string). Anything else takes the parser.
+ */
+interface Repeat {
+  bytes: Buffer;
+  /** The Date header's value: [skipFrom, skipTo); empty when there is none. */
+  skipFrom: number;
+  skipTo: number;
+  status: number;
+  body: string;
+  keepAlive: boolean;
+  keepAliveHint: string | undefined;
+}
+
+const DATE_VALUE = /\r\ndate:[ \t]*/i;
+/**
+ * Only answers this small are kept to compare (a health answer is ~200 bytes): a target keeps its
+ * last one for its life, and larger answers (metrics, slots) carry counters that differ every time.
+ */
+const REPEAT_MAX_BYTES = 4096;
+
+/** Whether `buffer[0, n)` is `last`'s answer again; see `Repeat`. */
+function repeats(last: Repeat, buffer: Buffer, n: number): boolean {
+  const { bytes, skipFrom, skipTo } = last;
+  if (n !== bytes.length) return false;
+  if (buffer.compare(bytes, 0, skipFrom, 0, skipFrom) !== 0) return false;
+  if (buffer.compare(bytes, skipTo, n, skipTo, n) !== 0) return false;
+  for (let i = skipFrom; i < skipTo; i++) if (buffer[i] === 13 || buffer[i] === 10) return false;
+  return true;
+}
+
+/** The answer `bytes` (whole, parsed to `head` and `body`) as the next read's comparand. */
+function repeatOf(bytes: Buffer, head: ParsedHead, body: string, keepAlive: boolean): Repeat | undefined {
+  if (bytes.length > REPEAT_MAX_BYTES) return undefined;
+  const headEnd = bytes.indexOf("\r\n\r\n");
+  if (headEnd < 0) return undefined;
+  let skipFrom = 0;
+  let skipTo = 0;
+  if (head.headers.has("date")) {
+    const text = bytes.toString("latin1", 0, headEnd + 2);
+    const match = DATE_VALUE.exec(text);
+    // A second Date header (joined by the parser) would make the range ambiguous: parse those each time.
+    if (match === null || DATE_VALUE.exec(text.slice(match.index + 2)) !== null) return undefined;
+    skipFrom = match.index + match[0].length;
+    skipTo = text.indexOf("\r\n", skipFrom);
+  }
+  return {
+    bytes,
+    skipFrom,
+    skipTo,
+    status: head.status,
+    body,
+    keepAlive,
+    keepAliveHint: head.headers.get("keep-alive"),
+  };
+}
+
+/** Answers recognised as a repeat of the endpoint's last one (tests, benches). */
+export const liteStats = { repeats: 0 };
 
 /** Each endpoint's kept socket: idle between exchanges, carrying at most one (no pipelining). */
 const kept = new Map<string, Conn>();
@@ -127,8 +192,7 @@ class Conn {
       onread: {
         buffer: READ_BUFFER,
         callback: (n: number, buffer: Uint8Array) => {
-          // The parser keeps what it is given (a partial head, body chunks): give it its own copy.
-          this.exchange?.onData(Buffer.from(buffer.subarray(0, n)));
+          this.exchange?.onRead(buffer as Buffer, n);
           return true;
         },
       },
@@ -150,8 +214,8 @@ class Exchange {
   private readonly timer: NodeJS.Timeout;
   private settled = false;
   private conn: Conn | undefined;
-  /** The current attempt's (attempt() makes one before anything reads it). */
-  private parser!: ResponseParser;
+  /** The current attempt's, made at its first read that is not a repeat (see `Repeat`). */
+  private parser: ResponseParser | undefined;
   private reused = false;
   private allowResend = false;
 
@@ -180,7 +244,7 @@ class Exchange {
     this.conn = conn;
     this.reused = reused;
     this.allowResend = allowResend;
-    this.parser = new ResponseParser(this.maxBody);
+    this.parser = undefined;
     conn.exchange = this;
     conn.socket.write(this.target.request);
   }
@@ -207,7 +271,7 @@ class Exchange {
     return (
       this.reused &&
       this.allowResend &&
-      this.parser.received === 0 &&
+      (this.parser?.received ?? 0) === 0 &&
       (code === undefined || STALE_SOCKET.has(code))
     );
   }
@@ -217,8 +281,26 @@ class Exchange {
     this.attempt(false);
   }
 
-  onData(chunk: Buffer): void {
+  /** `buffer[0, n)` was read (the shared read buffer: valid only during this call). */
+  onRead(buffer: Buffer, n: number): void {
     if (this.settled) return;
+    const last = this.target.last;
+    if (this.parser === undefined && last !== undefined && repeats(last, buffer, n)) {
+      liteStats.repeats++;
+      if (last.keepAlive && this.conn !== undefined) noteKeepAlive(this.conn, last.keepAliveHint);
+      this.finish(
+        { kind: "response", status: last.status, body: last.body, ms: this.elapsed() },
+        last.keepAlive,
+      );
+      return;
+    }
+    // The parser keeps what it is given (a partial head, body chunks): give it its own copy.
+    this.onData(Buffer.from(buffer.subarray(0, n)));
+  }
+
+  private onData(chunk: Buffer): void {
+    const first = this.parser === undefined;
+    this.parser ??= new ResponseParser(this.maxBody);
     const { parser, url } = this;
     const event = parser.feed(chunk);
     if (event.kind === "more") return;
@@ -242,14 +324,15 @@ class Exchange {
     const head = parser.head;
     if (head === undefined) return; // unreachable: "done" comes after a head
     if (event.keepAlive && this.conn !== undefined) noteKeepAlive(this.conn, head.headers.get("keep-alive"));
-    this.finish(
-      { kind: "response", status: head.status, body: parser.bodyText(), ms: this.elapsed() },
-      event.keepAlive,
-    );
+    const body = parser.bodyText();
+    // Whole in one read: the next answer is compared with it (see `Repeat`).
+    if (first) this.target.last = repeatOf(chunk, head, body, event.keepAlive);
+    this.finish({ kind: "response", status: head.status, body, ms: this.elapsed() }, event.keepAlive);
   }
 
   onEnd(): void {
     if (this.settled) return;
+    this.parser ??= new ResponseParser(this.maxBody);
     const { parser, url } = this;
     const event = parser.end();
     if (event.kind === "done" && parser.head !== undefined) {
@@ -278,7 +361,7 @@ class Exchange {
       this.resend();
       return;
     }
-    if (this.parser.received > 0 && this.parser.head !== undefined) {
+    if (this.parser !== undefined && this.parser.received > 0 && this.parser.head !== undefined) {
       this.finish({
         kind: "error",
         message: `GET ${this.url}: connection closed mid-body`,

@@ -46,10 +46,12 @@ export function probeGet(
   timeoutMs: number,
   headers?: Record<string, string>,
 ): Promise<ProbeOutcome> {
-  const what = `GET ${url}`;
   // Probes and scrapes are the daemon's steady load: the keep-alive GET client on node:net (http-lite.ts).
-  return liteGet(url, { timeoutMs, ...(headers ? { headers } : {}) }).then((result) =>
-    toProbeOutcome(result, what),
+  return liteGet(url, headers ? { timeoutMs, headers } : { timeoutMs }).then((result) =>
+    // A 2xx needs no description: the common case builds none.
+    result.kind === "response" && result.status >= 200 && result.status < 300
+      ? { kind: "ok", ms: result.ms, status: result.status }
+      : toProbeOutcome(result, `GET ${url}`),
   );
 }
 

@@ -24,17 +24,36 @@ export interface ProcStat {
   rssPages: number;
 }
 
-/** Parses /proc/<pid>/stat; undefined when it is not one. The name (field 2) may hold spaces and parentheses. */
+/** The fields parseProcStat reads, counted from field 3 (state) = 0: utime, stime, starttime, rss. */
+const UTIME = 11;
+const STIME = 12;
+const START = 19;
+const RSS = 21;
+
+/**
+ * Parses /proc/<pid>/stat; undefined when it is not one. The name (field 2) may hold spaces and parentheses.
+ * Walks the space-separated fields and converts only the four it needs (as `Number` of each, so exactly
+ * what splitting gave): a split made ~50 strings per process per tick, the sampler's main garbage.
+ */
 export function parseProcStat(text: string): ProcStat | undefined {
   const close = text.lastIndexOf(")");
   if (close < 0) return undefined;
-  // From field 3 (state) on: utime is field 14, stime 15, starttime 22, rss 24.
-  const f = text.slice(close + 2).split(" ");
-  const utime = Number(f[11]);
-  const stime = Number(f[12]);
-  const start = Number(f[19]);
-  const rss = Number(f[21]);
-  if (![utime, stime, start, rss].every(Number.isFinite)) return undefined;
+  let utime = Number.NaN;
+  let stime = Number.NaN;
+  let start = Number.NaN;
+  let rss = Number.NaN;
+  let from = close + 2;
+  for (let field = 0; field <= RSS && from <= text.length; field++) {
+    let to = text.indexOf(" ", from);
+    if (to < 0) to = text.length;
+    if (field === UTIME) utime = Number(text.slice(from, to));
+    else if (field === STIME) stime = Number(text.slice(from, to));
+    else if (field === START) start = Number(text.slice(from, to));
+    else if (field === RSS) rss = Number(text.slice(from, to));
+    from = to + 1;
+  }
+  if (!(Number.isFinite(utime) && Number.isFinite(stime) && Number.isFinite(start) && Number.isFinite(rss)))
+    return undefined;
   return {
     cpuSeconds: (utime + stime) / TICKS_PER_SECOND,
     startSeconds: start / TICKS_PER_SECOND,
@@ -127,6 +146,8 @@ function pageSize(read: Reader): number {
 export class ProcStatSampler {
   private readonly last = new Map<number, { cpuSeconds: number; uptime: number; start: number }>();
   private page: number | undefined;
+  private readonly paths = new Map<number, string>();
+  private uptimeFile: string | undefined;
   private readonly read: Reader;
   /** Set when reading the real files (no reader given): kept open between samples. */
   private readonly files: OpenProcFiles | undefined;
@@ -151,37 +172,67 @@ export class ProcStatSampler {
 
   /** Samples `pids` (those gone are left out) and forgets the history of pids not asked for. */
   sample(pids: readonly number[]): Record<number, ProcessSample> {
-    const uptime = Number(this.read(`${this.root}/uptime`).split(" ")[0]);
+    const uptime = Number(this.read(this.uptimePath).split(" ")[0]);
     this.page ??= this.root === "/proc" ? pageSize(readText) : 4096;
     const samples: Record<number, ProcessSample> = {};
     const asked = new Set(pids);
+    // Files to close: only when a pid left or failed (the same pids tick after tick close none).
+    let prune = false;
     for (const pid of asked) {
       let stat: ProcStat | undefined;
       try {
-        stat = parseProcStat(this.read(`${this.root}/${pid}/stat`));
+        stat = parseProcStat(this.read(this.statPath(pid)));
       } catch {
         stat = undefined; // gone since the caller listed it
       }
-      if (stat === undefined) continue;
+      if (stat === undefined) {
+        prune = true;
+        continue;
+      }
       const previous = this.last.get(pid);
       // A reused pid is another process: its history does not carry over.
       const before = previous?.start === stat.startSeconds ? previous : undefined;
-      const now = { cpuSeconds: stat.cpuSeconds, uptime };
       samples[pid] = {
         pid,
-        cpu_percent: round2(cpuPercent(now, before, stat.startSeconds)),
+        cpu_percent: round2(cpuPercent({ cpuSeconds: stat.cpuSeconds, uptime }, before, stat.startSeconds)),
         rss_bytes: stat.rssPages * this.page,
       };
-      this.last.set(pid, { ...now, start: stat.startSeconds });
+      if (previous === undefined)
+        this.last.set(pid, { cpuSeconds: stat.cpuSeconds, uptime, start: stat.startSeconds });
+      else {
+        previous.cpuSeconds = stat.cpuSeconds;
+        previous.uptime = uptime;
+        previous.start = stat.startSeconds;
+      }
     }
     for (const pid of this.last.keys())
-      if (!asked.has(pid) || samples[pid] === undefined) this.last.delete(pid);
-    if (this.files !== undefined) {
-      const keep = new Set([`${this.root}/uptime`]);
-      for (const pid of Object.keys(samples)) keep.add(`${this.root}/${pid}/stat`);
+      if (!asked.has(pid) || samples[pid] === undefined) {
+        this.last.delete(pid);
+        this.paths.delete(pid);
+        prune = true;
+      }
+    if (prune) for (const pid of this.paths.keys()) if (samples[pid] === undefined) this.paths.delete(pid);
+    if (this.files !== undefined && prune) {
+      const keep = new Set([this.uptimePath]);
+      for (const pid of Object.keys(samples)) keep.add(this.statPath(Number(pid)));
       this.files.retain(keep);
     }
     return samples;
+  }
+
+  private get uptimePath(): string {
+    this.uptimeFile ??= `${this.root}/uptime`;
+    return this.uptimeFile;
+  }
+
+  /** `root/<pid>/stat`, made once per pid sampled (the key of its open file). */
+  private statPath(pid: number): string {
+    let file = this.paths.get(pid);
+    if (file === undefined) {
+      file = `${this.root}/${pid}/stat`;
+      this.paths.set(pid, file);
+    }
+    return file;
   }
 }
 

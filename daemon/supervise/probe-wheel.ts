@@ -39,12 +39,23 @@ export interface WheelJob {
   cancel(): void;
 }
 
-interface Entry extends WheelJob {
-  due: number;
-  /** The earliest it may run: due minus its slack. */
-  from: number;
-  run: () => void;
-  done: boolean;
+/** A class, not a literal with a `cancel` closure: one object per scheduled probe, not two. */
+class Entry implements WheelJob {
+  done = false;
+
+  constructor(
+    private readonly wheel: ProbeWheel,
+    readonly due: number,
+    /** The earliest it may run: due minus its slack. */
+    readonly from: number,
+    readonly run: () => void,
+  ) {}
+
+  cancel(): void {
+    if (this.done) return;
+    this.done = true;
+    this.wheel.remove(this);
+  }
 }
 
 export class ProbeWheel {
@@ -70,22 +81,17 @@ export class ProbeWheel {
   schedule(delayMs: number, run: () => void): WheelJob {
     const due = this.timers.now() + Math.max(0, delayMs);
     const slack = this.slack(delayMs);
-    const entry: Entry = {
-      due,
-      from: due - slack,
-      run,
-      done: false,
-      cancel: () => {
-        if (entry.done) return;
-        entry.done = true;
-        this.entries = this.entries.filter((e) => e !== entry);
-        if (this.entries.length === 0) this.disarm();
-      },
-    };
+    const entry = new Entry(this, due, due - slack, run);
     this.entries.push(entry);
     const wakeAt = due - slack / 2;
     if (wakeAt < this.armedFor) this.arm(wakeAt);
     return entry;
+  }
+
+  /** A cancelled job leaves the list (Entry.cancel). */
+  remove(entry: Entry): void {
+    this.entries = this.entries.filter((e) => e !== entry);
+    if (this.entries.length === 0) this.disarm();
   }
 
   /** Jobs waiting (tests). */
@@ -96,7 +102,7 @@ export class ProbeWheel {
   private arm(at: number): void {
     this.disarm();
     this.armedFor = at;
-    this.timer = this.timers.set(() => this.wake(), Math.max(0, at - this.timers.now()));
+    this.timer = this.timers.set(this.fire, Math.max(0, at - this.timers.now()));
   }
 
   private disarm(): void {
@@ -105,25 +111,35 @@ export class ProbeWheel {
     this.armedFor = Number.POSITIVE_INFINITY;
   }
 
+  /** The timer's callback, made once. */
+  private readonly fire = () => this.wake();
+
+  /** The jobs of the wake in progress: one array for every wake (a wake never nests in another). */
+  private readonly dueNow: Entry[] = [];
+
   private wake(): void {
     this.timer = undefined;
     this.armedFor = Number.POSITIVE_INFINITY;
     const now = this.timers.now();
-    const due: Entry[] = [];
-    const waiting: Entry[] = [];
+    const { entries, dueNow } = this;
+    // Partition in place: the waiting stay in `entries`, in order; the due go to `dueNow`.
+    let kept = 0;
     let next = Number.POSITIVE_INFINITY;
-    for (const entry of this.entries) {
-      if (entry.from <= now) due.push(entry);
+    for (let i = 0; i < entries.length; i++) {
+      const entry = entries[i] as Entry;
+      if (entry.from <= now) dueNow.push(entry);
       else {
-        waiting.push(entry);
+        entries[kept++] = entry;
         const wakeAt = entry.due - (entry.due - entry.from) / 2;
         if (wakeAt < next) next = wakeAt;
       }
     }
-    this.entries = waiting;
+    entries.length = kept;
     if (next !== Number.POSITIVE_INFINITY) this.arm(next);
-    if (due.length > 0) this.wakes++;
-    for (const entry of due) {
+    if (dueNow.length > 0) this.wakes++;
+    for (let i = 0; i < dueNow.length; i++) {
+      const entry = dueNow[i] as Entry;
+      if (entry.done) continue; // cancelled by a job that ran before it in this wake
       entry.done = true;
       try {
         entry.run();
@@ -131,6 +147,7 @@ export class ProbeWheel {
         // A job's own failure is its owner's to report (the prober catches); the others still run.
       }
     }
+    dueNow.length = 0;
   }
 }
 

@@ -9,7 +9,7 @@ import type { Clock } from "../../base/clock.js";
 import { formatMs } from "../../base/format.js";
 import type { RuntimeSpec } from "../../base/spec.js";
 import type { LatencySummary } from "../../ipc/protocol/runtime.js";
-import { isErrorOutcome, LatencyWindow } from "../health/window.js";
+import { isErrorOutcome, LatencyWindow, type Sample } from "../health/window.js";
 import { type ProbeWheel, sharedProbeWheel, type WheelJob } from "./probe-wheel.js";
 import type { Input, ProbeFailure, ProbeKind } from "./state.js";
 
@@ -43,6 +43,11 @@ export interface ProbeHost {
 export class Prober {
   private startTimer: NodeJS.Timeout | undefined;
   private jobs: Partial<Record<ProbeKind, WheelJob>> = {};
+  /** Each steady probe's wheel job body for `runnersFor`'s generation: made once, not per probe. */
+  private runners: Partial<Record<ProbeKind, () => void>> = {};
+  private runnersFor = -1;
+  /** The last context handed to the adapter: reused while the model id is the same. */
+  private context: ProbeContext = {};
   readonly health: LatencyWindow;
   readonly inference: LatencyWindow;
 
@@ -64,7 +69,8 @@ export class Prober {
 
   private probeContext(): ProbeContext {
     const modelId = this.host.modelId?.();
-    return modelId !== undefined ? { modelId } : {};
+    if (modelId !== this.context.modelId) this.context = modelId !== undefined ? { modelId } : {};
+    return this.context;
   }
 
   private background(task: () => Promise<void>, what: string): void {
@@ -129,9 +135,24 @@ export class Prober {
    * wheel may start one up to a few ms early, to share a wake with other runtimes' probes.
    */
   private schedule(generation: number, probe: ProbeKind, delay: number): void {
-    this.jobs[probe] = (this.host.wheel ?? sharedProbeWheel).schedule(delay, () =>
-      this.background(() => this.steadyProbe(generation, probe), `${probe} probe`),
-    );
+    this.jobs[probe] = (this.host.wheel ?? sharedProbeWheel).schedule(delay, this.runner(generation, probe));
+  }
+
+  private runner(generation: number, probe: ProbeKind): () => void {
+    if (this.runnersFor !== generation) {
+      this.runners = {};
+      this.runnersFor = generation;
+    }
+    let run = this.runners[probe];
+    if (run === undefined) {
+      const what = `${probe} probe`;
+      const failed = (error: unknown) => this.host.onError(error, what);
+      run = () => {
+        this.steadyProbe(generation, probe).catch(failed);
+      };
+      this.runners[probe] = run;
+    }
+    return run;
   }
 
   private async steadyProbe(generation: number, probe: ProbeKind): Promise<void> {
@@ -164,12 +185,10 @@ export class Prober {
     const kind = outcome.kind === "wrong_backend" ? "error" : outcome.kind;
     const error = failed && isErrorOutcome(kind, outcome.status);
     this.host.onObserved?.(probe, outcome);
-    (probe === "health" ? this.health : this.inference).record({
-      ok: !error,
-      ms: roundMs(outcome.ms),
-      ...(outcome.status !== undefined ? { status: outcome.status } : {}),
-      ...(failed ? { error: describeOutcome(outcome) } : {}),
-    });
+    const sample: Omit<Sample, "at"> = { ok: !error, ms: roundMs(outcome.ms) };
+    if (outcome.status !== undefined) sample.status = outcome.status;
+    if (failed) sample.error = describeOutcome(outcome);
+    (probe === "health" ? this.health : this.inference).record(sample);
   }
 }
 

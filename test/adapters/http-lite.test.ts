@@ -4,10 +4,10 @@
  * idle, honours `Connection: close`, times out, and caps bodies.
  */
 import http from "node:http";
-import type { AddressInfo, Socket } from "node:net";
+import net, { type AddressInfo, type Socket } from "node:net";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { type HttpResult, httpRequest } from "../../adapters/shared/http.js";
-import { closeKeptSockets, liteGet } from "../../adapters/shared/http-lite.js";
+import { closeKeptSockets, liteGet, liteStats } from "../../adapters/shared/http-lite.js";
 import { getOptional, probeGet } from "../../adapters/shared/probe.js";
 import { freePort, killAllStubs, type StubProcess, spawnStub } from "./stub-harness.js";
 
@@ -276,5 +276,114 @@ describe("liteGet against the llama stub", () => {
       status: 200,
       body: expect.stringMatching(/llamacpp:/),
     });
+  });
+});
+
+/** A server that writes `answers[i]` as is for the i-th request it reads (one per read: no pipelining). */
+async function rawServer(
+  answers: string[],
+): Promise<{ url: string; connections: () => number; close(): void }> {
+  let next = 0;
+  let connections = 0;
+  const sockets = new Set<Socket>();
+  const server = net.createServer((socket) => {
+    connections++;
+    sockets.add(socket);
+    socket.on("data", () => socket.write(answers[Math.min(next++, answers.length - 1)] as string));
+    socket.on("error", () => {});
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const port = (server.address() as AddressInfo).port;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    connections: () => connections,
+    close: () => {
+      for (const socket of sockets) socket.destroy();
+      server.close();
+    },
+  };
+}
+
+const answer = (date: string, body: string, extra = "") =>
+  `HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nDate: ${date}\r\n${extra}Content-Length: ${body.length}\r\nKeep-Alive: timeout=5\r\n\r\n${body}`;
+
+describe("liteGet's repeated answers (the same bytes but for the Date header)", () => {
+  it("are recognised without parsing and give what parsing gives", async () => {
+    const dates = [
+      "Tue, 01 Dec 2026 16:20:00 GMT",
+      "Tue, 01 Dec 2026 16:20:05 GMT",
+      "Tue, 01 Dec 2026 16:20:10 GMT",
+    ];
+    const s = await rawServer(dates.map((d) => answer(d, '{"status":"ok"}')));
+    try {
+      const before = liteStats.repeats;
+      const results = [];
+      for (let i = 0; i < 3; i++) results.push(said(await liteGet(`${s.url}/health`, { timeoutMs: 2000 })));
+      expect(results).toEqual(Array(3).fill({ kind: "response", status: 200, body: '{"status":"ok"}' }));
+      expect(liteStats.repeats - before).toBe(2);
+      expect(s.connections()).toBe(1);
+    } finally {
+      s.close();
+    }
+  });
+
+  it("a large answer (over 4 KiB) is not kept to compare: parsed every time", async () => {
+    const big = `"${"x".repeat(8000)}"`;
+    const s = await rawServer([answer("Tue, 01 Dec 2026 16:20:00 GMT", big)]);
+    try {
+      const before = liteStats.repeats;
+      for (let i = 0; i < 3; i++)
+        expect(said(await liteGet(`${s.url}/metrics`, { timeoutMs: 2000 }))).toMatchObject({ body: big });
+      expect(liteStats.repeats - before).toBe(0);
+    } finally {
+      s.close();
+    }
+  });
+
+  it("an answer that differs elsewhere, even at the same length, is parsed", async () => {
+    const date = "Tue, 01 Dec 2026 16:20:00 GMT";
+    const s = await rawServer([
+      answer(date, '{"status":"ok"}'),
+      answer(date, '{"status":"no"}'),
+      answer(date, '{"status":"no"}'),
+    ]);
+    try {
+      const before = liteStats.repeats;
+      expect(said(await liteGet(`${s.url}/health`, { timeoutMs: 2000 }))).toMatchObject({
+        body: '{"status":"ok"}',
+      });
+      expect(said(await liteGet(`${s.url}/health`, { timeoutMs: 2000 }))).toMatchObject({
+        body: '{"status":"no"}',
+      });
+      expect(liteStats.repeats - before).toBe(0);
+      // …and the changed one is what the next is compared with.
+      expect(said(await liteGet(`${s.url}/health`, { timeoutMs: 2000 }))).toMatchObject({
+        body: '{"status":"no"}',
+      });
+      expect(liteStats.repeats - before).toBe(1);
+    } finally {
+      s.close();
+    }
+  });
+
+  it("a line break inside the Date value's place is a new header, so parsed: here a Connection: close", async () => {
+    const date = "Tue, 01 Dec 2026 16:20:00 GMT";
+    // Same length as `date`: the bytes around it are unchanged, the header block is not.
+    const split = "x\r\nConnection: close\r\nX-P: 12";
+    expect(split.length).toBe(date.length);
+    const s = await rawServer([answer(date, "{}"), answer(split, "{}"), answer(date, "{}")]);
+    try {
+      const before = liteStats.repeats;
+      for (let i = 0; i < 3; i++)
+        expect(said(await liteGet(`${s.url}/health`, { timeoutMs: 2000 }))).toMatchObject({
+          status: 200,
+          body: "{}",
+        });
+      expect(liteStats.repeats - before).toBe(0);
+      // The second answer closed its socket: the third came on a new one.
+      expect(s.connections()).toBe(2);
+    } finally {
+      s.close();
+    }
   });
 });

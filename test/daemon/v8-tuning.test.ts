@@ -5,6 +5,7 @@
 import { execFile } from "node:child_process";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
+import { memoryReducerFlag } from "../../daemon/v8-tuning.js";
 import { REPO } from "../support/daemon-harness.js";
 
 const TUNING = path.join(REPO, "dist/daemon/v8-tuning.js");
@@ -40,5 +41,21 @@ describe("daemon V8 tuning", () => {
     const untuned = await newSpaceAfterChurn({ RMX_V8_GROWTH: "default" });
     expect(tuned).toBeLessThanOrEqual(2 * 1024 * 1024);
     expect(untuned).toBeGreaterThan(tuned);
+  });
+
+  it("the memory reducer runs one GC, under the flag's name in each V8; this V8 takes every flag", async () => {
+    expect(memoryReducerFlag("11.3.244.8-node.33")).toBe("--memory-reducer-single-gc");
+    expect(memoryReducerFlag("12.4.254.21-node.33")).toBe("--memory-reducer-single-gc");
+    expect(memoryReducerFlag("13.6.233.17-node.27")).toBe("--memory-reducer-gc-count=1");
+    // V8 reports a flag it does not know on stderr ("Error: unrecognized flag …") and goes on.
+    const stderr = await new Promise<string>((resolve, reject) => {
+      execFile(
+        process.execPath,
+        ["--input-type=module", "-e", `await import(${JSON.stringify(TUNING)});`],
+        { env: { ...process.env, RMX_V8_GROWTH: "" }, timeout: 60_000 },
+        (error, _out, err) => (error ? reject(error) : resolve(err)),
+      );
+    });
+    expect(stderr).toBe("");
   });
 });

@@ -60,6 +60,33 @@ describe("parseProcStat", () => {
     );
   });
 
+  it("reads what splitting the fields at spaces read, for any text (the scan makes no per-field strings)", () => {
+    const bySplit = (text: string) => {
+      const close = text.lastIndexOf(")");
+      if (close < 0) return undefined;
+      const f = text.slice(close + 2).split(" ");
+      const [utime, stime, start, rss] = [f[11], f[12], f[19], f[21]].map(Number) as number[];
+      if (![utime, stime, start, rss].every(Number.isFinite)) return undefined;
+      return {
+        cpuSeconds: ((utime as number) + (stime as number)) / 100,
+        startSeconds: (start as number) / 100,
+        rssPages: rss,
+      };
+    };
+    const token = fc.oneof(fc.constantFrom("", " ", ")", "(", "\n", "-", "1e3", "x"), fc.nat().map(String));
+    fc.assert(
+      fc.property(
+        fc.array(token, { maxLength: 60 }),
+        fc.array(fc.constantFrom(" ", "", ")"), { maxLength: 60 }),
+        (parts, seps) => {
+          const text = parts.map((p, i) => p + (seps[i] ?? " ")).join("");
+          expect(parseProcStat(text)).toEqual(bySplit(text));
+        },
+      ),
+      { numRuns: 500 },
+    );
+  });
+
   it("is undefined for text that is not a stat line", () => {
     expect(parseProcStat("")).toBeUndefined();
     expect(parseProcStat("12 (x) S 1 2")).toBeUndefined();

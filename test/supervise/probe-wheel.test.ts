@@ -117,6 +117,22 @@ describe("ProbeWheel", () => {
     await time.runUntil(1000);
     expect(ran).toEqual(["second"]);
   });
+
+  it("a job cancelled by another job of its own wake does not run", async () => {
+    const time = new SimTime();
+    const wheel = new ProbeWheel(time, 10, 0.01);
+    const ran: string[] = [];
+    let second: { cancel(): void } | undefined;
+    wheel.schedule(100, () => {
+      ran.push("first");
+      second?.cancel();
+    });
+    second = wheel.schedule(100, () => ran.push("second"));
+    wheel.schedule(5000, () => ran.push("later"));
+    await time.runUntil(10_000);
+    expect(ran).toEqual(["first", "later"]);
+    expect(wheel.size).toBe(0);
+  });
 });
 
 describe("Prober on the wheel", () => {
@@ -195,5 +211,59 @@ describe("Prober on the wheel", () => {
       ),
       { numRuns: 60 },
     );
+  });
+
+  it("a runtime's steady probes reuse one job body per generation; a new generation gets its own", async () => {
+    const time = new SimTime();
+    const wheel = new ProbeWheel(time, 50, 0.01);
+    const bodies: (() => void)[] = [];
+    const schedule = wheel.schedule.bind(wheel);
+    wheel.schedule = (delayMs, run) => {
+      bodies.push(run);
+      return schedule(delayMs, run);
+    };
+    const spec = defaultRuntimeSpec("rt", {}, { health: { interval_ms: 1000 } });
+    let generation = 0;
+    const probed: number[] = [];
+    const adapter = {
+      probeHealth: async () => {
+        probed.push(generation);
+        return { kind: "ok", ms: 1, status: 200 } as ProbeOutcome;
+      },
+    } as unknown as Adapter;
+    const prober = new Prober({
+      clock: { now: () => time.now() },
+      adapter,
+      spec: () => spec,
+      endpoint: () => "http://127.0.0.1:1",
+      starting: (g) => g === generation,
+      steady: (g) => g === generation,
+      onReady: () => {},
+      onStartTimeout: () => {},
+      onWrongBackend: () => {},
+      onSteady: () => {},
+      onError: (error) => {
+        throw error;
+      },
+      wheel,
+    });
+    const settle = () => new Promise((resolve) => setImmediate(resolve));
+    prober.startUp(0);
+    await settle(); // the start-up probe's answer, then its first steady job
+    await time.runUntil(5_500);
+    expect(bodies.length).toBeGreaterThanOrEqual(5);
+    expect(new Set(bodies).size).toBe(1);
+    prober.stop();
+    generation = 1;
+    bodies.length = 0;
+    prober.startUp(1);
+    await settle();
+    await time.runUntil(11_000);
+    expect(bodies.length).toBeGreaterThanOrEqual(5);
+    expect(new Set(bodies).size).toBe(1);
+    // Every probe ran for the generation that was current: none of generation 0's outlived its stop.
+    expect(probed.filter((g, i) => i > 0 && g < (probed[i - 1] as number))).toEqual([]);
+    prober.stop();
+    expect(wheel.size).toBe(0);
   });
 });
