@@ -10,6 +10,17 @@ import { ProbeWheel, type WheelTimers } from "../../daemon/supervise/probe-wheel
 import { Prober } from "../../daemon/supervise/probes.js";
 import { defaultRuntimeSpec } from "../support/runtime-spec.js";
 
+/** A prober's callbacks that these tests do not watch; an error fails the test. */
+const QUIET_CALLBACKS = {
+  onReady: () => {},
+  onStartTimeout: () => {},
+  onWrongBackend: () => {},
+  onSteady: () => {},
+  onError: (error: unknown) => {
+    throw error;
+  },
+};
+
 /** Simulated time: timers fire exactly when due, in order; microtasks drain between them. */
 class SimTime implements WheelTimers {
   t = 0;
@@ -177,13 +188,7 @@ describe("Prober on the wheel", () => {
               endpoint: () => "http://127.0.0.1:1",
               starting: () => true,
               steady: () => true,
-              onReady: () => {},
-              onStartTimeout: () => {},
-              onWrongBackend: () => {},
-              onSteady: () => {},
-              onError: (error) => {
-                throw error;
-              },
+              ...QUIET_CALLBACKS,
               wheel,
             });
             time.set(() => prober.startUp(0), r.readyAt);
@@ -238,13 +243,7 @@ describe("Prober on the wheel", () => {
       endpoint: () => "http://127.0.0.1:1",
       starting: (g) => g === generation,
       steady: (g) => g === generation,
-      onReady: () => {},
-      onStartTimeout: () => {},
-      onWrongBackend: () => {},
-      onSteady: () => {},
-      onError: (error) => {
-        throw error;
-      },
+      ...QUIET_CALLBACKS,
       wheel,
     });
     const settle = () => new Promise((resolve) => setImmediate(resolve));
