@@ -36,10 +36,13 @@ function newSpaceAfterChurn(env: Record<string, string>): Promise<number> {
 }
 
 describe("daemon V8 tuning", () => {
-  it("new space stays at its initial 1-2 MiB under churn; V8's default lets it grow", async () => {
+  it("new space stays small under churn (1-2 MiB on V8 11-12, under half of the default's on V8 13); V8's default lets it grow", async () => {
     const tuned = await newSpaceAfterChurn({ RMX_V8_GROWTH: "" });
     const untuned = await newSpaceAfterChurn({ RMX_V8_GROWTH: "default" });
-    expect(tuned).toBeLessThanOrEqual(2 * 1024 * 1024);
+    // V8 13 (Node 24) still resizes the young generation by its survival rate: 2-8 MiB in this churn
+    // (16 runs), against 32 MiB with the default growth.
+    if (Number.parseInt(process.versions.v8, 10) >= 13) expect(tuned).toBeLessThan(untuned / 2);
+    else expect(tuned).toBeLessThanOrEqual(2 * 1024 * 1024);
     expect(untuned).toBeGreaterThan(tuned);
   });
 
