@@ -11,7 +11,7 @@ import { stubEntryPath } from "../adapters/llama-stub/stub-path.js";
 import { getAdapter } from "../adapters/registry.js";
 import type { HardwareTarget, LaunchPlan } from "../adapters/types.js";
 import type { Clock } from "../base/clock.js";
-import { rfc3339, systemClock } from "../base/clock.js";
+import { formatLocalTime, rfc3339, systemClock } from "../base/clock.js";
 import { RmxError } from "../base/errors.js";
 import { ensureTrustedDir, trustPolicyFor } from "../base/fs-trust.js";
 import { looksLikePath } from "../base/model-ref.js";
@@ -62,15 +62,6 @@ export interface DaemonOptions {
 }
 
 export type { ReloadResult };
-
-export function formatLocalTime(iso: string): string {
-  const d = new Date(iso);
-  if (Number.isNaN(d.getTime())) return iso;
-  // What toLocaleTimeString("en-GB", { hour12: false }) prints, without building an Intl formatter on
-  // each call (~0.13 ms; a status view formats two times, the respawn path's backoff event among them).
-  const two = (n: number) => String(n).padStart(2, "0");
-  return `${two(d.getHours())}:${two(d.getMinutes())}:${two(d.getSeconds())}`;
-}
 
 const STATUS_CACHE_MS = 200;
 

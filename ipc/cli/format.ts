@@ -46,14 +46,7 @@ export function colorEnabled(opts: {
   return opts.isTTY === true;
 }
 
-const pad2 = (n: number): string => String(n).padStart(2, "0");
-
-/** `HH:MM:SS` in the local time zone; an unparseable input is returned as it came. */
-export function formatLocalTime(iso: string): string {
-  const date = new Date(iso);
-  if (Number.isNaN(date.getTime())) return iso;
-  return `${pad2(date.getHours())}:${pad2(date.getMinutes())}:${pad2(date.getSeconds())}`;
-}
+export { formatLocalTime } from "../../base/clock.js";
 
 /** `45s`, `3m12s`, `2h5m`, `3d4h`: two units at most, rounded down; negatives and NaN read `0s`. */
 export function formatSeconds(seconds: number): string {

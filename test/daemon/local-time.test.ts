@@ -5,7 +5,7 @@
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { formatLocalTime } from "../../daemon/daemon.js";
+import { formatLocalTime } from "../../base/clock.js";
 
 describe("formatLocalTime", () => {
   it("property: prints what toLocaleTimeString('en-GB', { hour12: false }) prints, for any instant", () => {

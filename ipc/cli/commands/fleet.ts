@@ -1,4 +1,5 @@
 /** `rmx fleet --prometheus URL [--json]`: the matrix across nodes, from the Prometheus that scrapes them. */
+import { formatLocalTime } from "../../../base/clock.js";
 import { RmxError } from "../../../base/errors.js";
 import { stringValue, UsageError, usageLine } from "../args.js";
 import type { ParsedCommandArgs } from "../command-spec.js";
@@ -65,7 +66,6 @@ export async function run(ctx: CliContext, args: ParsedCommandArgs): Promise<num
     ctx.out(`no rmx_runtime_state series in Prometheus at ${base.href}: is it scraping rmxd's /metrics?`);
     return ExitCode.OK;
   }
-  for (const line of fleetTable(rows, (iso) => new Date(iso).toLocaleTimeString("en-GB", { hour12: false })))
-    ctx.out(line);
+  for (const line of fleetTable(rows, formatLocalTime)) ctx.out(line);
   return ExitCode.OK;
 }
