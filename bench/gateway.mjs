@@ -59,6 +59,7 @@ const { DAEMON_NODE_OPTIONS } = await import(
 /** An rmxd from `dist` with its own state dir and socket; resolves once its stub is ready. */
 async function startRmxd(dist, tag, nodeArgs) {
   const socket = path.join(dir, `rmxd-${tag}.sock`);
+  const startedAt = performance.now();
   const proc = spawn(
     process.execPath,
     [
@@ -104,7 +105,7 @@ async function startRmxd(dist, tag, nodeArgs) {
   }
   const gw = await client.call("http.token");
   await client.close();
-  return { proc, endpoint, gw };
+  return { proc, endpoint, gw, startedAt };
 }
 const main = await startRmxd(path.join(REPO, "dist"), "main", rmxdNodeArgs);
 const rmxd = main.proc;
@@ -143,6 +144,7 @@ const subjects = [
     host: gw.listen.slice(0, gw.listen.lastIndexOf(":")),
     port: Number(gw.listen.split(":").pop()),
     headers: { authorization: `Bearer ${gw.token}` },
+    startedAt: main.startedAt,
   },
 ];
 if (base !== undefined)
@@ -152,6 +154,7 @@ if (base !== undefined)
     host: base.gw.listen.slice(0, base.gw.listen.lastIndexOf(":")),
     port: Number(base.gw.listen.split(":").pop()),
     headers: { authorization: `Bearer ${base.gw.token}` },
+    startedAt: base.startedAt,
   });
 const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
 
@@ -226,8 +229,14 @@ function cpuSeconds(pid) {
   }
 }
 
-// Warm-up: pools, JIT, the stub's slots.
+// Warm-up: pools, JIT, the stub's slots. An rmxd turns V8's optimizing compilers on once it has been
+// busy after a 5 s grace from its start (daemon/busy-switch.ts, RMX_V8_OPTIMIZERS=auto): the daemons
+// get requests until WARM_DAEMON_MS after their start, so every measured request meets a warm one (its
+// log says "busy: V8's optimizing compilers on").
+const WARM_DAEMON_MS = 8000;
 for (const s of subjects) for (let i = 0; i < 200; i++) await post(s, plain);
+for (const s of subjects.filter((x) => x.startedAt !== undefined))
+  while (performance.now() - s.startedAt < WARM_DAEMON_MS) await post(s, plain);
 // Interleaved, so drift (other load on the machine) hits every subject alike.
 const pids = { floor: floor.pid, rmxd: rmxd.pid, ...(base === undefined ? {} : { base: base.proc.pid }) };
 const cpuBefore = Object.fromEntries(Object.entries(pids).map(([name, pid]) => [name, cpuSeconds(pid)]));

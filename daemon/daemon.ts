@@ -22,6 +22,7 @@ import { PRODUCT, PROTOCOL_VERSION } from "../ipc/protocol/jsonrpc.js";
 import type { NodeEntry, ReloadResult, RuntimeStatusResult } from "../ipc/protocol/runtime.js";
 import type { MethodTable } from "../ipc/server/types.js";
 import { PreEncoded, RpcServer } from "../ipc/server.js";
+import { startBusySwitch } from "./busy-switch.js";
 import { applyConfig, type ConfigReloadHost } from "./config-reload.js";
 import { EventBus } from "./events.js";
 import { collectInventory } from "./hardware/inventory.js";
@@ -48,6 +49,7 @@ import { composeNodeEntry, nodeTarget } from "./status/compose.js";
 import { summarize } from "./status/summary.js";
 import { type RuntimeDeps, RuntimeSupervisor } from "./supervise/runtime.js";
 import { NodeHealthPublisher } from "./telemetry/node-health.js";
+import type { Optimizers } from "./v8-optimizers.js";
 
 export interface DaemonOptions {
   config: ConfigLocation;
@@ -59,6 +61,8 @@ export interface DaemonOptions {
   clock?: Clock;
   /** `rmxd --http HOST:PORT|off` (or RMX_HTTP): replaces `http.listen` of the config. */
   httpListen?: string;
+  /** V8's optimizing compilers, to turn on once the daemon is busy (rmxd's own; none in-process tests). */
+  optimizers?: Optimizers;
 }
 
 export type { ReloadResult };
@@ -97,6 +101,7 @@ export class Daemon {
   private telemetry: NodeHealthPublisher | undefined;
   private readonly notifier;
   private stopWatchdog: (() => void) | undefined;
+  private stopBusySwitch: (() => void) | undefined;
   private shuttingDown: Promise<void> | undefined;
   private reloads: Promise<unknown> = Promise.resolve();
   readonly logsDir: string;
@@ -215,6 +220,8 @@ export class Daemon {
 
     await this.notifier.ready(`${this.runtimes.size} runtime(s) configured; socket ${this.opts.socketPath}`);
     this.stopWatchdog = this.notifier.startWatchdog();
+    if (this.opts.optimizers !== undefined)
+      this.stopBusySwitch = startBusySwitch({ optimizers: this.opts.optimizers, logger: this.logger });
     this.logger.info(
       {
         socket: this.opts.socketPath,
@@ -521,6 +528,7 @@ export class Daemon {
       this.bus.publish("daemon.stopping", { reason });
       await this.notifier.stopping();
       this.stopWatchdog?.();
+      this.stopBusySwitch?.();
       await this.http.close();
       this.telemetry?.stop();
       this.policy?.stop();

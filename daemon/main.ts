@@ -5,12 +5,15 @@
  */
 // First: V8 flags that must be set before the heap grows.
 import "./v8-tuning.js";
+// Second: zod's settings, before any schema is built.
+import "../base/zod-jitless.js";
 import { parseArgs } from "node:util";
 import { isRmxError } from "../base/errors.js";
 import { locateConfig } from "../config/load.js";
 import { defaultSocketPath, defaultStateDir } from "../ipc/socket-path.js";
 import { Daemon } from "./daemon.js";
 import { createLogger, resolveLogLevel } from "./log.js";
+import { optimizers } from "./v8-tuning.js";
 import { productVersion } from "./version.js";
 
 const USAGE = `Usage: rmxd [options]
@@ -87,6 +90,7 @@ async function main(): Promise<number> {
       system,
       logger: bootLogger,
       version,
+      optimizers,
       ...(httpListen !== undefined && httpListen !== "" ? { httpListen } : {}),
     });
     installSignalHandlers(daemon);

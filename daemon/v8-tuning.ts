@@ -38,6 +38,7 @@
  * stress flag. A forced full GC after start-up (41 ms) frees ~3 MiB of heap and no RSS, for the same reason.
  */
 import v8 from "node:v8";
+import { type Optimizers, takeOptimizers } from "./v8-optimizers.js";
 
 export const DAEMON_V8_FLAGS = ["--semi-space-growth-factor=1", "--heap-growing-percent=25"] as const;
 
@@ -60,3 +61,6 @@ export function applyDaemonV8Flags(env: NodeJS.ProcessEnv = process.env): readon
 }
 
 applyDaemonV8Flags();
+
+/** This process's optimizing compilers: off from here unless RMX_V8_OPTIMIZERS=on (daemon/v8-optimizers.ts). */
+export const optimizers: Optimizers = takeOptimizers();
