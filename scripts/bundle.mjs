@@ -93,6 +93,65 @@ const englishZodLocales = {
 };
 
 /**
+ * The daemon's `import … from "node:http"` (and every other builtin) as `process.getBuiltinModule()`:
+ * an ES module import of a builtin makes Node build its ESM facade, which reads every export once, and
+ * on Node 22+ some are lazy getters: `node:http`'s load tls, http2, zlib, worker_threads, web streams and
+ * undici (its WebSocket and fetch classes), `node:crypto`'s webcrypto. Measured on Node 24: importing
+ * http, util, crypto and zlib as ES modules costs 11 MiB more RSS than taking them this way (59 vs 48
+ * MiB; Node 20, 0.6 MiB). esbuild treats each as a CommonJS module, so named imports become property
+ * reads when used.
+ */
+const builtinsWithoutFacade = {
+  name: "builtins-without-facade",
+  setup(b) {
+    b.onResolve({ filter: /^node:/ }, (args) =>
+      args.kind === "import-statement" || args.kind === "dynamic-import"
+        ? { path: args.path, namespace: "rmx-builtin" }
+        : undefined,
+    );
+    b.onLoad({ filter: /.*/, namespace: "rmx-builtin" }, (args) => ({
+      contents: `module.exports = process.getBuiltinModule(${JSON.stringify(args.path)});\n`,
+      loader: "js",
+    }));
+  },
+};
+
+/**
+ * pino as the daemon uses it: one logger writing to a stream in this thread (daemon/log.ts), never a
+ * transport. pino still loads its transport code at start (thread-stream and with it node:worker_threads
+ * and node:assert), reads `isMainThread` from worker_threads once, and sonic-boom takes node:assert for
+ * one argument check. In the daemon's bundle the transport module is one that says it is not there,
+ * `isMainThread` is true (rmxd never runs in a worker), and the check throws an Error of its own: two
+ * builtins fewer (about 3 MiB of RSS on Node 24, 1.5 on Node 20, measured one by one).
+ */
+const pinoWithoutWorkers = {
+  name: "pino-without-workers",
+  setup(b) {
+    const inPackage = (importer, pkg) => importer.split(path.sep).join("/").includes(`/node_modules/${pkg}/`);
+    b.onLoad({ filter: /[\\/]node_modules[\\/]pino[\\/]lib[\\/]transport\.js$/ }, () => ({
+      contents:
+        'module.exports = function transport() { throw new Error("pino transports are not in rmxd\'s bundle: it logs to a stream (daemon/log.ts)"); };\n',
+      loader: "js",
+    }));
+    b.onResolve({ filter: /^(node:)?(worker_threads|assert)$/ }, (args) => {
+      const name = args.path.replace(/^node:/, "");
+      if (name === "worker_threads" && inPackage(args.importer, "pino"))
+        return { path: "worker_threads", namespace: "rmx-shim" };
+      if (name === "assert" && inPackage(args.importer, "sonic-boom"))
+        return { path: "assert", namespace: "rmx-shim" };
+      return undefined;
+    });
+    b.onLoad({ filter: /.*/, namespace: "rmx-shim" }, (args) => ({
+      contents:
+        args.path === "worker_threads"
+          ? "module.exports = { isMainThread: true };\n"
+          : "module.exports = function assert(ok, message) { if (!ok) throw new Error(message); };\n",
+      loader: "js",
+    }));
+  },
+};
+
+/**
  * An entry with `first` becomes a few lines that import `first` and then the real entry dynamically:
  * the daemon's V8 flags (daemon/v8-tuning.ts) are set before V8 parses and compiles the ~2 MB the daemon
  * loads, which is when its young generation would otherwise grow (and then stay resident).
@@ -228,7 +287,7 @@ export async function bundle() {
     format: "esm",
     target: "node20.19",
     external: EXTERNAL,
-    plugins: [earlyFirst, keepModuleUrls(OUT), englishZodLocales],
+    plugins: [earlyFirst, builtinsWithoutFacade, pinoWithoutWorkers, keepModuleUrls(OUT), englishZodLocales],
     // V8 keeps a module's whole source text for the process's life (lazy compilation, toString), on the
     // heap. Comments and indentation are a quarter of it, and one non-ASCII character in a comment (a
     // dash, an arrow) makes V8 store the whole text as UTF-16: 1.57 MB of bundle held 3.0 MiB. Without

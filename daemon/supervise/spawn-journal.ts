@@ -15,7 +15,7 @@
  */
 import { closeSync, constants, mkdirSync, openSync, readFileSync, rmSync, writeSync } from "node:fs";
 import path from "node:path";
-import { crc32 } from "node:zlib";
+import { crc32 } from "../../base/crc32.js";
 import { type BudgetLog, dropReserved, KEPT_RESETS, sanitizeBudgetLog } from "./budget.js";
 import type { Desired } from "./state.js";
 
