@@ -13,7 +13,6 @@
  */
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { Script } from "node:vm";
 import {
   codeCacheDir,
   codeCacheName,
@@ -49,6 +48,8 @@ function cacheFile(): string | undefined {
 }
 
 function launch(): void {
+  // node:vm is not in Node's start-up snapshot: loaded here, where the core runs, not on the fast path.
+  const { Script } = process.getBuiltinModule("node:vm");
   // A shebang is not JavaScript inside a function body; the core has one only when built from main.ts.
   const source = readFileSync(CORE, "utf8").replace(/^#!.*/, "");
   const file = cacheFile();
