@@ -49,6 +49,7 @@ interface StreamWrap {
   streamBaseState: Int32Array;
   kReadBytesOrError: number;
   kArrayBufferOffset: number;
+  kLastWriteWasAsync: number;
 }
 
 interface Bindings {
@@ -83,7 +84,8 @@ export function bareBindings(
       typeof stream.WriteWrap === "function" &&
       stream.streamBaseState instanceof Int32Array &&
       typeof stream.kReadBytesOrError === "number" &&
-      typeof stream.kArrayBufferOffset === "number";
+      typeof stream.kArrayBufferOffset === "number" &&
+      typeof stream.kLastWriteWasAsync === "number";
     return ok ? { pipe: pipe as PipeWrap, stream: stream as StreamWrap } : undefined;
   } catch {
     return undefined;
@@ -115,7 +117,9 @@ export function connectBare(socketPath: string, events: PipeEvents, { pipe, stre
         if (status < 0) end();
       };
       inFlight.add(req);
-      if (handle.writeUtf8String(req, text) !== 0) end();
+      if (handle.writeUtf8String(req, text) !== 0) return end();
+      // Written at once (the usual case for one short line): no completion will come.
+      if (state[stream.kLastWriteWasAsync] === 0) inFlight.delete(req);
     },
     destroy() {
       if (!open) return;
