@@ -143,9 +143,9 @@ const CJS_SELF_URL = "__rmxSelfUrl";
 const CLI_CORE = "rmx-core.cjs";
 const CLI_BIN_ENTRY = "ipc/cli/bin.js";
 const CLI_LAUNCHER_ENTRY = "ipc/cli/launcher.js";
-/** The launcher as the bin requires it (ipc/cli/bin.ts), beside it in OUT. */
-const CLI_LAUNCHER = "./rmx-launcher.cjs";
-/** The launcher's `import()`, handed to the core: code compiled by vm.Script cannot import by itself. */
+/** The launcher, which the bin (ipc/cli/bin.ts) reads from beside itself in OUT. */
+const CLI_LAUNCHER = "rmx-launcher.cjs";
+/** The bin's `import()`, handed to the core: code compiled by vm.Script cannot import by itself. */
 const CORE_IMPORT = "__rmxImport";
 
 /**
@@ -177,7 +177,7 @@ async function bundleCli() {
   const coreId = createHash("sha256").update(core).digest("hex").slice(0, 16);
   await build({
     ...COMMON,
-    entryPoints: { "rmx-launcher": sourceOf(CLI_LAUNCHER_ENTRY) },
+    entryPoints: { [CLI_LAUNCHER.replace(/\.cjs$/, "")]: sourceOf(CLI_LAUNCHER_ENTRY) },
     outdir: OUT,
     outExtension: { ".js": ".cjs" },
     format: "cjs",
@@ -193,13 +193,10 @@ async function bundleCli() {
     format: "cjs",
     splitting: false,
     banner: {},
-    external: [...EXTERNAL, CLI_LAUNCHER],
   });
   const bin = fs.readFileSync(path.join(OUT, "rmx.cjs"), "utf8");
-  if (/code-cache|ipc\/cli\/launcher/.test(bin))
-    throw new Error(
-      `bundle: ${path.join(OUT, "rmx.cjs")} holds the launcher; it must require ${CLI_LAUNCHER}`,
-    );
+  if (/code-cache|ipc\/cli\/launcher/.test(bin) || !bin.includes(`"${CLI_LAUNCHER}"`))
+    throw new Error(`bundle: ${path.join(OUT, "rmx.cjs")} must load ${CLI_LAUNCHER}, not hold the launcher`);
   fs.writeFileSync(
     path.join(OUT, "rmx.js"),
     [

@@ -6,14 +6,30 @@
  * cache and the CLI core.
  *
  * Two files, so the fast status compiles only what it runs: Node compiles a CommonJS entry whole on
- * every start, and the launcher's code-cache handling was a third of this file and ~0.7 ms of CPU (more
- * in wall time) of a ~27 ms run on Node 20.
+ * every start, and the launcher's code-cache handling was a third of this file (~0.3 ms of CPU, 1-2 ms
+ * of wall time, of a ~27 ms run on Node 20).
  */
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { fastStatusSocket, runFastStatus } from "./fast-status.js";
+import type { launch as Launch } from "./launcher.js";
 
-/** The launcher, beside this file (the bundler keeps the require as it is). */
+const LAUNCHER = join(__dirname, "rmx-launcher.cjs");
+
+/**
+ * Compiles and runs the launcher as CommonJS would, without `require`: resolving a require (the
+ * package.json reads of its self-reference check, a realpath) cost ~0.5 ms more than the compile, on
+ * every command but the fast status. Its `import()` is this file's, which has a module loader.
+ */
 function launch(): void {
-  (require("./rmx-launcher.cjs") as typeof import("./launcher.js")).launch();
+  const { Script } = process.getBuiltinModule("node:vm");
+  const source = readFileSync(LAUNCHER, "utf8");
+  const wrapper = new Script(`(function (exports, require, module, __filename, __dirname) {${source}\n})`, {
+    filename: LAUNCHER,
+  }).runInThisContext() as (...args: unknown[]) => void;
+  const module = { exports: {} as { launch: typeof Launch } };
+  wrapper(module.exports, require, module, LAUNCHER, __dirname);
+  module.exports.launch((specifier) => import(specifier));
 }
 
 const fastSocket = fastStatusSocket(process.argv.slice(2), process.env);

@@ -6,8 +6,9 @@
  * scripts poll) and this run has them. Bundled as CommonJS, never run as the ES module tsc writes:
  * `__dirname` and `require` are CommonJS's (the bin's directory: both files sit in dist/bin/).
  *
- * The core's `import()` of a lazily loaded command is rewritten by the bundler to `__rmxImport`, this
- * file's own `import()`: code compiled by `vm.Script` has no module loader of its own to import with.
+ * The core's `import()` of a lazily loaded command is rewritten by the bundler to `__rmxImport`, the
+ * bin's own `import()` (handed to `launch`): code compiled by `vm.Script`, the core and this file both,
+ * has no module loader of its own to import with.
  */
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -44,8 +45,11 @@ function cacheFile(): string | undefined {
   }
 }
 
+/** An `import()` of a module that has a loader: the bin's. Specifiers resolve from dist/bin/. */
+export type Importer = (specifier: string) => Promise<unknown>;
+
 /** Runs the CLI core on this process's argv. */
-export function launch(): void {
+export function launch(importer: Importer): void {
   // node:vm is not in Node's start-up snapshot: loaded here, where the core runs, not on the fast path.
   const { Script } = process.getBuiltinModule("node:vm");
   // A shebang is not JavaScript inside a function body; the core has one only when built from main.ts.
@@ -73,5 +77,5 @@ export function launch(): void {
   }
   const core = script.runInThisContext() as (...args: unknown[]) => void;
   const module = { exports: {} };
-  core(module.exports, require, module, CORE, __dirname, (specifier: string) => import(specifier));
+  core(module.exports, require, module, CORE, __dirname, importer);
 }
