@@ -1,5 +1,5 @@
 /**
- * `rmx runtime status --json` (global flags anywhere), the command scripts poll, answered by the launcher
+ * `rmx runtime status --json` (global flags anywhere), the command scripts poll, answered by the bin
  * itself: one connection, one request, the answer printed as the core prints it
  * (`JSON.stringify(result, null, 2)`), without compiling or running the CLI core.
  *

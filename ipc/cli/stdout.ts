@@ -2,7 +2,7 @@ import { writeSync } from "node:fs";
 
 /**
  * process.stdout for the bin, built on first use (a pipe's is a net.Socket, which costs start-up time):
- * the commands build it while the daemon answers. Shared by the launcher's fast status and the core.
+ * the commands build it while the daemon answers. Shared by the bin's fast status and the core.
  */
 let stdout: NodeJS.WriteStream | undefined;
 
@@ -19,7 +19,7 @@ export function stdoutStream(): NodeJS.WriteStream {
 }
 
 /**
- * Writes `text` to fd 1 and exits 0 once it is out: the launcher's fast status, whose one write is its
+ * Writes `text` to fd 1 and exits 0 once it is out: the bin's fast status, whose one write is its
  * whole output. Written directly, without process.stdout, which on a pipe is a net.Socket: node:net
  * and the streams stack, ~3 ms to load, for one write (bare-pipe.ts). A closed pipe is a normal end,
  * as for stdoutStream. Whatever the direct write cannot take (a non-blocking stdout answering EAGAIN,

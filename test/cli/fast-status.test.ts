@@ -296,6 +296,52 @@ describe("the bin's own runtime status --json: what it loads, and its output's e
     expect(fs.readFileSync(file, "utf8")).toBe(BIG_OUT);
   });
 
+  it("a non-blocking stdout that fills up (EAGAIN): the rest goes out through process.stdout, whole", async () => {
+    // A huge answer, so a pipe nobody reads is full long before the end.
+    const HUGE = { ...BIG, runtimes: Array.from({ length: 10 }, () => BIG.runtimes).flat() };
+    const hugeOut = `${JSON.stringify(HUGE, null, 2)}\n`;
+    fake.on("runtime.status", () => HUGE);
+    // Building process.stdout makes fd 1 non-blocking (libuv's pipe handle); each EAGAIN the direct
+    // write meets is reported on stderr, so the reader waits for it instead of for time.
+    const nonBlocking = path.join(dir, "non-blocking.cjs");
+    fs.writeFileSync(
+      nonBlocking,
+      [
+        "process.stdout;",
+        'const fs = require("node:fs");',
+        "const writeSync = fs.writeSync;",
+        "fs.writeSync = function (...args) {",
+        "  try { return writeSync.apply(fs, args); }",
+        '  catch (e) { if (e.code === "EAGAIN") writeSync.call(fs, 2, "EAGAIN\\n"); throw e; }',
+        "};",
+        "",
+      ].join("\n"),
+    );
+    try {
+      const outcome = await new Promise<{ code: number | null; out: string; err: string }>((resolve) => {
+        const child = spawn(process.execPath, ["-r", nonBlocking, BIN, "runtime", "status", "--json"], {
+          env: { ...process.env, RMX_SOCKET: fake.socketPath, NO_COLOR: "1" },
+          stdio: ["ignore", "pipe", "pipe"],
+        });
+        const out: Buffer[] = [];
+        let err = "";
+        child.stdout.pause();
+        child.stderr.on("data", (d) => {
+          err += d;
+          if (err.includes("EAGAIN") && child.stdout.listenerCount("data") === 0)
+            child.stdout.on("data", (c: Buffer) => out.push(c)).resume();
+        });
+        child.once("close", (code) => resolve({ code, out: Buffer.concat(out).toString("utf8"), err }));
+      });
+      expect(Buffer.byteLength(hugeOut)).toBeGreaterThan(2 * 1024 * 1024);
+      expect(outcome.err).toBe("EAGAIN\n");
+      expect(outcome.code).toBe(0);
+      expect(outcome.out).toBe(hugeOut);
+    } finally {
+      fake.on("runtime.status", () => BIG);
+    }
+  });
+
   it("stdout closed by its reader mid-output: a normal end (exit 0, nothing on stderr), as the core's", async () => {
     expect(Buffer.byteLength(BIG_OUT)).toBeGreaterThan(4 * 65_536);
     for (const script of [BIN, CORE]) {
