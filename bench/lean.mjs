@@ -17,11 +17,13 @@
  * Knobs: BENCH_SCALE (as bench/run.mjs), BENCH_RMX_ENTRY=dist (unbundled entries: the "before"),
  * BENCH_RMX_EXTRA='{"http":{…}}' (merged into rmxd's config; default {"http":{"listen":"127.0.0.1:0"}}: the
  * gateway on, as shipped, on a free port),
- * BENCH_RMXD=FILE (another rmxd entry: a saved before-build), BENCH_RMXD_FLAGS='--cpu-prof --cpu-prof-dir=DIR'
+ * BENCH_RMXD=FILE (another rmxd entry: a saved before-build), BENCH_RMX=FILE (another rmx entry, e.g. a saved
+ * build's dist/bin/rmx.cjs), BENCH_RMXD_FLAGS='--cpu-prof --cpu-prof-dir=DIR'
  * (Node flags for rmxd alone: profiles; the profile is written when rmxd exits on SIGTERM),
  * BENCH_LEAN_SETTLE_MS (the settle period before the quiet one; default 20 s at every scale;
  * 0 samples from the moment every runtime is ready), BENCH_LEAN_ONLY=quiet (the quiet period alone, printed:
- * profiling runs), BENCH_LEAN_KEEP=1 (keep the run directory: rmxd's log, with --trace-gc output),
+ * profiling runs), BENCH_LEAN_ONLY=status (the cold status alone, with and without the CA file, against rmxd
+ * with its runtimes ready, no settle period; printed: before/after runs of the CLI), BENCH_LEAN_KEEP=1 (keep the run directory: rmxd's log, with --trace-gc output),
  * BENCH_LEAN_OUT=FILE, BENCH_NODES=/path/node,/path/node (instead of this one + Node 24).
  */
 import { execFileSync, spawn } from "node:child_process";
@@ -50,6 +52,10 @@ import * as rmx from "./peers/rmx.mjs";
 
 /** BENCH_LEAN_ONLY=quiet: the footprint's quiet period alone (profiling runs; prints, writes no table). */
 const QUIET_ONLY = process.env.BENCH_LEAN_ONLY === "quiet";
+/** BENCH_LEAN_ONLY=status: the cold status alone (CLI before/after runs; prints, writes no table). */
+const STATUS_ONLY = process.env.BENCH_LEAN_ONLY === "status";
+if (process.env.BENCH_LEAN_ONLY !== undefined && !QUIET_ONLY && !STATUS_ONLY)
+  throw new Error(`BENCH_LEAN_ONLY must be quiet or status, got ${process.env.BENCH_LEAN_ONLY}`);
 /** BENCH_LEAN_KEEP=1: the run directory stays (rmxd's log, e.g. with BENCH_RMXD_FLAGS=--trace-gc). */
 const KEEP_RUN_DIR = process.env.BENCH_LEAN_KEEP === "1";
 const BENCH_DIR = path.dirname(fileURLToPath(import.meta.url));
@@ -178,6 +184,17 @@ async function one() {
     : { http: { listen: "127.0.0.1:0" } };
   const out = { node: process.version, entry: path.relative(path.join(BENCH_DIR, ".."), rmx.entries.rmxd) };
   try {
+    if (STATUS_ONLY) {
+      out.cli = path.relative(path.join(BENCH_DIR, ".."), rmx.entries.rmx);
+      log(`cold status alone (${out.cli}), with and without NODE_EXTRA_CA_CERTS`);
+      const d = await deployHttp(rmx, runDir, extraConfig);
+      out.status = { ca: await coldStatus(d, true), noCa: await coldStatus(d, false) };
+      await d.teardown();
+      const ratio = (s) => `${r2(s.cli / s.floor)} (${r1(s.cli)} / ${r1(s.floor)} ms)`;
+      log(`cold status ÷ node -e 0: CA ${ratio(out.status.ca)}, no CA ${ratio(out.status.noCa)}`);
+      process.stdout.write(`${JSON.stringify(out)}\n`);
+      return 0;
+    }
     if (!QUIET_ONLY) {
       log(`respawn: ${sizes.crashes} crashes (floor, rmxd, PM2)`);
       const rs = await measureRespawn({ peers: [rmx, pm2], runDir, crashes: sizes.crashes, log });
@@ -326,7 +343,7 @@ async function main() {
     : [process.execPath, node24()].filter(Boolean);
   const results = [];
   for (const node of nodes) results.push(await runOn(node));
-  if (QUIET_ONLY) return 0; // each run logged its figures; no table from a quiet period alone
+  if (QUIET_ONLY || STATUS_ONLY) return 0; // each run logged its figures; no table from a part alone
   const md = render(results, { date: new Date().toISOString(), loadStart });
   fs.writeFileSync(process.env.BENCH_LEAN_OUT ?? path.join(BENCH_DIR, "lean-results.md"), md);
   process.stdout.write(md);

@@ -6,10 +6,11 @@
  * the typed client export and the tests.
  *
  * The CLI is its own build, sharing nothing with the daemon's. dist/bin/rmx.cjs (package.json's bin) is
- * a small CommonJS launcher (ipc/cli/launcher.ts): it answers `rmx runtime status --json` (the command
- * scripts poll) by itself (ipc/cli/fast-status.ts) and runs everything else in the CLI core,
- * dist/bin/rmx-core.cjs, one self-contained CommonJS file compiled through a V8 code cache
- * (ipc/cli/code-cache.ts; the core's content hash, written into the launcher, names the cache). Every
+ * a small CommonJS file (ipc/cli/bin.ts): it answers `rmx runtime status --json` (the command scripts
+ * poll) by itself (ipc/cli/fast-status.ts) and hands everything else to the launcher beside it,
+ * dist/bin/rmx-launcher.cjs (ipc/cli/launcher.ts), which runs the CLI core, dist/bin/rmx-core.cjs, one
+ * self-contained CommonJS file compiled through a V8 code cache (ipc/cli/code-cache.ts; the core's
+ * content hash, written into the launcher, names the cache). Every
  * command but runtime status is a module of dist/bin/rmx-commands/, loaded by its `import()` only when it
  * runs (those share chunks among themselves, not with the core: the few classes that cross over are told
  * apart by name). dist/bin/rmx.js stays, an ES module that runs rmx.cjs, for `node dist/bin/rmx.js`.
@@ -197,15 +198,18 @@ function sourceOf(entry) {
  * from it (a plain status) never converts __filename to a URL.
  */
 const CJS_SELF_URL = "__rmxSelfUrl";
-/** The CLI core: the bundle the launcher (rmx.cjs) compiles through its code cache (ipc/cli/launcher.ts). */
+/** The CLI core: the bundle the launcher (rmx-launcher.cjs) compiles through its code cache (ipc/cli/launcher.ts). */
 const CLI_CORE = "rmx-core.cjs";
+const CLI_BIN_ENTRY = "ipc/cli/bin.js";
 const CLI_LAUNCHER_ENTRY = "ipc/cli/launcher.js";
-/** The launcher's `import()`, handed to the core: code compiled by vm.Script cannot import by itself. */
+/** The launcher, which the bin (ipc/cli/bin.ts) reads from beside itself in OUT. */
+const CLI_LAUNCHER = "rmx-launcher.cjs";
+/** The bin's `import()`, handed to the core: code compiled by vm.Script cannot import by itself. */
 const CORE_IMPORT = "__rmxImport";
 
 /**
- * dist/bin/rmx.cjs (the launcher), dist/bin/rmx-core.cjs (the CLI core: no chunks), its ES module twin
- * rmx.js, and dist/bin/rmx-commands/ (the lazy commands).
+ * dist/bin/rmx.cjs (the bin), dist/bin/rmx-launcher.cjs (the launcher), dist/bin/rmx-core.cjs (the CLI
+ * core: no chunks), its ES module twin rmx.js, and dist/bin/rmx-commands/ (the lazy commands).
  */
 async function bundleCli() {
   await build({
@@ -232,7 +236,7 @@ async function bundleCli() {
   const coreId = createHash("sha256").update(core).digest("hex").slice(0, 16);
   await build({
     ...COMMON,
-    entryPoints: { rmx: sourceOf(CLI_LAUNCHER_ENTRY) },
+    entryPoints: { [CLI_LAUNCHER.replace(/\.cjs$/, "")]: sourceOf(CLI_LAUNCHER_ENTRY) },
     outdir: OUT,
     outExtension: { ".js": ".cjs" },
     format: "cjs",
@@ -240,6 +244,18 @@ async function bundleCli() {
     banner: {},
     define: { RMX_CORE_ID: JSON.stringify(coreId) },
   });
+  await build({
+    ...COMMON,
+    entryPoints: { rmx: sourceOf(CLI_BIN_ENTRY) },
+    outdir: OUT,
+    outExtension: { ".js": ".cjs" },
+    format: "cjs",
+    splitting: false,
+    banner: {},
+  });
+  const bin = fs.readFileSync(path.join(OUT, "rmx.cjs"), "utf8");
+  if (/code-cache|ipc\/cli\/launcher/.test(bin) || !bin.includes(`"${CLI_LAUNCHER}"`))
+    throw new Error(`bundle: ${path.join(OUT, "rmx.cjs")} must load ${CLI_LAUNCHER}, not hold the launcher`);
   fs.writeFileSync(
     path.join(OUT, "rmx.js"),
     [

@@ -29,7 +29,10 @@ const RMXD_FLAGS = [
     .DAEMON_NODE_OPTIONS,
   ...(process.env.BENCH_RMXD_FLAGS ?? "").split(/\s+/).filter(Boolean),
 ];
-const RMX = entry("dist/bin/rmx.cjs", "dist/ipc/cli/main.js");
+// BENCH_RMX=FILE: another rmx entry (a saved "before" build's dist/bin/rmx.cjs), as BENCH_RMXD for rmxd.
+const RMX = process.env.BENCH_RMX
+  ? path.resolve(process.env.BENCH_RMX)
+  : entry("dist/bin/rmx.cjs", "dist/ipc/cli/main.js");
 export const entries = { rmxd: RMXD, rmx: RMX };
 const CLIENT = path.join(REPO, "dist/ipc/client.js");
 

@@ -1,5 +1,5 @@
 /**
- * `rmx runtime status --json` (global flags anywhere), the command scripts poll, answered by the launcher
+ * `rmx runtime status --json` (global flags anywhere), the command scripts poll, answered by the bin
  * itself: one connection, one request, the answer printed as the core prints it
  * (`JSON.stringify(result, null, 2)`), without compiling or running the CLI core.
  *
@@ -8,13 +8,11 @@
  * which does the command from the start: every failure reads, and exits, exactly as it always has. The
  * request is a read, so asking twice is harmless.
  */
-import { connect } from "node:net";
 import { LineDecoder } from "../framing.js";
 import { defaultSocketPath } from "../socket-path.js";
-import { stdoutStream } from "./stdout.js";
+import { connectPipe } from "./bare-pipe.js";
+import { writeOutThenExit } from "./stdout.js";
 
-/** The core's client waits this long to connect (ipc/client.ts). */
-const CONNECT_TIMEOUT_MS = 2000;
 /** Beyond this the core's client gives up on an answer too (its MAX_ANSWER_LINE_BYTES). */
 const MAX_ANSWER_LINE_BYTES = 256 * 1024 * 1024;
 const REQUEST = '{"jsonrpc":"2.0","id":1,"method":"runtime.status"}\n';
@@ -64,43 +62,37 @@ function resultOf(line: string): { result: unknown } | "skip" | undefined {
   return { result: m.result };
 }
 
-/** Asks the daemon at `socketPath` for its status and prints it; on anything unexpected, calls `fallback`. */
+/**
+ * Asks the daemon at `socketPath` for its status and prints it; on anything unexpected, calls `fallback`.
+ * The connection is bare-pipe.ts's: libuv's pipe handle where it may be used, else node:net.
+ */
 export function runFastStatus(socketPath: string, fallback: () => void): void {
-  const socket = connect(socketPath);
   const decoder = new LineDecoder(MAX_ANSWER_LINE_BYTES);
   let settled = false;
   const giveUp = (): void => {
     if (settled) return;
     settled = true;
-    clearTimeout(timer);
-    socket.destroy();
+    pipe.destroy();
     fallback();
   };
-  const timer = setTimeout(giveUp, CONNECT_TIMEOUT_MS);
-  socket.once("error", giveUp);
-  socket.once("close", giveUp);
-  socket.once("connect", () => {
-    clearTimeout(timer);
-    socket.write(REQUEST);
-    // Built while the daemon answers (see CliContext.readyOutput).
-    stdoutStream();
-  });
-  socket.on("data", (chunk: Buffer) => {
-    const { lines, overflow } = decoder.push(chunk);
-    for (const line of lines) {
-      const answer = resultOf(line);
-      if (answer === "skip") continue;
-      if (answer === undefined) return giveUp();
-      settled = true;
-      socket.destroy();
-      // Once the output is out, nothing is left to do: exiting then skips the socket's close and the
-      // heap's teardown at the loop's end (~1 ms of a ~30 ms run). A failed write is stdout's error
-      // handler's (stdout.ts), which decides the exit.
-      stdoutStream().write(`${JSON.stringify(answer.result, null, 2)}\n`, (error) => {
-        if (error === null || error === undefined) process.exit(0);
-      });
-      return;
-    }
-    if (overflow) giveUp();
+  const pipe = connectPipe(socketPath, {
+    end: giveUp,
+    connected: () => pipe.write(REQUEST),
+    data: (chunk) => {
+      if (settled) return;
+      const { lines, overflow } = decoder.push(chunk);
+      for (const line of lines) {
+        const answer = resultOf(line);
+        if (answer === "skip") continue;
+        if (answer === undefined) return giveUp();
+        settled = true;
+        pipe.destroy();
+        // Once the output is out, nothing is left to do: exiting then skips the socket's close and the
+        // heap's teardown at the loop's end (~1 ms of a ~30 ms run).
+        writeOutThenExit(`${JSON.stringify(answer.result, null, 2)}\n`);
+        return;
+      }
+      if (overflow) giveUp();
+    },
   });
 }

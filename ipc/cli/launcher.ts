@@ -1,19 +1,17 @@
-#!/usr/bin/env node
 /**
- * The `rmx` bin as installed (dist/bin/rmx.cjs, scripts/bundle.mjs): runs the CLI core, dist/bin/rmx-core.cjs,
- * compiled from its V8 code cache when there is a good one (code-cache.ts), and leaves one behind after
- * a successful run when there is none, when V8 rejected it, or when it lacks the hot path's functions
- * (`runtime status`, the command scripts poll) and this run has them. Bundled as CommonJS, never run as
- * the ES module tsc writes: `__dirname` and `require` are CommonJS's.
+ * The CLI's launcher, dist/bin/rmx-launcher.cjs (scripts/bundle.mjs), loaded by the bin (bin.ts) for every
+ * command it does not answer itself: runs the CLI core, dist/bin/rmx-core.cjs, compiled from its V8 code
+ * cache when there is a good one (code-cache.ts), and leaves one behind after a successful run when there
+ * is none, when V8 rejected it, or when it lacks the hot path's functions (`runtime status`, the command
+ * scripts poll) and this run has them. Bundled as CommonJS, never run as the ES module tsc writes:
+ * `__dirname` and `require` are CommonJS's (the bin's directory: both files sit in dist/bin/).
  *
- * `runtime status --json` alone is answered here without the core when all goes well (fast-status.ts).
- *
- * The core's `import()` of a lazily loaded command is rewritten by the bundler to `__rmxImport`, this
- * file's own `import()`: code compiled by `vm.Script` has no module loader of its own to import with.
+ * The core's `import()` of a lazily loaded command is rewritten by the bundler to `__rmxImport`, the
+ * bin's own `import()` (handed to `launch`): code compiled by `vm.Script`, the core and this file both,
+ * has no module loader of its own to import with.
  */
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { Script } from "node:vm";
 import {
   codeCacheDir,
   codeCacheName,
@@ -23,7 +21,6 @@ import {
   readOwnFile,
   writeFileAtomic,
 } from "./code-cache.js";
-import { fastStatusSocket, runFastStatus } from "./fast-status.js";
 
 /** The core's content hash, written in by the bundler (scripts/bundle.mjs `bundleCli`). */
 declare const RMX_CORE_ID: string;
@@ -48,7 +45,13 @@ function cacheFile(): string | undefined {
   }
 }
 
-function launch(): void {
+/** An `import()` of a module that has a loader: the bin's. Specifiers resolve from dist/bin/. */
+export type Importer = (specifier: string) => Promise<unknown>;
+
+/** Runs the CLI core on this process's argv. */
+export function launch(importer: Importer): void {
+  // node:vm is not in Node's start-up snapshot: loaded here, where the core runs, not on the fast path.
+  const { Script } = process.getBuiltinModule("node:vm");
   // A shebang is not JavaScript inside a function body; the core has one only when built from main.ts.
   const source = readFileSync(CORE, "utf8").replace(/^#!.*/, "");
   const file = cacheFile();
@@ -74,9 +77,5 @@ function launch(): void {
   }
   const core = script.runInThisContext() as (...args: unknown[]) => void;
   const module = { exports: {} };
-  core(module.exports, require, module, CORE, __dirname, (specifier: string) => import(specifier));
+  core(module.exports, require, module, CORE, __dirname, importer);
 }
-
-const fastSocket = fastStatusSocket(process.argv.slice(2), process.env);
-if (fastSocket === undefined) launch();
-else runFastStatus(fastSocket, launch);

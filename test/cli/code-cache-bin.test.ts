@@ -1,7 +1,7 @@
 /**
- * The installed bin (dist/bin/rmx.cjs, the launcher) with its code cache, against a fake daemon on a real
- * socket, running `rmx runtime status` (the text form: `--json` alone is answered without the core,
- * fast-status.ts): whatever state the cache directory is in (missing, unwritable, stale, corrupt, not ours), the
+ * The installed bin (dist/bin/rmx.cjs, and the launcher it hands the core to) with its code cache, against
+ * a fake daemon on a real socket, running `rmx runtime status` (the text form: `--json` alone is answered
+ * without the core, fast-status.ts): whatever state the cache directory is in (missing, unwritable, stale, corrupt, not ours), the
  * command prints what it prints without a cache, exits 0, and says nothing about the cache; a good cache
  * is used and kept, a bad one replaced.
  */
@@ -17,6 +17,8 @@ import { FakeDaemon } from "./fake-daemon.js";
 
 const ROOT = path.resolve(import.meta.dirname, "../..");
 const BIN = path.join(ROOT, "dist/bin/rmx.cjs");
+/** The launcher the bin hands every command but a clean `runtime status --json` to (ipc/cli/launcher.ts). */
+const LAUNCHER = path.join(ROOT, "dist/bin/rmx-launcher.cjs");
 /** The core's id as the bundler computes it (its content hash), which the launcher carries. */
 const CORE_ID = createHash("sha256")
   .update(fs.readFileSync(path.join(ROOT, "dist/bin/rmx-core.cjs")))
@@ -97,7 +99,7 @@ function cacheOf(cacheHome: string): ReturnType<typeof decodeCodeCache> {
 
 describe("the rmx bin's code cache", () => {
   it("the launcher carries the core's id", () => {
-    expect(fs.readFileSync(BIN, "utf8")).toContain(`"${CORE_ID}"`);
+    expect(fs.readFileSync(LAUNCHER, "utf8")).toContain(`"${CORE_ID}"`);
   });
 
   it("missing directory: created (private), cache written after the run; the next run uses it and keeps it", async () => {

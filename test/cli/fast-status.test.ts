@@ -3,7 +3,7 @@
  * exit code and errors as the core (dist/ipc/cli/main.js) in every case, clean or not, and the core runs
  * only when the clean case does not happen.
  */
-import { execFile } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
 import fs from "node:fs";
 import net from "node:net";
 import os from "node:os";
@@ -35,7 +35,12 @@ interface Result {
   err: string;
 }
 
-function run(script: string, args: string[], env: NodeJS.ProcessEnv): Promise<Result> {
+function run(
+  script: string,
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  nodeFlags: string[] = [],
+): Promise<Result> {
   const full: NodeJS.ProcessEnv = {
     ...process.env,
     NO_COLOR: "1",
@@ -44,8 +49,12 @@ function run(script: string, args: string[], env: NodeJS.ProcessEnv): Promise<Re
   };
   delete full.NODE_OPTIONS;
   return new Promise((resolve) => {
-    execFile(process.execPath, [script, ...args], { env: full, timeout: 30_000 }, (error, out, err) =>
-      resolve({ code: error ? (typeof error.code === "number" ? error.code : 1) : 0, out, err }),
+    execFile(
+      process.execPath,
+      [...nodeFlags, script, ...args],
+      { env: full, timeout: 30_000 },
+      (error, out, err) =>
+        resolve({ code: error ? (typeof error.code === "number" ? error.code : 1) : 0, out, err }),
     );
   });
 }
@@ -213,6 +222,141 @@ describe("the bin's own runtime status --json when the daemon misbehaves", () =>
       await both(["runtime", "status", "--json"], { RMX_SOCKET: server.socket });
     } finally {
       await server.close();
+    }
+  });
+});
+
+describe("the bin's own runtime status --json: what it loads, and its output's edges", () => {
+  /** Large (many socket reads and pipe writes), multibyte: the core's bytes all the same. */
+  const BIG = {
+    ...STATUS,
+    runtimes: Array.from({ length: 4000 }, (_, i) => ({ id: `r-${i}`, state: "ready", note: "ünïcødé ✓" })),
+  };
+  const BIG_OUT = `${JSON.stringify(BIG, null, 2)}\n`;
+  let fake: FakeDaemon;
+  let preload: string;
+  beforeAll(async () => {
+    fake = await FakeDaemon.start(path.join(dir, "edges.sock"));
+    fake.on("runtime.status", () => BIG);
+    // Writes, at exit, the built-in modules and bindings the process loaded, then the files it required.
+    preload = path.join(dir, "load-list.cjs");
+    fs.writeFileSync(
+      preload,
+      'process.on("exit", () => require("node:fs").writeFileSync(process.env.LOAD_LIST, [...process.moduleLoadList, ...Object.keys(require.cache)].join("\\n")));\n',
+    );
+  });
+  afterAll(() => fake.close());
+
+  async function loaded(
+    flags: string[],
+    name: string,
+    args = ["runtime", "status", "--json"],
+  ): Promise<{ result: Result; modules: string[] }> {
+    const list = path.join(dir, `${name}.txt`);
+    const result = await run(BIN, args, { RMX_SOCKET: fake.socketPath, LOAD_LIST: list }, [
+      "-r",
+      preload,
+      ...flags,
+    ]);
+    return { result, modules: fs.readFileSync(list, "utf8").split("\n") };
+  }
+
+  it("loads neither node:net (nor the streams it pulls in) nor node:vm (the launcher's first step), nor builds process.stdout", async () => {
+    const { result, modules } = await loaded([], "bare");
+    expect(result).toEqual({ code: 0, out: BIG_OUT, err: "" });
+    expect(modules).toContain("Internal Binding pipe_wrap");
+    expect(modules).toContain(BIN);
+    for (const absent of ["NativeModule net", "NativeModule stream", "NativeModule vm", "NativeModule tty"])
+      expect(modules).not.toContain(absent);
+    // The same list for a command the core runs: the launcher, and so node:vm, are there.
+    const core = await loaded([], "core", ["--version"]);
+    expect(core.result.code).toBe(0);
+    expect(core.modules).toContain("NativeModule vm");
+  });
+
+  it("with --pending-deprecation (process.binding would warn): node:net instead, same bytes, silent", async () => {
+    const { result, modules } = await loaded(["--pending-deprecation"], "pending");
+    expect(result).toEqual({ code: 0, out: BIG_OUT, err: "" });
+    expect(modules).toContain("NativeModule net");
+  });
+
+  it("prints the core's bytes to a pipe and to a file", async () => {
+    await both(["runtime", "status", "--json"], { RMX_SOCKET: fake.socketPath });
+    const file = path.join(dir, "out.json");
+    const fd = fs.openSync(file, "w");
+    const code = await new Promise<number | null>((resolve) => {
+      const child = spawn(process.execPath, [BIN, "runtime", "status", "--json"], {
+        env: { ...process.env, RMX_SOCKET: fake.socketPath, NO_COLOR: "1" },
+        stdio: ["ignore", fd, "inherit"],
+      });
+      child.once("exit", resolve);
+    });
+    fs.closeSync(fd);
+    expect(code).toBe(0);
+    expect(fs.readFileSync(file, "utf8")).toBe(BIG_OUT);
+  });
+
+  it("a non-blocking stdout that fills up (EAGAIN): the rest goes out through process.stdout, whole", async () => {
+    // A huge answer, so a pipe nobody reads is full long before the end.
+    const HUGE = { ...BIG, runtimes: Array.from({ length: 10 }, () => BIG.runtimes).flat() };
+    const hugeOut = `${JSON.stringify(HUGE, null, 2)}\n`;
+    fake.on("runtime.status", () => HUGE);
+    // Building process.stdout makes fd 1 non-blocking (libuv's pipe handle); each EAGAIN the direct
+    // write meets is reported on stderr, so the reader waits for it instead of for time.
+    const nonBlocking = path.join(dir, "non-blocking.cjs");
+    fs.writeFileSync(
+      nonBlocking,
+      [
+        "process.stdout;",
+        'const fs = require("node:fs");',
+        "const writeSync = fs.writeSync;",
+        "fs.writeSync = function (...args) {",
+        "  try { return writeSync.apply(fs, args); }",
+        '  catch (e) { if (e.code === "EAGAIN") writeSync.call(fs, 2, "EAGAIN\\n"); throw e; }',
+        "};",
+        "",
+      ].join("\n"),
+    );
+    try {
+      const outcome = await new Promise<{ code: number | null; out: string; err: string }>((resolve) => {
+        const child = spawn(process.execPath, ["-r", nonBlocking, BIN, "runtime", "status", "--json"], {
+          env: { ...process.env, RMX_SOCKET: fake.socketPath, NO_COLOR: "1" },
+          stdio: ["ignore", "pipe", "pipe"],
+        });
+        const out: Buffer[] = [];
+        let err = "";
+        child.stdout.pause();
+        child.stderr.on("data", (d) => {
+          err += d;
+          if (err.includes("EAGAIN") && child.stdout.listenerCount("data") === 0)
+            child.stdout.on("data", (c: Buffer) => out.push(c)).resume();
+        });
+        child.once("close", (code) => resolve({ code, out: Buffer.concat(out).toString("utf8"), err }));
+      });
+      expect(Buffer.byteLength(hugeOut)).toBeGreaterThan(2 * 1024 * 1024);
+      expect(outcome.err).toBe("EAGAIN\n");
+      expect(outcome.code).toBe(0);
+      expect(outcome.out).toBe(hugeOut);
+    } finally {
+      fake.on("runtime.status", () => BIG);
+    }
+  });
+
+  it("stdout closed by its reader mid-output: a normal end (exit 0, nothing on stderr), as the core's", async () => {
+    expect(Buffer.byteLength(BIG_OUT)).toBeGreaterThan(4 * 65_536);
+    for (const script of [BIN, CORE]) {
+      const outcome = await new Promise<{ code: number | null; err: string }>((resolve) => {
+        const child = spawn(process.execPath, [script, "runtime", "status", "--json"], {
+          env: { ...process.env, RMX_SOCKET: fake.socketPath, NO_COLOR: "1" },
+          stdio: ["ignore", "pipe", "pipe"],
+        });
+        let err = "";
+        child.stderr.on("data", (d) => (err += d));
+        // More than a pipe's buffer is still to come when the first bytes arrive: the writer meets EPIPE.
+        child.stdout.once("data", () => child.stdout.destroy());
+        child.once("close", (code) => resolve({ code, err }));
+      });
+      expect(outcome, script).toEqual({ code: 0, err: "" });
     }
   });
 });
