@@ -24,6 +24,7 @@
  */
 import { createHash } from "node:crypto";
 import fs from "node:fs";
+import { builtinModules } from "node:module";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
@@ -46,20 +47,22 @@ const EXTERNAL = ["pino-pretty", "systeminformation"];
 
 /**
  * Replaces `import.meta.url` in a dist/ module with the URL that module has when run unbundled; `outDir`
- * is where the output files sit, `selfUrl` the expression for the bundle's own URL there.
+ * is where the output files sit, `selfUrl` the expression for the bundle's own URL there. With
+ * `builtinsDirect` it also takes every module's builtins directly (takeBuiltinsDirectly below): esbuild
+ * runs one onLoad per file, so both rewrites live in this one.
  */
-function keepModuleUrls(outDir, selfUrl = "import.meta.url") {
+function keepModuleUrls(outDir, selfUrl = "import.meta.url", { builtinsDirect = false } = {}) {
   return {
     name: "keep-module-urls",
     setup(b) {
-      b.onLoad({ filter: /\.js$/ }, async (args) => {
+      b.onLoad({ filter: /\.m?js$/ }, async (args) => {
         const text = await fs.promises.readFile(args.path, "utf8");
-        if (!args.path.startsWith(DIST + path.sep) || !text.includes("import.meta.url")) return undefined;
-        const rel = path.relative(outDir, args.path).split(path.sep).join("/");
-        return {
-          contents: text.replaceAll("import.meta.url", `new URL(${JSON.stringify(rel)}, ${selfUrl}).href`),
-          loader: "js",
-        };
+        let out = builtinsDirect ? (takeBuiltinsDirectly(text) ?? text) : text;
+        if (args.path.startsWith(DIST + path.sep) && out.includes("import.meta.url")) {
+          const rel = path.relative(outDir, args.path).split(path.sep).join("/");
+          out = out.replaceAll("import.meta.url", `new URL(${JSON.stringify(rel)}, ${selfUrl}).href`);
+        }
+        return out === text ? undefined : { contents: out, loader: "js" };
       });
     },
   };
@@ -94,14 +97,64 @@ const englishZodLocales = {
 };
 
 /**
- * The daemon's `import … from "node:http"` (and every other builtin) as `process.getBuiltinModule()`:
- * an ES module import of a builtin makes Node build its ESM facade, which reads every export once, and
- * on Node 22+ some are lazy getters: `node:http`'s load tls, http2, zlib, worker_threads, web streams and
- * undici (its WebSocket and fetch classes), `node:crypto`'s webcrypto. Measured on Node 24: importing
- * http, util, crypto and zlib as ES modules costs 11 MiB more RSS than taking them this way (59 vs 48
- * MiB; Node 20, 0.6 MiB). esbuild treats each as a CommonJS module, so named imports become property
- * reads when used.
+ * The daemon's `import … from "node:http"` (and every other builtin) as `process.getBuiltinModule()`,
+ * so no builtin gets an ES module facade or esbuild's CommonJS interop copy. Node builds a builtin's
+ * ESM facade by reading every export once, and on Node 22+ some are lazy getters: `node:http`'s load
+ * tls, http2, zlib, worker_threads, web streams and undici (its WebSocket and fetch classes),
+ * `node:crypto`'s webcrypto. esbuild's interop (`__toESM`) reads each export's property descriptor,
+ * and on Node 24 that alone loads `node:util`'s lazy parts (worker_threads, its diff and colours, the
+ * SIGINT tracer). So each static import statement of a builtin becomes a destructuring of exactly the
+ * names it imports (`import { a, b as c } from "node:x"` → `const { a, b: c } = …`; a default or
+ * namespace import → the module object), in place, before the module's own code as before. Measured
+ * on Node 24: importing http, util, crypto and zlib as ES modules costs 11 MiB more RSS than taking
+ * them this way (59 vs 48 MiB; Node 20, 0.6 MiB). Anything else that names a builtin (a dynamic
+ * import, a re-export) becomes a CommonJS module of `process.getBuiltinModule()`.
  */
+const BUILTINS = new Set(builtinModules);
+const isBuiltin = (spec) => spec.startsWith("node:") || BUILTINS.has(spec.split("/")[0] ?? spec);
+const builtinSpec = (spec) => (spec.startsWith("node:") ? spec : `node:${spec}`);
+const STATIC_IMPORT =
+  /^[ \t]*import\s+(?:([\w$]+)\s*(?:,\s*)?)?(?:\*\s*as\s+([\w$]+)|\{([^}]*)\})?\s*from\s*(["'])([^"']+)\4[ \t]*;?/gm;
+const SIDE_EFFECT_IMPORT = /^[ \t]*import\s*(["'])([^"']+)\1[ \t]*;?/gm;
+
+/** `text` with its static imports of builtins rewritten (see above); undefined when it has none. */
+export function takeBuiltinsDirectly(text) {
+  let changed = false;
+  const get = (spec) => `process.getBuiltinModule(${JSON.stringify(builtinSpec(spec))})`;
+  let out = text.replace(STATIC_IMPORT, (whole, def, ns, named, _q, spec) => {
+    if (!isBuiltin(spec) || (def === undefined && ns === undefined && named === undefined)) return whole;
+    changed = true;
+    const module = def ?? ns;
+    const parts = [];
+    if (module !== undefined) parts.push(`const ${module} = ${get(spec)};`);
+    if (named !== undefined && named.trim() !== "") {
+      const bindings = named
+        .split(",")
+        .map((b) => b.trim())
+        .filter((b) => b !== "")
+        .map((b) => {
+          const [name, alias] = b.split(/\s+as\s+/);
+          return name === "default" ? undefined : alias === undefined ? name : `${name}: ${alias}`;
+        });
+      const defaults = named
+        .split(",")
+        .map((b) => b.trim().split(/\s+as\s+/))
+        .filter(([name]) => name === "default");
+      for (const [, alias] of defaults) parts.push(`const ${alias} = ${get(spec)};`);
+      const destructured = bindings.filter((b) => b !== undefined);
+      if (destructured.length > 0)
+        parts.push(`const { ${destructured.join(", ")} } = ${module ?? get(spec)};`);
+    }
+    return parts.join(" ");
+  });
+  out = out.replace(SIDE_EFFECT_IMPORT, (whole, _q, spec) => {
+    if (!isBuiltin(spec)) return whole;
+    changed = true;
+    return `${get(spec)};`;
+  });
+  return changed ? out : undefined;
+}
+
 const builtinsWithoutFacade = {
   name: "builtins-without-facade",
   setup(b) {
@@ -303,7 +356,13 @@ export async function bundle() {
     format: "esm",
     target: "node20.19",
     external: EXTERNAL,
-    plugins: [earlyFirst, builtinsWithoutFacade, pinoWithoutWorkers, keepModuleUrls(OUT), englishZodLocales],
+    plugins: [
+      earlyFirst,
+      builtinsWithoutFacade,
+      pinoWithoutWorkers,
+      keepModuleUrls(OUT, "import.meta.url", { builtinsDirect: true }),
+      englishZodLocales,
+    ],
     // V8 keeps a module's whole source text for the process's life (lazy compilation, toString), on the
     // heap. Comments and indentation are a quarter of it, and one non-ASCII character in a comment (a
     // dash, an arrow) makes V8 store the whole text as UTF-16: 1.57 MB of bundle held 3.0 MiB. Without

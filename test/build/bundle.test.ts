@@ -161,6 +161,58 @@ describe("bundled entries", () => {
     expect((again as RpcCallError).message, String(again)).toContain(`${file}:3`);
   });
 
+  it("the bundled daemon takes builtins without ES module facades: none of the modules their lazy exports would load", async () => {
+    const dir = await tracer;
+    const list = path.join(dir, "modules.txt");
+    const preload = path.join(dir, "module-list.mjs");
+    await writeFile(
+      preload,
+      'import { writeFileSync } from "node:fs";\n' +
+        'if (process.argv[1]?.endsWith("rmxd.js")) process.on("exit", () => writeFileSync(process.env.RMX_MODULE_LIST, process.moduleLoadList.join("\\n")));\n',
+    );
+    const daemon = await startDaemon({
+      entry: BIN_RMXD,
+      ready: ["llama-stub"],
+      args: ["--http", "127.0.0.1:0"],
+      env: { NODE_OPTIONS: `--import ${preload}`, RMX_MODULE_LIST: list },
+    });
+    expect((await daemon.status()).runtimes.length).toBe(1);
+    await daemon.stop();
+    const loaded = (await readFile(list, "utf8")).split("\n").map((m) => m.replace(/^NativeModule /, ""));
+    expect(loaded).toContain("http"); // the gateway is on
+    expect(loaded).toContain("child_process");
+    // Loaded by node:http's facade (Node 22+), node:util's descriptors (Node 24), pino's transports, zlib's crc32.
+    const unwanted = ["worker_threads", "assert", "zlib", "tls", "http2", "internal/deps/undici/undici"];
+    expect(loaded.filter((m) => unwanted.includes(m))).toEqual([]);
+  });
+
+  it("takeBuiltinsDirectly rewrites each static import of a builtin into what it imports, and nothing else", async () => {
+    const { takeBuiltinsDirectly } = (await import(
+      pathToFileURL(path.join(REPO, "scripts/bundle.mjs")).href
+    )) as {
+      takeBuiltinsDirectly: (text: string) => string | undefined;
+    };
+    const get = (m: string) => `process.getBuiltinModule("${m}")`;
+    expect(takeBuiltinsDirectly('import fs from "node:fs";\nfs.x();')).toBe(
+      `const fs = ${get("node:fs")};\nfs.x();`,
+    );
+    expect(takeBuiltinsDirectly('import { a, b as c } from "node:util";')).toBe(
+      `const { a, b: c } = ${get("node:util")};`,
+    );
+    expect(takeBuiltinsDirectly("import path, { join } from 'path'")).toBe(
+      `const path = ${get("node:path")}; const { join } = path;`,
+    );
+    expect(takeBuiltinsDirectly('import * as os from "node:os";')).toBe(`const os = ${get("node:os")};`);
+    expect(takeBuiltinsDirectly('import { default as u, inspect } from "node:util";')).toBe(
+      `const u = ${get("node:util")}; const { inspect } = ${get("node:util")};`,
+    );
+    expect(takeBuiltinsDirectly('import "node:v8";')).toBe(`${get("node:v8")};`);
+    expect(takeBuiltinsDirectly('import { readFile } from "node:fs/promises";')).toBe(
+      `const { readFile } = ${get("node:fs/promises")};`,
+    );
+    expect(takeBuiltinsDirectly('import { z } from "zod";\nconst s = `import x from "y"`;')).toBeUndefined();
+  });
+
   it("the bundled daemon logs JSON by default and loads pino-pretty for --pretty", async () => {
     const plain = await startDaemon({ entry: BIN_RMXD, config: "runtimes: []\n" });
     expect(plain.stderr()).toMatch(/^\{"level":30,/m);
