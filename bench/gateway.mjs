@@ -232,7 +232,7 @@ function cpuSeconds(pid) {
 // Warm-up: pools, JIT, the stub's slots. An rmxd turns V8's optimizing compilers on once it has been
 // busy after a 5 s grace from its start (daemon/busy-switch.ts, RMX_V8_OPTIMIZERS=auto): the daemons
 // get requests until WARM_DAEMON_MS after their start, so every measured request meets a warm one (its
-// log says "busy: V8's optimizing compilers on").
+// log says "busy: V8's JIT compilers on").
 const WARM_DAEMON_MS = 8000;
 for (const s of subjects) for (let i = 0; i < 200; i++) await post(s, plain);
 for (const s of subjects.filter((x) => x.startedAt !== undefined))

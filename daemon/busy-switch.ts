@@ -37,7 +37,7 @@ export function startBusySwitch(host: BusySwitchHost, rule: BusyRule = BUSY_RULE
     if (optimizers.enable())
       logger.info(
         { cpu_percent: Math.round(busy.fraction * 1000) / 10, interval_ms: busy.intervalMs },
-        "busy: V8's optimizing compilers on (RMX_V8_OPTIMIZERS=auto)",
+        "busy: V8's JIT compilers on (RMX_V8_OPTIMIZERS=auto)",
       );
   }, rule.sampleMs);
   timer.unref();

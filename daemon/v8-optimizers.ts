@@ -1,15 +1,17 @@
 /**
- * V8's optimizing compilers (TurboFan; Maglev, on by default from V8 12, Node 22) stay off while rmxd is
- * quiet and come on for the rest of its life the first time it is busy (daemon/busy-switch.ts decides).
+ * V8's compilers beyond its interpreter stay off while rmxd is quiet and come on for the rest of its
+ * life the first time it is busy (daemon/busy-switch.ts decides): TurboFan, Maglev (on by default from
+ * V8 12, Node 22), and on V8 11 (Node 20) the Sparkplug baseline compiler too.
  *
  * Why: a quiet supervisor runs a few kilobytes of JavaScript ten times a second (probes, a tick). That
- * is enough for V8 to optimize those functions within a minute, and the first optimization pulls the
- * compiler's own machine code (megabytes of the node binary) and its working memory into RSS for good,
- * to save microseconds. Measured with 50 probed runtimes, gateway on, 20 s after start (bench/lean.mjs's
- * setup): RSS on Node 20 66-68 → 60-65 MiB with TurboFan off, on Node 24 92-94 → 78-79 MiB with TurboFan
- * and Maglev off (file-backed pages of the binary 53 → 45 MiB, anonymous 38 → 33); quiet CPU unchanged
- * within the runs' noise. Under gateway load, though, interpreted and baseline (Sparkplug) code cost
- * ~18 % more CPU per request and ~0.3 ms of added latency, so a busy daemon turns them on.
+ * is enough for V8 to compile those functions again within a minute, and the first use of a compiler
+ * pulls its own machine code (megabytes of the node binary) and working memory into RSS for good, to
+ * save microseconds. Measured with 50 probed runtimes, gateway on, 20 s after start (bench/lean.mjs's
+ * setup, same runs alternating): Node 20 66-68 → 62-63 MiB with TurboFan off, 58 with Sparkplug off as
+ * well (quiet CPU 0.27-0.47 → 0.23-0.27 %); Node 24 92-94 → 78-79 MiB with TurboFan and Maglev off
+ * (file-backed pages of the binary 53 → 45 MiB), where Sparkplug off saves nothing and stays on. Under
+ * gateway load, though, unoptimized code costs ~18 % more CPU per request and ~0.3 ms of added latency,
+ * so a busy daemon turns them on.
  *
  * The flags are read at each tier-up decision, so setting them in-process (daemon/v8-tuning.ts, the
  * daemon's first import, before the bundle is compiled) and back later takes effect at once;
@@ -41,9 +43,11 @@ export function optimizersSetting(env: NodeJS.ProcessEnv = process.env): Optimiz
   };
 }
 
-/** The flags that turn V8's optimizing tiers off on the V8 of `v8Version` (Maglev exists off before 12). */
+/** The flags that turn those compilers off on the V8 of `v8Version` (Maglev is off by default before 12). */
 export function optimizerOffFlags(v8Version: string = process.versions.v8): readonly string[] {
-  return Number.parseInt(v8Version, 10) >= 12 ? ["--no-turbofan", "--no-maglev"] : ["--no-turbofan"];
+  return Number.parseInt(v8Version, 10) >= 12
+    ? ["--no-turbofan", "--no-maglev"]
+    : ["--no-turbofan", "--no-sparkplug"];
 }
 
 /** The same flags turned back on: V8's defaults again. */

@@ -73,7 +73,8 @@ describe("V8's optimizing compilers", () => {
       mode: "auto",
       problem: 'RMX_V8_OPTIMIZERS="fast" is not one of auto, on, off: using auto',
     });
-    expect(optimizerOffFlags("11.3.244.8-node.33")).toEqual(["--no-turbofan"]);
+    expect(optimizerOffFlags("11.3.244.8-node.33")).toEqual(["--no-turbofan", "--no-sparkplug"]);
+    expect(optimizerOnFlags("11.3.244.8-node.33")).toEqual(["--turbofan", "--sparkplug"]);
     expect(optimizerOffFlags("13.6.233.17-node.27")).toEqual(["--no-turbofan", "--no-maglev"]);
     expect(optimizerOnFlags("13.6.233.17-node.27")).toEqual(["--turbofan", "--maglev"]);
   });
@@ -93,13 +94,13 @@ describe("V8's optimizing compilers", () => {
       const load = (async () => {
         while (!on) await c.call("runtime.status");
       })();
-      await until(() => h.stderr().includes("busy: V8's optimizing compilers on"), 40_000, "the busy line");
+      await until(() => h.stderr().includes("busy: V8's JIT compilers on"), 40_000, "the busy line");
       on = true;
       await load;
       const lines = h
         .stderr()
         .split("\n")
-        .filter((l) => l.includes("optimizing compilers on"));
+        .filter((l) => l.includes("JIT compilers on"));
       expect(lines).toHaveLength(1);
       const entry = JSON.parse(lines[0] ?? "{}");
       expect(entry.cpu_percent).toBeGreaterThanOrEqual(15);
