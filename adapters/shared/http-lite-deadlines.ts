@@ -9,16 +9,16 @@
  * clearTimeout per exchange. While nothing is pending the timer is unref'd, so it never holds the
  * process open; while something is, it is ref'd, as the per-exchange timers were.
  */
-import { performance } from "node:perf_hooks";
+import { monotonicMs } from "./monotonic.js";
 
 export interface Expiring {
-  /** performance.now() at which it expires. */
+  /** monotonicMs() at which it expires. */
   readonly deadline: number;
   expire(): void;
 }
 
 /**
- * Node's timers run on the event loop's cached clock, which can lag performance.now() by a fraction of a
+ * Node's timers run on the event loop's cached clock, which can lag the monotonic clock by a fraction of a
  * millisecond: a timer may fire that much before the deadline it was armed for. An entry within this of
  * its deadline is due (a per-exchange setTimeout fired the same way).
  */
@@ -33,7 +33,7 @@ export interface DeadlineTimers {
 }
 
 const realTimers: DeadlineTimers = {
-  now: () => performance.now(),
+  now: monotonicMs,
   set: (fire, delayMs) => setTimeout(fire, delayMs),
   clear: (handle) => clearTimeout(handle as NodeJS.Timeout),
   ref: (handle, ref) => {

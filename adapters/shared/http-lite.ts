@@ -7,10 +7,10 @@
  * httpRequest.
  */
 import net from "node:net";
-import { performance } from "node:perf_hooks";
 import { classifyError, type HttpResult, httpRequest } from "./http.js";
 import { Deadlines, type Expiring } from "./http-lite-deadlines.js";
 import { type ParsedHead, ResponseParser } from "./http-lite-parse.js";
+import { monotonicMs } from "./monotonic.js";
 
 export interface LiteGetOptions {
   headers?: Record<string, string>;
@@ -51,7 +51,10 @@ interface Target {
  * the answer (no copy, parser, header map or body string). Anything else takes the parser.
  */
 interface Repeat {
+  /** The answer's bytes (its own copy; the Date value is overwritten by each repeat's). */
   bytes: Buffer;
+  /** The shared read buffer over the answer's length (see `repeats`). */
+  view?: Buffer;
   /** The Date header's value: [skipFrom, skipTo); empty when there is none. */
   skipFrom: number;
   skipTo: number;
@@ -69,14 +72,29 @@ const DATE_VALUE = /\r\ndate:[ \t]*/i;
  */
 const REPEAT_MAX_BYTES = 4096;
 
-/** Whether `buffer[0, n)` is `last`'s answer again; see `Repeat`. */
+/**
+ * Whether `buffer[0, n)` is `last`'s answer again; see `Repeat`. The new Date value is copied into the
+ * kept bytes (never read: status, framing and body are kept apart), so the rest is one whole-buffer
+ * `equals` against a view of the read buffer made once: `compare` with offsets allocates ~400 bytes a
+ * call (argument checks behind a wrapper) and ran twice a probe.
+ */
 function repeats(last: Repeat, buffer: Buffer, n: number): boolean {
   const { bytes, skipFrom, skipTo } = last;
   if (n !== bytes.length) return false;
-  if (buffer.compare(bytes, 0, skipFrom, 0, skipFrom) !== 0) return false;
-  if (buffer.compare(bytes, skipTo, n, skipTo, n) !== 0) return false;
-  for (let i = skipFrom; i < skipTo; i++) if (buffer[i] === 13 || buffer[i] === 10) return false;
+  for (let i = skipFrom; i < skipTo; i++) {
+    const byte = buffer[i] as number;
+    if (byte === 13 || byte === 10) return false;
+    bytes[i] = byte;
+  }
+  if (buffer === READ_BUFFER) return readView(last).equals(bytes);
+  for (let i = 0; i < n; i++) if (buffer[i] !== bytes[i]) return false;
   return true;
+}
+
+/** `READ_BUFFER[0, last.bytes.length)`, made at the first comparison. */
+function readView(last: Repeat): Buffer {
+  last.view ??= READ_BUFFER.subarray(0, last.bytes.length);
+  return last.view;
 }
 
 /** The answer `bytes` (whole, parsed to `head` and `body`) as the next read's comparand. */
@@ -195,7 +213,7 @@ const READ_BUFFER = Buffer.allocUnsafe(64 * 1024);
 class Conn {
   readonly socket: net.Socket;
   busy = true;
-  /** performance.now() after which the server said it closes idle sockets. */
+  /** monotonicMs() after which the server said it closes idle sockets. */
   idleUntil = Number.POSITIVE_INFINITY;
   exchange: Exchange | undefined;
   /** Exchanges it has carried: one that is not its first may find it closed by the server (stale). */
@@ -234,7 +252,7 @@ export const exchangeDeadlines = new Deadlines();
 /** One GET: its attempts (the first, and one resend when a kept socket turns out stale), deadline and result. */
 // biome-ignore lint/suspicious/noExplicitAny: the result's type is its caller's (`liteGetAs`); the class is internal
 class Exchange<T = any> implements Expiring {
-  private readonly started = performance.now();
+  private readonly started = monotonicMs();
   private readonly maxBody: number;
   private readonly timeoutMs: number;
   readonly deadline: number;
@@ -269,7 +287,7 @@ class Exchange<T = any> implements Expiring {
   }
 
   private elapsed(): number {
-    return performance.now() - this.started;
+    return monotonicMs() - this.started;
   }
 
   attempt(allowResend: boolean): void {
@@ -419,7 +437,7 @@ class Exchange<T = any> implements Expiring {
 function acquire(target: Target): Conn {
   const idle = kept.get(target.key);
   if (idle !== undefined && !idle.busy) {
-    if (!idle.socket.destroyed && idle.socket.writable && performance.now() < idle.idleUntil) {
+    if (!idle.socket.destroyed && idle.socket.writable && monotonicMs() < idle.idleUntil) {
       idle.busy = true;
       idle.socket.ref();
       return idle;
@@ -457,7 +475,7 @@ function keepAliveMs(hint: string | undefined): number | undefined {
 
 function noteKeepAlive(conn: Conn, idleMs: number | undefined): void {
   if (!conn.kept) return;
-  conn.idleUntil = idleMs === undefined ? Number.POSITIVE_INFINITY : performance.now() + idleMs;
+  conn.idleUntil = idleMs === undefined ? Number.POSITIVE_INFINITY : monotonicMs() + idleMs;
 }
 
 /** Closes every kept socket (tests, shutdown). */

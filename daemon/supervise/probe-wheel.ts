@@ -15,7 +15,7 @@
  * (later, by the timer's lateness) lost that race for one probe in five to ten on a loaded machine and
  * paid a new connection, which costs more than the probe; 25 ms early, it finds the socket open.
  */
-import { performance } from "node:perf_hooks";
+import { monotonicMs } from "../../adapters/shared/monotonic.js";
 
 /** The most a job may run ahead of its due time. */
 export const PROBE_EARLY_MS = 50;
@@ -29,7 +29,7 @@ export interface WheelTimers {
 }
 
 const realTimers: WheelTimers = {
-  now: () => performance.now(),
+  now: monotonicMs,
   set: (fire, delayMs) => setTimeout(fire, delayMs),
   clear: (handle) => clearTimeout(handle as NodeJS.Timeout),
 };

@@ -48,6 +48,10 @@ export class Prober {
     health: undefined,
     inference: undefined,
   };
+  /** When each kind's steady probe in flight began (host clock), and its spec's interval: the next is due then. */
+  private readonly began: Record<ProbeKind, number> = { health: 0, inference: 0 };
+  private readonly interval: Record<ProbeKind, number> = { health: 0, inference: 0 };
+
   /** Each steady probe's wheel job body for `runnersFor`'s generation: made once, not per probe. */
   private runners: Partial<Record<ProbeKind, () => void>> = {};
   private runnersFor = -1;
@@ -176,10 +180,6 @@ export class Prober {
     }
     return run;
   }
-
-  /** When each kind's steady probe in flight began (host clock), and its spec's interval: the next is due then. */
-  private readonly began: Record<ProbeKind, number> = { health: 0, inference: 0 };
-  private readonly interval: Record<ProbeKind, number> = { health: 0, inference: 0 };
 
   /** Sends a steady probe; undefined when there is none to send (stopped, restarted, no endpoint). */
   private steadyProbe(generation: number, probe: ProbeKind): Promise<ProbeOutcome> | undefined {
