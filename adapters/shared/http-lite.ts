@@ -7,9 +7,10 @@
  * httpRequest.
  */
 import net from "node:net";
-import { performance } from "node:perf_hooks";
 import { classifyError, type HttpResult, httpRequest } from "./http.js";
+import { Deadlines, type Expiring } from "./http-lite-deadlines.js";
 import { type ParsedHead, ResponseParser } from "./http-lite-parse.js";
+import { monotonicMs } from "./monotonic.js";
 
 export interface LiteGetOptions {
   headers?: Record<string, string>;
@@ -50,14 +51,18 @@ interface Target {
  * the answer (no copy, parser, header map or body string). Anything else takes the parser.
  */
 interface Repeat {
+  /** The answer's bytes (its own copy; the Date value is overwritten by each repeat's). */
   bytes: Buffer;
+  /** The shared read buffer over the answer's length (see `repeats`). */
+  view?: Buffer;
   /** The Date header's value: [skipFrom, skipTo); empty when there is none. */
   skipFrom: number;
   skipTo: number;
   status: number;
   body: string;
   keepAlive: boolean;
-  keepAliveHint: string | undefined;
+  /** The server's `Keep-Alive: timeout=N` in ms, parsed once (see `keepAliveMs`). */
+  keepAliveMs: number | undefined;
 }
 
 const DATE_VALUE = /\r\ndate:[ \t]*/i;
@@ -67,14 +72,29 @@ const DATE_VALUE = /\r\ndate:[ \t]*/i;
  */
 const REPEAT_MAX_BYTES = 4096;
 
-/** Whether `buffer[0, n)` is `last`'s answer again; see `Repeat`. */
+/**
+ * Whether `buffer[0, n)` is `last`'s answer again; see `Repeat`. The new Date value is copied into the
+ * kept bytes (never read: status, framing and body are kept apart), so the rest is one whole-buffer
+ * `equals` against a view of the read buffer made once: `compare` with offsets allocates ~400 bytes a
+ * call (argument checks behind a wrapper) and ran twice a probe.
+ */
 function repeats(last: Repeat, buffer: Buffer, n: number): boolean {
   const { bytes, skipFrom, skipTo } = last;
   if (n !== bytes.length) return false;
-  if (buffer.compare(bytes, 0, skipFrom, 0, skipFrom) !== 0) return false;
-  if (buffer.compare(bytes, skipTo, n, skipTo, n) !== 0) return false;
-  for (let i = skipFrom; i < skipTo; i++) if (buffer[i] === 13 || buffer[i] === 10) return false;
+  for (let i = skipFrom; i < skipTo; i++) {
+    const byte = buffer[i] as number;
+    if (byte === 13 || byte === 10) return false;
+    bytes[i] = byte;
+  }
+  if (buffer === READ_BUFFER) return readView(last).equals(bytes);
+  for (let i = 0; i < n; i++) if (buffer[i] !== bytes[i]) return false;
   return true;
+}
+
+/** `READ_BUFFER[0, last.bytes.length)`, made at the first comparison. */
+function readView(last: Repeat): Buffer {
+  last.view ??= READ_BUFFER.subarray(0, last.bytes.length);
+  return last.view;
 }
 
 /** The answer `bytes` (whole, parsed to `head` and `body`) as the next read's comparand. */
@@ -99,7 +119,7 @@ function repeatOf(bytes: Buffer, head: ParsedHead, body: string, keepAlive: bool
     status: head.status,
     body,
     keepAlive,
-    keepAliveHint: head.headers.get("keep-alive"),
+    keepAliveMs: keepAliveMs(head.headers.get("keep-alive")),
   };
 }
 
@@ -156,9 +176,26 @@ function buildTarget(url: string, extra: Record<string, string> | undefined): Ta
 
 /** One GET that never throws and never outlives `timeoutMs`; see the module comment. */
 export function liteGet(url: string, options: LiteGetOptions): Promise<HttpResult> {
+  return liteGetAs(url, options, asIs);
+}
+
+const asIs = (result: HttpResult): HttpResult => result;
+
+/**
+ * `liteGet(url, options).then((r) => as(r, url))` without the `then`'s promise and closure (a probe's
+ * answer as its outcome: adapters/shared/probe.ts). `as` is called once, with the result; if it throws,
+ * the promise rejects with that.
+ */
+export function liteGetAs<T>(
+  url: string,
+  options: LiteGetOptions,
+  as: (result: HttpResult, url: string) => T,
+): Promise<T> {
   const target = targetOf(url, options.headers);
-  if (target === undefined) return httpRequest(url, { ...options, method: "GET" });
-  return new Promise((resolve) => new Exchange(url, target, options, resolve).attempt(true));
+  if (target === undefined) return httpRequest(url, { ...options, method: "GET" }).then((r) => as(r, url));
+  return new Promise<T>((resolve, reject) =>
+    new Exchange(url, target, options, resolve, reject, as).attempt(true),
+  );
 }
 
 /**
@@ -176,9 +213,11 @@ const READ_BUFFER = Buffer.allocUnsafe(64 * 1024);
 class Conn {
   readonly socket: net.Socket;
   busy = true;
-  /** performance.now() after which the server said it closes idle sockets. */
+  /** monotonicMs() after which the server said it closes idle sockets. */
   idleUntil = Number.POSITIVE_INFINITY;
   exchange: Exchange | undefined;
+  /** Exchanges it has carried: one that is not its first may find it closed by the server (stale). */
+  carried = 0;
 
   constructor(
     target: Target,
@@ -207,11 +246,16 @@ class Conn {
   }
 }
 
-/** One GET: its attempts (the first, and one resend when a kept socket turns out stale), timer and result. */
-class Exchange {
-  private readonly started = performance.now();
+/** Every exchange's deadline, behind one timer (http-lite-deadlines.ts). */
+export const exchangeDeadlines = new Deadlines();
+
+/** One GET: its attempts (the first, and one resend when a kept socket turns out stale), deadline and result. */
+// biome-ignore lint/suspicious/noExplicitAny: the result's type is its caller's (`liteGetAs`); the class is internal
+class Exchange<T = any> implements Expiring {
+  private readonly started = monotonicMs();
   private readonly maxBody: number;
-  private readonly timer: NodeJS.Timeout;
+  private readonly timeoutMs: number;
+  readonly deadline: number;
   private settled = false;
   private conn: Conn | undefined;
   /** The current attempt's, made at its first read that is not a repeat (see `Repeat`). */
@@ -223,26 +267,34 @@ class Exchange {
     private readonly url: string,
     private readonly target: Target,
     options: LiteGetOptions,
-    private readonly resolve: (result: HttpResult) => void,
+    private readonly resolve: (result: T) => void,
+    private readonly reject: (error: unknown) => void,
+    private readonly as: (result: HttpResult, url: string) => T,
   ) {
     this.maxBody = options.maxBodyBytes ?? DEFAULT_MAX_BODY;
-    this.timer = setTimeout(() => {
-      this.finish({
-        kind: "timeout",
-        message: `no answer from GET ${url} within ${options.timeoutMs} ms`,
-        ms: this.elapsed(),
-      });
-    }, options.timeoutMs);
+    this.timeoutMs = options.timeoutMs;
+    this.deadline = this.started + options.timeoutMs;
+    exchangeDeadlines.add(this);
+  }
+
+  /** The deadline passed (exchangeDeadlines). */
+  expire(): void {
+    this.finish({
+      kind: "timeout",
+      message: `no answer from GET ${this.url} within ${this.timeoutMs} ms`,
+      ms: this.elapsed(),
+    });
   }
 
   private elapsed(): number {
-    return performance.now() - this.started;
+    return monotonicMs() - this.started;
   }
 
   attempt(allowResend: boolean): void {
-    const { conn, reused } = acquire(this.target);
+    const conn = acquire(this.target);
     this.conn = conn;
-    this.reused = reused;
+    this.reused = conn.carried > 0;
+    conn.carried++;
     this.allowResend = allowResend;
     this.parser = undefined;
     conn.exchange = this;
@@ -261,9 +313,16 @@ class Exchange {
   private finish(result: HttpResult, keep = false): void {
     if (this.settled) return;
     this.settled = true;
-    clearTimeout(this.timer);
+    exchangeDeadlines.remove(this);
     this.detach(keep);
-    this.resolve(result);
+    let value: T;
+    try {
+      value = this.as(result, this.url);
+    } catch (error) {
+      this.reject(error); // as a `then` would: the caller's promise, never the socket's callback
+      return;
+    }
+    this.resolve(value);
   }
 
   /** Only a socket we kept from an earlier exchange can be stale; a fresh one's failures are real. */
@@ -287,7 +346,7 @@ class Exchange {
     const last = this.target.last;
     if (this.parser === undefined && last !== undefined && repeats(last, buffer, n)) {
       liteStats.repeats++;
-      if (last.keepAlive && this.conn !== undefined) noteKeepAlive(this.conn, last.keepAliveHint);
+      if (last.keepAlive && this.conn !== undefined) noteKeepAlive(this.conn, last.keepAliveMs);
       this.finish(
         { kind: "response", status: last.status, body: last.body, ms: this.elapsed() },
         last.keepAlive,
@@ -323,7 +382,8 @@ class Exchange {
     }
     const head = parser.head;
     if (head === undefined) return; // unreachable: "done" comes after a head
-    if (event.keepAlive && this.conn !== undefined) noteKeepAlive(this.conn, head.headers.get("keep-alive"));
+    if (event.keepAlive && this.conn !== undefined)
+      noteKeepAlive(this.conn, keepAliveMs(head.headers.get("keep-alive")));
     const body = parser.bodyText();
     // Whole in one read: the next answer is compared with it (see `Repeat`).
     if (first) this.target.last = repeatOf(chunk, head, body, event.keepAlive);
@@ -374,21 +434,21 @@ class Exchange {
 }
 
 /** The endpoint's kept socket when idle and still open, else a new connection (kept if none is). */
-function acquire(target: Target): { conn: Conn; reused: boolean } {
+function acquire(target: Target): Conn {
   const idle = kept.get(target.key);
   if (idle !== undefined && !idle.busy) {
-    if (!idle.socket.destroyed && idle.socket.writable && performance.now() < idle.idleUntil) {
+    if (!idle.socket.destroyed && idle.socket.writable && monotonicMs() < idle.idleUntil) {
       idle.busy = true;
       idle.socket.ref();
-      return { conn: idle, reused: true };
+      return idle;
     }
     forget(target.key, idle);
   }
   // Another exchange holds the endpoint's socket: this one gets a connection of its own.
-  if (kept.has(target.key)) return { conn: new Conn(target, false), reused: false };
+  if (kept.has(target.key)) return new Conn(target, false);
   const conn = new Conn(target, true);
   kept.set(target.key, conn);
-  return { conn, reused: false };
+  return conn;
 }
 
 function release(key: string, conn: Conn, keep: boolean): void {
@@ -407,13 +467,15 @@ function forget(key: string, conn: Conn): void {
   if (kept.get(key) === conn) kept.delete(key);
 }
 
-function noteKeepAlive(conn: Conn, hint: string | undefined): void {
-  if (!conn.kept) return;
+/** How long a server keeps an idle socket, from its `Keep-Alive` header; undefined: it does not say. */
+function keepAliveMs(hint: string | undefined): number | undefined {
   const seconds = hint === undefined ? undefined : /\btimeout=(\d+)/i.exec(hint)?.[1];
-  conn.idleUntil =
-    seconds === undefined
-      ? Number.POSITIVE_INFINITY
-      : performance.now() + Math.max(0, Number(seconds) * 1000 - KEEP_ALIVE_MARGIN_MS);
+  return seconds === undefined ? undefined : Math.max(0, Number(seconds) * 1000 - KEEP_ALIVE_MARGIN_MS);
+}
+
+function noteKeepAlive(conn: Conn, idleMs: number | undefined): void {
+  if (!conn.kept) return;
+  conn.idleUntil = idleMs === undefined ? Number.POSITIVE_INFINITY : monotonicMs() + idleMs;
 }
 
 /** Closes every kept socket (tests, shutdown). */

@@ -2,7 +2,7 @@ import { RmxError } from "../../base/errors.js";
 import type { ProbeOutcome } from "../types.js";
 import { keyRefusal, refusesKey } from "./auth.js";
 import type { HttpResult } from "./http.js";
-import { liteGet } from "./http-lite.js";
+import { liteGet, liteGetAs } from "./http-lite.js";
 
 const EXCERPT_CHARS = 200;
 
@@ -47,12 +47,14 @@ export function probeGet(
   headers?: Record<string, string>,
 ): Promise<ProbeOutcome> {
   // Probes and scrapes are the daemon's steady load: the keep-alive GET client on node:net (http-lite.ts).
-  return liteGet(url, headers ? { timeoutMs, headers } : { timeoutMs }).then((result) =>
-    // A 2xx needs no description: the common case builds none.
-    result.kind === "response" && result.status >= 200 && result.status < 300
-      ? { kind: "ok", ms: result.ms, status: result.status }
-      : toProbeOutcome(result, `GET ${url}`),
-  );
+  return liteGetAs(url, headers ? { timeoutMs, headers } : { timeoutMs }, probeOutcomeOf);
+}
+
+/** A probe's answer as its outcome; a 2xx needs no description: the common case builds none. */
+function probeOutcomeOf(result: HttpResult, url: string): ProbeOutcome {
+  return result.kind === "response" && result.status >= 200 && result.status < 300
+    ? { kind: "ok", ms: result.ms, status: result.status }
+    : toProbeOutcome(result, `GET ${url}`);
 }
 
 /** Parses a 2xx body as JSON and applies `accept` to it; returns the reason it is rejected. */

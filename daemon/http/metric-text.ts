@@ -51,12 +51,15 @@ abstract class Family<S extends { text: string | undefined }> {
     this.header = `# HELP ${name} ${help}\n# TYPE ${name} ${type}\n`;
   }
 
-  /** The last labels object seen and its series: recording code passes one object per series, kept. */
-  private lastLabels: Labels | undefined;
-  private lastSeries: S | undefined;
+  /**
+   * The series of each frozen labels object seen: recording code passes one object per series, kept, so a
+   * series is found without building its key (50 runtimes' probes take turns: one "last seen" would miss).
+   */
+  private readonly byLabels = new WeakMap<Labels, S>();
 
   protected seriesFor(labels: Labels): S {
-    if (labels === this.lastLabels) return this.lastSeries as S;
+    const known = this.byLabels.get(labels);
+    if (known !== undefined) return known;
     const key = seriesKey(this.labelNames, labels);
     let s = this.series.get(key);
     if (s === undefined) {
@@ -64,10 +67,7 @@ abstract class Family<S extends { text: string | undefined }> {
       this.series.set(key, s);
     }
     // Only a frozen object can be trusted to name the same series next time.
-    if (Object.isFrozen(labels)) {
-      this.lastLabels = labels;
-      this.lastSeries = s;
-    }
+    if (Object.isFrozen(labels)) this.byLabels.set(labels, s);
     return s;
   }
 

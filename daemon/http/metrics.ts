@@ -12,7 +12,7 @@ import type { RuntimeSpec } from "../../base/spec.js";
 import type { MatrixCell } from "../../ipc/protocol/matrix.js";
 import type { RuntimeState, RuntimeStatusResult } from "../../ipc/protocol/runtime.js";
 import { type LoopDelayWindow, sharedLoopDelay } from "../telemetry/loop-delay.js";
-import { CounterText, escapeLabel, formatValue, HistogramText } from "./metric-text.js";
+import { CounterText, escapeLabel, formatValue, HistogramText, type Labels } from "./metric-text.js";
 
 const STATES: readonly RuntimeState[] = [
   "stopped",
@@ -101,6 +101,11 @@ export class DaemonMetrics implements RequestRecorder {
   private readonly ttft: HistogramText;
   /** Labels of each runtime as last seen, so restarts and probes carry the same set as the gauges. */
   private readonly labelsOf = new Map<string, Record<string, string>>();
+  /** Each runtime's probe labels, per probe kind, for its labels object of the time (`probeLabels`). */
+  private readonly probeLabelsOf = new Map<
+    string,
+    { base: Record<string, string>; byProbe: Map<string, Labels> }
+  >();
   private readonly requestLabels = new Map<string, RequestSeries>();
   /** The series recorded last: a request of the same one builds no key. */
   private lastRequest: RequestSeries | undefined;
@@ -210,7 +215,28 @@ export class DaemonMetrics implements RequestRecorder {
   }
 
   probe(id: string, probe: string, ms: number): void {
-    this.probes.observe({ ...this.runtimeLabels(id), probe }, ms / 1000);
+    this.probes.observe(this.probeLabels(id, probe), ms / 1000);
+  }
+
+  /**
+   * A runtime's probe labels, frozen and kept while its labels are the same object (they are replaced,
+   * never changed, when its placement does): the histogram then finds the series by the object, and a
+   * probe builds no labels object and no series key.
+   */
+  private probeLabels(id: string, probe: string): Labels {
+    const base = this.runtimeLabels(id);
+    let kept = this.probeLabelsOf.get(id);
+    if (kept === undefined || kept.base !== base) {
+      kept = { base, byProbe: new Map() };
+      // Not kept for labels made up for a runtime without a placement (a fresh object each time).
+      if (this.labelsOf.get(id) === base) this.probeLabelsOf.set(id, kept);
+    }
+    let labels = kept.byProbe.get(probe);
+    if (labels === undefined) {
+      labels = Object.freeze({ ...base, probe });
+      kept.byProbe.set(probe, labels);
+    }
+    return labels;
   }
 
   record(r: RequestObservation): void {

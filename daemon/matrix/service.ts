@@ -423,9 +423,10 @@ class Matrix implements MatrixService {
     const timeoutMs = scrapeTimeout(this.intervalMs);
     for (const rt of this.host.runtimes.values()) {
       const id = rt.spec.id;
+      // The endpoint last: it is a string made on each read, and most runtimes stop at the adapter.
+      if (!getAdapter(rt.spec.adapter).scrapesLoad || !SCRAPED_STATES.has(rt.state)) continue;
       const endpoint = rt.endpoint;
-      if (!getAdapter(rt.spec.adapter).scrapesLoad || !SCRAPED_STATES.has(rt.state) || endpoint === undefined)
-        continue;
+      if (endpoint === undefined) continue;
       live.add(id);
       // A runtime's first reading is its baseline: taken at its first tick whatever the cadence, so the
       // rate of what it serves before the next due scrape (one transcription, say) can be computed.

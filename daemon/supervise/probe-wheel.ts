@@ -15,7 +15,7 @@
  * (later, by the timer's lateness) lost that race for one probe in five to ten on a loaded machine and
  * paid a new connection, which costs more than the probe; 25 ms early, it finds the socket open.
  */
-import { performance } from "node:perf_hooks";
+import { monotonicMs } from "../../adapters/shared/monotonic.js";
 
 /** The most a job may run ahead of its due time. */
 export const PROBE_EARLY_MS = 50;
@@ -29,7 +29,7 @@ export interface WheelTimers {
 }
 
 const realTimers: WheelTimers = {
-  now: () => performance.now(),
+  now: monotonicMs,
   set: (fire, delayMs) => setTimeout(fire, delayMs),
   clear: (handle) => clearTimeout(handle as NodeJS.Timeout),
 };
@@ -44,11 +44,11 @@ class Entry implements WheelJob {
   done = false;
 
   constructor(
-    private readonly wheel: ProbeWheel,
-    readonly due: number,
+    readonly wheel: ProbeWheel,
+    public due: number,
     /** The earliest it may run: due minus its slack. */
-    readonly from: number,
-    readonly run: () => void,
+    public from: number,
+    public run: () => void,
   ) {}
 
   cancel(): void {
@@ -77,11 +77,22 @@ export class ProbeWheel {
     return Math.min(this.earlyMs, Math.max(0, delayMs) * this.earlyShare);
   }
 
-  /** Runs `run` once, `delayMs` from now, or up to its slack sooner (see the module comment). */
-  schedule(delayMs: number, run: () => void): WheelJob {
+  /**
+   * Runs `run` once, `delayMs` from now, or up to its slack sooner (see the module comment). `spare`: a job
+   * of this wheel that has run or was cancelled, whose owner no longer needs it: it is scheduled again
+   * (the same object returned), so a probe re-armed every interval makes no new one.
+   */
+  schedule(delayMs: number, run: () => void, spare?: WheelJob): WheelJob {
     const due = this.timers.now() + Math.max(0, delayMs);
     const slack = this.slack(delayMs);
-    const entry = new Entry(this, due, due - slack, run);
+    let entry: Entry;
+    if (spare instanceof Entry && spare.wheel === this && spare.done) {
+      entry = spare;
+      entry.due = due;
+      entry.from = due - slack;
+      entry.run = run;
+      entry.done = false;
+    } else entry = new Entry(this, due, due - slack, run);
     this.entries.push(entry);
     const wakeAt = due - slack / 2;
     if (wakeAt < this.armedFor) this.arm(wakeAt);

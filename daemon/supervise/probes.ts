@@ -9,7 +9,7 @@ import type { Clock } from "../../base/clock.js";
 import { formatMs } from "../../base/format.js";
 import type { RuntimeSpec } from "../../base/spec.js";
 import type { LatencySummary } from "../../ipc/protocol/runtime.js";
-import { isErrorOutcome, LatencyWindow, type Sample } from "../health/window.js";
+import { isErrorOutcome, LatencyWindow } from "../health/window.js";
 import { type ProbeWheel, sharedProbeWheel, type WheelJob } from "./probe-wheel.js";
 import type { Input, ProbeFailure, ProbeKind } from "./state.js";
 
@@ -42,7 +42,16 @@ export interface ProbeHost {
 
 export class Prober {
   private startTimer: NodeJS.Timeout | undefined;
-  private jobs: Partial<Record<ProbeKind, WheelJob>> = {};
+  private jobs: Record<ProbeKind, WheelJob | undefined> = { health: undefined, inference: undefined };
+  /** Each kind's job that has run: handed back to the wheel for its next probe (probe-wheel.ts). */
+  private readonly spare: Record<ProbeKind, WheelJob | undefined> = {
+    health: undefined,
+    inference: undefined,
+  };
+  /** When each kind's steady probe in flight began (host clock), and its spec's interval: the next is due then. */
+  private readonly began: Record<ProbeKind, number> = { health: 0, inference: 0 };
+  private readonly interval: Record<ProbeKind, number> = { health: 0, inference: 0 };
+
   /** Each steady probe's wheel job body for `runnersFor`'s generation: made once, not per probe. */
   private runners: Partial<Record<ProbeKind, () => void>> = {};
   private runnersFor = -1;
@@ -62,9 +71,11 @@ export class Prober {
 
   stop(): void {
     if (this.startTimer) clearTimeout(this.startTimer);
-    for (const job of Object.values(this.jobs)) job.cancel();
+    this.jobs.health?.cancel();
+    this.jobs.inference?.cancel();
     this.startTimer = undefined;
-    this.jobs = {};
+    this.jobs.health = undefined;
+    this.jobs.inference = undefined;
   }
 
   private probeContext(): ProbeContext {
@@ -104,8 +115,7 @@ export class Prober {
       }
       // A backend that refuses our key is up: ready, then degraded by that same answer (never a restart).
       if (outcome.kind === "ok" || outcome.kind === "auth") {
-        if (outcome.kind === "ok")
-          this.health.record({ ok: true, ms: roundMs(outcome.ms), status: outcome.status });
+        if (outcome.kind === "ok") this.health.note(true, roundMs(outcome.ms), outcome.status, undefined);
         else this.record("health", outcome);
         host.onObserved?.("health", outcome);
         host.onReady();
@@ -135,7 +145,10 @@ export class Prober {
    * wheel may start one up to a few ms early, to share a wake with other runtimes' probes.
    */
   private schedule(generation: number, probe: ProbeKind, delay: number): void {
-    this.jobs[probe] = (this.host.wheel ?? sharedProbeWheel).schedule(delay, this.runner(generation, probe));
+    const spare = this.spare[probe];
+    this.spare[probe] = undefined;
+    const wheel = this.host.wheel ?? sharedProbeWheel;
+    this.jobs[probe] = wheel.schedule(delay, this.runner(generation, probe), spare);
   }
 
   private runner(generation: number, probe: ProbeKind): () => void {
@@ -145,38 +158,52 @@ export class Prober {
     }
     let run = this.runners[probe];
     if (run === undefined) {
+      // Made once per generation and probe, with the outcome's handler: a probe costs the adapter's
+      // promise and one `then`, not an async function's promise, its await and a `catch` besides.
       const what = `${probe} probe`;
       const failed = (error: unknown) => this.host.onError(error, what);
+      const settled = (outcome: ProbeOutcome) => {
+        try {
+          this.steadyOutcome(generation, probe, outcome);
+        } catch (error) {
+          failed(error);
+        }
+      };
       run = () => {
-        this.steadyProbe(generation, probe).catch(failed);
+        try {
+          this.steadyProbe(generation, probe)?.then(settled, failed);
+        } catch (error) {
+          failed(error);
+        }
       };
       this.runners[probe] = run;
     }
     return run;
   }
 
-  private async steadyProbe(generation: number, probe: ProbeKind): Promise<void> {
+  /** Sends a steady probe; undefined when there is none to send (stopped, restarted, no endpoint). */
+  private steadyProbe(generation: number, probe: ProbeKind): Promise<ProbeOutcome> | undefined {
     const { host } = this;
-    delete this.jobs[probe];
+    this.spare[probe] = this.jobs[probe]; // it has run: the wheel may reuse it
+    this.jobs[probe] = undefined;
     const endpoint = host.endpoint();
-    if (!host.steady(generation) || endpoint === undefined) return;
+    if (!host.steady(generation) || endpoint === undefined) return undefined;
     const spec = host.spec();
-    const began = host.clock.now();
-    const outcome =
-      probe === "health"
-        ? await host.adapter.probeHealth(endpoint, spec, spec.health.timeout_ms, this.probeContext())
-        : await host.adapter.probeInference(
-            endpoint,
-            spec,
-            spec.health.inference.timeout_ms,
-            this.probeContext(),
-          );
+    this.began[probe] = host.clock.now();
+    this.interval[probe] = probe === "health" ? spec.health.interval_ms : spec.health.inference.interval_ms;
+    return probe === "health"
+      ? host.adapter.probeHealth(endpoint, spec, spec.health.timeout_ms, this.probeContext())
+      : host.adapter.probeInference(endpoint, spec, spec.health.inference.timeout_ms, this.probeContext());
+  }
+
+  private steadyOutcome(generation: number, probe: ProbeKind, outcome: ProbeOutcome): void {
+    const { host } = this;
     if (!host.steady(generation)) return; // stopped, restarted or disposed while the probe was in flight
     this.record(probe, outcome);
     host.onSteady(probe, outcome);
     if (!host.steady(generation)) return;
-    const interval = probe === "health" ? spec.health.interval_ms : spec.health.inference.interval_ms;
-    this.schedule(generation, probe, Math.max(0, interval - (host.clock.now() - began)));
+    const delay = this.interval[probe] - (host.clock.now() - this.began[probe]);
+    this.schedule(generation, probe, Math.max(0, delay));
   }
 
   private record(probe: ProbeKind, outcome: ProbeOutcome): void {
@@ -185,10 +212,12 @@ export class Prober {
     const kind = outcome.kind === "wrong_backend" ? "error" : outcome.kind;
     const error = failed && isErrorOutcome(kind, outcome.status);
     this.host.onObserved?.(probe, outcome);
-    const sample: Omit<Sample, "at"> = { ok: !error, ms: roundMs(outcome.ms) };
-    if (outcome.status !== undefined) sample.status = outcome.status;
-    if (failed) sample.error = describeOutcome(outcome);
-    (probe === "health" ? this.health : this.inference).record(sample);
+    (probe === "health" ? this.health : this.inference).note(
+      !error,
+      roundMs(outcome.ms),
+      outcome.status,
+      failed ? describeOutcome(outcome) : undefined,
+    );
   }
 }
 
@@ -232,9 +261,15 @@ export function describeOutcome(outcome: ProbeOutcome): string {
   }
 }
 
+/** The machine's input for an ok probe, one per kind: inputs are read, never changed. */
+const OK_INPUTS: Readonly<Record<ProbeKind, Input>> = {
+  health: Object.freeze({ type: "probe", probe: "health", ok: true }),
+  inference: Object.freeze({ type: "probe", probe: "inference", ok: true }),
+};
+
 /** A steady probe's outcome as the machine's input: ok, or the failure's class and how to name it. */
 export function probeInput(probe: ProbeKind, outcome: ProbeOutcome, spec: RuntimeSpec): Input {
-  if (outcome.kind === "ok") return { type: "probe", probe, ok: true };
+  if (outcome.kind === "ok") return OK_INPUTS[probe];
   return {
     type: "probe",
     probe,

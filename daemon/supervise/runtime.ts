@@ -356,8 +356,10 @@ export class RuntimeSupervisor {
     const result = step(before, input, this.stepContext(this.deps.random));
     this.machine = result.machine;
     // What acts first (a spawn whose launch is prepared forks right here), then what only reports.
-    for (const effect of result.effects) if (ACTING.has(effect.type)) this.apply(effect);
-    for (const effect of result.effects) if (!ACTING.has(effect.type)) this.apply(effect);
+    if (result.effects.length > 0) {
+      for (const effect of result.effects) if (ACTING.has(effect.type)) this.apply(effect);
+      for (const effect of result.effects) if (!ACTING.has(effect.type)) this.apply(effect);
+    }
     if (result.changed) this.announce(result.changed);
     if (before.desired !== result.machine.desired || lastReset(before) !== lastReset(result.machine)) {
       this.writeAhead(); // rare (a command); a spawn writes it itself, right before the fork

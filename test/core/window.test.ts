@@ -2,11 +2,13 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { ManualClock, rfc3339 } from "../../base/clock.js";
 import {
+  DEFAULT_EWMA_ALPHA,
   EwmaFold,
   isErrorOutcome,
   LatencyWindow,
   type ProbeKind,
   percentile,
+  type Sample,
 } from "../../daemon/health/window.js";
 import { T0 } from "./fixtures.js";
 
@@ -216,6 +218,68 @@ describe("LatencyWindow", () => {
         expect(quiet.errors).toBe(0);
         expect(quiet.last_error).toBeUndefined();
       }),
+    );
+  });
+
+  it("its columns, grown in place up to maxSamples, summarise exactly as the list of samples they replace", () => {
+    // The reference: the newest maxSamples samples as objects, filtered and folded as the summary says.
+    const reference = (
+      all: readonly Sample[],
+      maxSamples: number,
+      now: number,
+      windowMs: number,
+      alpha: number,
+    ) => {
+      const live = all.slice(-maxSamples).filter((s) => s.at > now - windowMs);
+      const ok = all.filter((s) => s.ok).at(-1);
+      const summary: Record<string, unknown> = {
+        window_seconds: windowMs / 1000,
+        requests: live.length,
+        errors: live.filter((s) => !s.ok).length,
+        error_rate: 0,
+      };
+      if (ok !== undefined) summary.last_ok_at = rfc3339(ok.at);
+      if (live.length === 0) return summary;
+      const ewma = new EwmaFold(alpha);
+      for (const s of live) ewma.add(s.ms);
+      summary.error_rate = (summary.errors as number) / live.length;
+      const sorted = live.map((s) => s.ms).sort((a, b) => a - b);
+      summary.p50_ms = percentile(sorted, 50);
+      summary.p95_ms = percentile(sorted, 95);
+      summary.ewma_ms = ewma.value();
+      const failed = live.filter((s) => !s.ok).at(-1);
+      if (failed !== undefined)
+        summary.last_error =
+          failed.error ?? (failed.status !== undefined ? `HTTP ${failed.status}` : "probe failed");
+      return summary;
+    };
+    const op = fc.record({
+      dt: fc.integer({ min: 0, max: 1500 }),
+      ms: fc.double({ min: 0, max: 5000, noNaN: true }),
+      ok: fc.boolean(),
+      status: fc.option(fc.constantFrom(200, 404, 500, 503), { nil: undefined }),
+      error: fc.option(fc.constantFrom("connection refused", "no answer within 2000 ms"), { nil: undefined }),
+    });
+    fc.assert(
+      fc.property(fc.array(op, { maxLength: 150 }), fc.integer({ min: 1, max: 70 }), (ops, maxSamples) => {
+        const clock = new ManualClock(T0);
+        const windowMs = 30_000;
+        const window = new LatencyWindow(windowMs, clock, { maxSamples });
+        const all: Sample[] = [];
+        for (const { dt, ms, ok, status, error } of ops) {
+          clock.advance(dt);
+          const sample: Omit<Sample, "at"> = { ms, ok };
+          if (status !== undefined) sample.status = status;
+          if (error !== undefined) sample.error = error;
+          if (all.length % 2 === 0) window.record(sample);
+          else window.note(ok, ms, status, error);
+          all.push({ ...sample, at: clock.now() });
+          expect(window.summary()).toEqual(
+            reference(all, maxSamples, clock.now(), windowMs, DEFAULT_EWMA_ALPHA),
+          );
+        }
+      }),
+      { numRuns: 300 },
     );
   });
 });

@@ -167,3 +167,33 @@ describe("/metrics cached text under churn", () => {
     }
   });
 });
+
+describe("DaemonMetrics' probe series", () => {
+  it("runtimes' probes taking turns each count in their own series; a new placement's labels apply from then on", async () => {
+    const metrics = new DaemonMetrics("n1", { processMetrics: false });
+    const runtimes = ["a", "b", "c"].map((id) => runtime(id, "ready", 3));
+    await metrics.render(snapshot(runtimes));
+    for (let k = 0; k < 30; k++) {
+      metrics.probe(["a", "b", "c"][k % 3] as string, k % 2 === 0 ? "health" : "inference", 1);
+    }
+    const count = (text: string, id: string, model: string, probe: string) =>
+      new RegExp(
+        `^rmx_probe_duration_seconds_count\\{runtime="${id}",model="${model}",hardware="cpu",sandbox="none",node="n1",probe="${probe}"\\} (\\d+)$`,
+        "m",
+      ).exec(text)?.[1];
+    const first = await metrics.render(snapshot(runtimes));
+    for (const id of ["a", "b", "c"]) {
+      expect(count(first, id, "m", "health"), id).toBe("5");
+      expect(count(first, id, "m", "inference"), id).toBe("5");
+    }
+    // b now serves another model: the gauges say so at this render, and its probes from now on too.
+    (runtimes[1] as { model: string }).model = "m2";
+    await metrics.render(snapshot(runtimes));
+    metrics.probe("b", "health", 2);
+    metrics.probe("a", "health", 2);
+    const second = await metrics.render(snapshot(runtimes));
+    expect(count(second, "b", "m2", "health")).toBe("1");
+    expect(count(second, "b", "m", "health"), "the old series keeps its count").toBe("5");
+    expect(count(second, "a", "m", "health")).toBe("6");
+  });
+});

@@ -6,7 +6,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import type { Adapter, ProbeOutcome } from "../../adapters/types.js";
-import { ProbeWheel, type WheelTimers } from "../../daemon/supervise/probe-wheel.js";
+import { ProbeWheel, type WheelJob, type WheelTimers } from "../../daemon/supervise/probe-wheel.js";
 import { Prober } from "../../daemon/supervise/probes.js";
 import { defaultRuntimeSpec } from "../support/runtime-spec.js";
 
@@ -146,6 +146,35 @@ describe("ProbeWheel", () => {
   });
 });
 
+describe("ProbeWheel's spare jobs", () => {
+  it("a job that ran, or was cancelled, is scheduled again as itself; a pending one or another wheel's is not", async () => {
+    const time = new SimTime();
+    const wheel = new ProbeWheel(time, 10, 0.01);
+    const other = new ProbeWheel(time, 10, 0.01);
+    const ran: string[] = [];
+    const first = wheel.schedule(100, () => ran.push("first"));
+    await time.runUntil(200);
+    const again = wheel.schedule(100, () => ran.push("again"), first);
+    expect(again).toBe(first);
+    // Still pending: a spare only once it is done, so this one is a new job and both run.
+    const beside = wheel.schedule(50, () => ran.push("beside"), again);
+    expect(beside).not.toBe(again);
+    const foreign = other.schedule(10, () => ran.push("foreign"), first);
+    expect(foreign).not.toBe(first);
+    await time.runUntil(400);
+    expect(ran).toEqual(["first", "foreign", "beside", "again"]);
+    // Cancelled, then reused: runs once more, and cancelling the old handle afterwards is the new run's.
+    const later = wheel.schedule(100, () => ran.push("cancelled"), again);
+    later.cancel();
+    const revived = wheel.schedule(100, () => ran.push("revived"), later);
+    expect(revived).toBe(first);
+    await time.runUntil(600);
+    expect(ran.slice(4)).toEqual(["revived"]);
+    expect(wheel.size).toBe(0);
+    expect(time.pending).toBe(0);
+  });
+});
+
 describe("Prober on the wheel", () => {
   it("each runtime's next probe begins within its interval of the previous (or when a slow one ends), never two at once", async () => {
     await fc.assert(
@@ -222,10 +251,13 @@ describe("Prober on the wheel", () => {
     const time = new SimTime();
     const wheel = new ProbeWheel(time, 50, 0.01);
     const bodies: (() => void)[] = [];
+    const jobs: WheelJob[] = [];
     const schedule = wheel.schedule.bind(wheel);
-    wheel.schedule = (delayMs, run) => {
+    wheel.schedule = (delayMs, run, spare) => {
       bodies.push(run);
-      return schedule(delayMs, run);
+      const job = schedule(delayMs, run, spare);
+      jobs.push(job);
+      return job;
     };
     const spec = defaultRuntimeSpec("rt", {}, { health: { interval_ms: 1000 } });
     let generation = 0;
@@ -252,6 +284,7 @@ describe("Prober on the wheel", () => {
     await time.runUntil(5_500);
     expect(bodies.length).toBeGreaterThanOrEqual(5);
     expect(new Set(bodies).size).toBe(1);
+    expect(new Set(jobs).size, "the job that ran is scheduled again").toBe(1);
     prober.stop();
     generation = 1;
     bodies.length = 0;

@@ -3,6 +3,7 @@ import { describe, expect, it } from "vitest";
 import type { BackoffSpec, RestartBudgetSpec } from "../../base/spec.js";
 import { budgetView, canRestart } from "../../daemon/supervise/budget.js";
 import {
+  fullStep,
   type Input,
   initialMachine,
   type Machine,
@@ -396,6 +397,40 @@ describe("supervision state machine: properties", () => {
       ),
       { numRuns: 300 },
     );
+  });
+
+  it("the shortcut for probes that change nothing computes what the full step does, on every path", () => {
+    // Probes weighted up so ready and degraded machines meet every kind of them, repeatedly.
+    const probes = INPUTS.filter((i) => i.type === "probe");
+    const mixed = fc.oneof(
+      { weight: 2, arbitrary: inputArb },
+      { weight: 3, arbitrary: fc.constantFrom(...probes) },
+    );
+    let shortcuts = 0;
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(mixed, fc.integer({ min: 0, max: 100_000 })), { minLength: 1, maxLength: 60 }),
+        fc.integer({ min: 1, max: 4 }),
+        (seq, threshold) => {
+          let m = initialMachine();
+          let now = T0;
+          for (const [input, dt] of seq) {
+            now += dt;
+            const c = ctx(now, { failureThreshold: threshold });
+            const r = step(m, input, c);
+            expect(r).toEqual(fullStep(m, input, c));
+            if (r.machine === m) {
+              shortcuts++;
+              expect(r.effects).toEqual([]);
+              expect(r.changed).toBeUndefined();
+            }
+            m = r.machine;
+          }
+        },
+      ),
+      { numRuns: 400 },
+    );
+    expect(shortcuts, "probes that took the shortcut").toBeGreaterThan(100);
   });
 
   it("a desired-stopped runtime never spawns by itself", () => {
