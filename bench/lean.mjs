@@ -20,7 +20,7 @@
  * BENCH_RMXD=FILE (another rmxd entry: a saved before-build), BENCH_RMX=FILE (another rmx entry, e.g. a saved
  * build's dist/bin/rmx.cjs), BENCH_RMXD_FLAGS='--cpu-prof --cpu-prof-dir=DIR'
  * (Node flags for rmxd alone: profiles; the profile is written when rmxd exits on SIGTERM),
- * BENCH_LEAN_SETTLE_MS (the settle period before the quiet one; default 20 s at every scale;
+ * BENCH_LEAN_SETTLE_MS (the settle period before the quiet one; default 50 s at every scale;
  * 0 samples from the moment every runtime is ready), BENCH_LEAN_ONLY=quiet (the quiet period alone, printed:
  * profiling runs), BENCH_LEAN_ONLY=status (the cold status alone, with and without the CA file, against rmxd
  * with its runtimes ready, no settle period; printed: before/after runs of the CLI), BENCH_LEAN_KEEP=1 (keep the run directory: rmxd's log, with --trace-gc output),
@@ -64,7 +64,10 @@ const sizes = {
   quietMs: duration(30_000, 5_000),
   settleMs:
     process.env.BENCH_LEAN_SETTLE_MS === undefined
-      ? 20_000 // not scaled: the memory reducer's collections come ~16 s after start at any scale
+      ? // Not scaled: V8's memory reducer shrinks the heap once after start-up, when allocation has
+        // been low for a while. With less garbage per probe that comes later: 8-25 s after start
+        // before, 24-41 s now (the trace-gc of 4 runs; RSS 64 MiB before it, 58 after, Node 20).
+        50_000
       : Number(process.env.BENCH_LEAN_SETTLE_MS),
   statusRuns: count(20, 5),
   calls: 10_000,
