@@ -9,45 +9,8 @@ import type { AddressInfo } from "node:net";
 import fc from "fast-check";
 import { afterEach, describe, expect, it } from "vitest";
 import { closeKeptSockets, exchangeDeadlines, liteGet } from "../../adapters/shared/http-lite.js";
-import { Deadlines, type DeadlineTimers, type Expiring } from "../../adapters/shared/http-lite-deadlines.js";
-
-/** Timers that fire exactly when due, in order, when time is advanced. */
-class SimTimers implements DeadlineTimers {
-  t = 0;
-  private seq = 0;
-  readonly queue = new Map<number, { at: number; fire: () => void; refed: boolean }>();
-  now(): number {
-    return this.t;
-  }
-  set(fire: () => void, delayMs: number): unknown {
-    const id = ++this.seq;
-    this.queue.set(id, { at: this.t + Math.max(0, delayMs), fire, refed: true });
-    return id;
-  }
-  clear(handle: unknown): void {
-    this.queue.delete(handle as number);
-  }
-  ref(handle: unknown, ref: boolean): void {
-    const timer = this.queue.get(handle as number);
-    if (timer !== undefined) timer.refed = ref;
-  }
-  /** Whether an armed timer would hold the process open. */
-  holding(): boolean {
-    return [...this.queue.values()].some((t) => t.refed);
-  }
-  advanceTo(at: number): void {
-    for (;;) {
-      const due = [...this.queue.entries()]
-        .filter(([, t]) => t.at <= at)
-        .sort((a, b) => a[1].at - b[1].at)[0];
-      if (due === undefined) break;
-      this.queue.delete(due[0]);
-      this.t = due[1].at;
-      due[1].fire();
-    }
-    this.t = at;
-  }
-}
+import { Deadlines, type Expiring } from "../../adapters/shared/http-lite-deadlines.js";
+import { SimTimers } from "../support/sim-timers.js";
 
 class Entry implements Expiring {
   expiredAt: number | undefined;

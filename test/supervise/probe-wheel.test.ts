@@ -9,6 +9,7 @@ import type { Adapter, ProbeOutcome } from "../../adapters/types.js";
 import { ProbeWheel, type WheelJob, type WheelTimers } from "../../daemon/supervise/probe-wheel.js";
 import { Prober } from "../../daemon/supervise/probes.js";
 import { defaultRuntimeSpec } from "../support/runtime-spec.js";
+import { SimTimers } from "../support/sim-timers.js";
 
 /** A prober's callbacks that these tests do not watch; an error fails the test. */
 const QUIET_CALLBACKS = {
@@ -22,45 +23,7 @@ const QUIET_CALLBACKS = {
 };
 
 /** Simulated time: timers fire exactly when due, in order; microtasks drain between them. */
-class SimTime implements WheelTimers {
-  t = 0;
-  private seq = 0;
-  private readonly queue = new Map<number, { at: number; fire: () => void; seq: number }>();
-  live = 0;
-  now(): number {
-    return this.t;
-  }
-  set(fire: () => void, delayMs: number): unknown {
-    const id = ++this.seq;
-    this.queue.set(id, { at: this.t + Math.max(0, delayMs), fire, seq: id });
-    return id;
-  }
-  clear(handle: unknown): void {
-    this.queue.delete(handle as number);
-  }
-  get pending(): number {
-    return this.queue.size;
-  }
-  /** Fires timers in time order until `until`; awaits the microtasks each one queued. */
-  async runUntil(until: number): Promise<void> {
-    for (;;) {
-      let first: [number, { at: number; fire: () => void; seq: number }] | undefined;
-      for (const e of this.queue)
-        if (
-          first === undefined ||
-          e[1].at < first[1].at ||
-          (e[1].at === first[1].at && e[1].seq < first[1].seq)
-        )
-          first = e;
-      if (first === undefined || first[1].at > until) break;
-      this.queue.delete(first[0]);
-      this.t = first[1].at;
-      first[1].fire();
-      await new Promise((resolve) => setImmediate(resolve));
-    }
-    this.t = until;
-  }
-}
+class SimTime extends SimTimers implements WheelTimers {}
 
 describe("ProbeWheel", () => {
   it("runs every job once, within its slack before its due time, never late; cancelled ones never", async () => {
