@@ -127,24 +127,18 @@ export function takeBuiltinsDirectly(text) {
     const module = def ?? ns;
     const parts = [];
     if (module !== undefined) parts.push(`const ${module} = ${get(spec)};`);
-    if (named !== undefined && named.trim() !== "") {
-      const bindings = named
-        .split(",")
-        .map((b) => b.trim())
-        .filter((b) => b !== "")
-        .map((b) => {
-          const [name, alias] = b.split(/\s+as\s+/);
-          return name === "default" ? undefined : alias === undefined ? name : `${name}: ${alias}`;
-        });
-      const defaults = named
-        .split(",")
-        .map((b) => b.trim().split(/\s+as\s+/))
-        .filter(([name]) => name === "default");
-      for (const [, alias] of defaults) parts.push(`const ${alias} = ${get(spec)};`);
-      const destructured = bindings.filter((b) => b !== undefined);
-      if (destructured.length > 0)
-        parts.push(`const { ${destructured.join(", ")} } = ${module ?? get(spec)};`);
-    }
+    // Each binding as [name, alias]; `default as x` is the module object itself.
+    const bindings = (named ?? "")
+      .split(",")
+      .map((b) => b.trim())
+      .filter((b) => b !== "")
+      .map((b) => b.split(/\s+as\s+/));
+    for (const [name, alias] of bindings)
+      if (name === "default") parts.push(`const ${alias} = ${get(spec)};`);
+    const destructured = bindings
+      .filter(([name]) => name !== "default")
+      .map(([name, alias]) => (alias === undefined ? name : `${name}: ${alias}`));
+    if (destructured.length > 0) parts.push(`const { ${destructured.join(", ")} } = ${module ?? get(spec)};`);
     return parts.join(" ");
   });
   out = out.replace(SIDE_EFFECT_IMPORT, (whole, _q, spec) => {

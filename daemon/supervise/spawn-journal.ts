@@ -50,13 +50,8 @@ export function legacyJournalFile(stateDir: string, runtime: string): string {
 
 /** The legacy record as a slot's, older than any slot's (a sequence number below every real one). */
 function readLegacy(file: string): Slot {
-  let text: string;
-  try {
-    text = readFileSync(file, "utf8");
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    return code === "ENOENT" ? undefined : { problem: `cannot read ${file} (${code})` };
-  }
+  const text = readJournalText(file);
+  if (typeof text !== "string") return text;
   let value: unknown;
   try {
     value = JSON.parse(text);
@@ -65,6 +60,16 @@ function readLegacy(file: string): Slot {
   }
   if (typeof value !== "object" || value === null) return { problem: `${file} is not an object; ignored` };
   return { seq: -1, value: value as Record<string, unknown> };
+}
+
+/** A journal file's text, or the slot it stands for when it cannot be read (undefined: no file). */
+function readJournalText(file: string): string | Slot {
+  try {
+    return readFileSync(file, "utf8");
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    return code === "ENOENT" ? undefined : { problem: `cannot read ${file} (${code})` };
+  }
 }
 
 /** One line: the record's JSON (with its sequence number), a tab, its CRC-32 in hex. */
@@ -77,13 +82,8 @@ type Slot = { seq: number; value: Record<string, unknown> } | { problem: string 
 
 /** A slot's record, or why it is unusable (undefined: no file). Text after the first line is ignored. */
 function readSlot(file: string): Slot {
-  let text: string;
-  try {
-    text = readFileSync(file, "utf8");
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    return code === "ENOENT" ? undefined : { problem: `cannot read ${file} (${code})` };
-  }
+  const text = readJournalText(file);
+  if (typeof text !== "string") return text;
   const end = text.indexOf("\n");
   const line = end < 0 ? "" : text.slice(0, end);
   const tab = line.lastIndexOf("\t");
