@@ -51,8 +51,8 @@ fs.writeFileSync(
 // BENCH_RMXD_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles the daemon under this load.
 const rmxdNodeArgs = (process.env.BENCH_RMXD_NODE_ARGS ?? "").split(" ").filter((a) => a !== "");
 const baselineDist = process.env.BENCH_BASELINE_DIST;
-// Every rmxd starts with the Node options its service files pass (packaging/node-options.ts).
-const { DAEMON_NODE_OPTIONS } = await import(
+// Every rmxd starts with the Node options and environment its service files pass (packaging/node-options.ts).
+const { DAEMON_ENVIRONMENT, DAEMON_NODE_OPTIONS } = await import(
   pathToFileURL(path.join(REPO, "dist/packaging/node-options.js")).href
 );
 
@@ -74,6 +74,7 @@ async function startRmxd(dist, tag, nodeArgs) {
     {
       env: {
         ...process.env,
+        ...DAEMON_ENVIRONMENT,
         RMX_SOCKET: socket,
         RMX_STATE_DIR: path.join(dir, `state-${tag}`),
         RMX_LOG_LEVEL: "warn",

@@ -12,6 +12,7 @@ import { isRmxError } from "../base/errors.js";
 import { locateConfig } from "../config/load.js";
 import { defaultSocketPath, defaultStateDir } from "../ipc/socket-path.js";
 import { Daemon } from "./daemon.js";
+import { forgetLauncherEnvironment } from "./launcher-env.js";
 import { createLogger, resolveLogLevel } from "./log.js";
 import { optimizers } from "./v8-tuning.js";
 import { productVersion } from "./version.js";
@@ -68,6 +69,7 @@ async function main(): Promise<number> {
     return 0;
   }
   const env = process.env;
+  forgetLauncherEnvironment(env);
   const system = values.system === true;
   const stateDir =
     (values["state-dir"] as string | undefined) ?? env.RMX_STATE_DIR ?? defaultStateDir({ system, env });

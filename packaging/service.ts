@@ -10,7 +10,7 @@ import { mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { defaultSocketPath, defaultStateDir } from "../ipc/socket-path.js";
-import { DAEMON_NODE_OPTIONS } from "./node-options.js";
+import { DAEMON_ENVIRONMENT, DAEMON_NODE_OPTIONS } from "./node-options.js";
 
 export type ServiceKind = "systemd-user" | "systemd-system" | "launchd";
 
@@ -248,6 +248,9 @@ export function renderService(opts: ServiceOptions): RenderedService {
       CONFIG_ARGS: config === undefined ? "" : ` --config ${systemdWord(config)}`,
       SOCKET_ENV: socketEnv,
       STATE_ENV: stateEnv,
+      TUNABLES_ENV: Object.entries(DAEMON_ENVIRONMENT)
+        .map(([name, value]) => systemdAssignment(name, value, false))
+        .join(" "),
     };
     if (system) {
       values.USER = systemdWord(checkValue("user", opts.user ?? systemUser(env)));

@@ -23,10 +23,11 @@ const RMXD = process.env.BENCH_RMXD
   ? path.resolve(process.env.BENCH_RMXD)
   : entry("dist/bin/rmxd.js", "dist/daemon/main.js");
 /** BENCH_RMXD_FLAGS='--cpu-prof --cpu-prof-dir=DIR': Node flags for rmxd alone (profiles). */
-// rmxd starts with the Node options its service files pass (packaging/node-options.ts), then these.
+// rmxd starts with the Node options and environment its service files pass (packaging/node-options.ts),
+// then these flags.
+const launcher = await import(pathToFileURL(path.join(REPO, "dist/packaging/node-options.js")).href);
 const RMXD_FLAGS = [
-  ...(await import(pathToFileURL(path.join(REPO, "dist/packaging/node-options.js")).href))
-    .DAEMON_NODE_OPTIONS,
+  ...launcher.DAEMON_NODE_OPTIONS,
   ...(process.env.BENCH_RMXD_FLAGS ?? "").split(/\s+/).filter(Boolean),
 ];
 // BENCH_RMX=FILE: another rmx entry (a saved "before" build's dist/bin/rmx.cjs), as BENCH_RMXD for rmxd.
@@ -83,6 +84,7 @@ export async function deploy({ dir, programs, extraConfig = {} }) {
     JSON.stringify({ ...extraConfig, runtimes: programs.map(runtimeEntry) }, null, 2),
   );
   const env = benchEnv({
+    ...launcher.DAEMON_ENVIRONMENT,
     RMX_SOCKET: socket,
     RMX_STATE_DIR: path.join(dir, "state"),
     XDG_CONFIG_HOME: path.join(dir, "xdg-config"),

@@ -2,8 +2,14 @@ import { spawnSync } from "node:child_process";
 import { chmod, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
+import { fileURLToPath } from "node:url";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { DAEMON_NODE_OPTIONS } from "../../packaging/node-options.js";
+import { forgetLauncherEnvironment } from "../../daemon/launcher-env.js";
+import {
+  DAEMON_ENVIRONMENT,
+  DAEMON_GLIBC_TUNABLES,
+  DAEMON_NODE_OPTIONS,
+} from "../../packaging/node-options.js";
 import {
   installService,
   isOurs,
@@ -79,6 +85,8 @@ describe("systemd units", () => {
       }
       // Every directive is explained: a comment precedes each group of directives.
       expect(content.split("\n").filter((line) => line.startsWith("#")).length).toBeGreaterThan(15);
+      // glibc's malloc settings for rmxd itself (rmxd drops them before starting a backend).
+      expect(value(content, "Environment")).toContain(`"GLIBC_TUNABLES=${DAEMON_GLIBC_TUNABLES}"`);
       if (kind === "systemd-user") {
         expect(value(content, "RuntimeDirectoryMode")).toEqual(["0700"]);
         expect(value(content, "Environment")).toContain('"RMX_SOCKET=%t/runtime-matrix/rmxd.sock"');
@@ -118,6 +126,7 @@ describe("systemd units", () => {
     expect(value(content, "Environment")).toEqual([
       '"RMX_SOCKET=/run/rmx 100%%/s.sock"',
       '"RMX_STATE_DIR=/srv/rmx state"',
+      `"GLIBC_TUNABLES=${DAEMON_GLIBC_TUNABLES}"`,
     ]);
     expect(value(content, "Group")).toEqual(["inference"]);
     expect(value(content, "ReadWritePaths")).toEqual(['"-/srv/rmx state"']);
@@ -370,7 +379,29 @@ describe("launchd plist", () => {
     expect(run.stderr).toBe("");
     expect(run.status).toBe(0);
     const pkg = JSON.parse(await readFile(new URL("../../package.json", import.meta.url), "utf8"));
-    expect(pkg.scripts.start).toContain(`node ${NODE_FLAGS} dist/bin/rmxd.js`);
+    expect(pkg.scripts.start).toContain("node scripts/start.mjs");
+  });
+
+  it("npm start's launcher runs the built rmxd with the daemon's options and exits as it did", () => {
+    const start = fileURLToPath(new URL("../../scripts/start.mjs", import.meta.url));
+    const version = spawnSync(process.execPath, [start, "--version"], { encoding: "utf8" });
+    expect(version.stderr).toBe("");
+    expect(version.stdout).toMatch(/^rmxd \S+\n$/);
+    expect(version.status).toBe(0);
+    // A bad flag: rmxd's own usage error and exit code 2 come through the launcher.
+    const bad = spawnSync(process.execPath, [start, "--no-such-flag"], { encoding: "utf8" });
+    expect(bad.stderr).toContain("rmxd: Unknown option '--no-such-flag'");
+    expect(bad.status).toBe(2);
+  });
+
+  it("a glibc tuning variable the daemon's own launchers set is dropped before any backend starts", () => {
+    const env: NodeJS.ProcessEnv = { ...DAEMON_ENVIRONMENT, PATH: "/bin" };
+    expect(forgetLauncherEnvironment(env)).toEqual(Object.keys(DAEMON_ENVIRONMENT));
+    expect(env).toEqual({ PATH: "/bin" });
+    // The user's own value is theirs: kept, and backends inherit it.
+    const mine: NodeJS.ProcessEnv = { GLIBC_TUNABLES: "glibc.malloc.arena_max=2" };
+    expect(forgetLauncherEnvironment(mine)).toEqual([]);
+    expect(mine).toEqual({ GLIBC_TUNABLES: "glibc.malloc.arena_max=2" });
   });
 
   it("escapes XML", () => {
