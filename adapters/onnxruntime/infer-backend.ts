@@ -3,8 +3,8 @@
  * with JSON tensors. A 4xx keeps the backend's own `error` text and status (the caller's request was wrong);
  * anything else that is not a 200 with `outputs` is BACKEND_FAILED.
  */
-import { performance } from "node:perf_hooks";
 import { RmxError } from "../../base/errors.js";
+import { monotonicMs } from "../../base/monotonic.js";
 import { httpRequest } from "../shared/http.js";
 
 /** One KServe v2 JSON tensor; `data` is flat (row-major) or nested to the shape. */
@@ -48,7 +48,7 @@ export async function postInfer(
   timeoutMs: number,
 ): Promise<InferReply> {
   const url = `${endpoint.replace(/\/+$/, "")}/v2/models/${encodeURIComponent(modelName)}/infer`;
-  const started = performance.now();
+  const started = monotonicMs();
   const result = await httpRequest(url, {
     method: "POST",
     body: JSON.stringify(request),
@@ -86,6 +86,6 @@ export async function postInfer(
     model_name: typeof reply.model_name === "string" ? reply.model_name : modelName,
     ...(typeof reply.model_version === "string" ? { model_version: reply.model_version } : {}),
     outputs: reply.outputs,
-    latency_ms: Math.round((performance.now() - started) * 10) / 10,
+    latency_ms: Math.round((monotonicMs() - started) * 10) / 10,
   };
 }

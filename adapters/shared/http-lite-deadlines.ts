@@ -9,7 +9,7 @@
  * clearTimeout per exchange. While nothing is pending the timer is unref'd, so it never holds the
  * process open; while something is, it is ref'd, as the per-exchange timers were.
  */
-import { monotonicMs } from "./monotonic.js";
+import { monotonicMs } from "../../base/monotonic.js";
 
 export interface Expiring {
   /** monotonicMs() at which it expires. */

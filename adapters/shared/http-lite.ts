@@ -7,10 +7,10 @@
  * httpRequest.
  */
 import net from "node:net";
+import { monotonicMs } from "../../base/monotonic.js";
 import { classifyError, type HttpResult, httpRequest } from "./http.js";
 import { Deadlines, type Expiring } from "./http-lite-deadlines.js";
 import { type ParsedHead, ResponseParser } from "./http-lite-parse.js";
-import { monotonicMs } from "./monotonic.js";
 
 export interface LiteGetOptions {
   headers?: Record<string, string>;

@@ -1,5 +1,5 @@
 import http from "node:http";
-import { performance } from "node:perf_hooks";
+import { monotonicMs } from "../../base/monotonic.js";
 import { lazyHttps, lazyHttpsAgent } from "./lazy-https.js";
 
 export interface HttpRequestOptions {
@@ -39,8 +39,8 @@ const STALE_SOCKET = new Set(["ECONNRESET", "EPIPE", "ECONNABORTED"]);
 /** One HTTP exchange that never throws and never outlives `timeoutMs` (retries included). */
 export function httpRequest(url: string, options: HttpRequestOptions): Promise<HttpResult> {
   const method = options.method ?? (options.body === undefined ? "GET" : "POST");
-  const started = performance.now();
-  const elapsed = () => performance.now() - started;
+  const started = monotonicMs();
+  const elapsed = () => monotonicMs() - started;
   return new Promise((resolve) => {
     let settled = false;
     let timer: NodeJS.Timeout | undefined;

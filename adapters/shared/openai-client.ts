@@ -4,7 +4,7 @@
  * can decide whether another cell may try. Headers may carry an API key: they are never logged or echoed.
  */
 import http from "node:http";
-import { performance } from "node:perf_hooks";
+import { monotonicMs } from "../../base/monotonic.js";
 import { httpRequest } from "./http.js";
 import { lazyHttps } from "./lazy-https.js";
 
@@ -152,8 +152,8 @@ function bad(url: string, why: string, ms: number): BackendFailure {
 
 /** Streams the completion; content pieces go to `onDelta` as they arrive. */
 function streamChat(req: BackendChatRequest, onDelta: (piece: string) => void): Promise<BackendReply> {
-  const started = performance.now();
-  const elapsed = () => performance.now() - started;
+  const started = monotonicMs();
+  const elapsed = () => monotonicMs() - started;
   return new Promise((resolve) => {
     let settled = false;
     let streamed = false;

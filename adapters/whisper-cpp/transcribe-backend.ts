@@ -3,8 +3,8 @@
  * its answer classified (whisper-server reports most failures as 200 `{"error": …}`), and the exchange counted
  * in the recorder so the cell's throughput is audio seconds per wall second.
  */
-import { performance } from "node:perf_hooks";
 import { RmxError } from "../../base/errors.js";
+import { monotonicMs } from "../../base/monotonic.js";
 import { httpRequest } from "../shared/http.js";
 import { INFERENCE_PATH } from "./adapter.js";
 import { buildMultipart, type FormField } from "./multipart.js";
@@ -70,14 +70,14 @@ export async function postTranscription(
   if (input.temperature !== undefined) fields.push({ name: "temperature", value: String(input.temperature) });
   const form = buildMultipart(fields);
   const done = recorder.begin(base);
-  const started = performance.now();
+  const started = monotonicMs();
   const result = await httpRequest(url, {
     method: "POST",
     body: form.body,
     headers: { "content-type": form.contentType, accept: "*/*" },
     timeoutMs,
   });
-  const wall = (performance.now() - started) / 1000;
+  const wall = (monotonicMs() - started) / 1000;
   if (result.kind !== "response") {
     done({ wall_seconds: wall, ok: false });
     throw new RmxError(result.kind === "timeout" ? "TIMEOUT" : "BACKEND_FAILED", result.message, {

@@ -1,7 +1,7 @@
 import os from "node:os";
-import { performance } from "node:perf_hooks";
 import type { Clock } from "../../base/clock.js";
 import { rfc3339, systemClock } from "../../base/clock.js";
+import { monotonicMs } from "../../base/monotonic.js";
 import type {
   GpuInfo,
   GpuSample,
@@ -119,7 +119,7 @@ export class HardwareSampler {
   }
 
   private async collect(): Promise<HardwareSample> {
-    const started = performance.now();
+    const started = monotonicMs();
     const total = os.totalmem();
     const available = Math.min(os.freemem(), total);
     const [gpus, processes] = await Promise.all([this.sampleGpus(), this.sampleProcessesSafely()]);
@@ -129,7 +129,7 @@ export class HardwareSampler {
       cpu: { load_percent: this.cpuLoadPercent(), load_avg: os.loadavg() },
       gpus,
       processes,
-      tick_ms: Math.round((performance.now() - started) * 100) / 100,
+      tick_ms: Math.round((monotonicMs() - started) * 100) / 100,
     };
   }
 

@@ -3,7 +3,7 @@
  * and at most `idleMs` between two chunks (408), so a slow-loris body cannot hold a connection open.
  */
 import type http from "node:http";
-import { performance } from "node:perf_hooks";
+import { monotonicMs } from "../../base/monotonic.js";
 import type { GatewayError } from "./answer.js";
 import { idleWatch, Watched } from "./idle-watch.js";
 
@@ -41,7 +41,7 @@ export function readBodyThen(
   // The idle time is watched on one timer shared by every body (idle-watch.ts), not on a timer per
   // body: the body is parsed after the request is handed over, so nearly every request armed one.
   const watch = idleWatch(idleMs);
-  const watched = new Watched(performance.now(), () =>
+  const watched = new Watched(monotonicMs(), () =>
     finish({
       ok: false,
       error: {
@@ -71,7 +71,7 @@ export function readBodyThen(
     chunks.push(chunk);
     // All the declared bytes are in (llhttp passes no more): the body is whole now, a tick before `end`.
     if (size === declared) onEnd();
-    else watched.lastData = performance.now();
+    else watched.lastData = monotonicMs();
   };
   const onEnd = () =>
     finish({ ok: true, body: chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks) });

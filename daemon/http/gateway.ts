@@ -5,8 +5,8 @@
  */
 import http from "node:http";
 import type { AddressInfo } from "node:net";
-import { performance } from "node:perf_hooks";
 import { RmxError } from "../../base/errors.js";
+import { monotonicMs } from "../../base/monotonic.js";
 import type { HttpSpec } from "../../base/spec.js";
 import { httpExposure } from "../../config/http-exposure.js";
 import { formatListen } from "../../config/http-listen.js";
@@ -260,7 +260,7 @@ export class Gateway {
     cors: Readonly<Record<string, string>>,
   ): void {
     this.inFlight++;
-    const started = performance.now();
+    const started = monotonicMs();
     // The answer goes on in the body's own callback: the request reaches the backend in the same turn
     // of the event loop as its last byte, not after a promise's hop.
     readBodyThen(req, this.spec.max_body_bytes, this.spec.body_timeout_ms, (body) => {
@@ -283,7 +283,7 @@ export class Gateway {
           model: "",
           cell: "",
           route,
-          ms: performance.now() - started,
+          ms: monotonicMs() - started,
           code: body.error.status,
           error: body.error.klass,
         });

@@ -6,7 +6,8 @@
  * The timer sleeps until the earliest deadline of the bodies watched; when it fires, the stalled ones are
  * told and it sleeps again for the next one. A body is told no earlier than a timer of its own would.
  */
-import { performance } from "node:perf_hooks";
+
+import { monotonicMs } from "../../base/monotonic.js";
 import { realTimers, type Timers } from "../policy/timers.js";
 
 /** A body being read, linked into its watch's list while watched. */
@@ -16,7 +17,7 @@ export class Watched {
   watched = false;
 
   constructor(
-    /** When the body last moved, on the watch's clock (performance.now() for the real one); now when added. */
+    /** When the body last moved, on the watch's clock (monotonicMs() for the real one); now when added. */
     public lastData: number,
     /** Called once, when it did not move for the idle time; the watch is dropped first. */
     readonly stalled: () => void,
@@ -29,7 +30,7 @@ export interface WatchClock {
   timers: Timers;
 }
 
-const REAL: WatchClock = { now: () => performance.now(), timers: realTimers };
+const REAL: WatchClock = { now: () => monotonicMs(), timers: realTimers };
 
 export class IdleWatch {
   private head: Watched | undefined;

@@ -7,8 +7,8 @@
  * socket path uses).
  */
 import type http from "node:http";
-import { performance } from "node:perf_hooks";
 import { RmxError } from "../../base/errors.js";
+import { monotonicMs } from "../../base/monotonic.js";
 import type { ErrorClass } from "../../ipc/protocol/gateway.js";
 import type { InferResult } from "../../ipc/protocol/infer.js";
 import { describeParamsError } from "../../ipc/protocol/params-error.js";
@@ -65,13 +65,13 @@ export function inferRoute(deps: InferRouteDeps): Route {
     path: INFER_PATH,
     auth: "token",
     async handle(req: http.IncomingMessage, res: http.ServerResponse) {
-      const started = performance.now();
+      const started = monotonicMs();
       const path = (req.url ?? "").split("?")[0] ?? "";
       const raw = INFER_PATH.exec(path)?.[1] ?? "";
       const target: InferTarget = { cell: "", model: raw };
       const answer = (status: number, body: unknown, headers: Record<string, string> = {}): void => {
         sendJson(res, status, body, headers);
-        const ms = performance.now() - started;
+        const ms = monotonicMs() - started;
         const request: ObservedRequest = {
           model: target.model,
           cell: target.cell,

@@ -5,9 +5,9 @@
  * before the first byte try the next allowed cell once. X-Rmx-Cell names the cell that served.
  */
 import type http from "node:http";
-import { performance } from "node:perf_hooks";
 import { getAdapter } from "../../adapters/registry.js";
 import { RmxError } from "../../base/errors.js";
+import { monotonicMs } from "../../base/monotonic.js";
 import type { HttpSpec } from "../../base/spec.js";
 import type { CellRef, ResolveMode } from "../../ipc/protocol/policy.js";
 import type { ObservedRequest } from "../policy/request-stats.js";
@@ -267,7 +267,7 @@ export async function serveInference(
   const fail = (e: GatewayError, model = "", cell = "") => {
     sendError(res, e, answerHeaders);
     if (recorded) return;
-    routing.observe({ model, cell, route, ms: performance.now() - started, code: e.status, error: e.klass });
+    routing.observe({ model, cell, route, ms: monotonicMs() - started, code: e.status, error: e.klass });
   };
   const checked = validate(route, raw);
   if ("error" in checked) return fail(checked.error);
@@ -322,7 +322,7 @@ export async function serveInference(
           model: place.model,
           cell: place.key,
           route,
-          ms: performance.now() - started,
+          ms: monotonicMs() - started,
           code: CLIENT_CLOSED,
           error: "aborted",
         });
@@ -352,7 +352,7 @@ export async function serveInference(
     } finally {
       end();
     }
-    const ms = performance.now() - started;
+    const ms = monotonicMs() - started;
     const klass = classOf(outcome);
     recorded = true;
     // Time to first token: the first chunk of a stream; a plain answer's whole duration.

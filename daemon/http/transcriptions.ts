@@ -6,9 +6,9 @@
  * cell that served. The gateway's guard (token, Host, Origin) has run before this is called.
  */
 import type http from "node:http";
-import { performance } from "node:perf_hooks";
 import { RESPONSE_FORMATS, type ResponseFormat } from "../../adapters/whisper-cpp/transcribe-backend.js";
 import { isRmxError } from "../../base/errors.js";
+import { monotonicMs } from "../../base/monotonic.js";
 import type { CellRef } from "../../ipc/protocol/policy.js";
 import type { ResolveRequest } from "../policy/resolve.js";
 import { TRANSCRIBE_ROUTE, transcribeOn } from "../policy/transcribe.js";
@@ -261,7 +261,7 @@ export async function serveTranscriptions(
   res: http.ServerResponse,
   cors: Record<string, string>,
 ): Promise<void> {
-  const started = performance.now();
+  const started = monotonicMs();
   const route = TRANSCRIPTIONS_ROUTE;
   let model = "";
   let cell = "";
@@ -271,7 +271,7 @@ export async function serveTranscriptions(
       model,
       cell,
       route,
-      ms: performance.now() - started,
+      ms: monotonicMs() - started,
       code: e.status,
       error: e.klass,
     });
@@ -345,7 +345,7 @@ export async function serveTranscriptions(
         model,
         cell,
         route,
-        ms: performance.now() - started,
+        ms: monotonicMs() - started,
         code: CLIENT_CLOSED,
         error: "aborted",
       });
@@ -359,7 +359,7 @@ export async function serveTranscriptions(
       "x-rmx-cell": cell,
     });
     res.end(reply.body);
-    const ms = performance.now() - started;
+    const ms = monotonicMs() - started;
     ctx.host.routing.observe({ model, cell, route, ms, code: 200, ttftMs: ms });
   } catch (error) {
     ctx.host.logger.error({ err: error, route }, "HTTP gateway request failed");

@@ -11,8 +11,8 @@
  *   again once on a fresh connection; a fresh one's failure is real.
  */
 import type http from "node:http";
-import { performance } from "node:perf_hooks";
 import { type BodySink, type ParsedHead, ResponseParser } from "../../adapters/shared/http-lite-parse.js";
+import { monotonicMs } from "../../base/monotonic.js";
 import type { ConnectionUser, UpstreamConnection } from "./upstream-pool.js";
 import type { ForwardOutcome, ForwardRequest } from "./upstream-types.js";
 import { type UpstreamWire, writeRequest } from "./upstream-wire.js";
@@ -24,7 +24,7 @@ export const PASSED_HEADERS = ["content-type", "content-length", "cache-control"
 const STALE_SOCKET = new Set(["ECONNRESET", "EPIPE", "ECONNABORTED"]);
 
 class Exchange implements ConnectionUser, BodySink {
-  private readonly started = performance.now();
+  private readonly started = monotonicMs();
   private conn!: UpstreamConnection;
   private parser!: ResponseParser;
   private mayResend = true;
@@ -85,7 +85,7 @@ class Exchange implements ConnectionUser, BodySink {
       return;
     }
     // Bytes pass through untouched. The first piece is the time to first token.
-    if (this.ttfbMs === undefined) this.ttfbMs = performance.now() - this.started;
+    if (this.ttfbMs === undefined) this.ttfbMs = monotonicMs() - this.started;
     if (!this.client.write(piece) && !this.paused) {
       this.paused = true;
       this.conn.socket.pause();

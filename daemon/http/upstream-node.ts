@@ -3,8 +3,8 @@
  * (https, headers it leaves to node). Same outcomes and rules; see forward.ts.
  */
 import http from "node:http";
-import { performance } from "node:perf_hooks";
 import { lazyHttps, lazyHttpsAgent } from "../../adapters/shared/lazy-https.js";
+import { monotonicMs } from "../../base/monotonic.js";
 import { PASSED_HEADERS } from "./upstream-exchange.js";
 import type { ForwardOutcome, ForwardRequest } from "./upstream-types.js";
 
@@ -27,7 +27,7 @@ export function forwardNode(
   req: ForwardRequest,
   passStatus: (status: number) => boolean,
 ): Promise<ForwardOutcome> {
-  const started = performance.now();
+  const started = monotonicMs();
   const { target } = req;
   return new Promise((resolve) => {
     let settled = false;
@@ -104,7 +104,7 @@ export function forwardNode(
       // Bytes pass through untouched: no chunk is parsed. The first one is the time to first token.
       const resume = () => response.resume();
       response.on("data", (chunk: Buffer) => {
-        if (ttfbMs === undefined) ttfbMs = performance.now() - started;
+        if (ttfbMs === undefined) ttfbMs = monotonicMs() - started;
         if (!client.write(chunk)) {
           response.pause();
           client.once("drain", resume);

@@ -5,7 +5,7 @@
  * per request. LIFO reuses the warmest socket; no Nagle delay on a request or a streamed token.
  */
 import net from "node:net";
-import { performance } from "node:perf_hooks";
+import { monotonicMs } from "../../base/monotonic.js";
 
 /** The exchange holding a connection: its socket's events go there. */
 export interface ConnectionUser {
@@ -29,7 +29,7 @@ export class UpstreamConnection {
   user: ConnectionUser | undefined;
   /** Exchanges this connection carried before the current one: a reused socket may be stale. */
   uses = 0;
-  /** performance.now() after which the server said it closes idle sockets. */
+  /** monotonicMs() after which the server said it closes idle sockets. */
   idleUntil = Number.POSITIVE_INFINITY;
   private timeoutMs = 0;
 
@@ -70,7 +70,7 @@ export class UpstreamPool {
   /** The warmest idle connection still open, else a new one (`fresh` asks for a new one). */
   acquire(user: ConnectionUser, fresh = false): UpstreamConnection {
     if (!fresh) {
-      const now = performance.now();
+      const now = monotonicMs();
       for (let conn = this.idle.pop(); conn !== undefined; conn = this.idle.pop()) {
         if (!conn.socket.destroyed && conn.socket.writable && now < conn.idleUntil) {
           conn.user = user;
@@ -101,7 +101,7 @@ export class UpstreamPool {
     conn.idleUntil =
       seconds === undefined
         ? Number.POSITIVE_INFINITY
-        : performance.now() + Number(seconds) * 1000 - KEEP_ALIVE_MARGIN_MS;
+        : monotonicMs() + Number(seconds) * 1000 - KEEP_ALIVE_MARGIN_MS;
     // A paused socket would not notice the server's close while idle; an idle one must not hold the
     // daemon (or a test) open.
     conn.socket.resume();

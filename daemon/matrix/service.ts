@@ -10,7 +10,6 @@
  * (throughput then spans that window), and reads from then on keep them one tick fresh.
  */
 
-import { performance } from "node:perf_hooks";
 import { readModel } from "../../adapters/model-formats.js";
 import { getAdapter } from "../../adapters/registry.js";
 import { keyRefusal, refusesKey } from "../../adapters/shared/auth.js";
@@ -19,6 +18,7 @@ import type { Clock } from "../../base/clock.js";
 import { rfc3339 } from "../../base/clock.js";
 import { isRmxError } from "../../base/errors.js";
 import { looksLikePath } from "../../base/model-ref.js";
+import { monotonicMs } from "../../base/monotonic.js";
 import type { DaemonConfig, RuntimeSpec } from "../../base/spec.js";
 import type {
   HardwareInventory,
@@ -187,7 +187,7 @@ class Matrix implements MatrixService {
       inventory: this.inventory,
       clock: this.host.clock,
       pids: () => this.livePids(),
-      onSample: (sample) => void this.afterSample(sample, performance.now() - sample.tick_ms),
+      onSample: (sample) => void this.afterSample(sample, monotonicMs() - sample.tick_ms),
     });
   }
 
@@ -342,10 +342,10 @@ class Matrix implements MatrixService {
   }
 
   private async scrapeAndPublish(startedAt: number, scrape: boolean): Promise<void> {
-    const scrapeStart = performance.now();
+    const scrapeStart = monotonicMs();
     const scraped = await this.scrapeAll(scrape);
     if (this.stopped) return;
-    const composeStart = performance.now();
+    const composeStart = monotonicMs();
     const s = this.stats;
     s.ticks++;
     s.scraped = scraped;
@@ -384,7 +384,7 @@ class Matrix implements MatrixService {
       gate.keepOnly(seen);
     }
     this.publishChanges(cells, true);
-    const end = performance.now();
+    const end = monotonicMs();
     const compose = end - composeStart;
     s.last_compose_ms = round2(compose);
     s.max_compose_ms = round2(Math.max(s.max_compose_ms ?? 0, compose));
@@ -486,7 +486,7 @@ class Matrix implements MatrixService {
   }
 
   async tick(opts: { scrape?: "always" | "due" } = {}): Promise<void> {
-    const started = performance.now();
+    const started = monotonicMs();
     const sample = await this.sampler.sampleOnce();
     await this.scraping;
     await this.afterSample(sample, started, opts.scrape !== "due");

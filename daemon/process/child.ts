@@ -2,10 +2,10 @@ import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { rmdir } from "node:fs/promises";
 import path from "node:path";
-import { performance } from "node:perf_hooks";
 import type { Clock } from "../../base/clock.js";
 import { systemClock } from "../../base/clock.js";
 import { RmxError } from "../../base/errors.js";
+import { monotonicMs } from "../../base/monotonic.js";
 import { containment, killCgroup, placeInCgroup, runtimeCgroup } from "./cgroup.js";
 import type { RotatingLog } from "./logs.js";
 import { groupMembers, isProcessAlive, processExe, processStartTime, signalReaches } from "./proc-stat.js";
@@ -81,7 +81,7 @@ const OUTPUT_DRAIN_MS = 250;
 const KILL_WAIT_MS = 5000;
 /** Liveness polling for a bare pid that is not our child. */
 const POLL_MS = 20;
-/** When each spawned leader was forked (performance.now()): narrows its tag sweep (see ForkedAfter). */
+/** When each spawned leader was forked (monotonicMs()): narrows its tag sweep (see ForkedAfter). */
 const forkTimes = new WeakMap<ChildHandle, number>();
 
 /**
@@ -113,7 +113,7 @@ export function forkChild(opts: SpawnOptions, cgroupBase: string | undefined): P
     stdio: ["ignore", "pipe", "pipe"],
     windowsHide: true,
   });
-  const forkedAt = performance.now();
+  const forkedAt = monotonicMs();
 
   let running = true;
   let resolveExit!: (info: ExitInfo) => void;
@@ -346,8 +346,7 @@ export async function endRemnants(
   const tag = "identity" in child ? child.identity?.tag : "tag" in child ? child.tag : undefined;
   if (tag !== undefined) {
     const forkedAt = forkTimes.get(child as ChildHandle);
-    const after =
-      forkedAt === undefined ? undefined : { pid: child.pid, agoMs: performance.now() - forkedAt };
+    const after = forkedAt === undefined ? undefined : { pid: child.pid, agoMs: monotonicMs() - forkedAt };
     for (const pid of await sweepTagged({ exact: tag }, after)) killed.add(pid);
   }
   killed.delete(child.pid);

@@ -1,6 +1,6 @@
 import { close, open, read } from "node:fs";
 import { readdir, readFile } from "node:fs/promises";
-import { performance } from "node:perf_hooks";
+import { monotonicMs } from "../../base/monotonic.js";
 import { readProcStat } from "./proc-stat.js";
 import { TAG_ENV } from "./tag.js";
 
@@ -134,11 +134,11 @@ export async function findTagged(match: TagMatch, after?: ForkedAfter): Promise<
  */
 export async function sweepTagged(match: TagMatch, after?: ForkedAfter): Promise<number[]> {
   const killed = new Set<number>();
-  const since = performance.now();
+  const since = monotonicMs();
   for (let round = 0; round < MAX_ROUNDS; round++) {
     const pids = await findTagged(
       match,
-      after === undefined ? undefined : { pid: after.pid, agoMs: after.agoMs + performance.now() - since },
+      after === undefined ? undefined : { pid: after.pid, agoMs: after.agoMs + monotonicMs() - since },
     );
     if (pids.length === 0) break;
     for (const pid of pids) {

@@ -15,7 +15,7 @@
  * (later, by the timer's lateness) lost that race for one probe in five to ten on a loaded machine and
  * paid a new connection, which costs more than the probe; 25 ms early, it finds the socket open.
  */
-import { monotonicMs } from "../../adapters/shared/monotonic.js";
+import { monotonicMs } from "../../base/monotonic.js";
 
 /** The most a job may run ahead of its due time. */
 export const PROBE_EARLY_MS = 50;

@@ -6,6 +6,7 @@
 import type { Logger } from "pino";
 import { rfc3339 } from "../../base/clock.js";
 import { isRmxError, RmxError } from "../../base/errors.js";
+import { monotonicMs } from "../../base/monotonic.js";
 import type { RuntimeSpec } from "../../base/spec.js";
 import type { EventBus } from "../events.js";
 import { containmentKnown } from "../process/cgroup.js";
@@ -252,7 +253,7 @@ export class ProcessRun {
   private prepareAhead(spec: RuntimeSpec): void {
     if (!this.deps.adapter.spawns || spec !== this.host.spec() || this.freshAhead(spec)) return;
     const prepared = prepareLaunch(spec, this.deps);
-    const ahead: NonNullable<ProcessRun["ahead"]> = { spec, at: performance.now(), prepared };
+    const ahead: NonNullable<ProcessRun["ahead"]> = { spec, at: monotonicMs(), prepared };
     prepared.then(
       (launch) => {
         ahead.ready = launch;
@@ -264,7 +265,7 @@ export class ProcessRun {
 
   private freshAhead(spec: RuntimeSpec): boolean {
     const ahead = this.ahead;
-    return ahead !== undefined && ahead.spec === spec && performance.now() - ahead.at <= PREPARED_FRESH_MS;
+    return ahead !== undefined && ahead.spec === spec && monotonicMs() - ahead.at <= PREPARED_FRESH_MS;
   }
 
   /**

@@ -7,7 +7,8 @@
  * and records how late it fired into each open window: a small log-bucket histogram per reader, so each
  * keeps its own span (since start, since the last tick, since the last scrape).
  */
-import { performance } from "node:perf_hooks";
+
+import { monotonicMs } from "../../base/monotonic.js";
 import type { LoopDelay } from "../../ipc/protocol/hardware.js";
 
 export const LOOP_DELAY_RESOLUTION_MS = 500;
@@ -70,7 +71,7 @@ export class LoopDelayMonitor {
   open(window = new LoopDelayWindow()): LoopDelayWindow {
     this.windows.add(window);
     if (this.timer === undefined) {
-      this.last = performance.now();
+      this.last = monotonicMs();
       this.timer = setInterval(() => this.tick(), this.resolutionMs);
       this.timer.unref();
     }
@@ -85,7 +86,7 @@ export class LoopDelayMonitor {
   }
 
   private tick(): void {
-    const now = performance.now();
+    const now = monotonicMs();
     const late = Math.max(0, now - this.last - this.resolutionMs);
     this.last = now;
     for (const window of this.windows) window.record(late);
