@@ -3,7 +3,6 @@
  * the daemon's lifecycle (start, reload, shutdown).
  */
 
-import { randomInt } from "node:crypto";
 import os from "node:os";
 import path from "node:path";
 import type { Logger } from "pino";
@@ -12,6 +11,7 @@ import { getAdapter } from "../adapters/registry.js";
 import type { HardwareTarget, LaunchPlan } from "../adapters/types.js";
 import type { Clock } from "../base/clock.js";
 import { formatLocalTime, rfc3339, systemClock } from "../base/clock.js";
+import { randomUnit } from "../base/entropy.js";
 import { RmxError } from "../base/errors.js";
 import { ensureTrustedDir, trustPolicyFor } from "../base/fs-trust.js";
 import { looksLikePath } from "../base/model-ref.js";
@@ -325,7 +325,7 @@ export class Daemon {
       logger: this.logger.child({ runtime: spec.id }),
       logsDir: this.logsDir,
       stateDir: this.opts.stateDir,
-      random: () => randomInt(0, 1_000_000) / 1_000_000,
+      random: randomUnit,
       adapter: getAdapter(spec.adapter),
       stubEntry: stubEntryPath(),
       persist: (id, record) => {

@@ -4,9 +4,10 @@
  * The file appears atomically, complete, or not at all (written aside, then hard-linked into place), so two
  * daemons starting at the same moment cannot both take it.
  */
-import { randomBytes } from "node:crypto";
+
 import fs from "node:fs/promises";
 import path from "node:path";
+import { randomHex } from "../base/entropy.js";
 import { RmxError } from "../base/errors.js";
 import { isProcessAlive, isSameProcess, processStartTime } from "./process/identity.js";
 
@@ -50,7 +51,7 @@ function alreadyRunning(holder: Holder, stateDir: string): RmxError {
 export async function acquireDaemonLock(stateDir: string): Promise<DaemonLock> {
   const file = path.join(stateDir, "rmxd.pid");
   const mine: Holder = { pid: process.pid, start_time: (await processStartTime(process.pid)) ?? "" };
-  const aside = path.join(stateDir, `.rmxd.pid.${process.pid}.${randomBytes(4).toString("hex")}`);
+  const aside = path.join(stateDir, `.rmxd.pid.${process.pid}.${randomHex(4)}`);
   await fs.writeFile(aside, `${JSON.stringify(mine)}\n`, { mode: 0o600 });
   try {
     for (let attempt = 1; ; attempt++) {

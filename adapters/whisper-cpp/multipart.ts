@@ -1,5 +1,5 @@
 /** multipart/form-data bodies, as whisper-server's `/inference` and `/load` read them (cpp-httplib). */
-import { randomBytes } from "node:crypto";
+import { randomHex } from "../../base/entropy.js";
 
 export type FormField =
   | { name: string; value: string }
@@ -15,7 +15,7 @@ function quoted(text: string): string {
 }
 
 export function buildMultipart(fields: readonly FormField[]): FormBody {
-  const boundary = `----rmxd${randomBytes(12).toString("hex")}`;
+  const boundary = `----rmxd${randomHex(12)}`;
   const parts: Buffer[] = [];
   for (const field of fields) {
     let head = `--${boundary}\r\nContent-Disposition: form-data; name="${quoted(field.name)}"`;

@@ -4,8 +4,11 @@
  * HttpOnly SameSite=Strict cookie. Every POST also carries the session's CSRF token in a header.
  * Pure but for randomness: the clock is injected. Tokens are kept by their SHA-256, never in clear.
  */
-import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
+
 import type { Clock } from "../../base/clock.js";
+import { equalConstantTime } from "../../base/constant-time.js";
+import { randomBase64url } from "../../base/entropy.js";
+import { sha256Hex } from "../../base/sha256.js";
 
 export const SESSION_COOKIE = "rmx_session";
 export const CSRF_HEADER = "x-rmx-csrf";
@@ -31,11 +34,11 @@ export interface Session {
 }
 
 function digest(token: string): string {
-  return createHash("sha256").update(token).digest("hex");
+  return sha256Hex(token);
 }
 
 function newToken(): string {
-  return randomBytes(32).toString("base64url");
+  return randomBase64url(32);
 }
 
 /** Oldest first (Map keeps insertion order): drop the oldest while over the bound. */
@@ -111,7 +114,7 @@ export class DashboardSessions {
     if (typeof header !== "string") return false;
     const a = Buffer.from(header);
     const b = Buffer.from(session.csrf);
-    return a.length === b.length && timingSafeEqual(a, b);
+    return a.length === b.length && equalConstantTime(a, b);
   }
 
   /** `Set-Cookie` value for a new session. `secure` when the listener serves TLS. */

@@ -3,10 +3,12 @@
  * atomically, never through a symlink), read back on later starts so clients keep working across restarts.
  * Compared in constant time.
  */
-import { randomBytes, timingSafeEqual } from "node:crypto";
+
 import { constants } from "node:fs";
 import { open } from "node:fs/promises";
 import path from "node:path";
+import { equalConstantTime } from "../../base/constant-time.js";
+import { randomBase64url } from "../../base/entropy.js";
 import { RmxError } from "../../base/errors.js";
 import { errnoText } from "../../base/fs-errors.js";
 import { writeFileAtomic } from "../persist/atomic.js";
@@ -16,7 +18,7 @@ const TOKEN_PATTERN = /^rmx-[A-Za-z0-9_-]{43}$/;
 const MAX_TOKEN_FILE = 256;
 
 export function newToken(): string {
-  return `rmx-${randomBytes(32).toString("base64url")}`;
+  return `rmx-${randomBase64url(32)}`;
 }
 
 async function readToken(file: string): Promise<string | undefined> {
@@ -89,5 +91,5 @@ export function bearerMatches(header: string | undefined, token: string): boolea
   const expected = expectedOf.bytes;
   const given = header.slice(start, end);
   if (Buffer.byteLength(given, "utf8") !== expected.length) return false;
-  return timingSafeEqual(Buffer.from(given, "utf8"), expected);
+  return equalConstantTime(Buffer.from(given, "utf8"), expected);
 }

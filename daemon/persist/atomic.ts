@@ -1,9 +1,9 @@
-import { randomBytes } from "node:crypto";
 import { constants } from "node:fs";
 import { link, open, rename, unlink } from "node:fs/promises";
 import path from "node:path";
 import type { Clock } from "../../base/clock.js";
 import { systemClock } from "../../base/clock.js";
+import { randomHex } from "../../base/entropy.js";
 import { RmxError } from "../../base/errors.js";
 import { errnoText } from "../../base/fs-errors.js";
 
@@ -18,7 +18,7 @@ const READ_NOFOLLOW = constants.O_RDONLY | constants.O_NOFOLLOW;
  */
 export async function writeFileAtomic(file: string, data: string | Buffer, mode = 0o600): Promise<void> {
   const dir = path.dirname(file);
-  const temp = path.join(dir, `.${path.basename(file)}.${process.pid}.${randomBytes(6).toString("hex")}.tmp`);
+  const temp = path.join(dir, `.${path.basename(file)}.${process.pid}.${randomHex(6)}.tmp`);
   try {
     const handle = await open(temp, CREATE_NEW, mode);
     try {

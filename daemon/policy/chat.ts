@@ -3,7 +3,7 @@
  * backend, and on a backend failure (5xx, timeout, refused) try the next allowed cell once. `verified` asks a
  * second cell with another model in parallel. Every routed request is counted by the host.
  */
-import { randomUUID } from "node:crypto";
+
 import { getAdapter } from "../../adapters/registry.js";
 import {
   type BackendFailure,
@@ -11,6 +11,7 @@ import {
   backendChat,
   isRetryable,
 } from "../../adapters/shared/openai-client.js";
+import { randomUUID } from "../../base/entropy.js";
 import { RmxError } from "../../base/errors.js";
 import type { CellRef, ChatAnswer, ChatParams, ChatResult } from "../../ipc/protocol/policy.js";
 import type { RuntimeSupervisor } from "../supervise/runtime.js";

@@ -7,9 +7,9 @@
  * serialised and always carry the latest state). Callbacks (`emit`, `persist`) must not throw synchronously.
  */
 
-import { randomUUID } from "node:crypto";
 import type { Clock } from "../../base/clock.js";
 import { rfc3339 } from "../../base/clock.js";
+import { randomUUID } from "../../base/entropy.js";
 import { RmxError } from "../../base/errors.js";
 import type { Lease } from "../../ipc/protocol/policy.js";
 import type { Timers } from "./timers.js";

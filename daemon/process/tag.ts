@@ -1,5 +1,6 @@
-import { createHash, randomBytes } from "node:crypto";
 import path from "node:path";
+import { randomHex } from "../../base/entropy.js";
+import { sha256Hex } from "../../base/sha256.js";
 
 /**
  * Every backend carries `RMX_TAG=<instance>/<runtime>/<spawn>` in its environment, and so does
@@ -16,7 +17,7 @@ export function instanceKey(stateDir: string, uid: number = process.getuid?.() ?
   const name = `${path.resolve(stateDir)}\0${uid}`;
   let key = instanceKeys.get(name);
   if (key === undefined) {
-    key = createHash("sha256").update(name).digest("hex").slice(0, 16);
+    key = sha256Hex(name).slice(0, 16);
     instanceKeys.set(name, key);
   }
   return key;
@@ -31,7 +32,7 @@ export interface UnitName {
 
 /** One spawn's tag; the random part keeps a restarted daemon's generation 1 apart from the last one's. */
 export function spawnTag(unit: UnitName): string {
-  return `${instanceKey(unit.stateDir)}/${unit.runtime}/${unit.generation}.${randomBytes(4).toString("hex")}`;
+  return `${instanceKey(unit.stateDir)}/${unit.runtime}/${unit.generation}.${randomHex(4)}`;
 }
 
 /** Every tag of this daemon instance starts with this. */

@@ -1,6 +1,6 @@
-import { randomBytes } from "node:crypto";
 import { existsSync, readdirSync } from "node:fs";
 import path from "node:path";
+import { randomHex } from "../../base/entropy.js";
 import { RmxError } from "../../base/errors.js";
 import type { SandboxKind, SandboxSpec } from "../../base/spec.js";
 import { BWRAP_ISOLATION_ARGS } from "./bwrap-args.js";
@@ -110,7 +110,7 @@ function systemdRunArgs(plan: CommandPlan, spec: SandboxSpec, ctx: WrapContext):
   if (spec.memory_max_bytes !== undefined) args.push("-p", `MemoryMax=${Math.floor(spec.memory_max_bytes)}`);
   if (spec.cpu_quota_percent !== undefined)
     args.push("-p", `CPUQuota=${Math.round(spec.cpu_quota_percent)}%`);
-  args.push("--unit", unitName(ctx.runtimeId, ctx.unitSuffix ?? randomBytes(3).toString("hex")));
+  args.push("--unit", unitName(ctx.runtimeId, ctx.unitSuffix ?? randomHex(3)));
   args.push("--", plan.command, ...plan.args);
   return args;
 }

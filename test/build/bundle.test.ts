@@ -181,8 +181,18 @@ describe("bundled entries", () => {
     const loaded = (await readFile(list, "utf8")).split("\n").map((m) => m.replace(/^NativeModule /, ""));
     expect(loaded).toContain("http"); // the gateway is on
     expect(loaded).toContain("child_process");
-    // Loaded by node:http's facade (Node 22+), node:util's descriptors (Node 24), pino's transports, zlib's crc32.
-    const unwanted = ["worker_threads", "assert", "zlib", "tls", "http2", "internal/deps/undici/undici"];
+    // Loaded by node:http's facade (Node 22+), node:util's descriptors (Node 24), pino's transports, zlib's crc32;
+    // node:crypto for random bytes and SHA-256 (base/entropy.ts), the global `performance` (base/monotonic.ts).
+    const unwanted = [
+      "worker_threads",
+      "assert",
+      "zlib",
+      "tls",
+      "http2",
+      "internal/deps/undici/undici",
+      "crypto",
+      "internal/perf/performance",
+    ];
     expect(loaded.filter((m) => unwanted.includes(m))).toEqual([]);
   });
 
