@@ -194,6 +194,8 @@ describe("bundled entries", () => {
       "internal/perf/performance",
     ];
     expect(loaded.filter((m) => unwanted.includes(m))).toEqual([]);
+    // Nor any part of node:crypto or its binding (OpenSSL's set-up).
+    expect(loaded.filter((m) => /crypto/.test(m))).toEqual([]);
   });
 
   it("takeBuiltinsDirectly rewrites each static import of a builtin into what it imports, and nothing else", async () => {
