@@ -1,7 +1,7 @@
 /**
  * V8's compilers beyond its interpreter stay off while rmxd is quiet and come on for the rest of its
- * life the first time it is busy (daemon/busy-switch.ts decides): TurboFan, Maglev (on by default from
- * V8 12, Node 22), and on V8 11 (Node 20) the Sparkplug baseline compiler too.
+ * life the first time it is busy (daemon/busy-switch.ts decides): TurboFan, the Sparkplug baseline
+ * compiler, and Maglev (on by default from V8 12, Node 22).
  *
  * Why: a quiet supervisor runs a few kilobytes of JavaScript ten times a second (probes, a tick). That
  * is enough for V8 to compile those functions again within a minute, and the first use of a compiler
@@ -9,7 +9,9 @@
  * save microseconds. Measured with 50 probed runtimes, gateway on, 20 s after start (bench/lean.mjs's
  * setup, same runs alternating): Node 20 66-68 → 62-63 MiB with TurboFan off, 58 with Sparkplug off as
  * well (quiet CPU 0.27-0.47 → 0.23-0.27 %); Node 24 92-94 → 78-79 MiB with TurboFan and Maglev off
- * (file-backed pages of the binary 53 → 45 MiB), where Sparkplug off saves nothing and stays on. Under
+ * (file-backed pages of the binary 53 → 45 MiB). Sparkplug off as well on Node 24, measured later after
+ * the 50 s settle (same setup, alternating runs): 67.7-67.8 → 66.1-66.2 MiB, quiet CPU 0.33-0.47 →
+ * 0.27-0.30 % (at 20 s it had read as no change: its code builds up with the quiet minutes). Under
  * gateway load, though, unoptimized code costs ~18 % more CPU per request and ~0.3 ms of added latency,
  * so a busy daemon turns them on.
  *
@@ -46,7 +48,7 @@ export function optimizersSetting(env: NodeJS.ProcessEnv = process.env): Optimiz
 /** The flags that turn those compilers off on the V8 of `v8Version` (Maglev is off by default before 12). */
 export function optimizerOffFlags(v8Version: string = process.versions.v8): readonly string[] {
   return Number.parseInt(v8Version, 10) >= 12
-    ? ["--no-turbofan", "--no-maglev"]
+    ? ["--no-turbofan", "--no-maglev", "--no-sparkplug"]
     : ["--no-turbofan", "--no-sparkplug"];
 }
 

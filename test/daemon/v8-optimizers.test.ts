@@ -28,14 +28,18 @@ const batches = () => {
   return "never";
 };
 const before = batches();
+// V8's status bit 15 (kBaseline): the function has Sparkplug code, as it would after these calls with
+// Sparkplug on and TurboFan off.
+const baselineBefore = (%GetOptimizationStatus(hot) & 32768) !== 0;
 const enabled = o.enable();
 const after = optimized() ? "already" : batches();
-process.stdout.write(JSON.stringify({ mode: o.setting.mode, before, enabled, after, again: o.enable() }));
+process.stdout.write(JSON.stringify({ mode: o.setting.mode, before, baselineBefore, enabled, after, again: o.enable() }));
 `;
 
 function hotChild(env: Record<string, string>): Promise<{
   mode: string;
   before: number | "never";
+  baselineBefore: boolean;
   enabled: boolean;
   after: number | "never" | "already";
   again: boolean;
@@ -53,9 +57,15 @@ function hotChild(env: Record<string, string>): Promise<{
 afterEach(stopAll);
 
 describe("V8's optimizing compilers", () => {
-  it("off (auto): a hot function stays unoptimized until enable(), then V8 optimizes it", async () => {
+  it("off (auto): a hot function stays interpreted (no Sparkplug code either) until enable(), then V8 optimizes it", async () => {
     const r = await hotChild({ RMX_V8_OPTIMIZERS: "" });
-    expect(r).toMatchObject({ mode: "auto", before: "never", enabled: true, again: false });
+    expect(r).toMatchObject({
+      mode: "auto",
+      before: "never",
+      baselineBefore: false,
+      enabled: true,
+      again: false,
+    });
     expect(typeof r.after).toBe("number");
   });
 
@@ -75,8 +85,12 @@ describe("V8's optimizing compilers", () => {
     });
     expect(optimizerOffFlags("11.3.244.8-node.33")).toEqual(["--no-turbofan", "--no-sparkplug"]);
     expect(optimizerOnFlags("11.3.244.8-node.33")).toEqual(["--turbofan", "--sparkplug"]);
-    expect(optimizerOffFlags("13.6.233.17-node.27")).toEqual(["--no-turbofan", "--no-maglev"]);
-    expect(optimizerOnFlags("13.6.233.17-node.27")).toEqual(["--turbofan", "--maglev"]);
+    expect(optimizerOffFlags("13.6.233.17-node.27")).toEqual([
+      "--no-turbofan",
+      "--no-maglev",
+      "--no-sparkplug",
+    ]);
+    expect(optimizerOnFlags("13.6.233.17-node.27")).toEqual(["--turbofan", "--maglev", "--sparkplug"]);
   });
 
   it("a real rmxd kept busy turns them on after its grace period and logs it once; a bad mode is logged", async () => {
