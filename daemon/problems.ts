@@ -39,8 +39,11 @@ export class ProblemBoard {
     this.onChange();
   }
 
-  /** Current problems, oldest first. */
+  /**
+   * Current problems, oldest first. The RFC 3339 times compare as plain strings: localeCompare would load
+   * ICU's collator and its data into the daemon for good, the first time two problems are listed.
+   */
   list(): DaemonProblem[] {
-    return [...this.entries.values()].sort((a, b) => a.since.localeCompare(b.since));
+    return [...this.entries.values()].sort((a, b) => (a.since < b.since ? -1 : a.since > b.since ? 1 : 0));
   }
 }

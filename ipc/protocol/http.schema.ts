@@ -1,7 +1,8 @@
 /** Params schemas of the HTTP listener's socket methods; daemon-only (zod). */
 import { z } from "zod";
+import { lazySchemas } from "./lazy-schemas.js";
 
-export const httpSchemas = {
-  "http.token": z.strictObject({}),
-  "dashboard.login": z.strictObject({}),
-};
+export const httpSchemas = lazySchemas({
+  "http.token": () => z.strictObject({}),
+  "dashboard.login": () => z.strictObject({}),
+});

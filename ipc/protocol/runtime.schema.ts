@@ -3,6 +3,7 @@
  * (`--reset-buget`) never passes silently. Absent params are validated as `{}`. Daemon-only (zod).
  */
 import { z } from "zod";
+import { lazySchemas } from "./lazy-schemas.js";
 
 export const MAX_ID_CHARS = 256;
 const MAX_TIMEOUT_MS = 24 * 60 * 60 * 1000;
@@ -17,25 +18,27 @@ const startStop = z.strictObject({
   timeout_ms: timeoutMs.optional(),
 });
 
-export const runtimeSchemas = {
-  "daemon.hello": noParams,
-  "runtime.status": noParams,
-  "runtime.restore": z.strictObject({
-    id: runtimeId,
-    restart: z.boolean().default(true),
-    reset_budget: z.boolean().default(false),
-    wait: z.boolean().default(false),
-    timeout_ms: timeoutMs.optional(),
-  }),
-  "runtime.start": startStop,
-  "runtime.stop": startStop,
-  "runtime.logs": z.strictObject({
-    id: runtimeId,
-    lines: z.number().int().min(0).max(10_000).default(100),
-    follow: z.boolean().default(false),
-  }),
-  "config.reload": noParams,
-} as const;
+export const runtimeSchemas = lazySchemas({
+  "daemon.hello": () => noParams,
+  "runtime.status": () => noParams,
+  "runtime.restore": () =>
+    z.strictObject({
+      id: runtimeId,
+      restart: z.boolean().default(true),
+      reset_budget: z.boolean().default(false),
+      wait: z.boolean().default(false),
+      timeout_ms: timeoutMs.optional(),
+    }),
+  "runtime.start": () => startStop,
+  "runtime.stop": () => startStop,
+  "runtime.logs": () =>
+    z.strictObject({
+      id: runtimeId,
+      lines: z.number().int().min(0).max(10_000).default(100),
+      follow: z.boolean().default(false),
+    }),
+  "config.reload": () => noParams,
+});
 
 /** Params with nothing in them: `{}` or absent. */
 export type NoParams = Record<string, never> | undefined;
