@@ -68,7 +68,8 @@ export interface Optimizers {
 export function takeOptimizers(env: NodeJS.ProcessEnv = process.env): Optimizers {
   const setting = optimizersSetting(env);
   let on = setting.mode === "on";
-  if (!on) for (const flag of optimizerOffFlags()) v8.setFlagsFromString(flag);
+  // The launchers we write start rmxd with them off (packaging/node-options.ts): "on" undoes that.
+  for (const flag of on ? optimizerOnFlags() : optimizerOffFlags()) v8.setFlagsFromString(flag);
   return {
     setting,
     on: () => on,

@@ -11,7 +11,17 @@
  * (bench/lean.mjs, quiet period, alternating runs): RSS on Node 20 about 5 MiB lower (68-69 → 63-64 MiB),
  * on Node 24 about 1 MiB; CPU and the gateway's latency unchanged within the runs' noise.
  */
-export const DAEMON_NODE_OPTIONS = ["--v8-pool-size=1"] as const;
+/**
+ * V8's optimizing compilers off from the first instruction (daemon/v8-optimizers.ts turns them on when
+ * the daemon is busy, or at once with RMX_V8_OPTIMIZERS=on). The daemon sets the same flags in-process,
+ * but on Node 24 that is too late for the binary's pages: with 50 probed runtimes and the gateway on,
+ * 1.3 MiB of Maglev's and 0.3 MiB of TurboFan's machine code was resident after the 50 s settle when the
+ * flags came in-process only, none with them here (file-backed RSS 45.0 → 43.0 MiB, alternating runs
+ * in bench/lean-results.md). V8 11 (Node 20) knows `--no-maglev` too (Maglev is off there by default).
+ */
+const OPTIMIZERS_OFF_AT_START = ["--no-turbofan", "--no-maglev", "--no-sparkplug"] as const;
+
+export const DAEMON_NODE_OPTIONS = ["--v8-pool-size=1", ...OPTIMIZERS_OFF_AT_START] as const;
 
 /**
  * glibc's malloc tuned for rmxd, in the environment of every launcher we write (the systemd units,

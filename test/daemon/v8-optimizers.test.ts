@@ -8,6 +8,7 @@ import { execFile } from "node:child_process";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { optimizerOffFlags, optimizerOnFlags, optimizersSetting } from "../../daemon/v8-optimizers.js";
+import { DAEMON_NODE_OPTIONS } from "../../packaging/node-options.js";
 import { REPO, startDaemon, stopAll, until } from "../support/daemon-harness.js";
 
 const OPTIMIZERS = path.join(REPO, "dist/daemon/v8-optimizers.js");
@@ -36,7 +37,10 @@ const after = optimized() ? "already" : batches();
 process.stdout.write(JSON.stringify({ mode: o.setting.mode, before, baselineBefore, enabled, after, again: o.enable() }));
 `;
 
-function hotChild(env: Record<string, string>): Promise<{
+function hotChild(
+  env: Record<string, string>,
+  nodeOptions: readonly string[] = [],
+): Promise<{
   mode: string;
   before: number | "never";
   baselineBefore: boolean;
@@ -47,7 +51,7 @@ function hotChild(env: Record<string, string>): Promise<{
   return new Promise((resolve, reject) => {
     execFile(
       process.execPath,
-      ["--allow-natives-syntax", "--input-type=module", "-e", HOT],
+      [...nodeOptions, "--allow-natives-syntax", "--input-type=module", "-e", HOT],
       { env: { ...process.env, ...env }, timeout: 60_000 },
       (error, out, err) => (error ? reject(new Error(`${error.message}\n${err}`)) : resolve(JSON.parse(out))),
     );
@@ -74,6 +78,17 @@ describe("V8's optimizing compilers", () => {
     expect(r.mode).toBe("on");
     expect(typeof r.before).toBe("number");
     expect(r.enabled).toBe(false);
+  });
+
+  it("started as the launchers start rmxd (compilers off on the command line): auto turns them on when asked, on at once", async () => {
+    expect(DAEMON_NODE_OPTIONS).toEqual(expect.arrayContaining(["--no-turbofan", "--no-sparkplug"]));
+    const auto = await hotChild({ RMX_V8_OPTIMIZERS: "" }, DAEMON_NODE_OPTIONS);
+    expect(auto).toMatchObject({ mode: "auto", before: "never", baselineBefore: false, enabled: true });
+    expect(typeof auto.after).toBe("number");
+    const on = await hotChild({ RMX_V8_OPTIMIZERS: "on" }, DAEMON_NODE_OPTIONS);
+    expect(on.mode).toBe("on");
+    expect(typeof on.before).toBe("number");
+    expect(on.enabled).toBe(false);
   });
 
   it("modes and flags: auto, on, off; anything else is auto with a message naming the variable", () => {
