@@ -79,7 +79,8 @@ export class Scheduler {
         },
         (self: Cron) => {
           const at = due ?? self.currentRun() ?? new Date();
-          due = self.nextRun();
+          // The run after this one's instant: read a few ms early, croner's next run can be this one again.
+          due = self.nextRun(at);
           this.opts.onFire(frozen, at);
         },
       );
