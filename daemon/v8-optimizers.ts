@@ -24,6 +24,7 @@
  * for machines where memory matters more than the gateway's CPU).
  */
 import v8 from "node:v8";
+import { OPTIMIZERS_OFF_AT_START } from "../packaging/node-options.js";
 
 export type OptimizersMode = "auto" | "on" | "off";
 const MODES: readonly OptimizersMode[] = ["auto", "on", "off"];
@@ -48,8 +49,8 @@ export function optimizersSetting(env: NodeJS.ProcessEnv = process.env): Optimiz
 /** The flags that turn those compilers off on the V8 of `v8Version` (Maglev is off by default before 12). */
 export function optimizerOffFlags(v8Version: string = process.versions.v8): readonly string[] {
   return Number.parseInt(v8Version, 10) >= 12
-    ? ["--no-turbofan", "--no-maglev", "--no-sparkplug"]
-    : ["--no-turbofan", "--no-sparkplug"];
+    ? OPTIMIZERS_OFF_AT_START
+    : OPTIMIZERS_OFF_AT_START.filter((flag) => flag !== "--no-maglev");
 }
 
 /** The same flags turned back on: V8's defaults again. */

@@ -19,7 +19,7 @@
  * flags came in-process only, none with them here (file-backed RSS 45.0 → 43.0 MiB, alternating runs
  * in bench/lean-results.md). V8 11 (Node 20) knows `--no-maglev` too (Maglev is off there by default).
  */
-const OPTIMIZERS_OFF_AT_START = ["--no-turbofan", "--no-maglev", "--no-sparkplug"] as const;
+export const OPTIMIZERS_OFF_AT_START = ["--no-turbofan", "--no-maglev", "--no-sparkplug"] as const;
 
 export const DAEMON_NODE_OPTIONS = ["--v8-pool-size=1", ...OPTIMIZERS_OFF_AT_START] as const;
 
