@@ -77,6 +77,11 @@ export interface ChildHandle {
  * grandchild holding the pipes open must not delay it longer.
  */
 const OUTPUT_DRAIN_MS = 250;
+/**
+ * While the log is still writing what was already read (the pipes paused), the wait above does not run
+ * out, up to this long in all: a slow disk is not a grandchild holding the pipes.
+ */
+const OUTPUT_DRAIN_MAX_MS = 5000;
 /** After SIGKILL, how long to wait for the leader before giving up on it (uninterruptible sleep). */
 const KILL_WAIT_MS = 5000;
 /** Liveness polling for a bare pid that is not our child. */
@@ -141,7 +146,12 @@ export function forkChild(opts: SpawnOptions, cgroupBase: string | undefined): P
       resolveExit(info);
       return;
     }
-    const timer = setTimeout(() => resolveExit(info), OUTPUT_DRAIN_MS);
+    const giveUpAt = monotonicMs() + OUTPUT_DRAIN_MAX_MS;
+    const drained = () => {
+      if (paused && monotonicMs() < giveUpAt) timer.refresh();
+      else resolveExit(info);
+    };
+    const timer = setTimeout(drained, OUTPUT_DRAIN_MS);
     timer.unref();
     subprocess.once("close", () => {
       clearTimeout(timer);
