@@ -1,7 +1,7 @@
 import { close, open, read } from "node:fs";
 import { readdir, readFile } from "node:fs/promises";
 import { monotonicMs } from "../../base/monotonic.js";
-import { readProcStat } from "./proc-stat.js";
+import { hasExited, readProcStat } from "./proc-stat.js";
 import { TAG_ENV } from "./tag.js";
 
 /**
@@ -102,7 +102,10 @@ function matches(tag: string, match: TagMatch): boolean {
   return "exact" in match ? tag === match.exact : tag.startsWith(match.prefix);
 }
 
-/** Live (not zombie) processes whose tag matches, never this process itself. */
+/**
+ * Processes whose tag matches and that have not exited (a zombie leader whose threads are still exiting
+ * counts: it holds its sockets until they have), never this process itself.
+ */
 export async function findTagged(match: TagMatch, after?: ForkedAfter): Promise<number[]> {
   if (process.platform !== "linux") return [];
   let entries: string[];
@@ -121,7 +124,7 @@ export async function findTagged(match: TagMatch, after?: ForkedAfter): Promise<
       const tag = await readTag(pid);
       if (tag === undefined || !matches(tag, match)) return;
       const stat = await readProcStat(pid);
-      if (stat === undefined || stat.state === "Z" || stat.state === "X") return;
+      if (stat === undefined || hasExited(stat)) return;
       found.push(pid);
     }),
   );
@@ -154,7 +157,10 @@ export async function sweepTagged(match: TagMatch, after?: ForkedAfter): Promise
   return [...killed];
 }
 
-/** SIGKILL is not instant: wait (bounded) until each is a zombie or gone, so the next scan sees news only. */
+/**
+ * SIGKILL is not instant: wait (bounded) until each has exited (see hasExited: its last thread too, so its
+ * port is free), so the next scan sees news only.
+ */
 async function untilDead(pids: number[]): Promise<void> {
   const deadline = Date.now() + DEATH_WAIT_MS;
   let pending = pids;
@@ -162,8 +168,8 @@ async function untilDead(pids: number[]): Promise<void> {
     await new Promise((resolve) => setTimeout(resolve, 5));
     const states = await Promise.all(pending.map((pid) => readProcStat(pid)));
     pending = pending.filter((_, i) => {
-      const state = states[i]?.state;
-      return state !== undefined && state !== "Z" && state !== "X";
+      const stat = states[i];
+      return stat !== undefined && !hasExited(stat);
     });
   }
 }

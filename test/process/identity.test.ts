@@ -10,7 +10,7 @@ import {
   processStartTime,
   reapOrphans,
 } from "../../daemon/process/identity.js";
-import { parseProcStat, processExe } from "../../daemon/process/proc-stat.js";
+import { hasExited, parseProcStat, processExe } from "../../daemon/process/proc-stat.js";
 import { instancePrefix } from "../../daemon/process/tag.js";
 import { waitFor } from "./fixtures.js";
 
@@ -80,14 +80,19 @@ describe("process identity", () => {
           fc.constantFrom("R", "S", "D", "Z", "T"),
           fc.integer({ min: 1, max: 4_194_304 }),
           fc.bigInt({ min: 0n, max: 2n ** 62n }),
-          (comm, state, pgrp, start) => {
-            // Fields 1..52 as the kernel writes them; 5 = pgrp, 22 = starttime.
+          fc.integer({ min: 1, max: 4096 }),
+          (comm, state, pgrp, start, threads) => {
+            // Fields 1..52 as the kernel writes them; 5 = pgrp, 20 = num_threads, 22 = starttime.
             const after = Array.from({ length: 50 }, (_, i) => String(i + 3));
             after[0] = state;
             after[2] = String(pgrp);
+            after[17] = String(threads);
             after[19] = String(start);
             const text = `4242 (${comm}) ${after.join(" ")}\n`;
-            expect(parseProcStat(text)).toEqual({ state, pgrp, startTime: String(start) });
+            const stat = parseProcStat(text);
+            expect(stat).toEqual({ state, pgrp, threads, startTime: String(start) });
+            // Exited for good only as a zombie whose other threads are gone too.
+            expect(hasExited(stat!)).toBe(state === "Z" && threads === 1);
           },
         ),
       );

@@ -1,4 +1,5 @@
 import { spawn } from "node:child_process";
+import { createServer } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import { findTagged, readTag, sweepTagged } from "../../daemon/process/sweep.js";
 import { instanceKey, instancePrefix, spawnTag } from "../../daemon/process/tag.js";
@@ -67,5 +68,44 @@ describe.runIf(process.platform === "linux")("the /proc sweep", () => {
     expect(await readTag(untagged)).toBeUndefined();
     expect(await sweepTagged({ prefix })).toEqual([sibling]);
     expect(await findTagged({ prefix: instancePrefix("/elsewhere") })).toEqual([foreign]);
+  });
+
+  it("resolves only once each killed process has exited to its last thread: the ports they held bind at once", async () => {
+    // A SIGKILLed Node process shows its leader as a zombie while its other threads are still exiting,
+    // and holds its sockets until the last has: a sweep that stopped waiting at the zombie left the port
+    // bound for the restart that came next.
+    const tag = `${instancePrefix(`/tmp/rmx-sweep-ports-${process.pid}`)}ports/1.p`;
+    // 768 MiB touched: the last thread to exit unmaps it before it closes the files, which widens the
+    // window in which the leader is a zombie and the port still bound from microseconds to milliseconds.
+    const listen =
+      "globalThis.held = Buffer.alloc(768 * 2 ** 20, 1); require('node:net').createServer().listen(0, '127.0.0.1', function () { process.stdout.write(this.address().port + '\\n'); })";
+    const ports = await Promise.all(
+      Array.from({ length: 2 }, async () => {
+        const child = spawn(process.execPath, ["-e", listen], {
+          detached: true,
+          env: { PATH: process.env.PATH, RMX_TAG: tag },
+          stdio: ["ignore", "pipe", "ignore"],
+        });
+        strays.push(child.pid as number);
+        const line = await new Promise<string>((resolve) =>
+          child.stdout.once("data", (d) => resolve(String(d))),
+        );
+        child.stdout.destroy();
+        child.unref();
+        return Number(line.trim());
+      }),
+    );
+    expect(await sweepTagged({ exact: tag })).toHaveLength(ports.length);
+    const binds = await Promise.all(
+      ports.map(
+        (port) =>
+          new Promise<string>((resolve) => {
+            const server = createServer();
+            server.once("error", (error: NodeJS.ErrnoException) => resolve(`${port}: ${error.code}`));
+            server.listen(port, "127.0.0.1", () => server.close(() => resolve(`${port}: bound`)));
+          }),
+      ),
+    );
+    expect(binds).toEqual(ports.map((port) => `${port}: bound`));
   });
 });
