@@ -1,5 +1,5 @@
 import type { Document, LineCounter } from "yaml";
-import { z } from "zod";
+import * as z from "zod";
 import { RmxError } from "../base/errors.js";
 import { type ConfigPath, formatPath, positionOf } from "./positions.js";
 

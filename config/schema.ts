@@ -74,7 +74,7 @@
  * - others: `port` 1 to 65535; `http.listen`'s port 0 (any free port) to 65535; `backoff.factor` 1 to 100; `backoff.jitter` 0 to 1; `sandbox.cpu_quota` above 0,
  *   at most 100000.
  */
-import { z } from "zod";
+import * as z from "zod";
 import { ADAPTER_KINDS } from "../adapters/registry.js";
 import {
   DURATION_PATTERN,

@@ -147,5 +147,7 @@ function installSignalHandlers(daemon: Daemon): void {
   });
 }
 
-const code = await main();
-if (code >= 0) process.exit(code);
+// No top-level await: the bundle (dist/bin/rmxd.cjs) is CommonJS, which spares rmxd the ES module loader.
+void main().then((code) => {
+  if (code >= 0) process.exit(code);
+});

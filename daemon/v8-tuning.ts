@@ -1,6 +1,6 @@
 /**
  * V8 settings for a small, long-lived daemon, applied in-process so every way rmxd starts gets them
- * (systemd and launchd run `node rmxd.js`, a shebang's flags would not apply; the CLI spawns it with
+ * (systemd and launchd run `node rmxd.cjs`, a shebang's flags would not apply; the CLI spawns it with
  * process.execPath). Imported first by daemon/main.ts, before anything allocates much.
  *
  * The young generation is fixed at its initial size: V8 otherwise doubles the semi-spaces on every

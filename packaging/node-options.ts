@@ -3,7 +3,7 @@
  * (systemd, launchd), `npm start` and the benchmarks (a bare `rmxd` runs without them, only using more
  * memory). Only options
  * that take effect before the heap and V8's platform exist belong here; the V8 flags that can be set
- * in-process are in daemon/v8-tuning.ts, so a bare `node rmxd.js` still gets those.
+ * in-process are in daemon/v8-tuning.ts, so a bare `node rmxd.cjs` still gets those.
  *
  * `--v8-pool-size=1`: V8's background pool (concurrent marking and sweeping, parallel scavenges,
  * off-thread compilation) has 4 threads by default, each with its own stack and glibc malloc arena. A

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
- * After tsc: bundles the two entries, dist/daemon/main.js → dist/bin/rmxd.js and dist/ipc/cli/main.js →
- * dist/bin/rmx.js, so a start reads and links one file instead of a few hundred modules (zod and pino
+ * After tsc: bundles the two entries, dist/daemon/main.js → dist/bin/rmxd.cjs (CommonJS, see
+ * bundleDaemon) and dist/ipc/cli/main.js → dist/bin/rmx.js, so a start reads and links one file instead of a few hundred modules (zod and pino
  * alone are over a hundred). package.json's bin entries point at these; dist/ stays as tsc wrote it for
  * the typed client export and the tests.
  *
@@ -34,11 +34,12 @@ const DIST = path.join(ROOT, "dist");
 const OUT = process.env.RMX_BUNDLE_OUT ?? path.join(DIST, "bin");
 
 export const ENTRIES = [
-  // `first`: evaluated before the entry is even parsed (see earlyFirst below).
-  { entry: "daemon/main.js", out: "rmxd.js", first: "daemon/v8-tuning.js" },
+  { entry: "daemon/main.js", out: "rmxd.cjs" },
   { entry: "ipc/cli/main.js", out: "rmx.js" },
 ];
-const DAEMON_ENTRIES = ENTRIES.filter((e) => e.out === "rmxd.js");
+const DAEMON_ENTRIES = ENTRIES.filter((e) => e.out === "rmxd.cjs");
+/** The daemon bundle's ES module twin, for `node dist/bin/rmxd.js`. */
+const DAEMON_ESM_TWIN = "rmxd.js";
 const CLI_ENTRY = "ipc/cli/main.js";
 /** The commands bundled into rmx.js itself: the one scripts run in a loop. */
 const EAGER_COMMANDS = new Set(["runtime-status.js"]);
@@ -199,27 +200,6 @@ const pinoWithoutWorkers = {
   },
 };
 
-/**
- * An entry with `first` becomes a few lines that import `first` and then the real entry dynamically:
- * the daemon's V8 flags (daemon/v8-tuning.ts) are set before V8 parses and compiles the ~2 MB the daemon
- * loads, which is when its young generation would otherwise grow (and then stay resident).
- */
-const earlyFirst = {
-  name: "early-first",
-  setup(b) {
-    b.onResolve({ filter: /^rmx-early:/ }, (args) => ({ path: args.path.slice(10), namespace: "rmx-early" }));
-    b.onLoad({ filter: /.*/, namespace: "rmx-early" }, (args) => {
-      const { entry, first } = ENTRIES.find((e) => e.entry === args.path);
-      const url = (rel) => JSON.stringify(path.join(DIST, rel));
-      return {
-        contents: `#!/usr/bin/env node\nimport ${url(first)};\nawait import(${url(entry)});\n`,
-        loader: "js",
-        resolveDir: DIST,
-      };
-    });
-  },
-};
-
 const COMMON = {
   bundle: true,
   platform: "node",
@@ -330,47 +310,70 @@ async function bundleCli() {
   });
 }
 
-export async function bundle() {
-  fs.rmSync(OUT, { recursive: true, force: true });
-  const entryPoints = {};
-  for (const { entry, out, first } of DAEMON_ENTRIES) {
-    const source = sourceOf(entry); // throws when tsc has not run
-    entryPoints[out.replace(/\.js$/, "")] = first ? `rmx-early:${entry}` : source;
-  }
+/**
+ * The daemon: dist/bin/rmxd.cjs, one CommonJS file (package.json's bin, the service files, `npm start`).
+ * CommonJS because Node sets up its ES module loader only for an ES module entry: measured with an
+ * otherwise empty entry, 2.9 MiB of RSS on Node 20 and 3.4 MiB on Node 24 (its modules, the loader's
+ * state), for good. Its optional parts (pidusage, on macOS) are in the file, left uncompiled until used;
+ * systeminformation and pino-pretty stay in node_modules (`EXTERNAL`). dist/bin/rmxd.js stays, an ES
+ * module that runs it, for `node dist/bin/rmxd.js`.
+ */
+async function bundleDaemon() {
+  const [{ entry, out }] = DAEMON_ENTRIES;
   await build({
-    entryPoints,
+    entryPoints: { [out.replace(/\.cjs$/, "")]: sourceOf(entry) },
     outdir: OUT,
-    // Code behind a dynamic import() (the CLI's commands, the daemon's optional parts) goes to chunks
-    // loaded only when that path runs: one 1.3 MB file would cost more to parse than it saves in lookups.
-    // Chunks sit beside the entries, so the import.meta.url rewrite above holds for them too.
-    splitting: true,
-    chunkNames: "chunk-[hash]",
+    outExtension: { ".js": ".cjs" },
     bundle: true,
     platform: "node",
-    format: "esm",
+    format: "cjs",
+    splitting: false,
     target: "node20.19",
     external: EXTERNAL,
     plugins: [
-      earlyFirst,
       builtinsWithoutFacade,
       pinoWithoutWorkers,
-      keepModuleUrls(OUT, "import.meta.url", { builtinsDirect: true }),
+      keepModuleUrls(OUT, `${CJS_SELF_URL}()`, { builtinsDirect: true }),
       englishZodLocales,
     ],
     // V8 keeps a module's whole source text for the process's life (lazy compilation, toString), on the
     // heap. Comments and indentation are a quarter of it, and one non-ASCII character in a comment (a
     // dash, an arrow) makes V8 store the whole text as UTF-16: 1.57 MB of bundle held 3.0 MiB. Without
     // whitespace and comments (esbuild escapes non-ASCII in strings itself) it is one byte per character:
-    // about 1.1 MiB. Names stay as written (no identifier mangling), so stack traces still name functions.
+    // about 1 MiB. Names stay as written (no identifier mangling), so stack traces still name functions.
     minifyWhitespace: true,
     minifySyntax: true,
-    // CommonJS packages (pino, yaml) call require() for builtins: give the ESM bundle one.
-    banner: {
-      js: 'import { createRequire as __rmxCreateRequire } from "node:module"; const require = __rmxCreateRequire(import.meta.url);',
+    // A declaration after the code (hoisted): a banner would come before esbuild's "use strict", which
+    // then is no directive, and the whole daemon would run in sloppy mode.
+    footer: {
+      js: `function ${CJS_SELF_URL}() { return require("node:url").pathToFileURL(__filename).href; }`,
     },
     legalComments: "none",
     logLevel: "warning",
   });
+  const bundled = path.join(OUT, out);
+  const text = fs.readFileSync(bundled, "utf8");
+  const stray = /\bimport\((?!"(?:systeminformation|pino-pretty)")/.exec(text);
+  if (stray) {
+    const line = text.slice(0, stray.index).split("\n").length;
+    throw new Error(`bundle: ${bundled}:${line} has an import() of a module that should be in the bundle`);
+  }
+  fs.writeFileSync(
+    path.join(OUT, DAEMON_ESM_TWIN),
+    [
+      "#!/usr/bin/env node",
+      `// \`node dist/bin/${DAEMON_ESM_TWIN}\`: the daemon is ${out} (package.json's bin), see scripts/bundle.mjs.`,
+      'import { createRequire } from "node:module";',
+      `createRequire(import.meta.url)("./${out}");`,
+      "",
+    ].join("\n"),
+  );
+  fs.chmodSync(path.join(OUT, DAEMON_ESM_TWIN), 0o755);
+}
+
+export async function bundle() {
+  fs.rmSync(OUT, { recursive: true, force: true });
+  await bundleDaemon();
   await bundleCli();
   for (const { out } of ENTRIES) fs.chmodSync(path.join(OUT, out), 0o755);
 }

@@ -15,7 +15,7 @@ const { DAEMON_ENVIRONMENT, DAEMON_NODE_OPTIONS } = await import(
 const env = { ...DAEMON_ENVIRONMENT, ...process.env };
 const rmxd = spawn(
   process.execPath,
-  [...DAEMON_NODE_OPTIONS, path.join(repo, "dist/bin/rmxd.js"), ...process.argv.slice(2)],
+  [...DAEMON_NODE_OPTIONS, path.join(repo, "dist/bin/rmxd.cjs"), ...process.argv.slice(2)],
   { stdio: "inherit", env },
 );
 // Ctrl-C reaches rmxd from the terminal itself (same process group): relaying it would be a second

@@ -21,7 +21,7 @@ const entry = (bundle, tsc) => {
 // BENCH_RMXD=FILE: another rmxd entry (a saved "before" build, for alternating before/after runs).
 const RMXD = process.env.BENCH_RMXD
   ? path.resolve(process.env.BENCH_RMXD)
-  : entry("dist/bin/rmxd.js", "dist/daemon/main.js");
+  : entry("dist/bin/rmxd.cjs", "dist/daemon/main.js");
 /** BENCH_RMXD_FLAGS='--cpu-prof --cpu-prof-dir=DIR': Node flags for rmxd alone (profiles). */
 // rmxd starts with the Node options and environment its service files pass (packaging/node-options.ts),
 // then these flags.

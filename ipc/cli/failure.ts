@@ -52,9 +52,18 @@ export function startCommand(env: NodeJS.ProcessEnv, daemonEntry: string): strin
   return `node ${daemonEntry.includes(" ") ? JSON.stringify(daemonEntry) : daemonEntry}`;
 }
 
-/** dist/daemon/main.js of the package this CLI belongs to; computed when a failure needs it, not at start. */
+/**
+ * rmxd's entry in the dist/ at `distUrl` (a directory URL): the bundle, dist/bin/rmxd.cjs, else the tsc
+ * output's dist/daemon/main.js (a checkout built with tsc alone).
+ */
+export function daemonEntryOf(distUrl: URL): string {
+  const bundle = fileURLToPath(new URL("bin/rmxd.cjs", distUrl));
+  return existsSync(bundle) ? bundle : fileURLToPath(new URL("daemon/main.js", distUrl));
+}
+
+/** rmxd's entry in the package this CLI belongs to; computed when a failure needs it, not at start. */
 export function daemonEntry(): string {
-  return fileURLToPath(new URL("../../daemon/main.js", import.meta.url));
+  return daemonEntryOf(new URL("../../", import.meta.url));
 }
 
 export function notRunningLines(socketPath: string, env: NodeJS.ProcessEnv = process.env): string[] {

@@ -1,5 +1,5 @@
 /** Params schemas of `events.subscribe` and `events.unsubscribe`. Daemon-only (zod). */
-import { z } from "zod";
+import * as z from "zod";
 import { lazySchemas } from "./lazy-schemas.js";
 import { MAX_ID_CHARS } from "./runtime.schema.js";
 

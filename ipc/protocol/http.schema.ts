@@ -1,5 +1,5 @@
 /** Params schemas of the HTTP listener's socket methods; daemon-only (zod). */
-import { z } from "zod";
+import * as z from "zod";
 import { lazySchemas } from "./lazy-schemas.js";
 
 export const httpSchemas = lazySchemas({

@@ -1,5 +1,5 @@
 /** Params schema of `infer.respond` (KServe v2 tensors routed through the matrix); daemon-only (zod). */
-import { z } from "zod";
+import * as z from "zod";
 import { lazySchemas } from "./lazy-schemas.js";
 
 const MAX_NAME = 256;

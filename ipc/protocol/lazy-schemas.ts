@@ -4,7 +4,7 @@
  * they held ~0.8 MiB of heap for good, though a daemon that only serves its status and the gateway
  * validates a handful of them. Daemon-only (zod).
  */
-import { z } from "zod";
+import * as z from "zod";
 
 export type LazySchemas<T extends Record<string, () => z.ZodType>> = {
   readonly [K in keyof T]: z.ZodLazy<ReturnType<T[K]>>;

@@ -1,6 +1,6 @@
 /** Params schemas of the matrix methods (matrix.get, hardware.get, models.list, models.inspect); daemon-only (zod). */
 import path from "node:path";
-import { z } from "zod";
+import * as z from "zod";
 import { lazySchemas } from "./lazy-schemas.js";
 
 const MAX_PATH_CHARS = 4096;

@@ -1,5 +1,5 @@
 /** Params schemas of the policy methods (pins, switches, resolve, leases, quick actions, chat); daemon-only (zod). */
-import { z } from "zod";
+import * as z from "zod";
 import { lazySchemas } from "./lazy-schemas.js";
 
 const MAX_NAME = 256;

@@ -2,7 +2,7 @@
  * Params schemas of the runtime methods. Strict: an unknown key is an error that names it, so a typo
  * (`--reset-buget`) never passes silently. Absent params are validated as `{}`. Daemon-only (zod).
  */
-import { z } from "zod";
+import * as z from "zod";
 import { lazySchemas } from "./lazy-schemas.js";
 
 export const MAX_ID_CHARS = 256;

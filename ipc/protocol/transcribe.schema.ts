@@ -1,5 +1,5 @@
 /** Params schema of `transcribe.respond` (audio routed to a cell that serves transcription); daemon-only (zod). */
-import { z } from "zod";
+import * as z from "zod";
 import type { ResponseFormat } from "../../adapters/whisper-cpp/transcribe-backend.js";
 import { lazySchemas } from "./lazy-schemas.js";
 import { MAX_AUDIO_BYTES } from "./transcribe.js";

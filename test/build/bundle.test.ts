@@ -13,7 +13,9 @@ import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { RpcCallError } from "../../ipc/client.js";
 import { REPO, startDaemon, stopAll } from "../support/daemon-harness.js";
 
-const BIN_RMXD = path.join(REPO, "dist/bin/rmxd.js");
+const BIN_RMXD = path.join(REPO, "dist/bin/rmxd.cjs");
+/** The ES module twin of the daemon bundle, for `node dist/bin/rmxd.js`. */
+const BIN_RMXD_ESM = path.join(REPO, "dist/bin/rmxd.js");
 const BIN_RMX = path.join(REPO, "dist/bin/rmx.cjs");
 /** The ES module twin of the CLI bundle, for `node dist/bin/rmx.js`. */
 const BIN_RMX_ESM = path.join(REPO, "dist/bin/rmx.js");
@@ -43,16 +45,18 @@ describe("bundled entries", () => {
 
   it("package.json's bin entries are the bundles", () => {
     const pkg = JSON.parse(readFileSync(path.join(REPO, "package.json"), "utf8"));
-    expect(pkg.bin.rmxd).toBe("dist/bin/rmxd.js");
+    expect(pkg.bin.rmxd).toBe("dist/bin/rmxd.cjs");
     expect(pkg.bin.rmx).toBe("dist/bin/rmx.cjs");
     expect(readFileSync(BIN_RMXD, "utf8").startsWith("#!/usr/bin/env node\n")).toBe(true);
     expect(readFileSync(BIN_RMX, "utf8").startsWith("#!/usr/bin/env node\n")).toBe(true);
     expect(readFileSync(BIN_RMX_ESM, "utf8").startsWith("#!/usr/bin/env node\n")).toBe(true);
+    expect(readFileSync(BIN_RMXD_ESM, "utf8").startsWith("#!/usr/bin/env node\n")).toBe(true);
   });
 
   it("print the package version (package.json found from the bundle)", async () => {
     const { version } = JSON.parse(readFileSync(path.join(REPO, "package.json"), "utf8"));
     expect((await run(BIN_RMXD, ["--version"])).out.trim()).toBe(`rmxd ${version}`);
+    expect((await run(BIN_RMXD_ESM, ["--version"])).out.trim()).toBe(`rmxd ${version}`);
     expect((await run(BIN_RMX, ["--version"])).out.trim()).toBe(`rmx ${version}`);
     expect((await run(BIN_RMX_ESM, ["--version"])).out.trim()).toBe(`rmx ${version}`);
   });
@@ -116,27 +120,49 @@ describe("bundled entries", () => {
       const unbundled = await run(path.join(REPO, "dist/ipc/cli/main.js"), args);
       expect(bundled.err).toBe("");
       expect(bundled.code).toBe(0);
-      expect(bundled.out).toContain(path.join(REPO, "dist"));
+      expect(bundled.out).toContain(BIN_RMXD); // the service runs the bundle
       expect(bundled.out).toBe(unbundled.out);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
   });
 
-  it("the daemon's bundle entry sets its V8 flags first and loads the daemon only then", () => {
-    const entry = readFileSync(BIN_RMXD, "utf8");
-    expect(entry.length).toBeLessThan(2_000);
-    // The bundle is whitespace-minified: `import"./chunk-…";`.
-    const tuning = /import ?"\.\/(chunk-[A-Z0-9]+\.js)";/.exec(entry)?.[1];
-    const tuningChunk = readFileSync(path.join(REPO, "dist/bin", tuning ?? "missing"), "utf8");
-    expect(tuningChunk).toContain("--semi-space-growth-factor=1");
-    expect(entry.indexOf(`"./${tuning}"`)).toBeLessThan(entry.search(/await import\("\.\/chunk-/));
+  it("the daemon's bundle is one strict CommonJS file that sets its V8 flags before the daemon's modules run", () => {
+    const bundle = readFileSync(BIN_RMXD, "utf8");
+    // A "use strict" after anything else would be no directive: the daemon would run in sloppy mode.
+    expect(bundle.startsWith('#!/usr/bin/env node\n"use strict";')).toBe(true);
+    expect(/\bimport\(/.test(bundle.replaceAll('import("systeminformation")', ""))).toBe(false);
+    const tuning = bundle.indexOf("--semi-space-growth-factor=1");
+    expect(tuning).toBeGreaterThan(0);
+    // The first module body that runs is daemon/v8-tuning.ts's (esbuild keeps the import order).
+    expect(bundle.indexOf("applyDaemonV8Flags()")).toBeLessThan(bundle.indexOf("buildConfigFileSchema"));
+  });
+
+  it("runs without Node's ES module loader (what an ES module entry would cost in memory for good)", async () => {
+    const dir = await tracer;
+    const list = path.join(dir, "esm-modules.txt");
+    const preload = path.join(dir, "esm-list.cjs");
+    await writeFile(
+      preload,
+      'if (process.argv[1]?.endsWith("rmxd.cjs")) process.on("exit", () => require("node:fs").writeFileSync(process.env.RMX_MODULE_LIST, process.moduleLoadList.join("\\n")));\n',
+    );
+    const daemon = await startDaemon({
+      entry: BIN_RMXD,
+      ready: ["llama-stub"],
+      env: { NODE_OPTIONS: `--require ${preload}`, RMX_MODULE_LIST: list },
+    });
+    await daemon.stop();
+    const loaded = (await readFile(list, "utf8")).split("\n").map((m) => m.replace(/^NativeModule /, ""));
+    expect(loaded).toContain("child_process");
+    expect(
+      loaded.filter((m) => /^internal\/modules\/esm\/(module_job|translators|module_map)$/.test(m)),
+    ).toEqual([]);
   });
 
   it("the daemon's bundle is ASCII, so V8 holds its source (kept for the process's life) one byte per character", () => {
     const dir = path.join(REPO, "dist/bin");
-    const daemonFiles = readdirSync(dir).filter((f) => f.startsWith("chunk-") || f === "rmxd.js");
-    expect(daemonFiles.length).toBeGreaterThan(1);
+    const daemonFiles = readdirSync(dir).filter((f) => f.startsWith("rmxd."));
+    expect(daemonFiles).toEqual(["rmxd.cjs", "rmxd.js"]);
     for (const file of daemonFiles) {
       const text = readFileSync(path.join(dir, file), "latin1");
       const at = text.search(/[^\x00-\x7f]/);
@@ -168,7 +194,7 @@ describe("bundled entries", () => {
     await writeFile(
       preload,
       'import { writeFileSync } from "node:fs";\n' +
-        'if (process.argv[1]?.endsWith("rmxd.js")) process.on("exit", () => writeFileSync(process.env.RMX_MODULE_LIST, process.moduleLoadList.join("\\n")));\n',
+        'if (process.argv[1]?.endsWith("rmxd.cjs")) process.on("exit", () => writeFileSync(process.env.RMX_MODULE_LIST, process.moduleLoadList.join("\\n")));\n',
     );
     const daemon = await startDaemon({
       entry: BIN_RMXD,
@@ -201,8 +227,8 @@ describe("bundled entries", () => {
   it("the daemon's bundle never compares strings through ICU's collator (localeCompare)", () => {
     // The first localeCompare loads ICU's collation data into RSS for good: 2.9 MiB on Node 20, 3.2 on 24.
     const dir = path.dirname(BIN_RMXD);
-    const files = readdirSync(dir).filter((f) => f.endsWith(".js"));
-    expect(files).toContain("rmxd.js");
+    const files = readdirSync(dir).filter((f) => f.endsWith(".js") || f.endsWith(".cjs"));
+    expect(files).toContain("rmxd.cjs");
     const calls = files.filter((f) => readFileSync(path.join(dir, f), "utf8").includes(".localeCompare("));
     expect(calls).toEqual([]);
   });

@@ -143,7 +143,8 @@ describe("the not-running hint", () => {
       PATH: path.dirname(process.execPath),
     });
     expect(code).toBe(4);
-    const entry = path.join(ROOT, "dist/daemon/main.js");
+    // The bundle (package.json's bin), which a built checkout has.
+    const entry = path.join(ROOT, "dist/bin/rmxd.cjs");
     expect(err).toContain(`Start it with \`node ${entry}\``);
     expect(existsSync(entry)).toBe(true);
   });

@@ -63,7 +63,7 @@ function run(
 async function both(args: string[], env: NodeJS.ProcessEnv): Promise<Result> {
   const bin = await run(BIN, args, env);
   const core = await run(CORE, args, env);
-  // The core names its own daemon entry in "not running" hints; the bin names dist/daemon/main.js too.
+  // The core names its own daemon entry in "not running" hints; the bin names dist/bin/rmxd.cjs too.
   expect(bin).toEqual(core);
   return bin;
 }

@@ -11,7 +11,8 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 
 const REPO = path.resolve(import.meta.dirname, "../..");
 const RMX = path.join(REPO, "dist/ipc/cli/main.js");
-const RMXD = path.join(REPO, "dist/daemon/main.js");
+// The entry the unit names: the bundle beside the CLI in dist/bin.
+const RMXD = path.join(REPO, "dist/bin/rmxd.cjs");
 const hasSystemdAnalyze =
   process.platform === "linux" && spawnSync("systemd-analyze", ["--version"]).status === 0;
 

@@ -1,12 +1,12 @@
 /** `rmx service install|uninstall|status`: the rmxd service file for systemd or launchd. */
 import { existsSync } from "node:fs";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import type { ServiceKind } from "../../../packaging/service.js";
 import { booleanValue, stringValue, UsageError, usageLine } from "../args.js";
 import type { ParsedCommandArgs } from "../command-spec.js";
 import type { CliContext } from "../context.js";
 import { ExitCode } from "../exit-codes.js";
+import { daemonEntryOf } from "../failure.js";
 
 function usage(args: ParsedCommandArgs): string {
   const spec = args.spec;
@@ -31,9 +31,13 @@ export function serviceKind(
   );
 }
 
-/** rmxd's entry next to this CLI: dist/ipc/cli/commands/ → dist/daemon/main.js. */
+/**
+ * rmxd's entry next to this CLI (dist/ipc/cli/commands/ → dist/bin/rmxd.cjs): the bundle, which a service
+ * runs in less memory than the tsc output's few hundred modules (dist/daemon/main.js, what a checkout
+ * that was never bundled has).
+ */
 function rmxdEntry(): string {
-  return fileURLToPath(new URL("../../../daemon/main.js", import.meta.url));
+  return daemonEntryOf(new URL("../../../", import.meta.url));
 }
 
 export async function run(ctx: CliContext, args: ParsedCommandArgs): Promise<number> {
