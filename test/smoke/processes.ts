@@ -149,7 +149,7 @@ export class ProcessTracker {
     }
   }
 
-  /** Runs the real CLI (`node dist/ipc/cli/main.js …`). */
+  /** Runs the real CLI (`node dist/bin/rmx.cjs …`). */
   cli(args: string[], env: NodeJS.ProcessEnv, timeoutMs: number): Promise<CliRun> {
     return new Promise((resolve) => {
       const child = execFile(

@@ -22,9 +22,10 @@ import { Report } from "./report.js";
 import { RESTART_BUDGET, resolvePlan, type SmokePlan } from "./smoke-plan.js";
 import { checkExhaustedStatus, checkReadyStatus } from "./status-checks.js";
 
-// Built to .build/test/smoke/ (tsconfig.smoke.json), apart from the product in dist/, which it runs.
-const RMXD = fileURLToPath(new URL("../../../dist/daemon/main.js", import.meta.url));
-const RMX = fileURLToPath(new URL("../../../dist/ipc/cli/main.js", import.meta.url));
+// Built to .build/test/smoke/ (tsconfig.smoke.json), apart from the product in dist/, which it runs: the
+// bundles package.json's bin entries name, which the service files run too.
+const RMXD = fileURLToPath(new URL("../../../dist/bin/rmxd.cjs", import.meta.url));
+const RMX = fileURLToPath(new URL("../../../dist/bin/rmx.cjs", import.meta.url));
 
 /** rmxd's own start-up (config, inventory, socket), before any model loads. */
 const DAEMON_START_TIMEOUT_MS = 30_000;
