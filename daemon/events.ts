@@ -9,7 +9,7 @@ export interface RmxEvent<P = unknown> {
   topic: Topic;
   /** Monotonic per daemon process, starting at 1. */
   seq: number;
-  /** RFC 3339 UTC with milliseconds. */
+  /** When it happened: RFC 3339 UTC with milliseconds. */
   time: string;
   payload: P;
 }
@@ -38,6 +38,8 @@ interface Subscription {
  */
 export class EventBus {
   private seq = 0;
+  /** The last event's time (ms): a past `at` is not stamped before it. */
+  private lastTime = Number.NEGATIVE_INFINITY;
   private readonly subs = new Set<Subscription>();
   private subscribed = 0;
 
@@ -46,12 +48,20 @@ export class EventBus {
     private readonly onListenerError: (error: unknown, event: RmxEvent) => void = () => {},
   ) {}
 
-  publish<T extends Topic>(topic: T, payload: EventPayloads[T]): RmxEvent<EventPayloads[T]> {
+  /**
+   * `at` (ms since the epoch): when what the event reports happened, if not now. A supervisor's step forks
+   * its respawn before it reports (runtime.ts, dispatch), so its events say the step's instant: a restart's
+   * time is then the one its budget counted, and `reset_at` is exactly that plus the window. Never before
+   * the last event's time: times rise with `seq`.
+   */
+  publish<T extends Topic>(topic: T, payload: EventPayloads[T], at?: number): RmxEvent<EventPayloads[T]> {
     this.seq += 1;
+    const time = at === undefined ? this.clock.now() : Math.max(at, this.lastTime);
+    this.lastTime = time;
     const event: RmxEvent<EventPayloads[T]> = {
       topic,
       seq: this.seq,
-      time: rfc3339(this.clock.now()),
+      time: rfc3339(time),
       payload,
     };
     for (const sub of this.subs) {

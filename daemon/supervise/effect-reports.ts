@@ -11,6 +11,8 @@ export interface ReportContext {
   logger: Pick<Logger, "info" | "warn">;
   budget(): RestartBudgetView;
   lastFailure: ProbeOutcome | undefined;
+  /** The instant of the step that made the effect (its events' time; see EventBus.publish). */
+  at: number;
 }
 
 /** Publishes and logs what `effect` reports; effects that act (spawn, kill, timers) are not handled here. */
@@ -18,11 +20,11 @@ export function reportEffect(effect: Effect, ctx: ReportContext): void {
   switch (effect.type) {
     case "restart_recorded": {
       const budget = ctx.budget();
-      ctx.bus.publish("runtime.restart", {
-        id: ctx.id,
-        automatic: effect.automatic,
-        restart_budget: budget,
-      });
+      ctx.bus.publish(
+        "runtime.restart",
+        { id: ctx.id, automatic: effect.automatic, restart_budget: budget },
+        ctx.at,
+      );
       ctx.logger.info({ automatic: effect.automatic, budget }, "restart recorded");
       break;
     }
@@ -31,23 +33,21 @@ export function reportEffect(effect: Effect, ctx: ReportContext): void {
       break;
     case "denied": {
       const budget = ctx.budget();
-      ctx.bus.publish("runtime.budget.denied", {
-        id: ctx.id,
-        reason: effect.reason,
-        restart_budget: budget,
-      });
+      ctx.bus.publish(
+        "runtime.budget.denied",
+        { id: ctx.id, reason: effect.reason, restart_budget: budget },
+        ctx.at,
+      );
       ctx.logger.warn({ budget }, effect.reason);
       break;
     }
     case "probe_failed": {
       const { probe, count, threshold, reason } = effect;
-      ctx.bus.publish("runtime.probe.failed", {
-        id: ctx.id,
-        probe,
-        count,
-        threshold,
-        outcome: ctx.lastFailure,
-      });
+      ctx.bus.publish(
+        "runtime.probe.failed",
+        { id: ctx.id, probe, count, threshold, outcome: ctx.lastFailure },
+        ctx.at,
+      );
       ctx.logger.warn(
         { probe, count, threshold, outcome: ctx.lastFailure?.kind, status: ctx.lastFailure?.status },
         reason,

@@ -353,14 +353,16 @@ export class RuntimeSupervisor {
   private dispatch(input: Input): StepResult {
     this.resumePending = false;
     const before = this.machine;
-    const result = step(before, input, this.stepContext(this.deps.random));
+    const context = this.stepContext(this.deps.random);
+    const result = step(before, input, context);
     this.machine = result.machine;
-    // What acts first (a spawn whose launch is prepared forks right here), then what only reports.
+    // What acts first (a spawn whose launch is prepared forks right here), then what only reports, with
+    // the step's instant as its events' time (the fork took some of the time since).
     if (result.effects.length > 0) {
-      for (const effect of result.effects) if (ACTING.has(effect.type)) this.apply(effect);
-      for (const effect of result.effects) if (!ACTING.has(effect.type)) this.apply(effect);
+      for (const effect of result.effects) if (ACTING.has(effect.type)) this.apply(effect, context.now);
+      for (const effect of result.effects) if (!ACTING.has(effect.type)) this.apply(effect, context.now);
     }
-    if (result.changed) this.announce(result.changed);
+    if (result.changed) this.announce(result.changed, context.now);
     if (before.desired !== result.machine.desired || lastReset(before) !== lastReset(result.machine)) {
       this.writeAhead(); // rare (a command); a spawn writes it itself, right before the fork
     }
@@ -374,7 +376,8 @@ export class RuntimeSupervisor {
     return result;
   }
 
-  private apply(effect: Effect): void {
+  /** `at`: the instant of the step that made `effect`. */
+  private apply(effect: Effect, at: number): void {
     switch (effect.type) {
       case "spawn":
         this.run.launch(this.machine.generation);
@@ -397,6 +400,7 @@ export class RuntimeSupervisor {
           logger: this.logger,
           budget: () => budget,
           lastFailure: this.lastFailure,
+          at,
         };
         this.hold.report(() => reportEffect(effect, context));
       }
@@ -404,24 +408,28 @@ export class RuntimeSupervisor {
   }
 
   /** The state change, as it is now, published and logged (when held, after the hold: report-hold.ts). */
-  private announce(changed: NonNullable<StepResult["changed"]>): void {
+  private announce(changed: NonNullable<StepResult["changed"]>, at: number): void {
     const facts = this.viewFacts();
-    this.hold.report(() => this.publishChange(changed, composeView(facts)));
+    this.hold.report(() => this.publishChange(changed, composeView(facts), at));
   }
 
-  private publishChange(changed: NonNullable<StepResult["changed"]>, view: RuntimeView): void {
+  private publishChange(changed: NonNullable<StepResult["changed"]>, view: RuntimeView, at: number): void {
     const level =
       view.status.severity === "error" ? "error" : view.status.severity === "warn" ? "warn" : "info";
     this.logger[level]({ from: changed.from, to: changed.to, reason: changed.reason }, `state ${changed.to}`);
-    this.deps.bus.publish("runtime.state.changed", {
-      id: this.id,
-      from: changed.from,
-      to: changed.to,
-      reason: changed.reason,
-      status: view.status,
-      restart_budget: view.restart_budget,
-      pid: view.pid,
-    });
+    this.deps.bus.publish(
+      "runtime.state.changed",
+      {
+        id: this.id,
+        from: changed.from,
+        to: changed.to,
+        reason: changed.reason,
+        status: view.status,
+        restart_budget: view.restart_budget,
+        pid: view.pid,
+      },
+      at,
+    );
   }
 
   /**
