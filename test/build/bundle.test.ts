@@ -11,7 +11,7 @@ import path from "node:path";
 import { pathToFileURL } from "node:url";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { RpcCallError } from "../../ipc/client.js";
-import { REPO, startDaemon, stopAll } from "../support/daemon-harness.js";
+import { type DaemonHandle, REPO, startDaemon, stopAll } from "../support/daemon-harness.js";
 
 const BIN_RMXD = path.join(REPO, "dist/bin/rmxd.cjs");
 /** The ES module twin of the daemon bundle, for `node dist/bin/rmxd.js`. */
@@ -39,9 +39,42 @@ function run(
 
 afterEach(stopAll);
 
+/** Module names from a `process.moduleLoadList` dump, one per line, without Node's "NativeModule " prefix. */
+function moduleNames(text: string): string[] {
+  return text.split("\n").map((m) => m.replace(/^NativeModule /, ""));
+}
+
 describe("bundled entries", () => {
   const tracer = mkdtemp(path.join(os.tmpdir(), "rmx-bundle-trace-"));
   afterAll(async () => rm(await tracer, { recursive: true, force: true }));
+
+  /**
+   * Node's own modules the bundled daemon loaded in its life (`process.moduleLoadList` at its exit),
+   * started with `args` and stopped after `meanwhile`. The preload is CommonJS: an ES module one would
+   * itself set up Node's ES module loader.
+   */
+  async function daemonModules(
+    name: string,
+    args: string[],
+    meanwhile: (daemon: DaemonHandle) => Promise<void> = async () => {},
+  ): Promise<string[]> {
+    const dir = await tracer;
+    const list = path.join(dir, `${name}-modules.txt`);
+    const preload = path.join(dir, `${name}-module-list.cjs`);
+    await writeFile(
+      preload,
+      'if (process.argv[1]?.endsWith("rmxd.cjs")) process.on("exit", () => require("node:fs").writeFileSync(process.env.RMX_MODULE_LIST, process.moduleLoadList.join("\\n")));\n',
+    );
+    const daemon = await startDaemon({
+      entry: BIN_RMXD,
+      ready: ["llama-stub"],
+      args,
+      env: { NODE_OPTIONS: `--require ${preload}`, RMX_MODULE_LIST: list },
+    });
+    await meanwhile(daemon);
+    await daemon.stop();
+    return moduleNames(await readFile(list, "utf8"));
+  }
 
   it("package.json's bin entries are the bundles", () => {
     const pkg = JSON.parse(readFileSync(path.join(REPO, "package.json"), "utf8"));
@@ -139,25 +172,12 @@ describe("bundled entries", () => {
   });
 
   it("loads no more of Node's ES module loader than a bare node does (on Node 20 an ES module entry costs its modules' memory for good)", async () => {
-    const dir = await tracer;
-    const list = path.join(dir, "esm-modules.txt");
-    const preload = path.join(dir, "esm-list.cjs");
-    await writeFile(
-      preload,
-      'if (process.argv[1]?.endsWith("rmxd.cjs")) process.on("exit", () => require("node:fs").writeFileSync(process.env.RMX_MODULE_LIST, process.moduleLoadList.join("\\n")));\n',
-    );
-    const daemon = await startDaemon({
-      entry: BIN_RMXD,
-      ready: ["llama-stub"],
-      env: { NODE_OPTIONS: `--require ${preload}`, RMX_MODULE_LIST: list },
-    });
-    await daemon.stop();
-    const loaded = (await readFile(list, "utf8")).split("\n").map((m) => m.replace(/^NativeModule /, ""));
+    const loaded = await daemonModules("esm", []);
     expect(loaded).toContain("child_process");
     // No more of the loader than a bare `node -e` has (Node 22+ sets all of it up for every entry).
     const bare = await run("-e", ['process.stdout.write(process.moduleLoadList.join("\\n"))']);
     const esm = (list: string[]) => list.filter((m) => m.includes("internal/modules/esm/"));
-    const bareEsm = new Set(esm(bare.out.split("\n").map((m) => m.replace(/^NativeModule /, ""))));
+    const bareEsm = new Set(esm(moduleNames(bare.out)));
     expect(bareEsm.size).toBeGreaterThan(0);
     expect(esm(loaded).filter((m) => !bareEsm.has(m))).toEqual([]);
   });
@@ -191,23 +211,9 @@ describe("bundled entries", () => {
   });
 
   it("the bundled daemon takes builtins without ES module facades: none of the modules their lazy exports would load", async () => {
-    const dir = await tracer;
-    const list = path.join(dir, "modules.txt");
-    const preload = path.join(dir, "module-list.mjs");
-    await writeFile(
-      preload,
-      'import { writeFileSync } from "node:fs";\n' +
-        'if (process.argv[1]?.endsWith("rmxd.cjs")) process.on("exit", () => writeFileSync(process.env.RMX_MODULE_LIST, process.moduleLoadList.join("\\n")));\n',
-    );
-    const daemon = await startDaemon({
-      entry: BIN_RMXD,
-      ready: ["llama-stub"],
-      args: ["--http", "127.0.0.1:0"],
-      env: { NODE_OPTIONS: `--import ${preload}`, RMX_MODULE_LIST: list },
+    const loaded = await daemonModules("facades", ["--http", "127.0.0.1:0"], async (daemon) => {
+      expect((await daemon.status()).runtimes.length).toBe(1);
     });
-    expect((await daemon.status()).runtimes.length).toBe(1);
-    await daemon.stop();
-    const loaded = (await readFile(list, "utf8")).split("\n").map((m) => m.replace(/^NativeModule /, ""));
     expect(loaded).toContain("http"); // the gateway is on
     expect(loaded).toContain("child_process");
     // Loaded by node:http's facade (Node 22+), node:util's descriptors (Node 24), pino's transports, zlib's crc32;
