@@ -7,6 +7,7 @@ import { systemClock } from "../../base/clock.js";
 import { RmxError } from "../../base/errors.js";
 import { monotonicMs } from "../../base/monotonic.js";
 import { containment, killCgroup, placeInCgroup, runtimeCgroup } from "./cgroup.js";
+import { LineFramer } from "./line-framer.js";
 import type { RotatingLog } from "./logs.js";
 import { groupMembers, isProcessAlive, processExe, processStartTime, signalReaches } from "./proc-stat.js";
 import { sweepTagged } from "./sweep.js";
@@ -138,24 +139,35 @@ export function forkChild(opts: SpawnOptions, cgroupBase: string | undefined): P
       for (const stream of streams) stream.resume();
     });
   };
-  for (const stream of streams) stream.on("data", toLog);
+  // Each stream's lines whole: stdout and stderr share the log.
+  const framers = streams.map((stream) => {
+    const framer = new LineFramer(toLog);
+    stream.on("data", (chunk: Buffer) => framer.push(chunk));
+    stream.once("end", () => framer.flush());
+    return framer;
+  });
+  // What the leader wrote last is in the log when `exited` resolves, a line without its newline too.
+  const reportExit = (info: ExitInfo) => {
+    for (const framer of framers) framer.flush();
+    resolveExit(info);
+  };
   subprocess.once("exit", (code, signal) => {
     running = false;
     const info: ExitInfo = { code, signal, at: clock.now() };
     if (outputDelivered(streams, paused)) {
-      resolveExit(info);
+      reportExit(info);
       return;
     }
     const giveUpAt = monotonicMs() + OUTPUT_DRAIN_MAX_MS;
     const drained = () => {
       if (paused && monotonicMs() < giveUpAt) timer.refresh();
-      else resolveExit(info);
+      else reportExit(info);
     };
     const timer = setTimeout(drained, OUTPUT_DRAIN_MS);
     timer.unref();
     subprocess.once("close", () => {
       clearTimeout(timer);
-      resolveExit(info);
+      reportExit(info);
     });
   });
   // Errors after spawn (e.g. a failed kill) carry nothing the exit event does not; keep them unhandled-free.
