@@ -2,9 +2,9 @@
  * One output stream's bytes cut at line ends before they meet another stream's in a shared log. A pipe
  * read ends anywhere (64 KiB at a time), so without this a stderr line read between two reads of a long
  * stdout burst lands inside a stdout line ("…line 29 xxlast stderr line"): neither line is whole in
- * the file or the ring. A partial line is held until its newline comes, the stream ends or its writer exits (flush), it grows past
- * HELD_MAX_BYTES, or HOLD_MS pass (a prompt, progress dots: what is written still shows up, only not
- * spliced into the other stream's lines).
+ * the file or the ring. A partial line is held until its newline comes, the stream ends or its writer
+ * exits (flush), it grows past HELD_MAX_BYTES, or HOLD_MS pass (a prompt, progress dots: what is
+ * written still shows up, only not spliced into the other stream's lines).
  */
 export const HOLD_MS = 100;
 /** A "line" longer than this goes out as it is: holding it would only delay it. */
@@ -17,7 +17,7 @@ export class LineFramer {
   private timer: NodeJS.Timeout | undefined;
   private armed = false;
 
-  /** `sink` takes the bytes (the child's log writer, which pauses the pipes itself when the disk is behind). */
+  /** `sink` takes the bytes: the child's log writer, which pauses the pipes when the disk is behind. */
   constructor(
     private readonly sink: (bytes: Buffer) => void,
     private readonly holdMs = HOLD_MS,
