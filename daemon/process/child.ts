@@ -7,7 +7,7 @@ import { systemClock } from "../../base/clock.js";
 import { RmxError } from "../../base/errors.js";
 import { monotonicMs } from "../../base/monotonic.js";
 import { containment, killCgroup, placeInCgroup, runtimeCgroup } from "./cgroup.js";
-import { LineFramer } from "./line-framer.js";
+import { HOLD_MS, LineFramer } from "./line-framer.js";
 import type { RotatingLog } from "./logs.js";
 import { groupMembers, isProcessAlive, processExe, processStartTime, signalReaches } from "./proc-stat.js";
 import { sweepTagged } from "./sweep.js";
@@ -139,9 +139,10 @@ export function forkChild(opts: SpawnOptions, cgroupBase: string | undefined): P
       for (const stream of streams) stream.resume();
     });
   };
-  // Each stream's lines whole: stdout and stderr share the log.
+  // Each stream's lines whole: stdout and stderr share the log. While paused, or with bytes buffered,
+  // the rest of a held line is on its way.
   const framers = streams.map((stream) => {
-    const framer = new LineFramer(toLog);
+    const framer = new LineFramer(toLog, HOLD_MS, () => paused || stream.readableLength > 0);
     stream.on("data", (chunk: Buffer) => framer.push(chunk));
     stream.once("end", () => framer.flush());
     return framer;

@@ -4,7 +4,9 @@
  * stdout burst lands inside a stdout line ("…line 29 xxlast stderr line"): neither line is whole in
  * the file or the ring. A partial line is held until its newline comes, the stream ends or its writer
  * exits (flush), it grows past HELD_MAX_BYTES, or HOLD_MS pass (a prompt, progress dots: what is
- * written still shows up, only not spliced into the other stream's lines).
+ * written still shows up, only not spliced into the other stream's lines). The hold time does not run
+ * out while `pending()` says the rest is already on its way (the pipes paused by a log that is behind):
+ * that wait is the daemon's, not the writer's, and is no reason to cut the line.
  */
 export const HOLD_MS = 100;
 /** A "line" longer than this goes out as it is: holding it would only delay it. */
@@ -17,10 +19,14 @@ export class LineFramer {
   private timer: NodeJS.Timeout | undefined;
   private armed = false;
 
-  /** `sink` takes the bytes: the child's log writer, which pauses the pipes when the disk is behind. */
+  /**
+   * `sink` takes the bytes: the child's log writer, which pauses the pipes when the disk is behind.
+   * `pending`: whether more of this stream is waiting to be read (then a due hold is put off).
+   */
   constructor(
     private readonly sink: (bytes: Buffer) => void,
     private readonly holdMs = HOLD_MS,
+    private readonly pending: () => boolean = () => false,
   ) {}
 
   /** Passes on every complete line of `chunk` (after what was held) and holds the rest. */
@@ -57,6 +63,10 @@ export class LineFramer {
       return;
     }
     this.timer = setTimeout(() => {
+      if (this.held !== undefined && this.pending()) {
+        this.timer!.refresh();
+        return;
+      }
       this.armed = false;
       this.flush();
     }, this.holdMs);

@@ -6,6 +6,7 @@ import { isRmxError } from "../../base/errors.js";
 import type { ChildHandle } from "../../daemon/process/child.js";
 import { spawnChild, stopProcessGroup } from "../../daemon/process/child.js";
 import { isProcessAlive, isSameProcess } from "../../daemon/process/identity.js";
+import { HOLD_MS } from "../../daemon/process/line-framer.js";
 import { RotatingLog } from "../../daemon/process/logs.js";
 import { scripts, tempDir, waitFor } from "./fixtures.js";
 
@@ -117,22 +118,57 @@ describe("the exit and the leader's last output", () => {
       process.stderr.write("last stderr line\\n", () => process.exit(1)),
     );`;
 
+  /**
+   * When `exited` resolves, everything is in the log: the ring is the file's last lines, and nothing
+   * comes after. Which pipe is read first is not defined (up to a pipe's worth of stdout is still unread
+   * when the stderr line is written, more while the log is behind), so the stderr line may be among the
+   * last 200 lines or before them; it is always whole in the file.
+   */
+  async function expectAllLogged(target: RotatingLog): Promise<void> {
+    const ring = target.lastLines();
+    expect(ring, `${ring.length} lines, last ${ring.at(-1)}`).toContain("last stdout line");
+    await target.flush();
+    const lines = (await readFile(target.path, "utf8")).split("\n");
+    expect(lines.pop()).toBe("");
+    expect(ring).toEqual(lines.slice(-ring.length));
+    expect(lines).toContain("last stdout line");
+    expect(lines).toContain("last stderr line");
+    expect(lines.filter((l) => !/^line \d+ x{100}$/.test(l) && !l.startsWith("last "))).toEqual([]);
+  }
+
   it.each([0, 60_000, 300_000, 3_000_000])(
-    "after %i bytes, the last lines are in lastLines when exited resolves, and in the file",
+    "after %i bytes, the last lines are in the log when exited resolves, each whole",
     async (bytes) => {
       const child = await node(lastWords(bytes));
       expect((await child.exited).code).toBe(1);
       // What the leader wrote before dying went through the log first (3 MB: the log falls behind, the
       // pipes are paused at the exit, and the exit waits for them).
-      const lines = log.lastLines();
-      expect(lines, `${lines.length} lines, last ${lines.at(-1)}`).toContain("last stdout line");
-      expect(lines).toContain("last stderr line");
-      await log.flush();
-      const file = await readFile(log.path, "utf8");
-      expect(file).toContain("last stdout line\n");
-      expect(file).toContain("last stderr line\n");
+      await expectAllLogged(log);
     },
   );
+
+  it("a disk slower than the hold time: the exit waits for the paused pipes, and no line is cut", async () => {
+    // Every write finds the disk behind and each catch-up takes longer than HOLD_MS, so the pipes stay
+    // paused with a partial stdout line held for longer than a prompt would be.
+    class SlowDisk extends RotatingLog {
+      override write(chunk: Buffer | string): boolean {
+        super.write(chunk);
+        return false;
+      }
+      override async flush(): Promise<void> {
+        await new Promise((resolve) => setTimeout(resolve, HOLD_MS * 2));
+        await super.flush();
+      }
+    }
+    const slow = new SlowDisk(path.join(dir, "slow.log"), { max_bytes: 1 << 22, files: 2 });
+    try {
+      const child = await node(lastWords(200_000), { log: slow });
+      expect((await child.exited).code).toBe(1);
+      await expectAllLogged(slow);
+    } finally {
+      await slow.close();
+    }
+  });
 
   it("a grandchild holding the pipes open: the exit comes, with the leader's last line in the log", async () => {
     const child = await node(`

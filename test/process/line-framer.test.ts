@@ -41,6 +41,23 @@ describe("LineFramer", () => {
     expect(await written).toBe("prompt> ");
   });
 
+  it("puts a due hold off while the rest of the line is on its way (the pipes paused), then passes it on", async () => {
+    // The source says "more is waiting" for the first three times the hold falls due, then no more.
+    const answers: boolean[] = [];
+    const written = new Promise<{ text: string; answers: boolean[] }>((resolve) => {
+      const framer = new LineFramer(
+        (bytes) => resolve({ text: bytes.toString(), answers: [...answers] }),
+        5,
+        () => {
+          answers.push(answers.length < 3);
+          return answers.at(-1)!;
+        },
+      );
+      framer.push(Buffer.from("line cut by a read"));
+    });
+    expect(await written).toEqual({ text: "line cut by a read", answers: [true, true, true, false] });
+  });
+
   it("holds a line no longer than HELD_MAX_BYTES: a longer one goes out as it is", () => {
     const log = sharedLog();
     const long = Buffer.alloc(HELD_MAX_BYTES + 1, 0x61);
