@@ -14,6 +14,7 @@ import {
   type ChildHandle,
   type ExitInfo,
   endRemnants,
+  execQuiet,
   killGroup,
   type ProcessIdentity,
   stopProcessGroup,
@@ -56,9 +57,9 @@ export interface ProcessHost {
   /**
    * Runs `work` with the runtime's persists, events and log lines held, made when it returns (the
    * persists as one): the exit of a crash and the respawn it leads to report after the fork, and write
-   * state.json once, not three times before it.
+   * state.json once, not three times before it. `quiet`: see ReportHold.run; the release when it waits.
    */
-  holdReports(work: () => void): void;
+  holdReports(work: () => void, quiet?: () => Promise<void> | undefined): Promise<void> | undefined;
   /** Publishes or logs now, or after a hold (holdReports), in order with the supervisor's own. */
   report(work: () => void): void;
   /** Dispatches a restart that is due now at once, instead of on the microtask it is queued on. */
@@ -111,6 +112,8 @@ export class ProcessRun {
    * they end beside the new spawn, not before it; a launch that has to check the port again waits for them.
    */
   private remnants: Promise<unknown> = Promise.resolve();
+  /** Forks made in the exit's own call (forkPrepared), counted: the hold around it waits after one. */
+  private forks = 0;
   /** Opens the wait of remnants deferred behind a respawn (see endThenReport); a no-op when none waits. */
   private respawned: () => void = () => undefined;
   /** The RmxError the launch of a generation failed with before any process ran (for runtime.start's answer). */
@@ -169,6 +172,7 @@ export class ProcessRun {
     this.ahead = undefined;
     this.port = prepared.port;
     host.journal();
+    this.forks++;
     return { child: forkPlan(prepared, this.spawnTarget(generation), containment.dir) };
   }
 
@@ -311,12 +315,17 @@ export class ProcessRun {
     const remnants = this.afterRespawn().then(() => endRemnants(child));
     this.remnants = remnants.catch(() => undefined);
     // The exit and the restart due at once in one go, reported after them: with the launch prepared, the
-    // fork happens inside (forkPrepared), with no persist, event, timer or microtask before it.
-    this.host.holdReports(() => {
-      this.onExit(child, generation, exit, input);
-      this.host.retryDueNow();
-    });
-    await remnants;
+    // fork happens inside (forkPrepared), with no persist, event, timer or microtask before it; and when it
+    // did, the reports wait for the new process's start (EXEC_QUIET_MS).
+    const forks = this.forks;
+    const released = this.host.holdReports(
+      () => {
+        this.onExit(child, generation, exit, input);
+        this.host.retryDueNow();
+      },
+      () => (this.forks === forks ? undefined : execQuiet()),
+    );
+    await Promise.all([remnants, released]);
   }
 
   /**

@@ -153,7 +153,7 @@ export class RuntimeSupervisor {
         stopProbes: () => this.probes.stop(),
         persist: (spawning) => this.persist(spawning),
         journal: () => this.writeAhead(),
-        holdReports: (work) => this.hold.run(work, () => this.persist()),
+        holdReports: (work, quiet) => this.hold.run(work, () => this.persist(), quiet),
         report: (work) => this.hold.report(work),
         retryDueNow: () => this.retry.fireIfDueNow(),
       },

@@ -79,6 +79,77 @@ describe("the report hold", () => {
   });
 });
 
+describe("the report hold's quiet (the new process's start, after a fork)", () => {
+  it("lasts on until the quiet ends: what comes meanwhile joins it, in order, and one persist", async () => {
+    const hold = new ReportHold();
+    const trail: string[] = [];
+    let persists = 0;
+    const persist = () => {
+      persists++;
+      trail.push("persist");
+      return Promise.resolve();
+    };
+    let endQuiet!: () => void;
+    const quiet = new Promise<void>((resolve) => {
+      endQuiet = resolve;
+    });
+    const released = hold.run(
+      () => {
+        hold.report(() => trail.push("exit event"));
+        void hold.persistLater();
+      },
+      persist,
+      () => quiet,
+    );
+    expect(released).toBeInstanceOf(Promise);
+    // The fork's aftermath, while the new process starts: held like the work's own.
+    hold.report(() => trail.push("spawned event"));
+    const written = hold.persistLater();
+    expect(written).toBeInstanceOf(Promise);
+    hold.run(() => trail.push("nested work"), persist);
+    expect(trail).toEqual(["nested work"]);
+    endQuiet();
+    await released;
+    await written;
+    expect(trail).toEqual(["nested work", "persist", "exit event", "spawned event"]);
+    expect(persists).toBe(1);
+    hold.report(() => trail.push("later"));
+    expect(trail.at(-1)).toBe("later");
+  });
+
+  it("no quiet asked (no fork in the work): released at once, nothing returned", () => {
+    const hold = new ReportHold();
+    const trail: string[] = [];
+    const released = hold.run(
+      () => hold.report(() => trail.push("report")),
+      () => Promise.resolve(),
+      () => undefined,
+    );
+    expect(released).toBeUndefined();
+    expect(trail).toEqual(["report"]);
+  });
+
+  it("a report that throws after the quiet rejects the release, the persist made first", async () => {
+    const hold = new ReportHold();
+    let persisted = false;
+    const released = hold.run(
+      () => {
+        void hold.persistLater();
+        hold.report(() => {
+          throw new Error("listener failed");
+        });
+      },
+      () => {
+        persisted = true;
+        return Promise.resolve();
+      },
+      () => Promise.resolve(),
+    );
+    await expect(released).rejects.toThrow("listener failed");
+    expect(persisted).toBe(true);
+  });
+});
+
 describe("the retry timer", () => {
   it("a retry due now fires once: at once when asked, its microtask then stands down", async () => {
     const clock = new ManualClock(1_000);
