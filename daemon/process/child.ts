@@ -87,11 +87,12 @@ const OUTPUT_DRAIN_MAX_MS = 5000;
  * After a fork, what rmxd still has to do for the spawn (the identity's /proc reads, the record, the
  * state write, the reports and the last unit's sweep) waits this long, so the new process starts with
  * the core to itself. Measured on a 2-core machine with a bare spawn loop (Node 20): 1 ms of the parent's
- * own work right after spawn() put 1.0 ms more between the spawn and the child's first instruction, 3 ms
- * of it 1.6 ms more, the same 3 ms begun 3 ms later nothing; a busy process beside it, 0.04 ms. The new
- * process shares the core of the parent, which the exec wakes and which would run first. The cgroup
- * placement does not wait (what the leader forks before it stays outside), nor does the write-ahead
- * record, made before the fork; a machine crash meanwhile ends the child with the state write.
+ * own work right after spawn() put 1.0 ms more between the spawn and the child's start (its time
+ * origin), 3 ms of it 1.6 ms more, the same 3 ms begun 3 ms later nothing; a busy process beside it,
+ * 0.04 ms. The new process shares the core of the parent, which the exec wakes and which would run
+ * first. The cgroup placement does not wait (what the leader forks before it stays outside), nor does
+ * the write-ahead record, made before the fork; a machine crash meanwhile ends the child with the state
+ * write.
  */
 export const EXEC_QUIET_MS = 5;
 
