@@ -1,4 +1,3 @@
-import path from "node:path";
 import { Cron } from "croner";
 import { ADAPTER_KINDS, adaptersAccepting, getAdapter } from "../adapters/registry.js";
 import type { Adapter, AdapterKey } from "../adapters/types.js";
@@ -24,6 +23,7 @@ import {
   deepMerge,
   type RuntimeDefaults,
 } from "./defaults.js";
+import { expandPath } from "./expand-path.js";
 import { httpExposure } from "./http-exposure.js";
 import { parseListen } from "./http-listen.js";
 import { describeValue, type PathIssue, suggest } from "./issues.js";
@@ -47,12 +47,7 @@ export interface ResolveContext {
   home: string;
 }
 
-/** `~` → home; relative → against baseDir. */
-export function expandPath(p: string, ctx: Pick<ResolveContext, "baseDir" | "home">): string {
-  if (p === "~") return ctx.home;
-  if (p.startsWith("~/")) return path.join(ctx.home, p.slice(2));
-  return path.resolve(ctx.baseDir, p);
-}
+export { expandPath };
 
 function compact<T extends object>(value: T): T {
   return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as T;

@@ -16,7 +16,8 @@ import { RmxError } from "../base/errors.js";
 import { ensureTrustedDir, trustPolicyFor } from "../base/fs-trust.js";
 import { looksLikePath } from "../base/model-ref.js";
 import type { DaemonConfig, RuntimeSpec } from "../base/spec.js";
-import { type ConfigLocation, loadConfig } from "../config/load.js";
+import { loadConfigApart } from "../config/load-apart.js";
+import type { ConfigLocation } from "../config/locate.js";
 import type { HardwareInventory } from "../ipc/protocol/hardware.js";
 import { PRODUCT, PROTOCOL_VERSION } from "../ipc/protocol/jsonrpc.js";
 import type { NodeEntry, ReloadResult, RuntimeStatusResult } from "../ipc/protocol/runtime.js";
@@ -144,7 +145,7 @@ export class Daemon {
 
   /** Start-up; throws RmxError (CONFIG_INVALID, ALREADY_RUNNING, SOCKET_UNSAFE, …) without side effects left behind. */
   async start(): Promise<void> {
-    this.config = withHttpListen(await loadConfig(this.opts.config), this.opts.httpListen);
+    this.config = withHttpListen(await loadConfigApart(this.opts.config), this.opts.httpListen);
     this.nodeId = this.config.node_id ?? nodeTarget(process.env, os.hostname());
     this.metrics = metricsForRuntimes(this.nodeId, this.runtimes, this.bus);
     const trust = trustPolicyFor(this.opts.system ? this.config.ipc.socket_group : undefined);
@@ -483,7 +484,7 @@ export class Daemon {
   private async reloadOnce(): Promise<ReloadResult> {
     await this.notifier.reloading();
     try {
-      const next = withHttpListen(await loadConfig(this.opts.config), this.opts.httpListen);
+      const next = withHttpListen(await loadConfigApart(this.opts.config), this.opts.httpListen);
       return await applyConfig(this.reloadHost(), next);
     } finally {
       await this.notifier.ready();

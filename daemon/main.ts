@@ -9,9 +9,10 @@ import "./v8-tuning.js";
 import "../base/zod-jitless.js";
 import { parseArgs } from "node:util";
 import { isRmxError } from "../base/errors.js";
-import { locateConfig } from "../config/load.js";
+import { locateConfig } from "../config/locate.js";
 import { defaultSocketPath, defaultStateDir } from "../ipc/socket-path.js";
 import { Daemon } from "./daemon.js";
+import { settleHeapAfterStart } from "./heap-settle.js";
 import { forgetLauncherEnvironment } from "./launcher-env.js";
 import { createLogger, resolveLogLevel } from "./log.js";
 import { optimizers } from "./v8-tuning.js";
@@ -97,6 +98,7 @@ async function main(): Promise<number> {
     });
     installSignalHandlers(daemon);
     await daemon.start();
+    settleHeapAfterStart();
     if (!values["log-level"] && !env.RMX_LOG_LEVEL) bootLogger.level = daemon.config.log_level;
     return -1; // keep running
   } catch (error) {

@@ -21,7 +21,13 @@
  */
 export const OPTIMIZERS_OFF_AT_START = ["--no-turbofan", "--no-maglev", "--no-sparkplug"] as const;
 
-export const DAEMON_NODE_OPTIONS = ["--v8-pool-size=1", ...OPTIMIZERS_OFF_AT_START] as const;
+/**
+ * `--expose-gc`: the one collection after start-up (daemon/heap-settle.ts) calls `gc`, which exists only
+ * when V8 is told so before the heap is set up. Nothing else calls it.
+ */
+export const EXPOSE_GC = "--expose-gc";
+
+export const DAEMON_NODE_OPTIONS = ["--v8-pool-size=1", ...OPTIMIZERS_OFF_AT_START, EXPOSE_GC] as const;
 
 /**
  * glibc's malloc tuned for rmxd, in the environment of every launcher we write (the systemd units,

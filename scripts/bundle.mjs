@@ -5,6 +5,9 @@
  * alone are over a hundred). package.json's bin entries point at these; dist/ stays as tsc wrote it for
  * the typed client export and the tests.
  *
+ * dist/bin/rmx-config.cjs is the config loader rmxd runs in a child for each load (config/load-main.ts):
+ * yaml and the config schema are in it and not in rmxd.cjs.
+ *
  * The CLI is its own build, sharing nothing with the daemon's. dist/bin/rmx.cjs (package.json's bin) is
  * a small CommonJS file (ipc/cli/bin.ts): it answers `rmx runtime status --json` (the command scripts
  * poll) by itself (ipc/cli/fast-status.ts) and hands everything else to the launcher beside it,
@@ -311,17 +314,12 @@ async function bundleCli() {
 }
 
 /**
- * The daemon: dist/bin/rmxd.cjs, one CommonJS file (package.json's bin, the service files, `npm start`).
- * CommonJS because Node sets up its ES module loader only for an ES module entry: measured with an
- * otherwise empty entry, 2.9 MiB of RSS on Node 20 and 3.4 MiB on Node 24 (its modules, the loader's
- * state), for good. Its optional parts (pidusage, on macOS) are in the file, left uncompiled until used;
- * systeminformation and pino-pretty stay in node_modules (`EXTERNAL`). dist/bin/rmxd.js stays, an ES
- * module that runs it, for `node dist/bin/rmxd.js`.
+ * esbuild's options for a self-contained CommonJS entry (`name` → dist/bin/`name`.cjs): the daemon and
+ * its config loader. `plugins` come before the ones every such entry takes.
  */
-async function bundleDaemon() {
-  const [{ entry, out }] = DAEMON_ENTRIES;
-  await build({
-    entryPoints: { [out.replace(/\.cjs$/, "")]: sourceOf(entry) },
+function cjsEntryOptions(name, entry, plugins = []) {
+  return {
+    entryPoints: { [name]: sourceOf(entry) },
     outdir: OUT,
     outExtension: { ".js": ".cjs" },
     bundle: true,
@@ -332,7 +330,7 @@ async function bundleDaemon() {
     external: EXTERNAL,
     plugins: [
       builtinsWithoutFacade,
-      pinoWithoutWorkers,
+      ...plugins,
       keepModuleUrls(OUT, `${CJS_SELF_URL}()`, { builtinsDirect: true }),
       englishZodLocales,
     ],
@@ -350,7 +348,32 @@ async function bundleDaemon() {
     },
     legalComments: "none",
     logLevel: "warning",
-  });
+  };
+}
+
+/**
+ * The config loader rmxd runs for each load (config/load-apart.ts), dist/bin/rmx-config.cjs. The
+ * daemon's bundle must not hold what this one does: that is the point of running it apart.
+ */
+const CONFIG_LOADER = { entry: "config/load-main.js", out: "rmx-config.cjs" };
+/** yaml's document parser: in the config loader, never in the daemon. */
+const YAML_MARKER = "parseDocument";
+
+async function bundleConfigLoader() {
+  await build(cjsEntryOptions(CONFIG_LOADER.out.replace(/\.cjs$/, ""), CONFIG_LOADER.entry));
+}
+
+/**
+ * The daemon: dist/bin/rmxd.cjs, one CommonJS file (package.json's bin, the service files, `npm start`).
+ * CommonJS because Node sets up its ES module loader only for an ES module entry: measured with an
+ * otherwise empty entry, 2.9 MiB of RSS on Node 20 and 3.4 MiB on Node 24 (its modules, the loader's
+ * state), for good. Its optional parts (pidusage, on macOS) are in the file, left uncompiled until used;
+ * systeminformation and pino-pretty stay in node_modules (`EXTERNAL`). dist/bin/rmxd.js stays, an ES
+ * module that runs it, for `node dist/bin/rmxd.js`.
+ */
+async function bundleDaemon() {
+  const [{ entry, out }] = DAEMON_ENTRIES;
+  await build(cjsEntryOptions(out.replace(/\.cjs$/, ""), entry, [pinoWithoutWorkers]));
   const bundled = path.join(OUT, out);
   const text = fs.readFileSync(bundled, "utf8");
   const stray = /\bimport\((?!"(?:systeminformation|pino-pretty)")/.exec(text);
@@ -358,6 +381,8 @@ async function bundleDaemon() {
     const line = text.slice(0, stray.index).split("\n").length;
     throw new Error(`bundle: ${bundled}:${line} has an import() of a module that should be in the bundle`);
   }
+  if (text.includes(YAML_MARKER))
+    throw new Error(`bundle: ${bundled} holds yaml's parser; the config is loaded by ${CONFIG_LOADER.out}`);
   fs.writeFileSync(
     path.join(OUT, DAEMON_ESM_TWIN),
     [
@@ -374,6 +399,7 @@ async function bundleDaemon() {
 export async function bundle() {
   fs.rmSync(OUT, { recursive: true, force: true });
   await bundleDaemon();
+  await bundleConfigLoader();
   await bundleCli();
   for (const { out } of ENTRIES) fs.chmodSync(path.join(OUT, out), 0o755);
 }

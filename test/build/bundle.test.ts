@@ -168,7 +168,9 @@ describe("bundled entries", () => {
     const tuning = bundle.indexOf("--semi-space-growth-factor=1");
     expect(tuning).toBeGreaterThan(0);
     // The first module body that runs is daemon/v8-tuning.ts's (esbuild keeps the import order).
-    expect(bundle.indexOf("applyDaemonV8Flags()")).toBeLessThan(bundle.indexOf("buildConfigFileSchema"));
+    const daemonModule = bundle.indexOf("configuration not reloaded"); // a message of daemon/daemon.ts
+    expect(daemonModule).toBeGreaterThan(0);
+    expect(bundle.indexOf("applyDaemonV8Flags()")).toBeLessThan(daemonModule);
   });
 
   it("loads no more of Node's ES module loader than a bare node does (on Node 20 an ES module entry costs its modules' memory for good)", async () => {
@@ -192,6 +194,16 @@ describe("bundled entries", () => {
       expect(at, `${file}: a non-ASCII byte at ${at}: ${JSON.stringify(text.slice(at - 40, at + 40))}`).toBe(
         -1,
       );
+    }
+  });
+
+  it("the daemon's bundle holds no YAML parser or config schema: its config loader, rmx-config.cjs, does", () => {
+    const daemon = readFileSync(BIN_RMXD, "utf8");
+    const loader = readFileSync(path.join(REPO, "dist/bin/rmx-config.cjs"), "utf8");
+    // yaml's document parser and the config schema's builder, by the names they keep in the bundle.
+    for (const marker of ["parseDocument", "buildConfigFileSchema"]) {
+      expect(daemon.includes(marker), marker).toBe(false);
+      expect(loader.includes(marker), marker).toBe(true);
     }
   });
 
