@@ -7,7 +7,7 @@ import { systemClock } from "../../base/clock.js";
 import { RmxError } from "../../base/errors.js";
 import { monotonicMs } from "../../base/monotonic.js";
 import { containment, killCgroup, placeInCgroup, runtimeCgroup } from "./cgroup.js";
-import { HOLD_MS, LineFramer } from "./line-framer.js";
+import { LineFramer } from "./line-framer.js";
 import type { RotatingLog } from "./logs.js";
 import { groupMembers, isProcessAlive, processExe, processStartTime, signalReaches } from "./proc-stat.js";
 import { sweepTagged } from "./sweep.js";
@@ -160,7 +160,7 @@ export function forkChild(opts: SpawnOptions, cgroupBase: string | undefined): P
   // Each stream's lines whole: stdout and stderr share the log. While paused, or with bytes buffered,
   // the rest of a held line is on its way.
   const framers = streams.map((stream) => {
-    const framer = new LineFramer(toLog, HOLD_MS, () => paused || stream.readableLength > 0);
+    const framer = new LineFramer(toLog, { pending: () => paused || stream.readableLength > 0 });
     stream.on("data", (chunk: Buffer) => framer.push(chunk));
     stream.once("end", () => framer.flush());
     return framer;

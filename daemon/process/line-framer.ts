@@ -19,15 +19,20 @@ export class LineFramer {
   private timer: NodeJS.Timeout | undefined;
   private armed = false;
 
+  private readonly holdMs: number;
+  private readonly pending: () => boolean;
+
   /**
    * `sink` takes the bytes: the child's log writer, which pauses the pipes when the disk is behind.
    * `pending`: whether more of this stream is waiting to be read (then a due hold is put off).
    */
   constructor(
     private readonly sink: (bytes: Buffer) => void,
-    private readonly holdMs = HOLD_MS,
-    private readonly pending: () => boolean = () => false,
-  ) {}
+    opts: { holdMs?: number; pending?: () => boolean } = {},
+  ) {
+    this.holdMs = opts.holdMs ?? HOLD_MS;
+    this.pending = opts.pending ?? (() => false);
+  }
 
   /** Passes on every complete line of `chunk` (after what was held) and holds the rest. */
   push(chunk: Buffer): void {

@@ -3,15 +3,14 @@
  * exactly what an in-process load gives: the same resolved config, the same errors with the same codes
  * and data. A loader that is missing, hangs, answers nonsense or cannot start is INTERNAL naming it.
  */
-import { chmod, copyFile, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
-import os from "node:os";
+import { chmod, copyFile, readFile, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { isRmxError, type RmxError } from "../../base/errors.js";
 import { loadConfig } from "../../config/load.js";
 import { configLoaderEntry, loadConfigApart } from "../../config/load-apart.js";
 import { parseLoaderRequest } from "../../config/loader-wire.js";
 import type { ConfigLocation } from "../../config/locate.js";
+import { makeConfigHome, rejection } from "./support.js";
 
 const EXAMPLE = path.join(import.meta.dirname, "example.yaml");
 
@@ -19,24 +18,12 @@ let dir: string;
 let home: string;
 
 beforeEach(async () => {
-  dir = await mkdtemp(path.join(os.tmpdir(), "rmx-load-apart-"));
-  home = path.join(dir, "home");
-  await mkdir(home);
+  ({ dir, home } = await makeConfigHome("rmx-load-apart-"));
 });
 
 afterEach(async () => {
   await rm(dir, { recursive: true, force: true });
 });
-
-async function rejection(promise: Promise<unknown>): Promise<RmxError> {
-  try {
-    await promise;
-  } catch (err) {
-    if (isRmxError(err)) return err;
-    throw err;
-  }
-  throw new Error("expected a rejection");
-}
 
 async function file(name: string, text: string): Promise<string> {
   const p = path.join(dir, name);
@@ -132,7 +119,6 @@ describe("loadConfigApart when the loader fails", () => {
     );
     const err = await rejection(loadConfigApart(loc, { entry: hang, timeoutMs: 300 }));
     expect(err.message).toBe(`config loader ${hang} did not answer within 300 ms`);
-    const { readFile } = await import("node:fs/promises");
     const pid = Number(await readFile(pidFile, "utf8"));
     // Rejected on the child's close, after it was reaped.
     expect(() => process.kill(pid, 0)).toThrow(expect.objectContaining({ code: "ESRCH" }));

@@ -1,17 +1,15 @@
-import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdir, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { isRmxError, type RmxError } from "../../base/errors.js";
 import { loadConfig, locateConfig, resolveNodeId } from "../../config/load.js";
+import { makeConfigHome, rejection } from "./support.js";
 
 let dir: string;
 let home: string;
 
 beforeEach(async () => {
-  dir = await mkdtemp(path.join(os.tmpdir(), "rmx-config-"));
-  home = path.join(dir, "home");
-  await mkdir(home);
+  ({ dir, home } = await makeConfigHome("rmx-config-"));
 });
 
 afterEach(async () => {
@@ -23,16 +21,6 @@ async function write(rel: string, text: string): Promise<string> {
   await mkdir(path.dirname(file), { recursive: true });
   await writeFile(file, text);
   return file;
-}
-
-async function rejection(promise: Promise<unknown>): Promise<RmxError> {
-  try {
-    await promise;
-  } catch (err) {
-    if (isRmxError(err)) return err;
-    throw err;
-  }
-  throw new Error("expected a rejection");
 }
 
 const runtimeYaml = (id: string) => `runtimes: [{ id: ${id}, adapter: llama-stub }]\n`;

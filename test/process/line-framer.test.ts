@@ -9,8 +9,8 @@ function sharedLog(holdMs = 3_600_000) {
     written.push(Buffer.from(bytes));
   };
   return {
-    out: new LineFramer(sink, holdMs),
-    err: new LineFramer(sink, holdMs),
+    out: new LineFramer(sink, { holdMs }),
+    err: new LineFramer(sink, { holdMs }),
     text: () => Buffer.concat(written).toString("utf8"),
     writes: written,
   };
@@ -35,7 +35,7 @@ describe("LineFramer", () => {
 
   it("passes on a held partial line (a prompt) once its hold time is over", async () => {
     const written = new Promise<string>((resolve) => {
-      const framer = new LineFramer((bytes) => resolve(bytes.toString()), 5);
+      const framer = new LineFramer((bytes) => resolve(bytes.toString()), { holdMs: 5 });
       framer.push(Buffer.from("prompt> "));
     });
     expect(await written).toBe("prompt> ");
@@ -45,14 +45,13 @@ describe("LineFramer", () => {
     // The source says "more is waiting" for the first three times the hold falls due, then no more.
     const answers: boolean[] = [];
     const written = new Promise<{ text: string; answers: boolean[] }>((resolve) => {
-      const framer = new LineFramer(
-        (bytes) => resolve({ text: bytes.toString(), answers: [...answers] }),
-        5,
-        () => {
+      const framer = new LineFramer((bytes) => resolve({ text: bytes.toString(), answers: [...answers] }), {
+        holdMs: 5,
+        pending: () => {
           answers.push(answers.length < 3);
           return answers.at(-1)!;
         },
-      );
+      });
       framer.push(Buffer.from("line cut by a read"));
     });
     expect(await written).toEqual({ text: "line cut by a read", answers: [true, true, true, false] });
