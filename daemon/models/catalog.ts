@@ -3,6 +3,7 @@ import { readdir, stat } from "node:fs/promises";
 import path from "node:path";
 import type { GgufInfo } from "../../adapters/shared/gguf/reader.js";
 import { readGguf } from "../../adapters/shared/gguf/reader.js";
+import { rfc3339 } from "../../base/clock.js";
 import { isRmxError } from "../../base/errors.js";
 import type { ModelSpec } from "../../base/spec.js";
 import type { ModelCatalogChange, ModelEntry } from "../../ipc/protocol/models.js";
@@ -198,7 +199,7 @@ export class ModelCatalog {
       return entry;
     }
     entry.size_bytes = info.size;
-    entry.mtime = info.mtime.toISOString();
+    entry.mtime = rfc3339(info.mtime.getTime());
     if (!info.isFile()) {
       entry.error = `model file ${file} is not a regular file`;
       return entry;

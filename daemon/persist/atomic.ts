@@ -2,7 +2,7 @@ import { constants } from "node:fs";
 import { link, open, rename, unlink } from "node:fs/promises";
 import path from "node:path";
 import type { Clock } from "../../base/clock.js";
-import { systemClock } from "../../base/clock.js";
+import { rfc3339, systemClock } from "../../base/clock.js";
 import { randomHex } from "../../base/entropy.js";
 import { RmxError } from "../../base/errors.js";
 import { errnoText } from "../../base/fs-errors.js";
@@ -111,7 +111,7 @@ export async function readJsonWithQuarantine<T>(
 
 async function quarantine(file: string, now: number): Promise<string> {
   // 2025-11-24T00:12:00.123Z → 20251124T001200123Z: no ':' so the name is valid everywhere.
-  const stamp = new Date(now).toISOString().replace(/[-:.]/g, "");
+  const stamp = rfc3339(now).replace(/[-:.]/g, "");
   for (let attempt = 0; ; attempt++) {
     const target = `${file}.corrupt-${stamp}${attempt === 0 ? "" : `-${attempt}`}`;
     try {

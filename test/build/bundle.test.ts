@@ -254,6 +254,15 @@ describe("bundled entries", () => {
     expect(calls).toEqual([]);
   });
 
+  it("the daemon's bundle never formats a time through V8's toISOString or toUTCString (ICU's time zone data)", () => {
+    // Either pages in 0.6 MiB of ICU's data for good (resident pages of icudt*_dat, Node 20 and 24);
+    // rfc3339 (base/clock.ts) prints the same text from the UTC fields. pino's isoTime is bundled, unused.
+    const bundle = readFileSync(BIN_RMXD, "utf8");
+    expect(bundle).toContain("function rfc3339(");
+    const rest = bundle.replaceAll("new Date(Date.now()).toISOString()", "");
+    expect(rest.match(/\.to(ISO|UTC)String\(/g) ?? []).toEqual([]);
+  });
+
   it("takeBuiltinsDirectly rewrites each static import of a builtin into what it imports, and nothing else", async () => {
     const { takeBuiltinsDirectly } = (await import(
       pathToFileURL(path.join(REPO, "scripts/bundle.mjs")).href
