@@ -11,8 +11,6 @@ import { type ConfigLocation, ORIGIN_LABEL } from "./locate.js";
 import { resolveConfig } from "./resolve.js";
 import { buildConfigFileSchema } from "./schema.js";
 
-export { type ConfigLocation, locateConfig, xdgConfigPath } from "./locate.js";
-
 export async function loadConfig(loc: ConfigLocation, opts: { home?: string } = {}): Promise<DaemonConfig> {
   if (loc.path === undefined)
     return parseConfigText(embeddedConfigText, EMBEDDED_SOURCE, process.cwd(), opts);

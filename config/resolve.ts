@@ -47,8 +47,6 @@ export interface ResolveContext {
   home: string;
 }
 
-export { expandPath };
-
 function compact<T extends object>(value: T): T {
   return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as T;
 }

@@ -2,7 +2,8 @@ import { mkdir, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { loadConfig, locateConfig, resolveNodeId } from "../../config/load.js";
+import { loadConfig, resolveNodeId } from "../../config/load.js";
+import { locateConfig } from "../../config/locate.js";
 import { makeConfigHome, rejection } from "./support.js";
 
 let dir: string;

@@ -14,7 +14,10 @@ export async function run(ctx: CliContext, args: ParsedCommandArgs): Promise<num
 }
 
 async function check(ctx: CliContext, file: string | undefined): Promise<number> {
-  const { loadConfig, locateConfig } = await import("../../../config/load.js");
+  const [{ loadConfig }, { locateConfig }] = await Promise.all([
+    import("../../../config/load.js"),
+    import("../../../config/locate.js"),
+  ]);
   // The same lookup the daemon does: FILE as if given to `rmxd --config`, else RMX_CONFIG, the XDG file, the default.
   const location = await locateConfig({ ...(file === undefined ? {} : { flag: file }), env: ctx.env });
   try {
