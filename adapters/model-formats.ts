@@ -4,7 +4,7 @@
  * memory estimate for the fit check. A new format is a new branch here and a new `ModelFormat` in
  * adapters/types.ts.
  */
-import { stat } from "node:fs/promises";
+import { stat } from "../base/fs-async.js";
 import { estimateOnnxMemory, type OnnxModelInfo, readOnnxModel } from "./onnxruntime/onnx-model.js";
 import { estimateMemory, type MemoryEstimate } from "./shared/gguf/estimate.js";
 import { openModelFile } from "./shared/gguf/open-model.js";

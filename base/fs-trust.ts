@@ -5,9 +5,9 @@
  * could swap the file or plant a symlink and make the daemon read their config or write through it.
  */
 import { readFileSync } from "node:fs";
-import { lstat, mkdir, realpath } from "node:fs/promises";
 import path from "node:path";
 import { type ErrorCode, RmxError } from "./errors.js";
+import { lstat, mkdir, realpath } from "./fs-async.js";
 import { errnoText } from "./fs-errors.js";
 
 export interface TrustPolicy {

@@ -2,10 +2,11 @@
  * Where the configuration comes from, without reading it: the daemon's own process needs this much,
  * and nothing that parses YAML or builds the schema (config/load-apart.ts loads the file in a child).
  */
-import { stat } from "node:fs/promises";
+
 import os from "node:os";
 import path from "node:path";
 import { RmxError } from "../base/errors.js";
+import { stat } from "../base/fs-async.js";
 import { expandPath } from "./expand-path.js";
 
 export interface ConfigLocation {

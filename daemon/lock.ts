@@ -5,10 +5,10 @@
  * daemons starting at the same moment cannot both take it.
  */
 
-import fs from "node:fs/promises";
 import path from "node:path";
 import { randomHex } from "../base/entropy.js";
 import { RmxError } from "../base/errors.js";
+import * as fs from "../base/fs-async.js";
 import { isProcessAlive, isSameProcess, processStartTime } from "./process/identity.js";
 
 export interface DaemonLock {

@@ -2,10 +2,11 @@
  * Where the daemon's socket lives, and the checks that keep it private. Node built-ins only: the CLI
  * and the client import this without loading the daemon.
  */
-import { lstat, mkdir, realpath, stat } from "node:fs/promises";
+
 import { connect } from "node:net";
 import { dirname, join, posix, resolve, win32 } from "node:path";
 import { RmxError } from "../base/errors.js";
+import { lstat, mkdir, realpath, stat } from "../base/fs-async.js";
 
 /** node:os is outside Node's start-up snapshot and only the fallbacks need it: loaded when they run. */
 function os(): typeof import("node:os") {

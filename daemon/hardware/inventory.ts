@@ -1,8 +1,8 @@
-import { readdir, readFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import type { Clock } from "../../base/clock.js";
 import { rfc3339, systemClock } from "../../base/clock.js";
+import { readdir, readFile } from "../../base/fs-async.js";
 import type { GpuInfo, GpuVendor, HardwareInventory } from "../../ipc/protocol/hardware.js";
 import { Coalescer } from "./coalesce.js";
 import { queryNvidiaInventory } from "./nvidia.js";

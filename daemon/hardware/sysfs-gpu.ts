@@ -1,5 +1,5 @@
-import { readdir, readFile, realpath } from "node:fs/promises";
 import path from "node:path";
+import { readdir, readFile, realpath } from "../../base/fs-async.js";
 
 /** PCI vendor ids of the GPU makers we place work on; BMC framebuffers and virtual GPUs are not listed. */
 const PCI_VENDORS: Record<string, "amd" | "nvidia" | "intel"> = {

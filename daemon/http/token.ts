@@ -5,11 +5,11 @@
  */
 
 import { constants } from "node:fs";
-import { open } from "node:fs/promises";
 import path from "node:path";
 import { equalConstantTime } from "../../base/constant-time.js";
 import { randomBase64url } from "../../base/entropy.js";
 import { RmxError } from "../../base/errors.js";
+import { open } from "../../base/fs-async.js";
 import { errnoText } from "../../base/fs-errors.js";
 import { writeFileAtomic } from "../persist/atomic.js";
 

@@ -1,10 +1,10 @@
 import type { Stats } from "node:fs";
-import { readdir, stat } from "node:fs/promises";
 import path from "node:path";
 import type { GgufInfo } from "../../adapters/shared/gguf/reader.js";
 import { readGguf } from "../../adapters/shared/gguf/reader.js";
 import { rfc3339 } from "../../base/clock.js";
 import { isRmxError } from "../../base/errors.js";
+import { readdir, stat } from "../../base/fs-async.js";
 import type { ModelSpec } from "../../base/spec.js";
 import type { ModelCatalogChange, ModelEntry } from "../../ipc/protocol/models.js";
 import { DirWatcher } from "./watch.js";

@@ -1,6 +1,6 @@
 import type { FSWatcher } from "node:fs";
 import { watch } from "node:fs";
-import { stat } from "node:fs/promises";
+import { stat } from "../../base/fs-async.js";
 
 export interface DirWatcherOptions {
   dirs: readonly string[];

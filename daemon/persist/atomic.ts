@@ -1,10 +1,10 @@
 import { constants } from "node:fs";
-import { link, open, rename, unlink } from "node:fs/promises";
 import path from "node:path";
 import type { Clock } from "../../base/clock.js";
 import { rfc3339, systemClock } from "../../base/clock.js";
 import { randomHex } from "../../base/entropy.js";
 import { RmxError } from "../../base/errors.js";
+import { link, open, rename, unlink } from "../../base/fs-async.js";
 import { errnoText } from "../../base/fs-errors.js";
 
 /** A new temp file only: never an existing file, never through a planted symlink. */

@@ -3,7 +3,7 @@
  * readable and loadable, fits the hardware, hardware known, sandbox usable; so a bad request leaves the old
  * process serving and says why. Also which way the new process takes over (beside the old one or after it).
  */
-import { stat } from "node:fs/promises";
+
 import os from "node:os";
 import {
   estimateMemory,
@@ -15,6 +15,7 @@ import { readGguf } from "../../adapters/shared/gguf/reader.js";
 import type { HardwareTarget } from "../../adapters/types.js";
 import { isRmxError, RmxError } from "../../base/errors.js";
 import type { FitVerdict } from "../../base/fit.js";
+import { stat } from "../../base/fs-async.js";
 import type { RuntimeSpec, SandboxKind } from "../../base/spec.js";
 import type { HardwareInventory } from "../../ipc/protocol/hardware.js";
 import type { SandboxDetection } from "../sandbox/detect.js";

@@ -1,9 +1,9 @@
 import type { Stats } from "node:fs";
 import { constants } from "node:fs";
-import { access, stat } from "node:fs/promises";
 import path from "node:path";
 import { notRegularFile, openModelFile } from "../../adapters/shared/gguf/open-model.js";
 import { RmxError } from "../../base/errors.js";
+import { access, stat } from "../../base/fs-async.js";
 
 /**
  * Resolves `command` to an absolute, executable path: a path (anything with a separator) relative to

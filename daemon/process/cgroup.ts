@@ -1,5 +1,6 @@
-import { access, constants, mkdir, readdir, readFile, rmdir, stat, writeFile } from "node:fs/promises";
+import { constants } from "node:fs";
 import path from "node:path";
+import { access, mkdir, readdir, readFile, rmdir, stat, writeFile } from "../../base/fs-async.js";
 
 /**
  * cgroup v2 containment. Under systemd with `Delegate=yes` rmxd owns its service's cgroup; each runtime

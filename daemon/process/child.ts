@@ -1,10 +1,10 @@
 import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
-import { rmdir } from "node:fs/promises";
 import path from "node:path";
 import type { Clock } from "../../base/clock.js";
 import { systemClock } from "../../base/clock.js";
 import { RmxError } from "../../base/errors.js";
+import { rmdir } from "../../base/fs-async.js";
 import { monotonicMs } from "../../base/monotonic.js";
 import { containment, killCgroup, placeInCgroup, runtimeCgroup } from "./cgroup.js";
 import { LineFramer } from "./line-framer.js";

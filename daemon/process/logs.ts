@@ -1,9 +1,9 @@
 import { closeSync, constants, fstatSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from "node:fs";
-import type { FileHandle } from "node:fs/promises";
-import { mkdir, open, rename, unlink } from "node:fs/promises";
 import { dirname } from "node:path";
 import { StringDecoder } from "node:string_decoder";
 import { RmxError } from "../../base/errors.js";
+import type { FileHandle } from "../../base/fs-async.js";
+import { mkdir, open, rename, unlink } from "../../base/fs-async.js";
 import { errnoText } from "../../base/fs-errors.js";
 import { bytesThatFit, TAIL_MAX_BYTES, tailLines } from "./log-bytes.js";
 

@@ -1,5 +1,5 @@
 import { execFile } from "node:child_process";
-import { readdir, readFile, readlink } from "node:fs/promises";
+import { readdir, readFile, readlink } from "../../base/fs-async.js";
 
 /**
  * What the kernel says about a pid. Linux reads `/proc/<pid>/stat`; macOS asks `ps`; elsewhere the

@@ -1,5 +1,5 @@
 import { close, open, read } from "node:fs";
-import { readdir, readFile } from "node:fs/promises";
+import { readdir, readFile } from "../../base/fs-async.js";
 import { monotonicMs } from "../../base/monotonic.js";
 import { hasExited, readProcStat } from "./proc-stat.js";
 import { TAG_ENV } from "./tag.js";

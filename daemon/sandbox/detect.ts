@@ -1,6 +1,6 @@
 import { constants } from "node:fs";
-import { access, stat } from "node:fs/promises";
 import path from "node:path";
+import { access, stat } from "../../base/fs-async.js";
 import type { SandboxKind } from "../../base/spec.js";
 import { runTool, ToolError } from "../hardware/run-tool.js";
 import { BWRAP_ISOLATION_ARGS } from "./bwrap-args.js";

@@ -4,11 +4,12 @@
  * MODEL_MISSING, PORT_IN_USE, BINARY_NOT_FOUND, SANDBOX_UNAVAILABLE, …); the supervisor turns that into
  * a `spawn_failed` input.
  */
-import { stat } from "node:fs/promises";
+
 import { getAdapter } from "../../adapters/registry.js";
 import { launchContext } from "../../adapters/shared/gguf/estimate.js";
 import { readGguf } from "../../adapters/shared/gguf/reader.js";
 import type { Adapter, HardwareTarget, LaunchPlan } from "../../adapters/types.js";
+import { stat } from "../../base/fs-async.js";
 import type { RuntimeSpec } from "../../base/spec.js";
 import { assertModelReadable, resolveBinary } from "../process/binary.js";
 import { containment } from "../process/cgroup.js";

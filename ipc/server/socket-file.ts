@@ -3,10 +3,11 @@
  * socket from a live daemon, binding under a private name then linking into place with the right mode and
  * group, and unlinking on close only the inode we bound.
  */
-import { chmod, chown, link, lstat, readFile, readlink, rename, stat, unlink } from "node:fs/promises";
+
 import type net from "node:net";
 import path from "node:path";
 import { RmxError } from "../../base/errors.js";
+import { chmod, chown, link, lstat, readFile, readlink, rename, stat, unlink } from "../../base/fs-async.js";
 import { isWindowsPipe, maxSocketPathBytes, prepareSocketDir, probeSocket } from "../socket-path.js";
 import type { RpcServerLogger } from "./types.js";
 

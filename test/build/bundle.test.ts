@@ -229,7 +229,8 @@ describe("bundled entries", () => {
     expect(loaded).toContain("http"); // the gateway is on
     expect(loaded).toContain("child_process");
     // Loaded by node:http's facade (Node 22+), node:util's descriptors (Node 24), pino's transports, zlib's crc32;
-    // node:crypto for random bytes and SHA-256 (base/entropy.ts), the global `performance` (base/monotonic.ts).
+    // node:crypto for random bytes and SHA-256 (base/entropy.ts), the global `performance` (base/monotonic.ts),
+    // node:fs/promises for the file system calls (base/fs-async.ts).
     const unwanted = [
       "worker_threads",
       "assert",
@@ -239,6 +240,11 @@ describe("bundled entries", () => {
       "internal/deps/undici/undici",
       "crypto",
       "internal/perf/performance",
+      // node:fs/promises and what it loads as it starts on Node 24 (base/fs-async.ts).
+      "fs/promises",
+      "internal/fs/promises",
+      "internal/readline/interface",
+      "internal/repl/history",
     ];
     expect(loaded.filter((m) => unwanted.includes(m))).toEqual([]);
     // Nor any part of node:crypto or its binding (OpenSSL's set-up).

@@ -5,8 +5,8 @@
  * fstat the descriptor, and refuse anything that is not a regular file before a single byte is read.
  */
 import { constants, type Stats } from "node:fs";
-import { type FileHandle, open, stat } from "node:fs/promises";
 import { RmxError } from "../../../base/errors.js";
+import { type FileHandle, open, stat } from "../../../base/fs-async.js";
 
 const FLAGS = constants.O_RDONLY | constants.O_NONBLOCK | (constants.O_NOCTTY ?? 0);
 

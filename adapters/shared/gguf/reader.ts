@@ -1,5 +1,5 @@
-import type { FileHandle } from "node:fs/promises";
 import { RmxError } from "../../../base/errors.js";
+import type { FileHandle } from "../../../base/fs-async.js";
 import { GGML_TYPES, GGUF_SCALAR_SIZE, GgufValueType, LLAMA_FILE_TYPES, tensorBytes } from "./ggml-types.js";
 import { llamaCppLoadProblems } from "./load-problems.js";
 import { openModelFile } from "./open-model.js";

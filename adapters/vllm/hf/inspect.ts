@@ -1,9 +1,10 @@
 /** `rmx models inspect DIR`: a Hugging Face model directory's facts, estimate and fit on this machine's memory. */
-import { stat } from "node:fs/promises";
+
 import os from "node:os";
 import path from "node:path";
 import type { FitVerdict } from "../../../base/fit.js";
 import { formatBytes } from "../../../base/format.js";
+import { stat } from "../../../base/fs-async.js";
 import { fitOn, type MemoryEstimate } from "../../shared/gguf/estimate.js";
 import { estimateHfMemory, type HfModelInfo, readHfModel } from "./model.js";
 

@@ -3,10 +3,11 @@
  * `*.safetensors` headers (when present) the exact parameter count. Facts, a parameter estimate and a memory
  * estimate for the fit check; nothing here reads tensor data.
  */
-import { readdir, readFile, stat } from "node:fs/promises";
+
 import path from "node:path";
 import { RmxError } from "../../../base/errors.js";
 import { formatBytes } from "../../../base/format.js";
+import { readdir, readFile, stat } from "../../../base/fs-async.js";
 import type { MemoryEstimate } from "../../shared/gguf/estimate.js";
 import { summarizeSafetensors } from "./safetensors.js";
 

@@ -3,8 +3,9 @@
  * `{dtype, shape, data_offsets}` (plus an optional `__metadata__`). Only the headers are read, never the
  * tensor data, so counting the parameters of a 70B checkpoint costs a few kilobytes of I/O per shard.
  */
-import { open } from "node:fs/promises";
+
 import { RmxError } from "../../../base/errors.js";
+import { open } from "../../../base/fs-async.js";
 
 /** safetensors refuses headers over 100 MB itself; a bigger length is a corrupt or foreign file. */
 const MAX_HEADER_BYTES = 100 * 1024 * 1024;
