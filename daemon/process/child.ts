@@ -36,7 +36,7 @@ export interface SpawnOptions {
    * What `env` is merged onto: `process.env` by default; a launch prepared ahead passes the copy it took
    * then (reading `process.env` whole costs more than the rest of the spawn's set-up).
    */
-  baseEnv?: NodeJS.ProcessEnv;
+  baseEnv?: Readonly<NodeJS.ProcessEnv>;
 }
 
 /** What proves a live process is the one we spawned (see identity.ts), as persisted in the child record. */

@@ -14,6 +14,7 @@ import type { RuntimeSpec } from "../../base/spec.js";
 import { assertModelReadable, resolveBinary } from "../process/binary.js";
 import { containment } from "../process/cgroup.js";
 import { type ChildHandle, forkChild, type SpawnOptions } from "../process/child.js";
+import { environmentSnapshot } from "../process/env-snapshot.js";
 import type { RotatingLog } from "../process/logs.js";
 import { allocatePort, assertPortFree } from "../process/port.js";
 
@@ -32,8 +33,8 @@ export interface LaunchDeps {
 export interface PreparedLaunch {
   plan: LaunchPlan;
   port: number;
-  /** `process.env` as it was at the preparation: what the plan's env is merged onto at the spawn. */
-  baseEnv: NodeJS.ProcessEnv;
+  /** `process.env` as it was at the preparation (shared, see env-snapshot.ts): what the plan's env is merged onto at the spawn. */
+  baseEnv: Readonly<NodeJS.ProcessEnv>;
 }
 
 /** Training context by model file (path, size, mtime): a GGUF header is read once, not on every respawn. */
@@ -93,7 +94,7 @@ export async function prepareLaunch(spec: RuntimeSpec, deps: LaunchDeps): Promis
     stubEntry: deps.stubEntry,
   });
   const hint = binaryHint(spec, deps.configIndex?.(spec.id));
-  const baseEnv = { ...process.env };
+  const baseEnv = environmentSnapshot();
   plan = {
     ...plan,
     command: await resolveBinary(plan.command, { ...baseEnv, ...plan.env }, hint ? { hint } : {}),
