@@ -7,10 +7,10 @@
 import "./v8-tuning.js";
 // Second: zod's settings, before any schema is built.
 import "../base/zod-jitless.js";
-import { parseArgs } from "node:util";
 import { isRmxError } from "../base/errors.js";
 import { locateConfig } from "../config/locate.js";
 import { defaultSocketPath, defaultStateDir } from "../ipc/socket-path.js";
+import { parseArgv, RMXD_OPTIONS } from "./argv.js";
 import { Daemon } from "./daemon.js";
 import { settleHeapAfterStart } from "./heap-settle.js";
 import { forgetLauncherEnvironment } from "./launcher-env.js";
@@ -41,21 +41,7 @@ Signals: SIGTERM/SIGINT stop every backend and exit; SIGHUP reloads the configur
 async function main(): Promise<number> {
   let values: Record<string, string | boolean | undefined>;
   try {
-    ({ values } = parseArgs({
-      options: {
-        config: { type: "string" },
-        socket: { type: "string" },
-        "state-dir": { type: "string" },
-        http: { type: "string" },
-        system: { type: "boolean", default: false },
-        pretty: { type: "boolean" },
-        "log-level": { type: "string" },
-        version: { type: "boolean", short: "v" },
-        help: { type: "boolean", short: "h" },
-      },
-      strict: true,
-      allowPositionals: false,
-    }));
+    values = parseArgv(process.argv.slice(2), RMXD_OPTIONS);
   } catch (error) {
     process.stderr.write(`rmxd: ${(error as Error).message}\n\n${USAGE}\n`);
     return 2;

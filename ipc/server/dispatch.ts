@@ -2,7 +2,6 @@
  * JSON-RPC 2.0 dispatch: one line in, at most one line out. Requests, notifications and batches, the
  * method table, params validation and the mapping of thrown errors to answers. Knows nothing of sockets.
  */
-import { setImmediate as setImmediatePromise } from "node:timers/promises";
 import { RmxError } from "../../base/errors.js";
 import type { JsonRpcResponse } from "../protocol/jsonrpc.js";
 import { RpcErrors } from "../protocol/jsonrpc.js";
@@ -11,6 +10,14 @@ import { RpcCallError, toRpcError } from "../rpc-error.js";
 import { nestsDeeperThan } from "./json-depth.js";
 import type { CallContext, MethodDef, RpcServerLogger } from "./types.js";
 import { encodeResponse, errorResponse, limitError, type RequestId, wireError } from "./wire.js";
+
+/**
+ * The next turn of the event loop (timers/promises' setImmediate without loading that module: 0.1-0.3 MiB
+ * of RSS on Node 24 for one call in a path that runs only for oversized batches).
+ */
+function nextTurn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
 
 function isValidId(id: unknown): id is RequestId {
   return id === null || typeof id === "string" || (typeof id === "number" && Number.isFinite(id));
@@ -92,7 +99,7 @@ export class Dispatcher {
       );
       for (let i = maxBatch; i < batch.length; i += 1) {
         // Yield now and then: other connections' requests are served while a huge batch is refused.
-        if ((i - maxBatch) % REFUSALS_PER_TURN === REFUSALS_PER_TURN - 1) await setImmediatePromise();
+        if ((i - maxBatch) % REFUSALS_PER_TURN === REFUSALS_PER_TURN - 1) await nextTurn();
         const member = batch[i];
         // Notifications are never answered, not even past the cap.
         if (member !== null && typeof member === "object" && !Object.hasOwn(member, "id")) continue;
