@@ -35,6 +35,12 @@ export const writeFile = promisify(fs.writeFile) as typeof fsp.writeFile;
 const close = promisify(fs.close);
 const fstat = promisify(fs.fstat);
 const fsync = promisify(fs.fsync);
+const openFd = promisify(fs.open);
+const readFd = promisify(fs.read);
+const writeFd = promisify(fs.write);
+// On a descriptor: the exported readFile and writeFile are typed for paths and FileHandles.
+const readFileFd = promisify(fs.readFile);
+const writeFileFd = promisify(fs.writeFile);
 
 /** An open file: the part of node:fs/promises' FileHandle that rmxd uses, on a plain descriptor. */
 export class FileHandle {
@@ -51,11 +57,7 @@ export class FileHandle {
     length: number,
     position: number | null,
   ): Promise<{ bytesRead: number; buffer: T }> {
-    return new Promise((resolve, reject) => {
-      fs.read(this.fd, buffer, offset, length, position, (error, bytesRead) =>
-        error ? reject(error) : resolve({ bytesRead, buffer }),
-      );
-    });
+    return readFd(this.fd, buffer, offset, length, position);
   }
 
   /** Writes `length` bytes of `buffer` from `offset`, at the file's current position (or its end, with O_APPEND). */
@@ -64,25 +66,17 @@ export class FileHandle {
     offset: number,
     length: number,
   ): Promise<{ bytesWritten: number; buffer: T }> {
-    return new Promise((resolve, reject) => {
-      fs.write(this.fd, buffer, offset, length, null, (error, bytesWritten) =>
-        error ? reject(error) : resolve({ bytesWritten, buffer }),
-      );
-    });
+    return writeFd(this.fd, buffer, offset, length, null);
   }
 
   /** All of `data`, from the current position (fs.writeFile on a descriptor loops over short writes). */
   writeFile(data: string | NodeJS.ArrayBufferView): Promise<void> {
-    return new Promise((resolve, reject) => {
-      fs.writeFile(this.fd, data, (error) => (error ? reject(error) : resolve()));
-    });
+    return writeFileFd(this.fd, data);
   }
 
   /** The rest of the file from the current position, decoded. */
   readFile(encoding: BufferEncoding): Promise<string> {
-    return new Promise((resolve, reject) => {
-      fs.readFile(this.fd, encoding, (error, text) => (error ? reject(error) : resolve(text)));
-    });
+    return readFileFd(this.fd, encoding);
   }
 
   sync(): Promise<void> {
@@ -96,8 +90,5 @@ export class FileHandle {
 
 /** node:fs/promises' `open`: the descriptor in a FileHandle. */
 export async function open(file: PathLike, flags?: string | number, mode?: number): Promise<FileHandle> {
-  const fd = await new Promise<number>((resolve, reject) => {
-    fs.open(file, flags ?? "r", mode ?? 0o666, (error, opened) => (error ? reject(error) : resolve(opened)));
-  });
-  return new FileHandle(fd);
+  return new FileHandle(await openFd(file, flags ?? "r", mode ?? 0o666));
 }

@@ -126,16 +126,15 @@ function items(args: readonly string[], table: OptionTable): Item[] {
       continue;
     }
     if (arg.length > 2 && arg.startsWith("--")) {
-      const eq = arg.indexOf("=", 3);
-      if (eq === -1) {
+      // An `=` right after the dashes is part of the name (`--=x`); any later one starts the value.
+      if (arg.indexOf("=", 3) === -1) {
         const name = arg.slice(2);
         const value = takesValue(table, name) && queue.length > 0 ? queue.shift() : undefined;
         out.push({ option: { name, written: arg, value, inline: false } });
       } else {
-        const name = arg.slice(2, arg.indexOf("="));
-        out.push({
-          option: { name, written: `--${name}`, value: arg.slice(arg.indexOf("=") + 1), inline: true },
-        });
+        const eq = arg.indexOf("=");
+        const name = arg.slice(2, eq);
+        out.push({ option: { name, written: `--${name}`, value: arg.slice(eq + 1), inline: true } });
       }
       continue;
     }
