@@ -58,6 +58,8 @@ export interface Instance {
   port: number;
   child: ChildProcess;
   stderr: () => string;
+  /** Resolves once stderr holds `text` (at once if it does already); rejects if the process exits first. */
+  stderrHas: (text: string) => Promise<void>;
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   stop: () => Promise<void>;
 }
@@ -79,10 +81,25 @@ export async function startInstance(
     },
   );
   let err = "";
-  child.stderr?.on("data", (d: Buffer) => (err += d.toString()));
+  child.stderr?.on("data", (d: Buffer) => {
+    err += d.toString();
+  });
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
     child.once("exit", (code, signal) => resolve({ code, signal })),
   );
+  const stderrHas = (text: string): Promise<void> =>
+    new Promise((resolve, reject) => {
+      const check = (): void => {
+        if (!err.includes(text)) return;
+        child.stderr?.off("data", check);
+        resolve();
+      };
+      child.stderr?.on("data", check);
+      void exited.then(() =>
+        reject(new Error(`${target.name} exited before logging ${JSON.stringify(text)}`)),
+      );
+      check();
+    });
   let gone = false;
   void exited.then(() => (gone = true));
   const endpoint = `http://127.0.0.1:${port}`;
@@ -103,6 +120,7 @@ export async function startInstance(
     port,
     child,
     stderr: () => err,
+    stderrHas,
     exited,
     stop: async () => {
       if (!gone) child.kill("SIGKILL");
